@@ -1,0 +1,1205 @@
+//! Typed configuration: what an admin writes in `mailcase.toml`.
+//!
+//! Every struct denies unknown fields, so a typo is an error that names the key. After
+//! deserialising, [`Config::validate`] collects *every* semantic problem keyed by its TOML path
+//! (not just the first), the way stalwart's config loader does. Secrets are never stored in the
+//! file itself: they come from a file, an environment variable, a systemd credential or a token
+//! command (see [`SecretSource`]).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveTime, Weekday};
+use serde::Deserialize;
+
+/// Errors from loading a config: the file, its TOML syntax or unknown keys, or semantic checks.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("config file {path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+/// One semantic problem, keyed by its TOML path (e.g. `mailbox.tls`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// A duration written as `90s`, `10m`, `2h`, `1d`, `1w` or combinations like `1h30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    /// Parses the human form; a bare number is rejected because its unit would be a guess.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("empty duration".into());
+        }
+        let mut total: u64 = 0;
+        let mut num = String::new();
+        let mut saw_unit = false;
+        for c in s.chars() {
+            if c.is_ascii_digit() {
+                num.push(c);
+            } else if c.is_whitespace() {
+                continue;
+            } else {
+                let n: u64 = num
+                    .parse()
+                    .map_err(|_| format!("`{s}` is not a duration like 30s, 10m, 2h, 1d"))?;
+                let mult = match c {
+                    's' => 1,
+                    'm' => 60,
+                    'h' => 3600,
+                    'd' => 86_400,
+                    'w' => 7 * 86_400,
+                    _ => return Err(format!("`{s}`: unknown unit `{c}` (use s, m, h, d, w)")),
+                };
+                total = n
+                    .checked_mul(mult)
+                    .and_then(|v| total.checked_add(v))
+                    .ok_or_else(|| format!("`{s}` is too large"))?;
+                num.clear();
+                saw_unit = true;
+            }
+        }
+        if !num.is_empty() || !saw_unit {
+            return Err(format!(
+                "`{s}` needs a unit: s, m, h, d or w (e.g. 30s, 10m, 2h, 1d)"
+            ));
+        }
+        Ok(HumanDuration(Duration::from_secs(total)))
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        HumanDuration::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A size written as `512KB`, `25MB`, `1GB` or a plain number of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => {
+                let t = s.trim().to_ascii_uppercase();
+                let (num, mult) = if let Some(n) = t.strip_suffix("GB") {
+                    (n, 1u64 << 30)
+                } else if let Some(n) = t.strip_suffix("MB") {
+                    (n, 1 << 20)
+                } else if let Some(n) = t.strip_suffix("KB") {
+                    (n, 1 << 10)
+                } else if let Some(n) = t.strip_suffix('B') {
+                    (n, 1)
+                } else {
+                    (t.as_str(), 1)
+                };
+                num.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|n| n.checked_mul(mult))
+                    .map(ByteSize)
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(format!("`{s}` is not a size like 25MB or 512KB"))
+                    })
+            }
+        }
+    }
+}
+
+/// How to reach a server: implicit TLS, STARTTLS, or plain text (loopback only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    Tls,
+    Starttls,
+    Plain,
+}
+
+/// Where a secret comes from. Exactly one of these may be set per server block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// A file whose content (trailing newline stripped) is the password.
+    File(PathBuf),
+    /// An environment variable holding the password.
+    Env(String),
+    /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>` (LoadCredential=).
+    Credential(String),
+    /// A command printing an OAuth2 access token on stdout (XOAUTH2, for Microsoft 365 / Gmail).
+    OAuth2Command(Vec<String>),
+}
+
+/// The IMAP mailbox the daemon watches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// IMAP server host name.
+    pub host: String,
+    /// IMAP port (993 for tls, 143 for starttls).
+    pub port: u16,
+    /// `tls`, `starttls` or `plain` (plain only to a loopback host).
+    pub tls: TlsMode,
+    /// Login name.
+    pub user: String,
+    /// File holding the password.
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// Name of a systemd credential holding the password.
+    pub password_credential: Option<String>,
+    /// Command (argv) printing an OAuth2 access token; selects XOAUTH2.
+    pub oauth2_token_command: Option<Vec<String>>,
+    /// Folder watched for new mail.
+    #[serde(default = "default_inbox")]
+    pub inbox: String,
+    /// Folder that processed messages are moved to (created when missing).
+    #[serde(default = "default_processed")]
+    pub processed_folder: String,
+    /// Folder that unparseable or oversized messages are moved to (created when missing).
+    #[serde(default = "default_quarantine")]
+    pub quarantine_folder: String,
+    /// Poll interval when IDLE is unavailable, and the upper bound of one IDLE wait.
+    #[serde(default = "default_poll")]
+    pub poll_interval: HumanDuration,
+    /// Use IMAP IDLE when the server offers it.
+    #[serde(default = "yes")]
+    pub idle: bool,
+    /// Messages fetched and committed per batch.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Larger messages are quarantined without being downloaded.
+    #[serde(default = "default_max_size")]
+    pub max_message_size: ByteSize,
+    /// Network timeout for one IMAP command.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    /// Extra CA certificate (PEM) to trust, for a server with a private CA.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The SMTP server the daemon sends through.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// SMTP server host name.
+    pub host: String,
+    /// SMTP port (465 for tls, 587 for starttls, 25 for plain relay on loopback).
+    pub port: u16,
+    /// `tls`, `starttls` or `plain` (plain only to a loopback host).
+    pub tls: TlsMode,
+    /// Login name; omit for an unauthenticated local relay.
+    pub user: Option<String>,
+    /// File holding the password.
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// Name of a systemd credential holding the password.
+    pub password_credential: Option<String>,
+    /// Command (argv) printing an OAuth2 access token; selects XOAUTH2.
+    pub oauth2_token_command: Option<Vec<String>>,
+    /// Parallel SMTP connections used by the outbox.
+    #[serde(default = "default_connections")]
+    pub connections: usize,
+    /// Network timeout for one SMTP command.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    /// Extra CA certificate (PEM) to trust.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Who we are to customers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportConfig {
+    /// The public support address customers write to.
+    pub address: String,
+    /// Display name on outgoing mail.
+    pub name: String,
+    /// Prefix of reference numbers, e.g. `CMP` gives `CMP-7KQ4X-M`.
+    #[serde(default = "default_prefix")]
+    pub reference_prefix: String,
+    /// Other addresses that are ours (aliases, no-reply): mail from them is never answered.
+    #[serde(default)]
+    pub own_addresses: Vec<String>,
+    /// Domain for our Message-IDs; defaults to the support address's domain.
+    pub message_id_domain: Option<String>,
+}
+
+/// Where the system of record lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite database path (created when missing; never reset on a failed open).
+    pub path: PathBuf,
+}
+
+/// Limits on automatic mail: the second line of defence against mail loops.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgmentConfig {
+    /// Send acknowledgments at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// At most this many acknowledgments to one address per hour.
+    #[serde(default = "default_per_hour")]
+    pub per_sender_per_hour: u32,
+    /// At most this many acknowledgments to one address per day.
+    #[serde(default = "default_per_day")]
+    pub per_sender_per_day: u32,
+}
+
+/// The durable outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// First retry delay after a transient SMTP failure; doubles each time.
+    #[serde(default = "default_retry_initial")]
+    pub retry_initial: HumanDuration,
+    /// Upper bound of the retry delay.
+    #[serde(default = "default_retry_max")]
+    pub retry_max: HumanDuration,
+    /// Give up (status failed, logged) after trying this long.
+    #[serde(default = "default_give_up")]
+    pub give_up_after: HumanDuration,
+    /// Circuit breaker: more automatic messages than this in one minute pauses automatic mail.
+    #[serde(default = "default_breaker")]
+    pub max_automatic_per_minute: u32,
+    /// How long automatic mail stays paused once the breaker has tripped.
+    #[serde(default = "default_breaker_cooldown")]
+    pub breaker_cooldown: HumanDuration,
+}
+
+/// Business calendar: where "1 business day" is computed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+    /// Working days, e.g. `["mon", "tue", "wed", "thu", "fri"]`.
+    #[serde(default = "default_days")]
+    pub working_days: Vec<String>,
+    /// Start of the working day, `HH:MM`.
+    #[serde(default = "default_start")]
+    pub start: String,
+    /// End of the working day, `HH:MM`.
+    #[serde(default = "default_end")]
+    pub end: String,
+    /// Holidays, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+/// Whether a target runs on the wall clock or only in business hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockKind {
+    Wall,
+    Business,
+}
+
+/// A priority level; the list order is the severity order (first is the most urgent).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityConfig {
+    /// Name used in rules and commands, e.g. `urgent`.
+    pub name: String,
+    /// Label shown to customers, e.g. `Urgent`.
+    pub label: Option<String>,
+    /// First-response promise made in the acknowledgment, e.g. `2h` or `1d`.
+    pub first_response: HumanDuration,
+    /// Resolution target (used by the scheduler).
+    pub resolution: Option<HumanDuration>,
+    /// `wall` (around the clock) or `business` (business hours only; `1d` = one working day).
+    #[serde(default = "default_clock")]
+    pub clock: ClockKind,
+}
+
+/// A category complaints are filed under.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryConfig {
+    /// Name used in rules and commands, e.g. `billing`.
+    pub name: String,
+    /// Label shown to customers.
+    pub label: Option<String>,
+}
+
+/// Which part of a message a rule looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleField {
+    Subject,
+    Body,
+    Sender,
+    Any,
+}
+
+/// One classification rule: keywords and/or a regex on a field set category and/or priority.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Name shown in the audit log when the rule matched.
+    pub name: String,
+    /// `subject`, `body`, `sender` or `any` (subject and body).
+    #[serde(default = "default_field")]
+    pub field: RuleField,
+    /// Case-insensitive words or phrases; any one matching (as whole words) is a match.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// A regular expression (Rust syntax; add `(?i)` for case-insensitive).
+    pub regex: Option<String>,
+    /// Category to file the case under (the first matching rule with a category wins).
+    pub category: Option<String>,
+    /// Priority to give (the most urgent of all matching rules wins).
+    pub priority: Option<String>,
+}
+
+/// Classification defaults and rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifyConfig {
+    /// Category when no rule names one.
+    pub default_category: String,
+    /// Priority when no rule names one.
+    pub default_priority: String,
+    /// Ordered rules.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// Limits on hostile input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// More MIME parts than this: quarantined.
+    #[serde(default = "default_max_parts")]
+    pub max_parts: usize,
+    /// Deeper MIME nesting than this: quarantined.
+    #[serde(default = "default_max_depth")]
+    pub max_depth: usize,
+    /// More header fields than this: quarantined.
+    #[serde(default = "default_max_headers")]
+    pub max_headers: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_parts: default_max_parts(),
+            max_depth: default_max_depth(),
+            max_headers: default_max_headers(),
+        }
+    }
+}
+
+/// Templates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatesConfig {
+    /// Folder holding `*.tera` templates.
+    pub dir: PathBuf,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (journal-friendly) or `json`.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// tracing filter, e.g. `info` or `mailcase=debug`.
+    pub level: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub mailbox: MailboxConfig,
+    pub smtp: SmtpConfig,
+    pub support: SupportConfig,
+    pub store: StoreConfig,
+    pub templates: TemplatesConfig,
+    #[serde(default = "default_ack")]
+    pub acknowledgment: AcknowledgmentConfig,
+    #[serde(default = "default_outbox")]
+    pub outbox: OutboxConfig,
+    #[serde(default = "default_calendar")]
+    pub calendar: CalendarConfig,
+    pub priorities: Vec<PriorityConfig>,
+    pub categories: Vec<CategoryConfig>,
+    pub classify: ClassifyConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Folder the config was read from; relative paths in it are resolved against this.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_inbox() -> String {
+    "INBOX".into()
+}
+fn default_processed() -> String {
+    "Processed".into()
+}
+fn default_quarantine() -> String {
+    "Quarantine".into()
+}
+fn default_poll() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+fn default_batch() -> usize {
+    200
+}
+fn default_max_size() -> ByteSize {
+    ByteSize(25 << 20)
+}
+fn default_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+fn default_connections() -> usize {
+    4
+}
+fn default_prefix() -> String {
+    "CMP".into()
+}
+fn default_per_hour() -> u32 {
+    3
+}
+fn default_per_day() -> u32 {
+    10
+}
+fn default_ack() -> AcknowledgmentConfig {
+    AcknowledgmentConfig {
+        enabled: true,
+        per_sender_per_hour: default_per_hour(),
+        per_sender_per_day: default_per_day(),
+    }
+}
+fn default_retry_initial() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+fn default_retry_max() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3600))
+}
+fn default_give_up() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5 * 86_400))
+}
+fn default_breaker() -> u32 {
+    600
+}
+fn default_breaker_cooldown() -> HumanDuration {
+    HumanDuration(Duration::from_secs(300))
+}
+fn default_outbox() -> OutboxConfig {
+    OutboxConfig {
+        retry_initial: default_retry_initial(),
+        retry_max: default_retry_max(),
+        give_up_after: default_give_up(),
+        max_automatic_per_minute: default_breaker(),
+        breaker_cooldown: default_breaker_cooldown(),
+    }
+}
+fn default_tz() -> String {
+    "UTC".into()
+}
+fn default_days() -> Vec<String> {
+    ["mon", "tue", "wed", "thu", "fri"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+fn default_start() -> String {
+    "09:00".into()
+}
+fn default_end() -> String {
+    "17:00".into()
+}
+fn default_calendar() -> CalendarConfig {
+    CalendarConfig {
+        timezone: default_tz(),
+        working_days: default_days(),
+        start: default_start(),
+        end: default_end(),
+        holidays: vec![],
+    }
+}
+fn default_clock() -> ClockKind {
+    ClockKind::Business
+}
+fn default_field() -> RuleField {
+    RuleField::Any
+}
+fn default_max_parts() -> usize {
+    500
+}
+fn default_max_depth() -> usize {
+    20
+}
+fn default_max_headers() -> usize {
+    2000
+}
+
+/// Parses a weekday name as written in config (`mon`, `monday`, case-insensitive).
+pub fn parse_weekday(s: &str) -> Option<Weekday> {
+    s.trim().parse::<Weekday>().ok()
+}
+
+/// Parses `HH:MM`.
+pub fn parse_hhmm(s: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
+}
+
+/// True when `host` names the loopback interface (where plain text is acceptable).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    if h.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    h.parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
+}
+
+/// Splits an address into (local, domain), rejecting what is clearly not an address.
+pub fn split_address(addr: &str) -> Option<(&str, &str)> {
+    let (l, d) = addr.rsplit_once('@')?;
+    if l.is_empty() || d.is_empty() || d.contains('@') || addr.chars().any(char::is_whitespace) {
+        return None;
+    }
+    Some((l, d))
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file and every problem with its TOML key.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::from_toml(&text, &base).map_err(|e| match e {
+            ConfigError::Syntax { message, .. } => ConfigError::Syntax {
+                path: path.to_path_buf(),
+                message,
+            },
+            ConfigError::Invalid { problems, .. } => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates config text; relative paths resolve against `base_dir`.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn from_toml(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: PathBuf::from("<text>"),
+            message: e.to_string(),
+        })?;
+        cfg.base_dir = base_dir.to_path_buf();
+        let problems = cfg.validate();
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigError::Invalid {
+                path: PathBuf::from("<text>"),
+                problems,
+            })
+        }
+    }
+
+    /// Resolves a path from the config against the config file's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// The SQLite database path, resolved.
+    pub fn db_path(&self) -> PathBuf {
+        self.resolve(&self.store.path)
+    }
+
+    /// The templates folder, resolved.
+    pub fn templates_dir(&self) -> PathBuf {
+        self.resolve(&self.templates.dir)
+    }
+
+    /// Domain used in our Message-IDs and reply tokens.
+    pub fn message_id_domain(&self) -> String {
+        self.support
+            .message_id_domain
+            .clone()
+            .or_else(|| split_address(&self.support.address).map(|(_, d)| d.to_string()))
+            .unwrap_or_else(|| "localhost".into())
+    }
+
+    /// Every address that is ours, lower-cased: mail from these is never answered.
+    pub fn own_addresses(&self) -> Vec<String> {
+        let mut v = vec![self.support.address.to_lowercase()];
+        v.extend(self.support.own_addresses.iter().map(|a| a.to_lowercase()));
+        v
+    }
+
+    /// The priority entry by name.
+    pub fn priority(&self, name: &str) -> Option<&PriorityConfig> {
+        self.priorities.iter().find(|p| p.name == name)
+    }
+
+    /// The category entry by name.
+    pub fn category(&self, name: &str) -> Option<&CategoryConfig> {
+        self.categories.iter().find(|c| c.name == name)
+    }
+
+    /// Every semantic problem, keyed by TOML path. Empty means valid.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut p = Vec::new();
+        let mut push = |key: &str, message: String| {
+            p.push(Problem {
+                key: key.to_string(),
+                message,
+            })
+        };
+
+        // Servers.
+        for (section, host, port, tls) in [
+            (
+                "mailbox",
+                &self.mailbox.host,
+                self.mailbox.port,
+                self.mailbox.tls,
+            ),
+            ("smtp", &self.smtp.host, self.smtp.port, self.smtp.tls),
+        ] {
+            if host.trim().is_empty() {
+                push(&format!("{section}.host"), "must not be empty".into());
+            }
+            if port == 0 {
+                push(&format!("{section}.port"), "must be 1-65535".into());
+            }
+            if tls == TlsMode::Plain && !is_loopback_host(host) {
+                push(
+                    &format!("{section}.tls"),
+                    format!("`plain` sends the password in clear text and is only allowed to a loopback host, not `{host}`; use `tls` or `starttls`"),
+                );
+            }
+        }
+        match self.mailbox.secret_source() {
+            Ok(None) => push(
+                "mailbox",
+                "needs one of password_file, password_env, password_credential or oauth2_token_command".into(),
+            ),
+            Err(m) => push("mailbox", m),
+            Ok(Some(_)) => {}
+        }
+        match self.smtp.secret_source() {
+            Ok(Some(_)) if self.smtp.user.is_none() => push(
+                "smtp.user",
+                "a password source is set but no user to log in as".into(),
+            ),
+            Ok(None) if self.smtp.user.is_some() => push(
+                "smtp",
+                "user is set but none of password_file, password_env, password_credential or oauth2_token_command".into(),
+            ),
+            Err(m) => push("smtp", m),
+            _ => {}
+        }
+        if self.mailbox.user.trim().is_empty() {
+            push("mailbox.user", "must not be empty".into());
+        }
+        for (key, v) in [
+            ("mailbox.inbox", &self.mailbox.inbox),
+            ("mailbox.processed_folder", &self.mailbox.processed_folder),
+            ("mailbox.quarantine_folder", &self.mailbox.quarantine_folder),
+        ] {
+            if v.trim().is_empty() || v.contains(['"', '\r', '\n', '\\']) {
+                push(
+                    key,
+                    "must be a folder name without quotes, backslashes or line breaks".into(),
+                );
+            }
+        }
+        if self.mailbox.processed_folder == self.mailbox.inbox
+            || self.mailbox.quarantine_folder == self.mailbox.inbox
+        {
+            push(
+                "mailbox.processed_folder",
+                "processed and quarantine folders must differ from the inbox".into(),
+            );
+        }
+        if self.mailbox.poll_interval.0 < Duration::from_secs(1) {
+            push("mailbox.poll_interval", "must be at least 1s".into());
+        }
+        if !(1..=5000).contains(&self.mailbox.batch_size) {
+            push("mailbox.batch_size", "must be between 1 and 5000".into());
+        }
+        if self.mailbox.max_message_size.0 < 1024 {
+            push("mailbox.max_message_size", "must be at least 1KB".into());
+        }
+        if !(1..=32).contains(&self.smtp.connections) {
+            push("smtp.connections", "must be between 1 and 32".into());
+        }
+
+        // Support identity.
+        if split_address(&self.support.address).is_none() {
+            push(
+                "support.address",
+                format!("`{}` is not an e-mail address", self.support.address),
+            );
+        }
+        for (i, a) in self.support.own_addresses.iter().enumerate() {
+            if split_address(a).is_none() {
+                push(
+                    &format!("support.own_addresses[{i}]"),
+                    format!("`{a}` is not an e-mail address"),
+                );
+            }
+        }
+        if self.support.name.contains(['\r', '\n']) {
+            push("support.name", "must be one line".into());
+        }
+        let prefix = &self.support.reference_prefix;
+        if prefix.is_empty()
+            || prefix.len() > 8
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            push(
+                "support.reference_prefix",
+                format!("`{prefix}` must be 1-8 characters A-Z or 0-9"),
+            );
+        }
+
+        // Outbox.
+        if self.outbox.retry_initial.0.is_zero() {
+            push("outbox.retry_initial", "must be more than 0s".into());
+        }
+        if self.outbox.retry_max < self.outbox.retry_initial {
+            push(
+                "outbox.retry_max",
+                "must not be shorter than retry_initial".into(),
+            );
+        }
+        if self.outbox.max_automatic_per_minute == 0 {
+            push(
+                "outbox.max_automatic_per_minute",
+                "must be at least 1".into(),
+            );
+        }
+        if self.acknowledgment.per_sender_per_day < self.acknowledgment.per_sender_per_hour {
+            push(
+                "acknowledgment.per_sender_per_day",
+                "must not be lower than per_sender_per_hour".into(),
+            );
+        }
+
+        // Calendar.
+        if self.calendar.timezone.parse::<chrono_tz::Tz>().is_err() {
+            push(
+                "calendar.timezone",
+                format!(
+                    "`{}` is not an IANA time zone like Europe/Berlin",
+                    self.calendar.timezone
+                ),
+            );
+        }
+        if self.calendar.working_days.is_empty() {
+            push(
+                "calendar.working_days",
+                "needs at least one working day".into(),
+            );
+        }
+        for (i, d) in self.calendar.working_days.iter().enumerate() {
+            if parse_weekday(d).is_none() {
+                push(
+                    &format!("calendar.working_days[{i}]"),
+                    format!("`{d}` is not a weekday (mon, tue, ...)"),
+                );
+            }
+        }
+        let start = parse_hhmm(&self.calendar.start);
+        let end = parse_hhmm(&self.calendar.end);
+        if start.is_none() {
+            push(
+                "calendar.start",
+                format!("`{}` is not a time HH:MM", self.calendar.start),
+            );
+        }
+        if end.is_none() {
+            push(
+                "calendar.end",
+                format!("`{}` is not a time HH:MM", self.calendar.end),
+            );
+        }
+        if let (Some(s), Some(e)) = (start, end) {
+            if e <= s {
+                push("calendar.end", "must be after calendar.start".into());
+            }
+        }
+        for (i, h) in self.calendar.holidays.iter().enumerate() {
+            if NaiveDate::parse_from_str(h, "%Y-%m-%d").is_err() {
+                push(
+                    &format!("calendar.holidays[{i}]"),
+                    format!("`{h}` is not a date YYYY-MM-DD"),
+                );
+            }
+        }
+
+        // Priorities and categories.
+        if self.priorities.is_empty() {
+            push("priorities", "needs at least one priority".into());
+        }
+        let mut seen = BTreeSet::new();
+        for (i, pr) in self.priorities.iter().enumerate() {
+            if !valid_name(&pr.name) {
+                push(
+                    &format!("priorities[{i}].name"),
+                    format!("`{}` must be lower-case letters, digits, - or _", pr.name),
+                );
+            }
+            if !seen.insert(pr.name.clone()) {
+                push(
+                    &format!("priorities[{i}].name"),
+                    format!("`{}` is defined twice", pr.name),
+                );
+            }
+            if pr.first_response.0.is_zero() {
+                push(
+                    &format!("priorities[{i}].first_response"),
+                    "must be more than 0".into(),
+                );
+            }
+        }
+        if self.categories.is_empty() {
+            push("categories", "needs at least one category".into());
+        }
+        let mut seen = BTreeSet::new();
+        for (i, c) in self.categories.iter().enumerate() {
+            if !valid_name(&c.name) {
+                push(
+                    &format!("categories[{i}].name"),
+                    format!("`{}` must be lower-case letters, digits, - or _", c.name),
+                );
+            }
+            if !seen.insert(c.name.clone()) {
+                push(
+                    &format!("categories[{i}].name"),
+                    format!("`{}` is defined twice", c.name),
+                );
+            }
+        }
+        if self.category(&self.classify.default_category).is_none() {
+            push(
+                "classify.default_category",
+                format!(
+                    "`{}` is not one of the categories",
+                    self.classify.default_category
+                ),
+            );
+        }
+        if self.priority(&self.classify.default_priority).is_none() {
+            push(
+                "classify.default_priority",
+                format!(
+                    "`{}` is not one of the priorities",
+                    self.classify.default_priority
+                ),
+            );
+        }
+        for (i, r) in self.classify.rules.iter().enumerate() {
+            let key = format!("classify.rules[{i}]");
+            if r.keywords.is_empty() && r.regex.is_none() {
+                push(&key, format!("rule `{}` needs keywords or a regex", r.name));
+            }
+            if r.category.is_none() && r.priority.is_none() {
+                push(
+                    &key,
+                    format!("rule `{}` sets neither category nor priority", r.name),
+                );
+            }
+            if let Some(re) = &r.regex {
+                if let Err(e) = regex::Regex::new(re) {
+                    push(&format!("{key}.regex"), format!("invalid regex: {e}"));
+                }
+            }
+            if let Some(c) = &r.category {
+                if self.category(c).is_none() {
+                    push(
+                        &format!("{key}.category"),
+                        format!("`{c}` is not one of the categories"),
+                    );
+                }
+            }
+            if let Some(pr) = &r.priority {
+                if self.priority(pr).is_none() {
+                    push(
+                        &format!("{key}.priority"),
+                        format!("`{pr}` is not one of the priorities"),
+                    );
+                }
+            }
+            if r.keywords.iter().any(|k| k.trim().is_empty()) {
+                push(
+                    &format!("{key}.keywords"),
+                    "must not contain empty keywords".into(),
+                );
+            }
+        }
+        if self.limits.max_parts == 0 || self.limits.max_depth == 0 || self.limits.max_headers == 0
+        {
+            push("limits", "limits must be at least 1".into());
+        }
+        p
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn secret_source(
+    file: &Option<PathBuf>,
+    env: &Option<String>,
+    cred: &Option<String>,
+    cmd: &Option<Vec<String>>,
+) -> Result<Option<SecretSource>, String> {
+    let mut found = Vec::new();
+    if let Some(f) = file {
+        found.push(SecretSource::File(f.clone()));
+    }
+    if let Some(e) = env {
+        found.push(SecretSource::Env(e.clone()));
+    }
+    if let Some(c) = cred {
+        if c.contains('/') || c.is_empty() {
+            return Err(format!(
+                "password_credential `{c}` must be a plain credential name"
+            ));
+        }
+        found.push(SecretSource::Credential(c.clone()));
+    }
+    if let Some(c) = cmd {
+        if c.is_empty() {
+            return Err("oauth2_token_command must name a program".into());
+        }
+        found.push(SecretSource::OAuth2Command(c.clone()));
+    }
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => Err("set only one of password_file, password_env, password_credential, oauth2_token_command".into()),
+    }
+}
+
+impl MailboxConfig {
+    /// The one configured secret source.
+    ///
+    /// # Errors
+    /// A message when several are set.
+    pub fn secret_source(&self) -> Result<Option<SecretSource>, String> {
+        secret_source(
+            &self.password_file,
+            &self.password_env,
+            &self.password_credential,
+            &self.oauth2_token_command,
+        )
+    }
+}
+
+impl SmtpConfig {
+    /// The one configured secret source, if any (a local relay needs none).
+    ///
+    /// # Errors
+    /// A message when several are set.
+    pub fn secret_source(&self) -> Result<Option<SecretSource>, String> {
+        secret_source(
+            &self.password_file,
+            &self.password_env,
+            &self.password_credential,
+            &self.oauth2_token_command,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const MINIMAL: &str = r#"
+[mailbox]
+host = "127.0.0.1"
+port = 10143
+tls = "plain"
+user = "support@support.test"
+password_env = "IMAP_PW"
+
+[smtp]
+host = "127.0.0.1"
+port = 10025
+tls = "plain"
+
+[support]
+address = "support@support.test"
+name = "Support"
+
+[store]
+path = "mailcase.db"
+
+[templates]
+dir = "templates"
+
+[[priorities]]
+name = "urgent"
+first_response = "2h"
+clock = "wall"
+
+[[priorities]]
+name = "normal"
+first_response = "1d"
+
+[[categories]]
+name = "general"
+
+[classify]
+default_category = "general"
+default_priority = "normal"
+"#;
+
+    #[test]
+    fn minimal_config_is_valid() {
+        let c = Config::from_toml(MINIMAL, Path::new("/etc/mailcase")).unwrap();
+        assert_eq!(c.db_path(), PathBuf::from("/etc/mailcase/mailcase.db"));
+        assert_eq!(c.message_id_domain(), "support.test");
+        assert_eq!(c.mailbox.poll_interval.0, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let text = MINIMAL.replace("port = 10143", "port = 10143\nhots = \"x\"");
+        let e = Config::from_toml(&text, Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("hots"), "{e}");
+    }
+
+    #[test]
+    fn plain_text_to_a_remote_host_is_refused_with_its_key() {
+        let text = MINIMAL.replacen("host = \"127.0.0.1\"", "host = \"imap.example.com\"", 1);
+        let e = Config::from_toml(&text, Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("mailbox.tls"), "{e}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_not_just_the_first() {
+        let text = MINIMAL
+            .replace(
+                "default_priority = \"normal\"",
+                "default_priority = \"meh\"",
+            )
+            .replace(
+                "name = \"Support\"",
+                "name = \"Support\"\nreference_prefix = \"c-1\"",
+            );
+        let e = Config::from_toml(&text, Path::new(".")).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("classify.default_priority"), "{s}");
+        assert!(s.contains("support.reference_prefix"), "{s}");
+    }
+
+    #[test]
+    fn bad_duration_names_its_key_and_unit() {
+        let text = MINIMAL.replace("first_response = \"2h\"", "first_response = \"2 hours\"");
+        let e = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("first_response") || e.contains("unknown unit"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(
+            HumanDuration::parse("1h30m").unwrap().0,
+            Duration::from_secs(5400)
+        );
+        assert_eq!(HumanDuration::parse("2d").unwrap().0.as_secs(), 172_800);
+        assert!(HumanDuration::parse("10").is_err());
+        assert!(HumanDuration::parse("").is_err());
+        assert!(HumanDuration::parse("5y").is_err());
+    }
+
+    #[test]
+    fn two_secret_sources_are_an_error() {
+        let text = MINIMAL.replace(
+            "password_env = \"IMAP_PW\"",
+            "password_env = \"IMAP_PW\"\npassword_file = \"/x\"",
+        );
+        let e = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("only one"), "{e}");
+    }
+}

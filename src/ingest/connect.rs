@@ -1,0 +1,242 @@
+//! Connecting and logging in to IMAP: implicit TLS, STARTTLS, or plain text on loopback.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use async_imap::{Client, Session};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use crate::config::{Config, TlsMode};
+use crate::secret::{self, Credential};
+
+/// Errors while connecting; `is_transient()` separates "retry later" from "fix the config".
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("imap {host}:{port}: cannot connect: {source}")]
+    Tcp {
+        host: String,
+        port: u16,
+        source: std::io::Error,
+    },
+    #[error("imap {host}: TLS handshake failed: {source}")]
+    Tls {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("imap: invalid server name `{0}` for TLS")]
+    ServerName(String),
+    #[error("imap: cannot read mailbox.ca_file {path}: {reason}")]
+    Ca { path: String, reason: String },
+    #[error("imap: {0}")]
+    Secret(#[from] secret::SecretError),
+    #[error("imap: login as {user} refused: {reason}")]
+    Login { user: String, reason: String },
+    #[error("imap: {0}")]
+    Protocol(#[from] async_imap::error::Error),
+    #[error("imap: timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("imap: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ConnectError {
+    /// Network trouble is transient; a refused login, a bad CA file or a missing secret
+    /// needs the admin (the daemon still retries, slowly, and says so).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::Tcp { .. }
+                | ConnectError::Tls { .. }
+                | ConnectError::Protocol(_)
+                | ConnectError::Timeout(_)
+                | ConnectError::Io(_)
+        )
+    }
+}
+
+/// A plain or TLS stream, so one session type serves every mode.
+#[derive(Debug)]
+pub enum ImapStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ImapStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ImapStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A logged-in IMAP session.
+pub type ImapSession = Session<ImapStream>;
+
+fn tls_connector(cfg: &Config) -> Result<TlsConnector, ConnectError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(ca) = &cfg.mailbox.ca_file {
+        let p = cfg.resolve(ca);
+        let pem = std::fs::read(&p).map_err(|e| ConnectError::Ca {
+            path: p.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut found = false;
+        for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+            let cert: rustls::pki_types::CertificateDer<'static> =
+                cert.map_err(|e| ConnectError::Ca {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            roots.add(cert).map_err(|e| ConnectError::Ca {
+                path: p.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            found = true;
+        }
+        if !found {
+            return Err(ConnectError::Ca {
+                path: p.display().to_string(),
+                reason: "no certificate in file".into(),
+            });
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConnectError::Tls {
+            host: cfg.mailbox.host.clone(),
+            source: std::io::Error::other(e),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+async fn tls_wrap(cfg: &Config, tcp: TcpStream) -> Result<ImapStream, ConnectError> {
+    let host = cfg.mailbox.host.clone();
+    let name = rustls::pki_types::ServerName::try_from(host.clone())
+        .map_err(|_| ConnectError::ServerName(host.clone()))?;
+    let s = tls_connector(cfg)?
+        .connect(name, tcp)
+        .await
+        .map_err(|source| ConnectError::Tls { host, source })?;
+    Ok(ImapStream::Tls(Box::new(s)))
+}
+
+struct XOAuth2 {
+    user: String,
+    token: String,
+}
+
+impl async_imap::Authenticator for &XOAuth2 {
+    type Response = String;
+    fn process(&mut self, _: &[u8]) -> Self::Response {
+        format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token)
+    }
+}
+
+/// Connects, secures and logs in, within the configured timeout.
+///
+/// # Errors
+/// [`ConnectError`].
+pub async fn connect(cfg: &Config) -> Result<ImapSession, ConnectError> {
+    let t = cfg.mailbox.timeout.0;
+    tokio::time::timeout(t, connect_inner(cfg))
+        .await
+        .map_err(|_| ConnectError::Timeout(t))?
+}
+
+async fn connect_inner(cfg: &Config) -> Result<ImapSession, ConnectError> {
+    let m = &cfg.mailbox;
+    let tcp = TcpStream::connect((m.host.as_str(), m.port))
+        .await
+        .map_err(|source| ConnectError::Tcp {
+            host: m.host.clone(),
+            port: m.port,
+            source,
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let mut client = match m.tls {
+        TlsMode::Tls => Client::new(tls_wrap(cfg, tcp).await?),
+        TlsMode::Plain => Client::new(ImapStream::Plain(tcp)),
+        TlsMode::Starttls => {
+            let mut plain = Client::new(ImapStream::Plain(tcp));
+            plain.read_response().await?;
+            plain.run_command_and_check_ok("STARTTLS", None).await?;
+            let ImapStream::Plain(tcp) = plain.into_inner() else {
+                return Err(ConnectError::Login {
+                    user: m.user.clone(),
+                    reason: "unexpected stream state after STARTTLS".into(),
+                });
+            };
+            // The greeting was consumed before STARTTLS; none follows the handshake.
+            let c = Client::new(tls_wrap(cfg, tcp).await?);
+            return login(cfg, c).await;
+        }
+    };
+    client.read_response().await?; // greeting
+    login(cfg, client).await
+}
+
+async fn login(cfg: &Config, client: Client<ImapStream>) -> Result<ImapSession, ConnectError> {
+    let m = &cfg.mailbox;
+    let src = m
+        .secret_source()
+        .map_err(|reason| ConnectError::Login {
+            user: m.user.clone(),
+            reason,
+        })?
+        .ok_or_else(|| ConnectError::Login {
+            user: m.user.clone(),
+            reason: "no password source configured".into(),
+        })?;
+    let result = match secret::resolve(&src, &cfg.base_dir).await? {
+        Credential::Password(p) => client.login(&m.user, p.expose()).await,
+        Credential::OAuth2(tok) => {
+            let a = XOAuth2 {
+                user: m.user.clone(),
+                token: tok.expose().to_string(),
+            };
+            client.authenticate("XOAUTH2", &a).await
+        }
+    };
+    result.map_err(|(e, _)| ConnectError::Login {
+        user: m.user.clone(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,476 @@
+//! Ingest: watch the IMAP inbox, feed new messages to the pipeline in batches, and move each
+//! message out of the inbox only after its batch has committed (invariant 1).
+//!
+//! One round: list `(UID RFC822.SIZE)` of everything in the inbox; quarantine what is over
+//! the size limit without downloading it; fetch the rest `BODY.PEEK[]` in batches of
+//! `mailbox.batch_size`; commit each batch in one transaction; then one `UID MOVE` per batch
+//! to the processed (or quarantine) folder. Between rounds: IDLE (bounded by the poll
+//! interval) or a plain poll. Any network error: reconnect with exponential backoff.
+//! A lease row in the database keeps a second daemon from fetching the same mailbox.
+
+pub mod connect;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use async_imap::extensions::idle::IdleResponse;
+use futures::TryStreamExt;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::{self, Engine, Inbound, Outcome};
+use crate::store::{ImapSource, Store, StoreError};
+pub use connect::{connect, ConnectError, ImapSession};
+
+/// Errors in one ingest session.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("imap: {0}")]
+    Imap(#[from] async_imap::error::Error),
+    #[error("imap: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("imap: mailbox {0} has no UIDVALIDITY")]
+    NoUidValidity(String),
+    #[error("imap: timed out after {0:?}")]
+    Timeout(StdDuration),
+}
+
+/// Hooks the daemon gives ingest: where to report readiness and health, whom to wake.
+#[derive(Clone)]
+pub struct IngestHooks {
+    /// Woken after a batch queued outbound mail.
+    pub outbox: Arc<Notify>,
+    /// Called once after the first successful login (systemd readiness).
+    pub on_ready: Arc<dyn Fn() + Send + Sync>,
+    /// Called after every healthy round (systemd watchdog).
+    pub on_healthy: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for IngestHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IngestHooks")
+    }
+}
+
+/// Shared store handle (one connection, used from blocking threads).
+pub type SharedStore = Arc<std::sync::Mutex<Store>>;
+
+async fn with_store<T: Send + 'static>(
+    store: &SharedStore,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut g = s
+            .lock()
+            .map_err(|_| StoreError::Data("store lock poisoned".into()))?;
+        f(&mut g)
+    })
+    .await
+    .map_err(|e| StoreError::Data(format!("store task failed: {e}")))?
+}
+
+/// Identifies a mailbox in dedupe keys and the lease: `user@host:port/folder`.
+pub fn mailbox_key(engine: &Engine) -> String {
+    let m = &engine.config.mailbox;
+    format!("{}@{}:{}/{}", m.user, m.host, m.port, m.inbox)
+}
+
+/// Runs ingest until `shutdown`, reconnecting on errors. The engine is re-read from `engine`
+/// at every round, so a reload takes effect between batches.
+pub async fn run(
+    engine: Arc<tokio::sync::RwLock<Arc<Engine>>>,
+    store: SharedStore,
+    hooks: IngestHooks,
+    shutdown: CancellationToken,
+) {
+    let holder = format!(
+        "pid {} on {}",
+        std::process::id(),
+        hostname().unwrap_or_else(|| "?".into())
+    );
+    let mut backoff = StdDuration::from_secs(1);
+    let mut ready_sent = false;
+    while !shutdown.is_cancelled() {
+        let eng = engine.read().await.clone();
+        match session(
+            &eng,
+            &engine,
+            &store,
+            &hooks,
+            &holder,
+            &shutdown,
+            &mut ready_sent,
+        )
+        .await
+        {
+            Ok(()) => break,
+            Err(e) => {
+                let transient = match &e {
+                    IngestError::Connect(c) => c.is_transient(),
+                    IngestError::Store(s) => s.is_transient(),
+                    _ => true,
+                };
+                if transient {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "ingest: error, reconnecting");
+                } else {
+                    tracing::error!(error = %e, retry_in = ?backoff, "ingest: error that needs the admin, retrying");
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(StdDuration::from_secs(300));
+            }
+        }
+    }
+    let key = mailbox_key(&*engine.read().await.clone());
+    let h = holder.clone();
+    if let Err(e) = with_store(&store, move |s| s.release_lease(&key, &h)).await {
+        tracing::warn!(error = %e, "ingest: could not release the fetch lease");
+    }
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+async fn timed<T, E: Into<IngestError>>(
+    d: StdDuration,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, IngestError> {
+    match tokio::time::timeout(d, f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(IngestError::Timeout(d)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn session(
+    eng: &Arc<Engine>,
+    engine_cell: &Arc<tokio::sync::RwLock<Arc<Engine>>>,
+    store: &SharedStore,
+    hooks: &IngestHooks,
+    holder: &str,
+    shutdown: &CancellationToken,
+    ready_sent: &mut bool,
+) -> Result<(), IngestError> {
+    let cfg = eng.config.clone();
+    let m = &cfg.mailbox;
+    let t = m.timeout.0;
+    let mut s = connect(&cfg).await?;
+    tracing::info!(host = %m.host, user = %m.user, "ingest: logged in");
+    let caps = timed(t, s.capabilities()).await?;
+    let has_move = caps.has_str("MOVE");
+    let has_idle = caps.has_str("IDLE") && m.idle;
+    let has_uidplus = caps.has_str("UIDPLUS");
+    for folder in [&m.processed_folder, &m.quarantine_folder] {
+        // CREATE fails when the folder exists; that is fine.
+        let _ = timed(t, s.create(folder)).await;
+    }
+    let mbox = timed(t, s.select(&m.inbox)).await?;
+    let uidvalidity = mbox
+        .uid_validity
+        .ok_or_else(|| IngestError::NoUidValidity(m.inbox.clone()))?;
+    let key = mailbox_key(eng);
+    let k = key.clone();
+    let now = eng.clock.now();
+    if let Some(prev) =
+        with_store(store, move |st| st.note_uidvalidity(&k, uidvalidity, now)).await?
+    {
+        tracing::warn!(
+            previous = prev,
+            current = uidvalidity,
+            "ingest: UIDVALIDITY changed; rescanning the inbox (Message-ID deduplication keeps cases single)"
+        );
+    }
+    if !*ready_sent {
+        (hooks.on_ready)();
+        *ready_sent = true;
+    }
+
+    loop {
+        // The engine may have been reloaded (SIGHUP); config changes to the mailbox itself
+        // need a reconnect, which the next session picks up.
+        let eng = engine_cell.read().await.clone();
+        let lease_ttl =
+            chrono::Duration::from_std(m.poll_interval.0 * 3 + StdDuration::from_secs(60))
+                .unwrap_or(chrono::Duration::minutes(5));
+        let (k, h, now) = (key.clone(), holder.to_string(), eng.clock.now());
+        let have_lease =
+            with_store(store, move |st| st.acquire_lease(&k, &h, now, lease_ttl)).await?;
+        if have_lease {
+            drain(
+                &mut s,
+                &eng,
+                store,
+                hooks,
+                &key,
+                uidvalidity,
+                has_move,
+                has_uidplus,
+                shutdown,
+            )
+            .await?;
+        } else {
+            tracing::warn!(mailbox = %key, "ingest: another mailcase holds the fetch lease for this mailbox; waiting");
+        }
+        (hooks.on_healthy)();
+        if shutdown.is_cancelled() {
+            let _ = tokio::time::timeout(StdDuration::from_secs(5), s.logout()).await;
+            return Ok(());
+        }
+        if has_idle && have_lease {
+            let mut idle = s.idle();
+            timed(t, idle.init()).await?;
+            let (fut, _stop) = idle.wait_with_timeout(m.poll_interval.0);
+            let r = tokio::select! {
+                r = fut => r,
+                _ = shutdown.cancelled() => Ok(IdleResponse::ManualInterrupt),
+            };
+            s = timed(t, idle.done()).await?;
+            r?;
+        } else {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(m.poll_interval.0) => {}
+            }
+            // Keep the connection alive and learn about new mail.
+            timed(t, s.noop()).await?;
+        }
+    }
+}
+
+/// Processes everything currently in the inbox, batch by batch.
+#[allow(clippy::too_many_arguments)]
+async fn drain(
+    s: &mut ImapSession,
+    eng: &Arc<Engine>,
+    store: &SharedStore,
+    hooks: &IngestHooks,
+    key: &str,
+    uidvalidity: u32,
+    has_move: bool,
+    has_uidplus: bool,
+    shutdown: &CancellationToken,
+) -> Result<(), IngestError> {
+    let m = &eng.config.mailbox;
+    let t = m.timeout.0;
+    let max = m.max_message_size.0;
+    // UID -> size, for everything in the inbox not marked deleted.
+    let mut listing: BTreeMap<u32, u64> = BTreeMap::new();
+    {
+        let stream = timed(t, s.uid_fetch("1:*", "(UID RFC822.SIZE FLAGS)")).await?;
+        let fetches: Vec<_> = timed(t * 4, stream.try_collect::<Vec<_>>()).await?;
+        for f in &fetches {
+            let deleted = f
+                .flags()
+                .any(|fl| matches!(fl, async_imap::types::Flag::Deleted));
+            if let (Some(uid), false) = (f.uid, deleted) {
+                listing.insert(uid, u64::from(f.size.unwrap_or(0)));
+            }
+        }
+    }
+    if listing.is_empty() {
+        return Ok(());
+    }
+    let uids: Vec<u32> = listing.keys().copied().collect();
+    for chunk in uids.chunks(m.batch_size) {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let mut processed: Vec<u32> = Vec::new();
+        let mut quarantined: Vec<u32> = Vec::new();
+        let mut to_fetch: Vec<u32> = Vec::new();
+        for &uid in chunk {
+            let size = listing.get(&uid).copied().unwrap_or(0);
+            let src = ImapSource {
+                mailbox: key.to_string(),
+                uidvalidity,
+                uid,
+            };
+            if size > max {
+                let e2 = eng.clone();
+                let o = with_store(store, move |st| {
+                    pipeline::quarantine_oversized(st, &e2, &src, size)
+                })
+                .await?;
+                log_outcome(uid, &o);
+                quarantined.push(uid);
+            } else {
+                to_fetch.push(uid);
+            }
+        }
+        if !to_fetch.is_empty() {
+            let set = uid_set(&to_fetch);
+            let stream = timed(t, s.uid_fetch(&set, "(UID BODY.PEEK[])")).await?;
+            let fetches: Vec<_> = timed(t * 4, stream.try_collect::<Vec<_>>()).await?;
+            let mut items = Vec::with_capacity(fetches.len());
+            for f in &fetches {
+                let (Some(uid), Some(body)) = (f.uid, f.body()) else {
+                    continue;
+                };
+                if !to_fetch.contains(&uid) {
+                    continue; // unsolicited FETCH data for another message
+                }
+                items.push(Inbound {
+                    source: Some(ImapSource {
+                        mailbox: key.to_string(),
+                        uidvalidity,
+                        uid,
+                    }),
+                    raw: body.to_vec(),
+                });
+            }
+            drop(fetches);
+            let e2 = eng.clone();
+            let n = items.len();
+            let started = std::time::Instant::now();
+            let (items, outcomes) = with_store(store, move |st| {
+                let o = pipeline::process_batch(st, &e2, &items)?;
+                Ok((items, o))
+            })
+            .await?;
+            tracing::debug!(
+                messages = n,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "ingest: batch committed"
+            );
+            let mut queued = false;
+            for (item, o) in items.iter().zip(&outcomes) {
+                let uid = item.source.as_ref().map(|s| s.uid).unwrap_or(0);
+                log_outcome(uid, o);
+                if matches!(
+                    o,
+                    Outcome::NewCase {
+                        acknowledged: true,
+                        ..
+                    }
+                ) {
+                    queued = true;
+                }
+                if o.is_quarantined() {
+                    quarantined.push(uid);
+                } else {
+                    processed.push(uid);
+                }
+            }
+            if queued {
+                hooks.outbox.notify_one();
+            }
+        }
+        // Committed: now, and only now, move them out of the inbox.
+        move_uids(s, &processed, &m.processed_folder, has_move, has_uidplus, t).await?;
+        move_uids(
+            s,
+            &quarantined,
+            &m.quarantine_folder,
+            has_move,
+            has_uidplus,
+            t,
+        )
+        .await?;
+        (hooks.on_healthy)();
+    }
+    Ok(())
+}
+
+fn log_outcome(uid: u32, o: &Outcome) {
+    match o {
+        Outcome::Quarantined { reason } => {
+            tracing::warn!(uid, outcome = "quarantined", reason = %reason, "message quarantined")
+        }
+        Outcome::Duplicate => tracing::info!(uid, outcome = "duplicate", "message already stored"),
+        Outcome::NewCase {
+            reference,
+            acknowledged,
+        } => tracing::info!(
+            uid, outcome = "new_case", reference = %reference, acknowledged = *acknowledged, "new case"
+        ),
+        Outcome::Joined { reference } => {
+            tracing::info!(uid, outcome = "joined", reference = %reference, "message joined case")
+        }
+        Outcome::Robot {
+            kind,
+            reason,
+            reference,
+        } => tracing::info!(
+            uid, outcome = "robot", kind = kind.as_str(), reason = %reason,
+            reference = reference.as_deref().unwrap_or("-"), "robot recorded, not answered"
+        ),
+    }
+}
+
+/// Compresses UIDs into an IMAP set: `1:5,7,9:12`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut v = uids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let start = v[i];
+        let mut end = start;
+        while i + 1 < v.len() && v[i + 1] == end + 1 {
+            i += 1;
+            end = v[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    out.join(",")
+}
+
+async fn move_uids(
+    s: &mut ImapSession,
+    uids: &[u32],
+    folder: &str,
+    has_move: bool,
+    has_uidplus: bool,
+    t: StdDuration,
+) -> Result<(), IngestError> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let set = uid_set(uids);
+    if has_move {
+        timed(t, s.uid_mv(&set, folder)).await?;
+        return Ok(());
+    }
+    timed(t, s.uid_copy(&set, folder)).await?;
+    {
+        let st = timed(t, s.uid_store(&set, "+FLAGS.SILENT (\\Deleted)")).await?;
+        let _: Vec<_> = timed(t, st.try_collect::<Vec<_>>()).await?;
+    }
+    if has_uidplus {
+        let st = timed(t, s.uid_expunge(&set)).await?;
+        let _: Vec<_> = timed(t, st.try_collect::<Vec<_>>()).await?;
+    } else {
+        let st = timed(t, s.expunge()).await?;
+        let _: Vec<_> = timed(t, st.try_collect::<Vec<_>>()).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8, 9, 12]), "1:3,5,7:9,12");
+        assert_eq!(uid_set(&[4]), "4");
+        assert_eq!(uid_set(&[9, 1, 2, 2]), "1:2,9");
+    }
+}

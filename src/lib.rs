@@ -1,0 +1,32 @@
+//! mailcase turns a customer-support mailbox into tracked complaint cases.
+//!
+//! The pipeline, one module per stage (DESIGN.md):
+//!
+//! ```text
+//! ingest (IMAP: IDLE/poll, batched UID FETCH)       -- network
+//!   -> parse    (raw bytes -> InboundMessage)        -- pure
+//!   -> classify (robot? category, priority)          -- pure
+//!   -> thread   (existing case or new one)           -- pure over store lookups
+//!   -> pipeline (one SQLite transaction: case, message, audit, outbox rows)
+//!   -> ingest   (UID MOVE to the processed folder, only after commit)
+//! outbox (pending rows -> SMTP via lettre, retries with backoff)   -- network
+//! ```
+//!
+//! `store` is the only module that touches SQLite; `clock` the only one that reads the time.
+//! `daemon::run(config, clock, shutdown, options)` wires the tasks; `main.rs` is the CLI.
+#![forbid(unsafe_code)]
+
+pub mod case;
+pub mod classify;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod ingest;
+pub mod outbox;
+pub mod parse;
+pub mod pipeline;
+pub mod render;
+pub mod schedule;
+pub mod secret;
+pub mod store;
+pub mod thread;

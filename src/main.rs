@@ -1,0 +1,384 @@
+//! The `mailcase` command line: run the daemon, check a config, deliver one message from an
+//! MTA pipe, and look at cases.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use mailcase::clock::{SharedClock, SystemClock};
+use mailcase::config::{Config, LogFormat};
+use mailcase::pipeline::{self, Engine, Inbound, Outcome};
+use mailcase::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mailcase",
+    version,
+    about = "Turns a customer-support mailbox into tracked complaint cases"
+)]
+struct Cli {
+    /// Config file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "MAILCASE_CONFIG",
+        default_value = "/etc/mailcase/mailcase.toml"
+    )]
+    config: PathBuf,
+    /// Log as JSON lines instead of text (overrides log.format).
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the daemon: watch the mailbox, open cases, send acknowledgments.
+    Run {
+        /// Only send queued mail; do not read the mailbox (for `deliver` pipe setups).
+        #[arg(long)]
+        no_ingest: bool,
+    },
+    /// Validate the config, log in to IMAP and SMTP, render every template.
+    Check {
+        /// Skip the IMAP and SMTP logins (config and templates only).
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Read one message on standard input and run it through the pipeline (MTA pipe).
+    /// Exit 0 when stored, 75 on a transient failure (the MTA retries), 65 when it can never be stored.
+    Deliver,
+    /// List cases.
+    Cases {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one case: its messages, outbound mail and audit trail.
+    Case {
+        /// Reference, e.g. CMP-7KQ4X-M (lower case accepted).
+        reference: String,
+    },
+}
+
+const EX_DATAERR: u8 = 65;
+const EX_TEMPFAIL: u8 = 75;
+
+fn init_logging(cfg: Option<&Config>, json: bool) {
+    let level = cfg
+        .and_then(|c| c.log.level.clone())
+        .unwrap_or_else(|| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILCASE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let json = json || cfg.is_some_and(|c| c.log.format == LogFormat::Json);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailcase: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match &cli.command {
+        Command::Deliver => rt.block_on(deliver(&cli)),
+        _ => match rt.block_on(dispatch(&cli)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mailcase: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Run { no_ingest } => run(cli, *no_ingest).await,
+        Command::Check { offline } => check(cli, *offline).await,
+        Command::Cases { json } => cases(cli, *json),
+        Command::Case { reference } => case(cli, reference),
+        Command::Deliver => unreachable!("handled in main"),
+    }
+}
+
+async fn run(cli: &Cli, no_ingest: bool) -> anyhow::Result<()> {
+    let cfg = Config::load(&cli.config)?;
+    init_logging(Some(&cfg), cli.log_json);
+    let shutdown = CancellationToken::new();
+    let reload = Arc::new(tokio::sync::Notify::new());
+    spawn_signals(shutdown.clone(), reload.clone())?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let opts = mailcase::daemon::Options {
+        config_path: Some(cli.config.clone()),
+        reload: Some(reload),
+        ingest: !no_ingest,
+        ..Default::default()
+    };
+    mailcase::daemon::run(Arc::new(cfg), clock, shutdown, opts).await?;
+    Ok(())
+}
+
+fn spawn_signals(
+    shutdown: CancellationToken,
+    reload: Arc<tokio::sync::Notify>,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => { tracing::info!("SIGTERM received"); shutdown.cancel(); break; }
+                _ = int.recv() => { tracing::info!("SIGINT received"); shutdown.cancel(); break; }
+                _ = hup.recv() => { tracing::info!("SIGHUP received: reloading"); reload.notify_one(); }
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
+    let cfg = Arc::new(Config::load(&cli.config)?);
+    println!("config {}: ok", cli.config.display());
+    let clock: SharedClock = Arc::new(SystemClock);
+    let engine = Engine::new(cfg.clone(), clock)?;
+    mailcase::render::check_all(&engine.renderer)?;
+    println!(
+        "templates {}: ok ({})",
+        cfg.templates_dir().display(),
+        mailcase::render::TEMPLATES.join(", ")
+    );
+    let db = cfg.db_path();
+    if db.exists() {
+        let s = Store::open_read_only(&db)?;
+        println!(
+            "database {}: ok (schema v{})",
+            db.display(),
+            s.schema_version()?
+        );
+    } else {
+        println!("database {}: will be created at first run", db.display());
+    }
+    if offline {
+        return Ok(());
+    }
+    let mut s = mailcase::ingest::connect(&cfg).await?;
+    let caps = s.capabilities().await?;
+    let mb = s
+        .select(&cfg.mailbox.inbox)
+        .await
+        .with_context(|| format!("imap: cannot select mailbox.inbox `{}`", cfg.mailbox.inbox))?;
+    println!(
+        "imap {}:{} as {}: ok ({} messages in {}; IDLE {}, MOVE {})",
+        cfg.mailbox.host,
+        cfg.mailbox.port,
+        cfg.mailbox.user,
+        mb.exists,
+        cfg.mailbox.inbox,
+        if caps.has_str("IDLE") { "yes" } else { "no" },
+        if caps.has_str("MOVE") { "yes" } else { "no" },
+    );
+    let _ = s.logout().await;
+    let t = mailcase::outbox::transport(&cfg).await?;
+    let ok = t
+        .test_connection()
+        .await
+        .with_context(|| format!("smtp {}:{}", cfg.smtp.host, cfg.smtp.port))?;
+    if !ok {
+        anyhow::bail!(
+            "smtp {}:{}: server did not answer NOOP",
+            cfg.smtp.host,
+            cfg.smtp.port
+        );
+    }
+    println!("smtp {}:{}: ok", cfg.smtp.host, cfg.smtp.port);
+    Ok(())
+}
+
+async fn deliver(cli: &Cli) -> ExitCode {
+    let tempfail = |m: String| {
+        eprintln!("mailcase deliver: {m}");
+        ExitCode::from(EX_TEMPFAIL)
+    };
+    // A config error is the admin's to fix: defer, so the MTA keeps the message meanwhile.
+    let cfg = match Config::load(&cli.config) {
+        Ok(c) => Arc::new(c),
+        Err(e) => return tempfail(e.to_string()),
+    };
+    init_logging(Some(&cfg), cli.log_json);
+    let max = cfg.mailbox.max_message_size.0;
+    let mut raw = Vec::new();
+    if let Err(e) = std::io::stdin().take(max + 1).read_to_end(&mut raw) {
+        return tempfail(format!("reading standard input: {e}"));
+    }
+    if raw.len() as u64 > max {
+        eprintln!(
+            "mailcase deliver: message larger than mailbox.max_message_size ({max} bytes); refused"
+        );
+        return ExitCode::from(EX_DATAERR);
+    }
+    let clock: SharedClock = Arc::new(SystemClock);
+    let engine = match Engine::new(cfg.clone(), clock) {
+        Ok(e) => e,
+        Err(e) => return tempfail(e.to_string()),
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let mut store = Store::open(&cfg.db_path())?;
+        pipeline::process_batch(&mut store, &engine, &[Inbound { source: None, raw }])
+    })
+    .await;
+    match result {
+        Ok(Ok(outcomes)) => {
+            for o in &outcomes {
+                match o {
+                    Outcome::Quarantined { reason } => {
+                        tracing::warn!(outcome = "quarantined", reason = %reason, "delivered message quarantined")
+                    }
+                    other => tracing::info!(outcome = %other, "delivered message processed"),
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => tempfail(e.to_string()),
+        Err(e) => tempfail(format!("internal error: {e}")),
+    }
+}
+
+fn open_db(cli: &Cli) -> anyhow::Result<(Config, Store)> {
+    let cfg = Config::load(&cli.config)?;
+    let store = Store::open_read_only(&cfg.db_path())?;
+    Ok((cfg, store))
+}
+
+fn cases(cli: &Cli, json: bool) -> anyhow::Result<()> {
+    let (_, store) = open_db(cli)?;
+    let rows = store.read().cases()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let header = [
+        "REFERENCE",
+        "STATUS",
+        "CATEGORY",
+        "PRIORITY",
+        "CUSTOMER",
+        "CREATED",
+        "SUBJECT",
+    ];
+    let table: Vec<[String; 7]> = rows
+        .iter()
+        .map(|c| {
+            [
+                c.reference.clone(),
+                c.status.clone(),
+                c.category.clone(),
+                c.priority.clone(),
+                c.customer_address.clone(),
+                c.created_at.chars().take(16).collect(),
+                c.subject.chars().take(60).collect(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for r in &table {
+        for (w, v) in widths.iter_mut().zip(r) {
+            *w = (*w).max(v.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(&header.map(String::from)));
+    for r in &table {
+        println!("{}", line(r));
+    }
+    println!("{} case(s)", rows.len());
+    Ok(())
+}
+
+fn case(cli: &Cli, reference: &str) -> anyhow::Result<()> {
+    let (_, store) = open_db(cli)?;
+    let r = mailcase::case::Reference::parse(reference)?;
+    let Some(c) = store.read().case_by_reference(r.as_str())? else {
+        anyhow::bail!("no case {r}");
+    };
+    println!("{}  {}", c.reference, c.subject);
+    println!(
+        "status {}  category {}  priority {}  customer {}{}",
+        c.status,
+        c.category,
+        c.priority,
+        c.customer_name
+            .as_deref()
+            .map(|n| format!("{n} "))
+            .unwrap_or_default(),
+        c.customer_address
+    );
+    println!(
+        "opened {}  first response due {}",
+        c.created_at,
+        c.first_response_due.as_deref().unwrap_or("-")
+    );
+    println!("\nmessages:");
+    for m in store.read().messages_of_case(c.id)? {
+        println!(
+            "  #{} {} from {} [{}]{}",
+            m.id,
+            m.received_at,
+            m.from_address.as_deref().unwrap_or("?"),
+            m.outcome,
+            m.robot.map(|r| format!(" robot: {r}")).unwrap_or_default()
+        );
+        for l in m.body_text.lines().take(8) {
+            println!("      {l}");
+        }
+    }
+    println!("\nmail sent:");
+    for o in store.read().outbox(Some(c.id))? {
+        println!(
+            "  {} {} to {} [{}{}] {}",
+            o.created_at,
+            o.kind,
+            o.recipient,
+            o.status,
+            o.last_error.map(|e| format!(": {e}")).unwrap_or_default(),
+            o.subject
+        );
+    }
+    println!("\naudit:");
+    for (at, actor, event, detail) in store.read().audit_of_case(Some(c.id))? {
+        println!("  {at} {actor} {event} {detail}");
+    }
+    Ok(())
+}

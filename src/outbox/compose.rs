@@ -1,0 +1,209 @@
+//! Builds outgoing RFC 5322 messages with lettre: every header through lettre's encoders,
+//! never by string concatenation, so a hostile subject or name cannot inject headers.
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::Address;
+use rand::Rng;
+
+/// An outgoing message before formatting.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub from_name: String,
+    pub from_address: String,
+    pub to_name: Option<String>,
+    pub to_address: String,
+    pub reply_to: Option<String>,
+    pub subject: String,
+    /// Our Message-ID without angle brackets, created before the row is stored.
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// `auto-replied` for acknowledgments, `auto-generated` for scheduled mail (RFC 3834).
+    pub auto_submitted: Option<&'static str>,
+    pub text: String,
+    pub html: Option<String>,
+    pub date: DateTime<Utc>,
+}
+
+/// Why a message could not be built: always a bad address or an internal lettre error.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error("invalid address `{0}`")]
+    Address(String),
+    #[error("cannot build message: {0}")]
+    Build(String),
+}
+
+/// Removes control characters (CR, LF, NUL...) and collapses whitespace: header text must be
+/// one line whatever the customer wrote.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A fresh Message-ID (without brackets) in our domain, unguessable and unique.
+pub fn new_message_id(tag: &str, domain: &str) -> String {
+    let mut rng = rand::thread_rng();
+    let r: String = (0..16)
+        .map(|_| {
+            let v = rng.gen_range(0..32);
+            b"0123456789abcdefghjkmnpqrstvwxyz"[v] as char
+        })
+        .collect();
+    let tag: String = tag
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    format!("mc.{tag}.{r}@{domain}")
+}
+
+fn address(s: &str) -> Result<Address, ComposeError> {
+    s.parse::<Address>()
+        .map_err(|_| ComposeError::Address(s.to_string()))
+}
+
+fn bracket(id: &str) -> String {
+    format!("<{}>", id.trim_matches(|c| c == '<' || c == '>'))
+}
+
+/// Formats the message; returns its bytes.
+///
+/// # Errors
+/// [`ComposeError`] for an address lettre rejects.
+pub fn build(o: &Outgoing) -> Result<Vec<u8>, ComposeError> {
+    let from = Mailbox::new(Some(one_line(&o.from_name)), address(&o.from_address)?);
+    let to = Mailbox::new(
+        o.to_name.as_deref().map(one_line).filter(|n| !n.is_empty()),
+        address(&o.to_address)?,
+    );
+    let mut b = lettre::Message::builder()
+        .from(from)
+        .to(to)
+        .subject(one_line(&o.subject))
+        .message_id(Some(bracket(&o.message_id)))
+        .date(std::time::SystemTime::from(o.date));
+    if let Some(rt) = &o.reply_to {
+        b = b.reply_to(Mailbox::new(Some(one_line(&o.from_name)), address(rt)?));
+    }
+    if let Some(irt) = &o.in_reply_to {
+        b = b.in_reply_to(bracket(&one_line(irt)));
+    }
+    if !o.references.is_empty() {
+        let refs = o
+            .references
+            .iter()
+            .map(|r| bracket(&one_line(r)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        b = b.references(refs);
+    }
+    if let Some(a) = o.auto_submitted {
+        b = b.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            a.to_string(),
+        ));
+        // Ask Exchange not to answer our automatic mail with its own automatic mail.
+        b = b.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+            "All".to_string(),
+        ));
+    }
+    let msg = match &o.html {
+        Some(html) => b.multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(o.text.clone()),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html.clone()),
+                ),
+        ),
+        None => b.singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(o.text.clone()),
+        ),
+    }
+    .map_err(|e| ComposeError::Build(e.to_string()))?;
+    Ok(msg.formatted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{parse, ParseLimits};
+
+    fn sample() -> Outgoing {
+        Outgoing {
+            from_name: "Example Support".into(),
+            from_address: "support@support.test".into(),
+            to_name: Some("Jane \r\nBcc: victim@evil.test".into()),
+            to_address: "jane@customer.test".into(),
+            reply_to: None,
+            subject: "[CMP-7KQ4X-M] Re: help\r\nBcc: victim@evil.test".into(),
+            message_id: "mc.x.1@support.test".into(),
+            in_reply_to: Some("orig@customer.test".into()),
+            references: vec!["root@customer.test".into(), "orig@customer.test".into()],
+            auto_submitted: Some("auto-replied"),
+            text: "Hello ünïcode".into(),
+            html: Some("<p>Hello</p>".into()),
+            date: DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        }
+    }
+
+    #[test]
+    fn built_message_threads_and_marks_itself_automatic() {
+        let raw = build(&sample()).unwrap();
+        let m = parse(&raw, &ParseLimits::default()).unwrap();
+        assert_eq!(m.message_id.as_deref(), Some("mc.x.1@support.test"));
+        assert_eq!(m.in_reply_to, vec!["orig@customer.test"]);
+        assert_eq!(
+            m.references,
+            vec!["root@customer.test", "orig@customer.test"]
+        );
+        assert_eq!(m.header("auto-submitted"), Some("auto-replied"));
+        assert_eq!(m.content_type, "multipart/alternative");
+        assert!(m.text.contains("Hello ünïcode"));
+    }
+
+    #[test]
+    fn crlf_in_subject_or_name_cannot_add_a_header() {
+        let raw = build(&sample()).unwrap();
+        let head = String::from_utf8_lossy(&raw);
+        let head = head.split("\r\n\r\n").next().unwrap();
+        assert!(
+            !head
+                .lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+            "{head}"
+        );
+        let m = parse(&raw, &ParseLimits::default()).unwrap();
+        assert!(
+            m.subject.contains("Bcc: victim@evil.test"),
+            "kept as text: {}",
+            m.subject
+        );
+        assert_eq!(m.to.len(), 1);
+    }
+
+    #[test]
+    fn message_ids_are_unique_and_in_our_domain() {
+        let a = new_message_id("CMP-7KQ4X-M", "support.test");
+        let b = new_message_id("CMP-7KQ4X-M", "support.test");
+        assert_ne!(a, b);
+        assert!(a.ends_with("@support.test"));
+        assert!(a.starts_with("mc.CMP-7KQ4X-M."));
+    }
+}

@@ -1,0 +1,667 @@
+//! The pipeline from raw bytes to committed case changes: parse -> classify -> thread ->
+//! store, with the acknowledgment queued in the same transaction (DESIGN.md data flow).
+//!
+//! Both IMAP ingest and `mailcase deliver` call [`process_batch`]. A batch is one SQLite
+//! transaction; each message has its own savepoint, so a message that trips a permanent
+//! error is quarantined alone while a transient error (disk full, locked database) aborts the
+//! whole batch and leaves every message of it in the INBOX for the next round.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::case::status::{transition, CaseEvent, Status};
+use crate::case::Reference;
+use crate::classify::robot::{self, RobotKind};
+use crate::classify::{Classification, Classifier};
+use crate::clock::SharedClock;
+use crate::config::{ClockKind, Config};
+use crate::outbox::compose::{self, Outgoing};
+use crate::parse::{self, InboundMessage, ParseLimits};
+use crate::render::{AckContext, Renderer};
+use crate::schedule::calendar::weekday_name;
+use crate::schedule::BusinessCalendar;
+use crate::store::{ImapSource, NewCase, NewMessage, NewOutbound, Store, StoreError, Tx};
+use crate::thread::{self, Threading};
+
+/// Everything the pipeline needs that comes from config, built once (and again on reload).
+#[derive(Debug)]
+pub struct Engine {
+    pub config: Arc<Config>,
+    pub classifier: Classifier,
+    pub calendar: BusinessCalendar,
+    pub renderer: Renderer,
+    pub clock: SharedClock,
+    pub limits: ParseLimits,
+    own: Vec<String>,
+    domain: String,
+}
+
+/// Why an engine could not be built from a config.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Rule(#[from] crate::classify::RuleError),
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+}
+
+impl Engine {
+    /// Compiles rules and loads templates.
+    ///
+    /// # Errors
+    /// A rule that does not compile or a template that does not load.
+    pub fn new(config: Arc<Config>, clock: SharedClock) -> Result<Engine, EngineError> {
+        let classifier = Classifier::from_config(&config)?;
+        let renderer = Renderer::load(&config.templates_dir())?;
+        let calendar = BusinessCalendar::from_config(&config.calendar);
+        let limits = ParseLimits {
+            max_parts: config.limits.max_parts,
+            max_depth: config.limits.max_depth,
+            max_headers: config.limits.max_headers,
+            ..ParseLimits::default()
+        };
+        Ok(Engine {
+            own: config.own_addresses(),
+            domain: config.message_id_domain(),
+            config,
+            classifier,
+            calendar,
+            renderer,
+            clock,
+            limits,
+        })
+    }
+}
+
+/// One raw message and where it came from.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub source: Option<ImapSource>,
+    pub raw: Vec<u8>,
+}
+
+/// What happened to one message; logged once per message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new case; `acknowledged` is false when the ack was suppressed (cap, disabled).
+    NewCase {
+        reference: String,
+        acknowledged: bool,
+    },
+    /// Joined an existing case.
+    Joined { reference: String },
+    /// A robot: stored, never answered.
+    Robot {
+        kind: RobotKind,
+        reason: String,
+        reference: Option<String>,
+    },
+    /// Already stored (same UID, Message-ID or bytes): nothing new.
+    Duplicate,
+    /// Could not be taken in; moved to the quarantine folder.
+    Quarantined { reason: String },
+}
+
+impl Outcome {
+    /// True when the message goes to the quarantine folder rather than the processed one.
+    pub fn is_quarantined(&self) -> bool {
+        matches!(self, Outcome::Quarantined { .. })
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::NewCase {
+                reference,
+                acknowledged: true,
+            } => write!(f, "new case {reference}, acknowledgment queued"),
+            Outcome::NewCase {
+                reference,
+                acknowledged: false,
+            } => write!(f, "new case {reference}, acknowledgment suppressed"),
+            Outcome::Joined { reference } => write!(f, "joined {reference}"),
+            Outcome::Robot {
+                kind,
+                reason,
+                reference,
+            } => match reference {
+                Some(r) => write!(f, "robot ({}: {reason}) recorded on {r}", kind.as_str()),
+                None => write!(f, "robot ({}: {reason}) recorded", kind.as_str()),
+            },
+            Outcome::Duplicate => write!(f, "duplicate, already stored"),
+            Outcome::Quarantined { reason } => write!(f, "quarantined: {reason}"),
+        }
+    }
+}
+
+/// Processes messages in one transaction; returns one outcome per input, in order.
+///
+/// # Errors
+/// A transient [`StoreError`] (nothing of the batch is committed; retry later).
+pub fn process_batch(
+    store: &mut Store,
+    engine: &Engine,
+    items: &[Inbound],
+) -> Result<Vec<Outcome>, StoreError> {
+    let now = engine.clock.now();
+    store.write(|tx| {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            tx.savepoint()?;
+            match process_one(tx, engine, item, now) {
+                Ok(o) => {
+                    tx.release()?;
+                    out.push(o);
+                }
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    // A permanent error for this message only (a bug or a value SQLite
+                    // refuses): undo its partial writes and quarantine it so it cannot block
+                    // the mailbox.
+                    tx.rollback_to_savepoint()?;
+                    let reason = format!("could not be stored: {e}");
+                    tx.insert_quarantine(
+                        item.source.as_ref(),
+                        &reason,
+                        item.raw.len(),
+                        Some(&item.raw),
+                        now,
+                    )?;
+                    out.push(Outcome::Quarantined { reason });
+                }
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Records a message too large to download: quarantined by its size alone.
+///
+/// # Errors
+/// Transient store errors.
+pub fn quarantine_oversized(
+    store: &mut Store,
+    engine: &Engine,
+    source: &ImapSource,
+    size: u64,
+) -> Result<Outcome, StoreError> {
+    let now = engine.clock.now();
+    let reason = format!(
+        "message of {size} bytes exceeds mailbox.max_message_size ({} bytes); not downloaded",
+        engine.config.mailbox.max_message_size.0
+    );
+    store.write(|tx| {
+        if tx.read().seen_uid(source)? {
+            return Ok(Outcome::Duplicate);
+        }
+        tx.insert_quarantine(Some(source), &reason, size as usize, None, now)?;
+        Ok(Outcome::Quarantined {
+            reason: reason.clone(),
+        })
+    })
+}
+
+fn process_one(
+    tx: &Tx<'_>,
+    engine: &Engine,
+    item: &Inbound,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    if let Some(src) = &item.source {
+        if tx.read().seen_uid(src)? {
+            return Ok(Outcome::Duplicate);
+        }
+    }
+    let msg = match parse::parse(&item.raw, &engine.limits) {
+        Ok(m) => m,
+        Err(e) => {
+            let reason = format!("unparseable: {e}");
+            tx.insert_quarantine(
+                item.source.as_ref(),
+                &reason,
+                item.raw.len(),
+                Some(&item.raw),
+                now,
+            )?;
+            return Ok(Outcome::Quarantined { reason });
+        }
+    };
+    if tx.seen_message(&msg.dedupe_id(), &msg.content_hash)? {
+        tx.audit(
+            None,
+            now,
+            "system",
+            "duplicate_ignored",
+            &serde_json::json!({"message_id": msg.message_id, "uid": item.source.as_ref().map(|s| s.uid)}),
+        )?;
+        return Ok(Outcome::Duplicate);
+    }
+    let prefix = &engine.config.support.reference_prefix;
+    let threading = thread::find_case(&msg, prefix, tx)?;
+
+    if let Some(verdict) = robot::detect(&msg, &engine.own) {
+        let case = match &threading {
+            Threading::ByMessageId(c) | Threading::ByReferenceTag(c) => Some(c),
+            Threading::New { .. } => None,
+        };
+        let kind = verdict.kind.as_str();
+        tx.insert_message(&NewMessage {
+            case_id: case.map(|c| c.id),
+            source: item.source.as_ref(),
+            msg: &msg,
+            received_at: now,
+            robot: Some((kind, &verdict.reason)),
+            outcome: "robot",
+            raw: &item.raw,
+        })?;
+        tx.audit(
+            case.map(|c| c.id),
+            now,
+            "system",
+            "robot_recorded",
+            &serde_json::json!({"kind": kind, "reason": verdict.reason}),
+        )?;
+        // A bounce of our own mail to a case's customer: stop writing to that address.
+        if verdict.kind == RobotKind::Bounce {
+            if let Some(c) = case {
+                tx.mark_undeliverable(&c.customer_address)?;
+                tx.audit(
+                    Some(c.id),
+                    now,
+                    "system",
+                    "address_undeliverable",
+                    &serde_json::json!({"reason": verdict.reason}),
+                )?;
+            }
+        }
+        return Ok(Outcome::Robot {
+            kind: verdict.kind,
+            reason: verdict.reason,
+            reference: case.map(|c| c.reference.clone()),
+        });
+    }
+
+    match threading {
+        Threading::ByMessageId(case) | Threading::ByReferenceTag(case) => {
+            join_case(tx, &msg, item, &case, now)
+        }
+        Threading::New { mentioned } => {
+            open_case(tx, engine, &msg, item, mentioned.map(|c| c.id), now)
+        }
+    }
+}
+
+fn join_case(
+    tx: &Tx<'_>,
+    msg: &InboundMessage,
+    item: &Inbound,
+    case: &crate::store::CaseRow,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let sender = msg.reply_address().map(|m| m.normalized());
+    tx.insert_message(&NewMessage {
+        case_id: Some(case.id),
+        source: item.source.as_ref(),
+        msg,
+        received_at: now,
+        robot: None,
+        outcome: "joined",
+        raw: &item.raw,
+    })?;
+    if let Some(s) = &sender {
+        let name = msg.reply_address().and_then(|m| m.name.as_deref());
+        let role = if *s == case.customer_address {
+            "customer"
+        } else {
+            "cc"
+        };
+        tx.add_participant(case.id, s, name, role, now)?;
+    }
+    tx.audit(
+        Some(case.id),
+        now,
+        sender.as_deref().unwrap_or("unknown"),
+        "message_joined",
+        &serde_json::json!({"message_id": msg.message_id, "subject": msg.subject}),
+    )?;
+    let from: Status = case
+        .status
+        .parse()
+        .map_err(|e: String| StoreError::Data(e))?;
+    match transition(from, CaseEvent::CustomerReplied) {
+        Ok(to) if to != from => tx.set_status(
+            case.id,
+            from.as_str(),
+            to.as_str(),
+            sender.as_deref().unwrap_or("customer"),
+            "customer replied",
+            now,
+        )?,
+        _ => tx.touch_case(case.id, now)?,
+    }
+    Ok(Outcome::Joined {
+        reference: case.reference.clone(),
+    })
+}
+
+fn open_case(
+    tx: &Tx<'_>,
+    engine: &Engine,
+    msg: &InboundMessage,
+    item: &Inbound,
+    linked: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let cfg = &engine.config;
+    let customer = msg
+        .reply_address()
+        .cloned()
+        .ok_or_else(|| StoreError::Data("message has no sender address".into()))?;
+    let customer_addr = customer.normalized();
+    let class: Classification = engine.classifier.classify(msg);
+    let prio = cfg
+        .priority(&class.priority)
+        .ok_or_else(|| StoreError::Data(format!("unknown priority {}", class.priority)))?;
+    let due = engine
+        .calendar
+        .deadline(now, prio.first_response.0, prio.clock);
+
+    let mut rng = rand::thread_rng();
+    let mut reference = Reference::generate(&cfg.support.reference_prefix, &mut rng);
+    while tx.reference_exists(reference.as_str())? {
+        reference = Reference::generate(&cfg.support.reference_prefix, &mut rng);
+    }
+    let subject = if msg.subject.is_empty() {
+        "(no subject)"
+    } else {
+        msg.subject.as_str()
+    };
+    let case_id = tx.insert_case(&NewCase {
+        reference: reference.as_str(),
+        status: Status::New.as_str(),
+        category: &class.category,
+        priority: &class.priority,
+        subject,
+        customer_address: &customer_addr,
+        customer_name: customer.name.as_deref(),
+        now,
+        first_response_due: Some(due),
+        linked_case_id: linked,
+    })?;
+    tx.add_participant(
+        case_id,
+        &customer_addr,
+        customer.name.as_deref(),
+        "customer",
+        now,
+    )?;
+    tx.insert_message(&NewMessage {
+        case_id: Some(case_id),
+        source: item.source.as_ref(),
+        msg,
+        received_at: now,
+        robot: None,
+        outcome: "new_case",
+        raw: &item.raw,
+    })?;
+    tx.audit(
+        Some(case_id),
+        now,
+        &customer_addr,
+        "case_opened",
+        &serde_json::json!({
+            "reference": reference.as_str(),
+            "category": class.category,
+            "priority": class.priority,
+            "matched_rules": class.matched_rules,
+            "first_response_due": crate::store::ts(due),
+            "linked_case_id": linked,
+        }),
+    )?;
+
+    let acknowledged = match ack_allowed(tx, engine, &customer_addr, now)? {
+        Err(why) => {
+            tx.audit(
+                Some(case_id),
+                now,
+                "system",
+                "ack_suppressed",
+                &serde_json::json!({"reason": why}),
+            )?;
+            false
+        }
+        Ok(()) => {
+            enqueue_ack(
+                tx, engine, msg, &customer, &reference, case_id, &class, due, now,
+            )?;
+            tx.set_status(
+                case_id,
+                Status::New.as_str(),
+                Status::Acknowledged.as_str(),
+                "system",
+                "acknowledgment queued",
+                now,
+            )?;
+            true
+        }
+    };
+    Ok(Outcome::NewCase {
+        reference: reference.as_str().to_string(),
+        acknowledged,
+    })
+}
+
+/// Per-sender caps on acknowledgments, the backstop against loops with robots that do not
+/// mark themselves (RFC 3834 section 2).
+fn ack_allowed(
+    tx: &Tx<'_>,
+    engine: &Engine,
+    recipient: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<(), String>, StoreError> {
+    let ack = &engine.config.acknowledgment;
+    if !ack.enabled {
+        return Ok(Err("acknowledgments are disabled in config".into()));
+    }
+    let hour = tx.count_outbound_to(recipient, "ack", now - Duration::hours(1))?;
+    if hour >= i64::from(ack.per_sender_per_hour) {
+        return Ok(Err(format!(
+            "per-sender cap: {hour} acknowledgments to this address in the last hour (acknowledgment.per_sender_per_hour = {})",
+            ack.per_sender_per_hour
+        )));
+    }
+    let day = tx.count_outbound_to(recipient, "ack", now - Duration::days(1))?;
+    if day >= i64::from(ack.per_sender_per_day) {
+        return Ok(Err(format!(
+            "per-sender cap: {day} acknowledgments to this address in the last day (acknowledgment.per_sender_per_day = {})",
+            ack.per_sender_per_day
+        )));
+    }
+    Ok(Ok(()))
+}
+
+/// "within 2 hours", "within 1 business day".
+pub fn promise_text(d: std::time::Duration, kind: ClockKind) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = if secs % 86_400 == 0 {
+        (secs / 86_400, "day")
+    } else if secs % 3600 == 0 {
+        (secs / 3600, "hour")
+    } else {
+        (secs.div_ceil(60), "minute")
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    match (kind, unit) {
+        (ClockKind::Business, "day") => format!("within {n} business {unit}{plural}"),
+        (ClockKind::Business, _) => format!("within {n} business {unit}{plural}"),
+        _ => format!("within {n} {unit}{plural}"),
+    }
+}
+
+/// The due time as the customer reads it, in the business time zone.
+pub fn format_local(t: DateTime<Utc>, cal: &BusinessCalendar) -> String {
+    use chrono::Datelike;
+    let l = t.with_timezone(&cal.tz());
+    format!(
+        "{} {}, {}",
+        weekday_name(l.weekday()),
+        l.format("%-d %B %Y"),
+        l.format("%H:%M %Z")
+    )
+}
+
+/// The first lines of a complaint, for the acknowledgment's summary.
+fn excerpt(text: &str, max_chars: usize) -> String {
+    let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() <= max_chars {
+        return one;
+    }
+    let cut: String = one.chars().take(max_chars).collect();
+    match cut.rfind(' ') {
+        Some(p) if p > max_chars / 2 => format!("{}...", &cut[..p]),
+        _ => format!("{cut}..."),
+    }
+}
+
+/// The acknowledgment subject: `[REF] Re: original`, without stacking `Re:`.
+pub fn ack_subject(reference: &Reference, original: &str) -> String {
+    let o = compose::one_line(original);
+    if o.is_empty() {
+        return format!("{} Your request", reference.tag());
+    }
+    let lower = o.to_ascii_lowercase();
+    if lower.starts_with("re:") {
+        format!("{} {o}", reference.tag())
+    } else {
+        format!("{} Re: {o}", reference.tag())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn enqueue_ack(
+    tx: &Tx<'_>,
+    engine: &Engine,
+    msg: &InboundMessage,
+    customer: &parse::Mailbox,
+    reference: &Reference,
+    case_id: i64,
+    class: &Classification,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let cfg = &engine.config;
+    let prio = cfg.priority(&class.priority);
+    let ctx = AckContext {
+        reference: reference.as_str().to_string(),
+        customer_name: customer.name.clone().filter(|n| !n.trim().is_empty()),
+        subject: if msg.subject.is_empty() {
+            "(no subject)".into()
+        } else {
+            msg.subject.clone()
+        },
+        category_label: cfg
+            .category(&class.category)
+            .and_then(|c| c.label.clone())
+            .unwrap_or_else(|| class.category.clone()),
+        priority_label: prio
+            .and_then(|p| p.label.clone())
+            .unwrap_or_else(|| class.priority.clone()),
+        promise: prio
+            .map(|p| promise_text(p.first_response.0, p.clock))
+            .unwrap_or_default(),
+        due_local: format_local(due, &engine.calendar),
+        excerpt: excerpt(&msg.text, 300),
+        attachments: msg
+            .attachments
+            .iter()
+            .map(|a| a.name.clone().unwrap_or_else(|| a.content_type.clone()))
+            .collect(),
+        support_name: cfg.support.name.clone(),
+    };
+    let rendered = engine
+        .renderer
+        .render("acknowledgment", &ctx)
+        .map_err(|e| StoreError::Data(e.to_string()))?;
+    let message_id = compose::new_message_id(reference.as_str(), &engine.domain);
+    let mut references = msg.references.clone();
+    if let Some(id) = &msg.message_id {
+        references.push(id.clone());
+    }
+    let subject = ack_subject(reference, &msg.subject);
+    let body = compose::build(&Outgoing {
+        from_name: cfg.support.name.clone(),
+        from_address: cfg.support.address.clone(),
+        to_name: customer.name.clone(),
+        to_address: customer.address.clone(),
+        reply_to: None,
+        subject: subject.clone(),
+        message_id: message_id.clone(),
+        in_reply_to: msg.message_id.clone(),
+        references,
+        auto_submitted: Some("auto-replied"),
+        text: rendered.text,
+        html: Some(rendered.html),
+        date: now,
+    })
+    .map_err(|e| StoreError::Data(e.to_string()))?;
+    tx.enqueue(&NewOutbound {
+        case_id: Some(case_id),
+        kind: "ack",
+        automatic: true,
+        message_id: &message_id,
+        envelope_from: &cfg.support.address,
+        recipient: &customer.normalized(),
+        subject: &subject,
+        body: &body,
+        now,
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn promises_read_naturally() {
+        use std::time::Duration as D;
+        assert_eq!(
+            promise_text(D::from_secs(7200), ClockKind::Wall),
+            "within 2 hours"
+        );
+        assert_eq!(
+            promise_text(D::from_secs(86_400), ClockKind::Business),
+            "within 1 business day"
+        );
+        assert_eq!(
+            promise_text(D::from_secs(3 * 86_400), ClockKind::Business),
+            "within 3 business days"
+        );
+        assert_eq!(
+            promise_text(D::from_secs(1800), ClockKind::Wall),
+            "within 30 minutes"
+        );
+    }
+
+    #[test]
+    fn ack_subjects_do_not_stack_re() {
+        let r = Reference::parse(&Reference::generate("CMP", &mut rand::thread_rng()).to_string())
+            .unwrap();
+        assert_eq!(ack_subject(&r, "Broken"), format!("{} Re: Broken", r.tag()));
+        assert_eq!(
+            ack_subject(&r, "RE: Broken"),
+            format!("{} RE: Broken", r.tag())
+        );
+        assert_eq!(ack_subject(&r, ""), format!("{} Your request", r.tag()));
+    }
+
+    #[test]
+    fn excerpts_cut_at_a_word() {
+        assert_eq!(excerpt("short  text\n here", 300), "short text here");
+        let long = "word ".repeat(100);
+        let e = excerpt(&long, 50);
+        assert!(e.ends_with("...") && e.len() <= 53, "{e}");
+    }
+}

@@ -1,0 +1,7 @@
+//! Time arithmetic for service levels: business hours, holidays, time zones.
+//!
+//! Pure functions over values; the clock is passed in by callers.
+
+pub mod calendar;
+
+pub use calendar::BusinessCalendar;

@@ -1,0 +1,1130 @@
+//! The system of record: SQLite (WAL), the only module that imports rusqlite.
+//!
+//! One writer (the daemon) and any number of readers (the CLI). Schema changes are numbered
+//! SQL files applied in order and tracked by `PRAGMA user_version`. A failed open never
+//! resets or recreates the database. `synchronous = FULL`: a commit is on disk before the
+//! daemon moves a message on the IMAP server (invariant 1), and batching keeps that cheap.
+
+use std::path::Path;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+
+use crate::parse::{Attachment, InboundMessage};
+
+/// Migrations in order; index + 1 is the schema version they bring.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+
+/// Errors from the store. `is_transient()` says whether retrying later can succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("database schema version {found} is newer than this mailcase understands ({known}); upgrade mailcase")]
+    TooNew { found: i64, known: i64 },
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("database: {0}")]
+    Data(String),
+}
+
+impl StoreError {
+    /// Busy/locked database, full disk, I/O errors: the message stays in the INBOX and is
+    /// retried. Anything else is a bug or corruption and is reported as such.
+    pub fn is_transient(&self) -> bool {
+        let e = match self {
+            StoreError::Sql(e) | StoreError::Open { source: e, .. } => e,
+            _ => return false,
+        };
+        match e {
+            rusqlite::Error::SqliteFailure(f, _) => matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::OutOfMemory
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Formats a time the way every column stores it.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Parses a stored time.
+pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The open database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+/// A case as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CaseRow {
+    pub id: i64,
+    pub reference: String,
+    pub status: String,
+    pub category: String,
+    pub priority: String,
+    pub subject: String,
+    pub customer_address: String,
+    pub customer_name: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub first_response_due: Option<String>,
+    pub linked_case_id: Option<i64>,
+}
+
+/// A case about to be created.
+#[derive(Debug, Clone)]
+pub struct NewCase<'a> {
+    pub reference: &'a str,
+    pub status: &'a str,
+    pub category: &'a str,
+    pub priority: &'a str,
+    pub subject: &'a str,
+    pub customer_address: &'a str,
+    pub customer_name: Option<&'a str>,
+    pub now: DateTime<Utc>,
+    pub first_response_due: Option<DateTime<Utc>>,
+    pub linked_case_id: Option<i64>,
+}
+
+/// Where an inbound message came from, for deduplication by (mailbox, UIDVALIDITY, UID).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ImapSource {
+    pub mailbox: String,
+    pub uidvalidity: u32,
+    pub uid: u32,
+}
+
+/// An inbound message about to be stored.
+#[derive(Debug)]
+pub struct NewMessage<'a> {
+    pub case_id: Option<i64>,
+    pub source: Option<&'a ImapSource>,
+    pub msg: &'a InboundMessage,
+    pub received_at: DateTime<Utc>,
+    pub robot: Option<(&'a str, &'a str)>,
+    pub outcome: &'a str,
+    pub raw: &'a [u8],
+}
+
+/// An outbound message about to be queued; `body` is the complete RFC 5322 message.
+#[derive(Debug, Clone)]
+pub struct NewOutbound<'a> {
+    pub case_id: Option<i64>,
+    pub kind: &'a str,
+    pub automatic: bool,
+    pub message_id: &'a str,
+    pub envelope_from: &'a str,
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body: &'a [u8],
+    pub now: DateTime<Utc>,
+}
+
+/// A queued outbound message, as the outbox worker sees it.
+#[derive(Debug, Clone)]
+pub struct OutboundRow {
+    pub id: i64,
+    pub case_id: Option<i64>,
+    pub kind: String,
+    pub automatic: bool,
+    pub message_id: String,
+    pub envelope_from: String,
+    pub recipient: String,
+    pub body: Vec<u8>,
+    pub attempts: i64,
+    pub created_at: String,
+}
+
+/// A stored inbound message (metadata and visible text).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MessageRow {
+    pub id: i64,
+    pub case_id: Option<i64>,
+    pub message_id: Option<String>,
+    pub from_address: Option<String>,
+    pub subject: String,
+    pub received_at: String,
+    pub body_text: String,
+    pub robot: Option<String>,
+    pub outcome: String,
+}
+
+/// A queued or sent outbound message (without its body), for status views and tests.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutboxStatus {
+    pub id: i64,
+    pub case_id: Option<i64>,
+    pub kind: String,
+    pub message_id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+}
+
+/// Counts for `mailcase cases`-style summaries and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub cases: i64,
+    pub messages: i64,
+    pub robots: i64,
+    pub quarantined: i64,
+    pub outbox_pending: i64,
+    pub outbox_sent: i64,
+    pub outbox_failed: i64,
+}
+
+fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
+    conn.busy_timeout(StdDuration::from_secs(10))?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (creating when missing) the database for writing and brings its schema up to date.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the file cannot be opened, is not a database, or is newer than
+    /// this program. The file is never reset.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Data(format!(
+                        "cannot create database folder {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+            }
+        }
+        let conn = open_conn(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing database read-only, for the CLI while the daemon runs.
+    ///
+    /// # Errors
+    /// As [`Store::open`]; a missing file is an error, not a new database.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let conn = open_conn(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let store = Store { conn };
+        let v = store.schema_version()?;
+        if v > MIGRATIONS.len() as i64 {
+            return Err(StoreError::TooNew {
+                found: v,
+                known: MIGRATIONS.len() as i64,
+            });
+        }
+        Ok(store)
+    }
+
+    /// The schema version recorded in the file.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let current = self.schema_version()?;
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(StoreError::TooNew {
+                found: current,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in one write transaction (BEGIN IMMEDIATE), committing when it returns Ok.
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or the commit's error; on error nothing is written.
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&Tx { tx: &tx })?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Read-only queries outside a write transaction.
+    pub fn read(&self) -> Reader<'_> {
+        Reader { conn: &self.conn }
+    }
+
+    /// Tries to take (or renew) the named lease for `holder` until `now + ttl`. Only one
+    /// daemon fetches from a mailbox at a time: a second one started by mistake waits.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn acquire_lease(
+        &mut self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let cur: Option<(String, String)> = tx
+                .tx
+                .query_row(
+                    "SELECT holder, expires_at FROM leases WHERE name = ?1",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let free = match &cur {
+                None => true,
+                Some((h, exp)) => h == holder || exp.as_str() <= ts(now).as_str(),
+            };
+            if free {
+                tx.tx.execute(
+                    "INSERT INTO leases(name, holder, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
+                    params![name, holder, ts(now + ttl)],
+                )?;
+            }
+            Ok(free)
+        })
+    }
+
+    /// Gives the lease up (on clean shutdown) so a successor does not wait for it to expire.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn release_lease(&mut self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+            params![name, holder],
+        )?;
+        Ok(())
+    }
+
+    /// Records the UIDVALIDITY of a mailbox; returns the previous value when it changed.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn note_uidvalidity(
+        &mut self,
+        mailbox: &str,
+        uidvalidity: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u32>, StoreError> {
+        self.write(|tx| {
+            let prev: Option<u32> = tx
+                .tx
+                .query_row(
+                    "SELECT uidvalidity FROM mailbox_state WHERE mailbox = ?1",
+                    [mailbox],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            tx.tx.execute(
+                "INSERT INTO mailbox_state(mailbox, uidvalidity, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at",
+                params![mailbox, uidvalidity, ts(now)],
+            )?;
+            Ok(prev.filter(|p| *p != uidvalidity))
+        })
+    }
+
+    /// Marks outbound rows sent, in one transaction.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn mark_sent(&mut self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut st = tx.tx.prepare_cached(
+                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+            )?;
+            for id in ids {
+                st.execute(params![id, ts(now)])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Records a failed attempt: retry at `next` or, when `next` is None, give up.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn mark_attempt_failed(
+        &mut self,
+        row: &OutboundRow,
+        error: &str,
+        next: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            match next {
+                Some(n) => tx.tx.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                    params![row.id, error, ts(n)],
+                )?,
+                None => tx.tx.execute(
+                    "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                    params![row.id, error],
+                )?,
+            };
+            if next.is_none() {
+                tx.audit(
+                    row.case_id,
+                    now,
+                    "system",
+                    "outbound_failed",
+                    &serde_json::json!({"kind": row.kind, "message_id": row.message_id, "error": error}),
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Delays automatic pending mail (circuit breaker) until `until`.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn defer_automatic(&mut self, until: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET next_attempt_at = ?1 WHERE status = 'pending' AND automatic = 1 AND next_attempt_at < ?1",
+            [ts(until)],
+        )?)
+    }
+}
+
+/// Read-only queries.
+pub struct Reader<'c> {
+    conn: &'c Connection,
+}
+
+fn case_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
+    Ok(CaseRow {
+        id: r.get(0)?,
+        reference: r.get(1)?,
+        status: r.get(2)?,
+        category: r.get(3)?,
+        priority: r.get(4)?,
+        subject: r.get(5)?,
+        customer_address: r.get(6)?,
+        customer_name: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+        first_response_due: r.get(10)?,
+        linked_case_id: r.get(11)?,
+    })
+}
+
+const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id";
+
+impl Reader<'_> {
+    /// Due pending outbound rows, oldest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn due_outbound(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboundRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, case_id, kind, automatic, message_id, envelope_from, recipient, body, attempts, created_at
+             FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![ts(now), limit as i64], |r| {
+            Ok(OutboundRow {
+                id: r.get(0)?,
+                case_id: r.get(1)?,
+                kind: r.get(2)?,
+                automatic: r.get::<_, i64>(3)? != 0,
+                message_id: r.get(4)?,
+                envelope_from: r.get(5)?,
+                recipient: r.get(6)?,
+                body: r.get(7)?,
+                attempts: r.get(8)?,
+                created_at: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// When the next pending row falls due, to sleep until then.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn next_outbound_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let s: Option<String> = self.conn.query_row(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(s.as_deref().and_then(parse_ts))
+    }
+
+    /// Automatic messages sent since `since` (for the circuit breaker).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn automatic_sent_since(&self, since: DateTime<Utc>) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE automatic = 1 AND status = 'sent' AND sent_at >= ?1",
+            [ts(since)],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// A case by its reference.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn case_by_reference(&self, reference: &str) -> Result<Option<CaseRow>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {CASE_COLS} FROM cases WHERE reference = ?1"),
+                [reference],
+                case_from_row,
+            )
+            .optional()?)
+    }
+
+    /// All cases, newest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn cases(&self) -> Result<Vec<CaseRow>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {CASE_COLS} FROM cases ORDER BY id DESC"))?;
+        let rows = st.query_map([], case_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Messages of a case, oldest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn messages_of_case(&self, case_id: i64) -> Result<Vec<MessageRow>, StoreError> {
+        self.messages_where("case_id = ?1", params![case_id])
+    }
+
+    /// Every stored inbound message, oldest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn all_messages(&self) -> Result<Vec<MessageRow>, StoreError> {
+        self.messages_where("1 = 1", params![])
+    }
+
+    fn messages_where(
+        &self,
+        cond: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT id, case_id, message_id, from_address, subject, received_at, body_text, robot, outcome
+             FROM messages WHERE {cond} ORDER BY id"
+        ))?;
+        let rows = st.query_map(p, |r| {
+            Ok(MessageRow {
+                id: r.get(0)?,
+                case_id: r.get(1)?,
+                message_id: r.get(2)?,
+                from_address: r.get(3)?,
+                subject: r.get(4)?,
+                received_at: r.get(5)?,
+                body_text: r.get(6)?,
+                robot: r.get(7)?,
+                outcome: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Outbound rows of a case (or all when `case_id` is None), oldest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn outbox(&self, case_id: Option<i64>) -> Result<Vec<OutboxStatus>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT id, case_id, kind, message_id, recipient, subject, status, attempts, last_error, created_at, sent_at
+             FROM outbox WHERE (?1 IS NULL OR case_id = ?1) ORDER BY id",
+        )?;
+        let rows = st.query_map([case_id], |r| {
+            Ok(OutboxStatus {
+                id: r.get(0)?,
+                case_id: r.get(1)?,
+                kind: r.get(2)?,
+                message_id: r.get(3)?,
+                recipient: r.get(4)?,
+                subject: r.get(5)?,
+                status: r.get(6)?,
+                attempts: r.get(7)?,
+                last_error: r.get(8)?,
+                created_at: r.get(9)?,
+                sent_at: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Audit events of a case as (at, actor, event, detail), oldest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn audit_of_case(
+        &self,
+        case_id: Option<i64>,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT at, actor, event, detail FROM audit WHERE (?1 IS NULL AND case_id IS NULL) OR case_id = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([case_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Quarantined messages as (uid, reason, size), oldest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn quarantine(&self) -> Result<Vec<(Option<u32>, String, i64)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT uid, reason, size FROM quarantine ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Totals for summaries.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        let one = |sql: &str| -> Result<i64, StoreError> {
+            Ok(self.conn.query_row(sql, [], |r| r.get(0))?)
+        };
+        Ok(Counts {
+            cases: one("SELECT COUNT(*) FROM cases")?,
+            messages: one("SELECT COUNT(*) FROM messages")?,
+            robots: one("SELECT COUNT(*) FROM messages WHERE robot IS NOT NULL")?,
+            quarantined: one("SELECT COUNT(*) FROM quarantine")?,
+            outbox_pending: one("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")?,
+            outbox_sent: one("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")?,
+            outbox_failed: one("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")?,
+        })
+    }
+
+    /// True when this (mailbox, UIDVALIDITY, UID) was already stored or quarantined.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn seen_uid(&self, src: &ImapSource) -> Result<bool, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM messages WHERE source_mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3)
+                 OR EXISTS(SELECT 1 FROM quarantine WHERE source_mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3)",
+        )?;
+        Ok(st.query_row(params![src.mailbox, src.uidvalidity, src.uid], |r| r.get(0))?)
+    }
+
+    /// The stored raw bytes of an inbound message.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn raw_message(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT raw FROM messages WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+}
+
+/// One write transaction, with the domain operations the pipeline needs.
+pub struct Tx<'a> {
+    tx: &'a Transaction<'a>,
+}
+
+impl Tx<'_> {
+    /// Starts a savepoint: one message's writes, undone alone when it fails.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn savepoint(&self) -> Result<(), StoreError> {
+        self.tx.execute_batch("SAVEPOINT message")?;
+        Ok(())
+    }
+
+    /// Keeps the writes since [`Tx::savepoint`].
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn release(&self) -> Result<(), StoreError> {
+        self.tx.execute_batch("RELEASE message")?;
+        Ok(())
+    }
+
+    /// Undoes the writes since [`Tx::savepoint`].
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn rollback_to_savepoint(&self) -> Result<(), StoreError> {
+        self.tx
+            .execute_batch("ROLLBACK TO message; RELEASE message")?;
+        Ok(())
+    }
+
+    /// Read queries inside this transaction.
+    pub fn read(&self) -> Reader<'_> {
+        Reader { conn: self.tx }
+    }
+
+    /// True when a message with this dedupe id (Message-ID or content hash) or identical bytes
+    /// was already stored: the same complaint never opens two cases.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn seen_message(&self, dedupe_id: &str, content_hash: &str) -> Result<bool, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM messages WHERE dedupe_id = ?1) OR EXISTS(SELECT 1 FROM messages WHERE content_hash = ?2)",
+        )?;
+        Ok(st.query_row(params![dedupe_id, content_hash], |r| r.get(0))?)
+    }
+
+    /// The case owning any of these Message-IDs, inbound or our own outbound (most recent).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn case_by_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+        let mut found: Option<i64> = None;
+        {
+            let mut out = self.tx.prepare_cached(
+                "SELECT case_id FROM outbox WHERE message_id = ?1 AND case_id IS NOT NULL",
+            )?;
+            let mut inb = self.tx.prepare_cached(
+                "SELECT case_id FROM messages WHERE message_id = ?1 AND case_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+            )?;
+            // Walk from the most recent reference (last in References) back to the root.
+            for id in ids.iter().rev() {
+                if let Some(c) = out.query_row([id], |r| r.get(0)).optional()? {
+                    found = Some(c);
+                    break;
+                }
+                if let Some(c) = inb.query_row([id], |r| r.get(0)).optional()? {
+                    found = Some(c);
+                    break;
+                }
+            }
+        }
+        match found {
+            Some(id) => self.case_by_id(id),
+            None => Ok(None),
+        }
+    }
+
+    /// A case by id.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn case_by_id(&self, id: i64) -> Result<Option<CaseRow>, StoreError> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!("SELECT {CASE_COLS} FROM cases WHERE id = ?1"),
+                [id],
+                case_from_row,
+            )
+            .optional()?)
+    }
+
+    /// A case by reference.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn case_by_reference(&self, reference: &str) -> Result<Option<CaseRow>, StoreError> {
+        self.read().case_by_reference(reference)
+    }
+
+    /// True when `address` (normalised) takes part in the case.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn is_participant(&self, case_id: i64, address: &str) -> Result<bool, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM participants WHERE case_id = ?1 AND address = ?2)",
+        )?;
+        Ok(st.query_row(params![case_id, address], |r| r.get(0))?)
+    }
+
+    /// True when a reference is already taken.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn reference_exists(&self, reference: &str) -> Result<bool, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM cases WHERE reference = ?1)")?;
+        Ok(st.query_row([reference], |r| r.get(0))?)
+    }
+
+    /// Creates a case and returns its id.
+    ///
+    /// # Errors
+    /// SQL errors (a duplicate reference is a constraint error).
+    pub fn insert_case(&self, c: &NewCase<'_>) -> Result<i64, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO cases(reference, status, category, priority, subject, customer_address, customer_name,
+                               created_at, updated_at, first_response_due, linked_case_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+        )?;
+        st.execute(params![
+            c.reference,
+            c.status,
+            c.category,
+            c.priority,
+            c.subject,
+            c.customer_address,
+            c.customer_name,
+            ts(c.now),
+            c.first_response_due.map(ts),
+            c.linked_case_id,
+        ])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Changes a case's status (the caller has checked the transition) and audits it.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn set_status(
+        &self,
+        case_id: i64,
+        from: &str,
+        to: &str,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE cases SET status = ?2, updated_at = ?3 WHERE id = ?1",
+            params![case_id, to, ts(now)],
+        )?;
+        self.audit(
+            Some(case_id),
+            now,
+            actor,
+            "status",
+            &serde_json::json!({"from": from, "to": to, "reason": reason}),
+        )
+    }
+
+    /// Bumps a case's `updated_at`.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn touch_case(&self, case_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE cases SET updated_at = ?2 WHERE id = ?1",
+            params![case_id, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Adds a participant (no-op when already there).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn add_participant(
+        &self,
+        case_id: i64,
+        address: &str,
+        name: Option<&str>,
+        role: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO participants(case_id, address, name, role, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        st.execute(params![case_id, address, name, role, ts(now)])?;
+        Ok(())
+    }
+
+    /// Marks an address undeliverable on every case it takes part in; returns those case ids.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn mark_undeliverable(&self, address: &str) -> Result<Vec<i64>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "UPDATE participants SET undeliverable = 1 WHERE address = ?1 RETURNING case_id",
+        )?;
+        let rows = st.query_map([address], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores an inbound message (raw bytes kept) and returns its id.
+    ///
+    /// # Errors
+    /// SQL errors; a duplicate (mailbox, UIDVALIDITY, UID) or dedupe id is a constraint error.
+    pub fn insert_message(&self, m: &NewMessage<'_>) -> Result<i64, StoreError> {
+        let msg = m.msg;
+        let attachments = serde_json::to_string::<Vec<Attachment>>(&msg.attachments)
+            .map_err(|e| StoreError::Data(e.to_string()))?;
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO messages(case_id, source_mailbox, uidvalidity, uid, dedupe_id, message_id, content_hash,
+                                  from_address, from_name, reply_address, subject, sent_date, received_at,
+                                  body_text, attachments, robot, robot_reason, outcome, raw, raw_size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        )?;
+        let from = msg.from.as_ref().or(msg.sender.as_ref());
+        st.execute(params![
+            m.case_id,
+            m.source.map(|s| s.mailbox.as_str()),
+            m.source.map(|s| s.uidvalidity),
+            m.source.map(|s| s.uid),
+            msg.dedupe_id(),
+            msg.message_id,
+            msg.content_hash,
+            from.map(|f| f.normalized()),
+            from.and_then(|f| f.name.clone()),
+            msg.reply_address().map(|f| f.normalized()),
+            msg.subject,
+            msg.date.map(ts),
+            ts(m.received_at),
+            msg.text,
+            attachments,
+            m.robot.map(|r| r.0),
+            m.robot.map(|r| r.1),
+            m.outcome,
+            m.raw,
+            m.raw.len() as i64,
+        ])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Records a message that could not be taken in (unparseable, oversized) so it is never
+    /// fetched again, and audits the reason.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn insert_quarantine(
+        &self,
+        source: Option<&ImapSource>,
+        reason: &str,
+        size: usize,
+        raw: Option<&[u8]>,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        self.tx.execute(
+            "INSERT OR IGNORE INTO quarantine(source_mailbox, uidvalidity, uid, reason, size, raw, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                source.map(|s| s.mailbox.as_str()),
+                source.map(|s| s.uidvalidity),
+                source.map(|s| s.uid),
+                reason,
+                size as i64,
+                raw,
+                ts(now)
+            ],
+        )?;
+        let id = self.tx.last_insert_rowid();
+        self.audit(
+            None,
+            now,
+            "system",
+            "quarantined",
+            &serde_json::json!({"uid": source.map(|s| s.uid), "reason": reason, "size": size}),
+        )?;
+        Ok(id)
+    }
+
+    /// Appends an audit event.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn audit(
+        &self,
+        case_id: Option<i64>,
+        now: DateTime<Utc>,
+        actor: &str,
+        event: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO audit(case_id, at, actor, event, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        st.execute(params![case_id, ts(now), actor, event, detail.to_string()])?;
+        Ok(())
+    }
+
+    /// Queues an outbound message; the worker sends it after this transaction commits.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn enqueue(&self, o: &NewOutbound<'_>) -> Result<i64, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO outbox(case_id, kind, automatic, message_id, envelope_from, recipient, subject, body,
+                                status, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9)",
+        )?;
+        st.execute(params![
+            o.case_id,
+            o.kind,
+            o.automatic,
+            o.message_id,
+            o.envelope_from,
+            o.recipient,
+            o.subject,
+            o.body,
+            ts(o.now),
+        ])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Messages of `kind` queued to `recipient` since `since` (for per-sender caps).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn count_outbound_to(
+        &self,
+        recipient: &str,
+        kind: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT COUNT(*) FROM outbox WHERE recipient = ?1 AND kind = ?2 AND created_at >= ?3",
+        )?;
+        Ok(st.query_row(params![recipient, kind, ts(since)], |r| r.get(0))?)
+    }
+
+    /// Cases of a customer address that are still open (for linking and flood control).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn open_cases_of(&self, address: &str) -> Result<Vec<CaseRow>, StoreError> {
+        let mut st = self.tx.prepare_cached(&format!(
+            "SELECT {CASE_COLS} FROM cases WHERE customer_address = ?1 AND status NOT IN ('resolved', 'closed') ORDER BY id DESC"
+        ))?;
+        let rows = st.query_map([address], case_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_version_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.db");
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        drop(s);
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_not_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.db");
+        let s = Store::open(&p).unwrap();
+        s.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        let e = Store::open(&p).unwrap_err();
+        assert!(matches!(e, StoreError::TooNew { found: 99, .. }), "{e}");
+        // Still there, untouched.
+        let s = Store::open_read_only(&p);
+        assert!(s.is_err());
+        let c = Connection::open(&p).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 99);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.db");
+        std::fs::write(&p, b"this is not sqlite, it is the admin's notes").unwrap();
+        assert!(Store::open(&p).is_err());
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            b"this is not sqlite, it is the admin's notes"
+        );
+    }
+
+    #[test]
+    fn only_one_holder_gets_the_fetch_lease_until_it_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("m.db")).unwrap();
+        let t0 = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ttl = chrono::Duration::seconds(60);
+        assert!(s.acquire_lease("fetch", "a", t0, ttl).unwrap());
+        assert!(!s.acquire_lease("fetch", "b", t0, ttl).unwrap());
+        assert!(s.acquire_lease("fetch", "a", t0, ttl).unwrap());
+        assert!(s
+            .acquire_lease("fetch", "b", t0 + chrono::Duration::seconds(61), ttl)
+            .unwrap());
+        s.release_lease("fetch", "b").unwrap();
+        assert!(s.acquire_lease("fetch", "a", t0, ttl).unwrap());
+    }
+}

@@ -1,0 +1,191 @@
+//! Which case does a message belong to (DESIGN.md invariant 4, the part issue 2 needs).
+//!
+//! In order: a Message-ID we issued or stored in `In-Reply-To`/`References`; then the
+//! reference tag in the subject *and* a sender who already takes part in that case. A tag
+//! from anybody else opens a new case linked to the one it mentioned: knowing a reference
+//! number never lets a stranger into someone else's case.
+
+use crate::case::Reference;
+use crate::parse::InboundMessage;
+use crate::store::{CaseRow, StoreError, Tx};
+
+/// Lookups threading needs; the store implements them, tests use maps.
+pub trait CaseLookup {
+    /// The case owning any of these Message-IDs.
+    fn by_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError>;
+    /// The case with this reference.
+    fn by_reference(&self, reference: &str) -> Result<Option<CaseRow>, StoreError>;
+    /// Whether `address` (normalised) takes part in the case.
+    fn is_participant(&self, case_id: i64, address: &str) -> Result<bool, StoreError>;
+}
+
+impl CaseLookup for Tx<'_> {
+    fn by_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+        self.case_by_message_ids(ids)
+    }
+    fn by_reference(&self, reference: &str) -> Result<Option<CaseRow>, StoreError> {
+        self.case_by_reference(reference)
+    }
+    fn is_participant(&self, case_id: i64, address: &str) -> Result<bool, StoreError> {
+        Tx::is_participant(self, case_id, address)
+    }
+}
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Threading {
+    /// Its In-Reply-To/References name a message of this case.
+    ByMessageId(CaseRow),
+    /// Its subject tag names this case and the sender takes part in it.
+    ByReferenceTag(CaseRow),
+    /// A new case; `mentioned` is a case whose tag it carried from a non-participant.
+    New { mentioned: Option<CaseRow> },
+}
+
+/// Decides the case of `msg`.
+///
+/// # Errors
+/// Store errors from the lookups.
+pub fn find_case(
+    msg: &InboundMessage,
+    prefix: &str,
+    lookup: &impl CaseLookup,
+) -> Result<Threading, StoreError> {
+    let mut ids: Vec<String> = msg.references.clone();
+    for id in &msg.in_reply_to {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    if !ids.is_empty() {
+        if let Some(c) = lookup.by_message_ids(&ids)? {
+            return Ok(Threading::ByMessageId(c));
+        }
+    }
+    if let Some(r) = Reference::find_in_subject(&msg.subject, prefix) {
+        if let Some(c) = lookup.by_reference(r.as_str())? {
+            let sender = msg
+                .from
+                .as_ref()
+                .map(|m| m.normalized())
+                .unwrap_or_default();
+            // The From address must take part; Reply-To alone is whatever the sender wrote.
+            if !sender.is_empty() && lookup.is_participant(c.id, &sender)? {
+                return Ok(Threading::ByReferenceTag(c));
+            }
+            return Ok(Threading::New { mentioned: Some(c) });
+        }
+    }
+    Ok(Threading::New { mentioned: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{parse, ParseLimits};
+    use std::collections::{HashMap, HashSet};
+
+    #[derive(Default)]
+    struct Maps {
+        ids: HashMap<String, CaseRow>,
+        refs: HashMap<String, CaseRow>,
+        parts: HashSet<(i64, String)>,
+    }
+
+    impl CaseLookup for Maps {
+        fn by_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+            Ok(ids.iter().rev().find_map(|i| self.ids.get(i).cloned()))
+        }
+        fn by_reference(&self, r: &str) -> Result<Option<CaseRow>, StoreError> {
+            Ok(self.refs.get(r).cloned())
+        }
+        fn is_participant(&self, c: i64, a: &str) -> Result<bool, StoreError> {
+            Ok(self.parts.contains(&(c, a.to_string())))
+        }
+    }
+
+    fn case(id: i64, reference: &str) -> CaseRow {
+        CaseRow {
+            id,
+            reference: reference.into(),
+            status: "acknowledged".into(),
+            category: "general".into(),
+            priority: "normal".into(),
+            subject: "s".into(),
+            customer_address: "alice@customer.test".into(),
+            customer_name: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            first_response_due: None,
+            linked_case_id: None,
+        }
+    }
+
+    fn msg(headers: &str) -> InboundMessage {
+        let raw = format!("{headers}\r\nMessage-ID: <n@x>\r\n\r\nbody\r\n");
+        parse(raw.as_bytes(), &ParseLimits::default()).unwrap()
+    }
+
+    fn world() -> (Maps, String) {
+        let mut rng = rand::thread_rng();
+        let r = Reference::generate("CMP", &mut rng);
+        let c = case(1, r.as_str());
+        let mut m = Maps::default();
+        m.ids.insert("ack-1@support.test".into(), c.clone());
+        m.refs.insert(r.as_str().into(), c);
+        m.parts.insert((1, "alice@customer.test".into()));
+        (m, r.tag())
+    }
+
+    #[test]
+    fn a_reply_to_our_acknowledgment_joins_by_message_id() {
+        let (m, _) = world();
+        let t = find_case(
+            &msg("From: bob@elsewhere.test\r\nSubject: hi\r\nIn-Reply-To: <ack-1@support.test>"),
+            "CMP",
+            &m,
+        )
+        .unwrap();
+        assert!(matches!(t, Threading::ByMessageId(c) if c.id == 1));
+    }
+
+    #[test]
+    fn a_tag_from_a_participant_joins() {
+        let (m, tag) = world();
+        let t = find_case(
+            &msg(&format!(
+                "From: Alice <ALICE@customer.test>\r\nSubject: Re: {tag} more"
+            )),
+            "CMP",
+            &m,
+        )
+        .unwrap();
+        assert!(matches!(t, Threading::ByReferenceTag(c) if c.id == 1));
+    }
+
+    #[test]
+    fn a_stranger_quoting_a_reference_gets_a_new_linked_case() {
+        let (m, tag) = world();
+        let t = find_case(
+            &msg(&format!(
+                "From: mallory@evil.test\r\nReply-To: alice@customer.test\r\nSubject: {tag}"
+            )),
+            "CMP",
+            &m,
+        )
+        .unwrap();
+        assert!(matches!(t, Threading::New { mentioned: Some(c) } if c.id == 1));
+    }
+
+    #[test]
+    fn unknown_ids_and_no_tag_open_a_new_case() {
+        let (m, _) = world();
+        let t = find_case(
+            &msg("From: alice@customer.test\r\nSubject: new problem\r\nReferences: <other@x>"),
+            "CMP",
+            &m,
+        )
+        .unwrap();
+        assert_eq!(t, Threading::New { mentioned: None });
+    }
+}
