@@ -85,7 +85,8 @@ pub struct InboundMessage {
     pub in_reply_to: Vec<String>,
     /// References ids without angle brackets, for threading (invariant 4).
     pub references: Vec<String>,
-    /// First From mailbox.
+    /// First From mailbox with an address; `None` for an address-less From such as
+    /// `MAILER-DAEMON <>` (its text stays in [`InboundMessage::headers`]).
     pub from: Option<Mailbox>,
     /// First Reply-To mailbox.
     pub reply_to: Option<Mailbox>,
@@ -207,13 +208,19 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
         .map_err(|_| ParseError::ParserFailure)?;
     let msg = parsed.ok_or(ParseError::NotAMessage)?;
 
-    let headers = collect_headers(&msg, bytes);
-    if headers.len() > limits.max_headers {
+    // Count before decoding, so a header flood costs no decoding work.
+    let header_count = msg
+        .headers()
+        .iter()
+        .filter(|h| is_field_name(h.name.as_str()))
+        .count();
+    if header_count > limits.max_headers {
         return Err(ParseError::TooManyHeaders {
-            count: headers.len(),
+            count: header_count,
             limit: limits.max_headers,
         });
     }
+    let headers = collect_headers(&msg, bytes);
     let has_identity = headers.iter().any(|(name, _)| {
         matches!(
             name.as_str(),

@@ -644,4 +644,65 @@ mod tests {
         );
         assert_eq!(kind("From: support@example.com.evil.org"), None);
     }
+
+    #[test]
+    fn list_software_traces_are_list_mail() {
+        assert_eq!(
+            kind("From: a@example.org\r\nContent-Type: multipart/digest; boundary=x"),
+            Some(RobotKind::List)
+        );
+        assert_eq!(kind("From: ppp-request@example.org"), Some(RobotKind::List));
+        assert_eq!(kind("From: owner-ppp@example.org"), Some(RobotKind::List));
+        assert_eq!(
+            kind("From: a@example.org\r\nX-Mailman-Version: 2.1"),
+            Some(RobotKind::List)
+        );
+        assert_eq!(
+            kind("From: a@example.org\r\nList-Subscribe: <mailto:s@x>"),
+            Some(RobotKind::List)
+        );
+        // "-request" alone is not a list-manager address.
+        assert_eq!(kind("From: -request@example.org"), None);
+    }
+
+    #[test]
+    fn addressless_mailer_daemon_from_is_a_bounce() {
+        assert_eq!(
+            kind("From: MAILER-DAEMON <>\r\nSubject: x"),
+            Some(RobotKind::Bounce)
+        );
+        assert_eq!(
+            kind("From: mailer-daemon\r\nSubject: x"),
+            Some(RobotKind::Bounce)
+        );
+    }
+
+    #[test]
+    fn no_reply_reply_address_is_bulk_unless_reply_to_is_a_person() {
+        assert_eq!(
+            kind("From: noreply-billing@example.org"),
+            Some(RobotKind::Bulk)
+        );
+        assert_eq!(kind("From: No-Reply@example.org"), Some(RobotKind::Bulk));
+        assert_eq!(
+            kind("From: noreply@forms.example.org\r\nReply-To: customer@example.net"),
+            None
+        );
+        assert_eq!(kind("From: noreplyhelp@example.org"), None);
+    }
+
+    #[test]
+    fn reason_names_the_rule() {
+        let v = detect(&msg("From: a@example.org\r\nList-Id: <x.example.org>"), &[]);
+        assert_eq!(
+            v.map(|v| v.reason).as_deref(),
+            Some("List-Id: <x.example.org> [list-id]")
+        );
+    }
+
+    #[test]
+    fn kind_names_are_snake_case() {
+        assert_eq!(RobotKind::AutoReply.as_str(), "auto_reply");
+        assert_eq!(RobotKind::OwnMail.as_str(), "own_mail");
+    }
 }

@@ -8,7 +8,7 @@
 # set up by up.sh. start/restart wait until the server's ports answer.
 set -euo pipefail
 
-# shellcheck source=tests/mailserver/lib.sh
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() { die "usage: $0 {start|stop|restart|status} {postfix|dovecot}"; }

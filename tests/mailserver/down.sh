@@ -5,7 +5,7 @@
 #   down.sh --purge   stop them and remove the whole state dir
 set -euo pipefail
 
-# shellcheck source=tests/mailserver/lib.sh
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 purge=0

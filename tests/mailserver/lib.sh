@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # variables here are used by the sourcing scripts
 # Shared helpers for the mailcase test mail environment (Dovecot + Postfix).
 # Sourced by up.sh, down.sh and ctl.sh; not meant to be run directly.
 #
@@ -66,13 +66,32 @@ mailenv_lock() {
 
 # True when something accepts TCP connections on 127.0.0.1:$1.
 port_open() {
+    # shellcheck disable=SC2016 # $1 is expanded by the inner bash
     timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+}
+
+# Run a daemon-starting command detached from the caller: stdin from
+# /dev/null, stdout/stderr appended to STATE/log/start.log, and every other
+# inherited file descriptor closed. Otherwise the daemon would keep our flock
+# fd (blocking every later up/down/ctl run forever) and any pipe the caller
+# reads our output through (the caller would never see EOF).
+run_detached() {
+    (
+        local fd
+        for fd in /proc/self/fd/*; do
+            fd="${fd##*/}"
+            if ((fd > 2)); then
+                eval "exec $fd>&-" 2>/dev/null || true
+            fi
+        done
+        exec "$@" </dev/null >>"$LOG_DIR/start.log" 2>&1
+    )
 }
 
 # Print the last lines of the logs to stderr (used on failures).
 show_logs() {
     local f
-    for f in "$LOG_DIR"/dovecot.log "$LOG_DIR"/dovecot-info.log "$LOG_DIR"/postfix.log; do
+    for f in "$LOG_DIR"/start.log "$LOG_DIR"/dovecot.log "$LOG_DIR"/dovecot-info.log "$LOG_DIR"/postfix.log; do
         if [[ -s "$f" ]]; then
             printf -- '----- tail %s -----\n' "$f" >&2
             tail -n 25 "$f" >&2
@@ -82,6 +101,32 @@ show_logs() {
 
 # ---------------------------------------------------------------- Dovecot
 
+# True when PID $1 exists and is not a zombie. (PID 1 in these containers
+# does not reap orphans, so a dead daemon can linger as a zombie that
+# `kill -0` still reports as alive.)
+pid_alive() {
+    local state
+    kill -0 "$1" 2>/dev/null || return 1
+    state="$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)"
+    [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
+# PIDs of the live children of PID $1.
+child_pids() {
+    local f rest ppid
+    for f in /proc/[0-9]*/stat; do
+        # Field 4 of /proc/PID/stat is the parent PID (comm in field 2 may
+        # contain spaces, so strip through its closing parenthesis first).
+        read -r rest 2>/dev/null <"$f" || continue
+        rest="${rest##*) }"
+        read -r _ ppid _ <<<"$rest"
+        if [[ "$ppid" == "$1" ]]; then
+            f="${f#/proc/}"
+            printf '%s\n' "${f%/stat}"
+        fi
+    done
+}
+
 # PID of this state dir's Dovecot master if it is alive, else nothing (rc 1).
 # Checks the process name too, so a PID reused after a reboot is not trusted.
 dovecot_pid() {
@@ -89,7 +134,7 @@ dovecot_pid() {
     [[ -s "$DOVECOT_PIDFILE" ]] || return 1
     pid="$(tr -dc '0-9' <"$DOVECOT_PIDFILE")"
     [[ -n "$pid" ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
+    pid_alive "$pid" || return 1
     comm="$(cat "/proc/$pid/comm" 2>/dev/null || true)"
     [[ "$comm" == dovecot ]] || return 1
     printf '%s\n' "$pid"
@@ -108,28 +153,48 @@ dovecot_start() {
     # Dovecot wants enough file descriptors for its client limits.
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
     log "starting Dovecot (imap 127.0.0.1:$MAILENV_IMAP_PORT, lmtp 127.0.0.1:$MAILENV_LMTP_PORT)"
-    if ! dovecot -c "$DOVECOT_CONF" >&2; then
+    if ! run_detached dovecot -c "$DOVECOT_CONF"; then
         show_logs
         die "dovecot failed to start"
     fi
 }
 
 dovecot_stop() {
-    local pid i
+    local pid i c
+    local -a children=()
     if ! pid="$(dovecot_pid)"; then
         return 0
     fi
+    # Remember the master's children: a session process forked just as the
+    # master shuts down can outlive it (it would keep its client connected).
+    mapfile -t children < <(child_pids "$pid")
     log "stopping Dovecot (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        pid_alive "$pid" || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if pid_alive "$pid"; then
         log "Dovecot did not stop in 10 s; sending KILL to pid $pid"
         kill -KILL "$pid" 2>/dev/null || true
-        sleep 0.5
     fi
+    for ((i = 0; i < 30; i++)); do
+        local left=0
+        for c in "${children[@]}"; do
+            if pid_alive "$c"; then left=1; fi
+        done
+        ((left)) || break
+        # After 1 s, ask the stragglers (only ever this master's children).
+        if ((i == 10)); then
+            for c in "${children[@]}"; do
+                if pid_alive "$c"; then kill -TERM "$c" 2>/dev/null || true; fi
+            done
+        fi
+        sleep 0.1
+    done
+    for c in "${children[@]}"; do
+        if pid_alive "$c"; then kill -KILL "$c" 2>/dev/null || true; fi
+    done
     rm -f "$DOVECOT_PIDFILE"
 }
 
@@ -148,7 +213,7 @@ postfix_start() {
     fi
     [[ -f "$PF_CONF/main.cf" ]] || die "no $PF_CONF/main.cf; run up.sh first"
     log "starting Postfix (smtp 127.0.0.1:$MAILENV_SMTP_PORT, submission 127.0.0.1:$MAILENV_SUBMISSION_PORT)"
-    if ! postfix_cmd start >&2 2>&1; then
+    if ! run_detached postfix -c "$PF_CONF" start; then
         show_logs
         die "postfix failed to start"
     fi
@@ -160,7 +225,7 @@ postfix_stop() {
         return 0
     fi
     log "stopping Postfix"
-    postfix_cmd stop >&2 2>&1 || true
+    run_detached postfix -c "$PF_CONF" stop || true
     # `postfix stop` only signals master; wait until it is really gone so the
     # port is closed when we return (tests rely on that for outage simulation).
     for ((i = 0; i < 100; i++)); do
@@ -169,7 +234,7 @@ postfix_stop() {
     done
     if postfix_running; then
         log "Postfix did not stop in 10 s; postfix abort"
-        postfix_cmd abort >&2 2>&1 || true
+        run_detached postfix -c "$PF_CONF" abort || true
         sleep 1
     fi
 }

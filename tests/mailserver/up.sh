@@ -13,7 +13,7 @@
 #      MAILENV_SUBMISSION_PORT (10587), MAILENV_WAIT_TIMEOUT (20 s).
 set -euo pipefail
 
-# shellcheck source=tests/mailserver/lib.sh
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------- install

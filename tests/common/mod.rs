@@ -1,0 +1,302 @@
+//! Shared harness for integration tests: the real Dovecot + Postfix from
+//! `tests/mailserver/up.sh`, a fresh support mailbox per test, a config for it, and helpers to
+//! send mail as a customer and read what customers received.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use lettre::address::Envelope;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::net::TcpStream;
+
+use mailcase::clock::{SharedClock, SystemClock};
+use mailcase::config::Config;
+use mailcase::parse::{parse, InboundMessage, ParseLimits};
+use mailcase::store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// Ports and password of the running mail servers.
+#[derive(Debug, Clone)]
+pub struct MailEnv {
+    pub imap_port: u16,
+    pub smtp_port: u16,
+    pub password: String,
+    pub dir: PathBuf,
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Starts (or finds running) the real servers; once per test process.
+pub fn mailenv() -> &'static MailEnv {
+    static ENV: OnceLock<MailEnv> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let out = Command::new(repo().join("tests/mailserver/up.sh"))
+            .output()
+            .expect("run tests/mailserver/up.sh");
+        assert!(
+            out.status.success(),
+            "tests/mailserver/up.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let vars: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+            .collect();
+        let get = |k: &str| {
+            vars.get(k)
+                .cloned()
+                .unwrap_or_else(|| panic!("up.sh did not print {k}"))
+        };
+        MailEnv {
+            imap_port: get("MAILENV_IMAP_PORT").parse().expect("imap port"),
+            smtp_port: get("MAILENV_SMTP_PORT").parse().expect("smtp port"),
+            password: get("MAILENV_PASSWORD"),
+            dir: PathBuf::from(get("MAILENV_DIR")),
+        }
+    })
+}
+
+/// A unique token for this test's addresses.
+pub fn unique(name: &str) -> String {
+    use rand::Rng;
+    let n: u32 = rand::thread_rng().gen_range(0..1_000_000);
+    format!("{}-{}-{n:06}", name.replace('_', "-"), std::process::id())
+}
+
+/// One test's world: its support mailbox, config, database.
+pub struct World {
+    pub tag: String,
+    pub support: String,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub env: MailEnv,
+}
+
+impl World {
+    /// A new support mailbox `support-<tag>@support.test` and a config for it; `extra` is
+    /// appended to the config (TOML) to change settings.
+    pub fn new(name: &str, extra: &str) -> World {
+        let env = mailenv().clone();
+        let tag = unique(name);
+        let support = format!("support-{tag}@support.test");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("imap-password"),
+            format!("{}\n", env.password),
+        )
+        .unwrap();
+        let base = std::fs::read_to_string(repo().join("tests/fixtures/config/integration.toml"))
+            .expect("integration config");
+        let text = base
+            .replace("@IMAP_PORT@", &env.imap_port.to_string())
+            .replace("@SMTP_PORT@", &env.smtp_port.to_string())
+            .replace("@SUPPORT@", &support)
+            .replace(
+                "@TEMPLATES@",
+                &repo().join("templates").display().to_string(),
+            )
+            + "\n"
+            + extra;
+        let config_path = dir.path().join("mailcase.toml");
+        std::fs::write(&config_path, text).unwrap();
+        World {
+            tag,
+            support,
+            dir,
+            config_path,
+            env,
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        Config::load(&self.config_path).expect("valid test config")
+    }
+
+    /// A customer address unique to this test.
+    pub fn customer(&self, who: &str) -> String {
+        format!("{who}-{}@customer.test", self.tag)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.config().db_path()
+    }
+
+    /// Read-only view of the database.
+    pub fn store(&self) -> Store {
+        Store::open_read_only(&self.db_path()).expect("open db")
+    }
+
+    /// Starts the daemon in this process.
+    pub fn start(&self) -> Daemon {
+        let cfg = Arc::new(self.config());
+        let shutdown = CancellationToken::new();
+        let clock: SharedClock = Arc::new(SystemClock);
+        let sd = shutdown.clone();
+        let handle = tokio::spawn(async move {
+            mailcase::daemon::run(cfg, clock, sd, Default::default())
+                .await
+                .expect("daemon runs");
+        });
+        Daemon { shutdown, handle }
+    }
+
+    /// Starts the real `mailcase run` binary (for kill -9 tests).
+    pub fn spawn_binary(&self) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_mailcase"))
+            .args(["--config"])
+            .arg(&self.config_path)
+            .arg("run")
+            .env("MAILCASE_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn mailcase")
+    }
+
+    /// Sends raw mail through Postfix, as a customer's server would.
+    pub async fn send_raw(&self, from: &str, to: &str, raw: &[u8]) {
+        let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(self.env.smtp_port)
+            .build();
+        let env = Envelope::new(Some(from.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
+        t.send_raw(&env, raw)
+            .await
+            .expect("postfix accepts the message");
+    }
+
+    /// Sends raw mail with the null envelope sender `<>`, as a bounce arrives.
+    pub async fn send_raw_null_sender(&self, to: &str, raw: &[u8]) {
+        let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(self.env.smtp_port)
+            .build();
+        let env = Envelope::new(None, vec![to.parse().unwrap()]).unwrap();
+        t.send_raw(&env, raw)
+            .await
+            .expect("postfix accepts the bounce");
+    }
+
+    /// A simple complaint from `from` to the support address.
+    pub async fn send_complaint(
+        &self,
+        from: &str,
+        name: &str,
+        subject: &str,
+        body: &str,
+    ) -> String {
+        let id = format!("{}.{}@customer.test", unique("c"), rand_u32());
+        let raw = format!(
+            "From: {name} <{from}>\r\nTo: Support <{}>\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+            self.support
+        );
+        self.send_raw(from, &self.support, raw.as_bytes()).await;
+        id
+    }
+
+    /// Appends raw bytes straight into the support INBOX (bypassing Postfix).
+    pub async fn append(&self, raw: &[u8]) {
+        let mut s = imap_login(&self.support, &self.env).await;
+        s.append("INBOX", None, None, raw).await.expect("append");
+        let _ = s.logout().await;
+    }
+
+    /// Every message in a folder of `user`'s mailbox, parsed.
+    pub async fn mailbox(&self, user: &str, folder: &str) -> Vec<InboundMessage> {
+        read_folder(user, folder, &self.env).await
+    }
+}
+
+pub fn rand_u32() -> u32 {
+    use rand::Rng;
+    rand::thread_rng().gen()
+}
+
+/// A running in-process daemon.
+pub struct Daemon {
+    pub shutdown: CancellationToken,
+    pub handle: tokio::task::JoinHandle<()>,
+}
+
+impl Daemon {
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(40), self.handle)
+            .await
+            .expect("daemon stops within 40s")
+            .expect("daemon task did not panic");
+    }
+}
+
+pub type Session = async_imap::Session<TcpStream>;
+
+pub async fn imap_login(user: &str, env: &MailEnv) -> Session {
+    let tcp = TcpStream::connect(("127.0.0.1", env.imap_port))
+        .await
+        .expect("imap connect");
+    let mut c = async_imap::Client::new(tcp);
+    c.read_response().await.expect("greeting");
+    c.login(user, &env.password)
+        .await
+        .map_err(|(e, _)| e)
+        .expect("imap login")
+}
+
+/// Raw bytes of every message in a folder (empty when the folder does not exist).
+pub async fn read_raw(user: &str, folder: &str, env: &MailEnv) -> Vec<Vec<u8>> {
+    let mut s = imap_login(user, env).await;
+    let out = match s.examine(folder).await {
+        Ok(mb) if mb.exists > 0 => {
+            let st = s.fetch("1:*", "BODY.PEEK[]").await.expect("fetch");
+            let f: Vec<_> = st.try_collect().await.expect("fetch stream");
+            f.iter()
+                .filter_map(|m| m.body().map(|b| b.to_vec()))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let _ = s.logout().await;
+    out
+}
+
+pub async fn read_folder(user: &str, folder: &str, env: &MailEnv) -> Vec<InboundMessage> {
+    read_raw(user, folder, env)
+        .await
+        .iter()
+        .map(|r| parse(r, &ParseLimits::default()).expect("our test mail parses"))
+        .collect()
+}
+
+/// Polls `f` until it returns Some or the time is up.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(repo().join("tests/fixtures/mail").join(name)).expect("fixture")
+}
+
+pub fn path_exists(p: &Path) -> bool {
+    p.exists()
+}
