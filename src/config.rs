@@ -1203,3 +1203,16 @@ default_priority = "normal"
         assert!(e.contains("only one"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_config_is_valid() {
+        let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/mailcase.example.toml"));
+        let c = Config::load(p).unwrap();
+        assert_eq!(c.priorities[0].name, "urgent");
+        assert!(c.classify.rules.iter().any(|r| r.name == "outage"));
+    }
+}
