@@ -48,7 +48,7 @@ install_packages() {
     missing="$(packages_missing)"
     [[ -n "$missing" ]] || return 0
     if ((EUID != 0)); then
-        die "packages missing: $(echo "$missing" | tr '\n' ' ')- run tests/mailserver/up.sh as root once (or: apt-get install ${MAILENV_PACKAGES[*]})"
+        die "packages missing: $(echo "$missing" | tr '\n' ' ')- run tests/mailserver/up.sh as root (or: apt-get install ${MAILENV_PACKAGES[*]})"
     fi
     # One installer at a time across all state dirs on this machine.
     exec 8>>/tmp/mailenv-install.lock
@@ -96,12 +96,15 @@ ensure_user() {
 
 # ---------------------------------------------------------------- config
 
-# Write $2 to file $1 only when the content changed (keeps mtimes stable).
+# Write $2 to file $1 only when the content changed (keeps mtimes stable);
+# sets WROTE=1 when it did write.
+WROTE=0
 write_file() {
     local path="$1" content="$2"
     if [[ ! -f "$path" ]] || [[ "$(cat "$path")" != "$content" ]]; then
         printf '%s\n' "$content" >"$path.tmp.$$"
         mv -f "$path.tmp.$$" "$path"
+        WROTE=1
     fi
 }
 
@@ -136,6 +139,8 @@ instance_name = mailenv
 log_path = $LOG_DIR/dovecot.log
 info_log_path = $LOG_DIR/dovecot-info.log
 auth_verbose = yes
+# Tests check wrong passwords: answer at once instead of after 2 s.
+auth_failure_delay = 0
 
 ssl = no
 disable_plaintext_auth = no
@@ -393,9 +398,12 @@ main() {
     mailenv_init_paths
     mailenv_lock
 
-    # Fast path: both servers of this state dir alive and answering.
-    if dovecot_running && postfix_running; then
-        local key want have ok=1
+    local key want have ok=1 dovecot_was_up=0 postfix_was_up=0
+    dovecot_running && dovecot_was_up=1
+    postfix_running && postfix_was_up=1
+
+    # Servers already running with other ports: refuse rather than mix.
+    if ((dovecot_was_up || postfix_was_up)); then
         for key in MAILENV_IMAP_PORT MAILENV_LMTP_PORT MAILENV_SMTP_PORT MAILENV_SUBMISSION_PORT; do
             want="${!key}"
             have="$(recorded_port "$key")"
@@ -403,38 +411,60 @@ main() {
                 die "servers in $ST already run with $key=$have (asked for $want); run tests/mailserver/down.sh first"
             fi
         done
-        for key in $(all_ports); do
-            port_open "${key##*:}" || ok=0
-        done
-        if ((ok)) && [[ -f "$ST/env" ]]; then
-            cat "$ST/env"
-            return 0
-        fi
     fi
 
-    if ((EUID != 0)) && [[ -z "$(packages_missing)" ]]; then
-        die "up.sh must run as root (Postfix's master and Dovecot's mail user switching need it)"
+    if ((EUID != 0)); then
+        # Non-root callers can use a running environment, not set one up.
+        if ((dovecot_was_up && postfix_was_up)) && [[ -f "$ST/env" ]]; then
+            for key in $(all_ports); do
+                port_open "${key##*:}" || ok=0
+            done
+            if ((ok)); then
+                cat "$ST/env"
+                return 0
+            fi
+        fi
+        if [[ -n "$(packages_missing)" ]]; then
+            die "packages missing: $(packages_missing | tr '\n' ' ')- run tests/mailserver/up.sh as root (it installs them)"
+        fi
+        die "up.sh must run as root to start the servers (Postfix's master and Dovecot's per-user mail processes need it)"
     fi
+
     install_packages
     command -v dovecot >/dev/null || die "dovecot not found in PATH after install"
     command -v postfix >/dev/null || die "postfix not found in PATH after install"
     ensure_user
 
+    # Regenerate the configs every time (cheap). A server that is already
+    # running is reloaded when its config changed (e.g. after a repo update);
+    # reloads keep existing connections and queued mail.
+    WROTE=0
     write_dovecot_conf
+    if ((WROTE && dovecot_was_up)); then
+        log "Dovecot config changed; reloading"
+        kill -HUP "$(dovecot_pid)" 2>/dev/null || true
+    fi
+    WROTE=0
     write_postfix_conf
-    prepare_dirs
+    if ((WROTE && postfix_was_up)); then
+        log "Postfix config changed; reloading"
+        run_detached postfix -c "$PF_CONF" reload || true
+    fi
 
-    # A server that is running keeps its config; restart it when the config
-    # was rewritten with other contents? Not needed: ports are checked above,
-    # and the generated config only depends on the ports and the state dir.
-    dovecot_start
-    postfix_start
+    if ! ((dovecot_was_up && postfix_was_up)); then
+        prepare_dirs
+        dovecot_start
+        postfix_start
+    fi
     local -a ports
     mapfile -t ports < <(all_ports)
     wait_ports "${ports[@]}"
 
+    WROTE=0
     write_file "$ST/env" "$(env_text)"
-    log "ready (state dir $ST)"
+    if ((WROTE)) || ! ((dovecot_was_up && postfix_was_up)); then
+        log "ready (state dir $ST)"
+    fi
     cat "$ST/env"
 }
 
