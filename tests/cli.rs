@@ -1,0 +1,108 @@
+//! The command line as an admin and an MTA use it: `check` and `deliver`.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn mailcase(w: &World, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .arg("--config")
+        .arg(&w.config_path)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_logs_in_to_imap_and_smtp_and_renders_templates() {
+    let w = World::new("check", "");
+    let out = mailcase(&w, &["check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("templates"), "{text}");
+    assert!(text.contains("IDLE yes"), "{text}");
+    assert!(text.contains(&format!("smtp 127.0.0.1:{}: ok", w.env.smtp_port)), "{text}");
+}
+
+#[test]
+fn check_fails_with_a_wrong_password_and_says_so() {
+    let w = World::new("checkpw", "");
+    std::fs::write(w.dir.path().join("imap-password"), "wrong\n").unwrap();
+    let out = mailcase(&w, &["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("login as") && err.contains(&w.support), "{err}");
+    assert!(!err.contains("wrong"), "the password is never printed: {err}");
+}
+
+#[test]
+fn check_names_an_unknown_key_and_a_bad_value() {
+    let w = World::new("checkkey", "");
+    let text = std::fs::read_to_string(&w.config_path)
+        .unwrap()
+        .replace("batch_size = 50", "batch_sise = 50")
+        .replace("first_response = \"2h\"", "first_response = \"2 hours\"");
+    std::fs::write(&w.config_path, text).unwrap();
+    let out = mailcase(&w, &["check", "--offline"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("batch_sise"), "{err}");
+}
+
+fn deliver(w: &World, raw: &[u8]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .arg("--config")
+        .arg(&w.config_path)
+        .arg("deliver")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn deliver_stores_a_piped_message_and_queues_its_acknowledgment() {
+    let w = World::new("deliver", "");
+    let raw = format!(
+        "From: Hana <{}>\r\nTo: {}\r\nSubject: piped in\r\nMessage-ID: <p.{}@customer.test>\r\n\r\nVia the MTA pipe.\r\n",
+        w.customer("hana"),
+        w.support,
+        w.tag
+    );
+    let out = deliver(&w, raw.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // The same message again (an MTA retry): still exit 0, still one case.
+    let out = deliver(&w, raw.as_bytes());
+    assert_eq!(out.status.code(), Some(0));
+    let s = w.store();
+    assert_eq!(s.read().counts().unwrap().cases, 1);
+    let o = s.read().outbox(None).unwrap();
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].status, "pending", "the daemon's outbox sends it");
+}
+
+#[test]
+fn deliver_defers_with_75_when_the_database_cannot_be_written() {
+    let w = World::new("deliverfail", "");
+    let text = std::fs::read_to_string(&w.config_path)
+        .unwrap()
+        .replace("path = \"mailcase.db\"", "path = \"/proc/mailcase-cannot-be-here/mailcase.db\"");
+    std::fs::write(&w.config_path, text).unwrap();
+    let out = deliver(&w, b"From: a@customer.test\r\nSubject: x\r\nMessage-ID: <q@x>\r\n\r\nhi\r\n");
+    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn deliver_refuses_oversized_mail_with_65() {
+    let w = World::new("deliverbig", "");
+    let mut raw = b"From: a@customer.test\r\nSubject: big\r\n\r\n".to_vec();
+    raw.extend(std::iter::repeat_n(b'y', 300 * 1024));
+    let out = deliver(&w, &raw);
+    assert_eq!(out.status.code(), Some(65));
+}
