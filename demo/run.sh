@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The demo: real Dovecot + Postfix on loopback, a handful of sample complaints mailed through
+# Postfix, the daemon answering them, then the cases and the acknowledgments the customers got.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+
+echo "== starting the local mail servers (installs Dovecot and Postfix when missing)" >&2
+eval "$(tests/mailserver/up.sh)"
+
+echo "== building mailcase" >&2
+cargo build --release --quiet
+bin="$repo/target/release/mailcase"
+
+work="$(mktemp -d /tmp/mailcase-demo.XXXXXX)"
+support="support-demo-$$@support.test"
+echo "$MAILENV_PASSWORD" > "$work/imap-password"
+sed -e "s/@IMAP_PORT@/$MAILENV_IMAP_PORT/" -e "s/@SMTP_PORT@/$MAILENV_SMTP_PORT/" \
+    -e "s/@SUPPORT@/$support/g" -e "s#@TEMPLATES@#$repo/templates#" \
+    tests/fixtures/config/integration.toml > "$work/mailcase.toml"
+cfg="$work/mailcase.toml"
+
+"$bin" --config "$cfg" check
+
+echo "== starting the daemon (log: $work/daemon.log)" >&2
+"$bin" --config "$cfg" run 2> "$work/daemon.log" &
+daemon=$!
+trap 'kill $daemon 2>/dev/null || true' EXIT
+sleep 1
+
+echo "== mailing sample complaints through Postfix" >&2
+python3 demo/send_samples.py "$MAILENV_SMTP_PORT" "$support" "demo$$"
+
+echo "== waiting for the acknowledgments" >&2
+for _ in $(seq 1 60); do
+  n=$("$bin" --config "$cfg" cases --json | python3 -c 'import json,sys; print(sum(1 for c in json.load(sys.stdin) if c["status"]=="acknowledged"))')
+  [ "$n" -ge 4 ] && break
+  sleep 1
+done
+sleep 2
+
+echo
+echo "== cases (mailcase cases)"
+"$bin" --config "$cfg" cases
+echo
+echo "== what the customers received"
+python3 demo/show_inboxes.py "$MAILENV_IMAP_PORT" "$MAILENV_PASSWORD" "demo$$"
+first=$("$bin" --config "$cfg" cases --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["reference"])')
+echo
+echo "== one case in full (mailcase case $first)"
+"$bin" --config "$cfg" case "$first"
+
+kill -TERM $daemon; wait $daemon || true
+trap - EXIT
+echo
+echo "demo state kept in $work (config, database, daemon.log)"
