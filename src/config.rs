@@ -536,7 +536,7 @@ fn default_breaker() -> u32 {
     600
 }
 fn default_breaker_cooldown() -> HumanDuration {
-    HumanDuration(Duration::from_secs(300))
+    HumanDuration(Duration::from_secs(60))
 }
 fn default_outbox() -> OutboxConfig {
     OutboxConfig {
@@ -1210,7 +1210,10 @@ mod example_tests {
 
     #[test]
     fn the_shipped_example_config_is_valid() {
-        let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/mailcase.example.toml"));
+        let p = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/mailcase.example.toml"
+        ));
         let c = Config::load(p).unwrap();
         assert_eq!(c.priorities[0].name, "urgent");
         assert!(c.classify.rules.iter().any(|r| r.name == "outage"));

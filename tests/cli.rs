@@ -21,10 +21,17 @@ fn check_logs_in_to_imap_and_smtp_and_renders_templates() {
     let w = World::new("check", "");
     let out = mailcase(&w, &["check"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("templates"), "{text}");
     assert!(text.contains("IDLE yes"), "{text}");
-    assert!(text.contains(&format!("smtp 127.0.0.1:{}: ok", w.env.smtp_port)), "{text}");
+    assert!(
+        text.contains(&format!("smtp 127.0.0.1:{}: ok", w.env.smtp_port)),
+        "{text}"
+    );
 }
 
 #[test]
@@ -34,8 +41,14 @@ fn check_fails_with_a_wrong_password_and_says_so() {
     let out = mailcase(&w, &["check"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("login as") && err.contains(&w.support), "{err}");
-    assert!(!err.contains("wrong"), "the password is never printed: {err}");
+    assert!(
+        err.contains("login as") && err.contains(&w.support),
+        "{err}"
+    );
+    assert!(
+        !err.contains("wrong"),
+        "the password is never printed: {err}"
+    );
 }
 
 #[test]
@@ -76,7 +89,12 @@ fn deliver_stores_a_piped_message_and_queues_its_acknowledgment() {
         w.tag
     );
     let out = deliver(&w, raw.as_bytes());
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The same message again (an MTA retry): still exit 0, still one case.
     let out = deliver(&w, raw.as_bytes());
     assert_eq!(out.status.code(), Some(0));
@@ -90,12 +108,21 @@ fn deliver_stores_a_piped_message_and_queues_its_acknowledgment() {
 #[test]
 fn deliver_defers_with_75_when_the_database_cannot_be_written() {
     let w = World::new("deliverfail", "");
-    let text = std::fs::read_to_string(&w.config_path)
-        .unwrap()
-        .replace("path = \"mailcase.db\"", "path = \"/proc/mailcase-cannot-be-here/mailcase.db\"");
+    let text = std::fs::read_to_string(&w.config_path).unwrap().replace(
+        "path = \"mailcase.db\"",
+        "path = \"/proc/mailcase-cannot-be-here/mailcase.db\"",
+    );
     std::fs::write(&w.config_path, text).unwrap();
-    let out = deliver(&w, b"From: a@customer.test\r\nSubject: x\r\nMessage-ID: <q@x>\r\n\r\nhi\r\n");
-    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = deliver(
+        &w,
+        b"From: a@customer.test\r\nSubject: x\r\nMessage-ID: <q@x>\r\n\r\nhi\r\n",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -42,11 +42,15 @@ async fn killing_the_daemon_mid_batch_loses_nothing_and_doubles_no_case() {
         kills += 1;
     }
     let mut child = w.spawn_binary();
-    wait_for("every complaint has a case and the inbox is empty", Duration::from_secs(120), || async {
-        let c = w.store().read().counts().unwrap();
-        let inbox = read_raw(&w.support, "INBOX", &w.env).await.len();
-        (c.cases == n as i64 && inbox == 0 && c.outbox_pending == 0).then_some(())
-    })
+    wait_for(
+        "every complaint has a case and the inbox is empty",
+        Duration::from_secs(120),
+        || async {
+            let c = w.store().read().counts().unwrap();
+            let inbox = read_raw(&w.support, "INBOX", &w.env).await.len();
+            (c.cases == n as i64 && inbox == 0 && c.outbox_pending == 0).then_some(())
+        },
+    )
     .await;
     // Every customer has at least one acknowledgment; count duplicates.
     let mut dupes = 0;
@@ -67,18 +71,31 @@ async fn killing_the_daemon_mid_batch_loses_nothing_and_doubles_no_case() {
         *per_customer.entry(c.customer_address.as_str()).or_default() += 1;
     }
     assert_eq!(cases.len(), n, "one case per complaint");
-    assert!(per_customer.values().all(|&v| v == 1), "no customer has two cases");
-    assert_eq!(s.read().all_messages().unwrap().len(), n, "each message stored once");
+    assert!(
+        per_customer.values().all(|&v| v == 1),
+        "no customer has two cases"
+    );
+    assert_eq!(
+        s.read().all_messages().unwrap().len(),
+        n,
+        "each message stored once"
+    );
     assert_eq!(read_raw(&w.support, "Processed", &w.env).await.len(), n);
     println!("restart test: {n} complaints, {kills} kills, {dupes} duplicate acknowledgments");
-    assert!(dupes <= kills * 2, "at most one duplicate per connection per kill, got {dupes}");
+    assert!(
+        dupes <= kills * 2,
+        "at most one duplicate per connection per kill, got {dupes}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledgments_queued_while_smtp_is_down_arrive_when_it_is_back() {
     let w = World::new("outage", "");
     let ctl = repo().join("tests/mailserver/ctl.sh");
-    let stop = std::process::Command::new(&ctl).args(["stop", "postfix"]).status().unwrap();
+    let stop = std::process::Command::new(&ctl)
+        .args(["stop", "postfix"])
+        .status()
+        .unwrap();
     assert!(stop.success());
     let d = w.start();
     let gina = w.customer("gina");
@@ -88,18 +105,31 @@ async fn acknowledgments_queued_while_smtp_is_down_arrive_when_it_is_back() {
             .as_bytes(),
     )
     .await;
-    wait_for("a failed send attempt recorded", Duration::from_secs(60), || async {
-        let o = w.store().read().outbox(None).unwrap();
-        o.iter().any(|r| r.status == "pending" && r.attempts >= 1 && r.last_error.is_some()).then_some(())
-    })
+    wait_for(
+        "a failed send attempt recorded",
+        Duration::from_secs(60),
+        || async {
+            let o = w.store().read().outbox(None).unwrap();
+            o.iter()
+                .any(|r| r.status == "pending" && r.attempts >= 1 && r.last_error.is_some())
+                .then_some(())
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let start = std::process::Command::new(&ctl).args(["start", "postfix"]).status().unwrap();
+    let start = std::process::Command::new(&ctl)
+        .args(["start", "postfix"])
+        .status()
+        .unwrap();
     assert!(start.success());
-    let acks = wait_for("the ack after Postfix is back", Duration::from_secs(90), || async {
-        let a = read_raw(&gina, "INBOX", &w.env).await;
-        (!a.is_empty()).then_some(a)
-    })
+    let acks = wait_for(
+        "the ack after Postfix is back",
+        Duration::from_secs(90),
+        || async {
+            let a = read_raw(&gina, "INBOX", &w.env).await;
+            (!a.is_empty()).then_some(a)
+        },
+    )
     .await;
     d.stop().await;
     assert_eq!(acks.len(), 1);

@@ -129,7 +129,7 @@ pub async fn run(
             }
         }
     }
-    let key = mailbox_key(&*engine.read().await.clone());
+    let key = mailbox_key(&engine.read().await.clone());
     let h = holder.clone();
     if let Err(e) = with_store(&store, move |s| s.release_lease(&key, &h)).await {
         tracing::warn!(error = %e, "ingest: could not release the fetch lease");
