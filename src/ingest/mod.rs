@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::{self, Engine, Inbound, Outcome};
-use crate::store::{ImapSource, Store, StoreError};
+use crate::store::{ImapSource, StoreError};
 pub use connect::{connect, ConnectError, ImapSession};
 
 /// Errors in one ingest session.
@@ -57,23 +57,7 @@ impl std::fmt::Debug for IngestHooks {
     }
 }
 
-/// Shared store handle (one connection, used from blocking threads).
-pub type SharedStore = Arc<std::sync::Mutex<Store>>;
-
-async fn with_store<T: Send + 'static>(
-    store: &SharedStore,
-    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let s = store.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut g = s
-            .lock()
-            .map_err(|_| StoreError::Data("store lock poisoned".into()))?;
-        f(&mut g)
-    })
-    .await
-    .map_err(|e| StoreError::Data(format!("store task failed: {e}")))?
-}
+pub use crate::store::SharedStore;
 
 /// Identifies a mailbox in dedupe keys and the lease: `user@host:port/folder`.
 pub fn mailbox_key(engine: &Engine) -> String {
@@ -131,7 +115,7 @@ pub async fn run(
     }
     let key = mailbox_key(&engine.read().await.clone());
     let h = holder.clone();
-    if let Err(e) = with_store(&store, move |s| s.release_lease(&key, &h)).await {
+    if let Err(e) = crate::store::blocking(&store, move |s| s.release_lease(&key, &h)).await {
         tracing::warn!(error = %e, "ingest: could not release the fetch lease");
     }
 }
@@ -183,7 +167,7 @@ async fn session(
     let k = key.clone();
     let now = eng.clock.now();
     if let Some(prev) =
-        with_store(store, move |st| st.note_uidvalidity(&k, uidvalidity, now)).await?
+        crate::store::blocking(store, move |st| st.note_uidvalidity(&k, uidvalidity, now)).await?
     {
         tracing::warn!(
             previous = prev,
@@ -205,7 +189,8 @@ async fn session(
                 .unwrap_or(chrono::Duration::minutes(5));
         let (k, h, now) = (key.clone(), holder.to_string(), eng.clock.now());
         let have_lease =
-            with_store(store, move |st| st.acquire_lease(&k, &h, now, lease_ttl)).await?;
+            crate::store::blocking(store, move |st| st.acquire_lease(&k, &h, now, lease_ttl))
+                .await?;
         if have_lease {
             drain(
                 &mut s,
@@ -298,7 +283,7 @@ async fn drain(
             };
             if size > max {
                 let e2 = eng.clone();
-                let o = with_store(store, move |st| {
+                let o = crate::store::blocking(store, move |st| {
                     pipeline::quarantine_oversized(st, &e2, &src, size)
                 })
                 .await?;
@@ -333,7 +318,7 @@ async fn drain(
             let e2 = eng.clone();
             let n = items.len();
             let started = std::time::Instant::now();
-            let (items, outcomes) = with_store(store, move |st| {
+            let (items, outcomes) = crate::store::blocking(store, move |st| {
                 let o = pipeline::process_batch(st, &e2, &items)?;
                 Ok((items, o))
             })

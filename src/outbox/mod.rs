@@ -149,27 +149,11 @@ async fn send_one(t: &Transport, row: &OutboundRow) -> SendResult {
     }
 }
 
-/// Runs `f` on the store in a blocking thread.
-async fn with_store<T: Send + 'static>(
-    store: &Arc<std::sync::Mutex<Store>>,
-    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let s = store.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut g = s
-            .lock()
-            .map_err(|_| StoreError::Data("store lock poisoned".into()))?;
-        f(&mut g)
-    })
-    .await
-    .map_err(|e| StoreError::Data(format!("store task failed: {e}")))?
-}
-
 /// The outbox worker: sends due rows until `shutdown`, sleeping until the next due row or a
 /// `notify` from the ingest side. Sends in hand are finished and recorded before it returns.
 pub async fn run(
     config: Arc<Config>,
-    store: Arc<std::sync::Mutex<Store>>,
+    store: crate::store::SharedStore,
     clock: SharedClock,
     notify: Arc<Notify>,
     shutdown: CancellationToken,
@@ -180,7 +164,9 @@ pub async fn run(
     while !shutdown.is_cancelled() {
         let now = clock.now();
         let batch = (config.smtp.connections * 16).max(16);
-        let rows = match with_store(&store, move |s| s.read().due_outbound(now, batch)).await {
+        let rows = match crate::store::blocking(&store, move |s| s.read().due_outbound(now, batch))
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "outbox: cannot read queue");
@@ -190,7 +176,7 @@ pub async fn run(
             }
         };
         if rows.is_empty() {
-            let next = with_store(&store, |s| s.read().next_outbound_due())
+            let next = crate::store::blocking(&store, |s| s.read().next_outbound_due())
                 .await
                 .ok()
                 .flatten();
@@ -204,7 +190,7 @@ pub async fn run(
 
         // Circuit breaker on automatic mail per minute.
         let limit = i64::from(config.outbox.max_automatic_per_minute);
-        let sent_last_minute = with_store(&store, move |s| {
+        let sent_last_minute = crate::store::blocking(&store, move |s| {
             s.read().automatic_sent_since(now - Duration::minutes(1))
         })
         .await
@@ -235,7 +221,8 @@ pub async fn run(
                 );
                 breaker_logged = true;
             }
-            if let Err(e) = with_store(&store, move |s| s.defer_automatic(until)).await {
+            if let Err(e) = crate::store::blocking(&store, move |s| s.defer_automatic(until)).await
+            {
                 tracing::error!(error = %e, "outbox: cannot defer automatic mail");
             }
         } else {
@@ -300,7 +287,9 @@ pub async fn run(
         }
         let cfg = config.clone();
         let done_at = clock.now();
-        if let Err(e) = with_store(&store, move |s| record(s, &cfg, &results, done_at)).await {
+        if let Err(e) =
+            crate::store::blocking(&store, move |s| record(s, &cfg, &results, done_at)).await
+        {
             tracing::error!(error = %e, "outbox: cannot record send results (they will be resent)");
         }
         if any_transient {

@@ -67,6 +67,29 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// A store connection shared by one async task, used from blocking threads.
+pub type SharedStore = std::sync::Arc<std::sync::Mutex<Store>>;
+
+/// Runs `f` on a shared store in a blocking thread, so SQLite's fsyncs never stall the
+/// async runtime.
+///
+/// # Errors
+/// Whatever `f` returns; a poisoned lock or a failed task as [`StoreError::Data`].
+pub async fn blocking<T: Send + 'static>(
+    store: &SharedStore,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut g = s
+            .lock()
+            .map_err(|_| StoreError::Data("store lock poisoned".into()))?;
+        f(&mut g)
+    })
+    .await
+    .map_err(|e| StoreError::Data(format!("store task failed: {e}")))?
+}
+
 /// The open database.
 #[derive(Debug)]
 pub struct Store {
