@@ -33,10 +33,6 @@ def complaint(frm, to, i):
             f"Message-ID: <{uuid.uuid4()}@customer.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n"
             f"My widget number {i} stopped working yesterday. Please help.\r\n").encode()
 
-def inbox_count(user):
-    c = imaplib.IMAP4("127.0.0.1", IMAP); c.login(user, PW)
-    n = int(c.select("INBOX", readonly=True)[1][0]); c.logout(); return n
-
 def latency():
     tag = f"lat{os.getpid()}"
     d, support = world(tag)

@@ -164,8 +164,8 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
     let cfg = Arc::new(Config::load(&cli.config)?);
     println!("config {}: ok", cli.config.display());
     let clock: SharedClock = Arc::new(SystemClock);
-    let engine = Engine::new(cfg.clone(), clock)?;
-    mailcase::render::check_all(&engine.renderer)?;
+    // Building the engine compiles the rules and renders every template against a sample.
+    Engine::new(cfg.clone(), clock)?;
     println!(
         "templates {}: ok ({})",
         cfg.templates_dir().display(),

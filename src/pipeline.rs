@@ -47,13 +47,16 @@ pub enum EngineError {
 }
 
 impl Engine {
-    /// Compiles rules and loads templates.
+    /// Compiles rules, loads templates and renders each against a sample.
     ///
     /// # Errors
-    /// A rule that does not compile or a template that does not load.
+    /// A rule that does not compile or a template that does not load or render.
     pub fn new(config: Arc<Config>, clock: SharedClock) -> Result<Engine, EngineError> {
         let classifier = Classifier::from_config(&config)?;
         let renderer = Renderer::load(&config.templates_dir())?;
+        // Render every template once now: a template an admin broke is refused at start or
+        // reload, instead of failing (and quarantining) every complaint that needs it.
+        crate::render::check_all(&renderer)?;
         let calendar = BusinessCalendar::from_config(&config.calendar);
         let limits = ParseLimits {
             max_parts: config.limits.max_parts,
@@ -493,10 +496,9 @@ pub fn promise_text(d: std::time::Duration, kind: ClockKind) -> String {
         (secs.div_ceil(60), "minute")
     };
     let plural = if n == 1 { "" } else { "s" };
-    match (kind, unit) {
-        (ClockKind::Business, "day") => format!("within {n} business {unit}{plural}"),
-        (ClockKind::Business, _) => format!("within {n} business {unit}{plural}"),
-        _ => format!("within {n} {unit}{plural}"),
+    match kind {
+        ClockKind::Business => format!("within {n} business {unit}{plural}"),
+        ClockKind::Wall => format!("within {n} {unit}{plural}"),
     }
 }
 
@@ -623,6 +625,29 @@ fn enqueue_ack(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_template_that_cannot_render_is_refused_when_the_engine_is_built() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("acknowledgment.txt.tera"),
+            "{{ reference }}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("acknowledgment.html.tera"),
+            "{{ no_such_variable }}",
+        )
+        .unwrap();
+        let text = include_str!("../tests/fixtures/config/base.toml").replace(
+            "dir = \"../../../templates\"",
+            &format!("dir = {:?}", dir.path().display().to_string()),
+        );
+        let cfg = Arc::new(Config::from_toml(&text, std::path::Path::new(".")).unwrap());
+        let clock: SharedClock = Arc::new(crate::clock::SystemClock);
+        let e = Engine::new(cfg, clock).unwrap_err().to_string();
+        assert!(e.contains("no_such_variable"), "{e}");
+    }
 
     #[test]
     fn promises_read_naturally() {

@@ -11,10 +11,6 @@ use mailcase::case::Reference;
 
 const T: Duration = Duration::from_secs(60);
 
-async fn acks_for(w: &World, customer: &str) -> Vec<mailcase::parse::InboundMessage> {
-    w.mailbox(customer, "INBOX").await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_complaint_gets_one_case_and_one_acknowledgment_with_its_reference() {
     let w = World::new("complaint", "");
@@ -29,11 +25,7 @@ async fn a_complaint_gets_one_case_and_one_acknowledgment_with_its_reference() {
         )
         .await;
 
-    let acks = wait_for("the acknowledgment in alice's mailbox", T, || async {
-        let a = acks_for(&w, &alice).await;
-        (!a.is_empty()).then_some(a)
-    })
-    .await;
+    let acks = w.wait_for_acks(&alice).await;
     d.stop().await;
 
     assert_eq!(acks.len(), 1);
@@ -86,11 +78,7 @@ async fn an_urgent_complaint_is_promised_an_answer_within_two_hours() {
         "Our whole site is down since 09:00!",
     )
     .await;
-    let acks = wait_for("ack", T, || async {
-        let a = acks_for(&w, &bob).await;
-        (!a.is_empty()).then_some(a)
-    })
-    .await;
+    let acks = w.wait_for_acks(&bob).await;
     d.stop().await;
     let case = &w.store().read().cases().unwrap()[0];
     assert_eq!(case.priority, "urgent");
@@ -105,10 +93,7 @@ async fn a_reply_to_the_acknowledgment_joins_the_case_and_gets_no_second_acknowl
     let carol = w.customer("carol");
     w.send_complaint(&carol, "Carol", "Printer on fire", "It smells of smoke.")
         .await;
-    let ack = wait_for("ack", T, || async {
-        acks_for(&w, &carol).await.into_iter().next()
-    })
-    .await;
+    let ack = w.wait_for_acks(&carol).await.remove(0);
     let ack_id = ack.message_id.clone().unwrap();
     let reply = format!(
         "From: Carol <{carol}>\r\nTo: {}\r\nSubject: Re: {}\r\nMessage-ID: <reply.{}@customer.test>\r\nIn-Reply-To: <{ack_id}>\r\nReferences: <{ack_id}>\r\n\r\nAlso, the paper tray is melting.\r\n",
@@ -128,7 +113,7 @@ async fn a_reply_to_the_acknowledgment_joins_the_case_and_gets_no_second_acknowl
     assert_eq!(cases.len(), 1, "the reply did not open a case");
     assert_eq!(s.read().messages_of_case(cases[0].id).unwrap().len(), 2);
     assert_eq!(
-        acks_for(&w, &carol).await.len(),
+        w.mailbox(&carol, "INBOX").await.len(),
         1,
         "no second acknowledgment"
     );
@@ -164,7 +149,7 @@ async fn out_of_office_and_bounce_are_recorded_but_never_answered() {
         s.read().outbox(None).unwrap().is_empty(),
         "nothing queued to robots"
     );
-    assert!(acks_for(&w, &dave).await.is_empty());
+    assert!(w.mailbox(&dave, "INBOX").await.is_empty());
     let robots: Vec<_> = s
         .read()
         .all_messages()
@@ -194,10 +179,7 @@ async fn unparseable_and_oversized_messages_go_to_quarantine_and_do_not_block_th
     )
     .await;
     let d = w.start();
-    wait_for("frank's ack", T, || async {
-        acks_for(&w, &frank).await.into_iter().next()
-    })
-    .await;
+    w.wait_for_acks(&frank).await;
     d.stop().await;
     let s = w.store();
     let q = s.read().quarantine().unwrap();

@@ -62,11 +62,6 @@ impl Status {
             Status::Closed => "closed",
         }
     }
-
-    /// Still needs work from us or the customer.
-    pub fn is_open(&self) -> bool {
-        !matches!(self, Status::Resolved | Status::Closed)
-    }
 }
 
 impl fmt::Display for Status {

@@ -297,12 +297,13 @@ async fn drain(
             let set = uid_set(&to_fetch);
             let stream = timed(t, s.uid_fetch(&set, "(UID BODY.PEEK[])")).await?;
             let fetches: Vec<_> = timed(t * 4, stream.try_collect::<Vec<_>>()).await?;
+            let wanted: std::collections::HashSet<u32> = to_fetch.iter().copied().collect();
             let mut items = Vec::with_capacity(fetches.len());
             for f in &fetches {
                 let (Some(uid), Some(body)) = (f.uid, f.body()) else {
                     continue;
                 };
-                if !to_fetch.contains(&uid) {
+                if !wanted.contains(&uid) {
                     continue; // unsolicited FETCH data for another message
                 }
                 items.push(Inbound {

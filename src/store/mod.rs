@@ -704,18 +704,6 @@ impl Reader<'_> {
         )?;
         Ok(st.query_row(params![src.mailbox, src.uidvalidity, src.uid], |r| r.get(0))?)
     }
-
-    /// The stored raw bytes of an inbound message.
-    ///
-    /// # Errors
-    /// SQL errors.
-    pub fn raw_message(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT raw FROM messages WHERE id = ?1", [id], |r| r.get(0))
-            .optional()?
-            .flatten())
-    }
 }
 
 /// One write transaction, with the domain operations the pipeline needs.
@@ -1072,18 +1060,6 @@ impl Tx<'_> {
             "SELECT COUNT(*) FROM outbox WHERE recipient = ?1 AND kind = ?2 AND created_at >= ?3",
         )?;
         Ok(st.query_row(params![recipient, kind, ts(since)], |r| r.get(0))?)
-    }
-
-    /// Cases of a customer address that are still open (for linking and flood control).
-    ///
-    /// # Errors
-    /// SQL errors.
-    pub fn open_cases_of(&self, address: &str) -> Result<Vec<CaseRow>, StoreError> {
-        let mut st = self.tx.prepare_cached(&format!(
-            "SELECT {CASE_COLS} FROM cases WHERE customer_address = ?1 AND status NOT IN ('resolved', 'closed') ORDER BY id DESC"
-        ))?;
-        let rows = st.query_map([address], case_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -208,6 +208,19 @@ impl World {
         let _ = s.logout().await;
     }
 
+    /// Waits until `customer` has mail in their INBOX (our acknowledgment) and returns it all.
+    pub async fn wait_for_acks(&self, customer: &str) -> Vec<InboundMessage> {
+        wait_for(
+            &format!("mail in {customer}'s INBOX"),
+            Duration::from_secs(60),
+            || async {
+                let a = self.mailbox(customer, "INBOX").await;
+                (!a.is_empty()).then_some(a)
+            },
+        )
+        .await
+    }
+
     /// Every message in a folder of `user`'s mailbox, parsed.
     pub async fn mailbox(&self, user: &str, folder: &str) -> Vec<InboundMessage> {
         read_folder(user, folder, &self.env).await
@@ -291,12 +304,4 @@ where
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-pub fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(repo().join("tests/fixtures/mail").join(name)).expect("fixture")
-}
-
-pub fn path_exists(p: &Path) -> bool {
-    p.exists()
 }
