@@ -16,6 +16,7 @@
 //! `daemon::run(config, clock, shutdown, options)` wires the tasks; `main.rs` is the CLI.
 #![forbid(unsafe_code)]
 
+pub mod authres;
 pub mod case;
 pub mod classify;
 pub mod clock;
