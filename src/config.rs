@@ -255,6 +255,89 @@ pub struct SupportConfig {
     pub own_addresses: Vec<String>,
     /// Domain for our Message-IDs; defaults to the support address's domain.
     pub message_id_domain: Option<String>,
+    /// Key for the signed reply addresses (`support+<token>@domain`): a file holding at least
+    /// 16 random bytes of text (`openssl rand -hex 32 > token.key`). Changing it invalidates
+    /// the reply addresses of every open case (replies then thread by Message-ID or tag).
+    pub token_secret_file: Option<PathBuf>,
+    /// ... or an environment variable holding it.
+    pub token_secret_env: Option<String>,
+    /// ... or a systemd credential name (`LoadCredential=`).
+    pub token_secret_credential: Option<String>,
+}
+
+/// One agent who may answer customers and give commands by mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The address the agent writes from (their normal mailbox).
+    pub address: String,
+    /// Shown to customers as "Name via Support".
+    pub name: String,
+}
+
+/// How strictly an agent's reply must prove where it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentVerify {
+    /// A configured agent address writing through the agent reply address is enough.
+    #[default]
+    None,
+    /// Also require our receiving server's `Authentication-Results` (`authserv_id`) to show
+    /// DMARC or aligned DKIM passing for the agent's domain.
+    AuthenticationResults,
+}
+
+/// Agents: who is told about cases and who may answer them by mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// Where case notifications go: a team list address, or several addresses. Empty: every
+    /// member.
+    #[serde(default)]
+    pub notify: Vec<String>,
+    /// `none` or `authentication-results` (see [`AgentVerify`]).
+    #[serde(default)]
+    pub verify: AgentVerify,
+    /// The authserv-id of our own receiving server (the first word of the
+    /// `Authentication-Results` field it adds), for `verify = "authentication-results"`.
+    pub authserv_id: Option<String>,
+    /// The customer's attachments are attached to notifications up to this total size; beyond
+    /// it they are listed only (the raw message stays in the database).
+    #[serde(default = "default_attach_limit")]
+    pub attach_limit: ByteSize,
+    /// The agents. Mail from any other address is never relayed to a customer.
+    #[serde(default)]
+    pub members: Vec<AgentConfig>,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        AgentsConfig {
+            notify: vec![],
+            verify: AgentVerify::None,
+            authserv_id: None,
+            attach_limit: default_attach_limit(),
+            members: vec![],
+        }
+    }
+}
+
+/// The conversation after the acknowledgment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationConfig {
+    /// A customer reply this long after resolution reopens the case; a later one opens a new
+    /// case linked to the old.
+    #[serde(default = "default_reopen_window")]
+    pub reopen_window: HumanDuration,
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        ConversationConfig {
+            reopen_window: default_reopen_window(),
+        }
+    }
 }
 
 /// Where the system of record lives.
@@ -472,6 +555,10 @@ pub struct Config {
     pub categories: Vec<CategoryConfig>,
     pub classify: ClassifyConfig,
     #[serde(default)]
+    pub agents: AgentsConfig,
+    #[serde(default)]
+    pub conversation: ConversationConfig,
+    #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
     pub log: LogConfig,
@@ -576,6 +663,12 @@ fn default_clock() -> ClockKind {
 }
 fn default_field() -> RuleField {
     RuleField::Any
+}
+fn default_attach_limit() -> ByteSize {
+    ByteSize(10 << 20)
+}
+fn default_reopen_window() -> HumanDuration {
+    HumanDuration(Duration::from_secs(14 * 86_400))
 }
 fn default_max_parts() -> usize {
     500
@@ -708,6 +801,45 @@ impl Config {
     /// The category entry by name.
     pub fn category(&self, name: &str) -> Option<&CategoryConfig> {
         self.categories.iter().find(|c| c.name == name)
+    }
+
+    /// The configured agent with this (normalised) address.
+    pub fn agent(&self, address: &str) -> Option<&AgentConfig> {
+        self.agents
+            .members
+            .iter()
+            .find(|a| a.address.eq_ignore_ascii_case(address))
+    }
+
+    /// Where case notifications go: `agents.notify`, or every member.
+    pub fn notify_addresses(&self) -> Vec<String> {
+        if self.agents.notify.is_empty() {
+            self.agents
+                .members
+                .iter()
+                .map(|a| a.address.to_lowercase())
+                .collect()
+        } else {
+            self.agents.notify.iter().map(|a| a.to_lowercase()).collect()
+        }
+    }
+
+    /// The one configured source of the reply-token key.
+    ///
+    /// # Errors
+    /// A message when none or several are set.
+    pub fn token_secret_source(&self) -> Result<SecretSource, String> {
+        let s = &self.support;
+        match secret_source(
+            &s.token_secret_file,
+            &s.token_secret_env,
+            &s.token_secret_credential,
+            &None,
+        ) {
+            Ok(Some(src)) => Ok(src),
+            Ok(None) => Err("needs one of token_secret_file, token_secret_env or token_secret_credential (the key signing reply addresses)".into()),
+            Err(m) => Err(m.replace("password_", "token_secret_").replace(", oauth2_token_command", "")),
+        }
     }
 
     /// Every semantic problem, keyed by TOML path. Empty means valid.
@@ -1005,6 +1137,82 @@ impl Config {
                 );
             }
         }
+        if let Err(m) = self.token_secret_source() {
+            push("support", m);
+        }
+        if let Some((local, _)) = split_address(&self.support.address) {
+            // support+c.<reference>.<16-char MAC>: keep the local part within RFC 5321's 64.
+            if local.len() + 1 + crate::thread::token::TOKEN_MAX_LEN > 64 {
+                push(
+                    "support.address",
+                    format!("local part `{local}` is too long to carry a reply token (at most {} characters)", 63 - crate::thread::token::TOKEN_MAX_LEN),
+                );
+            }
+            if local.contains('+') {
+                push(
+                    "support.address",
+                    "must not contain `+`: replies come back to support+<token>@".into(),
+                );
+            }
+        }
+
+        // Agents.
+        let own = self.own_addresses();
+        for (i, a) in self.agents.members.iter().enumerate() {
+            if split_address(&a.address).is_none() {
+                push(
+                    &format!("agents.members[{i}].address"),
+                    format!("`{}` is not an e-mail address", a.address),
+                );
+            }
+            if own.contains(&a.address.to_lowercase()) {
+                push(
+                    &format!("agents.members[{i}].address"),
+                    "must not be one of our own addresses (mail from those is ignored)".into(),
+                );
+            }
+            if a.name.trim().is_empty() || a.name.contains(['\r', '\n']) {
+                push(
+                    &format!("agents.members[{i}].name"),
+                    "must be one non-empty line".into(),
+                );
+            }
+            if self.agents.members[..i]
+                .iter()
+                .any(|b| b.address.eq_ignore_ascii_case(&a.address))
+            {
+                push(
+                    &format!("agents.members[{i}].address"),
+                    format!("`{}` is listed twice", a.address),
+                );
+            }
+        }
+        for (i, a) in self.agents.notify.iter().enumerate() {
+            if split_address(a).is_none() {
+                push(
+                    &format!("agents.notify[{i}]"),
+                    format!("`{a}` is not an e-mail address"),
+                );
+            } else if own.contains(&a.to_lowercase()) {
+                push(
+                    &format!("agents.notify[{i}]"),
+                    "must not be one of our own addresses: notifications would loop".into(),
+                );
+            }
+        }
+        if self.agents.verify == AgentVerify::AuthenticationResults
+            && self
+                .agents
+                .authserv_id
+                .as_deref()
+                .is_none_or(|s| s.trim().is_empty())
+        {
+            push(
+                "agents.authserv_id",
+                "is required with verify = \"authentication-results\": the id your receiving server writes in Authentication-Results".into(),
+            );
+        }
+
         if self.limits.max_parts == 0 || self.limits.max_depth == 0 || self.limits.max_headers == 0
         {
             push("limits", "limits must be at least 1".into());
@@ -1104,6 +1312,7 @@ tls = "plain"
 [support]
 address = "support@support.test"
 name = "Support"
+token_secret_env = "TOKEN_KEY"
 
 [store]
 path = "mailcase.db"
@@ -1127,6 +1336,51 @@ name = "general"
 default_category = "general"
 default_priority = "normal"
 "#;
+
+    #[test]
+    fn agents_are_checked_with_their_keys() {
+        let text = MINIMAL.to_string()
+            + r#"
+[agents]
+notify = ["support@support.test"]
+verify = "authentication-results"
+
+[[agents.members]]
+address = "ann@support.test"
+name = "Ann"
+
+[[agents.members]]
+address = "ANN@support.test"
+name = "Ann again"
+
+[[agents.members]]
+address = "not an address"
+name = ""
+"#;
+        let e = Config::from_toml(&text, Path::new(".")).unwrap_err().to_string();
+        for key in [
+            "agents.notify[0]",
+            "agents.authserv_id",
+            "agents.members[1].address",
+            "agents.members[2].address",
+            "agents.members[2].name",
+        ] {
+            assert!(e.contains(key), "{key} missing in: {e}");
+        }
+    }
+
+    #[test]
+    fn the_token_key_source_is_required_and_a_long_local_part_refused() {
+        let text = MINIMAL.replace("token_secret_env = \"TOKEN_KEY\"\n", "");
+        let e = Config::from_toml(&text, Path::new(".")).unwrap_err().to_string();
+        assert!(e.contains("token_secret_file"), "{e}");
+        let text = MINIMAL.replace(
+            "address = \"support@support.test\"",
+            "address = \"customer-support-and-complaints-department@support.test\"",
+        );
+        let e = Config::from_toml(&text, Path::new(".")).unwrap_err().to_string();
+        assert!(e.contains("support.address") && e.contains("reply token"), "{e}");
+    }
 
     #[test]
     fn minimal_config_is_valid() {

@@ -110,6 +110,8 @@ pub struct InboundMessage {
     pub report_type: Option<String>,
     /// Readable body text (HTML converted when there is no plain text), capped in bytes.
     pub text: String,
+    /// TEMPORARY until the reply module lands: what the author wrote now.
+    pub reply_text: String,
     /// True when [`InboundMessage::text`] was converted from HTML.
     pub html_only: bool,
     /// Attachments of the top-level message.
@@ -290,6 +292,7 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
         date: msg.date().and_then(to_utc),
         content_type,
         report_type,
+        reply_text: text.clone(),
         text,
         html_only,
         attachments: attachments(&msg),
@@ -692,6 +695,39 @@ pub(crate) fn sanitize_file_name(name: &str) -> Option<String> {
     } else {
         Some(clean)
     }
+}
+
+/// One attachment with its decoded content, for forwarding it to agents.
+#[derive(Debug, Clone)]
+pub struct AttachmentData {
+    pub meta: Attachment,
+    pub data: Vec<u8>,
+}
+
+/// The attachments of a stored raw message with their decoded bytes, largest total
+/// `max_total` bytes: the rest are returned as metadata only (`data` empty), so a notification
+/// can list them. Never panics; an unparseable message has no attachments.
+pub fn attachment_data(raw: &[u8], max_total: usize) -> Vec<AttachmentData> {
+    let prepared = prepare(raw);
+    let bytes: &[u8] = &prepared;
+    let Ok(Some(msg)) = std::panic::catch_unwind(|| MessageParser::default().parse(bytes)) else {
+        return Vec::new();
+    };
+    let meta = attachments(&msg);
+    let mut used = 0usize;
+    msg.attachments()
+        .zip(meta)
+        .map(|(part, meta)| {
+            let body = part.contents();
+            let data = if used + body.len() <= max_total {
+                used += body.len();
+                body.to_vec()
+            } else {
+                Vec::new()
+            };
+            AttachmentData { meta, data }
+        })
+        .collect()
 }
 
 fn sha256_hex(raw: &[u8]) -> String {

@@ -9,7 +9,27 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 /// Every template the daemon uses: (name without `.txt.tera`/`.html.tera`).
-pub const TEMPLATES: &[&str] = &["acknowledgment"];
+pub const TEMPLATES: &[&str] = &[
+    "acknowledgment",
+    "agent_new_case",
+    "agent_customer_message",
+    "agent_command_error",
+    "customer_agent_reply",
+    "customer_resolved",
+    "customer_escalated",
+    "customer_priority_raised",
+];
+
+/// The templates that see a [`MailContext`] (every one but the acknowledgment).
+pub const CASE_TEMPLATES: &[&str] = &[
+    "agent_new_case",
+    "agent_customer_message",
+    "agent_command_error",
+    "customer_agent_reply",
+    "customer_resolved",
+    "customer_escalated",
+    "customer_priority_raised",
+];
 
 /// Template errors name the file and what is wrong in it.
 #[derive(Debug, thiserror::Error)]
@@ -130,21 +150,168 @@ impl AckContext {
     }
 }
 
+/// An attachment as templates list it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentInfo {
+    pub name: String,
+    pub content_type: String,
+    /// "12 KB".
+    pub size: String,
+    /// False when it was too large to attach (listed only).
+    pub attached: bool,
+}
+
+/// A command and what it does, for the agents' help.
+#[derive(Debug, Clone, Serialize)]
+pub struct HelpLine {
+    pub command: String,
+    pub meaning: String,
+}
+
+/// What every case template (agent notifications, relayed answers, status updates) sees.
+/// One set of variables for all of them, so an admin editing one template can use anything
+/// another one uses; values that do not apply are empty.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct MailContext {
+    pub reference: String,
+    pub support_name: String,
+    pub customer_name: Option<String>,
+    pub customer_address: String,
+    /// The case's subject (without prefixes and tag).
+    pub subject: String,
+    pub status: String,
+    pub category_label: String,
+    pub priority_label: String,
+    /// "within 2 hours": the current promise for the next answer.
+    pub promise: String,
+    /// The due time in the business time zone (first response, or the new one after
+    /// escalation or a priority change).
+    pub due_local: String,
+    /// The message this mail is about: the complaint, the customer's reply, or the agent's
+    /// answer (quoted history removed).
+    pub text: String,
+    pub attachments: Vec<AttachmentInfo>,
+    /// Who wrote `text`, when it is not the case's customer (a colleague in Cc).
+    pub sender: Option<String>,
+    /// The agent answering, as shown to the customer.
+    pub agent_name: String,
+    /// The case this one mentions (a reference quoted by someone who is not its customer).
+    pub linked_reference: Option<String>,
+    /// The customer's message reopened a resolved case.
+    pub reopened: bool,
+    /// A status update rendered from its own template, appended to a relayed answer.
+    pub update_text: Option<String>,
+    pub update_html: Option<String>,
+    /// The internal reason given with `#escalate`.
+    pub reason: Option<String>,
+    /// What was wrong with an agent's reply.
+    pub errors: Vec<String>,
+    /// The commands agents can use.
+    pub help: Vec<HelpLine>,
+    /// "14 days": how long a reply reopens a resolved case.
+    pub reopen_window: String,
+}
+
+impl MailContext {
+    /// A sample with hostile customer text, for `mailcase check` and template previews.
+    pub fn sample() -> MailContext {
+        MailContext {
+            reference: "CMP-7KQ4X-M".into(),
+            support_name: "Example Support".into(),
+            customer_name: Some("Jane Doe".into()),
+            customer_address: "jane@customer.test".into(),
+            subject: "Invoice charged twice <script>alert(1)</script> {{ reference }}".into(),
+            status: "in_progress".into(),
+            category_label: "Billing".into(),
+            priority_label: "Normal".into(),
+            promise: "within 1 business day".into(),
+            due_local: "Tuesday 24 November 2026, 10:00 CET".into(),
+            text: "I was charged twice.\n<b>Please</b> refund {% raw %}".into(),
+            attachments: vec![AttachmentInfo {
+                name: "invoice.pdf".into(),
+                content_type: "application/pdf".into(),
+                size: "12 KB".into(),
+                attached: true,
+            }],
+            sender: Some("colleague@customer.test".into()),
+            agent_name: "Ann Agent".into(),
+            linked_reference: Some("CMP-0A1B2-3".into()),
+            reopened: true,
+            update_text: Some("Your case is resolved.".into()),
+            update_html: Some("<p>Your case is resolved.</p>".into()),
+            reason: Some("customer threatens to cancel".into()),
+            errors: vec!["`#reslove`: unknown command #reslove".into()],
+            help: help_lines(),
+            reopen_window: "14 days".into(),
+        }
+    }
+}
+
+/// The command help as template values.
+pub fn help_lines() -> Vec<HelpLine> {
+    crate::case::commands::HELP
+        .iter()
+        .map(|(c, m)| HelpLine {
+            command: (*c).into(),
+            meaning: (*m).into(),
+        })
+        .collect()
+}
+
 /// Checks that every template renders against a sample.
 ///
 /// # Errors
 /// The first template that fails, with its reason.
 pub fn check_all(r: &Renderer) -> Result<(), RenderError> {
     r.render("acknowledgment", &AckContext::sample())?;
+    let mut sparse = MailContext::sample();
+    sparse.customer_name = None;
+    sparse.sender = None;
+    sparse.linked_reference = None;
+    sparse.update_text = None;
+    sparse.update_html = None;
+    sparse.reason = None;
+    sparse.attachments.clear();
+    for t in CASE_TEMPLATES {
+        // Both with every optional value set and with none, so an `if` branch that names an
+        // unknown variable is caught too.
+        r.render(t, &MailContext::sample())?;
+        r.render(t, &sparse)?;
+    }
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn templates() -> PathBuf {
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
+    }
+
+    /// A copy of the shipped templates an admin is about to edit.
+    pub(crate) fn copy_of_templates() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for e in std::fs::read_dir(templates()).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn every_case_template_renders_and_escapes_customer_text() {
+        let r = Renderer::load(&templates()).unwrap();
+        check_all(&r).unwrap();
+        for t in CASE_TEMPLATES {
+            let out = r.render(t, &MailContext::sample()).unwrap();
+            assert!(!out.html.contains("<script>"), "{t}");
+            assert!(!out.html.contains("<b>Please</b>"), "{t}: customer HTML escaped");
+            assert!(!out.text.contains("&lt;"), "{t}: text part is not HTML-escaped");
+        }
+        let card = r.render("agent_new_case", &MailContext::sample()).unwrap();
+        assert!(card.text.contains("CMP-0A1B2-3"), "linked case named");
+        assert!(card.text.contains("#resolve"), "commands listed");
     }
 
     #[test]
@@ -162,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_template_with_a_syntax_error_is_reported_with_its_name() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = copy_of_templates();
         std::fs::write(
             dir.path().join("acknowledgment.txt.tera"),
             "Hello {{ reference }",
@@ -175,7 +342,7 @@ mod tests {
 
     #[test]
     fn an_unknown_variable_fails_the_check() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = copy_of_templates();
         std::fs::write(
             dir.path().join("acknowledgment.txt.tera"),
             "Hello {{ no_such_thing }}",
@@ -185,5 +352,18 @@ mod tests {
         let r = Renderer::load(dir.path()).unwrap();
         let e = check_all(&r).unwrap_err().to_string();
         assert!(e.contains("no_such_thing"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_variable_in_a_rarely_taken_branch_fails_the_check() {
+        let dir = copy_of_templates();
+        std::fs::write(
+            dir.path().join("customer_resolved.txt.tera"),
+            "{% if customer_name %}Hi{% else %}{{ typo_name }}{% endif %}",
+        )
+        .unwrap();
+        let r = Renderer::load(dir.path()).unwrap();
+        let e = check_all(&r).unwrap_err().to_string();
+        assert!(e.contains("typo_name") && e.contains("customer_resolved"), "{e}");
     }
 }

@@ -11,6 +11,11 @@ use crate::config::SecretSource;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value read from a secret source (or made up by a test).
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     /// The secret value, for the one call that needs it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -143,5 +148,45 @@ pub async fn resolve(
                 format!("output of {cmd}"),
             )?))
         }
+    }
+}
+
+/// Reads a key that is needed before any network work (the reply-token key), synchronously.
+/// Token commands are for login tokens and are not accepted here.
+///
+/// # Errors
+/// [`SecretError`] saying which source failed and how.
+pub fn read_key(source: &SecretSource, base: &std::path::Path) -> Result<Secret, SecretError> {
+    match source {
+        SecretSource::File(p) => {
+            let path = if p.is_absolute() {
+                p.clone()
+            } else {
+                base.join(p)
+            };
+            let s = std::fs::read_to_string(&path).map_err(|source| SecretError::File {
+                path: path.clone(),
+                source,
+            })?;
+            trimmed(s, format!("key file {}", path.display()))
+        }
+        SecretSource::Env(name) => {
+            let s = std::env::var(name).map_err(|_| SecretError::Env(name.clone()))?;
+            trimmed(s, format!("environment variable {name}"))
+        }
+        SecretSource::Credential(name) => {
+            let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
+                .ok_or_else(|| SecretError::NoCredentialsDir(name.clone()))?;
+            let path = PathBuf::from(dir).join(name);
+            let s = std::fs::read_to_string(&path).map_err(|source| SecretError::Credential {
+                path: path.clone(),
+                source,
+            })?;
+            trimmed(s, format!("credential {name}"))
+        }
+        SecretSource::OAuth2Command(argv) => Err(SecretError::Command {
+            cmd: argv.first().cloned().unwrap_or_default(),
+            reason: "a command cannot supply the token key".into(),
+        }),
     }
 }

@@ -1,5 +1,7 @@
-//! A case's identity and life: reference numbers and the status state machine.
+//! A case's identity and life: reference numbers, the status state machine and the
+//! commands agents give by mail.
 
+pub mod commands;
 pub mod reference;
 pub mod status;
 

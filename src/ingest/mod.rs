@@ -383,6 +383,22 @@ fn log_outcome(uid: u32, o: &Outcome) {
         Outcome::Joined { reference } => {
             tracing::info!(uid, outcome = "joined", reference = %reference, "message joined case")
         }
+        Outcome::Reopened { reference } => {
+            tracing::info!(uid, outcome = "reopened", reference = %reference, "customer reply reopened case")
+        }
+        Outcome::AgentReply { reference, relayed } => tracing::info!(
+            uid, outcome = "agent_reply", reference = %reference, relayed = *relayed, "agent answer"
+        ),
+        Outcome::AgentNote { reference } => {
+            tracing::info!(uid, outcome = "agent_note", reference = %reference, "internal note")
+        }
+        Outcome::CommandRejected { reference } => tracing::warn!(
+            uid, outcome = "command_rejected", reference = %reference, "agent reply rejected, agent told why"
+        ),
+        Outcome::Unverified { reference, reason } => tracing::warn!(
+            uid, outcome = "unverified_note", reference = %reference, reason = %reason,
+            "message claiming the agent role kept as unverified note"
+        ),
         Outcome::Robot {
             kind,
             reason,

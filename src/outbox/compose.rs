@@ -7,13 +7,29 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Address;
 use rand::Rng;
 
+/// One addressee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+/// A file attached to an outgoing message (a customer's attachment forwarded to agents).
+#[derive(Debug, Clone)]
+pub struct OutAttachment {
+    /// Already sanitised (no path components).
+    pub name: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
 /// An outgoing message before formatting.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     pub from_name: String,
     pub from_address: String,
-    pub to_name: Option<String>,
-    pub to_address: String,
+    pub to: Vec<Recipient>,
+    /// Where replies go: a signed reply address (shown with the From name).
     pub reply_to: Option<String>,
     pub subject: String,
     /// Our Message-ID without angle brackets, created before the row is stored.
@@ -24,6 +40,7 @@ pub struct Outgoing {
     pub auto_submitted: Option<&'static str>,
     pub text: String,
     pub html: Option<String>,
+    pub attachments: Vec<OutAttachment>,
     pub date: DateTime<Utc>,
 }
 
@@ -78,13 +95,17 @@ fn bracket(id: &str) -> String {
 /// [`ComposeError`] for an address lettre rejects.
 pub fn build(o: &Outgoing) -> Result<Vec<u8>, ComposeError> {
     let from = Mailbox::new(Some(one_line(&o.from_name)), address(&o.from_address)?);
-    let to = Mailbox::new(
-        o.to_name.as_deref().map(one_line).filter(|n| !n.is_empty()),
-        address(&o.to_address)?,
-    );
-    let mut b = lettre::Message::builder()
-        .from(from)
-        .to(to)
+    let mut b = lettre::Message::builder().from(from);
+    if o.to.is_empty() {
+        return Err(ComposeError::Build("no recipient".into()));
+    }
+    for r in &o.to {
+        b = b.to(Mailbox::new(
+            r.name.as_deref().map(one_line).filter(|n| !n.is_empty()),
+            address(&r.address)?,
+        ));
+    }
+    let mut b = b
         .subject(one_line(&o.subject))
         .message_id(Some(bracket(&o.message_id)))
         .date(std::time::SystemTime::from(o.date));
@@ -114,25 +135,36 @@ pub fn build(o: &Outgoing) -> Result<Vec<u8>, ComposeError> {
             "All".to_string(),
         ));
     }
-    let msg = match &o.html {
-        Some(html) => b.multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(o.text.clone()),
-                )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .body(html.clone()),
-                ),
-        ),
-        None => b.singlepart(
+    let text = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(o.text.clone());
+    let body = match &o.html {
+        Some(html) => MultiPart::alternative().singlepart(text).singlepart(
             SinglePart::builder()
-                .header(ContentType::TEXT_PLAIN)
-                .body(o.text.clone()),
+                .header(ContentType::TEXT_HTML)
+                .body(html.clone()),
         ),
+        None if o.attachments.is_empty() => {
+            return b
+                .singlepart(text)
+                .map(|m| m.formatted())
+                .map_err(|e| ComposeError::Build(e.to_string()));
+        }
+        None => MultiPart::mixed().singlepart(text),
+    };
+    let msg = if o.attachments.is_empty() {
+        b.multipart(body)
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for a in &o.attachments {
+            let ct = ContentType::parse(&a.content_type)
+                .or_else(|_| ContentType::parse("application/octet-stream"))
+                .map_err(|e| ComposeError::Build(e.to_string()))?;
+            mixed = mixed.singlepart(
+                lettre::message::Attachment::new(one_line(&a.name)).body(a.data.clone(), ct),
+            );
+        }
+        b.multipart(mixed)
     }
     .map_err(|e| ComposeError::Build(e.to_string()))?;
     Ok(msg.formatted())
@@ -147,8 +179,10 @@ mod tests {
         Outgoing {
             from_name: "Example Support".into(),
             from_address: "support@support.test".into(),
-            to_name: Some("Jane \r\nBcc: victim@evil.test".into()),
-            to_address: "jane@customer.test".into(),
+            to: vec![Recipient {
+                name: Some("Jane \r\nBcc: victim@evil.test".into()),
+                address: "jane@customer.test".into(),
+            }],
             reply_to: None,
             subject: "[CMP-7KQ4X-M] Re: help\r\nBcc: victim@evil.test".into(),
             message_id: "mc.x.1@support.test".into(),
@@ -157,6 +191,7 @@ mod tests {
             auto_submitted: Some("auto-replied"),
             text: "Hello ünïcode".into(),
             html: Some("<p>Hello</p>".into()),
+            attachments: vec![],
             date: DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
                 .unwrap()
                 .with_timezone(&Utc),
@@ -196,6 +231,26 @@ mod tests {
             m.subject
         );
         assert_eq!(m.to.len(), 1);
+    }
+
+    #[test]
+    fn several_recipients_and_attachments_are_carried() {
+        let mut o = sample();
+        o.to.push(Recipient {
+            name: None,
+            address: "agent2@support.test".into(),
+        });
+        o.attachments.push(OutAttachment {
+            name: "invoice.pdf".into(),
+            content_type: "application/pdf".into(),
+            data: b"%PDF-1.4 fake".to_vec(),
+        });
+        let raw = build(&o).unwrap();
+        let m = parse(&raw, &ParseLimits::default()).unwrap();
+        assert_eq!(m.to.len(), 2);
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(m.attachments[0].name.as_deref(), Some("invoice.pdf"));
+        assert!(m.text.contains("Hello"));
     }
 
     #[test]

@@ -127,11 +127,15 @@ pub enum SendResult {
 }
 
 async fn send_one(t: &Transport, row: &OutboundRow) -> SendResult {
-    let env = match (
-        row.envelope_from.parse::<Address>(),
-        row.recipient.parse::<Address>(),
-    ) {
-        (Ok(f), Ok(to)) => match Envelope::new(Some(f), vec![to]) {
+    // `recipient` holds one address, or several separated by commas (one notification to
+    // every agent, with one Message-ID so each agent's client threads it the same way).
+    let to: Result<Vec<Address>, _> = row
+        .recipient
+        .split(',')
+        .map(|a| a.trim().parse::<Address>())
+        .collect();
+    let env = match (row.envelope_from.parse::<Address>(), to) {
+        (Ok(f), Ok(to)) => match Envelope::new(Some(f), to) {
             Ok(e) => e,
             Err(e) => return SendResult::Permanent(format!("bad envelope: {e}")),
         },

@@ -14,7 +14,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use crate::parse::{Attachment, InboundMessage};
 
 /// Migrations in order; index + 1 is the schema version they bring.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_init.sql"),
+    include_str!("migrations/002_conversations.sql"),
+];
 
 /// Errors from the store. `is_transient()` says whether retrying later can succeed.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +114,13 @@ pub struct CaseRow {
     pub updated_at: String,
     pub first_response_due: Option<String>,
     pub linked_case_id: Option<i64>,
+    /// The agent address the case is assigned to (`#assign`).
+    pub assignee: Option<String>,
+    /// When an agent first answered the customer (stops the first-response clock).
+    pub first_response_at: Option<String>,
+    /// When it was last resolved (start of the reopen window).
+    pub resolved_at: Option<String>,
+    pub reopen_count: i64,
 }
 
 /// A case about to be created.
@@ -146,6 +156,14 @@ pub struct NewMessage<'a> {
     pub robot: Option<(&'a str, &'a str)>,
     pub outcome: &'a str,
     pub raw: &'a [u8],
+    /// `customer`, `agent`, `cc` (someone else on the customer side) or None (robots).
+    pub role: Option<&'a str>,
+    /// `public` or `internal` (an agent's `#note`, or a message that failed its role's checks).
+    pub visibility: &'a str,
+    /// False when the message claimed a role it could not prove (see `note`).
+    pub verified: bool,
+    /// Why it is internal or unverified, for agents reading the case.
+    pub note: Option<&'a str>,
 }
 
 /// An outbound message about to be queued; `body` is the complete RFC 5322 message.
@@ -160,6 +178,8 @@ pub struct NewOutbound<'a> {
     pub subject: &'a str,
     pub body: &'a [u8],
     pub now: DateTime<Utc>,
+    /// `customer` or `agent`: whose mail thread this message continues.
+    pub audience: &'a str,
 }
 
 /// A queued outbound message, as the outbox worker sees it.
@@ -189,6 +209,12 @@ pub struct MessageRow {
     pub body_text: String,
     pub robot: Option<String>,
     pub outcome: String,
+    /// What the author wrote now (quoted history and signature removed).
+    pub reply_text: Option<String>,
+    pub role: Option<String>,
+    pub visibility: String,
+    pub verified: bool,
+    pub note: Option<String>,
 }
 
 /// A queued or sent outbound message (without its body), for status views and tests.
@@ -205,6 +231,7 @@ pub struct OutboxStatus {
     pub last_error: Option<String>,
     pub created_at: String,
     pub sent_at: Option<String>,
+    pub audience: String,
 }
 
 /// Counts for `mailcase cases`-style summaries and tests.
@@ -489,10 +516,14 @@ fn case_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
         updated_at: r.get(9)?,
         first_response_due: r.get(10)?,
         linked_case_id: r.get(11)?,
+        assignee: r.get(12)?,
+        first_response_at: r.get(13)?,
+        resolved_at: r.get(14)?,
+        reopen_count: r.get(15)?,
     })
 }
 
-const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id";
+const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id, assignee, first_response_at, resolved_at, reopen_count";
 
 impl Reader<'_> {
     /// Due pending outbound rows, oldest first.
@@ -599,7 +630,8 @@ impl Reader<'_> {
         p: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<MessageRow>, StoreError> {
         let mut st = self.conn.prepare(&format!(
-            "SELECT id, case_id, message_id, from_address, subject, received_at, body_text, robot, outcome
+            "SELECT id, case_id, message_id, from_address, subject, received_at, body_text, robot, outcome,
+                    reply_text, role, visibility, verified, note
              FROM messages WHERE {cond} ORDER BY id"
         ))?;
         let rows = st.query_map(p, |r| {
@@ -613,6 +645,11 @@ impl Reader<'_> {
                 body_text: r.get(6)?,
                 robot: r.get(7)?,
                 outcome: r.get(8)?,
+                reply_text: r.get(9)?,
+                role: r.get(10)?,
+                visibility: r.get(11)?,
+                verified: r.get(12)?,
+                note: r.get(13)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -624,7 +661,8 @@ impl Reader<'_> {
     /// SQL errors.
     pub fn outbox(&self, case_id: Option<i64>) -> Result<Vec<OutboxStatus>, StoreError> {
         let mut st = self.conn.prepare(
-            "SELECT id, case_id, kind, message_id, recipient, subject, status, attempts, last_error, created_at, sent_at
+            "SELECT id, case_id, kind, message_id, recipient, subject, status, attempts, last_error, created_at, sent_at,
+                    audience
              FROM outbox WHERE (?1 IS NULL OR case_id = ?1) ORDER BY id",
         )?;
         let rows = st.query_map([case_id], |r| {
@@ -640,6 +678,7 @@ impl Reader<'_> {
                 last_error: r.get(8)?,
                 created_at: r.get(9)?,
                 sent_at: r.get(10)?,
+                audience: r.get(11)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -927,6 +966,17 @@ impl Tx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// True when mail to `address` on this case bounced for good.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn is_undeliverable(&self, case_id: i64, address: &str) -> Result<bool, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM participants WHERE case_id = ?1 AND address = ?2 AND undeliverable = 1)",
+        )?;
+        Ok(st.query_row(params![case_id, address], |r| r.get(0))?)
+    }
+
     /// Stores an inbound message (raw bytes kept) and returns its id.
     ///
     /// # Errors
@@ -938,8 +988,10 @@ impl Tx<'_> {
         let mut st = self.tx.prepare_cached(
             "INSERT INTO messages(case_id, source_mailbox, uidvalidity, uid, dedupe_id, message_id, content_hash,
                                   from_address, from_name, reply_address, subject, sent_date, received_at,
-                                  body_text, attachments, robot, robot_reason, outcome, raw, raw_size)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                                  body_text, attachments, robot, robot_reason, outcome, raw, raw_size,
+                                  reply_text, role, visibility, verified, note)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                     ?21, ?22, ?23, ?24, ?25)",
         )?;
         let from = msg.from.as_ref().or(msg.sender.as_ref());
         st.execute(params![
@@ -963,6 +1015,11 @@ impl Tx<'_> {
             m.outcome,
             m.raw,
             m.raw.len() as i64,
+            msg.reply_text,
+            m.role,
+            m.visibility,
+            m.verified,
+            m.note,
         ])?;
         Ok(self.tx.last_insert_rowid())
     }
@@ -1029,8 +1086,8 @@ impl Tx<'_> {
     pub fn enqueue(&self, o: &NewOutbound<'_>) -> Result<i64, StoreError> {
         let mut st = self.tx.prepare_cached(
             "INSERT INTO outbox(case_id, kind, automatic, message_id, envelope_from, recipient, subject, body,
-                                status, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9)",
+                                status, next_attempt_at, created_at, audience)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9, ?10)",
         )?;
         st.execute(params![
             o.case_id,
@@ -1042,8 +1099,102 @@ impl Tx<'_> {
             o.subject,
             o.body,
             ts(o.now),
+            o.audience,
         ])?;
         Ok(self.tx.last_insert_rowid())
+    }
+
+    /// The Message-IDs of one side's mail thread of a case, oldest first: what we sent to that
+    /// audience and what that side sent us. Replies continue this chain (In-Reply-To the
+    /// last, References the chain), so each mail client shows the case as one thread.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn thread_ids(&self, case_id: i64, audience: &str) -> Result<Vec<String>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT message_id, at FROM (
+                 SELECT message_id, created_at AS at, id AS o FROM outbox WHERE case_id = ?1 AND audience = ?2
+                 UNION ALL
+                 SELECT message_id, received_at AS at, id AS o FROM messages
+                  WHERE case_id = ?1 AND message_id IS NOT NULL AND robot IS NULL
+                    AND (role = ?2 OR (?2 = 'customer' AND role = 'cc'))
+             ) ORDER BY at, o",
+        )?;
+        let rows = st.query_map(params![case_id, audience], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Changes one of a case's classification fields and audits the change.
+    ///
+    /// # Errors
+    /// SQL errors; an unknown field is a data error.
+    pub fn set_case_field(
+        &self,
+        case_id: i64,
+        field: &str,
+        value: Option<&str>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let column = match field {
+            "priority" => "priority",
+            "category" => "category",
+            "assignee" => "assignee",
+            "first_response_due" => "first_response_due",
+            other => return Err(StoreError::Data(format!("not a case field: {other}"))),
+        };
+        let old: Option<String> = self.tx.query_row(
+            &format!("SELECT {column} FROM cases WHERE id = ?1"),
+            [case_id],
+            |r| r.get(0),
+        )?;
+        self.tx.execute(
+            &format!("UPDATE cases SET {column} = ?2, updated_at = ?3 WHERE id = ?1"),
+            params![case_id, value, ts(now)],
+        )?;
+        self.audit(
+            Some(case_id),
+            now,
+            actor,
+            field,
+            &serde_json::json!({"from": old, "to": value}),
+        )
+    }
+
+    /// Records the first agent answer (only the first one counts).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn set_first_response(&self, case_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE cases SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
+            params![case_id, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Records a resolution (start of the reopen window), or a reopening.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn set_resolved(
+        &self,
+        case_id: i64,
+        resolved: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if resolved {
+            self.tx.execute(
+                "UPDATE cases SET resolved_at = ?2 WHERE id = ?1",
+                params![case_id, ts(now)],
+            )?;
+        } else {
+            self.tx.execute(
+                "UPDATE cases SET reopen_count = reopen_count + 1 WHERE id = ?1",
+                params![case_id],
+            )?;
+        }
+        Ok(())
     }
 
     /// Messages of `kind` queued to `recipient` since `since` (for per-sender caps).

@@ -72,45 +72,66 @@ pub fn unique(name: &str) -> String {
     format!("{}-{}-{n:06}", name.replace('_', "-"), std::process::id())
 }
 
-/// One test's world: its support mailbox, config, database.
+/// Ten random lower-case letters and digits: short enough for a support address that must
+/// still carry a reply token within RFC 5321's 64-character local part.
+pub fn short_id() -> String {
+    use rand::Rng;
+    let mut r = rand::thread_rng();
+    (0..10)
+        .map(|_| b"0123456789abcdefghjkmnpqrstvwxyz"[r.gen_range(0..32)] as char)
+        .collect()
+}
+
+/// One test's world: its support mailbox, its two agents, config, database.
 pub struct World {
     pub tag: String,
     pub support: String,
+    /// Agent addresses of this test (`@ANN@`, `@BOB@` in `extra` config).
+    pub ann: String,
+    pub bob: String,
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub env: MailEnv,
 }
 
 impl World {
-    /// A new support mailbox `support-<tag>@support.test` and a config for it; `extra` is
-    /// appended to the config (TOML) to change settings.
+    /// A new support mailbox `support-<id>@support.test` and a config for it; `extra` is
+    /// appended to the config (TOML) to change settings (`@ANN@`, `@BOB@`, `@SUPPORT@` are
+    /// replaced there too).
     pub fn new(name: &str, extra: &str) -> World {
         let env = mailenv().clone();
         let tag = unique(name);
-        let support = format!("support-{tag}@support.test");
+        let id = short_id();
+        let support = format!("support-{id}@support.test");
+        let ann = format!("ann-{id}@support.test");
+        let bob = format!("bob-{id}@support.test");
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             dir.path().join("imap-password"),
             format!("{}\n", env.password),
         )
         .unwrap();
+        std::fs::write(dir.path().join("token.key"), format!("{}{}\n", short_id(), tag))
+            .unwrap();
         let base = std::fs::read_to_string(repo().join("tests/fixtures/config/integration.toml"))
             .expect("integration config");
-        let text = base
+        let text = (base + "\n" + extra)
             .replace("@IMAP_PORT@", &env.imap_port.to_string())
             .replace("@SMTP_PORT@", &env.smtp_port.to_string())
             .replace("@SUPPORT@", &support)
+            .replace("@ANN@", &ann)
+            .replace("@BOB@", &bob)
             .replace(
                 "@TEMPLATES@",
                 &repo().join("templates").display().to_string(),
-            )
-            + "\n"
-            + extra;
+            );
         let config_path = dir.path().join("mailcase.toml");
         std::fs::write(&config_path, text).unwrap();
         World {
             tag,
             support,
+            ann,
+            bob,
             dir,
             config_path,
             env,

@@ -6,11 +6,13 @@
 //! error is quarantined alone while a transient error (disk full, locked database) aborts the
 //! whole batch and leaves every message of it in the INBOX for the next round.
 
+mod conversation;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::case::status::{transition, CaseEvent, Status};
+use crate::case::status::Status;
 use crate::case::Reference;
 use crate::classify::robot::{self, RobotKind};
 use crate::classify::{Classification, Classifier};
@@ -21,8 +23,11 @@ use crate::parse::{self, InboundMessage, ParseLimits};
 use crate::render::{AckContext, Renderer};
 use crate::schedule::calendar::weekday_name;
 use crate::schedule::BusinessCalendar;
-use crate::store::{ImapSource, NewCase, NewMessage, NewOutbound, Store, StoreError, Tx};
-use crate::thread::{self, Threading};
+use crate::store::{CaseRow, ImapSource, NewCase, NewMessage, NewOutbound, Store, StoreError, Tx};
+use crate::thread::token::{Role, TokenKey};
+use crate::thread::{self, subject, Threading};
+
+pub use conversation::human_duration;
 
 /// Everything the pipeline needs that comes from config, built once (and again on reload).
 #[derive(Debug)]
@@ -33,6 +38,8 @@ pub struct Engine {
     pub renderer: Renderer,
     pub clock: SharedClock,
     pub limits: ParseLimits,
+    /// Signs and checks reply addresses.
+    pub tokens: TokenKey,
     own: Vec<String>,
     domain: String,
 }
@@ -44,6 +51,8 @@ pub enum EngineError {
     Rule(#[from] crate::classify::RuleError),
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
+    #[error("support: reply-token key: {0}")]
+    TokenKey(String),
 }
 
 impl Engine {
@@ -58,6 +67,10 @@ impl Engine {
         // reload, instead of failing (and quarantining) every complaint that needs it.
         crate::render::check_all(&renderer)?;
         let calendar = BusinessCalendar::from_config(&config.calendar);
+        let source = config.token_secret_source().map_err(EngineError::TokenKey)?;
+        let secret = crate::secret::read_key(&source, &config.base_dir)
+            .map_err(|e| EngineError::TokenKey(e.to_string()))?;
+        let tokens = TokenKey::new(&secret).map_err(|e| EngineError::TokenKey(e.to_string()))?;
         let limits = ParseLimits {
             max_parts: config.limits.max_parts,
             max_depth: config.limits.max_depth,
@@ -73,6 +86,7 @@ impl Engine {
             renderer,
             clock,
             limits,
+            tokens,
         })
     }
 }
@@ -92,8 +106,18 @@ pub enum Outcome {
         reference: String,
         acknowledged: bool,
     },
-    /// Joined an existing case.
+    /// A customer-side message joined an existing case.
     Joined { reference: String },
+    /// A customer's reply reopened a resolved case.
+    Reopened { reference: String },
+    /// An agent's answer; `relayed` when it was queued to the customer.
+    AgentReply { reference: String, relayed: bool },
+    /// An agent's `#note`: recorded, not relayed.
+    AgentNote { reference: String },
+    /// An agent's reply with bad commands: recorded, nothing changed, the agent told why.
+    CommandRejected { reference: String },
+    /// A message claiming the agent role that failed its checks: an unverified note.
+    Unverified { reference: String, reason: String },
     /// A robot: stored, never answered.
     Robot {
         kind: RobotKind,
@@ -125,6 +149,22 @@ impl std::fmt::Display for Outcome {
                 acknowledged: false,
             } => write!(f, "new case {reference}, acknowledgment suppressed"),
             Outcome::Joined { reference } => write!(f, "joined {reference}"),
+            Outcome::Reopened { reference } => write!(f, "reopened {reference}"),
+            Outcome::AgentReply {
+                reference,
+                relayed: true,
+            } => write!(f, "agent answer on {reference}, relayed to the customer"),
+            Outcome::AgentReply {
+                reference,
+                relayed: false,
+            } => write!(f, "agent commands on {reference}"),
+            Outcome::AgentNote { reference } => write!(f, "internal note on {reference}"),
+            Outcome::CommandRejected { reference } => {
+                write!(f, "agent reply on {reference} rejected (bad commands)")
+            }
+            Outcome::Unverified { reference, reason } => {
+                write!(f, "unverified note on {reference}: {reason}")
+            }
             Outcome::Robot {
                 kind,
                 reason,
@@ -242,11 +282,14 @@ fn process_one(
         return Ok(Outcome::Duplicate);
     }
     let prefix = &engine.config.support.reference_prefix;
-    let threading = thread::find_case(&msg, prefix, tx)?;
+    let token = engine.tokens.find_in(&msg, &engine.config.support.address);
+    let threading = thread::find_case(&msg, prefix, token.as_ref(), tx)?;
 
     if let Some(verdict) = robot::detect(&msg, &engine.own) {
         let case = match &threading {
-            Threading::ByMessageId(c) | Threading::ByReferenceTag(c) => Some(c),
+            Threading::ByToken { case: c, .. }
+            | Threading::ByMessageId(c)
+            | Threading::ByReferenceTag(c) => Some(c),
             Threading::New { .. } => None,
         };
         let kind = verdict.kind.as_str();
@@ -258,6 +301,10 @@ fn process_one(
             robot: Some((kind, &verdict.reason)),
             outcome: "robot",
             raw: &item.raw,
+            role: None,
+            visibility: "internal",
+            verified: true,
+            note: None,
         })?;
         tx.audit(
             case.map(|c| c.id),
@@ -286,77 +333,36 @@ fn process_one(
         });
     }
 
+    let c = conversation::Ctx { tx, engine, now };
     match threading {
-        Threading::ByMessageId(case) | Threading::ByReferenceTag(case) => {
-            join_case(tx, &msg, item, &case, now)
+        Threading::ByToken {
+            case,
+            role: Role::Agent,
+        } => conversation::from_agent_side(&c, &case, &msg, item, true),
+        Threading::ByToken {
+            case,
+            role: Role::Customer,
         }
-        Threading::New { mentioned } => {
-            open_case(tx, engine, &msg, item, mentioned.map(|c| c.id), now)
+        | Threading::ByMessageId(case)
+        | Threading::ByReferenceTag(case) => {
+            conversation::from_customer_side(&c, &case, &msg, item)
         }
+        Threading::New { mentioned } => open_case(tx, engine, &msg, item, mentioned.as_ref(), now),
     }
 }
 
-fn join_case(
-    tx: &Tx<'_>,
-    msg: &InboundMessage,
-    item: &Inbound,
-    case: &crate::store::CaseRow,
-    now: DateTime<Utc>,
-) -> Result<Outcome, StoreError> {
-    let sender = msg.reply_address().map(|m| m.normalized());
-    tx.insert_message(&NewMessage {
-        case_id: Some(case.id),
-        source: item.source.as_ref(),
-        msg,
-        received_at: now,
-        robot: None,
-        outcome: "joined",
-        raw: &item.raw,
-    })?;
-    if let Some(s) = &sender {
-        let name = msg.reply_address().and_then(|m| m.name.as_deref());
-        let role = if *s == case.customer_address {
-            "customer"
-        } else {
-            "cc"
-        };
-        tx.add_participant(case.id, s, name, role, now)?;
-    }
-    tx.audit(
-        Some(case.id),
-        now,
-        sender.as_deref().unwrap_or("unknown"),
-        "message_joined",
-        &serde_json::json!({"message_id": msg.message_id, "subject": msg.subject}),
-    )?;
-    let from: Status = case
-        .status
-        .parse()
-        .map_err(|e: String| StoreError::Data(e))?;
-    match transition(from, CaseEvent::CustomerReplied) {
-        Ok(to) if to != from => tx.set_status(
-            case.id,
-            from.as_str(),
-            to.as_str(),
-            sender.as_deref().unwrap_or("customer"),
-            "customer replied",
-            now,
-        )?,
-        _ => tx.touch_case(case.id, now)?,
-    }
-    Ok(Outcome::Joined {
-        reference: case.reference.clone(),
-    })
-}
-
+/// Opens a case for `msg`, acknowledges it (within the caps) and tells the agents.
+/// `mentioned`: the case whose reference it quoted without being a participant (or the
+/// resolved case it answered too late to reopen): linked, and said in the notification.
 fn open_case(
     tx: &Tx<'_>,
     engine: &Engine,
     msg: &InboundMessage,
     item: &Inbound,
-    linked: Option<i64>,
+    mentioned: Option<&CaseRow>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
+    let linked = mentioned.map(|c| c.id);
     let cfg = &engine.config;
     let customer = msg
         .reply_address()
@@ -408,6 +414,10 @@ fn open_case(
         robot: None,
         outcome: "new_case",
         raw: &item.raw,
+        role: Some("customer"),
+        visibility: "public",
+        verified: true,
+        note: None,
     })?;
     tx.audit(
         Some(case_id),
@@ -436,20 +446,40 @@ fn open_case(
             false
         }
         Ok(()) => {
-            enqueue_ack(
+            match enqueue_ack(
                 tx, engine, msg, &customer, &reference, case_id, &class, due, now,
-            )?;
-            tx.set_status(
-                case_id,
-                Status::New.as_str(),
-                Status::Acknowledged.as_str(),
-                "system",
-                "acknowledgment queued",
-                now,
-            )?;
-            true
+            )? {
+                Ok(()) => {
+                    tx.set_status(
+                        case_id,
+                        Status::New.as_str(),
+                        Status::Acknowledged.as_str(),
+                        "system",
+                        "acknowledgment queued",
+                        now,
+                    )?;
+                    true
+                }
+                Err(why) => {
+                    // An address lettre refuses: the case stands, unacknowledged, and the
+                    // agents see it like any other.
+                    tx.audit(
+                        Some(case_id),
+                        now,
+                        "system",
+                        "ack_suppressed",
+                        &serde_json::json!({"reason": why}),
+                    )?;
+                    false
+                }
+            }
         }
     };
+    let case = tx
+        .case_by_id(case_id)?
+        .ok_or_else(|| StoreError::Data("case vanished inside its transaction".into()))?;
+    let c = conversation::Ctx { tx, engine, now };
+    conversation::notify_new_case(&c, &case, msg, item, mentioned)?;
     Ok(Outcome::NewCase {
         reference: reference.as_str().to_string(),
         acknowledged,
@@ -527,20 +557,6 @@ fn excerpt(text: &str, max_chars: usize) -> String {
     }
 }
 
-/// The acknowledgment subject: `[REF] Re: original`, without stacking `Re:`.
-pub fn ack_subject(reference: &Reference, original: &str) -> String {
-    let o = compose::one_line(original);
-    if o.is_empty() {
-        return format!("{} Your request", reference.tag());
-    }
-    let lower = o.to_ascii_lowercase();
-    if lower.starts_with("re:") {
-        format!("{} {o}", reference.tag())
-    } else {
-        format!("{} Re: {o}", reference.tag())
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn enqueue_ack(
     tx: &Tx<'_>,
@@ -552,7 +568,7 @@ fn enqueue_ack(
     class: &Classification,
     due: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Result<(), String>, StoreError> {
     let cfg = &engine.config;
     let prio = cfg.priority(&class.priority);
     let ctx = AckContext {
@@ -591,13 +607,19 @@ fn enqueue_ack(
     if let Some(id) = &msg.message_id {
         references.push(id.clone());
     }
-    let subject = ack_subject(reference, &msg.subject);
-    let body = compose::build(&Outgoing {
+    let subject = subject::customer_subject(reference, &msg.subject, &cfg.support.reference_prefix);
+    let built = compose::build(&Outgoing {
         from_name: cfg.support.name.clone(),
         from_address: cfg.support.address.clone(),
-        to_name: customer.name.clone(),
-        to_address: customer.address.clone(),
-        reply_to: None,
+        to: vec![compose::Recipient {
+            name: customer.name.clone(),
+            address: customer.address.clone(),
+        }],
+        reply_to: Some(
+            engine
+                .tokens
+                .address(&cfg.support.address, Role::Customer, reference),
+        ),
         subject: subject.clone(),
         message_id: message_id.clone(),
         in_reply_to: msg.message_id.clone(),
@@ -605,9 +627,13 @@ fn enqueue_ack(
         auto_submitted: Some("auto-replied"),
         text: rendered.text,
         html: Some(rendered.html),
+        attachments: vec![],
         date: now,
-    })
-    .map_err(|e| StoreError::Data(e.to_string()))?;
+    });
+    let body = match built {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(format!("cannot address the acknowledgment: {e}"))),
+    };
     tx.enqueue(&NewOutbound {
         case_id: Some(case_id),
         kind: "ack",
@@ -618,8 +644,9 @@ fn enqueue_ack(
         subject: &subject,
         body: &body,
         now,
+        audience: "customer",
     })?;
-    Ok(())
+    Ok(Ok(()))
 }
 
 #[cfg(test)]
@@ -628,7 +655,7 @@ mod tests {
 
     #[test]
     fn a_template_that_cannot_render_is_refused_when_the_engine_is_built() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::render::tests::copy_of_templates();
         std::fs::write(
             dir.path().join("acknowledgment.txt.tera"),
             "{{ reference }}",
@@ -639,7 +666,7 @@ mod tests {
             "{{ no_such_variable }}",
         )
         .unwrap();
-        let text = include_str!("../tests/fixtures/config/base.toml").replace(
+        let text = include_str!("../../tests/fixtures/config/base.toml").replace(
             "dir = \"../../../templates\"",
             &format!("dir = {:?}", dir.path().display().to_string()),
         );
@@ -668,18 +695,6 @@ mod tests {
             promise_text(D::from_secs(1800), ClockKind::Wall),
             "within 30 minutes"
         );
-    }
-
-    #[test]
-    fn ack_subjects_do_not_stack_re() {
-        let r = Reference::parse(&Reference::generate("CMP", &mut rand::thread_rng()).to_string())
-            .unwrap();
-        assert_eq!(ack_subject(&r, "Broken"), format!("{} Re: Broken", r.tag()));
-        assert_eq!(
-            ack_subject(&r, "RE: Broken"),
-            format!("{} RE: Broken", r.tag())
-        );
-        assert_eq!(ack_subject(&r, ""), format!("{} Your request", r.tag()));
     }
 
     #[test]

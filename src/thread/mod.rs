@@ -1,9 +1,13 @@
-//! Which case does a message belong to (DESIGN.md invariant 4, the part issue 2 needs).
+//! Which case does a message belong to (DESIGN.md invariant 4).
 //!
-//! In order: a Message-ID we issued or stored in `In-Reply-To`/`References`; then the
-//! reference tag in the subject *and* a sender who already takes part in that case. A tag
-//! from anybody else opens a new case linked to the one it mentioned: knowing a reference
-//! number never lets a stranger into someone else's case.
+//! In order: a signed reply token in the address it was sent to ([`token`]); a Message-ID we
+//! issued or stored in `In-Reply-To`/`References`; then the reference tag in the subject
+//! *and* a sender who already takes part in that case. A tag from anybody else opens a new
+//! case linked to the one it mentioned: knowing a reference number never lets a stranger into
+//! someone else's case. A forged or truncated token is no token: the next rules decide.
+
+pub mod subject;
+pub mod token;
 
 use crate::case::Reference;
 use crate::parse::InboundMessage;
@@ -34,6 +38,8 @@ impl CaseLookup for Tx<'_> {
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Threading {
+    /// It was sent to a reply address we signed for this case and role.
+    ByToken { case: CaseRow, role: token::Role },
     /// Its In-Reply-To/References name a message of this case.
     ByMessageId(CaseRow),
     /// Its subject tag names this case and the sender takes part in it.
@@ -49,8 +55,18 @@ pub enum Threading {
 pub fn find_case(
     msg: &InboundMessage,
     prefix: &str,
+    token: Option<&token::Verified>,
     lookup: &impl CaseLookup,
 ) -> Result<Threading, StoreError> {
+    if let Some(t) = token {
+        // A valid token for a case that no longer exists (purged) falls through.
+        if let Some(c) = lookup.by_reference(t.reference.as_str())? {
+            return Ok(Threading::ByToken {
+                case: c,
+                role: t.role,
+            });
+        }
+    }
     let mut ids: Vec<String> = msg.references.clone();
     for id in &msg.in_reply_to {
         if !ids.contains(id) {
@@ -118,6 +134,10 @@ mod tests {
             updated_at: String::new(),
             first_response_due: None,
             linked_case_id: None,
+            assignee: None,
+            first_response_at: None,
+            resolved_at: None,
+            reopen_count: 0,
         }
     }
 
@@ -143,6 +163,7 @@ mod tests {
         let t = find_case(
             &msg("From: bob@elsewhere.test\r\nSubject: hi\r\nIn-Reply-To: <ack-1@support.test>"),
             "CMP",
+            None,
             &m,
         )
         .unwrap();
@@ -157,6 +178,7 @@ mod tests {
                 "From: Alice <ALICE@customer.test>\r\nSubject: Re: {tag} more"
             )),
             "CMP",
+            None,
             &m,
         )
         .unwrap();
@@ -171,6 +193,7 @@ mod tests {
                 "From: mallory@evil.test\r\nReply-To: alice@customer.test\r\nSubject: {tag}"
             )),
             "CMP",
+            None,
             &m,
         )
         .unwrap();
@@ -183,9 +206,78 @@ mod tests {
         let t = find_case(
             &msg("From: alice@customer.test\r\nSubject: new problem\r\nReferences: <other@x>"),
             "CMP",
+            None,
             &m,
         )
         .unwrap();
         assert_eq!(t, Threading::New { mentioned: None });
+    }
+}
+
+#[cfg(test)]
+mod token_rule_tests {
+    use super::*;
+    use crate::case::Reference;
+    use crate::parse::{parse, ParseLimits};
+
+    struct One(CaseRow);
+    impl CaseLookup for One {
+        fn by_message_ids(&self, _: &[String]) -> Result<Option<CaseRow>, StoreError> {
+            Ok(None)
+        }
+        fn by_reference(&self, r: &str) -> Result<Option<CaseRow>, StoreError> {
+            Ok((r == self.0.reference).then(|| self.0.clone()))
+        }
+        fn is_participant(&self, _: i64, _: &str) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+    }
+
+    #[test]
+    fn a_valid_token_wins_over_everything_and_carries_its_role() {
+        let key = token::TokenKey::new(&crate::secret::Secret::new("k".repeat(32))).unwrap();
+        let r = Reference::generate("CMP", &mut rand::thread_rng());
+        let mut c = tests_case(&r);
+        c.id = 7;
+        let addr = key.address("support@support.test", token::Role::Agent, &r);
+        let raw = format!("From: stranger@x.test\r\nTo: {addr}\r\nSubject: hi\r\n\r\nb\r\n");
+        let m = parse(raw.as_bytes(), &ParseLimits::default()).unwrap();
+        let v = key.find_in(&m, "support@support.test");
+        let t = find_case(&m, "CMP", v.as_ref(), &One(c)).unwrap();
+        assert!(
+            matches!(t, Threading::ByToken { ref case, role: token::Role::Agent } if case.id == 7),
+            "{t:?}"
+        );
+        // The same address with one MAC symbol changed is no token: the stranger gets a case
+        // of their own.
+        let at = addr.find('@').unwrap();
+        let mut local = addr[..at].to_string();
+        let last = local.pop().unwrap();
+        local.push(if last == '0' { '1' } else { '0' });
+        let forged = format!("{local}{}", &addr[at..]);
+        let raw = format!("From: stranger@x.test\r\nTo: {forged}\r\nSubject: hi\r\n\r\nb\r\n");
+        let m = parse(raw.as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(key.find_in(&m, "support@support.test"), None);
+    }
+
+    fn tests_case(r: &Reference) -> CaseRow {
+        CaseRow {
+            id: 1,
+            reference: r.as_str().into(),
+            status: "acknowledged".into(),
+            category: "general".into(),
+            priority: "normal".into(),
+            subject: "s".into(),
+            customer_address: "alice@customer.test".into(),
+            customer_name: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            first_response_due: None,
+            linked_case_id: None,
+            assignee: None,
+            first_response_at: None,
+            resolved_at: None,
+            reopen_count: 0,
+        }
     }
 }

@@ -1,0 +1,892 @@
+//! The conversation after a case is opened (issue 3): agents are told about new cases and
+//! every later customer message, agents answer from their own mail client through the agent
+//! reply address, commands at the top of their reply change the case, and the customer gets
+//! the answer and the status updates in one thread.
+//!
+//! Who may do what (DESIGN.md invariant 4): an agent's reply is relayed, and its commands
+//! applied, only when it comes from a configured agent address *through the agent reply
+//! address* (and, in the strict mode, with our server's Authentication-Results vouching for
+//! it). Anything else that claims the agent role is kept as an internal note flagged
+//! unverified and changes nothing. Everything here runs inside the message's transaction:
+//! the case change, the audit events and the outgoing mail commit together or not at all.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{format_local, open_case, promise_text, Engine, Outcome};
+use crate::authres::{self, AuthVerdict};
+use crate::case::commands::{self, Command, Parsed};
+use crate::case::status::{transition, CaseEvent, Status};
+use crate::case::Reference;
+use crate::config::{AgentConfig, AgentVerify};
+use crate::outbox::compose::{self, OutAttachment, Outgoing, Recipient};
+use crate::parse::{self, InboundMessage};
+use crate::render::{help_lines, AttachmentInfo, MailContext};
+use crate::store::{parse_ts, CaseRow, NewMessage, NewOutbound, StoreError, Tx};
+use crate::thread::subject;
+use crate::thread::token::Role;
+
+use super::Inbound;
+
+/// At most this many Message-IDs in a References header: the root and the latest ones
+/// (RFC 5322 allows trimming; clients thread on the root and the parent).
+const MAX_REFERENCES: usize = 20;
+
+/// What one message's processing needs.
+pub(super) struct Ctx<'a, 't> {
+    pub tx: &'a Tx<'t>,
+    pub engine: &'a Engine,
+    pub now: DateTime<Utc>,
+}
+
+impl Ctx<'_, '_> {
+    fn prefix(&self) -> &str {
+        &self.engine.config.support.reference_prefix
+    }
+
+    fn reference(&self, case: &CaseRow) -> Result<Reference, StoreError> {
+        Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))
+    }
+
+    fn status(case: &CaseRow) -> Result<Status, StoreError> {
+        case.status.parse().map_err(StoreError::Data)
+    }
+
+    /// The values every case template sees, filled from the case.
+    fn mail_ctx(&self, case: &CaseRow) -> MailContext {
+        let cfg = &self.engine.config;
+        let prio = cfg.priority(&case.priority);
+        let due = if case.first_response_at.is_none() {
+            case.first_response_due.as_deref().and_then(parse_ts)
+        } else {
+            None
+        };
+        MailContext {
+            reference: case.reference.clone(),
+            support_name: cfg.support.name.clone(),
+            customer_name: case.customer_name.clone().filter(|n| !n.trim().is_empty()),
+            customer_address: case.customer_address.clone(),
+            subject: subject::base_subject(&case.subject, self.prefix()),
+            status: case.status.clone(),
+            category_label: cfg
+                .category(&case.category)
+                .and_then(|c| c.label.clone())
+                .unwrap_or_else(|| case.category.clone()),
+            priority_label: prio
+                .and_then(|p| p.label.clone())
+                .unwrap_or_else(|| case.priority.clone()),
+            promise: prio
+                .map(|p| promise_text(p.first_response.0, p.clock))
+                .unwrap_or_default(),
+            due_local: due
+                .map(|d| format_local(d, &self.engine.calendar))
+                .unwrap_or_default(),
+            help: help_lines(),
+            reopen_window: human_duration(cfg.conversation.reopen_window.0),
+            ..MailContext::default()
+        }
+    }
+
+    /// In-Reply-To and References continuing one side's thread of the case.
+    fn threading(
+        &self,
+        case: &CaseRow,
+        audience: &str,
+    ) -> Result<(Option<String>, Vec<String>), StoreError> {
+        let ids = self.tx.thread_ids(case.id, audience)?;
+        let refs = if ids.len() > MAX_REFERENCES {
+            let mut v = vec![ids[0].clone()];
+            v.extend_from_slice(&ids[ids.len() - (MAX_REFERENCES - 1)..]);
+            v
+        } else {
+            ids.clone()
+        };
+        Ok((ids.last().cloned(), refs))
+    }
+
+    /// Queues a message to the case's customer, from the support address with Reply-To the
+    /// customer's signed reply address. Returns false (audited) when it cannot be sent: the
+    /// address bounced before, or lettre refuses it; the case change stands either way.
+    pub fn send_customer(
+        &self,
+        case: &CaseRow,
+        kind: &str,
+        from_name: String,
+        template: &str,
+        mctx: &MailContext,
+    ) -> Result<bool, StoreError> {
+        let cfg = &self.engine.config;
+        if self
+            .tx
+            .is_undeliverable(case.id, &case.customer_address)?
+        {
+            self.tx.audit(
+                Some(case.id),
+                self.now,
+                "system",
+                "not_sent",
+                &serde_json::json!({"kind": kind, "reason": "the customer's address bounced before"}),
+            )?;
+            return Ok(false);
+        }
+        let rendered = self
+            .engine
+            .renderer
+            .render(template, mctx)
+            .map_err(|e| StoreError::Data(e.to_string()))?;
+        let reference = self.reference(case)?;
+        let (in_reply_to, references) = self.threading(case, "customer")?;
+        let message_id = compose::new_message_id(&case.reference, &self.engine.domain);
+        let subject = subject::customer_subject(&reference, &case.subject, self.prefix());
+        // Answers written by an agent are personal mail; status updates sent without text
+        // are automatic (RFC 3834: auto-generated).
+        let automatic = kind != "agent_reply";
+        let built = compose::build(&Outgoing {
+            from_name,
+            from_address: cfg.support.address.clone(),
+            to: vec![Recipient {
+                name: case.customer_name.clone(),
+                address: case.customer_address.clone(),
+            }],
+            reply_to: Some(self.engine.tokens.address(
+                &cfg.support.address,
+                Role::Customer,
+                &reference,
+            )),
+            subject: subject.clone(),
+            message_id: message_id.clone(),
+            in_reply_to,
+            references,
+            auto_submitted: automatic.then_some("auto-generated"),
+            text: rendered.text,
+            html: Some(rendered.html),
+            attachments: vec![],
+            date: self.now,
+        });
+        let body = match built {
+            Ok(b) => b,
+            Err(e) => {
+                self.tx.audit(
+                    Some(case.id),
+                    self.now,
+                    "system",
+                    "not_sent",
+                    &serde_json::json!({"kind": kind, "reason": e.to_string()}),
+                )?;
+                return Ok(false);
+            }
+        };
+        self.tx.enqueue(&NewOutbound {
+            case_id: Some(case.id),
+            kind,
+            automatic,
+            message_id: &message_id,
+            envelope_from: &cfg.support.address,
+            recipient: &case.customer_address,
+            subject: &subject,
+            body: &body,
+            now: self.now,
+            audience: "customer",
+        })?;
+        Ok(true)
+    }
+
+    /// Queues a message to agents (`to`), Reply-To the case's agent reply address, continuing
+    /// the agents' thread of the case. One message to all of them, so every agent's client
+    /// sees the same Message-IDs and threads it the same way.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_agents(
+        &self,
+        case: &CaseRow,
+        kind: &str,
+        to: &[String],
+        template: &str,
+        mctx: &MailContext,
+        attachments: Vec<OutAttachment>,
+    ) -> Result<(), StoreError> {
+        let cfg = &self.engine.config;
+        if to.is_empty() {
+            return Ok(());
+        }
+        let rendered = self
+            .engine
+            .renderer
+            .render(template, mctx)
+            .map_err(|e| StoreError::Data(e.to_string()))?;
+        let reference = self.reference(case)?;
+        let (in_reply_to, references) = self.threading(case, "agent")?;
+        let subject = subject::agent_subject(
+            &reference,
+            &case.subject,
+            self.prefix(),
+            in_reply_to.is_none(),
+        );
+        let message_id = compose::new_message_id(&case.reference, &self.engine.domain);
+        let recipients: Vec<Recipient> = to
+            .iter()
+            .map(|a| Recipient {
+                name: cfg.agent(a).map(|m| m.name.clone()),
+                address: a.clone(),
+            })
+            .collect();
+        let body = compose::build(&Outgoing {
+            from_name: cfg.support.name.clone(),
+            from_address: cfg.support.address.clone(),
+            to: recipients,
+            reply_to: Some(
+                self.engine
+                    .tokens
+                    .address(&cfg.support.address, Role::Agent, &reference),
+            ),
+            subject: subject.clone(),
+            message_id: message_id.clone(),
+            in_reply_to,
+            references,
+            auto_submitted: Some("auto-generated"),
+            text: rendered.text,
+            html: Some(rendered.html),
+            attachments,
+            date: self.now,
+        })
+        // Agent addresses are validated config, so this is a bug, not bad input.
+        .map_err(|e| StoreError::Data(e.to_string()))?;
+        self.tx.enqueue(&NewOutbound {
+            case_id: Some(case.id),
+            kind,
+            automatic: true,
+            message_id: &message_id,
+            envelope_from: &cfg.support.address,
+            recipient: &to.join(","),
+            subject: &subject,
+            body: &body,
+            now: self.now,
+            audience: "agent",
+        })?;
+        Ok(())
+    }
+
+    fn store_message(
+        &self,
+        case: &CaseRow,
+        msg: &InboundMessage,
+        item: &Inbound,
+        outcome: &str,
+        role: &str,
+        internal: bool,
+        note: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.tx.insert_message(&NewMessage {
+            case_id: Some(case.id),
+            source: item.source.as_ref(),
+            msg,
+            received_at: self.now,
+            robot: None,
+            outcome,
+            raw: &item.raw,
+            role: Some(role),
+            visibility: if internal { "internal" } else { "public" },
+            verified: outcome != "unverified_note",
+            note,
+        })?;
+        Ok(())
+    }
+
+    fn set_status(
+        &self,
+        case: &CaseRow,
+        from: Status,
+        to: Status,
+        actor: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        if from != to {
+            self.tx
+                .set_status(case.id, from.as_str(), to.as_str(), actor, reason, self.now)?;
+        } else {
+            self.tx.touch_case(case.id, self.now)?;
+        }
+        Ok(())
+    }
+}
+
+/// The customer's attachments for agents: attached up to `agents.attach_limit`, listed beyond.
+fn forwarded_attachments(
+    engine: &Engine,
+    raw: &[u8],
+) -> (Vec<AttachmentInfo>, Vec<OutAttachment>) {
+    let limit = usize::try_from(engine.config.agents.attach_limit.0).unwrap_or(usize::MAX);
+    let mut info = Vec::new();
+    let mut files = Vec::new();
+    for a in parse::attachment_data(raw, limit) {
+        let name = a
+            .meta
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("attachment-{}", info.len() + 1));
+        let attached = !a.data.is_empty() || a.meta.size == 0;
+        info.push(AttachmentInfo {
+            name: name.clone(),
+            content_type: a.meta.content_type.clone(),
+            size: human_size(a.meta.size),
+            attached,
+        });
+        if attached {
+            files.push(OutAttachment {
+                name,
+                content_type: a.meta.content_type,
+                data: a.data,
+            });
+        }
+    }
+    (info, files)
+}
+
+/// Tells the agents about a new case: the case card with the complaint and its attachments.
+pub(super) fn notify_new_case(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    mentioned: Option<&CaseRow>,
+) -> Result<(), StoreError> {
+    let to = c.engine.config.notify_addresses();
+    if to.is_empty() {
+        return Ok(());
+    }
+    let (attachments, files) = forwarded_attachments(c.engine, &item.raw);
+    let mut m = c.mail_ctx(case);
+    m.text = msg.text.clone();
+    m.attachments = attachments;
+    m.linked_reference = mentioned.map(|l| l.reference.clone());
+    c.send_agents(case, "agent_new_case", &to, "agent_new_case", &m, files)
+}
+
+/// A message from the customer's side of a case (customer reply address, one of our
+/// Message-IDs, or the tag from a participant).
+pub(super) fn from_customer_side(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+) -> Result<Outcome, StoreError> {
+    let from = msg
+        .from
+        .as_ref()
+        .map(|m| m.normalized())
+        .unwrap_or_default();
+    // An agent writing into the customer's thread (reply-all on a relayed answer, a reply to
+    // the acknowledgment) is not answering through the agent address: never relayed.
+    if c.engine.config.agent(&from).is_some() && from != case.customer_address {
+        return from_agent_side(c, case, msg, item, false);
+    }
+    let status = Ctx::status(case)?;
+    let mut reopened = false;
+    if matches!(status, Status::Resolved | Status::Closed) {
+        let window = Duration::from_std(c.engine.config.conversation.reopen_window.0)
+            .unwrap_or(Duration::days(14));
+        let resolved_at = case.resolved_at.as_deref().and_then(parse_ts);
+        if resolved_at.is_some_and(|t| c.now - t <= window) {
+            reopened = true;
+        } else {
+            // Too late to reopen: a new case, linked, so the history is one step away.
+            return open_case(c.tx, c.engine, msg, item, Some(case), c.now);
+        }
+    }
+    let sender = msg.reply_address().map(|m| m.normalized());
+    let role = if from == case.customer_address
+        || sender.as_deref() == Some(case.customer_address.as_str())
+    {
+        "customer"
+    } else {
+        "cc"
+    };
+    c.store_message(case, msg, item, "joined", role, false, None)?;
+    if let Some(s) = &sender {
+        let name = msg.reply_address().and_then(|m| m.name.as_deref());
+        c.tx.add_participant(case.id, s, name, role, c.now)?;
+    }
+    let actor = sender.clone().unwrap_or_else(|| "customer".into());
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        &actor,
+        "message_joined",
+        &serde_json::json!({"message_id": msg.message_id, "subject": msg.subject, "role": role}),
+    )?;
+    let to = transition(status, CaseEvent::CustomerReplied).unwrap_or(status);
+    let reason = if reopened {
+        "customer replied after resolution (reopened)"
+    } else {
+        "customer replied"
+    };
+    c.set_status(case, status, to, &actor, reason)?;
+    if reopened {
+        c.tx.set_resolved(case.id, false, c.now)?;
+        c.tx.audit(
+            Some(case.id),
+            c.now,
+            &actor,
+            "reopened",
+            &serde_json::json!({"by": "customer reply", "resolved_at": case.resolved_at}),
+        )?;
+    }
+
+    let mut current = case.clone();
+    current.status = to.as_str().to_string();
+    let (attachments, files) = forwarded_attachments(c.engine, &item.raw);
+    let mut m = c.mail_ctx(&current);
+    m.text = visible(msg);
+    m.attachments = attachments;
+    m.reopened = reopened;
+    m.sender = (role != "customer").then(|| from.clone());
+    let mut to_agents = c.engine.config.notify_addresses();
+    if let Some(a) = &current.assignee {
+        if !to_agents.contains(a) {
+            to_agents.push(a.clone());
+        }
+    }
+    c.send_agents(
+        &current,
+        "agent_customer_message",
+        &to_agents,
+        "agent_customer_message",
+        &m,
+        files,
+    )?;
+    Ok(if reopened {
+        Outcome::Reopened {
+            reference: case.reference.clone(),
+        }
+    } else {
+        Outcome::Joined {
+            reference: case.reference.clone(),
+        }
+    })
+}
+
+/// The text a person wrote in this message: quoted history and signature removed, or the
+/// whole text when nothing is left (a message that is only a quote is still shown).
+fn visible(msg: &InboundMessage) -> String {
+    if msg.reply_text.trim().is_empty() {
+        msg.text.trim().to_string()
+    } else {
+        msg.reply_text.clone()
+    }
+}
+
+/// Whether the receiving server vouches for an agent's mail (strict mode only).
+fn authenticated(c: &Ctx<'_, '_>, msg: &InboundMessage, from: &str) -> Result<(), String> {
+    let a = &c.engine.config.agents;
+    if a.verify == AgentVerify::None {
+        return Ok(());
+    }
+    let id = a.authserv_id.as_deref().unwrap_or_default();
+    let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    match authres::verify(&msg.headers, id, domain) {
+        AuthVerdict::Pass { .. } => Ok(()),
+        AuthVerdict::Fail { why } => Err(format!("not authenticated by {id}: {why}")),
+        AuthVerdict::Missing => Err(format!(
+            "no Authentication-Results from {id}: the message did not pass through our server's checks"
+        )),
+    }
+}
+
+/// A message claiming the agent role: through the agent reply address (`via_token`), or a
+/// configured agent writing into the customer's side of the case.
+pub(super) fn from_agent_side(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    via_token: bool,
+) -> Result<Outcome, StoreError> {
+    let from = msg
+        .from
+        .as_ref()
+        .map(|m| m.normalized())
+        .unwrap_or_default();
+    let agent: Option<AgentConfig> = c.engine.config.agent(&from).cloned();
+    let checked: Result<AgentConfig, String> = match (&agent, via_token) {
+        (Some(a), true) => authenticated(c, msg, &from).map(|()| a.clone()),
+        (None, _) => Err(format!(
+            "{} is not a configured agent address; only agents can answer through the agent reply address",
+            if from.is_empty() { "(no From address)" } else { &from }
+        )),
+        (Some(_), false) => Err(
+            "it was sent to the customer's side of the case, not to the agent reply address; \
+             to answer, reply to the case notification"
+                .into(),
+        ),
+    };
+    let agent = match checked {
+        Ok(a) => a,
+        Err(why) => return unverified(c, case, msg, item, &from, agent.as_ref(), &why),
+    };
+
+    let text = visible(msg);
+    let parsed = commands::parse(&text)
+        .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())
+        .and_then(|p| validate(c, case, &p).map(|()| p));
+    let p = match parsed {
+        Ok(p) => p,
+        Err(errors) => return rejected(c, case, msg, item, &agent, &text, errors),
+    };
+    let note = p.has("note");
+    let relay = (!note && !p.text.is_empty()).then(|| p.text.clone());
+    c.store_message(
+        case,
+        msg,
+        item,
+        if note { "agent_note" } else { "agent_reply" },
+        "agent",
+        note,
+        None,
+    )?;
+    c.tx
+        .add_participant(case.id, &from, Some(&agent.name), "agent", c.now)?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        &from,
+        if note { "internal_note" } else { "agent_answer" },
+        &serde_json::json!({
+            "message_id": msg.message_id,
+            "commands": p.commands.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            "relayed": relay.is_some(),
+        }),
+    )?;
+
+    let cfg = &c.engine.config;
+    let mut current = case.clone();
+    let mut raised = false;
+    let mut reason = None;
+    for cmd in &p.commands {
+        match cmd {
+            Command::Priority(n) if *n != current.priority => {
+                raised = rank(c.engine, n) < rank(c.engine, &current.priority);
+                c.tx
+                    .set_case_field(case.id, "priority", Some(n), &from, c.now)?;
+                current.priority = n.clone();
+                if current.first_response_at.is_none() {
+                    if let Some(pr) = cfg.priority(n) {
+                        let due = c
+                            .engine
+                            .calendar
+                            .deadline(c.now, pr.first_response.0, pr.clock);
+                        let old = current.first_response_due.as_deref().and_then(parse_ts);
+                        if old.is_none_or(|o| due < o) {
+                            let v = crate::store::ts(due);
+                            c.tx.set_case_field(
+                                case.id,
+                                "first_response_due",
+                                Some(&v),
+                                &from,
+                                c.now,
+                            )?;
+                            current.first_response_due = Some(v);
+                        }
+                    }
+                }
+            }
+            Command::Category(n) if *n != current.category => {
+                c.tx
+                    .set_case_field(case.id, "category", Some(n), &from, c.now)?;
+                current.category = n.clone();
+            }
+            Command::Assign(a) => {
+                c.tx
+                    .set_case_field(case.id, "assignee", Some(a), &from, c.now)?;
+                current.assignee = Some(a.clone());
+            }
+            Command::Escalate(r) => reason = r.clone(),
+            _ => {}
+        }
+    }
+
+    // State changes, in a fixed order: the answer itself, then the command's event.
+    let mut status = Ctx::status(&current)?;
+    let mut events: Vec<(CaseEvent, &str)> = Vec::new();
+    if p.has("reopen") {
+        events.push((CaseEvent::Reopen, "#reopen"));
+    }
+    if relay.is_some() {
+        events.push((CaseEvent::AgentReplied, "agent answered"));
+    }
+    if p.has("wait") {
+        events.push((CaseEvent::WaitOnCustomer, "#wait"));
+    }
+    if p.has("escalate") {
+        events.push((CaseEvent::Escalate, "#escalate"));
+    }
+    if p.has("resolve") {
+        events.push((CaseEvent::Resolve, "#resolve"));
+    }
+    for (ev, why) in events {
+        // Explicit commands were validated; an answer on a closed case keeps it closed.
+        let Ok(next) = transition(status, ev) else {
+            continue;
+        };
+        let why = match (ev, &reason) {
+            (CaseEvent::Escalate, Some(r)) => format!("#escalate: {r}"),
+            _ => why.to_string(),
+        };
+        c.set_status(&current, status, next, &from, &why)?;
+        if ev == CaseEvent::Resolve {
+            c.tx.set_resolved(case.id, true, c.now)?;
+        }
+        if ev == CaseEvent::Reopen {
+            c.tx.set_resolved(case.id, false, c.now)?;
+        }
+        status = next;
+    }
+    current.status = status.as_str().to_string();
+    if relay.is_some() {
+        c.tx.set_first_response(case.id, c.now)?;
+        if current.first_response_at.is_none() {
+            c.tx.audit(
+                Some(case.id),
+                c.now,
+                &from,
+                "first_response",
+                &serde_json::json!({"due": current.first_response_due}),
+            )?;
+        }
+    }
+
+    if note {
+        return Ok(Outcome::AgentNote {
+            reference: case.reference.clone(),
+        });
+    }
+    // What the customer is told: the answer, with a status update when the state changed in
+    // a way they care about.
+    let update = if p.has("resolve") {
+        Some("customer_resolved")
+    } else if p.has("escalate") {
+        Some("customer_escalated")
+    } else if raised {
+        Some("customer_priority_raised")
+    } else {
+        None
+    };
+    let mut m = c.mail_ctx(&current);
+    m.agent_name = agent.name.clone();
+    if p.has("escalate") || raised {
+        // A new timeline: the current priority's first-response target from now.
+        if let Some(pr) = cfg.priority(&current.priority) {
+            let due = c
+                .engine
+                .calendar
+                .deadline(c.now, pr.first_response.0, pr.clock);
+            m.due_local = format_local(due, &c.engine.calendar);
+            m.promise = promise_text(pr.first_response.0, pr.clock);
+        }
+    }
+    if let Some(t) = update {
+        let r = c
+            .engine
+            .renderer
+            .render(t, &m)
+            .map_err(|e| StoreError::Data(e.to_string()))?;
+        m.update_text = Some(r.text.trim().to_string());
+        m.update_html = Some(r.html);
+    }
+    let from_name = format!("{} via {}", agent.name, cfg.support.name);
+    let relayed = match &relay {
+        Some(text) => {
+            m.text = text.clone();
+            c.send_customer(&current, "agent_reply", from_name, "customer_agent_reply", &m)?
+        }
+        None if update.is_some() => {
+            c.send_customer(&current, "status_update", from_name, "customer_agent_reply", &m)?;
+            false
+        }
+        None => false,
+    };
+    Ok(Outcome::AgentReply {
+        reference: case.reference.clone(),
+        relayed,
+    })
+}
+
+/// Checks a parsed reply against config and the case's state, before anything changes.
+fn validate(c: &Ctx<'_, '_>, case: &CaseRow, p: &Parsed) -> Result<(), Vec<String>> {
+    let cfg = &c.engine.config;
+    let mut errors = Vec::new();
+    for cmd in &p.commands {
+        match cmd {
+            Command::Priority(n) if cfg.priority(n).is_none() => errors.push(format!(
+                "`#priority {n}`: no such priority; use one of {}",
+                cfg.priorities
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Command::Category(n) if cfg.category(n).is_none() => errors.push(format!(
+                "`#category {n}`: no such category; use one of {}",
+                cfg.categories
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Command::Assign(a) if cfg.agent(a).is_none() => errors.push(format!(
+                "`#assign {a}`: not a configured agent address"
+            )),
+            _ => {}
+        }
+    }
+    // Simulate the state changes so a command that makes no sense (resolving a resolved
+    // case) is caught before anything is written.
+    if let Ok(mut s) = Ctx::status(case) {
+        for (name, ev) in [
+            ("reopen", CaseEvent::Reopen),
+            ("wait", CaseEvent::WaitOnCustomer),
+            ("escalate", CaseEvent::Escalate),
+            ("resolve", CaseEvent::Resolve),
+        ] {
+            if p.has(name) {
+                match transition(s, ev) {
+                    Ok(n) => s = n,
+                    Err(_) => errors.push(format!("`#{name}`: the case is {s}, so it cannot be done")),
+                }
+            }
+        }
+    }
+    if p.commands.is_empty() && p.text.is_empty() {
+        errors.push(
+            "the reply is empty once the quoted text is removed: nothing to send".into(),
+        );
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Position of a priority in config (0 = most urgent).
+fn rank(engine: &Engine, name: &str) -> usize {
+    engine
+        .config
+        .priorities
+        .iter()
+        .position(|p| p.name == name)
+        .unwrap_or(usize::MAX)
+}
+
+/// An agent's reply with bad commands: recorded, nothing else changes, the agent is told.
+fn rejected(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    agent: &AgentConfig,
+    text: &str,
+    errors: Vec<String>,
+) -> Result<Outcome, StoreError> {
+    let note = format!("not relayed: {}", errors.join("; "));
+    c.store_message(case, msg, item, "command_rejected", "agent", true, Some(&note))?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        &agent.address.to_lowercase(),
+        "command_rejected",
+        &serde_json::json!({"errors": errors}),
+    )?;
+    let mut m = c.mail_ctx(case);
+    m.errors = errors;
+    m.text = text.to_string();
+    m.agent_name = agent.name.clone();
+    c.send_agents(
+        case,
+        "agent_command_error",
+        &[agent.address.to_lowercase()],
+        "agent_command_error",
+        &m,
+        vec![],
+    )?;
+    Ok(Outcome::CommandRejected {
+        reference: case.reference.clone(),
+    })
+}
+
+/// A message claiming the agent role that failed its checks: an internal note flagged
+/// unverified, no state change. A configured agent (the real one, whatever the From header
+/// says) is told why; a stranger is not answered.
+fn unverified(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    from: &str,
+    agent: Option<&AgentConfig>,
+    why: &str,
+) -> Result<Outcome, StoreError> {
+    c.store_message(case, msg, item, "unverified_note", "agent", true, Some(why))?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        if from.is_empty() { "unknown" } else { from },
+        "unverified_note",
+        &serde_json::json!({"reason": why}),
+    )?;
+    if let Some(a) = agent {
+        let mut m = c.mail_ctx(case);
+        m.errors = vec![format!("your message was kept as an internal note only: {why}")];
+        m.text = visible(msg);
+        m.agent_name = a.name.clone();
+        c.send_agents(
+            case,
+            "agent_command_error",
+            &[a.address.to_lowercase()],
+            "agent_command_error",
+            &m,
+            vec![],
+        )?;
+    }
+    Ok(Outcome::Unverified {
+        reference: case.reference.clone(),
+        reason: why.to_string(),
+    })
+}
+
+/// "14 days", "2 hours", "30 minutes".
+pub fn human_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = if s >= 86_400 && s % 86_400 == 0 {
+        (s / 86_400, "day")
+    } else if s >= 3600 && s % 3600 == 0 {
+        (s / 3600, "hour")
+    } else {
+        (s.div_ceil(60), "minute")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// "980 bytes", "12 KB", "3.4 MB".
+fn human_size(n: usize) -> String {
+    if n < 1024 {
+        format!("{n} bytes")
+    } else if n < 1024 * 1024 {
+        format!("{} KB", n.div_ceil(1024))
+    } else {
+        format!("{:.1} MB", n as f64 / (1024.0 * 1024.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_read_naturally() {
+        use std::time::Duration as D;
+        assert_eq!(human_duration(D::from_secs(14 * 86_400)), "14 days");
+        assert_eq!(human_duration(D::from_secs(3600)), "1 hour");
+        assert_eq!(human_duration(D::from_secs(90)), "2 minutes");
+        assert_eq!(human_size(980), "980 bytes");
+        assert_eq!(human_size(12 * 1024), "12 KB");
+        assert_eq!(human_size(3_565_158), "3.4 MB");
+    }
+}

@@ -1,0 +1,176 @@
+//! Subjects: reply and forward prefixes in the languages mail clients write them, and the
+//! subjects we send so that each side's client keeps the case in one thread.
+//!
+//! Clients prefix replies with `Re:` in English but `AW:` (German Outlook), `SV:`
+//! (Scandinavian), `VS:` (Finnish), `Antw:` (Dutch), `RE :` (French, with a space), `回复:`
+//! (Chinese, full-width colon too), `답장:` (Korean) and more, sometimes stacked or counted
+//! (`Re[2]:`). We compare and rebuild subjects on the base subject, so a thread does not grow
+//! `Re: AW: Re:` chains and a case's subject stays recognisable.
+
+use crate::case::Reference;
+use crate::outbox::compose::one_line;
+
+/// Reply and forward prefixes (lower case), without the colon.
+const PREFIXES: &[&str] = &[
+    // Reply.
+    "re", "aw", "sv", "vs", "antw", "antwort", "ang", "odp", "atb", "vá", "ats", "yan", "ynt",
+    "rif", "r", "rv", "res", "resp", "réf", "ref", "απ", "σχετ", "отв", "ответ", "від", "відп",
+    "回复", "回覆", "答复", "答覆", "답장", "회신", "返信", "رد", "תגובה", "jawab", "balas",
+    // Forward.
+    "fw", "fwd", "wg", "weitergeleitet", "doorst", "tr", "i", "enc", "pd", "fs", "vl", "vb",
+    "továbbítás", "trs", "πρθ", "пересл", "转发", "轉寄", "轉發", "전달", "転送", "ilt",
+];
+
+/// Strips one leading prefix (`Re:`, `AW:`, `RE :`, `Re[2]:`, `回复：`) and returns the rest.
+fn strip_one(s: &str) -> Option<&str> {
+    let t = s.trim_start();
+    // The prefix is the text before the first colon (ASCII or full-width), at most a few words.
+    let (head, rest) = match (t.find(':'), t.find('：')) {
+        (Some(a), Some(b)) if b < a => (&t[..b], &t[b + '：'.len_utf8()..]),
+        (Some(a), _) => (&t[..a], &t[a + 1..]),
+        (None, Some(b)) => (&t[..b], &t[b + '：'.len_utf8()..]),
+        (None, None) => return None,
+    };
+    let mut word = head.trim_end();
+    // A counter: Re[2], Re(3), Re^2.
+    if let Some(p) = word.find(['[', '(', '^']) {
+        let counter = &word[p..];
+        if counter
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '[' | ']' | '(' | ')' | '^'))
+        {
+            word = word[..p].trim_end();
+        }
+    }
+    if word.is_empty() || word.chars().count() > 16 {
+        return None;
+    }
+    let lower = word.to_lowercase();
+    PREFIXES.contains(&lower.as_str()).then_some(rest)
+}
+
+/// True when the subject starts with a reply or forward prefix in any language we know.
+pub fn has_reply_prefix(subject: &str) -> bool {
+    strip_one(subject).is_some()
+}
+
+/// The subject without reply/forward prefixes and without our reference tags, on one line.
+pub fn base_subject(subject: &str, prefix: &str) -> String {
+    let mut s = one_line(subject);
+    loop {
+        let before = s.len();
+        // Our tag may sit between prefixes: "Re: [CMP-...] AW: Broken".
+        if let Some(r) = Reference::find_in_subject(&s, prefix) {
+            s = one_line(&s.replacen(&r.tag(), "", 1));
+        }
+        while let Some(rest) = strip_one(&s) {
+            s = rest.trim_start().to_string();
+        }
+        if s.len() == before {
+            break;
+        }
+    }
+    s
+}
+
+/// The subject of everything we send the customer on a case: `[REF] Re: base`.
+pub fn customer_subject(reference: &Reference, case_subject: &str, prefix: &str) -> String {
+    let base = base_subject(case_subject, prefix);
+    if base.is_empty() {
+        format!("{} Your request", reference.tag())
+    } else {
+        format!("{} Re: {base}", reference.tag())
+    }
+}
+
+/// The subject of mail to agents: `[REF] base` for the first, `Re: [REF] base` after.
+pub fn agent_subject(
+    reference: &Reference,
+    case_subject: &str,
+    prefix: &str,
+    first: bool,
+) -> String {
+    let base = base_subject(case_subject, prefix);
+    let base = if base.is_empty() {
+        "(no subject)".to_string()
+    } else {
+        base
+    };
+    if first {
+        format!("{} {base}", reference.tag())
+    } else {
+        format!("Re: {} {base}", reference.tag())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_in_many_languages_are_recognised() {
+        for s in [
+            "Re: Broken",
+            "RE: Broken",
+            "AW: Broken",
+            "SV: Broken",
+            "VS: Broken",
+            "RE : Broken",
+            "Antw: Broken",
+            "回复: Broken",
+            "回复：Broken",
+            "답장: Broken",
+            "Re[2]: Broken",
+            "Fwd: Broken",
+            "WG: Broken",
+            "TR: Broken",
+            "Odp: Broken",
+            "Ответ: Broken",
+        ] {
+            assert!(has_reply_prefix(s), "{s}");
+            assert_eq!(base_subject(s, "CMP"), "Broken", "{s}");
+        }
+    }
+
+    #[test]
+    fn stacked_prefixes_and_our_tag_are_removed() {
+        let r = Reference::generate("CMP", &mut rand::thread_rng());
+        let s = format!("AW: Re: {} RE: Invoice wrong", r.tag());
+        assert_eq!(base_subject(&s, "CMP"), "Invoice wrong");
+        assert_eq!(
+            customer_subject(&r, &s, "CMP"),
+            format!("{} Re: Invoice wrong", r.tag())
+        );
+        assert_eq!(
+            agent_subject(&r, &s, "CMP", false),
+            format!("Re: {} Invoice wrong", r.tag())
+        );
+    }
+
+    #[test]
+    fn ordinary_colons_are_not_prefixes() {
+        for s in [
+            "Order 123: wrong size",
+            "Urgent: site down",
+            "Question about: billing",
+            "10:30 appointment",
+            "Re",
+        ] {
+            assert!(!has_reply_prefix(s), "{s}");
+            assert_eq!(base_subject(s, "CMP"), s, "{s}");
+        }
+    }
+
+    #[test]
+    fn an_empty_subject_gets_a_readable_one() {
+        let r = Reference::generate("CMP", &mut rand::thread_rng());
+        assert_eq!(
+            customer_subject(&r, "Re: ", "CMP"),
+            format!("{} Your request", r.tag())
+        );
+        assert_eq!(
+            agent_subject(&r, "", "CMP", true),
+            format!("{} (no subject)", r.tag())
+        );
+    }
+}
