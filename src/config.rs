@@ -820,7 +820,11 @@ impl Config {
                 .map(|a| a.address.to_lowercase())
                 .collect()
         } else {
-            self.agents.notify.iter().map(|a| a.to_lowercase()).collect()
+            self.agents
+                .notify
+                .iter()
+                .map(|a| a.to_lowercase())
+                .collect()
         }
     }
 
@@ -1357,7 +1361,9 @@ name = "Ann again"
 address = "not an address"
 name = ""
 "#;
-        let e = Config::from_toml(&text, Path::new(".")).unwrap_err().to_string();
+        let e = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
         for key in [
             "agents.notify[0]",
             "agents.authserv_id",
@@ -1372,14 +1378,21 @@ name = ""
     #[test]
     fn the_token_key_source_is_required_and_a_long_local_part_refused() {
         let text = MINIMAL.replace("token_secret_env = \"TOKEN_KEY\"\n", "");
-        let e = Config::from_toml(&text, Path::new(".")).unwrap_err().to_string();
+        let e = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("token_secret_file"), "{e}");
         let text = MINIMAL.replace(
             "address = \"support@support.test\"",
             "address = \"customer-support-and-complaints-department@support.test\"",
         );
-        let e = Config::from_toml(&text, Path::new(".")).unwrap_err().to_string();
-        assert!(e.contains("support.address") && e.contains("reply token"), "{e}");
+        let e = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("support.address") && e.contains("reply token"),
+            "{e}"
+        );
     }
 
     #[test]

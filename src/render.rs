@@ -306,8 +306,14 @@ pub(crate) mod tests {
         for t in CASE_TEMPLATES {
             let out = r.render(t, &MailContext::sample()).unwrap();
             assert!(!out.html.contains("<script>"), "{t}");
-            assert!(!out.html.contains("<b>Please</b>"), "{t}: customer HTML escaped");
-            assert!(!out.text.contains("&lt;"), "{t}: text part is not HTML-escaped");
+            assert!(
+                !out.html.contains("<b>Please</b>"),
+                "{t}: customer HTML escaped"
+            );
+            assert!(
+                !out.text.contains("&lt;"),
+                "{t}: text part is not HTML-escaped"
+            );
         }
         let card = r.render("agent_new_case", &MailContext::sample()).unwrap();
         assert!(card.text.contains("CMP-0A1B2-3"), "linked case named");
@@ -364,6 +370,9 @@ pub(crate) mod tests {
         .unwrap();
         let r = Renderer::load(dir.path()).unwrap();
         let e = check_all(&r).unwrap_err().to_string();
-        assert!(e.contains("typo_name") && e.contains("customer_resolved"), "{e}");
+        assert!(
+            e.contains("typo_name") && e.contains("customer_resolved"),
+            "{e}"
+        );
     }
 }

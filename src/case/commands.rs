@@ -184,8 +184,12 @@ fn parse_line(line: &str) -> Result<Command, String> {
         "escalate" => Ok(Command::Escalate(
             (!arg.is_empty()).then(|| arg.chars().take(500).collect()),
         )),
-        "priority" => Ok(Command::Priority(one_word("a priority name")?.to_lowercase())),
-        "category" => Ok(Command::Category(one_word("a category name")?.to_lowercase())),
+        "priority" => Ok(Command::Priority(
+            one_word("a priority name")?.to_lowercase(),
+        )),
+        "category" => Ok(Command::Category(
+            one_word("a category name")?.to_lowercase(),
+        )),
         "assign" => Ok(Command::Assign(
             one_word("an agent address")?
                 .trim_matches(|c| c == '<' || c == '>')
@@ -258,8 +262,8 @@ mod tests {
 
     #[test]
     fn escalate_keeps_its_reason_and_assign_its_address() {
-        let p = parse("#escalate customer threatens to cancel\n#assign <Bob@Support.test>\n")
-            .unwrap();
+        let p =
+            parse("#escalate customer threatens to cancel\n#assign <Bob@Support.test>\n").unwrap();
         assert_eq!(
             p.commands,
             vec![

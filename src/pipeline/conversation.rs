@@ -115,10 +115,7 @@ impl Ctx<'_, '_> {
         mctx: &MailContext,
     ) -> Result<bool, StoreError> {
         let cfg = &self.engine.config;
-        if self
-            .tx
-            .is_undeliverable(case.id, &case.customer_address)?
-        {
+        if self.tx.is_undeliverable(case.id, &case.customer_address)? {
             self.tx.audit(
                 Some(case.id),
                 self.now,
@@ -232,11 +229,11 @@ impl Ctx<'_, '_> {
             from_name: cfg.support.name.clone(),
             from_address: cfg.support.address.clone(),
             to: recipients,
-            reply_to: Some(
-                self.engine
-                    .tokens
-                    .address(&cfg.support.address, Role::Agent, &reference),
-            ),
+            reply_to: Some(self.engine.tokens.address(
+                &cfg.support.address,
+                Role::Agent,
+                &reference,
+            )),
             subject: subject.clone(),
             message_id: message_id.clone(),
             in_reply_to,
@@ -269,10 +266,7 @@ impl Ctx<'_, '_> {
         case: &CaseRow,
         msg: &InboundMessage,
         item: &Inbound,
-        outcome: &str,
-        role: &str,
-        internal: bool,
-        note: Option<&str>,
+        r: Record<'_>,
     ) -> Result<(), StoreError> {
         self.tx.insert_message(&NewMessage {
             case_id: Some(case.id),
@@ -280,12 +274,12 @@ impl Ctx<'_, '_> {
             msg,
             received_at: self.now,
             robot: None,
-            outcome,
+            outcome: r.outcome,
             raw: &item.raw,
-            role: Some(role),
-            visibility: if internal { "internal" } else { "public" },
-            verified: outcome != "unverified_note",
-            note,
+            role: Some(r.role),
+            visibility: if r.internal { "internal" } else { "public" },
+            verified: r.outcome != "unverified_note",
+            note: r.note,
         })?;
         Ok(())
     }
@@ -308,11 +302,16 @@ impl Ctx<'_, '_> {
     }
 }
 
+/// How an inbound message is recorded on its case.
+struct Record<'a> {
+    outcome: &'a str,
+    role: &'a str,
+    internal: bool,
+    note: Option<&'a str>,
+}
+
 /// The customer's attachments for agents: attached up to `agents.attach_limit`, listed beyond.
-fn forwarded_attachments(
-    engine: &Engine,
-    raw: &[u8],
-) -> (Vec<AttachmentInfo>, Vec<OutAttachment>) {
+fn forwarded_attachments(engine: &Engine, raw: &[u8]) -> (Vec<AttachmentInfo>, Vec<OutAttachment>) {
     let limit = usize::try_from(engine.config.agents.attach_limit.0).unwrap_or(usize::MAX);
     let mut info = Vec::new();
     let mut files = Vec::new();
@@ -399,7 +398,17 @@ pub(super) fn from_customer_side(
     } else {
         "cc"
     };
-    c.store_message(case, msg, item, "joined", role, false, None)?;
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: "joined",
+            role,
+            internal: false,
+            note: None,
+        },
+    )?;
     if let Some(s) = &sender {
         let name = msg.reply_address().and_then(|m| m.name.as_deref());
         c.tx.add_participant(case.id, s, name, role, c.now)?;
@@ -536,18 +545,23 @@ pub(super) fn from_agent_side(
         case,
         msg,
         item,
-        if note { "agent_note" } else { "agent_reply" },
-        "agent",
-        note,
-        None,
+        Record {
+            outcome: if note { "agent_note" } else { "agent_reply" },
+            role: "agent",
+            internal: note,
+            note: None,
+        },
     )?;
-    c.tx
-        .add_participant(case.id, &from, Some(&agent.name), "agent", c.now)?;
+    c.tx.add_participant(case.id, &from, Some(&agent.name), "agent", c.now)?;
     c.tx.audit(
         Some(case.id),
         c.now,
         &from,
-        if note { "internal_note" } else { "agent_answer" },
+        if note {
+            "internal_note"
+        } else {
+            "agent_answer"
+        },
         &serde_json::json!({
             "message_id": msg.message_id,
             "commands": p.commands.iter().map(|c| c.name()).collect::<Vec<_>>(),
@@ -563,8 +577,7 @@ pub(super) fn from_agent_side(
         match cmd {
             Command::Priority(n) if *n != current.priority => {
                 raised = rank(c.engine, n) < rank(c.engine, &current.priority);
-                c.tx
-                    .set_case_field(case.id, "priority", Some(n), &from, c.now)?;
+                c.tx.set_case_field(case.id, "priority", Some(n), &from, c.now)?;
                 current.priority = n.clone();
                 if current.first_response_at.is_none() {
                     if let Some(pr) = cfg.priority(n) {
@@ -588,13 +601,11 @@ pub(super) fn from_agent_side(
                 }
             }
             Command::Category(n) if *n != current.category => {
-                c.tx
-                    .set_case_field(case.id, "category", Some(n), &from, c.now)?;
+                c.tx.set_case_field(case.id, "category", Some(n), &from, c.now)?;
                 current.category = n.clone();
             }
             Command::Assign(a) => {
-                c.tx
-                    .set_case_field(case.id, "assignee", Some(a), &from, c.now)?;
+                c.tx.set_case_field(case.id, "assignee", Some(a), &from, c.now)?;
                 current.assignee = Some(a.clone());
             }
             Command::Escalate(r) => reason = r.clone(),
@@ -694,10 +705,22 @@ pub(super) fn from_agent_side(
     let relayed = match &relay {
         Some(text) => {
             m.text = text.clone();
-            c.send_customer(&current, "agent_reply", from_name, "customer_agent_reply", &m)?
+            c.send_customer(
+                &current,
+                "agent_reply",
+                from_name,
+                "customer_agent_reply",
+                &m,
+            )?
         }
         None if update.is_some() => {
-            c.send_customer(&current, "status_update", from_name, "customer_agent_reply", &m)?;
+            c.send_customer(
+                &current,
+                "status_update",
+                from_name,
+                "customer_agent_reply",
+                &m,
+            )?;
             false
         }
         None => false,
@@ -730,9 +753,9 @@ fn validate(c: &Ctx<'_, '_>, case: &CaseRow, p: &Parsed) -> Result<(), Vec<Strin
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
-            Command::Assign(a) if cfg.agent(a).is_none() => errors.push(format!(
-                "`#assign {a}`: not a configured agent address"
-            )),
+            Command::Assign(a) if cfg.agent(a).is_none() => {
+                errors.push(format!("`#assign {a}`: not a configured agent address"))
+            }
             _ => {}
         }
     }
@@ -748,15 +771,15 @@ fn validate(c: &Ctx<'_, '_>, case: &CaseRow, p: &Parsed) -> Result<(), Vec<Strin
             if p.has(name) {
                 match transition(s, ev) {
                     Ok(n) => s = n,
-                    Err(_) => errors.push(format!("`#{name}`: the case is {s}, so it cannot be done")),
+                    Err(_) => {
+                        errors.push(format!("`#{name}`: the case is {s}, so it cannot be done"))
+                    }
                 }
             }
         }
     }
     if p.commands.is_empty() && p.text.is_empty() {
-        errors.push(
-            "the reply is empty once the quoted text is removed: nothing to send".into(),
-        );
+        errors.push("the reply is empty once the quoted text is removed: nothing to send".into());
     }
     if errors.is_empty() {
         Ok(())
@@ -786,7 +809,17 @@ fn rejected(
     errors: Vec<String>,
 ) -> Result<Outcome, StoreError> {
     let note = format!("not relayed: {}", errors.join("; "));
-    c.store_message(case, msg, item, "command_rejected", "agent", true, Some(&note))?;
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: "command_rejected",
+            role: "agent",
+            internal: true,
+            note: Some(&note),
+        },
+    )?;
     c.tx.audit(
         Some(case.id),
         c.now,
@@ -823,7 +856,17 @@ fn unverified(
     agent: Option<&AgentConfig>,
     why: &str,
 ) -> Result<Outcome, StoreError> {
-    c.store_message(case, msg, item, "unverified_note", "agent", true, Some(why))?;
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: "unverified_note",
+            role: "agent",
+            internal: true,
+            note: Some(why),
+        },
+    )?;
     c.tx.audit(
         Some(case.id),
         c.now,
@@ -833,7 +876,9 @@ fn unverified(
     )?;
     if let Some(a) = agent {
         let mut m = c.mail_ctx(case);
-        m.errors = vec![format!("your message was kept as an internal note only: {why}")];
+        m.errors = vec![format!(
+            "your message was kept as an internal note only: {why}"
+        )];
         m.text = visible(msg);
         m.agent_name = a.name.clone();
         c.send_agents(

@@ -67,7 +67,9 @@ impl Engine {
         // reload, instead of failing (and quarantining) every complaint that needs it.
         crate::render::check_all(&renderer)?;
         let calendar = BusinessCalendar::from_config(&config.calendar);
-        let source = config.token_secret_source().map_err(EngineError::TokenKey)?;
+        let source = config
+            .token_secret_source()
+            .map_err(EngineError::TokenKey)?;
         let secret = crate::secret::read_key(&source, &config.base_dir)
             .map_err(|e| EngineError::TokenKey(e.to_string()))?;
         let tokens = TokenKey::new(&secret).map_err(|e| EngineError::TokenKey(e.to_string()))?;

@@ -29,6 +29,8 @@ pub enum StoreError {
     },
     #[error("database schema version {found} is newer than this mailcase understands ({known}); upgrade mailcase")]
     TooNew { found: i64, known: i64 },
+    #[error("database schema version {found} is older than this mailcase's ({known}); start the daemon once (or run any writing command) to upgrade it")]
+    TooOld { found: i64, known: i64 },
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("database: {0}")]
@@ -297,11 +299,13 @@ impl Store {
         )?;
         let store = Store { conn };
         let v = store.schema_version()?;
-        if v > MIGRATIONS.len() as i64 {
-            return Err(StoreError::TooNew {
-                found: v,
-                known: MIGRATIONS.len() as i64,
-            });
+        let known = MIGRATIONS.len() as i64;
+        if v > known {
+            return Err(StoreError::TooNew { found: v, known });
+        }
+        if v < known {
+            // Reading an old schema with new queries would fail with obscure SQL errors.
+            return Err(StoreError::TooOld { found: v, known });
         }
         Ok(store)
     }
@@ -325,12 +329,20 @@ impl Store {
                 known,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
+        if current == known {
+            return Ok(());
         }
+        // All pending migrations in one transaction: a reader (or a crash) sees the old
+        // schema or the new one, never a half-upgraded file.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for sql in MIGRATIONS.iter().skip(current as usize) {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", known)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -1227,6 +1239,33 @@ mod tests {
         drop(s);
         let s = Store::open(&p).unwrap();
         assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_version_1_database_is_upgraded_in_place_with_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute(
+                "INSERT INTO cases(reference, status, category, priority, subject, customer_address, created_at, updated_at)
+                 VALUES ('CMP-00000-0', 'acknowledged', 'general', 'normal', 's', 'a@b.test', 't', 't')",
+                [],
+            )
+            .unwrap();
+        }
+        // The CLI refuses to read the old schema rather than failing on a missing column.
+        assert!(matches!(
+            Store::open_read_only(&p),
+            Err(StoreError::TooOld { found: 1, .. })
+        ));
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let c = s.read().case_by_reference("CMP-00000-0").unwrap().unwrap();
+        assert_eq!(c.reopen_count, 0);
+        assert_eq!(c.assignee, None);
     }
 
     #[test]

@@ -67,7 +67,9 @@ impl std::fmt::Debug for TokenKey {
 
 /// Why a key from config cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("the reply-token key must be at least {MIN_KEY_LEN} characters (use `openssl rand -hex 32`)")]
+#[error(
+    "the reply-token key must be at least {MIN_KEY_LEN} characters (use `openssl rand -hex 32`)"
+)]
 pub struct WeakKey;
 
 /// A verified token: the case's reference and the role it was issued to.
@@ -237,10 +239,9 @@ mod tests {
         for role in [Role::Customer, Role::Agent] {
             let t = k.token(role, &r);
             assert!(t.len() <= TOKEN_MAX_LEN, "{t}");
-            assert!(t.chars().all(|c| c.is_ascii_lowercase()
-                || c.is_ascii_digit()
-                || c == '.'
-                || c == '-'));
+            assert!(t
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'));
             let v = k.verify(&t).unwrap();
             assert_eq!(v.role, role);
             assert_eq!(v.reference, r);
@@ -280,7 +281,13 @@ mod tests {
         // A token made with another key.
         let k2 = key("another key, also long enough!!");
         assert_eq!(k.verify(&k2.token(Role::Customer, &r)), None);
-        for junk in ["", "c", "c..", "x.cmp.abc", "c.cmp-xxxxx-x.0000000000000000"] {
+        for junk in [
+            "",
+            "c",
+            "c..",
+            "x.cmp.abc",
+            "c.cmp-xxxxx-x.0000000000000000",
+        ] {
             assert_eq!(k.verify(junk), None, "{junk}");
         }
     }
@@ -296,7 +303,10 @@ mod tests {
         let r = reference();
         let addr = k.address("Support@Support.test", Role::Customer, &r);
         for h in [
-            format!("Delivered-To: {}\r\nTo: support@support.test", addr.to_lowercase()),
+            format!(
+                "Delivered-To: {}\r\nTo: support@support.test",
+                addr.to_lowercase()
+            ),
             format!("To: \"Support\" <{}>", addr.to_uppercase()),
             format!("To: someone@else.test\r\nCc: {addr}"),
         ] {

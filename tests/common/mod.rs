@@ -111,8 +111,11 @@ impl World {
             format!("{}\n", env.password),
         )
         .unwrap();
-        std::fs::write(dir.path().join("token.key"), format!("{}{}\n", short_id(), tag))
-            .unwrap();
+        std::fs::write(
+            dir.path().join("token.key"),
+            format!("{}{}\n", short_id(), tag),
+        )
+        .unwrap();
         let base = std::fs::read_to_string(repo().join("tests/fixtures/config/integration.toml"))
             .expect("integration config");
         let text = (base + "\n" + extra)
@@ -151,9 +154,20 @@ impl World {
         self.config().db_path()
     }
 
-    /// Read-only view of the database.
+    /// Read-only view of the database, once the daemon has created and migrated it.
     pub fn store(&self) -> Store {
-        Store::open_read_only(&self.db_path()).expect("open db")
+        let path = self.db_path();
+        let start = Instant::now();
+        loop {
+            match Store::open_read_only(&path) {
+                Ok(s) if s.read().counts().is_ok() => return s,
+                Ok(_) | Err(_) if start.elapsed() < Duration::from_secs(20) => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Ok(_) => panic!("database {} has no tables", path.display()),
+                Err(e) => panic!("open db: {e}"),
+            }
+        }
     }
 
     /// Starts the daemon in this process.

@@ -1,0 +1,578 @@
+//! The whole conversation on the real Dovecot + Postfix: a customer complains, the agents get
+//! the case card, an agent answers from Thunderbird, Outlook or Gmail (replies built the way
+//! those clients build them: quoting, In-Reply-To, References), the customer gets the answer
+//! threaded and without the quoted history, replies, and so on. Every message travels through
+//! Postfix and is read back from the recipients' Dovecot mailboxes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use mailcase::parse::InboundMessage;
+use mailcase::store::CaseRow;
+
+const AGENTS: &str = r#"
+[[agents.members]]
+address = "@ANN@"
+name = "Ann Agent"
+
+[[agents.members]]
+address = "@BOB@"
+name = "Bob Agent"
+"#;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A started world with one complaint acknowledged and notified.
+struct Conv {
+    w: World,
+    d: Option<Daemon>,
+    customer: String,
+    complaint_id: String,
+    ack: InboundMessage,
+    card: InboundMessage,
+    case: CaseRow,
+}
+
+impl Conv {
+    async fn start(name: &str, extra: &str) -> Conv {
+        let w = World::new(name, &format!("{AGENTS}\n{extra}"));
+        let d = w.start();
+        let customer = w.customer("jane");
+        let complaint_id = format!("{}@customer.test", unique("c"));
+        let raw = format!(
+            "From: Jane Doe <{customer}>\r\nTo: Support <{support}>\r\nSubject: Invoice charged twice\r\n\
+             Message-ID: <{complaint_id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+             Hello, my November invoice was charged twice. Please refund one payment.\r\n\r\nJane\r\n\
+             --b1\r\nContent-Type: application/pdf; name=\"invoice-1127.pdf\"\r\nContent-Disposition: attachment; filename=\"invoice-1127.pdf\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJWZha2UgcGRmCg==\r\n--b1--\r\n",
+            support = w.support
+        );
+        w.send_raw(&customer, &w.support, raw.as_bytes()).await;
+        let ack = w.wait_for_acks(&customer).await.remove(0);
+        let card = wait_mail(&w, &w.ann, 1).await.remove(0);
+        let case = w.store().read().cases().unwrap().remove(0);
+        Conv {
+            w,
+            d: Some(d),
+            customer,
+            complaint_id,
+            ack,
+            card,
+            case,
+        }
+    }
+
+    fn case(&self) -> CaseRow {
+        self.w
+            .store()
+            .read()
+            .case_by_reference(&self.case.reference)
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Sends `raw` from `from` to the reply address of `reply_to` (as a mail client does when
+    /// the user presses Reply).
+    async fn reply(&self, from: &str, to_msg: &InboundMessage, raw: String) {
+        let to = to_msg
+            .reply_to
+            .as_ref()
+            .expect("our mail has Reply-To")
+            .address
+            .clone();
+        self.w.send_raw(from, &to, raw.as_bytes()).await;
+    }
+
+    async fn wait_outcome(&self, outcome: &str, n: usize) {
+        let id = self.case.id;
+        wait_for(
+            &format!("{n} message(s) with outcome {outcome}"),
+            WAIT,
+            || async {
+                let m = self.w.store().read().messages_of_case(id).unwrap();
+                (m.iter().filter(|m| m.outcome == outcome).count() >= n).then_some(())
+            },
+        )
+        .await
+    }
+
+    async fn stop(mut self) {
+        if let Some(d) = self.d.take() {
+            d.stop().await;
+        }
+    }
+}
+
+/// Waits until `user` has at least `n` messages and returns them, oldest first.
+async fn wait_mail(w: &World, user: &str, n: usize) -> Vec<InboundMessage> {
+    wait_for(&format!("{n} message(s) for {user}"), WAIT, || async {
+        let m = w.mailbox(user, "INBOX").await;
+        (m.len() >= n).then_some(m)
+    })
+    .await
+}
+
+fn ids_header(ids: &[String]) -> String {
+    ids.iter()
+        .map(|i| format!("<{i}>"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A reply as Thunderbird builds it: `Re:` subject, In-Reply-To the parent, References the
+/// parent's References plus the parent, body on top, "On <date>, <name> wrote:" and the
+/// parent quoted with `> `.
+fn thunderbird_reply(from: &str, name: &str, parent: &InboundMessage, top: &str) -> String {
+    let mut refs = parent.references.clone();
+    let pid = parent.message_id.clone().unwrap();
+    refs.push(pid.clone());
+    let to = parent.reply_to.as_ref().unwrap().address.clone();
+    let quoted: String = parent.text.lines().map(|l| format!("> {l}\r\n")).collect();
+    format!(
+        "From: {name} <{from}>\r\nTo: {to}\r\nSubject: Re: {subject}\r\nMessage-ID: <tb.{id}@support.test>\r\n\
+         In-Reply-To: <{pid}>\r\nReferences: {refs}\r\nDate: Mon, 23 Nov 2026 11:00:00 +0100\r\n\
+         User-Agent: Mozilla Thunderbird\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8; format=flowed\r\n\r\n\
+         {top}\r\n\r\nOn 23.11.26 10:00, Example Support wrote:\r\n{quoted}",
+        subject = parent.subject,
+        id = unique("m"),
+        refs = ids_header(&refs),
+    )
+}
+
+/// A reply as Outlook builds it: `RE:` (or `AW:`) subject, the text on top, then a
+/// `From:/Sent:/To:/Subject:` block under an underscore line, the history unquoted below.
+fn outlook_reply(
+    from: &str,
+    name: &str,
+    parent: &InboundMessage,
+    top: &str,
+    prefix: &str,
+) -> String {
+    let mut refs = parent.references.clone();
+    let pid = parent.message_id.clone().unwrap();
+    refs.push(pid.clone());
+    let to = parent.reply_to.as_ref().unwrap().address.clone();
+    format!(
+        "From: {name} <{from}>\r\nTo: {to}\r\nSubject: {prefix} {subject}\r\nMessage-ID: <ol.{id}@support.test>\r\n\
+         In-Reply-To: <{pid}>\r\nReferences: {refs}\r\nDate: Mon, 23 Nov 2026 11:00:00 +0100\r\n\
+         X-Mailer: Microsoft Outlook 16.0\r\nX-Auto-Response-Suppress: All\r\nThread-Index: AQHZabcd\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=\"us-ascii\"\r\n\r\n\
+         {top}\r\n\r\n________________________________\r\nFrom: Example Support <support@support.test>\r\n\
+         Sent: Monday, November 23, 2026 10:00 AM\r\nTo: {name} <{from}>\r\nSubject: {subject}\r\n\r\n{history}\r\n",
+        subject = parent.subject,
+        id = unique("m"),
+        refs = ids_header(&refs),
+        history = parent.text.replace('\n', "\r\n"),
+    )
+}
+
+/// A reply as Gmail builds it: multipart/alternative, "On Mon, 23 Nov 2026 at 10:00, X
+/// <addr> wrote:" with `>` quoting in the text part and a gmail_quote div in the HTML part.
+fn gmail_reply(from: &str, name: &str, parent: &InboundMessage, top: &str) -> String {
+    let mut refs = parent.references.clone();
+    let pid = parent.message_id.clone().unwrap();
+    refs.push(pid.clone());
+    let to = parent.reply_to.as_ref().unwrap().address.clone();
+    let quoted: String = parent.text.lines().map(|l| format!("> {l}\r\n")).collect();
+    format!(
+        "From: {name} <{from}>\r\nTo: {to}\r\nSubject: Re: {subject}\r\nMessage-ID: <CAgm.{id}@mail.gmail.com>\r\n\
+         In-Reply-To: <{pid}>\r\nReferences: {refs}\r\nDate: Mon, 23 Nov 2026 11:00:00 +0100\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"000000000000gm\"\r\n\r\n\
+         --000000000000gm\r\nContent-Type: text/plain; charset=\"UTF-8\"\r\n\r\n{top}\r\n\r\n\
+         On Mon, 23 Nov 2026 at 10:00, Example Support <support@support.test> wrote:\r\n\r\n{quoted}\r\n\
+         --000000000000gm\r\nContent-Type: text/html; charset=\"UTF-8\"\r\n\r\n\
+         <div dir=\"ltr\">{top_html}</div><br><div class=\"gmail_quote\"><div dir=\"ltr\" class=\"gmail_attr\">On Mon, 23 Nov 2026 at 10:00, Example Support &lt;support@support.test&gt; wrote:<br></div>\
+         <blockquote class=\"gmail_quote\" style=\"margin:0px 0px 0px 0.8ex\">{quoted_html}</blockquote></div>\r\n\
+         --000000000000gm--\r\n",
+        subject = parent.subject,
+        id = unique("m"),
+        refs = ids_header(&refs),
+        top_html = top.replace('\n', "<br>"),
+        quoted_html = parent.text.replace('\n', "<br>"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_get_the_case_card_and_a_thunderbird_answer_reaches_the_customer_threaded_and_stripped(
+) {
+    let c = Conv::start("conv_tb", "").await;
+    let reference = c.case.reference.clone();
+
+    // The customer's acknowledgment carries the customer's signed reply address.
+    let rt = c.ack.reply_to.as_ref().unwrap().address.to_lowercase();
+    assert!(
+        rt.starts_with(&format!(
+            "{}+c.{}.",
+            c.w.support.split('@').next().unwrap(),
+            reference.to_lowercase()
+        )),
+        "{rt}"
+    );
+
+    // Both agents got one card: reference, customer, category, priority, due time, the
+    // complaint and its attachment, Reply-To the agent address.
+    for agent in [&c.w.ann, &c.w.bob] {
+        let cards = wait_mail(&c.w, agent, 1).await;
+        assert_eq!(cards.len(), 1);
+        let card = &cards[0];
+        assert!(
+            card.subject.contains(&format!("[{reference}]")),
+            "{}",
+            card.subject
+        );
+        let art = card.reply_to.as_ref().unwrap().address.to_lowercase();
+        assert!(
+            art.contains(&format!("+a.{}.", reference.to_lowercase())),
+            "{art}"
+        );
+        for needle in [
+            reference.as_str(),
+            "Jane Doe",
+            c.customer.as_str(),
+            "Billing",
+            "charged twice",
+            "invoice-1127.pdf",
+            "First answer due",
+        ] {
+            assert!(
+                card.text.contains(needle),
+                "card lacks {needle}:\n{}",
+                card.text
+            );
+        }
+        assert_eq!(card.attachments.len(), 1, "the customer's PDF is attached");
+        assert_eq!(card.header("auto-submitted"), Some("auto-generated"));
+    }
+
+    // Ann answers from Thunderbird.
+    let raw = thunderbird_reply(
+        &c.w.ann,
+        "Ann Agent",
+        &c.card,
+        "Hello Jane,\r\n\r\nwe have refunded the second payment; you will see it in 3-5 days.\r\n\r\nAnn",
+    );
+    c.reply(&c.w.ann, &c.card, raw).await;
+    let mails = wait_mail(&c.w, &c.customer, 2).await;
+    let answer = &mails[1];
+    assert_eq!(
+        answer.from.as_ref().unwrap().name.as_deref(),
+        Some("Ann Agent via Example Support")
+    );
+    assert_eq!(answer.from.as_ref().unwrap().address, c.w.support);
+    assert!(
+        answer.subject.contains(&format!("[{reference}]")),
+        "{}",
+        answer.subject
+    );
+    assert!(answer.text.contains("refunded the second payment"));
+    assert!(
+        !answer.text.contains("wrote:"),
+        "quoted history stripped:\n{}",
+        answer.text
+    );
+    assert!(!answer.text.contains("First answer due"), "{}", answer.text);
+    // Threaded into the customer's conversation: a reply to our acknowledgment, whose
+    // References start at the complaint.
+    assert_eq!(answer.in_reply_to, vec![c.ack.message_id.clone().unwrap()]);
+    assert_eq!(answer.references.first(), Some(&c.complaint_id));
+    assert!(
+        answer.header("auto-submitted").is_none(),
+        "a person's answer"
+    );
+    let rt = answer.reply_to.as_ref().unwrap().address.to_lowercase();
+    assert!(
+        rt.contains(&format!("+c.{}.", reference.to_lowercase())),
+        "{rt}"
+    );
+
+    let case = c.case();
+    assert_eq!(case.status, "in_progress");
+    assert!(
+        case.first_response_at.is_some(),
+        "first-response clock stopped"
+    );
+    let msgs = c.w.store().read().messages_of_case(case.id).unwrap();
+    let agent_msg = msgs.iter().find(|m| m.outcome == "agent_reply").unwrap();
+    assert!(
+        agent_msg.body_text.contains("wrote:"),
+        "the raw text is kept whole"
+    );
+    assert!(!agent_msg.reply_text.as_deref().unwrap().contains("wrote:"));
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlook_wait_then_gmail_customer_reply_comes_back_to_the_agents_in_their_thread() {
+    let c = Conv::start("conv_ol", "").await;
+    // Ann asks a question from Outlook (German Outlook writes AW:) and waits.
+    let raw = outlook_reply(
+        &c.w.ann,
+        "Ann Agent",
+        &c.card,
+        "#wait\r\nHello Jane, could you send us the last four digits of the card?\r\nAnn",
+        "AW:",
+    );
+    c.reply(&c.w.ann, &c.card, raw).await;
+    let mails = wait_mail(&c.w, &c.customer, 2).await;
+    let question = &mails[1];
+    assert!(question.text.contains("last four digits"));
+    assert!(!question.text.contains("#wait"), "commands are not relayed");
+    assert!(
+        !question.text.contains("Sent:"),
+        "Outlook header block stripped"
+    );
+    assert!(!question.subject.contains("AW:"), "{}", question.subject);
+    assert_eq!(c.case().status, "waiting_on_customer");
+
+    // Jane answers from Gmail, to the address in Reply-To.
+    let raw = gmail_reply(&c.customer, "Jane Doe", question, "Sure: 4242.\nThanks!");
+    c.reply(&c.customer, question, raw).await;
+    let agent_mail = wait_mail(&c.w, &c.w.bob, 2).await;
+    let fwd = &agent_mail[1];
+    assert!(fwd.text.contains("4242"), "{}", fwd.text);
+    assert!(
+        !fwd.text.contains("last four digits"),
+        "quote stripped:\n{}",
+        fwd.text
+    );
+    // Same thread in the agent's client: a reply to the agents' side, rooted at the card.
+    let card_id = c.card.message_id.clone().unwrap();
+    assert_eq!(fwd.references.first(), Some(&card_id));
+    assert!(fwd.subject.contains(&c.case.reference));
+    assert_eq!(
+        c.case().status,
+        "in_progress",
+        "the customer's reply resumes the case"
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_never_reaches_the_customer_and_an_unknown_command_goes_back_to_the_agent() {
+    let c = Conv::start("conv_note", "").await;
+    let raw = thunderbird_reply(
+        &c.w.ann,
+        "Ann Agent",
+        &c.card,
+        "#note\r\n#priority urgent\r\nCustomer called, very upset; checking with billing.",
+    );
+    c.reply(&c.w.ann, &c.card, raw).await;
+    c.wait_outcome("agent_note", 1).await;
+    let case = c.case();
+    assert_eq!(case.priority, "urgent", "commands in a note still apply");
+    assert!(case.first_response_at.is_none(), "a note is not an answer");
+
+    let raw = thunderbird_reply(&c.w.ann, "Ann Agent", &c.card, "#reslove\r\nAll done, bye.");
+    c.reply(&c.w.ann, &c.card, raw).await;
+    let ann = wait_mail(&c.w, &c.w.ann, 2).await;
+    let bounce = &ann[1];
+    assert!(bounce.text.contains("NOT sent"), "{}", bounce.text);
+    assert!(
+        bounce.text.contains("unknown command #reslove"),
+        "{}",
+        bounce.text
+    );
+    assert!(bounce.text.contains("#resolve"), "help lists the commands");
+    assert_eq!(c.case().status, "acknowledged", "nothing changed");
+
+    // The customer only ever got the acknowledgment: nothing else was queued to them.
+    let out = c.w.store().read().outbox(Some(c.case.id)).unwrap();
+    let to_customer: Vec<_> = out.iter().filter(|o| o.audience == "customer").collect();
+    assert_eq!(to_customer.len(), 1, "{to_customer:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(c.w.mailbox(&c.customer, "INBOX").await.len(), 1);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_and_forged_tokens_never_get_into_a_case() {
+    let c = Conv::start("conv_stranger", "").await;
+    let reference = c.case.reference.clone();
+    let agent_addr = c.card.reply_to.as_ref().unwrap().address.clone();
+
+    // 1. A stranger quoting Jane's reference gets a new case, linked, and the agents are told.
+    let mallory = c.w.customer("mallory");
+    let raw = format!(
+        "From: Mallory <{mallory}>\r\nTo: {}\r\nSubject: Re: [{reference}] what is the status?\r\n\
+         Message-ID: <{}@evil.test>\r\n\r\nPlease send me the invoice details of this case.\r\n",
+        c.w.support,
+        unique("m")
+    );
+    c.w.send_raw(&mallory, &c.w.support, raw.as_bytes()).await;
+    let cards = wait_mail(&c.w, &c.w.ann, 2).await;
+    let linked_card = &cards[1];
+    assert!(
+        !linked_card.subject.contains(&reference),
+        "{}",
+        linked_card.subject
+    );
+    assert!(
+        linked_card
+            .text
+            .contains(&format!("quotes case {reference}")),
+        "{}",
+        linked_card.text
+    );
+    let cases = c.w.store().read().cases().unwrap();
+    let new = cases
+        .iter()
+        .find(|k| k.customer_address == mallory)
+        .unwrap();
+    assert_eq!(new.linked_case_id, Some(c.case.id));
+
+    // 2. A forged agent token (one MAC symbol changed) with a command: no token, so a new
+    //    case for the sender; Jane's case is not resolved.
+    let at = agent_addr.find('@').unwrap();
+    let mut local = agent_addr[..at].to_string();
+    let last = local.pop().unwrap();
+    local.push(if last == '0' { '1' } else { '0' });
+    let forged = format!("{local}{}", &agent_addr[at..]);
+    let raw = format!(
+        "From: Ann Agent <{}>\r\nTo: {forged}\r\nSubject: Re: [{reference}] x\r\nMessage-ID: <{}@evil.test>\r\n\r\n#resolve\r\nClosing this.\r\n",
+        mallory,
+        unique("m")
+    );
+    c.w.send_raw(&mallory, &forged, raw.as_bytes()).await;
+    // 3. A valid agent token used by someone who is not an agent: an unverified note.
+    let raw = format!(
+        "From: Mallory <{mallory}>\r\nTo: {agent_addr}\r\nSubject: Re: [{reference}] x\r\nMessage-ID: <{}@evil.test>\r\n\r\n#resolve\r\nYour refund is cancelled.\r\n",
+        unique("m")
+    );
+    c.w.send_raw(&mallory, &agent_addr, raw.as_bytes()).await;
+    c.wait_outcome("unverified_note", 1).await;
+    wait_for("the forged-token mail in its own case", WAIT, || async {
+        let n = c.w.store().read().cases().unwrap().len();
+        (n >= 3).then_some(())
+    })
+    .await;
+    let case = c.case();
+    assert_eq!(
+        case.status, "acknowledged",
+        "nobody but an agent changes the case"
+    );
+    let msgs = c.w.store().read().messages_of_case(case.id).unwrap();
+    let note = msgs
+        .iter()
+        .find(|m| m.outcome == "unverified_note")
+        .unwrap();
+    assert!(!note.verified && note.visibility == "internal");
+    assert!(note
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("not a configured agent"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let jane = c.w.mailbox(&c.customer, "INBOX").await;
+    assert_eq!(jane.len(), 1, "Jane got only her acknowledgment");
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_tells_the_customer_and_their_reply_reopens_the_case_and_tells_the_agents() {
+    let c = Conv::start("conv_reopen", "").await;
+    let raw = gmail_reply(
+        &c.w.bob,
+        "Bob Agent",
+        &c.card,
+        "#resolve\nHello Jane, the duplicate payment is refunded.\nBob",
+    );
+    c.reply(&c.w.bob, &c.card, raw).await;
+    let mails = wait_mail(&c.w, &c.customer, 2).await;
+    let answer = &mails[1];
+    assert!(answer.text.contains("duplicate payment is refunded"));
+    assert!(
+        answer.text.contains("marked your case"),
+        "resolved notice included:\n{}",
+        answer.text
+    );
+    assert!(answer.text.contains("14 days"), "{}", answer.text);
+    let case = c.case();
+    assert_eq!(case.status, "resolved");
+    assert!(case.resolved_at.is_some());
+
+    // Jane is not satisfied and replies with Apple Mail.
+    let pid = answer.message_id.clone().unwrap();
+    let mut refs = answer.references.clone();
+    refs.push(pid.clone());
+    let to = answer.reply_to.as_ref().unwrap().address.clone();
+    let raw = format!(
+        "From: Jane Doe <{}>\r\nTo: {to}\r\nSubject: Re: {}\r\nMessage-ID: <{}@customer.test>\r\nIn-Reply-To: <{pid}>\r\n\
+         References: {}\r\nX-Mailer: Apple Mail (2.3731)\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n\
+         No, I still see both payments on my statement.\r\n\r\nSent from my iPhone\r\n\r\n> On 23 Nov 2026, at 11:00, Example Support wrote:\r\n> \r\n> {}\r\n",
+        c.customer,
+        answer.subject,
+        unique("r"),
+        ids_header(&refs),
+        answer.text.lines().next().unwrap_or_default()
+    );
+    c.w.send_raw(&c.customer, &to, raw.as_bytes()).await;
+    let bob = wait_mail(&c.w, &c.w.bob, 2).await;
+    let fwd = &bob[1];
+    assert!(fwd.text.contains("REOPENED"), "{}", fwd.text);
+    assert!(fwd.text.contains("still see both payments"));
+    assert!(!fwd.text.contains("Sent from my iPhone"), "{}", fwd.text);
+    let case = c.case();
+    assert_eq!(case.status, "in_progress");
+    assert_eq!(case.reopen_count, 1);
+    let audit = c.w.store().read().audit_of_case(Some(case.id)).unwrap();
+    assert!(audit.iter().any(|(_, _, e, _)| e == "reopened"));
+    let statuses: Vec<&str> = audit
+        .iter()
+        .filter(|(_, _, e, _)| e == "status")
+        .map(|(_, _, _, d)| d.as_str())
+        .collect();
+    assert!(
+        statuses.iter().any(|d| d.contains("\"to\":\"resolved\"")),
+        "{statuses:?}"
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_writing_into_the_customer_thread_is_not_relayed_and_is_told_why() {
+    let c = Conv::start("conv_side", "").await;
+    // Ann replies to Jane's acknowledgment (say Jane forwarded it to her): that is the
+    // customer's reply address, not the agents'.
+    let raw = thunderbird_reply(&c.w.ann, "Ann Agent", &c.ack, "#resolve\r\nDone.");
+    c.reply(&c.w.ann, &c.ack, raw).await;
+    c.wait_outcome("unverified_note", 1).await;
+    let ann = wait_mail(&c.w, &c.w.ann, 2).await;
+    assert!(
+        ann[1].text.contains("internal note only"),
+        "{}",
+        ann[1].text
+    );
+    assert_eq!(c.case().status, "acknowledged");
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_mode_relays_only_what_our_server_authenticated() {
+    let c = Conv::start(
+        "conv_strict",
+        "[agents]\nverify = \"authentication-results\"\nauthserv_id = \"mx.support.test\"\n",
+    )
+    .await;
+    // No Authentication-Results at all: an unverified note.
+    let raw = thunderbird_reply(&c.w.ann, "Ann Agent", &c.card, "Refunded.");
+    c.reply(&c.w.ann, &c.card, raw).await;
+    c.wait_outcome("unverified_note", 1).await;
+    assert!(c.case().first_response_at.is_none());
+
+    // Our server's field saying DKIM passed for the agent's domain, with a forged "pass"
+    // from elsewhere below it that must not matter either way.
+    let raw = thunderbird_reply(&c.w.ann, "Ann Agent", &c.card, "Refunded, really.");
+    let raw = format!(
+        "Authentication-Results: mx.support.test; dkim=pass header.d=support.test header.i=@support.test; dmarc=pass header.from=support.test\r\n\
+         Authentication-Results: evil.test; dkim=pass header.d=support.test\r\n{raw}"
+    );
+    c.reply(&c.w.ann, &c.card, raw).await;
+    let mails = wait_mail(&c.w, &c.customer, 2).await;
+    assert!(mails[1].text.contains("Refunded, really."));
+    assert!(mails.iter().all(|m| !m.text.contains("Refunded.\r")));
+    assert!(c.case().first_response_at.is_some());
+    c.stop().await;
+}
