@@ -14,10 +14,15 @@ bin="$repo/target/release/mailcase"
 
 work="$(mktemp -d /tmp/mailcase-demo.XXXXXX)"
 support="support-demo-$$@support.test"
+ann="ann-demo-$$@support.test"
 echo "$MAILENV_PASSWORD" > "$work/imap-password"
-sed -e "s/@IMAP_PORT@/$MAILENV_IMAP_PORT/" -e "s/@SMTP_PORT@/$MAILENV_SMTP_PORT/" \
-    -e "s/@SUPPORT@/$support/g" -e "s#@TEMPLATES@#$repo/templates#" \
-    tests/fixtures/config/integration.toml > "$work/mailcase.toml"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token.key"
+{
+  sed -e "s/@IMAP_PORT@/$MAILENV_IMAP_PORT/" -e "s/@SMTP_PORT@/$MAILENV_SMTP_PORT/" \
+      -e "s/@SUPPORT@/$support/g" -e "s#@TEMPLATES@#$repo/templates#" \
+      tests/fixtures/config/integration.toml
+  printf '\n[[agents.members]]\naddress = "%s"\nname = "Ann Agent"\n' "$ann"
+} > "$work/mailcase.toml"
 cfg="$work/mailcase.toml"
 
 "$bin" --config "$cfg" check
@@ -45,9 +50,13 @@ echo "== cases (mailcase cases)"
 echo
 echo "== what the customers received"
 python3 demo/show_inboxes.py "$MAILENV_IMAP_PORT" "$MAILENV_PASSWORD" "demo$$"
+echo
+echo "== an agent answers one case from her mail client, the customer replies"
+python3 demo/agent_answers.py "$MAILENV_IMAP_PORT" "$MAILENV_SMTP_PORT" "$MAILENV_PASSWORD" "demo$$" "$ann"
+sleep 1
 first=$("$bin" --config "$cfg" cases --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["reference"])')
 echo
-echo "== one case in full (mailcase case $first)"
+echo "== that case in full (mailcase case $first)"
 "$bin" --config "$cfg" case "$first"
 
 kill -TERM $daemon; wait $daemon || true

@@ -346,30 +346,48 @@ fn case(cli: &Cli, reference: &str) -> anyhow::Result<()> {
         c.customer_address
     );
     println!(
-        "opened {}  first response due {}",
+        "opened {}  first response due {}  first answered {}  assigned to {}",
         c.created_at,
-        c.first_response_due.as_deref().unwrap_or("-")
+        c.first_response_due.as_deref().unwrap_or("-"),
+        c.first_response_at.as_deref().unwrap_or("-"),
+        c.assignee.as_deref().unwrap_or("-")
     );
+    if let Some(r) = &c.resolved_at {
+        println!("resolved {r}  reopened {} time(s)", c.reopen_count);
+    }
     println!("\nmessages:");
     for m in store.read().messages_of_case(c.id)? {
         println!(
-            "  #{} {} from {} [{}]{}",
+            "  #{} {} from {} ({}) [{}{}]{}{}",
             m.id,
             m.received_at,
             m.from_address.as_deref().unwrap_or("?"),
+            m.role.as_deref().unwrap_or("robot"),
             m.outcome,
+            if m.visibility == "internal" {
+                ", internal"
+            } else {
+                ""
+            },
+            if m.verified { "" } else { " UNVERIFIED" },
             m.robot.map(|r| format!(" robot: {r}")).unwrap_or_default()
         );
-        for l in m.body_text.lines().take(8) {
+        if let Some(n) = &m.note {
+            println!("      ({n})");
+        }
+        // What the author wrote now; the whole text (with quotes) is in the raw message.
+        let text = m.reply_text.as_deref().unwrap_or(&m.body_text);
+        for l in text.lines().take(12) {
             println!("      {l}");
         }
     }
     println!("\nmail sent:");
     for o in store.read().outbox(Some(c.id))? {
         println!(
-            "  {} {} to {} [{}{}] {}",
+            "  {} {} ({}) to {} [{}{}] {}",
             o.created_at,
             o.kind,
+            o.audience,
             o.recipient,
             o.status,
             o.last_error.map(|e| format!(": {e}")).unwrap_or_default(),
