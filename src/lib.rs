@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod parse;
 pub mod pipeline;
 pub mod render;
+pub mod reply;
 pub mod schedule;
 pub mod secret;
 pub mod store;

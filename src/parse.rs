@@ -17,6 +17,8 @@ use mail_parser::{
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
+use crate::reply;
+
 /// Longest subject we keep: RFC 5322's line limit, so a subject always fits in one header line.
 const MAX_SUBJECT_CHARS: usize = 998;
 /// Longest attachment file name we keep: the usual file-system limit, in bytes.
@@ -110,7 +112,9 @@ pub struct InboundMessage {
     pub report_type: Option<String>,
     /// Readable body text (HTML converted when there is no plain text), capped in bytes.
     pub text: String,
-    /// TEMPORARY until the reply module lands: what the author wrote now.
+    /// What the author wrote in this message: quoted history and signature removed
+    /// ([`crate::reply::visible_text`]); `text` keeps the whole body.
+    #[serde(default)]
     pub reply_text: String,
     /// True when [`InboundMessage::text`] was converted from HTML.
     pub html_only: bool,
@@ -269,7 +273,13 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
     }
 
     let (content_type, report_type) = top_content_type(&msg);
-    let (text, html_only) = body_text(&msg, limits.max_text_bytes);
+    let (text, html_only) = body_text(&msg, limits.max_text_bytes, false);
+    // HTML loses its quote markers in the conversion, so an HTML-only body is cut first.
+    let reply_text = if html_only {
+        reply::visible_text(&body_text(&msg, limits.max_text_bytes, true).0)
+    } else {
+        reply::visible_text(&text)
+    };
     let delivered_to = headers
         .iter()
         .filter(|(n, _)| n == "delivered-to" || n == "x-original-to")
@@ -292,8 +302,8 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
         date: msg.date().and_then(to_utc),
         content_type,
         report_type,
-        reply_text: text.clone(),
         text,
+        reply_text,
         html_only,
         attachments: attachments(&msg),
         headers,
@@ -563,7 +573,8 @@ fn top_content_type(msg: &Message<'_>) -> (String, Option<String>) {
 }
 
 /// Readable text from the inline text bodies; HTML is converted only when no plain text exists.
-fn body_text(msg: &Message<'_>, max_bytes: usize) -> (String, bool) {
+/// With `strip_quotes`, HTML is cut before its quoted part first (reply::strip_html_quotation).
+fn body_text(msg: &Message<'_>, max_bytes: usize, strip_quotes: bool) -> (String, bool) {
     let mut plain = Vec::new();
     let mut html = Vec::new();
     for &id in msg.text_body.iter().chain(msg.html_body.iter()) {
@@ -579,6 +590,9 @@ fn body_text(msg: &Message<'_>, max_bytes: usize) -> (String, bool) {
     for &id in ids {
         let chunk = match msg.parts.get(id as usize).map(|p| &p.body) {
             Some(PartType::Text(t)) => clean_text(t),
+            Some(PartType::Html(h)) if strip_quotes => {
+                html_to_text(&reply::strip_html_quotation(h))
+            }
             Some(PartType::Html(h)) => html_to_text(h),
             _ => continue,
         };
