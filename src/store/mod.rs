@@ -1124,13 +1124,15 @@ impl Tx<'_> {
     /// SQL errors.
     pub fn thread_ids(&self, case_id: i64, audience: &str) -> Result<Vec<String>, StoreError> {
         let mut st = self.tx.prepare_cached(
+            // At the same instant (one batch), what came in precedes what we sent in answer.
             "SELECT message_id, at FROM (
-                 SELECT message_id, created_at AS at, id AS o FROM outbox WHERE case_id = ?1 AND audience = ?2
+                 SELECT message_id, created_at AS at, 1 AS side, id AS o FROM outbox
+                  WHERE case_id = ?1 AND audience = ?2
                  UNION ALL
-                 SELECT message_id, received_at AS at, id AS o FROM messages
+                 SELECT message_id, received_at AS at, 0 AS side, id AS o FROM messages
                   WHERE case_id = ?1 AND message_id IS NOT NULL AND robot IS NULL
                     AND (role = ?2 OR (?2 = 'customer' AND role = 'cc'))
-             ) ORDER BY at, o",
+             ) ORDER BY at, side, o",
         )?;
         let rows = st.query_map(params![case_id, audience], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
