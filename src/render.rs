@@ -197,6 +197,9 @@ pub struct MailContext {
     pub agent_name: String,
     /// The case this one mentions (a reference quoted by someone who is not its customer).
     pub linked_reference: Option<String>,
+    /// `linked_reference` is the customer's own resolved case, answered after its reopen
+    /// window (rather than a case quoted by someone who is not its participant).
+    pub late_reply: bool,
     /// The customer's message reopened a resolved case.
     pub reopened: bool,
     /// A status update rendered from its own template, appended to a relayed answer.
@@ -236,6 +239,7 @@ impl MailContext {
             sender: Some("colleague@customer.test".into()),
             agent_name: "Ann Agent".into(),
             linked_reference: Some("CMP-0A1B2-3".into()),
+            late_reply: false,
             reopened: true,
             update_text: Some("Your case is resolved.".into()),
             update_html: Some("<p>Your case is resolved.</p>".into()),
@@ -277,6 +281,10 @@ pub fn check_all(r: &Renderer) -> Result<(), RenderError> {
         // unknown variable is caught too.
         r.render(t, &MailContext::sample())?;
         r.render(t, &sparse)?;
+        let mut late = MailContext::sample();
+        late.late_reply = true;
+        late.reopened = false;
+        r.render(t, &late)?;
     }
     Ok(())
 }

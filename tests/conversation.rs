@@ -576,3 +576,103 @@ async fn strict_mode_relays_only_what_our_server_authenticated() {
     assert!(c.case().first_response_at.is_some());
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_after_the_reopen_window_opens_a_new_linked_case() {
+    let c = Conv::start("conv_late", "[conversation]\nreopen_window = \"1s\"\n").await;
+    let raw = thunderbird_reply(&c.w.ann, "Ann Agent", &c.card, "#resolve\r\nRefunded.");
+    c.reply(&c.w.ann, &c.card, raw).await;
+    let mails = wait_mail(&c.w, &c.customer, 2).await;
+    assert_eq!(c.case().status, "resolved");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let raw = gmail_reply(
+        &c.customer,
+        "Jane Doe",
+        &mails[1],
+        "It happened again this month.",
+    );
+    c.reply(&c.customer, &mails[1], raw).await;
+    // A new case with its own acknowledgment, linked to the old one; the old stays resolved.
+    let jane = wait_mail(&c.w, &c.customer, 3).await;
+    let cases = c.w.store().read().cases().unwrap();
+    assert_eq!(cases.len(), 2);
+    let new = cases.iter().find(|k| k.id != c.case.id).unwrap();
+    assert_eq!(new.linked_case_id, Some(c.case.id));
+    assert!(
+        jane[2].subject.contains(&new.reference),
+        "{}",
+        jane[2].subject
+    );
+    assert_eq!(c.case().status, "resolved");
+    let ann = wait_mail(&c.w, &c.w.ann, 2).await;
+    let card = ann
+        .iter()
+        .find(|m| m.subject.contains(&new.reference))
+        .unwrap();
+    assert!(
+        card.text
+            .contains(&format!("answered their case {}", c.case.reference)),
+        "{}",
+        card.text
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_priority_category_and_assignment_by_command() {
+    let c = Conv::start("conv_cmds", "").await;
+    // Commands only, no text: the priority rises, and the customer is told alone.
+    let raw = outlook_reply(
+        &c.w.ann,
+        "Ann Agent",
+        &c.card,
+        "#priority urgent\r\n#category general\r\n#assign <BOB@support.test>",
+        "RE:",
+    )
+    .replace("<BOB@support.test>", &format!("<{}>", c.w.bob));
+    c.reply(&c.w.ann, &c.card, raw).await;
+    let mails = wait_mail(&c.w, &c.customer, 2).await;
+    let update = &mails[1];
+    assert!(
+        update.text.contains("raised the priority"),
+        "{}",
+        update.text
+    );
+    assert!(update.text.contains("Urgent"), "{}", update.text);
+    assert!(update.text.contains("within 2 hours"), "{}", update.text);
+    assert_eq!(update.header("auto-submitted"), Some("auto-generated"));
+    let case = c.case();
+    assert_eq!(case.priority, "urgent");
+    assert_eq!(case.category, "general");
+    assert_eq!(case.assignee.as_deref(), Some(c.w.bob.as_str()));
+    assert!(
+        case.first_response_at.is_none(),
+        "commands alone are not an answer"
+    );
+
+    // Escalation with an internal reason and an answer: the customer gets the answer with
+    // the escalation notice and a timeline, never the internal reason.
+    let raw = thunderbird_reply(
+        &c.w.bob,
+        "Bob Agent",
+        &c.card,
+        "#escalate customer threatens to cancel the contract\r\nDear Jane, I have passed your case to our billing lead.",
+    );
+    c.reply(&c.w.bob, &c.card, raw).await;
+    let mails = wait_mail(&c.w, &c.customer, 3).await;
+    let esc = &mails[2];
+    assert!(esc.text.contains("billing lead"));
+    assert!(esc.text.contains("escalated"), "{}", esc.text);
+    assert!(esc.text.contains("by "), "a timeline: {}", esc.text);
+    assert!(
+        !esc.text.contains("threatens"),
+        "internal reason stays internal"
+    );
+    let case = c.case();
+    assert_eq!(case.status, "escalated");
+    let audit = c.w.store().read().audit_of_case(Some(case.id)).unwrap();
+    assert!(audit
+        .iter()
+        .any(|(_, a, e, d)| e == "status" && *a == c.w.bob && d.contains("threatens")));
+    c.stop().await;
+}

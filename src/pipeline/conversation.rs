@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{format_local, open_case, promise_text, Engine, Outcome};
+use super::{format_local, open_case, promise_text, Engine, Link, Outcome};
 use crate::authres::{self, AuthVerdict};
 use crate::case::commands::{self, Command, Parsed};
 use crate::case::status::{transition, CaseEvent, Status};
@@ -345,7 +345,7 @@ pub(super) fn notify_new_case(
     case: &CaseRow,
     msg: &InboundMessage,
     item: &Inbound,
-    mentioned: Option<&CaseRow>,
+    link: Option<Link<'_>>,
 ) -> Result<(), StoreError> {
     let to = c.engine.config.notify_addresses();
     if to.is_empty() {
@@ -355,7 +355,8 @@ pub(super) fn notify_new_case(
     let mut m = c.mail_ctx(case);
     m.text = msg.text.clone();
     m.attachments = attachments;
-    m.linked_reference = mentioned.map(|l| l.reference.clone());
+    m.linked_reference = link.map(|l| l.case().reference.clone());
+    m.late_reply = matches!(link, Some(Link::LateReply(_)));
     c.send_agents(case, "agent_new_case", &to, "agent_new_case", &m, files)
 }
 
@@ -387,7 +388,14 @@ pub(super) fn from_customer_side(
             reopened = true;
         } else {
             // Too late to reopen: a new case, linked, so the history is one step away.
-            return open_case(c.tx, c.engine, msg, item, Some(case), c.now);
+            return open_case(
+                c.tx,
+                c.engine,
+                msg,
+                item,
+                Some(Link::LateReply(case)),
+                c.now,
+            );
         }
     }
     let sender = msg.reply_address().map(|m| m.normalized());

@@ -349,22 +349,45 @@ fn process_one(
         | Threading::ByReferenceTag(case) => {
             conversation::from_customer_side(&c, &case, &msg, item)
         }
-        Threading::New { mentioned } => open_case(tx, engine, &msg, item, mentioned.as_ref(), now),
+        Threading::New { mentioned } => open_case(
+            tx,
+            engine,
+            &msg,
+            item,
+            mentioned.as_ref().map(Link::Quoted),
+            now,
+        ),
     }
 }
 
-/// Opens a case for `msg`, acknowledges it (within the caps) and tells the agents.
-/// `mentioned`: the case whose reference it quoted without being a participant (or the
-/// resolved case it answered too late to reopen): linked, and said in the notification.
+/// Why a new case is linked to an older one.
+#[derive(Debug, Clone, Copy)]
+enum Link<'a> {
+    /// It quoted this case's reference, but its sender is not a participant.
+    Quoted(&'a CaseRow),
+    /// The customer answered this resolved case after its reopen window.
+    LateReply(&'a CaseRow),
+}
+
+impl<'a> Link<'a> {
+    fn case(self) -> &'a CaseRow {
+        match self {
+            Link::Quoted(c) | Link::LateReply(c) => c,
+        }
+    }
+}
+
+/// Opens a case for `msg`, acknowledges it (within the caps) and tells the agents; `link`
+/// names an older case it is linked to, and why (said in the agents' card).
 fn open_case(
     tx: &Tx<'_>,
     engine: &Engine,
     msg: &InboundMessage,
     item: &Inbound,
-    mentioned: Option<&CaseRow>,
+    link: Option<Link<'_>>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    let linked = mentioned.map(|c| c.id);
+    let linked = link.map(|l| l.case().id);
     let cfg = &engine.config;
     let customer = msg
         .reply_address()
@@ -481,7 +504,7 @@ fn open_case(
         .case_by_id(case_id)?
         .ok_or_else(|| StoreError::Data("case vanished inside its transaction".into()))?;
     let c = conversation::Ctx { tx, engine, now };
-    conversation::notify_new_case(&c, &case, msg, item, mentioned)?;
+    conversation::notify_new_case(&c, &case, msg, item, link)?;
     Ok(Outcome::NewCase {
         reference: reference.as_str().to_string(),
         acknowledged,
