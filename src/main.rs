@@ -173,12 +173,18 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
     );
     let db = cfg.db_path();
     if db.exists() {
-        let s = Store::open_read_only(&db)?;
-        println!(
-            "database {}: ok (schema v{})",
-            db.display(),
-            s.schema_version()?
-        );
+        match Store::open_read_only(&db) {
+            Ok(s) => println!(
+                "database {}: ok (schema v{})",
+                db.display(),
+                s.schema_version()?
+            ),
+            Err(mailcase::store::StoreError::TooOld { found, known }) => println!(
+                "database {}: schema v{found}, upgraded to v{known} when the daemon starts",
+                db.display()
+            ),
+            Err(e) => return Err(e.into()),
+        }
     } else {
         println!("database {}: will be created at first run", db.display());
     }

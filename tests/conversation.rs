@@ -676,3 +676,38 @@ async fn escalation_priority_category_and_assignment_by_command() {
         .any(|(_, a, e, d)| e == "status" && *a == c.w.bob && d.contains("threatens")));
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_out_of_office_reply_to_a_card_is_recorded_and_never_answered() {
+    let c = Conv::start("conv_ooo", "").await;
+    let to = c.card.reply_to.as_ref().unwrap().address.clone();
+    let raw = format!(
+        "From: Ann Agent <{ann}>\r\nTo: {to}\r\nSubject: Automatic reply: {subject}\r\nAuto-Submitted: auto-replied\r\n\
+         X-Auto-Response-Suppress: All\r\nIn-Reply-To: <{pid}>\r\nMessage-ID: <{id}@support.test>\r\n\r\n\
+         #resolve\r\nI am out of the office until Monday.\r\n",
+        ann = c.w.ann,
+        subject = c.card.subject,
+        pid = c.card.message_id.clone().unwrap(),
+        id = unique("ooo"),
+    );
+    c.w.send_raw(&c.w.ann, &to, raw.as_bytes()).await;
+    let id = c.case.id;
+    wait_for("the auto-reply recorded on the case", WAIT, || async {
+        let m = c.w.store().read().messages_of_case(id).unwrap();
+        m.iter().any(|m| m.robot.is_some()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        c.case().status,
+        "acknowledged",
+        "a robot's #resolve is not a command"
+    );
+    assert_eq!(
+        c.w.mailbox(&c.w.ann, "INBOX").await.len(),
+        1,
+        "no error mail back to an auto-reply: that is how loops start"
+    );
+    assert_eq!(c.w.mailbox(&c.customer, "INBOX").await.len(), 1);
+    c.stop().await;
+}

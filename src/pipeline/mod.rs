@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::case::status::Status;
+use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::Reference;
 use crate::classify::robot::{self, RobotKind};
 use crate::classify::{Classification, Classifier};
@@ -475,10 +475,12 @@ fn open_case(
                 tx, engine, msg, &customer, &reference, case_id, &class, due, now,
             )? {
                 Ok(()) => {
+                    let to = transition(Status::New, CaseEvent::Acknowledge)
+                        .map_err(|e| StoreError::Data(e.to_string()))?;
                     tx.set_status(
                         case_id,
                         Status::New.as_str(),
-                        Status::Acknowledged.as_str(),
+                        to.as_str(),
                         "system",
                         "acknowledgment queued",
                         now,
