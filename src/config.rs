@@ -340,6 +340,136 @@ impl Default for ConversationConfig {
     }
 }
 
+/// When scheduled mail may reach customers (status updates, follow-ups, feedback requests,
+/// escalation notices), in the calendar's time zone. Cases of a wall-clock priority (urgent)
+/// are exempt. Answers written by agents are not scheduled mail and go out at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendWindowConfig {
+    /// Local opening time, `HH:MM`.
+    #[serde(default = "default_window_start")]
+    pub start: String,
+    /// Local closing time, `HH:MM` (after `start`: the window cannot span midnight).
+    #[serde(default = "default_window_end")]
+    pub end: String,
+    /// Days the window opens (default: every day).
+    #[serde(default = "default_window_days")]
+    pub days: Vec<String>,
+}
+
+impl Default for SendWindowConfig {
+    fn default() -> Self {
+        SendWindowConfig {
+            start: default_window_start(),
+            end: default_window_end(),
+            days: default_window_days(),
+        }
+    }
+}
+
+/// Service levels on schedule (DESIGN.md invariant 5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaConfig {
+    /// Remind the assigned agent (or the agents) this long before a first-response or
+    /// resolution target is breached; 0 disables reminders.
+    #[serde(default = "default_warning_lead")]
+    pub warning_lead: HumanDuration,
+    /// A customer whose case waits on us this long with no public message from us gets a
+    /// short status update (at most once per interval, wall-clock time); 0 disables.
+    #[serde(default = "default_status_interval")]
+    pub status_update_interval: HumanDuration,
+}
+
+impl Default for SlaConfig {
+    fn default() -> Self {
+        SlaConfig {
+            warning_lead: default_warning_lead(),
+            status_update_interval: default_status_interval(),
+        }
+    }
+}
+
+/// Who hears about escalations: the first rule whose categories and priorities match (an
+/// empty list matches any).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationConfig {
+    /// Addresses that get the case digest.
+    pub contacts: Vec<String>,
+    /// Only cases of these categories (empty: any).
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Only cases of these priorities (empty: any).
+    #[serde(default)]
+    pub priorities: Vec<String>,
+}
+
+/// After resolution: asking whether the issue is solved.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpConfig {
+    /// Ask this long after resolution, in business time ("3d" = three working days); 0
+    /// disables the follow-up.
+    #[serde(default = "default_follow_up_after")]
+    pub after: HumanDuration,
+    /// Close the case when the customer has not answered the follow-up within this time
+    /// (wall clock); without a follow-up, this long after resolution.
+    #[serde(default = "default_close_after")]
+    pub close_after: HumanDuration,
+    /// A short reply made of these words (and no word of `unsatisfied_words`) means the issue
+    /// is solved; anything else reopens the case (when unsure, reopen).
+    #[serde(default = "default_satisfied")]
+    pub satisfied_phrases: Vec<String>,
+    /// Words that make a reply "not solved" whatever else it says.
+    #[serde(default = "default_unsatisfied")]
+    pub unsatisfied_words: Vec<String>,
+}
+
+impl Default for FollowUpConfig {
+    fn default() -> Self {
+        FollowUpConfig {
+            after: default_follow_up_after(),
+            close_after: default_close_after(),
+            satisfied_phrases: default_satisfied(),
+            unsatisfied_words: default_unsatisfied(),
+        }
+    }
+}
+
+/// When the satisfaction request goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeedbackWhen {
+    /// Right after resolution.
+    Resolved,
+    /// Inside the follow-up mail.
+    FollowUp,
+    /// Never.
+    Never,
+}
+
+/// The satisfaction rating (1-5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackConfig {
+    /// `resolved`, `follow-up` or `never`.
+    #[serde(default = "default_feedback_when")]
+    pub when: FeedbackWhen,
+    /// A rating at or below this escalates (the escalation contacts get the case); 0 never.
+    #[serde(default = "default_low_rating")]
+    pub escalate_at_or_below: u8,
+}
+
+impl Default for FeedbackConfig {
+    fn default() -> Self {
+        FeedbackConfig {
+            when: default_feedback_when(),
+            escalate_at_or_below: default_low_rating(),
+        }
+    }
+}
+
 /// Where the system of record lives.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -559,6 +689,17 @@ pub struct Config {
     #[serde(default)]
     pub conversation: ConversationConfig,
     #[serde(default)]
+    pub sla: SlaConfig,
+    #[serde(default)]
+    pub send_window: SendWindowConfig,
+    /// Escalation contacts, first match wins.
+    #[serde(default)]
+    pub escalation: Vec<EscalationConfig>,
+    #[serde(default)]
+    pub follow_up: FollowUpConfig,
+    #[serde(default)]
+    pub feedback: FeedbackConfig,
+    #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
     pub log: LogConfig,
@@ -663,6 +804,58 @@ fn default_clock() -> ClockKind {
 }
 fn default_field() -> RuleField {
     RuleField::Any
+}
+fn default_warning_lead() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3600))
+}
+fn default_status_interval() -> HumanDuration {
+    HumanDuration(Duration::from_secs(2 * 86_400))
+}
+fn default_follow_up_after() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3 * 86_400))
+}
+fn default_close_after() -> HumanDuration {
+    HumanDuration(Duration::from_secs(7 * 86_400))
+}
+fn default_satisfied() -> Vec<String> {
+    [
+        "thanks", "thank", "you", "thx", "ty", "yes", "yep", "ok", "okay", "solved", "resolved",
+        "fixed", "works", "working", "now", "great", "perfect", "fine", "all", "good", "it",
+        "is", "very", "much", "many", "a", "lot", "so", "that", "helped", "cheers", "brilliant",
+        "danke", "ja", "gelöst", "merci", "oui", "résolu", "gracias", "sí", "si", "resuelto",
+        "tack", "dank", "je", "wel", "bedankt",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+fn default_unsatisfied() -> Vec<String> {
+    [
+        "not", "no", "still", "again", "isn't", "isnt", "doesn't", "doesnt", "don't", "dont",
+        "won't", "can't", "cannot", "but", "broken", "wrong", "problem", "issue", "nicht",
+        "kein", "keine", "noch", "immer", "pas", "toujours", "encore", "todavía", "sigue",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+fn default_feedback_when() -> FeedbackWhen {
+    FeedbackWhen::FollowUp
+}
+fn default_low_rating() -> u8 {
+    2
+}
+fn default_window_start() -> String {
+    "08:00".into()
+}
+fn default_window_end() -> String {
+    "20:00".into()
+}
+fn default_window_days() -> Vec<String> {
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 fn default_attach_limit() -> ByteSize {
     ByteSize(10 << 20)
@@ -801,6 +994,18 @@ impl Config {
     /// The category entry by name.
     pub fn category(&self, name: &str) -> Option<&CategoryConfig> {
         self.categories.iter().find(|c| c.name == name)
+    }
+
+    /// The escalation contacts for a case of this category and priority.
+    pub fn escalation_contacts(&self, category: &str, priority: &str) -> Vec<String> {
+        self.escalation
+            .iter()
+            .find(|e| {
+                (e.categories.is_empty() || e.categories.iter().any(|c| c == category))
+                    && (e.priorities.is_empty() || e.priorities.iter().any(|p| p == priority))
+            })
+            .map(|e| e.contacts.iter().map(|a| a.to_lowercase()).collect())
+            .unwrap_or_default()
     }
 
     /// The configured agent with this (normalised) address.
@@ -1158,6 +1363,70 @@ impl Config {
                     "must not contain `+`: replies come back to support+<token>@".into(),
                 );
             }
+        }
+
+        // Schedule.
+        let w = &self.send_window;
+        match (parse_hhmm(&w.start), parse_hhmm(&w.end)) {
+            (None, _) => push(
+                "send_window.start",
+                format!("`{}` is not a time HH:MM", w.start),
+            ),
+            (_, None) => push("send_window.end", format!("`{}` is not a time HH:MM", w.end)),
+            (Some(a), Some(b)) if b <= a => push(
+                "send_window.end",
+                "must be after send_window.start (the window cannot span midnight)".into(),
+            ),
+            _ => {}
+        }
+        if w.days.is_empty() {
+            push("send_window.days", "needs at least one day".into());
+        }
+        for (i, d) in w.days.iter().enumerate() {
+            if parse_weekday(d).is_none() {
+                push(
+                    &format!("send_window.days[{i}]"),
+                    format!("`{d}` is not a weekday (mon, tue, ...)"),
+                );
+            }
+        }
+        for (i, e) in self.escalation.iter().enumerate() {
+            if e.contacts.is_empty() {
+                push(
+                    &format!("escalation[{i}].contacts"),
+                    "needs at least one address".into(),
+                );
+            }
+            for (j, a) in e.contacts.iter().enumerate() {
+                if split_address(a).is_none() {
+                    push(
+                        &format!("escalation[{i}].contacts[{j}]"),
+                        format!("`{a}` is not an e-mail address"),
+                    );
+                }
+            }
+            for (j, c) in e.categories.iter().enumerate() {
+                if self.category(c).is_none() {
+                    push(
+                        &format!("escalation[{i}].categories[{j}]"),
+                        format!("`{c}` is not one of the categories"),
+                    );
+                }
+            }
+            for (j, pr) in e.priorities.iter().enumerate() {
+                if self.priority(pr).is_none() {
+                    push(
+                        &format!("escalation[{i}].priorities[{j}]"),
+                        format!("`{pr}` is not one of the priorities"),
+                    );
+                }
+            }
+        }
+        if self.feedback.escalate_at_or_below > 5 {
+            push(
+                "feedback.escalate_at_or_below",
+                "must be 0 (never) to 5".into(),
+            );
         }
 
         // Agents.

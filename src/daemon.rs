@@ -43,6 +43,8 @@ pub struct Options {
     pub reload: Option<Arc<Notify>>,
     /// Read the mailbox (false: only send queued mail, for `deliver` pipe setups).
     pub ingest: bool,
+    /// Wakes the scheduler (tests notify it after moving their clock).
+    pub scheduler_wake: Option<Arc<Notify>>,
 }
 
 impl Default for Options {
@@ -53,6 +55,7 @@ impl Default for Options {
             on_healthy: None,
             reload: None,
             ingest: true,
+            scheduler_wake: None,
         }
     }
 }
@@ -81,15 +84,21 @@ pub async fn run(
     let db = config.db_path();
     let ingest_store = Arc::new(std::sync::Mutex::new(Store::open(&db)?));
     let outbox_store = Arc::new(std::sync::Mutex::new(Store::open(&db)?));
+    let scheduler_store = Arc::new(std::sync::Mutex::new(Store::open(&db)?));
     let engine = Arc::new(Engine::new(config.clone(), clock.clone())?);
     tracing::info!(database = %db.display(), mailbox = %ingest::mailbox_key(&engine), "mailcase starting");
     let engine_cell = Arc::new(RwLock::new(engine));
     let notify = Arc::new(Notify::new());
+    let wake = opts
+        .scheduler_wake
+        .clone()
+        .unwrap_or_else(|| Arc::new(Notify::new()));
     let tracker = TaskTracker::new();
 
     let noop: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {});
     let hooks = IngestHooks {
         outbox: notify.clone(),
+        scheduler: wake.clone(),
         on_ready: opts.on_ready.clone().unwrap_or_else(|| noop.clone()),
         on_healthy: opts.on_healthy.clone().unwrap_or(noop),
     };
@@ -103,6 +112,13 @@ pub async fn run(
     } else {
         (hooks.on_ready)();
     }
+    tracker.spawn(crate::scheduler::run(
+        engine_cell.clone(),
+        scheduler_store,
+        notify.clone(),
+        wake.clone(),
+        shutdown.clone(),
+    ));
     tracker.spawn(outbox::run(
         config.clone(),
         outbox_store,

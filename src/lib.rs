@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod render;
 pub mod reply;
 pub mod schedule;
+pub mod scheduler;
 pub mod secret;
 pub mod store;
 pub mod thread;

@@ -45,6 +45,14 @@ enum Command {
         /// Only send queued mail; do not read the mailbox (for `deliver` pipe setups).
         #[arg(long)]
         no_ingest: bool,
+        /// For demos and trials only: start the daemon's clock at this instant (RFC 3339)
+        /// instead of the real time.
+        #[arg(long, value_name = "RFC3339")]
+        clock_start: Option<String>,
+        /// For demos and trials only: run the daemon's clock this many times faster than real
+        /// time (3600: an hour a second), so follow-ups and SLA timers can be watched.
+        #[arg(long, value_name = "FACTOR")]
+        clock_rate: Option<f64>,
     },
     /// Validate the config, log in to IMAP and SMTP, render every template.
     Check {
@@ -115,7 +123,11 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::Run { no_ingest } => run(cli, *no_ingest).await,
+        Command::Run {
+            no_ingest,
+            clock_start,
+            clock_rate,
+        } => run(cli, *no_ingest, clock_start.as_deref(), *clock_rate).await,
         Command::Check { offline } => check(cli, *offline).await,
         Command::Cases { json } => cases(cli, *json),
         Command::Case { reference } => case(cli, reference),
@@ -123,13 +135,33 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn run(cli: &Cli, no_ingest: bool) -> anyhow::Result<()> {
+async fn run(
+    cli: &Cli,
+    no_ingest: bool,
+    clock_start: Option<&str>,
+    clock_rate: Option<f64>,
+) -> anyhow::Result<()> {
     let cfg = Config::load(&cli.config)?;
     init_logging(Some(&cfg), cli.log_json);
     let shutdown = CancellationToken::new();
     let reload = Arc::new(tokio::sync::Notify::new());
     spawn_signals(shutdown.clone(), reload.clone())?;
-    let clock: SharedClock = Arc::new(SystemClock);
+    let clock: SharedClock = if clock_start.is_some() || clock_rate.is_some() {
+        let start = match clock_start {
+            Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+                .with_context(|| format!("--clock-start `{s}` is not an RFC 3339 time"))?
+                .with_timezone(&chrono::Utc),
+            None => mailcase::clock::Clock::now(&SystemClock),
+        };
+        let rate = clock_rate.unwrap_or(1.0);
+        if !(rate.is_finite() && rate > 0.0) {
+            anyhow::bail!("--clock-rate must be a positive number");
+        }
+        tracing::warn!(start = %start, rate, "running on a demo clock, not the real time");
+        Arc::new(mailcase::clock::MovableClock::with_rate(start, rate))
+    } else {
+        Arc::new(SystemClock)
+    };
     let opts = mailcase::daemon::Options {
         config_path: Some(cli.config.clone()),
         reload: Some(reload),

@@ -11,6 +11,12 @@ use tera::{Context, Tera};
 /// Every template the daemon uses: (name without `.txt.tera`/`.html.tera`).
 pub const TEMPLATES: &[&str] = &[
     "acknowledgment",
+    "agent_sla_warning",
+    "manager_escalation",
+    "customer_update",
+    "customer_status_update",
+    "customer_follow_up",
+    "customer_feedback_request",
     "agent_new_case",
     "agent_customer_message",
     "agent_command_error",
@@ -22,6 +28,12 @@ pub const TEMPLATES: &[&str] = &[
 
 /// The templates that see a [`MailContext`] (every one but the acknowledgment).
 pub const CASE_TEMPLATES: &[&str] = &[
+    "agent_sla_warning",
+    "manager_escalation",
+    "customer_update",
+    "customer_status_update",
+    "customer_follow_up",
+    "customer_feedback_request",
     "agent_new_case",
     "agent_customer_message",
     "agent_command_error",
@@ -161,6 +173,26 @@ pub struct AttachmentInfo {
     pub attached: bool,
 }
 
+/// One message of a case, for digests.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryLine {
+    /// Local time, readable.
+    pub at: String,
+    pub from: String,
+    /// `customer`, `agent`, `cc`.
+    pub role: String,
+    /// An internal note (never shown to the customer).
+    pub internal: bool,
+    pub text: String,
+}
+
+/// A one-click rating: a mailto link to a signed feedback address.
+#[derive(Debug, Clone, Serialize)]
+pub struct RatingLink {
+    pub rating: u8,
+    pub href: String,
+}
+
 /// A command and what it does, for the agents' help.
 #[derive(Debug, Clone, Serialize)]
 pub struct HelpLine {
@@ -213,6 +245,15 @@ pub struct MailContext {
     pub help: Vec<HelpLine>,
     /// "14 days": how long a reply reopens a resolved case.
     pub reopen_window: String,
+    /// Which target a reminder is about: "first response" or "resolution".
+    pub sla_kind: String,
+    /// The case's messages, for escalation digests.
+    pub history: Vec<HistoryLine>,
+    /// One-click rating links 1-5 (feedback requests).
+    pub rating_links: Vec<RatingLink>,
+    /// A rating the customer gave, and its comment.
+    pub rating: Option<u8>,
+    pub comment: Option<String>,
 }
 
 impl MailContext {
@@ -247,6 +288,22 @@ impl MailContext {
             errors: vec!["`#reslove`: unknown command #reslove".into()],
             help: help_lines(),
             reopen_window: "14 days".into(),
+            sla_kind: "first response".into(),
+            history: vec![HistoryLine {
+                at: "Monday 23 November 2026, 10:00 CET".into(),
+                from: "jane@customer.test".into(),
+                role: "customer".into(),
+                internal: false,
+                text: "I was charged twice <script>x</script>".into(),
+            }],
+            rating_links: (1..=5)
+                .map(|n| RatingLink {
+                    rating: n,
+                    href: format!("mailto:support+f.cmp-7kq4x-m.0000000000000000.{n}@support.test?subject=Rating%20{n}"),
+                })
+                .collect(),
+            rating: Some(2),
+            comment: Some("Took too long <b>really</b>".into()),
         }
     }
 }
@@ -276,6 +333,10 @@ pub fn check_all(r: &Renderer) -> Result<(), RenderError> {
     sparse.update_html = None;
     sparse.reason = None;
     sparse.attachments.clear();
+    sparse.history.clear();
+    sparse.rating_links.clear();
+    sparse.rating = None;
+    sparse.comment = None;
     for t in CASE_TEMPLATES {
         // Both with every optional value set and with none, so an `if` branch that names an
         // unknown variable is caught too.

@@ -2,6 +2,7 @@
 //! commands agents give by mail.
 
 pub mod commands;
+pub mod judge;
 pub mod reference;
 pub mod status;
 

@@ -45,6 +45,8 @@ pub enum IngestError {
 pub struct IngestHooks {
     /// Woken after a batch queued outbound mail.
     pub outbox: Arc<Notify>,
+    /// Woken after every committed batch: it may have armed an earlier timer.
+    pub scheduler: Arc<Notify>,
     /// Called once after the first successful login (systemd readiness).
     pub on_ready: Arc<dyn Fn() + Send + Sync>,
     /// Called after every healthy round (systemd watchdog).
@@ -351,6 +353,7 @@ async fn drain(
             if queued {
                 hooks.outbox.notify_one();
             }
+            hooks.scheduler.notify_one();
         }
         // Committed: now, and only now, move them out of the inbox.
         move_uids(s, &processed, &m.processed_folder, has_move, has_uidplus, t).await?;
@@ -395,6 +398,12 @@ fn log_outcome(uid: u32, o: &Outcome) {
         Outcome::CommandRejected { reference } => tracing::warn!(
             uid, outcome = "command_rejected", reference = %reference, "agent reply rejected, agent told why"
         ),
+        Outcome::Rated { reference, rating } => tracing::info!(
+            uid, outcome = "rated", reference = %reference, rating = *rating, "satisfaction rating"
+        ),
+        Outcome::Ignored { reason } => {
+            tracing::warn!(uid, outcome = "ignored", reason = %reason, "message ignored")
+        }
         Outcome::Unverified { reference, reason } => tracing::warn!(
             uid, outcome = "unverified_note", reference = %reference, reason = %reason,
             "message claiming the agent role kept as unverified note"

@@ -15,12 +15,13 @@ use chrono::{DateTime, Duration, Utc};
 use super::{format_local, open_case, promise_text, Engine, Link, Outcome};
 use crate::authres::{self, AuthVerdict};
 use crate::case::commands::{self, Command, Parsed};
+use crate::case::judge::{judge, Judgement};
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::Reference;
 use crate::config::{AgentConfig, AgentVerify};
 use crate::outbox::compose::{self, OutAttachment, Outgoing, Recipient};
 use crate::parse::{self, InboundMessage};
-use crate::render::{help_lines, AttachmentInfo, MailContext};
+use crate::render::{help_lines, AttachmentInfo, HistoryLine, MailContext};
 use crate::store::{parse_ts, CaseRow, NewMessage, NewOutbound, StoreError, Tx};
 use crate::thread::subject;
 use crate::thread::token::Role;
@@ -52,7 +53,7 @@ impl Ctx<'_, '_> {
     }
 
     /// The values every case template sees, filled from the case.
-    fn mail_ctx(&self, case: &CaseRow) -> MailContext {
+    pub(super) fn mail_ctx(&self, case: &CaseRow) -> MailContext {
         let cfg = &self.engine.config;
         let prio = cfg.priority(&case.priority);
         let due = if case.first_response_at.is_none() {
@@ -184,7 +185,33 @@ impl Ctx<'_, '_> {
             now: self.now,
             audience: "customer",
         })?;
+        // Status updates are due an interval after our last public word to the customer.
+        self.tx
+            .set_case_time(case.id, "last_public_at", Some(self.now))?;
         Ok(true)
+    }
+
+    /// The case's public and internal messages for a digest, oldest first.
+    fn history_lines(&self, case: &CaseRow) -> Result<Vec<HistoryLine>, StoreError> {
+        Ok(self
+            .tx
+            .read()
+            .messages_of_case(case.id)?
+            .into_iter()
+            .filter(|m| m.robot.is_none())
+            .map(|m| {
+                let text = m.reply_text.clone().unwrap_or(m.body_text.clone());
+                HistoryLine {
+                    at: parse_ts(&m.received_at)
+                        .map(|t| format_local(t, &self.engine.calendar))
+                        .unwrap_or(m.received_at.clone()),
+                    from: m.from_address.clone().unwrap_or_default(),
+                    role: m.role.clone().unwrap_or_default(),
+                    internal: m.visibility == "internal",
+                    text: text.chars().take(2000).collect(),
+                }
+            })
+            .collect())
     }
 
     /// Queues a message to agents (`to`), Reply-To the case's agent reply address, continuing
@@ -284,7 +311,9 @@ impl Ctx<'_, '_> {
         Ok(())
     }
 
-    fn set_status(
+    /// Changes the status (already checked by `transition`), audits it and keeps the SLA
+    /// clock right (pause, resume, re-arm).
+    pub(super) fn set_status(
         &self,
         case: &CaseRow,
         from: Status,
@@ -295,6 +324,10 @@ impl Ctx<'_, '_> {
         if from != to {
             self.tx
                 .set_status(case.id, from.as_str(), to.as_str(), actor, reason, self.now)?;
+            // The SLA bookkeeping reads the case as it is now (an earlier change in the same
+            // message may have moved a deadline).
+            let current = self.tx.case_by_id(case.id)?.unwrap_or_else(|| case.clone());
+            super::schedule::on_status_change(self, &current, from, to)?;
         } else {
             self.tx.touch_case(case.id, self.now)?;
         }
@@ -380,6 +413,18 @@ pub(super) fn from_customer_side(
     }
     let status = Ctx::status(case)?;
     let mut reopened = false;
+    if matches!(status, Status::Resolved | Status::Closed) {
+        let f = &c.engine.config.follow_up;
+        match judge(&visible(msg), &f.satisfied_phrases, &f.unsatisfied_words) {
+            Judgement::Rating { rating, comment }
+                if case.feedback_sent_at.is_some() || case.follow_up_sent_at.is_some() =>
+            {
+                return record_rating(c, case, msg, item, rating, comment.as_deref());
+            }
+            Judgement::Satisfied => return satisfied(c, case, status, msg, item),
+            _ => {}
+        }
+    }
     if matches!(status, Status::Resolved | Status::Closed) {
         let window = Duration::from_std(c.engine.config.conversation.reopen_window.0)
             .unwrap_or(Duration::days(14));
@@ -469,6 +514,7 @@ pub(super) fn from_customer_side(
         &m,
         files,
     )?;
+    super::schedule::sync(c, case.id)?;
     Ok(if reopened {
         Outcome::Reopened {
             reference: case.reference.clone(),
@@ -478,6 +524,106 @@ pub(super) fn from_customer_side(
             reference: case.reference.clone(),
         }
     })
+}
+
+/// A click on a rating link (`support+f.<reference>.<mac>.<n>@`): the rating counts, the
+/// mail's text (if the customer wrote one) is the comment.
+pub(super) fn feedback_link(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    rating: u8,
+) -> Result<Outcome, StoreError> {
+    let text = visible(msg);
+    // The link opens an empty mail (or our subject only); anything the customer typed is
+    // their comment.
+    let comment = (!text.trim().is_empty()).then(|| text.trim().to_string());
+    record_rating(c, case, msg, item, rating, comment.as_deref())
+}
+
+/// Stores a rating (the last one counts) and escalates a poor one.
+fn record_rating(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    rating: u8,
+    comment: Option<&str>,
+) -> Result<Outcome, StoreError> {
+    let from = msg.from.as_ref().map(|m| m.normalized()).unwrap_or_default();
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: "rating",
+            role: "customer",
+            internal: false,
+            note: None,
+        },
+    )?;
+    let message_id = c
+        .tx
+        .read()
+        .messages_of_case(case.id)?
+        .last()
+        .map(|m| m.id);
+    c.tx
+        .set_rating(case.id, rating, comment, message_id, c.now)?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        if from.is_empty() { "customer" } else { &from },
+        "rated",
+        &serde_json::json!({"rating": rating, "comment": comment}),
+    )?;
+    let low = c.engine.config.feedback.escalate_at_or_below;
+    if rating <= low {
+        let mut why = format!("the customer rated the handling {rating}/5");
+        if let Some(cm) = comment {
+            why.push_str(&format!(": \"{}\"", cm.chars().take(200).collect::<String>()));
+        }
+        super::schedule::notify_escalation(c, case, &why)?;
+    }
+    Ok(Outcome::Rated {
+        reference: case.reference.clone(),
+        rating,
+    })
+}
+
+/// A plain "thanks, solved" to a resolved case: the customer confirmed it, so it closes.
+fn satisfied(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    status: Status,
+    msg: &InboundMessage,
+    item: &Inbound,
+) -> Result<Outcome, StoreError> {
+    let from = msg.from.as_ref().map(|m| m.normalized()).unwrap_or_default();
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: "satisfied",
+            role: "customer",
+            internal: false,
+            note: None,
+        },
+    )?;
+    if let Ok(to) = transition(status, CaseEvent::Close) {
+        c.set_status(case, status, to, &from, "the customer confirmed the issue is solved")?;
+    }
+    super::schedule::sync(c, case.id)?;
+    Ok(Outcome::Joined {
+        reference: case.reference.clone(),
+    })
+}
+
+/// The case history for escalation digests.
+pub(super) fn history(c: &Ctx<'_, '_>, case: &CaseRow) -> Result<Vec<HistoryLine>, StoreError> {
+    c.history_lines(case)
 }
 
 /// The text a person wrote in this message: quoted history and signature removed, or the
@@ -607,6 +753,14 @@ pub(super) fn from_agent_side(
                         }
                     }
                 }
+                if let Some(r) = cfg.priority(n).and_then(|p| p.resolution.map(|r| (r, p.clock))) {
+                    let due = c.engine.calendar.deadline(c.now, r.0 .0, r.1);
+                    let old = current.resolution_due.as_deref().and_then(parse_ts);
+                    if old.is_none_or(|o| due < o) {
+                        c.tx.set_case_time(case.id, "resolution_due", Some(due))?;
+                        current.resolution_due = Some(crate::store::ts(due));
+                    }
+                }
             }
             Command::Category(n) if *n != current.category => {
                 c.tx.set_case_field(case.id, "category", Some(n), &from, c.now)?;
@@ -671,6 +825,15 @@ pub(super) fn from_agent_side(
         }
     }
 
+    if p.has("escalate") {
+        let why = match &reason {
+            Some(r) => format!("escalated by {}: {r}", agent.name),
+            None => format!("escalated by {}", agent.name),
+        };
+        let now_case = c.tx.case_by_id(case.id)?.unwrap_or_else(|| current.clone());
+        super::schedule::notify_escalation(c, &now_case, &why)?;
+    }
+    super::schedule::sync(c, case.id)?;
     if note {
         return Ok(Outcome::AgentNote {
             reference: case.reference.clone(),

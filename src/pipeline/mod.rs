@@ -7,6 +7,7 @@
 //! whole batch and leaves every message of it in the INBOX for the next round.
 
 mod conversation;
+mod schedule;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use crate::thread::token::{Role, TokenKey};
 use crate::thread::{self, subject, Threading};
 
 pub use conversation::human_duration;
+pub use schedule::fire_due;
 
 /// Everything the pipeline needs that comes from config, built once (and again on reload).
 #[derive(Debug)]
@@ -40,6 +42,8 @@ pub struct Engine {
     pub limits: ParseLimits,
     /// Signs and checks reply addresses.
     pub tokens: TokenKey,
+    /// When scheduled mail may reach customers.
+    pub window: crate::schedule::window::SendWindow,
     own: Vec<String>,
     domain: String,
 }
@@ -73,6 +77,19 @@ impl Engine {
         let secret = crate::secret::read_key(&source, &config.base_dir)
             .map_err(|e| EngineError::TokenKey(e.to_string()))?;
         let tokens = TokenKey::new(&secret).map_err(|e| EngineError::TokenKey(e.to_string()))?;
+        let window = crate::schedule::window::SendWindow::new(
+            calendar.tz(),
+            config
+                .send_window
+                .days
+                .iter()
+                .filter_map(|d| crate::config::parse_weekday(d))
+                .collect(),
+            crate::config::parse_hhmm(&config.send_window.start)
+                .unwrap_or(chrono::NaiveTime::MIN),
+            crate::config::parse_hhmm(&config.send_window.end)
+                .unwrap_or(chrono::NaiveTime::MIN),
+        );
         let limits = ParseLimits {
             max_parts: config.limits.max_parts,
             max_depth: config.limits.max_depth,
@@ -89,6 +106,7 @@ impl Engine {
             clock,
             limits,
             tokens,
+            window,
         })
     }
 }
@@ -120,6 +138,10 @@ pub enum Outcome {
     CommandRejected { reference: String },
     /// A message claiming the agent role that failed its checks: an unverified note.
     Unverified { reference: String, reason: String },
+    /// A satisfaction rating recorded.
+    Rated { reference: String, rating: u8 },
+    /// Recorded without a case: a rating link that did not verify, or for no case.
+    Ignored { reason: String },
     /// A robot: stored, never answered.
     Robot {
         kind: RobotKind,
@@ -167,6 +189,8 @@ impl std::fmt::Display for Outcome {
             Outcome::Unverified { reference, reason } => {
                 write!(f, "unverified note on {reference}: {reason}")
             }
+            Outcome::Rated { reference, rating } => write!(f, "rating {rating} for {reference}"),
+            Outcome::Ignored { reason } => write!(f, "ignored: {reason}"),
             Outcome::Robot {
                 kind,
                 reason,
@@ -286,6 +310,45 @@ fn process_one(
     let prefix = &engine.config.support.reference_prefix;
     let token = engine.tokens.find_in(&msg, &engine.config.support.address);
     let threading = thread::find_case(&msg, prefix, token.as_ref(), tx)?;
+    // A rating link that does not verify (forged, altered, or for a case that is gone) is
+    // recorded and ignored: never a complaint, never an answer.
+    let feedback_ok = matches!(
+        &threading,
+        Threading::ByToken {
+            role: Role::Feedback,
+            ..
+        }
+    );
+    if !feedback_ok
+        && engine
+            .tokens
+            .is_feedback_attempt(&msg, &engine.config.support.address)
+    {
+        let reason = "sent to a rating address that does not verify (forged, altered, or for a case that does not exist)";
+        tx.insert_message(&NewMessage {
+            case_id: None,
+            source: item.source.as_ref(),
+            msg: &msg,
+            received_at: now,
+            robot: None,
+            outcome: "feedback_ignored",
+            raw: &item.raw,
+            role: None,
+            visibility: "internal",
+            verified: false,
+            note: Some(reason),
+        })?;
+        tx.audit(
+            None,
+            now,
+            "system",
+            "feedback_ignored",
+            &serde_json::json!({"message_id": msg.message_id, "reason": reason}),
+        )?;
+        return Ok(Outcome::Ignored {
+            reason: reason.into(),
+        });
+    }
 
     if let Some(verdict) = robot::detect(&msg, &engine.own) {
         let case = match &threading {
@@ -341,6 +404,13 @@ fn process_one(
             case,
             role: Role::Agent,
         } => conversation::from_agent_side(&c, &case, &msg, item, true),
+        Threading::ByToken {
+            case,
+            role: Role::Feedback,
+        } => {
+            let rating = token.as_ref().and_then(|t| t.rating).unwrap_or(0);
+            conversation::feedback_link(&c, &case, &msg, item, rating)
+        }
         Threading::ByToken {
             case,
             role: Role::Customer,
@@ -502,11 +572,20 @@ fn open_case(
             }
         }
     };
+    if let Some(r) = prio.resolution {
+        tx.set_case_time(
+            case_id,
+            "resolution_due",
+            Some(engine.calendar.deadline(now, r.0, prio.clock)),
+        )?;
+    }
+    tx.set_case_time(case_id, "last_public_at", Some(now))?;
     let case = tx
         .case_by_id(case_id)?
         .ok_or_else(|| StoreError::Data("case vanished inside its transaction".into()))?;
     let c = conversation::Ctx { tx, engine, now };
     conversation::notify_new_case(&c, &case, msg, item, link)?;
+    schedule::sync(&c, case_id)?;
     Ok(Outcome::NewCase {
         reference: reference.as_str().to_string(),
         acknowledged,

@@ -3,5 +3,6 @@
 //! Pure functions over values; the clock is passed in by callers.
 
 pub mod calendar;
+pub mod window;
 
 pub use calendar::BusinessCalendar;

@@ -17,6 +17,7 @@ use crate::parse::{Attachment, InboundMessage};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
     include_str!("migrations/002_conversations.sql"),
+    include_str!("migrations/003_schedule.sql"),
 ];
 
 /// Errors from the store. `is_transient()` says whether retrying later can succeed.
@@ -123,6 +124,15 @@ pub struct CaseRow {
     /// When it was last resolved (start of the reopen window).
     pub resolved_at: Option<String>,
     pub reopen_count: i64,
+    /// When the resolution target falls due (None: the priority has none).
+    pub resolution_due: Option<String>,
+    /// Set while the SLA clock is paused (waiting on the customer).
+    pub sla_paused_at: Option<String>,
+    /// The last public message to the customer.
+    pub last_public_at: Option<String>,
+    pub follow_up_sent_at: Option<String>,
+    pub feedback_sent_at: Option<String>,
+    pub closed_at: Option<String>,
 }
 
 /// A case about to be created.
@@ -234,6 +244,20 @@ pub struct OutboxStatus {
     pub created_at: String,
     pub sent_at: Option<String>,
     pub audience: String,
+}
+
+/// A scheduled deadline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TimerRow {
+    pub id: i64,
+    pub case_id: i64,
+    pub kind: String,
+    pub target_at: String,
+    pub due_at: String,
+    pub created_at: String,
+    pub fired_at: Option<String>,
+    pub cancelled_at: Option<String>,
+    pub outcome: Option<String>,
 }
 
 /// Counts for `mailcase cases`-style summaries and tests.
@@ -532,10 +556,16 @@ fn case_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
         first_response_at: r.get(13)?,
         resolved_at: r.get(14)?,
         reopen_count: r.get(15)?,
+        resolution_due: r.get(16)?,
+        sla_paused_at: r.get(17)?,
+        last_public_at: r.get(18)?,
+        follow_up_sent_at: r.get(19)?,
+        feedback_sent_at: r.get(20)?,
+        closed_at: r.get(21)?,
     })
 }
 
-const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id, assignee, first_response_at, resolved_at, reopen_count";
+const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id, assignee, first_response_at, resolved_at, reopen_count, resolution_due, sla_paused_at, last_public_at, follow_up_sent_at, feedback_sent_at, closed_at";
 
 impl Reader<'_> {
     /// Due pending outbound rows, oldest first.
@@ -711,6 +741,77 @@ impl Reader<'_> {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Active timers due at or before `now`, earliest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<TimerRow>, StoreError> {
+        self.timers_where(
+            "fired_at IS NULL AND cancelled_at IS NULL AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+            params![ts(now), limit as i64],
+        )
+    }
+
+    /// When the next active timer falls due.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let v: Option<String> = self.conn.query_row(
+            "SELECT MIN(due_at) FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(v.as_deref().and_then(parse_ts))
+    }
+
+    /// Every timer of a case (or all), oldest first, for the case timeline and tests.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn timers(&self, case_id: Option<i64>) -> Result<Vec<TimerRow>, StoreError> {
+        self.timers_where("(?1 IS NULL OR case_id = ?1) ORDER BY id", params![case_id])
+    }
+
+    fn timers_where(
+        &self,
+        cond: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<TimerRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT id, case_id, kind, target_at, due_at, created_at, fired_at, cancelled_at, outcome FROM timers WHERE {cond}"
+        ))?;
+        let rows = st.query_map(p, |r| {
+            Ok(TimerRow {
+                id: r.get(0)?,
+                case_id: r.get(1)?,
+                kind: r.get(2)?,
+                target_at: r.get(3)?,
+                due_at: r.get(4)?,
+                created_at: r.get(5)?,
+                fired_at: r.get(6)?,
+                cancelled_at: r.get(7)?,
+                outcome: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The rating of a case, as (rating, comment).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn rating(&self, case_id: i64) -> Result<Option<(u8, Option<String>)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT rating, comment FROM ratings WHERE case_id = ?1",
+                [case_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
     }
 
     /// Quarantined messages as (uid, reason, size), oldest first.
@@ -1155,6 +1256,12 @@ impl Tx<'_> {
             "category" => "category",
             "assignee" => "assignee",
             "first_response_due" => "first_response_due",
+            "resolution_due" => "resolution_due",
+            "sla_paused_at" => "sla_paused_at",
+            "last_public_at" => "last_public_at",
+            "follow_up_sent_at" => "follow_up_sent_at",
+            "feedback_sent_at" => "feedback_sent_at",
+            "closed_at" => "closed_at",
             other => return Err(StoreError::Data(format!("not a case field: {other}"))),
         };
         let old: Option<String> = self.tx.query_row(
@@ -1208,6 +1315,146 @@ impl Tx<'_> {
                 params![case_id],
             )?;
         }
+        Ok(())
+    }
+
+    /// Sets a bookkeeping field of a case without an audit event (times the scheduler keeps).
+    ///
+    /// # Errors
+    /// SQL errors; an unknown field is a data error.
+    pub fn set_case_time(
+        &self,
+        case_id: i64,
+        field: &str,
+        value: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let column = match field {
+            "first_response_due" | "resolution_due" | "sla_paused_at" | "last_public_at"
+            | "follow_up_sent_at" | "feedback_sent_at" | "closed_at" | "resolved_at" => field,
+            other => return Err(StoreError::Data(format!("not a case time: {other}"))),
+        };
+        self.tx.execute(
+            &format!("UPDATE cases SET {column} = ?2 WHERE id = ?1"),
+            params![case_id, value.map(ts)],
+        )?;
+        Ok(())
+    }
+
+    /// The timers of a case that are still to fire, as (kind, target_at, due_at).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn active_timers(&self, case_id: i64) -> Result<Vec<TimerRow>, StoreError> {
+        self.read().timers_where(
+            "case_id = ?1 AND fired_at IS NULL AND cancelled_at IS NULL",
+            params![case_id],
+        )
+    }
+
+    /// True when a timer of this kind and target already fired or was settled for the case
+    /// (so a rule that still computes the same deadline does not fire it twice).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn timer_settled(
+        &self,
+        case_id: i64,
+        kind: &str,
+        target: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM timers WHERE case_id = ?1 AND kind = ?2 AND target_at = ?3 AND fired_at IS NOT NULL)",
+        )?;
+        Ok(st.query_row(params![case_id, kind, ts(target)], |r| r.get(0))?)
+    }
+
+    /// Arms a timer (the active one of that kind, if any, is cancelled first).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn arm_timer(
+        &self,
+        case_id: i64,
+        kind: &str,
+        target: DateTime<Utc>,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.cancel_timers(case_id, &[kind], now, "replaced")?;
+        self.tx.execute(
+            "INSERT INTO timers(case_id, kind, target_at, due_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![case_id, kind, ts(target), ts(due), ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Cancels the active timers of these kinds.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn cancel_timers(
+        &self,
+        case_id: i64,
+        kinds: &[&str],
+        now: DateTime<Utc>,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "UPDATE timers SET cancelled_at = ?3, outcome = ?4 WHERE case_id = ?1 AND kind = ?2 AND fired_at IS NULL AND cancelled_at IS NULL",
+        )?;
+        for k in kinds {
+            st.execute(params![case_id, k, ts(now), why])?;
+        }
+        Ok(())
+    }
+
+    /// Moves an active timer's due time (customer mail waiting for the send window).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn defer_timer(&self, id: i64, due: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE timers SET due_at = ?2 WHERE id = ?1",
+            params![id, ts(due)],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a timer done with what happened.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn settle_timer(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE timers SET fired_at = ?2, outcome = ?3 WHERE id = ?1 AND fired_at IS NULL AND cancelled_at IS NULL",
+            params![id, ts(now), outcome],
+        )?;
+        Ok(())
+    }
+
+    /// Records a rating (the last one per case counts).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn set_rating(
+        &self,
+        case_id: i64,
+        rating: u8,
+        comment: Option<&str>,
+        message_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO ratings(case_id, rating, comment, at, message_id) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(case_id) DO UPDATE SET rating = excluded.rating, comment = excluded.comment,
+                                                at = excluded.at, message_id = excluded.message_id",
+            params![case_id, rating, comment, ts(now), message_id],
+        )?;
         Ok(())
     }
 

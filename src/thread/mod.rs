@@ -138,6 +138,12 @@ mod tests {
             first_response_at: None,
             resolved_at: None,
             reopen_count: 0,
+            resolution_due: None,
+            sla_paused_at: None,
+            last_public_at: None,
+            follow_up_sent_at: None,
+            feedback_sent_at: None,
+            closed_at: None,
         }
     }
 
@@ -278,6 +284,12 @@ mod token_rule_tests {
             first_response_at: None,
             resolved_at: None,
             reopen_count: 0,
+            resolution_due: None,
+            sla_paused_at: None,
+            last_public_at: None,
+            follow_up_sent_at: None,
+            feedback_sent_at: None,
+            closed_at: None,
         }
     }
 }

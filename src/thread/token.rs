@@ -24,8 +24,9 @@ type HmacSha256 = Hmac<Sha256>;
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const MAC_BYTES: usize = 10;
 const MAC_CHARS: usize = 16;
-/// Longest token: role, dot, reference (prefix up to 8 + `-XXXXX-C`), dot, MAC.
-pub const TOKEN_MAX_LEN: usize = 1 + 1 + 16 + 1 + MAC_CHARS;
+/// Longest token: role, dot, reference (prefix up to 8 + `-XXXXX-C`), dot, MAC, and for
+/// feedback links a dot and the rating.
+pub const TOKEN_MAX_LEN: usize = 1 + 1 + 16 + 1 + MAC_CHARS + 2;
 /// Shortest key accepted from config.
 pub const MIN_KEY_LEN: usize = 16;
 
@@ -36,6 +37,9 @@ pub enum Role {
     Customer,
     /// The agents working on the case.
     Agent,
+    /// A satisfaction rating link (`f.<reference>.<mac>.<1-5>`): the rating is chosen by
+    /// whoever holds the link, the case by the MAC.
+    Feedback,
 }
 
 impl Role {
@@ -43,6 +47,7 @@ impl Role {
         match self {
             Role::Customer => 'c',
             Role::Agent => 'a',
+            Role::Feedback => 'f',
         }
     }
 
@@ -51,6 +56,7 @@ impl Role {
         match self {
             Role::Customer => "customer",
             Role::Agent => "agent",
+            Role::Feedback => "feedback",
         }
     }
 }
@@ -77,6 +83,8 @@ pub struct WeakKey;
 pub struct Verified {
     pub role: Role,
     pub reference: Reference,
+    /// The rating of a feedback link.
+    pub rating: Option<u8>,
 }
 
 impl TokenKey {
@@ -133,14 +141,60 @@ impl TokenKey {
         let role = match parts.next()? {
             "c" => Role::Customer,
             "a" => Role::Agent,
+            "f" => Role::Feedback,
             _ => return None,
         };
         let reference = Reference::parse(parts.next()?).ok()?;
-        let mac = decode(parts.next()?)?;
+        let rest = parts.next()?;
+        let (mac, rating) = match role {
+            Role::Feedback => {
+                let (mac, n) = rest.split_once('.')?;
+                let n: u8 = n.parse().ok().filter(|n| (1..=5).contains(n))?;
+                (mac, Some(n))
+            }
+            _ => (rest, None),
+        };
+        let mac = decode(mac)?;
         self.mac(role, reference.as_str())
             .verify_truncated_left(&mac)
             .ok()?;
-        Some(Verified { role, reference })
+        Some(Verified {
+            role,
+            reference,
+            rating,
+        })
+    }
+
+    /// The mailto address of a feedback link for `rating` (1-5).
+    pub fn feedback_address(
+        &self,
+        support_address: &str,
+        reference: &Reference,
+        rating: u8,
+    ) -> String {
+        let (local, domain) = support_address
+            .rsplit_once('@')
+            .unwrap_or((support_address, ""));
+        format!(
+            "{local}+{}.{rating}@{domain}",
+            self.token(Role::Feedback, reference)
+        )
+    }
+
+    /// True when the message was sent to a feedback address of ours, valid or not: a forged
+    /// or stale rating link is ignored (and logged), never opened as a complaint.
+    pub fn is_feedback_attempt(&self, msg: &InboundMessage, support_address: &str) -> bool {
+        let Some((local, domain)) = support_address.rsplit_once('@') else {
+            return false;
+        };
+        let prefix = format!("{}+f.", local.to_ascii_lowercase());
+        let suffix = format!("@{}", domain.to_ascii_lowercase());
+        msg.delivered_to
+            .iter()
+            .map(String::as_str)
+            .chain(msg.to.iter().map(|m| m.address.as_str()))
+            .map(|a| a.trim().to_ascii_lowercase())
+            .any(|a| a.starts_with(&prefix) && a.ends_with(&suffix))
     }
 
     /// The first valid token among the addresses this message was delivered or written to
@@ -290,6 +344,31 @@ mod tests {
         ] {
             assert_eq!(k.verify(junk), None, "{junk}");
         }
+    }
+
+    #[test]
+    fn feedback_links_carry_their_rating_and_cannot_be_moved_to_another_case() {
+        let k = key("0123456789abcdef0123456789abcdef");
+        let r = reference();
+        for n in 1..=5u8 {
+            let addr = k.feedback_address("support@support.test", &r, n);
+            let detail = addr.split_once('+').unwrap().1.split_once('@').unwrap().0;
+            let v = k.verify(detail).unwrap();
+            assert_eq!((v.role, v.rating), (Role::Feedback, Some(n)));
+            assert_eq!(v.reference, r);
+        }
+        let addr = k.feedback_address("support@support.test", &r, 4);
+        let detail = addr.split_once('+').unwrap().1.split_once('@').unwrap().0;
+        assert_eq!(k.verify(&detail.replace(".4", ".9")), None, "no rating 9");
+        let other = reference();
+        let moved = detail.replace(
+            &r.as_str().to_ascii_lowercase(),
+            &other.as_str().to_ascii_lowercase(),
+        );
+        assert_eq!(k.verify(&moved), None);
+        // A customer token is not a feedback link and vice versa.
+        let c = k.token(Role::Customer, &r);
+        assert_eq!(k.verify(&format!("f{}.5", &c[1..])), None);
     }
 
     #[test]

@@ -1,0 +1,132 @@
+//! What a customer's reply to a resolved case means: a rating, a plain "thanks, solved", or
+//! (anything else) that the issue is not solved.
+//!
+//! The rule is deliberately simple and leans to reopening: a reply counts as satisfied only
+//! when it is short, every word of it is one of the configured satisfied phrases' words, and
+//! none is an "unsatisfied" word ("not", "still", "again"...). "Thanks, but it is still
+//! broken" reopens; "Thank you, works now!" does not. A rating is a number 1-5 at the start of
+//! the reply ("4", "5/5", "3 stars"), optionally followed by a comment.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// The meaning of a reply to a resolved case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// A rating 1-5 and the comment written with it.
+    Rating { rating: u8, comment: Option<String> },
+    /// A plain thanks/yes: the issue is solved.
+    Satisfied,
+    /// Anything else: not solved (or unsure), so the case reopens.
+    NotSolved,
+}
+
+/// Longest reply (in words) that can still count as a plain thanks.
+const MAX_SATISFIED_WORDS: usize = 12;
+
+static RATING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*([1-5])\s*(?:/\s*5|of\s+5|stars?|points?|\*+)?\s*(?:[.!,:;\-)]|$|\s)")
+        .expect("static regex")
+});
+
+/// Judges `text` (the reply without quoted history).
+pub fn judge(text: &str, satisfied: &[String], unsatisfied: &[String]) -> Judgement {
+    let t = text.trim();
+    if let Some(c) = RATING.captures(t) {
+        let rating = c[1].parse::<u8>().unwrap_or(0);
+        let rest = t[c.get(0).map_or(0, |m| m.end())..].trim();
+        if (1..=5).contains(&rating) {
+            return Judgement::Rating {
+                rating,
+                comment: (!rest.is_empty()).then(|| rest.to_string()),
+            };
+        }
+    }
+    let words: Vec<String> = t
+        .split(|ch: char| !(ch.is_alphanumeric() || ch == '\'' || ch == '’'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase().replace('’', "'"))
+        .collect();
+    if words.is_empty() || words.len() > MAX_SATISFIED_WORDS {
+        return Judgement::NotSolved;
+    }
+    let is = |set: &[String], w: &str| set.iter().any(|s| s.eq_ignore_ascii_case(w));
+    if words.iter().any(|w| is(unsatisfied, w)) {
+        return Judgement::NotSolved;
+    }
+    if words.iter().all(|w| is(satisfied, w)) {
+        Judgement::Satisfied
+    } else {
+        Judgement::NotSolved
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FollowUpConfig;
+
+    fn j(t: &str) -> Judgement {
+        let c = FollowUpConfig::default();
+        judge(t, &c.satisfied_phrases, &c.unsatisfied_words)
+    }
+
+    #[test]
+    fn plain_thanks_and_yes_are_satisfied() {
+        for t in [
+            "Thanks!",
+            "Thank you, works now!",
+            "Yes, solved. Thanks a lot",
+            "ok thx",
+            "Danke, gelöst!",
+            "Merci !",
+        ] {
+            assert_eq!(j(t), Judgement::Satisfied, "{t}");
+        }
+    }
+
+    #[test]
+    fn anything_else_reopens() {
+        for t in [
+            "Thanks, but it is still broken",
+            "No.",
+            "It happened again",
+            "Not fixed",
+            "Can you call me?",
+            "",
+            "Thanks for the quick answer. However the second invoice also shows the wrong amount and I need it corrected.",
+            "Danke, aber es geht immer noch nicht",
+        ] {
+            assert_eq!(j(t), Judgement::NotSolved, "{t}");
+        }
+    }
+
+    #[test]
+    fn a_number_first_is_a_rating_with_its_comment() {
+        assert_eq!(
+            j("4"),
+            Judgement::Rating {
+                rating: 4,
+                comment: None
+            }
+        );
+        assert_eq!(
+            j("5/5 - great service"),
+            Judgement::Rating {
+                rating: 5,
+                comment: Some("great service".into())
+            }
+        );
+        assert_eq!(
+            j("2 stars. Took too long."),
+            Judgement::Rating {
+                rating: 2,
+                comment: Some("Took too long.".into())
+            }
+        );
+        assert_eq!(j("6"), Judgement::NotSolved);
+        assert_eq!(j("10 days and still nothing"), Judgement::NotSolved);
+        assert_eq!(j("1000 thanks"), Judgement::NotSolved);
+    }
+}

@@ -1,0 +1,477 @@
+//! Time as data (DESIGN.md invariant 5): which deadlines a case has, and what happens when
+//! one falls due.
+//!
+//! Timers are derived from the case: [`sync`] computes the set a case should have now (SLA
+//! reminders and breaches while it waits on us, a status update an interval after our last
+//! public message, the follow-up, feedback request and auto-close after resolution) and makes
+//! the timer rows match, in the same transaction as the change that called it. Firing
+//! re-checks the rule first, so a timer the case outgrew (answered, resolved, paused) does
+//! nothing. A timer fires once: its row is settled in the transaction that does its work. After
+//! downtime each overdue timer fires once, late; a reminder whose breach is also due is skipped.
+//!
+//! The SLA clock pauses while the case waits on the customer: the remaining time (business or
+//! wall, as the priority says) is kept and runs again from the customer's reply.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::conversation::{history, Ctx};
+use super::Engine;
+use crate::case::status::{transition, CaseEvent, Status};
+use crate::case::Reference;
+use crate::config::{ClockKind, FeedbackWhen};
+use crate::render::RatingLink;
+use crate::store::{parse_ts, ts, CaseRow, Store, StoreError, TimerRow};
+
+/// The kinds [`sync`] manages (one-shot kinds such as `escalation_notice` are left alone).
+const MANAGED: &[&str] = &[
+    "first_response_warning",
+    "first_response_breach",
+    "resolution_warning",
+    "resolution_breach",
+    "status_update",
+    "follow_up",
+    "feedback_request",
+    "auto_close",
+];
+
+fn std_dur(d: std::time::Duration) -> Duration {
+    Duration::from_std(d).unwrap_or(Duration::days(365 * 100))
+}
+
+fn clock_of(engine: &Engine, case: &CaseRow) -> ClockKind {
+    engine
+        .config
+        .priority(&case.priority)
+        .map_or(ClockKind::Business, |p| p.clock)
+}
+
+/// The timers a case should have now: (kind, when).
+pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(&'static str, DateTime<Utc>)> {
+    let cfg = &engine.config;
+    let Ok(status) = case.status.parse::<Status>() else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    let lead = std_dur(cfg.sla.warning_lead.0);
+    match status {
+        Status::New | Status::Acknowledged | Status::InProgress | Status::Escalated
+            if case.sla_paused_at.is_none() =>
+        {
+            if case.first_response_at.is_none() {
+                if let Some(due) = case.first_response_due.as_deref().and_then(parse_ts) {
+                    if lead > Duration::zero() {
+                        out.push(("first_response_warning", due - lead));
+                    }
+                    out.push(("first_response_breach", due));
+                }
+            }
+            if let Some(due) = case.resolution_due.as_deref().and_then(parse_ts) {
+                if lead > Duration::zero() {
+                    out.push(("resolution_warning", due - lead));
+                }
+                out.push(("resolution_breach", due));
+            }
+            let every = std_dur(cfg.sla.status_update_interval.0);
+            if every > Duration::zero() {
+                let last = case
+                    .last_public_at
+                    .as_deref()
+                    .or(Some(case.created_at.as_str()))
+                    .and_then(parse_ts);
+                if let Some(l) = last {
+                    out.push(("status_update", l + every));
+                }
+            }
+        }
+        Status::Resolved => {
+            let resolved = case.resolved_at.as_deref().and_then(parse_ts);
+            let close_after = std_dur(cfg.follow_up.close_after.0);
+            let follow_up_on = !cfg.follow_up.after.0.is_zero();
+            if let Some(r) = resolved {
+                if follow_up_on && case.follow_up_sent_at.is_none() {
+                    let at = engine.calendar.add_business(
+                        r,
+                        business_len(engine, cfg.follow_up.after.0),
+                    );
+                    out.push(("follow_up", at));
+                }
+                if cfg.feedback.when == FeedbackWhen::Resolved && case.feedback_sent_at.is_none()
+                {
+                    out.push(("feedback_request", r));
+                }
+                let from = if follow_up_on {
+                    case.follow_up_sent_at.as_deref().and_then(parse_ts)
+                } else {
+                    Some(r)
+                };
+                if let Some(f) = from {
+                    out.push(("auto_close", f + close_after));
+                }
+            }
+        }
+        Status::Closed => {
+            // Closed because the customer said "thanks" before any follow-up: still invite
+            // feedback once.
+            if cfg.feedback.when != FeedbackWhen::Never && case.feedback_sent_at.is_none() {
+                if let Some(c) = case.closed_at.as_deref().and_then(parse_ts) {
+                    out.push(("feedback_request", c));
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// "3d" of business time: three working days of the calendar's length.
+fn business_len(engine: &Engine, d: std::time::Duration) -> Duration {
+    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4);
+    engine.calendar.day_length() * ((secs / 86_400) as i32) + Duration::seconds(secs % 86_400)
+}
+
+/// Makes the case's timer rows match [`desired`]: cancels what no longer applies, arms what
+/// is new, leaves alone what is unchanged or already fired for the same deadline.
+pub(super) fn sync(c: &Ctx<'_, '_>, case_id: i64) -> Result<(), StoreError> {
+    let Some(case) = c.tx.case_by_id(case_id)? else {
+        return Ok(());
+    };
+    let want = desired(c.engine, &case);
+    let active = c.tx.active_timers(case_id)?;
+    for a in &active {
+        if !MANAGED.contains(&a.kind.as_str()) {
+            continue;
+        }
+        let keep = want
+            .iter()
+            .any(|(k, t)| *k == a.kind && ts(*t) == a.target_at);
+        if !keep {
+            c.tx
+                .cancel_timers(case_id, &[a.kind.as_str()], c.now, "no longer due")?;
+        }
+    }
+    for (kind, at) in want {
+        let present = active
+            .iter()
+            .any(|a| a.kind == kind && a.target_at == ts(at) && a.cancelled_at.is_none());
+        if present || c.tx.timer_settled(case_id, kind, at)? {
+            continue;
+        }
+        c.tx.arm_timer(case_id, kind, at, at, c.now)?;
+    }
+    Ok(())
+}
+
+/// Keeps the SLA clock right across a status change: paused when the case starts waiting on
+/// the customer, resumed (remaining time kept) when it stops; re-armed on reopening;
+/// follow-up bookkeeping reset on resolution.
+pub(super) fn on_status_change(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    from: Status,
+    to: Status,
+) -> Result<(), StoreError> {
+    let now = c.now;
+    if to == Status::WaitingOnCustomer && from != Status::WaitingOnCustomer {
+        c.tx.set_case_time(case.id, "sla_paused_at", Some(now))?;
+    }
+    if from == Status::WaitingOnCustomer && to != Status::WaitingOnCustomer {
+        if let Some(paused) = case.sla_paused_at.as_deref().and_then(parse_ts) {
+            let kind = clock_of(c.engine, case);
+            for (field, due) in [
+                (
+                    "first_response_due",
+                    case.first_response_due.as_deref().filter(|_| case.first_response_at.is_none()),
+                ),
+                ("resolution_due", case.resolution_due.as_deref()),
+            ] {
+                let Some(due) = due.and_then(parse_ts) else {
+                    continue;
+                };
+                if due <= paused {
+                    continue; // already breached when the clock stopped
+                }
+                let new_due = match kind {
+                    ClockKind::Wall => now + (due - paused),
+                    ClockKind::Business => c
+                        .engine
+                        .calendar
+                        .add_business(now, c.engine.calendar.business_between(paused, due)),
+                };
+                c.tx.set_case_time(case.id, field, Some(new_due))?;
+            }
+            c.tx.audit(
+                Some(case.id),
+                now,
+                "system",
+                "sla_resumed",
+                &serde_json::json!({"paused_at": case.sla_paused_at}),
+            )?;
+        }
+        c.tx.set_case_time(case.id, "sla_paused_at", None)?;
+    }
+    if to == Status::Resolved {
+        c.tx.set_case_time(case.id, "follow_up_sent_at", None)?;
+        c.tx.set_case_time(case.id, "feedback_sent_at", None)?;
+    }
+    if to == Status::Closed {
+        c.tx.set_case_time(case.id, "closed_at", Some(now))?;
+    }
+    let reopened = matches!(from, Status::Resolved | Status::Closed)
+        && !matches!(to, Status::Resolved | Status::Closed);
+    if reopened {
+        // A new resolution target from now (the first-response one was met before).
+        if let Some(p) = c.engine.config.priority(&case.priority) {
+            let target = p.resolution.map_or(p.first_response.0, |r| r.0);
+            let due = c.engine.calendar.deadline(now, target, p.clock);
+            c.tx.set_case_time(case.id, "resolution_due", Some(due))?;
+        }
+        c.tx.set_case_time(case.id, "closed_at", None)?;
+    }
+    Ok(())
+}
+
+/// Whether customer mail may go out now for this case; `Some(t)`: wait until `t`.
+fn window_wait(c: &Ctx<'_, '_>, case: &CaseRow) -> Option<DateTime<Utc>> {
+    if clock_of(c.engine, case) == ClockKind::Wall {
+        return None; // urgent cases are exempt from the quiet hours
+    }
+    let w = &c.engine.window;
+    (!w.is_open(c.now)).then(|| w.next_open(c.now))
+}
+
+/// Fires the timers due at `now` (at most `limit`), one savepoint each. Returns how many
+/// were handled.
+///
+/// # Errors
+/// Transient store errors (nothing is committed; the timers stay due).
+pub fn fire_due(store: &mut Store, engine: &Engine, limit: usize) -> Result<usize, StoreError> {
+    let now = engine.clock.now();
+    store.write(|tx| {
+        let due = tx.read().due_timers(now, limit)?;
+        let c = Ctx { tx, engine, now };
+        for t in &due {
+            tx.savepoint()?;
+            match fire(&c, t) {
+                Ok(outcome) => {
+                    tx.release()?;
+                    tracing::info!(timer = t.id, kind = %t.kind, case = t.case_id, outcome = %outcome, "timer");
+                }
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    // A bug or bad data for this one timer: settle it so it cannot fire in a
+                    // loop, and say so.
+                    tx.rollback_to_savepoint()?;
+                    tx.settle_timer(t.id, now, &format!("failed: {e}"))?;
+                    tracing::error!(timer = t.id, kind = %t.kind, case = t.case_id, error = %e, "timer failed");
+                }
+            }
+        }
+        Ok(due.len())
+    })
+}
+
+fn fire(c: &Ctx<'_, '_>, t: &TimerRow) -> Result<String, StoreError> {
+    let Some(case) = c.tx.case_by_id(t.case_id)? else {
+        c.tx.settle_timer(t.id, c.now, "case gone")?;
+        return Ok("case gone".into());
+    };
+    let target = parse_ts(&t.target_at).unwrap_or(c.now);
+    if MANAGED.contains(&t.kind.as_str()) {
+        let still = desired(c.engine, &case)
+            .iter()
+            .any(|(k, at)| *k == t.kind && *at == target);
+        if !still {
+            c.tx.settle_timer(t.id, c.now, "stale: the case changed")?;
+            sync(c, case.id)?;
+            return Ok("stale".into());
+        }
+    }
+    let outcome = match t.kind.as_str() {
+        "first_response_warning" | "resolution_warning" => {
+            let breach_field = if t.kind == "first_response_warning" {
+                &case.first_response_due
+            } else {
+                &case.resolution_due
+            };
+            if breach_field
+                .as_deref()
+                .and_then(parse_ts)
+                .is_some_and(|b| b <= c.now)
+            {
+                "skipped: the breach is due too".to_string()
+            } else {
+                warn_agents(c, &case, &t.kind)?;
+                "agents reminded".to_string()
+            }
+        }
+        "first_response_breach" | "resolution_breach" => {
+            let what = if t.kind == "first_response_breach" {
+                "first-response target breached"
+            } else {
+                "resolution target breached"
+            };
+            escalate(c, &case, "system", what, true)?;
+            format!("escalated: {what}")
+        }
+        "status_update" | "follow_up" | "feedback_request" | "escalation_notice" => {
+            if let Some(open) = window_wait(c, &case) {
+                c.tx.defer_timer(t.id, open)?;
+                return Ok(format!("deferred to {} (send window)", ts(open)));
+            }
+            customer_mail(c, &case, &t.kind)?
+        }
+        "auto_close" => {
+            let from: Status = case.status.parse().map_err(StoreError::Data)?;
+            match transition(from, CaseEvent::Close) {
+                Ok(to) => {
+                    c.set_status(&case, from, to, "system", "no answer to the follow-up")?;
+                    "closed".to_string()
+                }
+                Err(_) => "not closable".to_string(),
+            }
+        }
+        other => format!("unknown timer kind {other}"),
+    };
+    c.tx.settle_timer(t.id, c.now, &outcome)?;
+    sync(c, case.id)?;
+    Ok(outcome)
+}
+
+/// Reminds the assigned agent (or the agents) that a target is near.
+fn warn_agents(c: &Ctx<'_, '_>, case: &CaseRow, kind: &str) -> Result<(), StoreError> {
+    let to = match &case.assignee {
+        Some(a) => vec![a.clone()],
+        None => c.engine.config.notify_addresses(),
+    };
+    let (what, due) = if kind == "first_response_warning" {
+        ("first response", case.first_response_due.as_deref())
+    } else {
+        ("resolution", case.resolution_due.as_deref())
+    };
+    let mut m = c.mail_ctx(case);
+    m.sla_kind = what.to_string();
+    m.due_local = due
+        .and_then(parse_ts)
+        .map(|d| super::format_local(d, &c.engine.calendar))
+        .unwrap_or_default();
+    c.send_agents(case, "sla_warning", &to, "agent_sla_warning", &m, vec![])
+}
+
+/// Escalates a case: status `escalated` (when the life cycle allows), the escalation contacts
+/// get a digest with the history, and (`tell_customer`) the customer is told with a new
+/// timeline, within the send window.
+pub(super) fn escalate(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    actor: &str,
+    reason: &str,
+    tell_customer: bool,
+) -> Result<(), StoreError> {
+    let from: Status = case.status.parse().map_err(StoreError::Data)?;
+    let already = from == Status::Escalated;
+    if let Ok(to) = transition(from, CaseEvent::Escalate) {
+        if !matches!(from, Status::Resolved | Status::Closed) {
+            c.set_status(case, from, to, actor, reason)?;
+        }
+    }
+    notify_escalation(c, case, reason)?;
+    if tell_customer && !already && !matches!(from, Status::Resolved | Status::Closed) {
+        // Through a one-shot timer so the send window applies like for any scheduled mail.
+        c.tx
+            .arm_timer(case.id, "escalation_notice", c.now, c.now, c.now)?;
+    }
+    Ok(())
+}
+
+/// Mails the escalation contacts (or, without any, the agents) a digest of the case.
+pub(super) fn notify_escalation(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let mut to = c
+        .engine
+        .config
+        .escalation_contacts(&case.category, &case.priority);
+    if to.is_empty() {
+        to = c.engine.config.notify_addresses();
+    }
+    let mut m = c.mail_ctx(case);
+    m.reason = Some(reason.to_string());
+    m.history = history(c, case)?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        "system",
+        "escalation_notified",
+        &serde_json::json!({"to": to, "reason": reason}),
+    )?;
+    c.send_agents(case, "escalation", &to, "manager_escalation", &m, vec![])
+}
+
+/// The scheduled mail to the customer of `kind`.
+fn customer_mail(c: &Ctx<'_, '_>, case: &CaseRow, kind: &str) -> Result<String, StoreError> {
+    let cfg = &c.engine.config;
+    let mut m = c.mail_ctx(case);
+    let reference = Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))?;
+    let links = || -> Vec<RatingLink> {
+        (1..=5)
+            .map(|n| RatingLink {
+                rating: n,
+                href: format!(
+                    "mailto:{}?subject=Rating%20{n}%20for%20{}",
+                    c.engine
+                        .tokens
+                        .feedback_address(&cfg.support.address, &reference, n),
+                    case.reference
+                ),
+            })
+            .collect()
+    };
+    let template = match kind {
+        "status_update" => "customer_status_update",
+        "follow_up" => {
+            if cfg.feedback.when == FeedbackWhen::FollowUp && case.feedback_sent_at.is_none() {
+                m.rating_links = links();
+            }
+            "customer_follow_up"
+        }
+        "feedback_request" => {
+            m.rating_links = links();
+            "customer_feedback_request"
+        }
+        _ => {
+            // escalation_notice: the new timeline is the priority's first-response target
+            // from now.
+            if let Some(p) = cfg.priority(&case.priority) {
+                let due = c.engine.calendar.deadline(c.now, p.first_response.0, p.clock);
+                m.due_local = super::format_local(due, &c.engine.calendar);
+                m.promise = super::promise_text(p.first_response.0, p.clock);
+            }
+            let r = c
+                .engine
+                .renderer
+                .render("customer_escalated", &m)
+                .map_err(|e| StoreError::Data(e.to_string()))?;
+            m.update_text = Some(r.text.trim().to_string());
+            m.update_html = Some(r.html);
+            "customer_update"
+        }
+    };
+    let sent = c.send_customer(case, kind, cfg.support.name.clone(), template, &m)?;
+    match kind {
+        "follow_up" => {
+            c.tx.set_case_time(case.id, "follow_up_sent_at", Some(c.now))?;
+            if !m.rating_links.is_empty() {
+                c.tx.set_case_time(case.id, "feedback_sent_at", Some(c.now))?;
+            }
+        }
+        "feedback_request" => c.tx.set_case_time(case.id, "feedback_sent_at", Some(c.now))?,
+        _ => {}
+    }
+    Ok(if sent {
+        format!("{kind} queued")
+    } else {
+        format!("{kind} not sent (address undeliverable or refused)")
+    })
+}
