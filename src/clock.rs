@@ -59,7 +59,11 @@ impl MovableClock {
         MovableClock {
             start,
             real_start: std::time::Instant::now(),
-            rate: if rate.is_finite() && rate > 0.0 { rate } else { 1.0 },
+            rate: if rate.is_finite() && rate > 0.0 {
+                rate
+            } else {
+                1.0
+            },
             offset_ms: std::sync::atomic::AtomicI64::new(0),
         }
     }
@@ -98,7 +102,12 @@ mod tests {
         let c = MovableClock::starting_at(start);
         assert!((c.now() - start).num_seconds().abs() < 2);
         c.advance(chrono::Duration::hours(5));
-        assert!((c.now() - start - chrono::Duration::hours(5)).num_seconds().abs() < 2);
+        assert!(
+            (c.now() - start - chrono::Duration::hours(5))
+                .num_seconds()
+                .abs()
+                < 2
+        );
         let fast = MovableClock::with_rate(start, 3600.0);
         assert_eq!(
             fast.real(std::time::Duration::from_secs(7200)),

@@ -819,11 +819,53 @@ fn default_close_after() -> HumanDuration {
 }
 fn default_satisfied() -> Vec<String> {
     [
-        "thanks", "thank", "you", "thx", "ty", "yes", "yep", "ok", "okay", "solved", "resolved",
-        "fixed", "works", "working", "now", "great", "perfect", "fine", "all", "good", "it",
-        "is", "very", "much", "many", "a", "lot", "so", "that", "helped", "cheers", "brilliant",
-        "danke", "ja", "gelöst", "merci", "oui", "résolu", "gracias", "sí", "si", "resuelto",
-        "tack", "dank", "je", "wel", "bedankt",
+        "thanks",
+        "thank",
+        "you",
+        "thx",
+        "ty",
+        "yes",
+        "yep",
+        "ok",
+        "okay",
+        "solved",
+        "resolved",
+        "fixed",
+        "works",
+        "working",
+        "now",
+        "great",
+        "perfect",
+        "fine",
+        "all",
+        "good",
+        "it",
+        "is",
+        "very",
+        "much",
+        "many",
+        "a",
+        "lot",
+        "so",
+        "that",
+        "helped",
+        "cheers",
+        "brilliant",
+        "danke",
+        "ja",
+        "gelöst",
+        "merci",
+        "oui",
+        "résolu",
+        "gracias",
+        "sí",
+        "si",
+        "resuelto",
+        "tack",
+        "dank",
+        "je",
+        "wel",
+        "bedankt",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -832,8 +874,8 @@ fn default_satisfied() -> Vec<String> {
 fn default_unsatisfied() -> Vec<String> {
     [
         "not", "no", "still", "again", "isn't", "isnt", "doesn't", "doesnt", "don't", "dont",
-        "won't", "can't", "cannot", "but", "broken", "wrong", "problem", "issue", "nicht",
-        "kein", "keine", "noch", "immer", "pas", "toujours", "encore", "todavía", "sigue",
+        "won't", "can't", "cannot", "but", "broken", "wrong", "problem", "issue", "nicht", "kein",
+        "keine", "noch", "immer", "pas", "toujours", "encore", "todavía", "sigue",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -1372,7 +1414,10 @@ impl Config {
                 "send_window.start",
                 format!("`{}` is not a time HH:MM", w.start),
             ),
-            (_, None) => push("send_window.end", format!("`{}` is not a time HH:MM", w.end)),
+            (_, None) => push(
+                "send_window.end",
+                format!("`{}` is not a time HH:MM", w.end),
+            ),
             (Some(a), Some(b)) if b <= a => push(
                 "send_window.end",
                 "must be after send_window.start (the window cannot span midnight)".into(),

@@ -551,7 +551,11 @@ fn record_rating(
     rating: u8,
     comment: Option<&str>,
 ) -> Result<Outcome, StoreError> {
-    let from = msg.from.as_ref().map(|m| m.normalized()).unwrap_or_default();
+    let from = msg
+        .from
+        .as_ref()
+        .map(|m| m.normalized())
+        .unwrap_or_default();
     c.store_message(
         case,
         msg,
@@ -563,14 +567,8 @@ fn record_rating(
             note: None,
         },
     )?;
-    let message_id = c
-        .tx
-        .read()
-        .messages_of_case(case.id)?
-        .last()
-        .map(|m| m.id);
-    c.tx
-        .set_rating(case.id, rating, comment, message_id, c.now)?;
+    let message_id = c.tx.read().messages_of_case(case.id)?.last().map(|m| m.id);
+    c.tx.set_rating(case.id, rating, comment, message_id, c.now)?;
     c.tx.audit(
         Some(case.id),
         c.now,
@@ -582,7 +580,10 @@ fn record_rating(
     if rating <= low {
         let mut why = format!("the customer rated the handling {rating}/5");
         if let Some(cm) = comment {
-            why.push_str(&format!(": \"{}\"", cm.chars().take(200).collect::<String>()));
+            why.push_str(&format!(
+                ": \"{}\"",
+                cm.chars().take(200).collect::<String>()
+            ));
         }
         super::schedule::notify_escalation(c, case, &why)?;
     }
@@ -600,7 +601,11 @@ fn satisfied(
     msg: &InboundMessage,
     item: &Inbound,
 ) -> Result<Outcome, StoreError> {
-    let from = msg.from.as_ref().map(|m| m.normalized()).unwrap_or_default();
+    let from = msg
+        .from
+        .as_ref()
+        .map(|m| m.normalized())
+        .unwrap_or_default();
     c.store_message(
         case,
         msg,
@@ -613,7 +618,13 @@ fn satisfied(
         },
     )?;
     if let Ok(to) = transition(status, CaseEvent::Close) {
-        c.set_status(case, status, to, &from, "the customer confirmed the issue is solved")?;
+        c.set_status(
+            case,
+            status,
+            to,
+            &from,
+            "the customer confirmed the issue is solved",
+        )?;
     }
     super::schedule::sync(c, case.id)?;
     Ok(Outcome::Joined {
@@ -753,7 +764,10 @@ pub(super) fn from_agent_side(
                         }
                     }
                 }
-                if let Some(r) = cfg.priority(n).and_then(|p| p.resolution.map(|r| (r, p.clock))) {
+                if let Some(r) = cfg
+                    .priority(n)
+                    .and_then(|p| p.resolution.map(|r| (r, p.clock)))
+                {
                     let due = c.engine.calendar.deadline(c.now, r.0 .0, r.1);
                     let old = current.resolution_due.as_deref().and_then(parse_ts);
                     if old.is_none_or(|o| due < o) {

@@ -85,10 +85,8 @@ impl Engine {
                 .iter()
                 .filter_map(|d| crate::config::parse_weekday(d))
                 .collect(),
-            crate::config::parse_hhmm(&config.send_window.start)
-                .unwrap_or(chrono::NaiveTime::MIN),
-            crate::config::parse_hhmm(&config.send_window.end)
-                .unwrap_or(chrono::NaiveTime::MIN),
+            crate::config::parse_hhmm(&config.send_window.start).unwrap_or(chrono::NaiveTime::MIN),
+            crate::config::parse_hhmm(&config.send_window.end).unwrap_or(chrono::NaiveTime::MIN),
         );
         let limits = ParseLimits {
             max_parts: config.limits.max_parts,

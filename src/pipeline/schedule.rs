@@ -89,14 +89,12 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(&'static str, Dat
             let follow_up_on = !cfg.follow_up.after.0.is_zero();
             if let Some(r) = resolved {
                 if follow_up_on && case.follow_up_sent_at.is_none() {
-                    let at = engine.calendar.add_business(
-                        r,
-                        business_len(engine, cfg.follow_up.after.0),
-                    );
+                    let at = engine
+                        .calendar
+                        .add_business(r, business_len(engine, cfg.follow_up.after.0));
                     out.push(("follow_up", at));
                 }
-                if cfg.feedback.when == FeedbackWhen::Resolved && case.feedback_sent_at.is_none()
-                {
+                if cfg.feedback.when == FeedbackWhen::Resolved && case.feedback_sent_at.is_none() {
                     out.push(("feedback_request", r));
                 }
                 let from = if follow_up_on {
@@ -109,13 +107,13 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(&'static str, Dat
                 }
             }
         }
-        Status::Closed => {
-            // Closed because the customer said "thanks" before any follow-up: still invite
-            // feedback once.
-            if cfg.feedback.when != FeedbackWhen::Never && case.feedback_sent_at.is_none() {
-                if let Some(c) = case.closed_at.as_deref().and_then(parse_ts) {
-                    out.push(("feedback_request", c));
-                }
+        // Closed because the customer said "thanks" before any follow-up: still invite
+        // feedback once.
+        Status::Closed
+            if cfg.feedback.when != FeedbackWhen::Never && case.feedback_sent_at.is_none() =>
+        {
+            if let Some(c) = case.closed_at.as_deref().and_then(parse_ts) {
+                out.push(("feedback_request", c));
             }
         }
         _ => {}
@@ -145,8 +143,7 @@ pub(super) fn sync(c: &Ctx<'_, '_>, case_id: i64) -> Result<(), StoreError> {
             .iter()
             .any(|(k, t)| *k == a.kind && ts(*t) == a.target_at);
         if !keep {
-            c.tx
-                .cancel_timers(case_id, &[a.kind.as_str()], c.now, "no longer due")?;
+            c.tx.cancel_timers(case_id, &[a.kind.as_str()], c.now, "no longer due")?;
         }
     }
     for (kind, at) in want {
@@ -180,7 +177,9 @@ pub(super) fn on_status_change(
             for (field, due) in [
                 (
                     "first_response_due",
-                    case.first_response_due.as_deref().filter(|_| case.first_response_at.is_none()),
+                    case.first_response_due
+                        .as_deref()
+                        .filter(|_| case.first_response_at.is_none()),
                 ),
                 ("resolution_due", case.resolution_due.as_deref()),
             ] {
@@ -377,8 +376,7 @@ pub(super) fn escalate(
     notify_escalation(c, case, reason)?;
     if tell_customer && !already && !matches!(from, Status::Resolved | Status::Closed) {
         // Through a one-shot timer so the send window applies like for any scheduled mail.
-        c.tx
-            .arm_timer(case.id, "escalation_notice", c.now, c.now, c.now)?;
+        c.tx.arm_timer(case.id, "escalation_notice", c.now, c.now, c.now)?;
     }
     Ok(())
 }
@@ -413,7 +411,8 @@ pub(super) fn notify_escalation(
 fn customer_mail(c: &Ctx<'_, '_>, case: &CaseRow, kind: &str) -> Result<String, StoreError> {
     let cfg = &c.engine.config;
     let mut m = c.mail_ctx(case);
-    let reference = Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))?;
+    let reference =
+        Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))?;
     let links = || -> Vec<RatingLink> {
         (1..=5)
             .map(|n| RatingLink {
@@ -444,7 +443,10 @@ fn customer_mail(c: &Ctx<'_, '_>, case: &CaseRow, kind: &str) -> Result<String, 
             // escalation_notice: the new timeline is the priority's first-response target
             // from now.
             if let Some(p) = cfg.priority(&case.priority) {
-                let due = c.engine.calendar.deadline(c.now, p.first_response.0, p.clock);
+                let due = c
+                    .engine
+                    .calendar
+                    .deadline(c.now, p.first_response.0, p.clock);
                 m.due_local = super::format_local(due, &c.engine.calendar);
                 m.promise = super::promise_text(p.first_response.0, p.clock);
             }
@@ -466,7 +468,9 @@ fn customer_mail(c: &Ctx<'_, '_>, case: &CaseRow, kind: &str) -> Result<String, 
                 c.tx.set_case_time(case.id, "feedback_sent_at", Some(c.now))?;
             }
         }
-        "feedback_request" => c.tx.set_case_time(case.id, "feedback_sent_at", Some(c.now))?,
+        "feedback_request" => {
+            c.tx.set_case_time(case.id, "feedback_sent_at", Some(c.now))?
+        }
         _ => {}
     }
     Ok(if sent {

@@ -14,7 +14,12 @@ pub struct SendWindow {
 
 impl SendWindow {
     pub fn new(tz: Tz, days: Vec<Weekday>, start: NaiveTime, end: NaiveTime) -> SendWindow {
-        SendWindow { tz, days, start, end }
+        SendWindow {
+            tz,
+            days,
+            start,
+            end,
+        }
     }
 
     pub fn is_open(&self, t: DateTime<Utc>) -> bool {
@@ -29,7 +34,11 @@ impl SendWindow {
         let mut day = t.with_timezone(&self.tz).date_naive();
         for _ in 0..15 {
             if self.days.contains(&day.weekday()) {
-                if let Some(s) = self.tz.from_local_datetime(&day.and_time(self.start)).earliest() {
+                if let Some(s) = self
+                    .tz
+                    .from_local_datetime(&day.and_time(self.start))
+                    .earliest()
+                {
                     let s = s.with_timezone(&Utc);
                     if s >= t {
                         return s;

@@ -747,7 +747,11 @@ impl Reader<'_> {
     ///
     /// # Errors
     /// SQL errors.
-    pub fn due_timers(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<TimerRow>, StoreError> {
+    pub fn due_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<TimerRow>, StoreError> {
         self.timers_where(
             "fired_at IS NULL AND cancelled_at IS NULL AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
             params![ts(now), limit as i64],

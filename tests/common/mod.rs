@@ -3,6 +3,8 @@
 //! send mail as a customer and read what customers received.
 #![allow(dead_code)]
 
+pub mod replies;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,7 +16,7 @@ use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::net::TcpStream;
 
-use mailcase::clock::{SharedClock, SystemClock};
+use mailcase::clock::{MovableClock, SharedClock, SystemClock};
 use mailcase::config::Config;
 use mailcase::parse::{parse, InboundMessage, ParseLimits};
 use mailcase::store::Store;
@@ -89,6 +91,8 @@ pub struct World {
     /// Agent addresses of this test (`@ANN@`, `@BOB@` in `extra` config).
     pub ann: String,
     pub bob: String,
+    /// The escalation contact of this test (`@MANAGER@`).
+    pub manager: String,
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub env: MailEnv,
@@ -105,6 +109,7 @@ impl World {
         let support = format!("support-{id}@support.test");
         let ann = format!("ann-{id}@support.test");
         let bob = format!("bob-{id}@support.test");
+        let manager = format!("mgr-{id}@support.test");
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             dir.path().join("imap-password"),
@@ -124,6 +129,7 @@ impl World {
             .replace("@SUPPORT@", &support)
             .replace("@ANN@", &ann)
             .replace("@BOB@", &bob)
+            .replace("@MANAGER@", &manager)
             .replace(
                 "@TEMPLATES@",
                 &repo().join("templates").display().to_string(),
@@ -135,6 +141,7 @@ impl World {
             support,
             ann,
             bob,
+            manager,
             dir,
             config_path,
             env,
@@ -178,6 +185,36 @@ impl World {
         let sd = shutdown.clone();
         let handle = tokio::spawn(async move {
             mailcase::daemon::run(cfg, clock, sd, Default::default())
+                .await
+                .expect("daemon runs");
+        });
+        Daemon { shutdown, handle }
+    }
+
+    /// Starts the daemon in this process on a movable clock that reads `start` now; returns
+    /// the clock and the scheduler's wake-up (notify it after moving the clock).
+    pub fn start_at(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+    ) -> (Daemon, Arc<MovableClock>, Arc<tokio::sync::Notify>) {
+        let clock = Arc::new(MovableClock::starting_at(start));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let d = self.start_with(clock.clone(), wake.clone());
+        (d, clock, wake)
+    }
+
+    /// Starts the daemon in this process with this clock and scheduler wake-up.
+    pub fn start_with(&self, clock: Arc<MovableClock>, wake: Arc<tokio::sync::Notify>) -> Daemon {
+        let cfg = Arc::new(self.config());
+        let shutdown = CancellationToken::new();
+        let sd = shutdown.clone();
+        let shared: SharedClock = clock;
+        let opts = mailcase::daemon::Options {
+            scheduler_wake: Some(wake),
+            ..Default::default()
+        };
+        let handle = tokio::spawn(async move {
+            mailcase::daemon::run(cfg, shared, sd, opts)
                 .await
                 .expect("daemon runs");
         });
