@@ -2,9 +2,14 @@
 
 1. Ann (an agent) opens the case card in her mailbox and answers Alice's case from
    "Thunderbird": her text on top, the card quoted below, `#resolve` on the first line.
-2. Alice receives the answer (from "Ann Agent via Example Support", without the quote) and
-   replies that it is not solved, quoting it Gmail-style.
-3. The case reopens and Ann gets Alice's reply, marked REOPENED, in the same thread.
+2. Alice receives the answer (from "Ann Agent via Example Support", without the quote).
+3. An hour of business time later (seconds: the demo daemon runs a fast clock) the follow-up
+   arrives, asking whether the issue is solved, with one-click rating links. Alice clicks "4"
+   (a mail to a signed rating address) and replies that it is not solved, quoting it
+   Gmail-style.
+4. The case reopens and Ann gets Alice's reply, marked REOPENED, in the same thread.
+Meanwhile Bob's urgent case (2 hours, wall clock) breached its target: the manager got the
+escalation digest and Bob an escalation notice.
 Everything goes through the local Postfix and is read back from the Dovecot mailboxes.
 """
 import imaplib
@@ -15,7 +20,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-imap_port, smtp_port, password, tag, ann = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+imap_port, smtp_port, password, tag, ann, manager = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
+                                                    sys.argv[4], sys.argv[5], sys.argv[6])
 alice = f"alice-{tag}@customer.test"
 
 
@@ -72,12 +78,39 @@ print(f"\n  Alice received: From: {answer['From']}")
 print(f"                  Subject: {answer['Subject']}")
 print("    " + "\n    ".join(text_of(answer).strip().splitlines()))
 
-reply(answer, f"Alice Martin <{alice}>",
-      "Sorry, but both payments are still on my statement today.\n\nAlice",
-      f"On Mon, 23 Nov 2026 at 11:02, Ann Agent via Example Support <{answer['From'].addresses[0].addr_spec}> wrote:")
-print("\n  Alice replied that it is not solved (Gmail-style quote below her text)")
+got = inbox(alice, 3, timeout=90)
+follow_up = got[-1]
+print(f"\n  The follow-up arrived: Subject: {follow_up['Subject']}")
+print("    " + "\n    ".join(text_of(follow_up).strip().splitlines()[:16]))
 
-mails = inbox(ann, 5)
-fwd = mails[-1]
+link = next(l.split("mailto:")[1].split("?")[0] for l in text_of(follow_up).splitlines()
+            if "mailto:" in l and l.strip().startswith("4"))
+r = EmailMessage()
+r["From"] = f"Alice Martin <{alice}>"
+r["To"] = link
+r["Subject"] = "Rating 4"
+r["Message-ID"] = make_msgid(domain="customer.test")
+r.set_content("Friendly and quick, thank you.")
+with smtplib.SMTP("127.0.0.1", smtp_port) as s:
+    s.send_message(r)
+print(f"\n  Alice clicked rating 4 (a mail to {link})")
+
+reply(follow_up, f"Alice Martin <{alice}>",
+      "Sorry, but both payments are still on my statement today.\n\nAlice",
+      f"On Tue, 24 Nov 2026 at 11:05, Example Support <{follow_up['From'].addresses[0].addr_spec}> wrote:")
+print("  Alice replied to the follow-up that it is not solved (Gmail-style quote below her text)")
+
+fwd = None
+for _ in range(120):
+    fwd = next((m for m in inbox(ann, 1) if "REOPENED" in text_of(m)), None)
+    if fwd:
+        break
+    time.sleep(0.5)
 print(f"\n  Ann received: Subject: {fwd['Subject']}")
 print("    " + "\n    ".join(text_of(fwd).strip().splitlines()[:9]))
+
+esc = inbox(manager, 1, timeout=60)
+print(f"\n  The manager's mailbox: {len(esc)} escalation(s)")
+for m in esc:
+    print(f"    Subject: {m['Subject']}")
+    print("    " + "\n    ".join(text_of(m).strip().splitlines()[:3]))

@@ -15,6 +15,7 @@ bin="$repo/target/release/mailcase"
 work="$(mktemp -d /tmp/mailcase-demo.XXXXXX)"
 support="support-demo-$$@support.test"
 ann="ann-demo-$$@support.test"
+manager="mgr-demo-$$@support.test"
 echo "$MAILENV_PASSWORD" > "$work/imap-password"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token.key"
 {
@@ -22,13 +23,18 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token.key"
       -e "s/@SUPPORT@/$support/g" -e "s#@TEMPLATES@#$repo/templates#" \
       tests/fixtures/config/integration.toml
   printf '\n[[agents.members]]\naddress = "%s"\nname = "Ann Agent"\n' "$ann"
+  printf '\n[[escalation]]\ncontacts = ["%s"]\n' "$manager"
+  # Short follow-up for the demo: one business hour after resolution, with the rating links.
+  printf '\n[follow_up]\nafter = "1h"\n\n[feedback]\nwhen = "follow-up"\n'
 } > "$work/mailcase.toml"
 cfg="$work/mailcase.toml"
 
 "$bin" --config "$cfg" check
 
 echo "== starting the daemon (log: $work/daemon.log)" >&2
-"$bin" --config "$cfg" run 2> "$work/daemon.log" &
+# A demo clock: Monday 23 November 2026, 10:00 in Berlin, running 600 times faster than real
+# time (10 minutes a second), so SLA timers and the follow-up fire while you watch.
+"$bin" --config "$cfg" run --clock-start 2026-11-23T09:00:00Z --clock-rate 600 2> "$work/daemon.log" &
 daemon=$!
 trap 'kill $daemon 2>/dev/null || true' EXIT
 sleep 1
@@ -38,7 +44,7 @@ python3 demo/send_samples.py "$MAILENV_SMTP_PORT" "$support" "demo$$"
 
 echo "== waiting for the acknowledgments" >&2
 for _ in $(seq 1 60); do
-  n=$("$bin" --config "$cfg" cases --json | python3 -c 'import json,sys; print(sum(1 for c in json.load(sys.stdin) if c["status"]=="acknowledged"))')
+  n=$("$bin" --config "$cfg" cases --json | python3 -c 'import json,sys; print(sum(1 for c in json.load(sys.stdin) if c["status"]!="new"))')
   [ "$n" -ge 4 ] && break
   sleep 1
 done
@@ -51,8 +57,8 @@ echo
 echo "== what the customers received"
 python3 demo/show_inboxes.py "$MAILENV_IMAP_PORT" "$MAILENV_PASSWORD" "demo$$"
 echo
-echo "== an agent answers one case from her mail client, the customer replies"
-python3 demo/agent_answers.py "$MAILENV_IMAP_PORT" "$MAILENV_SMTP_PORT" "$MAILENV_PASSWORD" "demo$$" "$ann"
+echo "== an agent answers one case; the follow-up with rating links arrives; the customer rates and reopens"
+python3 demo/agent_answers.py "$MAILENV_IMAP_PORT" "$MAILENV_SMTP_PORT" "$MAILENV_PASSWORD" "demo$$" "$ann" "$manager"
 sleep 1
 first=$("$bin" --config "$cfg" cases --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["reference"])')
 echo

@@ -432,6 +432,27 @@ fn case(cli: &Cli, reference: &str) -> anyhow::Result<()> {
             o.subject
         );
     }
+    let timers = store.read().timers(Some(c.id))?;
+    if !timers.is_empty() {
+        println!("\ntimers:");
+        for t in timers {
+            let state = match (&t.fired_at, &t.cancelled_at) {
+                (Some(f), _) => format!("fired {f}: {}", t.outcome.as_deref().unwrap_or("")),
+                (None, Some(x)) => format!("cancelled {x}: {}", t.outcome.as_deref().unwrap_or("")),
+                (None, None) if t.due_at != t.target_at => {
+                    format!("due {} (send window)", t.due_at)
+                }
+                (None, None) => "pending".to_string(),
+            };
+            println!("  {} {} {}", t.target_at, t.kind, state);
+        }
+    }
+    if let Some((rating, comment)) = store.read().rating(c.id)? {
+        println!(
+            "\nrating: {rating}/5{}",
+            comment.map(|c| format!(" \"{c}\"")).unwrap_or_default()
+        );
+    }
     println!("\naudit:");
     for (at, actor, event, detail) in store.read().audit_of_case(Some(c.id))? {
         println!("  {at} {actor} {event} {detail}");
