@@ -490,3 +490,52 @@ async fn overdue_timers_after_downtime_fire_exactly_once() {
     assert_eq!(skipped, 3, "{timers:#?}");
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_scheduled_mail_to_an_address_that_bounced() {
+    let w = World::new(
+        "sch_bounce",
+        &format!("{AGENTS}\n[sla]\nstatus_update_interval = \"1h\"\n"),
+    );
+    let (d, clock, wake) = w.start_at(monday_10());
+    let jane = w.customer("jane");
+    w.send_complaint(&jane, "Jane Doe", "Question", "Hello?")
+        .await;
+    let ack = w.wait_for_acks(&jane).await.remove(0);
+    // Jane's mailbox is gone: our acknowledgment bounces (the DSN quotes its Message-ID).
+    let bounce = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@customer.test>\r\nTo: {s}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <bounce.{r}@customer.test>\r\nIn-Reply-To: <{id}>\r\nReferences: <{id}>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n\
+         Your message could not be delivered.\r\n--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mail.customer.test\r\n\r\n\
+         Final-Recipient: rfc822; {jane}\r\nAction: failed\r\nStatus: 5.1.1\r\n--b1--\r\n",
+        s = w.support,
+        r = rand_u32(),
+        id = ack.message_id.clone().unwrap(),
+    );
+    w.send_raw_null_sender(&w.support, bounce.as_bytes()).await;
+    let case = case_of(&w, &jane);
+    wait_for("the bounce recorded on the case", WAIT, || async {
+        let a = w.store().read().audit_of_case(Some(case.id)).unwrap();
+        a.iter()
+            .any(|(_, _, e, _)| e == "address_undeliverable")
+            .then_some(())
+    })
+    .await;
+    // The status update falls due: not sent, and the audit says why.
+    jump(&clock, &wake, chrono::Duration::minutes(61)).await;
+    wait_for("the update skipped", WAIT, || async {
+        let a = w.store().read().audit_of_case(Some(case.id)).unwrap();
+        a.iter()
+            .any(|(_, _, e, d)| e == "not_sent" && d.contains("bounced"))
+            .then_some(())
+    })
+    .await;
+    let out = w.store().read().outbox(Some(case.id)).unwrap();
+    assert_eq!(
+        out.iter().filter(|o| o.audience == "customer").count(),
+        1,
+        "only the acknowledgment: {out:?}"
+    );
+    d.stop().await;
+}
