@@ -375,6 +375,10 @@ pub struct SlaConfig {
     /// resolution target is breached; 0 disables reminders.
     #[serde(default = "default_warning_lead")]
     pub warning_lead: HumanDuration,
+    /// An agent answer whose last line ends with a question mark pauses the SLA clock like
+    /// `#wait` (the case waits on the customer's answer).
+    #[serde(default = "yes")]
+    pub pause_on_question: bool,
     /// A customer whose case waits on us this long with no public message from us gets a
     /// short status update (at most once per interval, wall-clock time); 0 disables.
     #[serde(default = "default_status_interval")]
@@ -384,6 +388,7 @@ pub struct SlaConfig {
 impl Default for SlaConfig {
     fn default() -> Self {
         SlaConfig {
+            pause_on_question: true,
             warning_lead: default_warning_lead(),
             status_update_interval: default_status_interval(),
         }
@@ -558,6 +563,17 @@ pub struct PriorityConfig {
     /// `wall` (around the clock) or `business` (business hours only; `1d` = one working day).
     #[serde(default = "default_clock")]
     pub clock: ClockKind,
+    /// The clock of the resolution target, when it differs from `clock` (e.g. first response
+    /// around the clock, resolution in business time).
+    pub resolution_clock: Option<ClockKind>,
+}
+
+impl PriorityConfig {
+    /// The resolution target and the clock it counts on.
+    pub fn resolution_target(&self) -> Option<(Duration, ClockKind)> {
+        self.resolution
+            .map(|r| (r.0, self.resolution_clock.unwrap_or(self.clock)))
+    }
 }
 
 /// A category complaints are filed under.

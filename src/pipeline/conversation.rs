@@ -647,6 +647,21 @@ fn visible(msg: &InboundMessage) -> String {
     }
 }
 
+/// True when an answer ends by asking the customer something: one of its last four lines of
+/// text (the question may sit above a short sign-off) ends with a question mark.
+pub fn asks_a_question(text: &str) -> bool {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .iter()
+        .rev()
+        .take(4)
+        .any(|l| l.ends_with('?') || l.ends_with('？'))
+}
+
 /// Whether the receiving server vouches for an agent's mail (strict mode only).
 fn authenticated(c: &Ctx<'_, '_>, msg: &InboundMessage, from: &str) -> Result<(), String> {
     let a = &c.engine.config.agents;
@@ -764,11 +779,8 @@ pub(super) fn from_agent_side(
                         }
                     }
                 }
-                if let Some(r) = cfg
-                    .priority(n)
-                    .and_then(|p| p.resolution.map(|r| (r, p.clock)))
-                {
-                    let due = c.engine.calendar.deadline(c.now, r.0 .0, r.1);
+                if let Some((r, clock)) = cfg.priority(n).and_then(|p| p.resolution_target()) {
+                    let due = c.engine.calendar.deadline(c.now, r, clock);
                     let old = current.resolution_due.as_deref().and_then(parse_ts);
                     if old.is_none_or(|o| due < o) {
                         c.tx.set_case_time(case.id, "resolution_due", Some(due))?;
@@ -800,6 +812,15 @@ pub(super) fn from_agent_side(
     }
     if p.has("wait") {
         events.push((CaseEvent::WaitOnCustomer, "#wait"));
+    } else if cfg.sla.pause_on_question
+        && !p.has("resolve")
+        && !p.has("escalate")
+        && relay.as_deref().is_some_and(asks_a_question)
+    {
+        events.push((
+            CaseEvent::WaitOnCustomer,
+            "the agent asked the customer a question",
+        ));
     }
     if p.has("escalate") {
         events.push((CaseEvent::Escalate, "#escalate"));
@@ -1108,6 +1129,18 @@ fn human_size(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_question_at_the_end_of_an_answer_is_recognised() {
+        assert!(asks_a_question(
+            "Hello,\ncould you send the order number?\n\nThanks,\nAnn"
+        ));
+        assert!(asks_a_question("Which browser do you use?"));
+        assert!(!asks_a_question(
+            "Why did this happen? A cable was cut.\nIt is fixed now.\nWe are sorry about it.\nBest wishes,\nAnn"
+        ));
+        assert!(!asks_a_question("It is fixed."));
+    }
 
     #[test]
     fn durations_and_sizes_read_naturally() {

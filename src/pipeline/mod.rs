@@ -570,11 +570,11 @@ fn open_case(
             }
         }
     };
-    if let Some(r) = prio.resolution {
+    if let Some((r, clock)) = prio.resolution_target() {
         tx.set_case_time(
             case_id,
             "resolution_due",
-            Some(engine.calendar.deadline(now, r.0, prio.clock)),
+            Some(engine.calendar.deadline(now, r, clock)),
         )?;
     }
     tx.set_case_time(case_id, "last_public_at", Some(now))?;

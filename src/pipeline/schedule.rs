@@ -173,15 +173,24 @@ pub(super) fn on_status_change(
     }
     if from == Status::WaitingOnCustomer && to != Status::WaitingOnCustomer {
         if let Some(paused) = case.sla_paused_at.as_deref().and_then(parse_ts) {
-            let kind = clock_of(c.engine, case);
-            for (field, due) in [
+            let prio = c.engine.config.priority(&case.priority);
+            let first_clock = clock_of(c.engine, case);
+            let resolution_clock = prio
+                .and_then(|p| p.resolution_target())
+                .map_or(first_clock, |(_, k)| k);
+            for (field, due, kind) in [
                 (
                     "first_response_due",
                     case.first_response_due
                         .as_deref()
                         .filter(|_| case.first_response_at.is_none()),
+                    first_clock,
                 ),
-                ("resolution_due", case.resolution_due.as_deref()),
+                (
+                    "resolution_due",
+                    case.resolution_due.as_deref(),
+                    resolution_clock,
+                ),
             ] {
                 let Some(due) = due.and_then(parse_ts) else {
                     continue;
@@ -220,8 +229,10 @@ pub(super) fn on_status_change(
     if reopened {
         // A new resolution target from now (the first-response one was met before).
         if let Some(p) = c.engine.config.priority(&case.priority) {
-            let target = p.resolution.map_or(p.first_response.0, |r| r.0);
-            let due = c.engine.calendar.deadline(now, target, p.clock);
+            let (target, clock) = p
+                .resolution_target()
+                .unwrap_or((p.first_response.0, p.clock));
+            let due = c.engine.calendar.deadline(now, target, clock);
             c.tx.set_case_time(case.id, "resolution_due", Some(due))?;
         }
         c.tx.set_case_time(case.id, "closed_at", None)?;
