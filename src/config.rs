@@ -1328,6 +1328,19 @@ impl Config {
                     "must be more than 0".into(),
                 );
             }
+            let year = Duration::from_secs(365 * 86_400);
+            if pr.first_response.0 > year {
+                push(
+                    &format!("priorities[{i}].first_response"),
+                    "must be at most 365d".into(),
+                );
+            }
+            if pr.resolution.is_some_and(|r| r.0.is_zero() || r.0 > year) {
+                push(
+                    &format!("priorities[{i}].resolution"),
+                    "must be more than 0 and at most 365d".into(),
+                );
+            }
         }
         if self.categories.is_empty() {
             push("categories", "needs at least one category".into());
