@@ -5,33 +5,9 @@
      (until every case exists and every acknowledgment was accepted by Postfix).
 Usage: python3 bench/issue2_figures.py  (after `cargo build --release`; starts the servers)
 The full benchmark of the performance issue lives beside this file when it is built."""
-import imaplib, json, os, smtplib, sqlite3, statistics, subprocess, sys, tempfile, time, uuid
+import imaplib, json, os, smtplib, sqlite3, statistics, sys, time
 
-repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-env = dict(l.split("=", 1) for l in subprocess.check_output([f"{repo}/tests/mailserver/up.sh"], text=True).split() if "=" in l)
-IMAP, SMTP, PW = int(env["MAILENV_IMAP_PORT"]), int(env["MAILENV_SMTP_PORT"]), env["MAILENV_PASSWORD"]
-BIN = f"{repo}/target/release/mailcase"
-
-def world(tag, extra=""):
-    d = tempfile.mkdtemp(prefix="mailcase-fig-")
-    support = f"support-{tag}@support.test"
-    open(f"{d}/imap-password", "w").write(PW + "\n")
-    cfg = open(f"{repo}/tests/fixtures/config/integration.toml").read()
-    cfg = (cfg.replace("@IMAP_PORT@", str(IMAP)).replace("@SMTP_PORT@", str(SMTP))
-              .replace("@SUPPORT@", support).replace("@TEMPLATES@", f"{repo}/templates"))
-    cfg = cfg.replace('batch_size = 50', 'batch_size = 200').replace('connections = 2', 'connections = 4')
-    if extra:
-        cfg = cfg.replace("[outbox]\n", "[outbox]\n" + extra)
-    open(f"{d}/mailcase.toml", "w").write(cfg)
-    return d, support
-
-def start(d):
-    return subprocess.Popen([BIN, "--config", f"{d}/mailcase.toml", "run"], stderr=open(f"{d}/daemon.log", "w"))
-
-def complaint(frm, to, i):
-    return (f"From: Customer {i} <{frm}>\r\nTo: {to}\r\nSubject: complaint {i} - broken widget\r\n"
-            f"Message-ID: <{uuid.uuid4()}@customer.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n"
-            f"My widget number {i} stopped working yesterday. Please help.\r\n").encode()
+from mailenv import IMAP, PW, SMTP, complaint, peak_rss_kb, start, world
 
 def latency():
     tag = f"lat{os.getpid()}"
@@ -55,7 +31,7 @@ def latency():
 
 def backlog(n=1000, extra=""):
     tag = f"bl{os.getpid()}{len(extra)}"
-    d, support = world(tag, extra)
+    d, support = world(tag, outbox_extra=extra)
     c = imaplib.IMAP4("127.0.0.1", IMAP); c.login(support, PW)
     for i in range(n):
         cust = f"b{i}-{tag}@customer.test"
@@ -77,7 +53,7 @@ def backlog(n=1000, extra=""):
             if cases == n and sent == n: break
             if time.monotonic() - t0 > 600: raise SystemExit(f"backlog not done: {cases} cases, {sent} sent")
         wall = time.monotonic() - t0
-        rss = int([l for l in open(f"/proc/{p.pid}/status") if l.startswith("VmHWM")][0].split()[1])
+        rss = peak_rss_kb(p.pid)
     finally:
         p.terminate(); p.wait()
     return wall, rss

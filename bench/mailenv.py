@@ -1,0 +1,39 @@
+"""Shared helpers of the benchmark scripts: the real local servers (tests/mailserver), a
+config for a fresh support mailbox, the release binary, sample complaints."""
+import os, secrets, subprocess, tempfile, uuid
+
+repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+env = dict(l.split("=", 1) for l in subprocess.check_output([f"{repo}/tests/mailserver/up.sh"], text=True).split() if "=" in l)
+IMAP, SMTP, PW = int(env["MAILENV_IMAP_PORT"]), int(env["MAILENV_SMTP_PORT"]), env["MAILENV_PASSWORD"]
+BIN = f"{repo}/target/release/mailcase"
+
+
+def world(tag, outbox_extra="", tail=""):
+    """A temp dir with a config for support-<tag>@support.test; `tail` is appended TOML."""
+    d = tempfile.mkdtemp(prefix="mailcase-fig-")
+    support = f"support-{tag}@support.test"
+    open(f"{d}/imap-password", "w").write(PW + "\n")
+    open(f"{d}/token.key", "w").write(secrets.token_hex(32) + "\n")
+    cfg = open(f"{repo}/tests/fixtures/config/integration.toml").read()
+    cfg = (cfg.replace("@IMAP_PORT@", str(IMAP)).replace("@SMTP_PORT@", str(SMTP))
+              .replace("@SUPPORT@", support).replace("@TEMPLATES@", f"{repo}/templates"))
+    cfg = cfg.replace('batch_size = 50', 'batch_size = 200').replace('connections = 2', 'connections = 4')
+    if outbox_extra:
+        cfg = cfg.replace("[outbox]\n", "[outbox]\n" + outbox_extra)
+    open(f"{d}/mailcase.toml", "w").write(cfg + "\n" + tail)
+    return d, support
+
+
+def start(d, *args):
+    return subprocess.Popen([BIN, "--config", f"{d}/mailcase.toml", "run", *args],
+                            stderr=open(f"{d}/daemon.log", "a"))
+
+
+def complaint(frm, to, i):
+    return (f"From: Customer {i} <{frm}>\r\nTo: {to}\r\nSubject: complaint {i} - broken widget\r\n"
+            f"Message-ID: <{uuid.uuid4()}@customer.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n"
+            f"My widget number {i} stopped working yesterday. Please help.\r\n").encode()
+
+
+def peak_rss_kb(pid):
+    return int([l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")][0].split()[1])
