@@ -378,13 +378,15 @@ fn quote_header(lines: &[&str], i: usize) -> Option<(usize, bool)> {
         }
         // The header ends at the first line ending in a colon, header or not.
         let has_digit = joined.bytes().any(|b| b.is_ascii_digit());
+        let last_verb = WROTE.find_iter(&joined).last();
         if !has_digit {
-            return None;
+            // "On Monday, Bob wrote:" (no date digits): only when the verb ends the line and a
+            // `>` quote follows (a weak header), so prose such as "On Monday I wrote: ..."
+            // is never cut.
+            let verb_ends_it = last_verb.is_some_and(|m| joined[m.end()..].trim() == ":");
+            return verb_ends_it.then_some((j, false));
         }
-        let verb_near_end = WROTE
-            .find_iter(&joined)
-            .last()
-            .is_some_and(|m| joined.len() - m.end() <= MAX_AFTER_VERB);
+        let verb_near_end = last_verb.is_some_and(|m| joined.len() - m.end() <= MAX_AFTER_VERB);
         if verb_near_end {
             return Some((j, true));
         }
@@ -960,6 +962,16 @@ mod tests {
     fn quote_header_wrapped_over_three_lines_is_dropped() {
         let text = "Reply\n\nOn Nov 30, 2011, at 12:47 PM, Somebody <\nsomebody@example.com>\nwrote:\n\nOld\n";
         assert_eq!(visible_text(text), "Reply");
+    }
+
+    #[test]
+    fn a_header_without_a_date_counts_right_above_a_quote() {
+        let text =
+            "Hello, we replaced it.\n\nOn Monday, Example Support wrote:\n> New case\n> details";
+        assert_eq!(visible_text(text), "Hello, we replaced it.");
+        // Without the quote below it, it is text.
+        let text = "Hello.\n\nOn Monday, Example Support wrote:\nsomething unquoted";
+        assert_eq!(visible_text(text), text);
     }
 
     #[test]

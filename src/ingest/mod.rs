@@ -335,12 +335,12 @@ async fn drain(
             for (item, o) in items.iter().zip(&outcomes) {
                 let uid = item.source.as_ref().map(|s| s.uid).unwrap_or(0);
                 log_outcome(uid, o);
-                if matches!(
+                // Almost every outcome may have queued mail now (acknowledgments, agent
+                // cards, relayed answers, command errors): wake the outbox unless the batch
+                // held only duplicates, robots and quarantined mail.
+                if !matches!(
                     o,
-                    Outcome::NewCase {
-                        acknowledged: true,
-                        ..
-                    }
+                    Outcome::Duplicate | Outcome::Robot { .. } | Outcome::Quarantined { .. }
                 ) {
                     queued = true;
                 }
