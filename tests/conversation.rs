@@ -527,6 +527,19 @@ async fn a_reply_after_the_reopen_window_opens_a_new_linked_case() {
         "{}",
         card.text
     );
+    // An agent can still reopen the old case explicitly.
+    let raw = thunderbird_reply(
+        &c.w.ann,
+        "Ann Agent",
+        &c.card,
+        "#reopen\r\n#note\r\nReopening: same root cause.",
+    );
+    c.reply(&c.w.ann, &c.card, raw).await;
+    wait_for("reopened by #reopen", WAIT, || async {
+        (c.case().status == "in_progress").then_some(())
+    })
+    .await;
+    assert_eq!(c.case().reopen_count, 1);
     c.stop().await;
 }
 

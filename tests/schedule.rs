@@ -329,6 +329,22 @@ async fn a_clicked_rating_link_is_stored_a_poor_one_escalates_and_forged_links_a
     .await;
     assert_eq!(w.store().read().cases().unwrap().len(), 1);
     assert_eq!(w.store().read().rating(case.id).unwrap(), Some((5, None)));
+
+    // A plain reply to the follow-up with a number counts too (and does not reopen).
+    let raw = gmail_reply(&jane, "Jane Doe", &fu, "4 - quick, but I had to ask twice.");
+    w.send_raw(
+        &jane,
+        &fu.reply_to.as_ref().unwrap().address,
+        raw.as_bytes(),
+    )
+    .await;
+    wait_for("rating 4 from a reply", WAIT, || async {
+        (w.store().read().rating(case.id).unwrap()
+            == Some((4, Some("quick, but I had to ask twice.".to_string()))))
+        .then_some(())
+    })
+    .await;
+    assert_eq!(case_of(&w, &jane).status, "resolved");
     d.stop().await;
 }
 
