@@ -23,6 +23,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod ingest;
+pub mod notify;
 pub mod outbox;
 pub mod parse;
 pub mod pipeline;

@@ -162,12 +162,33 @@ async fn run(
     } else {
         Arc::new(SystemClock)
     };
+    // systemd: READY=1 after the store is open and the first IMAP login succeeded; the
+    // watchdog is fed by healthy rounds of the main loop only.
+    let notifier = Arc::new(mailcase::notify::Notifier::from_env());
+    if let Some(w) = notifier.watchdog_interval() {
+        if cfg.mailbox.poll_interval.0 * 2 > w {
+            tracing::warn!(
+                watchdog = ?w,
+                poll_interval = ?cfg.mailbox.poll_interval.0,
+                "mailbox.poll_interval is more than half of WatchdogSec: a quiet mailbox may trip the watchdog"
+            );
+        }
+    }
+    let (n1, n2) = (notifier.clone(), notifier.clone());
     let opts = mailcase::daemon::Options {
         config_path: Some(cli.config.clone()),
         reload: Some(reload),
         ingest: !no_ingest,
+        on_ready: Some(Arc::new(move || n1.ready("running: watching the mailbox"))),
+        on_healthy: Some(Arc::new(move || n2.healthy())),
         ..Default::default()
     };
+    let n3 = notifier.clone();
+    let sd = shutdown.clone();
+    tokio::spawn(async move {
+        sd.cancelled().await;
+        n3.stopping();
+    });
     mailcase::daemon::run(Arc::new(cfg), clock, shutdown, opts).await?;
     Ok(())
 }
