@@ -642,6 +642,11 @@ pub struct LimitsConfig {
     /// More header fields than this: quarantined.
     #[serde(default = "default_max_headers")]
     pub max_headers: usize,
+    /// A sender who opened this many cases in the last hour opens no more: later mail joins
+    /// their latest case, unacknowledged and without notifying the agents again (a flood or a
+    /// runaway script must not open hundreds of cases).
+    #[serde(default = "default_flood")]
+    pub new_cases_per_sender_per_hour: u32,
 }
 
 impl Default for LimitsConfig {
@@ -650,6 +655,7 @@ impl Default for LimitsConfig {
             max_parts: default_max_parts(),
             max_depth: default_max_depth(),
             max_headers: default_max_headers(),
+            new_cases_per_sender_per_hour: default_flood(),
         }
     }
 }
@@ -926,6 +932,9 @@ fn default_max_parts() -> usize {
 }
 fn default_max_depth() -> usize {
     20
+}
+fn default_flood() -> u32 {
+    10
 }
 fn default_max_headers() -> usize {
     2000
@@ -1560,7 +1569,10 @@ impl Config {
             );
         }
 
-        if self.limits.max_parts == 0 || self.limits.max_depth == 0 || self.limits.max_headers == 0
+        if self.limits.max_parts == 0
+            || self.limits.max_depth == 0
+            || self.limits.max_headers == 0
+            || self.limits.new_cases_per_sender_per_hour == 0
         {
             push("limits", "limits must be at least 1".into());
         }

@@ -414,6 +414,17 @@ fn case(cli: &Cli, reference: &str) -> anyhow::Result<()> {
     if let Some(r) = &c.resolved_at {
         println!("resolved {r}  reopened {} time(s)", c.reopen_count);
     }
+    println!("\nparticipants:");
+    for (address, role, undeliverable) in store.participants(c.id)? {
+        println!(
+            "  {address} ({role}){}",
+            if undeliverable {
+                "  UNDELIVERABLE: mail to it bounced; nothing more is sent"
+            } else {
+                ""
+            }
+        );
+    }
     println!("\nmessages:");
     for m in store.read().messages_of_case(c.id)? {
         println!(

@@ -110,6 +110,10 @@ pub struct InboundMessage {
     pub content_type: String,
     /// `report-type` of a `multipart/report`, lower case: tells a DSN from an MDN or ARF report.
     pub report_type: Option<String>,
+    /// Recipients a delivery status notification reports as failed (`Final-Recipient` of a
+    /// block whose `Action` is `failed`, or whose `Status` is 5.x.x), lower case.
+    #[serde(default)]
+    pub dsn_failed: Vec<String>,
     /// Readable body text (HTML converted when there is no plain text), capped in bytes.
     pub text: String,
     /// What the author wrote in this message: quoted history and signature removed
@@ -301,6 +305,7 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
         subject: one_line(msg.subject().unwrap_or_default(), MAX_SUBJECT_CHARS),
         date: msg.date().and_then(to_utc),
         content_type,
+        dsn_failed: dsn_failed(&msg),
         report_type,
         text,
         reply_text,
@@ -709,6 +714,53 @@ pub(crate) fn sanitize_file_name(name: &str) -> Option<String> {
     } else {
         Some(clean)
     }
+}
+
+/// Failed recipients of the `message/delivery-status` parts (RFC 3464), lower case.
+fn dsn_failed(msg: &Message<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in msg.parts.iter() {
+        let is_dsn = part.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("message")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("delivery-status"))
+        });
+        if !is_dsn {
+            continue;
+        }
+        let body = String::from_utf8_lossy(part.contents());
+        // Per-recipient blocks are separated by blank lines; the first is per-message.
+        for block in body.replace("\r\n", "\n").split("\n\n") {
+            let mut recipient = None;
+            let mut failed = false;
+            for line in block.lines() {
+                let Some((name, value)) = line.split_once(':') else {
+                    continue;
+                };
+                let value = value.trim();
+                match name.trim().to_ascii_lowercase().as_str() {
+                    "final-recipient" => {
+                        // "rfc822; user@example.com"
+                        let addr = value.rsplit(';').next().unwrap_or(value).trim();
+                        let addr = strip_angles(addr).to_lowercase();
+                        if addr.contains('@') && addr.len() <= 320 {
+                            recipient = Some(addr);
+                        }
+                    }
+                    "action" => failed |= value.eq_ignore_ascii_case("failed"),
+                    "status" => failed |= value.starts_with('5'),
+                    _ => {}
+                }
+            }
+            if let (Some(r), true) = (recipient, failed) {
+                if !out.contains(&r) && out.len() < 100 {
+                    out.push(r);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// One attachment with its decoded content, for forwarding it to agents.

@@ -12,6 +12,7 @@ use tera::{Context, Tera};
 pub const TEMPLATES: &[&str] = &[
     "acknowledgment",
     "agent_sla_warning",
+    "agent_undeliverable",
     "manager_escalation",
     "customer_update",
     "customer_status_update",
@@ -29,6 +30,7 @@ pub const TEMPLATES: &[&str] = &[
 /// The templates that see a [`MailContext`] (every one but the acknowledgment).
 pub const CASE_TEMPLATES: &[&str] = &[
     "agent_sla_warning",
+    "agent_undeliverable",
     "manager_escalation",
     "customer_update",
     "customer_status_update",

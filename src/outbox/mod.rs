@@ -168,8 +168,18 @@ pub async fn run(
     while !shutdown.is_cancelled() {
         let now = clock.now();
         let batch = (config.smtp.connections * 16).max(16);
-        let rows = match crate::store::blocking(&store, move |s| s.read().due_outbound(now, batch))
-            .await
+        // Mail to an address that bounced for good is dropped, not sent again.
+        let rows = match crate::store::blocking(&store, move |s| {
+            let dropped = s.drop_undeliverable(now)?;
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    "outbox: dropped queued mail to addresses that bounced"
+                );
+            }
+            s.read().due_outbound(now, batch)
+        })
+        .await
         {
             Ok(r) => r,
             Err(e) => {

@@ -632,6 +632,84 @@ fn satisfied(
     })
 }
 
+/// A flooding sender's new mail: recorded on their latest case, no acknowledgment, no new
+/// card for the agents (they already have the case), no state change.
+pub(super) fn flood_join(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+) -> Result<Outcome, StoreError> {
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: "flood_joined",
+            role: "customer",
+            internal: false,
+            note: Some(
+                "sender over limits.new_cases_per_sender_per_hour: joined their latest case",
+            ),
+        },
+    )?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        "system",
+        "flood_joined",
+        &serde_json::json!({
+            "message_id": msg.message_id,
+            "subject": msg.subject,
+            "limit": c.engine.config.limits.new_cases_per_sender_per_hour,
+        }),
+    )?;
+    c.tx.touch_case(case.id, c.now)?;
+    Ok(Outcome::Joined {
+        reference: case.reference.clone(),
+    })
+}
+
+/// A bounce says `address` cannot receive mail: audited on the case, pending mail to it is
+/// dropped by the outbox, and the agents are told (once per case and address).
+pub(super) fn undeliverable(
+    c: &Ctx<'_, '_>,
+    case_id: i64,
+    address: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let Some(case) = c.tx.case_by_id(case_id)? else {
+        return Ok(());
+    };
+    let already = c
+        .tx
+        .read()
+        .audit_of_case(Some(case_id))?
+        .iter()
+        .any(|(_, _, e, d)| e == "address_undeliverable" && d.contains(&format!("\"{address}\"")));
+    c.tx.audit(
+        Some(case_id),
+        c.now,
+        "system",
+        "address_undeliverable",
+        &serde_json::json!({"address": address, "reason": reason}),
+    )?;
+    if already {
+        return Ok(());
+    }
+    let mut m = c.mail_ctx(&case);
+    m.sender = Some(address.to_string());
+    m.reason = Some(reason.to_string());
+    c.send_agents(
+        &case,
+        "agent_undeliverable",
+        &c.engine.config.notify_addresses(),
+        "agent_undeliverable",
+        &m,
+        vec![],
+    )
+}
+
 /// The case history for escalation digests.
 pub(super) fn history(c: &Ctx<'_, '_>, case: &CaseRow) -> Result<Vec<HistoryLine>, StoreError> {
     c.history_lines(case)

@@ -376,17 +376,21 @@ fn process_one(
             "robot_recorded",
             &serde_json::json!({"kind": kind, "reason": verdict.reason}),
         )?;
-        // A bounce of our own mail to a case's customer: stop writing to that address.
+        // A bounce of our mail: stop writing to the failed address, on every case it takes
+        // part in, and tell the agents. The DSN names the address; a bounce without one (a
+        // plain-text "failure notice") that threads to a case means that case's customer.
         if verdict.kind == RobotKind::Bounce {
-            if let Some(c) = case {
-                tx.mark_undeliverable(&c.customer_address)?;
-                tx.audit(
-                    Some(c.id),
-                    now,
-                    "system",
-                    "address_undeliverable",
-                    &serde_json::json!({"reason": verdict.reason}),
-                )?;
+            let mut failed = msg.dsn_failed.clone();
+            if failed.is_empty() {
+                if let Some(c) = case {
+                    failed.push(c.customer_address.clone());
+                }
+            }
+            let c = conversation::Ctx { tx, engine, now };
+            for address in failed.iter().take(20) {
+                for case_id in tx.mark_undeliverable(address)? {
+                    conversation::undeliverable(&c, case_id, address, &verdict.reason)?;
+                }
             }
         }
         return Ok(Outcome::Robot {
@@ -417,14 +421,38 @@ fn process_one(
         | Threading::ByReferenceTag(case) => {
             conversation::from_customer_side(&c, &case, &msg, item)
         }
-        Threading::New { mentioned } => open_case(
-            tx,
-            engine,
-            &msg,
-            item,
-            mentioned.as_ref().map(Link::Quoted),
-            now,
-        ),
+        Threading::New { mentioned } => {
+            if let Some(case) = flood_target(tx, engine, &msg, now)? {
+                return conversation::flood_join(&c, &case, &msg, item);
+            }
+            open_case(
+                tx,
+                engine,
+                &msg,
+                item,
+                mentioned.as_ref().map(Link::Quoted),
+                now,
+            )
+        }
+    }
+}
+
+/// The case a flooding sender's new mail joins: their latest, once they opened
+/// `limits.new_cases_per_sender_per_hour` cases within the hour.
+fn flood_target(
+    tx: &Tx<'_>,
+    engine: &Engine,
+    msg: &InboundMessage,
+    now: DateTime<Utc>,
+) -> Result<Option<CaseRow>, StoreError> {
+    let Some(sender) = msg.reply_address().map(|m| m.normalized()) else {
+        return Ok(None);
+    };
+    let limit = i64::from(engine.config.limits.new_cases_per_sender_per_hour);
+    let (count, latest) = tx.recent_cases_of(&sender, now - Duration::hours(1))?;
+    match latest {
+        Some(id) if count >= limit => tx.case_by_id(id),
+        _ => Ok(None),
     }
 }
 

@@ -386,6 +386,33 @@ impl Store {
         Ok(out)
     }
 
+    /// Marks pending customer mail to an address that bounced on its case as failed (it would
+    /// only bounce again); returns how many rows.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn drop_undeliverable(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET status = 'failed', last_error = 'not sent: the address bounced (undeliverable)', sent_at = NULL, next_attempt_at = ?1
+             WHERE status = 'pending' AND audience = 'customer' AND case_id IS NOT NULL
+               AND EXISTS (SELECT 1 FROM participants p
+                           WHERE p.case_id = outbox.case_id AND p.address = outbox.recipient AND p.undeliverable = 1)",
+            [ts(now)],
+        )?)
+    }
+
+    /// Participants of a case as (address, role, undeliverable).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn participants(&self, case_id: i64) -> Result<Vec<(String, String, bool)>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT address, role, undeliverable FROM participants WHERE case_id = ?1 ORDER BY added_at, address",
+        )?;
+        let rows = st.query_map([case_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Read-only queries outside a write transaction.
     pub fn read(&self) -> Reader<'_> {
         Reader { conn: &self.conn }
@@ -1460,6 +1487,21 @@ impl Tx<'_> {
             params![case_id, rating, comment, ts(now), message_id],
         )?;
         Ok(())
+    }
+
+    /// Cases opened by `customer` since `since`, and the latest of them.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn recent_cases_of(
+        &self,
+        customer: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT COUNT(*), MAX(id) FROM cases WHERE customer_address = ?1 AND created_at >= ?2",
+        )?;
+        Ok(st.query_row(params![customer, ts(since)], |r| Ok((r.get(0)?, r.get(1)?)))?)
     }
 
     /// Messages of `kind` queued to `recipient` since `since` (for per-sender caps).

@@ -1,0 +1,160 @@
+//! Bounces of our mail and floods from one sender, on the real servers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::replies::*;
+use common::*;
+
+const AGENTS: &str = r#"
+[[agents.members]]
+address = "@ANN@"
+name = "Ann Agent"
+"#;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A DSN as Postfix writes it, for `rcpt`, without any threading header (real bounces carry
+/// the failed address in the report, not necessarily our Message-ID).
+fn dsn(to: &str, rcpt: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@customer.test (Mail Delivery System)\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Auto-Submitted: auto-replied\r\nMessage-ID: <dsn.{r}@customer.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\
+         --b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\nArrival-Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n\
+         Final-Recipient: rfc822; {rcpt}\r\nOriginal-Recipient: rfc822;{rcpt}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown\r\n\r\n--b1--\r\n",
+        r = rand_u32()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounce_marks_the_address_undeliverable_tells_the_agents_and_the_outbox_stops() {
+    let w = World::new("bounce", AGENTS);
+    let d = w.start();
+    let jane = w.customer("jane");
+    w.send_complaint(&jane, "Jane Doe", "Broken", "It is broken.")
+        .await;
+    w.wait_for_acks(&jane).await;
+    let card = wait_mail(&w, &w.ann, 1).await.remove(0);
+    let case = w.store().read().cases().unwrap().remove(0);
+
+    // The DSN names Jane as the failed recipient (upper case, as some MTAs write it).
+    w.send_raw_null_sender(&w.support, dsn(&w.support, &jane.to_uppercase()).as_bytes())
+        .await;
+    let ann = wait_mail(&w, &w.ann, 2).await;
+    assert!(ann[1].text.contains("bounced"), "{}", ann[1].text);
+    assert!(ann[1].text.contains(&jane), "{}", ann[1].text);
+    assert!(ann[1].subject.contains(&case.reference));
+    let parts = w.store().participants(case.id).unwrap();
+    assert!(parts.iter().any(|(a, _, u)| *a == jane && *u), "{parts:?}");
+
+    // Ann answers anyway: nothing is queued to the dead address, and the audit says why.
+    let raw = thunderbird_reply(&w.ann, "Ann Agent", &card, "We refunded you.");
+    w.send_raw(
+        &w.ann,
+        &card.reply_to.as_ref().unwrap().address,
+        raw.as_bytes(),
+    )
+    .await;
+    wait_for("the answer recorded and not sent", WAIT, || async {
+        let a = w.store().read().audit_of_case(Some(case.id)).unwrap();
+        a.iter()
+            .any(|(_, _, e, d)| e == "not_sent" && d.contains("bounced"))
+            .then_some(())
+    })
+    .await;
+    let out = w.store().read().outbox(Some(case.id)).unwrap();
+    assert_eq!(
+        out.iter().filter(|o| o.audience == "customer").count(),
+        1,
+        "only the acknowledgment: {out:?}"
+    );
+    // `mailcase case` shows it.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .arg("--config")
+        .arg(&w.config_path)
+        .args(["case", &case.reference])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("UNDELIVERABLE"), "{text}");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_mail_to_an_address_that_bounces_meanwhile_is_dropped_by_the_outbox() {
+    // SMTP unreachable (a closed port): the acknowledgment stays queued; the bounce (appended
+    // straight into the mailbox) marks the address; the outbox drops the queued row instead
+    // of sending it. (Stopping Postfix would disturb the other tests of this file.)
+    let w = World::new("bounce_pending", "");
+    let cfg = std::fs::read_to_string(&w.config_path)
+        .unwrap()
+        .replace(&format!("port = {}\n", w.env.smtp_port), "port = 9\n");
+    std::fs::write(&w.config_path, cfg).unwrap();
+    let d = w.start();
+    let gina = w.customer("gina");
+    w.append(
+        format!("From: Gina <{gina}>\r\nTo: {}\r\nSubject: hello\r\nMessage-ID: <g.{}@customer.test>\r\n\r\nHello?\r\n", w.support, rand_u32())
+            .as_bytes(),
+    )
+    .await;
+    wait_for("the ack queued", WAIT, || async {
+        let o = w.store().read().outbox(None).unwrap();
+        (!o.is_empty()).then_some(())
+    })
+    .await;
+    w.append(dsn(&w.support, &gina).as_bytes()).await;
+    let row = wait_for("the queued ack dropped", WAIT, || async {
+        let o = w.store().read().outbox(None).unwrap();
+        o.into_iter().find(|r| r.status == "failed")
+    })
+    .await;
+    assert!(
+        row.last_error.as_deref().unwrap().contains("bounced"),
+        "{row:?}"
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_sender_joins_their_open_case_instead_of_opening_hundreds() {
+    let w = World::new(
+        "flood",
+        &format!("{AGENTS}\n[limits]\nnew_cases_per_sender_per_hour = 3\n"),
+    );
+    let d = w.start();
+    let bot = w.customer("bot");
+    for i in 0..40 {
+        w.send_complaint(
+            &bot,
+            "Script",
+            &format!("Alert {i}"),
+            &format!("Value {i} out of range"),
+        )
+        .await;
+    }
+    wait_for("all 40 stored", WAIT, || async {
+        (w.store().read().counts().unwrap().messages == 40).then_some(())
+    })
+    .await;
+    let s = w.store();
+    let cases = s.read().cases().unwrap();
+    assert_eq!(cases.len(), 3, "three cases, then the rest joined");
+    let latest = cases.iter().map(|c| c.id).max().unwrap();
+    let joined = s
+        .read()
+        .messages_of_case(latest)
+        .unwrap()
+        .iter()
+        .filter(|m| m.outcome == "flood_joined")
+        .count();
+    assert_eq!(joined, 37);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Acknowledgments: capped per sender (3 an hour); agent cards: one per case, not per mail.
+    assert!(w.mailbox(&bot, "INBOX").await.len() <= 3);
+    assert_eq!(w.mailbox(&w.ann, "INBOX").await.len(), 3);
+    d.stop().await;
+}
