@@ -481,6 +481,9 @@ impl Default for FeedbackConfig {
 pub struct StoreConfig {
     /// SQLite database path (created when missing; never reset on a failed open).
     pub path: PathBuf,
+    /// Largest the database may grow (a quota below the disk's size): beyond it writes fail
+    /// like on a full disk, mail stays in the INBOX and is taken in once there is room.
+    pub max_size: Option<ByteSize>,
 }
 
 /// Limits on automatic mail: the second line of defence against mail loops.

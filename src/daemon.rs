@@ -82,9 +82,16 @@ pub async fn run(
     opts: Options,
 ) -> Result<(), DaemonError> {
     let db = config.db_path();
-    let ingest_store = Arc::new(std::sync::Mutex::new(Store::open(&db)?));
-    let outbox_store = Arc::new(std::sync::Mutex::new(Store::open(&db)?));
-    let scheduler_store = Arc::new(std::sync::Mutex::new(Store::open(&db)?));
+    let open = || -> Result<Store, StoreError> {
+        let mut s = Store::open(&db)?;
+        if let Some(max) = config.store.max_size {
+            s.set_max_size(max.0)?;
+        }
+        Ok(s)
+    };
+    let ingest_store = Arc::new(std::sync::Mutex::new(open()?));
+    let outbox_store = Arc::new(std::sync::Mutex::new(open()?));
+    let scheduler_store = Arc::new(std::sync::Mutex::new(open()?));
     let engine = Arc::new(Engine::new(config.clone(), clock.clone())?);
     tracing::info!(database = %db.display(), mailbox = %ingest::mailbox_key(&engine), "mailcase starting");
     let engine_cell = Arc::new(RwLock::new(engine));

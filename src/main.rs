@@ -306,6 +306,9 @@ async fn deliver(cli: &Cli) -> ExitCode {
     };
     let result = tokio::task::spawn_blocking(move || {
         let mut store = Store::open(&cfg.db_path())?;
+        if let Some(max) = cfg.store.max_size {
+            store.set_max_size(max.0)?;
+        }
         pipeline::process_batch(&mut store, &engine, &[Inbound { source: None, raw }])
     })
     .await;

@@ -413,6 +413,20 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Caps the database file at `bytes` (SQLite `max_page_count`): beyond it writes fail with
+    /// SQLITE_FULL, a transient error, exactly as on a full disk.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn set_max_size(&mut self, bytes: u64) -> Result<(), StoreError> {
+        let page: i64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let pages = (bytes as i64 / page.max(512)).max(1);
+        self.conn.pragma_update(None, "max_page_count", pages)?;
+        Ok(())
+    }
+
     /// Read-only queries outside a write transaction.
     pub fn read(&self) -> Reader<'_> {
         Reader { conn: &self.conn }
