@@ -171,7 +171,7 @@ pub enum ParseError {
     #[error("not an e-mail message: no usable header block (From, Subject, Message-ID, ...)")]
     NotAMessage,
     /// MIME part count over the limit.
-    #[error("message has {count} MIME parts, limit is {limit}")]
+    #[error("message has {count} MIME parts, limit is {limit} (limits.max_parts)")]
     TooManyParts {
         /// Parts found.
         count: usize,
@@ -179,7 +179,7 @@ pub enum ParseError {
         limit: usize,
     },
     /// MIME nesting over the limit.
-    #[error("message nests MIME parts {depth} levels deep, limit is {limit}")]
+    #[error("message nests MIME parts {depth} levels deep, limit is {limit} (limits.max_depth)")]
     TooDeep {
         /// Depth reached (at least limit + 1; counting stops there).
         depth: usize,
@@ -187,7 +187,7 @@ pub enum ParseError {
         limit: usize,
     },
     /// Header count over the limit.
-    #[error("message has {count} header fields, limit is {limit}")]
+    #[error("message has {count} header fields, limit is {limit} (limits.max_headers)")]
     TooManyHeaders {
         /// Header fields found.
         count: usize,

@@ -339,7 +339,7 @@ async fn a_header_flood_is_quarantined_with_its_reason_and_the_mailbox_goes_on()
     let reason = &q[0].1;
     assert!(
         reason.starts_with("unparseable: message has ")
-            && reason.ends_with("header fields, limit is 100"),
+            && reason.ends_with("header fields, limit is 100 (limits.max_headers)"),
         "{reason}"
     );
     let qf = read_raw(&w.support, "Quarantine", &w.env).await;
