@@ -114,6 +114,10 @@ pub struct InboundMessage {
     /// block whose `Action` is `failed`, or whose `Status` is 5.x.x), lower case.
     #[serde(default)]
     pub dsn_failed: Vec<String>,
+    /// Message-IDs of the original message a delivery report returns (its attached
+    /// `message/rfc822` or `text/rfc822-headers` part): which of our messages bounced.
+    #[serde(default)]
+    pub dsn_original_ids: Vec<String>,
     /// Readable body text (HTML converted when there is no plain text), capped in bytes.
     pub text: String,
     /// What the author wrote in this message: quoted history and signature removed
@@ -306,6 +310,7 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
         date: msg.date().and_then(to_utc),
         content_type,
         dsn_failed: dsn_failed(&msg),
+        dsn_original_ids: returned_ids(&msg),
         report_type,
         text,
         reply_text,
@@ -714,6 +719,40 @@ pub(crate) fn sanitize_file_name(name: &str) -> Option<String> {
     } else {
         Some(clean)
     }
+}
+
+/// Message-IDs of returned originals inside a report (`message/rfc822` parts, or the
+/// `Message-ID:` line of `text/rfc822-headers`), without brackets.
+fn returned_ids(msg: &Message<'_>) -> Vec<String> {
+    static HEADER_ID: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?im)^message-id:\s*<([^>\s]{1,250})>").expect("static regex")
+    });
+    let mut out = Vec::new();
+    for part in msg.parts.iter() {
+        match &part.body {
+            PartType::Message(m) => {
+                if let Some(id) = m.message_id() {
+                    out.push(id.to_string());
+                }
+            }
+            _ => {
+                let is_headers = part.content_type().is_some_and(|ct| {
+                    ct.ctype().eq_ignore_ascii_case("text")
+                        && ct
+                            .subtype()
+                            .is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers"))
+                });
+                if is_headers {
+                    let body = String::from_utf8_lossy(part.contents());
+                    out.extend(HEADER_ID.captures_iter(&body).map(|c| c[1].to_string()));
+                }
+            }
+        }
+        if out.len() >= 10 {
+            break;
+        }
+    }
+    out
 }
 
 /// Failed recipients of the `message/delivery-status` parts (RFC 3464), lower case.

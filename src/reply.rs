@@ -50,6 +50,20 @@ const MAX_HEADER_BLOCK_LINES: usize = 10;
 /// When nothing would be left (everything quoted, or only a signature) the input is returned
 /// trimmed instead, so a message never loses all its text.
 pub fn visible_text(text: &str) -> String {
+    new_text(text).unwrap_or_else(|| {
+        text.split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+            .to_string()
+    })
+}
+
+/// What the author wrote now, or None when the message is nothing but quoted history (or
+/// empty). Unlike [`visible_text`] it never falls back to the whole text: an agent's reply
+/// that only quotes must not relay the quote (which may hold internal notes) to a customer.
+pub fn new_text(text: &str) -> Option<String> {
     let lines: Vec<&str> = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
@@ -58,9 +72,9 @@ pub fn visible_text(text: &str) -> String {
     let mut out = assemble(&lines, &keep);
     drop_mobile_footer(&mut out);
     if out.is_empty() {
-        return lines.join("\n").trim().to_string();
+        return None;
     }
-    out.join("\n")
+    Some(out.join("\n"))
 }
 
 /// Which lines belong to the new text.

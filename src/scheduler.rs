@@ -30,6 +30,15 @@ pub async fn run(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
+    {
+        let e = engine.read().await.clone();
+        match blocking(&store, move |s| crate::pipeline::resync_all(s, &e)).await {
+            Ok(n) => tracing::debug!(cases = n, "scheduler: timers checked for open cases"),
+            Err(err) => {
+                tracing::error!(error = %err, "scheduler: could not check the timers of open cases")
+            }
+        }
+    }
     loop {
         if shutdown.is_cancelled() {
             break;

@@ -15,9 +15,9 @@ name = "Ann Agent"
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A DSN as Postfix writes it, for `rcpt`, without any threading header (real bounces carry
-/// the failed address in the report, not necessarily our Message-ID).
-fn dsn(to: &str, rcpt: &str) -> String {
+/// A DSN as Postfix writes it, for `rcpt`, without any threading header: the returned
+/// message's headers (with `original`, our Message-ID) are in a `text/rfc822-headers` part.
+fn dsn(to: &str, rcpt: &str, original: &str) -> String {
     format!(
         "From: MAILER-DAEMON@customer.test (Mail Delivery System)\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
          Auto-Submitted: auto-replied\r\nMessage-ID: <dsn.{r}@customer.test>\r\nMIME-Version: 1.0\r\n\
@@ -25,7 +25,9 @@ fn dsn(to: &str, rcpt: &str) -> String {
          --b1\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\
          --b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\nArrival-Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n\
          Final-Recipient: rfc822; {rcpt}\r\nOriginal-Recipient: rfc822;{rcpt}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
-         Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown\r\n\r\n--b1--\r\n",
+         Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown\r\n\r\n\
+         --b1\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Support <{to}>\r\nTo: {rcpt}\r\nSubject: [CMP] Re: something\r\n\
+         Message-ID: <{original}>\r\n\r\n--b1--\r\n",
         r = rand_u32()
     )
 }
@@ -37,13 +39,29 @@ async fn a_bounce_marks_the_address_undeliverable_tells_the_agents_and_the_outbo
     let jane = w.customer("jane");
     w.send_complaint(&jane, "Jane Doe", "Broken", "It is broken.")
         .await;
-    w.wait_for_acks(&jane).await;
+    let ack = w.wait_for_acks(&jane).await.remove(0);
     let card = wait_mail(&w, &w.ann, 1).await.remove(0);
     let case = w.store().read().cases().unwrap().remove(0);
 
-    // The DSN names Jane as the failed recipient (upper case, as some MTAs write it).
-    w.send_raw_null_sender(&w.support, dsn(&w.support, &jane.to_uppercase()).as_bytes())
-        .await;
+    // A forged report naming Jane that returns none of our messages changes nothing.
+    let forged = dsn(&w.support, &jane, "someone-else@evil.test");
+    w.send_raw_null_sender(&w.support, forged.as_bytes()).await;
+    wait_for("the forged report recorded", WAIT, || async {
+        let c = w.store().read().counts().unwrap();
+        (c.robots == 1).then_some(())
+    })
+    .await;
+    let parts = w.store().participants(case.id).unwrap();
+    assert!(parts.iter().all(|(_, _, u)| !u), "{parts:?}");
+
+    // The real DSN returns our acknowledgment and names Jane as the failed recipient (upper
+    // case, as some MTAs write it).
+    let real = dsn(
+        &w.support,
+        &jane.to_uppercase(),
+        ack.message_id.as_deref().unwrap(),
+    );
+    w.send_raw_null_sender(&w.support, real.as_bytes()).await;
     let ann = wait_mail(&w, &w.ann, 2).await;
     assert!(ann[1].text.contains("bounced"), "{}", ann[1].text);
     assert!(ann[1].text.contains(&jane), "{}", ann[1].text);
@@ -101,12 +119,13 @@ async fn pending_mail_to_an_address_that_bounces_meanwhile_is_dropped_by_the_out
             .as_bytes(),
     )
     .await;
-    wait_for("the ack queued", WAIT, || async {
+    let queued = wait_for("the ack queued", WAIT, || async {
         let o = w.store().read().outbox(None).unwrap();
-        (!o.is_empty()).then_some(())
+        o.into_iter().next()
     })
     .await;
-    w.append(dsn(&w.support, &gina).as_bytes()).await;
+    w.append(dsn(&w.support, &gina, &queued.message_id).as_bytes())
+        .await;
     let row = wait_for("the queued ack dropped", WAIT, || async {
         let o = w.store().read().outbox(None).unwrap();
         o.into_iter().find(|r| r.status == "failed")
@@ -156,5 +175,45 @@ async fn a_flood_from_one_sender_joins_their_open_case_instead_of_opening_hundre
     // Acknowledgments: capped per sender (3 an hour); agent cards: one per case, not per mail.
     assert!(w.mailbox(&bot, "INBOX").await.len() <= 3);
     assert_eq!(w.mailbox(&w.ann, "INBOX").await.len(), 3);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flood_rule_counts_the_from_address_so_reply_to_cannot_push_mail_into_a_case() {
+    let w = World::new(
+        "flood_rt",
+        &format!("{AGENTS}\n[limits]\nnew_cases_per_sender_per_hour = 1\n"),
+    );
+    let d = w.start();
+    let jane = w.customer("jane");
+    w.send_complaint(&jane, "Jane", "My case", "Private details.")
+        .await;
+    w.wait_for_acks(&jane).await;
+    // Mallory writes with Reply-To: Jane. Her mail must open her own case, not join Jane's.
+    let mallory = w.customer("mallory");
+    let raw = format!(
+        "From: Mallory <{mallory}>\r\nReply-To: {jane}\r\nTo: {}\r\nSubject: hi\r\nMessage-ID: <{}@evil.test>\r\n\r\nLet me in.\r\n",
+        w.support,
+        rand_u32()
+    );
+    w.send_raw(&mallory, &w.support, raw.as_bytes()).await;
+    wait_for("two cases", WAIT, || async {
+        (w.store().read().cases().unwrap().len() == 2).then_some(())
+    })
+    .await;
+    let s = w.store();
+    let janes = s
+        .read()
+        .cases()
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.customer_address == jane)
+        .count();
+    assert_eq!(
+        janes, 2,
+        "Mallory's mail opened a case of its own (answered to Reply-To)"
+    );
+    let all = s.read().all_messages().unwrap();
+    assert!(all.iter().all(|m| m.outcome != "flood_joined"), "{all:?}");
     d.stop().await;
 }

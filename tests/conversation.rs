@@ -672,3 +672,20 @@ async fn an_answer_that_asks_a_question_waits_on_the_customer() {
     assert!(case.sla_paused_at.is_some(), "the SLA clock is paused");
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_only_quotes_relays_nothing() {
+    let c = Conv::start("conv_quote_only", "").await;
+    // Ann hits Reply and Send without writing anything: only the quoted card goes back.
+    let raw = thunderbird_reply(&c.w.ann, "Ann Agent", &c.card, "");
+    c.reply(&c.w.ann, &c.card, raw).await;
+    let ann = wait_mail(&c.w, &c.w.ann, 2).await;
+    assert!(ann[1].text.contains("empty"), "{}", ann[1].text);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        c.w.mailbox(&c.customer, "INBOX").await.len(),
+        1,
+        "nothing quoted is relayed to the customer"
+    );
+    c.stop().await;
+}

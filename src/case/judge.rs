@@ -7,10 +7,6 @@
 //! broken" reopens; "Thank you, works now!" does not. A rating is a number 1-5 at the start of
 //! the reply ("4", "5/5", "3 stars"), optionally followed by a comment.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 /// The meaning of a reply to a resolved case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Judgement {
@@ -25,24 +21,51 @@ pub enum Judgement {
 /// Longest reply (in words) that can still count as a plain thanks.
 const MAX_SATISFIED_WORDS: usize = 12;
 
-static RATING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*([1-5])\s*(?:/\s*5|of\s+5|stars?|points?|\*+)?\s*(?:[.!,:;\-)]|$|\s)")
-        .expect("static regex")
-});
+/// A rating: the first line is the number 1-5, optionally with its scale ("/5", "of 5",
+/// "stars", "points", "*"), then nothing or a separator (`-`, `:`, `.`, `!`, `,`...) and a
+/// comment. "2 days later it broke again" and "10" are not ratings.
+fn rating_of(text: &str) -> Option<(u8, Option<String>)> {
+    let first = text.lines().next()?.trim();
+    let d = first.chars().next()?;
+    let n = u8::try_from(d.to_digit(10)?).ok()?;
+    if !(1..=5).contains(&n) {
+        return None;
+    }
+    let mut rest = first[d.len_utf8()..].trim_start();
+    let lower = rest.to_lowercase();
+    for scale in ["/ 5", "/5", "of 5", "stars", "star", "points", "point"] {
+        if lower.starts_with(scale) {
+            rest = rest[scale.len()..].trim_start();
+            break;
+        }
+    }
+    rest = rest.trim_start_matches('*').trim_start();
+    if let Some(c) = rest.chars().next() {
+        if !matches!(c, '-' | '–' | '—' | ':' | '.' | '!' | ',' | ';' | ')') {
+            return None;
+        }
+    }
+    let comment_first = rest.trim_start_matches(['-', '–', '—', ':', '.', '!', ',', ';', ')']);
+    let others: Vec<&str> = text.trim().lines().skip(1).collect();
+    let comment = std::iter::once(comment_first)
+        .chain(others)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string();
+    Some((n, (!comment.is_empty()).then_some(comment)))
+}
 
 /// Judges `text` (the reply without quoted history).
 pub fn judge(text: &str, satisfied: &[String], unsatisfied: &[String]) -> Judgement {
     let t = text.trim();
-    if let Some(c) = RATING.captures(t) {
-        let rating = c[1].parse::<u8>().unwrap_or(0);
-        let rest = t[c.get(0).map_or(0, |m| m.end())..].trim();
-        if (1..=5).contains(&rating) {
-            return Judgement::Rating {
-                rating,
-                comment: (!rest.is_empty()).then(|| rest.to_string()),
-            };
-        }
+    if let Some((rating, comment)) = rating_of(t) {
+        return Judgement::Rating { rating, comment };
     }
+    judge_words(t, satisfied, unsatisfied)
+}
+
+fn judge_words(t: &str, satisfied: &[String], unsatisfied: &[String]) -> Judgement {
     let words: Vec<String> = t
         .split(|ch: char| !(ch.is_alphanumeric() || ch == '\'' || ch == '’'))
         .filter(|w| !w.is_empty())
@@ -126,6 +149,15 @@ mod tests {
             }
         );
         assert_eq!(j("6"), Judgement::NotSolved);
+        assert_eq!(j("2 days later it is broken again"), Judgement::NotSolved);
+        assert_eq!(j("3 weeks and no answer"), Judgement::NotSolved);
+        assert_eq!(
+            j("1: rude"),
+            Judgement::Rating {
+                rating: 1,
+                comment: Some("rude".into())
+            }
+        );
         assert_eq!(j("10 days and still nothing"), Judgement::NotSolved);
         assert_eq!(j("1000 thanks"), Judgement::NotSolved);
     }

@@ -190,9 +190,10 @@ async fn session(
             chrono::Duration::from_std(m.poll_interval.0 * 3 + StdDuration::from_secs(60))
                 .unwrap_or(chrono::Duration::minutes(5));
         let (k, h, now) = (key.clone(), holder.to_string(), eng.clock.now());
-        let have_lease =
-            crate::store::blocking(store, move |st| st.acquire_lease(&k, &h, now, lease_ttl))
-                .await?;
+        let have_lease = crate::store::blocking(store, move |st| {
+            st.acquire_lease_unless_dead(&k, &h, now, lease_ttl, holder_is_dead)
+        })
+        .await?;
         if have_lease {
             drain(
                 &mut s,
@@ -417,6 +418,25 @@ fn log_outcome(uid: u32, o: &Outcome) {
             reference = reference.as_deref().unwrap_or("-"), "robot recorded, not answered"
         ),
     }
+}
+
+/// True when a lease holder ("pid N on HOST") was a process of this machine that no longer
+/// runs: a daemon killed (kill -9, OOM) and restarted by systemd takes its lease over at once
+/// instead of waiting for it to expire. A reused pid only makes us wait, never steal.
+fn holder_is_dead(holder: &str) -> bool {
+    let Some(rest) = holder.strip_prefix("pid ") else {
+        return false;
+    };
+    let Some((pid, host)) = rest.split_once(" on ") else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    let ours = hostname().unwrap_or_else(|| "?".into());
+    host == ours
+        && pid != std::process::id()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Compresses UIDs into an IMAP set: `1:5,7,9:12`.

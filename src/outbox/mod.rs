@@ -271,41 +271,44 @@ pub async fn run(
         let Some((t, _)) = transport_cache.as_ref() else {
             continue;
         };
-        let results: Vec<(OutboundRow, SendResult)> = futures::stream::iter(to_send)
+        // Each result is recorded as soon as the server answered (its own small
+        // transaction): a crash can then leave at most the messages in flight, one per
+        // connection, accepted by the server but not marked sent (DESIGN invariant 2).
+        let mut results = futures::stream::iter(to_send)
             .map(|row| async move {
                 let r = send_one(t, &row).await;
                 (row, r)
             })
-            .buffer_unordered(config.smtp.connections)
-            .collect()
-            .await;
-
-        let any_transient = results
-            .iter()
-            .any(|(_, r)| matches!(r, SendResult::Transient(_)));
-        for (row, r) in &results {
-            match r {
+            .buffer_unordered(config.smtp.connections);
+        let mut any_transient = false;
+        while let Some((row, r)) = results.next().await {
+            match &r {
                 SendResult::Sent => tracing::info!(
                     kind = %row.kind, message_id = %row.message_id, attempts = row.attempts + 1,
                     "outbox: sent"
                 ),
-                SendResult::Transient(e) => tracing::warn!(
-                    kind = %row.kind, message_id = %row.message_id, error = %e,
-                    "outbox: send failed, will retry"
-                ),
+                SendResult::Transient(e) => {
+                    any_transient = true;
+                    tracing::warn!(
+                        kind = %row.kind, message_id = %row.message_id, error = %e,
+                        "outbox: send failed, will retry"
+                    )
+                }
                 SendResult::Permanent(e) => tracing::error!(
                     kind = %row.kind, message_id = %row.message_id, error = %e,
                     "outbox: refused by the server, giving up"
                 ),
             }
+            let cfg = config.clone();
+            let done_at = clock.now();
+            let one = vec![(row, r)];
+            if let Err(e) =
+                crate::store::blocking(&store, move |s| record(s, &cfg, &one, done_at)).await
+            {
+                tracing::error!(error = %e, "outbox: cannot record a send result (it will be resent)");
+            }
         }
-        let cfg = config.clone();
-        let done_at = clock.now();
-        if let Err(e) =
-            crate::store::blocking(&store, move |s| record(s, &cfg, &results, done_at)).await
-        {
-            tracing::error!(error = %e, "outbox: cannot record send results (they will be resent)");
-        }
+        drop(results);
         if any_transient {
             // The server is probably down: do not spin on the other rows.
             transport_cache = None;

@@ -647,7 +647,8 @@ pub(super) fn flood_join(
         Record {
             outcome: "flood_joined",
             role: "customer",
-            internal: false,
+            // Internal: its Message-ID never threads anybody into the case.
+            internal: true,
             note: Some(
                 "sender over limits.new_cases_per_sender_per_hour: joined their latest case",
             ),
@@ -671,7 +672,7 @@ pub(super) fn flood_join(
 }
 
 /// A bounce says `address` cannot receive mail: audited on the case, pending mail to it is
-/// dropped by the outbox, and the agents are told (once per case and address).
+/// dropped by the outbox, and the agents are told (called once per case and address).
 pub(super) fn undeliverable(
     c: &Ctx<'_, '_>,
     case_id: i64,
@@ -681,12 +682,6 @@ pub(super) fn undeliverable(
     let Some(case) = c.tx.case_by_id(case_id)? else {
         return Ok(());
     };
-    let already = c
-        .tx
-        .read()
-        .audit_of_case(Some(case_id))?
-        .iter()
-        .any(|(_, _, e, d)| e == "address_undeliverable" && d.contains(&format!("\"{address}\"")));
     c.tx.audit(
         Some(case_id),
         c.now,
@@ -694,9 +689,6 @@ pub(super) fn undeliverable(
         "address_undeliverable",
         &serde_json::json!({"address": address, "reason": reason}),
     )?;
-    if already {
-        return Ok(());
-    }
     let mut m = c.mail_ctx(&case);
     m.sender = Some(address.to_string());
     m.reason = Some(reason.to_string());
@@ -789,7 +781,14 @@ pub(super) fn from_agent_side(
         Err(why) => return unverified(c, case, msg, item, &from, agent.as_ref(), &why),
     };
 
-    let text = visible(msg);
+    // Only what the agent wrote now: a reply that only quotes (the card, a digest with
+    // internal notes) relays nothing and is rejected as empty.
+    let source = if msg.html_only {
+        &msg.reply_text
+    } else {
+        &msg.text
+    };
+    let text = crate::reply::new_text(source).unwrap_or_default();
     let parsed = commands::parse(&text)
         .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())
         .and_then(|p| validate(c, case, &p).map(|()| p));

@@ -29,7 +29,7 @@ use crate::thread::token::{Role, TokenKey};
 use crate::thread::{self, subject, Threading};
 
 pub use conversation::human_duration;
-pub use schedule::fire_due;
+pub use schedule::{fire_due, resync_all};
 
 /// Everything the pipeline needs that comes from config, built once (and again on reload).
 #[derive(Debug)]
@@ -376,20 +376,25 @@ fn process_one(
             "robot_recorded",
             &serde_json::json!({"kind": kind, "reason": verdict.reason}),
         )?;
-        // A bounce of our mail: stop writing to the failed address, on every case it takes
-        // part in, and tell the agents. The DSN names the address; a bounce without one (a
-        // plain-text "failure notice") that threads to a case means that case's customer.
+        // A bounce of our mail: only a report that returns one of our customer-facing
+        // messages (by its Message-ID in the report or the threading headers) counts, and
+        // only for that message's recipient on that case: a forged report naming somebody
+        // else's address silences nobody. A report without a failed recipient (a delay
+        // notice) marks nothing; a plain-text failure notice (no report part) that returns
+        // our message means its recipient.
         if verdict.kind == RobotKind::Bounce {
-            let mut failed = msg.dsn_failed.clone();
-            if failed.is_empty() {
-                if let Some(c) = case {
-                    failed.push(c.customer_address.clone());
-                }
-            }
-            let c = conversation::Ctx { tx, engine, now };
-            for address in failed.iter().take(20) {
-                for case_id in tx.mark_undeliverable(address)? {
-                    conversation::undeliverable(&c, case_id, address, &verdict.reason)?;
+            let mut ids = msg.dsn_original_ids.clone();
+            ids.extend(msg.in_reply_to.iter().cloned());
+            ids.extend(msg.references.iter().rev().cloned());
+            if let Some((case_id, recipient)) = tx.customer_mail_by_ids(&ids)? {
+                let failed = if msg.report_type.as_deref() == Some("delivery-status") {
+                    msg.dsn_failed.iter().any(|a| *a == recipient)
+                } else {
+                    true
+                };
+                if failed && tx.mark_undeliverable_on(case_id, &recipient)? {
+                    let c = conversation::Ctx { tx, engine, now };
+                    conversation::undeliverable(&c, case_id, &recipient, &verdict.reason)?;
                 }
             }
         }
@@ -445,15 +450,22 @@ fn flood_target(
     msg: &InboundMessage,
     now: DateTime<Utc>,
 ) -> Result<Option<CaseRow>, StoreError> {
-    let Some(sender) = msg.reply_address().map(|m| m.normalized()) else {
+    // The From address, never Reply-To (whatever the sender wrote): nobody can push mail
+    // into another person's case, or flood them over the limit, by naming them there.
+    let Some(from) = msg.from.as_ref().map(|m| m.normalized()) else {
         return Ok(None);
     };
-    let limit = i64::from(engine.config.limits.new_cases_per_sender_per_hour);
-    let (count, latest) = tx.recent_cases_of(&sender, now - Duration::hours(1))?;
-    match latest {
-        Some(id) if count >= limit => tx.case_by_id(id),
-        _ => Ok(None),
+    if msg.reply_address().map(|m| m.normalized()).as_deref() != Some(from.as_str()) {
+        return Ok(None);
     }
+    let limit = i64::from(engine.config.limits.new_cases_per_sender_per_hour);
+    let (count, latest) = tx.recent_cases_of(&from, now - Duration::hours(1))?;
+    let case = match latest {
+        Some(id) if count >= limit => tx.case_by_id(id)?,
+        _ => None,
+    };
+    // Never into a resolved or closed case: a genuinely new complaint then opens its own.
+    Ok(case.filter(|c| !matches!(c.status.as_str(), "resolved" | "closed")))
 }
 
 /// Why a new case is linked to an older one.

@@ -57,7 +57,9 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(&'static str, Dat
         Status::New | Status::Acknowledged | Status::InProgress | Status::Escalated
             if case.sla_paused_at.is_none() =>
         {
-            if case.first_response_at.is_none() {
+            // The first-response target ends with the first answer, or with a resolution
+            // (a case resolved without text and reopened later is past its first response).
+            if case.first_response_at.is_none() && case.resolved_at.is_none() {
                 if let Some(due) = case.first_response_due.as_deref().and_then(parse_ts) {
                     if lead > Duration::zero() {
                         out.push(("first_response_warning", due - lead));
@@ -227,6 +229,8 @@ pub(super) fn on_status_change(
     let reopened = matches!(from, Status::Resolved | Status::Closed)
         && !matches!(to, Status::Resolved | Status::Closed);
     if reopened {
+        // Status updates count from the reopening, not from our last word before it.
+        c.tx.set_case_time(case.id, "last_public_at", Some(now))?;
         // A new resolution target from now (the first-response one was met before).
         if let Some(p) = c.engine.config.priority(&case.priority) {
             let (target, clock) = p
@@ -246,7 +250,35 @@ fn window_wait(c: &Ctx<'_, '_>, case: &CaseRow) -> Option<DateTime<Utc>> {
         return None; // urgent cases are exempt from the quiet hours
     }
     let w = &c.engine.window;
-    (!w.is_open(c.now)).then(|| w.next_open(c.now))
+    if w.is_open(c.now) {
+        return None;
+    }
+    // A window that cannot say when it opens next (dates at the end of the calendar) does
+    // not hold mail forever, and never makes the scheduler spin on a due-now timer.
+    Some(w.next_open(c.now)).filter(|t| *t > c.now)
+}
+
+/// Re-derives the timers of every case that is not closed: run at start, so cases from before
+/// an upgrade (or changed by an older version) get their deadlines.
+///
+/// # Errors
+/// Transient store errors.
+pub fn resync_all(store: &mut Store, engine: &Engine) -> Result<usize, StoreError> {
+    let now = engine.clock.now();
+    let ids: Vec<i64> = store
+        .read()
+        .cases()?
+        .into_iter()
+        .filter(|c| c.status != "closed")
+        .map(|c| c.id)
+        .collect();
+    store.write(|tx| {
+        let c = Ctx { tx, engine, now };
+        for id in &ids {
+            sync(&c, *id)?;
+        }
+        Ok(ids.len())
+    })
 }
 
 /// Fires the timers due at `now` (at most `limit`), one savepoint each. Returns how many
@@ -322,6 +354,9 @@ fn fire(c: &Ctx<'_, '_>, t: &TimerRow) -> Result<String, StoreError> {
             };
             escalate(c, &case, "system", what, true)?;
             format!("escalated: {what}")
+        }
+        "escalation_notice" if matches!(case.status.as_str(), "resolved" | "closed") => {
+            "skipped: the case was resolved meanwhile".to_string()
         }
         "status_update" | "follow_up" | "feedback_request" | "escalation_notice" => {
             if let Some(open) = window_wait(c, &case) {

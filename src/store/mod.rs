@@ -444,6 +444,23 @@ impl Store {
         now: DateTime<Utc>,
         ttl: chrono::Duration,
     ) -> Result<bool, StoreError> {
+        self.acquire_lease_unless_dead(name, holder, now, ttl, |_| false)
+    }
+
+    /// As [`Store::acquire_lease`], also taking over a lease whose holder `is_dead` says is
+    /// gone (a daemon killed on this machine), so a restart after a crash need not wait for
+    /// the lease to expire.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn acquire_lease_unless_dead(
+        &mut self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+        is_dead: impl Fn(&str) -> bool,
+    ) -> Result<bool, StoreError> {
         self.write(|tx| {
             let cur: Option<(String, String)> = tx
                 .tx
@@ -455,7 +472,7 @@ impl Store {
                 .optional()?;
             let free = match &cur {
                 None => true,
-                Some((h, exp)) => h == holder || exp.as_str() <= ts(now).as_str(),
+                Some((h, exp)) => h == holder || exp.as_str() <= ts(now).as_str() || is_dead(h),
             };
             if free {
                 tx.tx.execute(
@@ -965,7 +982,7 @@ impl Tx<'_> {
                 "SELECT case_id FROM outbox WHERE message_id = ?1 AND case_id IS NOT NULL",
             )?;
             let mut inb = self.tx.prepare_cached(
-                "SELECT case_id FROM messages WHERE message_id = ?1 AND case_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+                "SELECT case_id FROM messages WHERE message_id = ?1 AND case_id IS NOT NULL AND visibility = 'public' ORDER BY id DESC LIMIT 1",
             )?;
             // Walk from the most recent reference (last in References) back to the root.
             for id in ids.iter().rev() {
@@ -1112,16 +1129,39 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Marks an address undeliverable on every case it takes part in; returns those case ids.
+    /// Marks `address` undeliverable on one case; true when it was not marked before.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn mark_undeliverable(&self, address: &str) -> Result<Vec<i64>, StoreError> {
-        let mut st = self.tx.prepare_cached(
-            "UPDATE participants SET undeliverable = 1 WHERE address = ?1 RETURNING case_id",
+    pub fn mark_undeliverable_on(&self, case_id: i64, address: &str) -> Result<bool, StoreError> {
+        let n = self.tx.execute(
+            "UPDATE participants SET undeliverable = 1 WHERE case_id = ?1 AND address = ?2 AND undeliverable = 0",
+            params![case_id, address],
         )?;
-        let rows = st.query_map([address], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(n > 0)
+    }
+
+    /// The case and recipient of our customer-facing message with one of these Message-IDs
+    /// (what a bounce returns).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn customer_mail_by_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT case_id, recipient FROM outbox WHERE message_id = ?1 AND audience = 'customer' AND case_id IS NOT NULL",
+        )?;
+        for id in ids {
+            if let Some(r) = st
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+            {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
     }
 
     /// True when mail to `address` on this case bounced for good.
@@ -1624,5 +1664,12 @@ mod tests {
             .unwrap());
         s.release_lease("fetch", "b").unwrap();
         assert!(s.acquire_lease("fetch", "a", t0, ttl).unwrap());
+        // A holder known to be dead is replaced at once.
+        assert!(s
+            .acquire_lease_unless_dead("fetch", "b", t0, ttl, |h| h == "a")
+            .unwrap());
+        assert!(!s
+            .acquire_lease_unless_dead("fetch", "c", t0, ttl, |h| h == "a")
+            .unwrap());
     }
 }
