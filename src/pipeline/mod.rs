@@ -388,7 +388,7 @@ fn process_one(
             ids.extend(msg.references.iter().rev().cloned());
             if let Some((case_id, recipient)) = tx.customer_mail_by_ids(&ids)? {
                 let failed = if msg.report_type.as_deref() == Some("delivery-status") {
-                    msg.dsn_failed.iter().any(|a| *a == recipient)
+                    msg.dsn_failed.contains(&recipient)
                 } else {
                     true
                 };
