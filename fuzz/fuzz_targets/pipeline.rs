@@ -1,0 +1,5 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(init: mailcase_fuzz::install_panic_hook(), |data: &[u8]| {
+    mailcase_fuzz::pipeline(data);
+});
