@@ -556,11 +556,25 @@ fn to_utc(dt: &mail_parser::DateTime) -> Option<DateTime<Utc>> {
 
 /// Lower-case `type/subtype` of a part's Content-Type, or `default` when it has none.
 fn mime_type(ct: Option<&mail_parser::ContentType<'_>>, default: &str) -> String {
+    // RFC 2045 token characters only: mail-parser splits lines on LF, so a bare CR (or any
+    // other junk) could otherwise ride along into the store and our notifications (found by
+    // fuzzing).
+    let token = |s: &str| -> String {
+        s.trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(*c))
+            .take(127)
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
     match ct {
         Some(ct) => {
-            let main = ct.c_type.trim().to_ascii_lowercase();
-            match ct.c_subtype.as_deref().map(str::trim) {
-                Some(sub) if !sub.is_empty() => format!("{main}/{}", sub.to_ascii_lowercase()),
+            let main = token(&ct.c_type);
+            if main.is_empty() {
+                return default.to_string();
+            }
+            match ct.c_subtype.as_deref().map(token) {
+                Some(sub) if !sub.is_empty() => format!("{main}/{sub}"),
                 _ => main,
             }
         }

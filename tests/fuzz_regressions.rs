@@ -98,7 +98,6 @@ fn fixture(name: &str) -> Vec<u8> {
 /// When fixed, drop the `ignore` and set `harness::KNOWN_ISSUE_CONTENT_TYPE_LINE_BREAK` (and
 /// its copy in `fuzz/src/lib.rs`) to `false`.
 #[test]
-#[ignore = "bug found by fuzzing, see fuzz/README.md (known issue 1)"]
 fn known_issue_1_content_types_stay_on_one_line() {
     let msg = parse(
         &fixture("known-1-content-type-cr.eml"),
@@ -142,7 +141,6 @@ fn known_issue_1_switch_matches_the_behaviour() {
 /// quarantine this well-formed forward as `ParserFailure`; release builds (the daemon) parse
 /// it (4 parts). Passes under `cargo test --release`.
 #[test]
-#[ignore = "mail-parser debug assertion found by fuzzing, see fuzz/README.md (known issue 2)"]
 fn known_issue_2_a_forwarded_forward_parses() {
     let msg = parse(
         &fixture("known-2-nested-message-rfc822.eml"),

@@ -99,7 +99,7 @@ impl CaseLookup for Lookup {
 /// (mail-parser splits lines on LF only) survives into `InboundMessage::content_type` and
 /// `Attachment::content_type`, e.g. `Content-Type: >\r\xff\n`. Set to `false` once
 /// `parse::mime_type` keeps types on one line; `fuzz_regressions::known_issue_1_*` checks it.
-pub const KNOWN_ISSUE_CONTENT_TYPE_LINE_BREAK: bool = true;
+pub const KNOWN_ISSUE_CONTENT_TYPE_LINE_BREAK: bool = false;
 
 fn has_line_break(s: &str) -> bool {
     s.contains(['\r', '\n'])
