@@ -222,7 +222,7 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
     println!(
         "templates {}: ok ({})",
         cfg.templates_dir().display(),
-        mailcase::render::TEMPLATES.join(", ")
+        mailcase::render::templates().collect::<Vec<_>>().join(", ")
     );
     let db = cfg.db_path();
     if db.exists() {

@@ -8,25 +8,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use tera::{Context, Tera};
 
-/// Every template the daemon uses: (name without `.txt.tera`/`.html.tera`).
-pub const TEMPLATES: &[&str] = &[
-    "acknowledgment",
-    "agent_sla_warning",
-    "agent_undeliverable",
-    "manager_escalation",
-    "customer_update",
-    "customer_status_update",
-    "customer_follow_up",
-    "customer_feedback_request",
-    "agent_new_case",
-    "agent_customer_message",
-    "agent_command_error",
-    "customer_agent_reply",
-    "customer_resolved",
-    "customer_escalated",
-    "customer_priority_raised",
-];
-
 /// The templates that see a [`MailContext`] (every one but the acknowledgment).
 pub const CASE_TEMPLATES: &[&str] = &[
     "agent_sla_warning",
@@ -44,6 +25,12 @@ pub const CASE_TEMPLATES: &[&str] = &[
     "customer_escalated",
     "customer_priority_raised",
 ];
+
+/// Every template the daemon uses (names without `.txt.tera`/`.html.tera`): the
+/// acknowledgment and the case templates.
+pub fn templates() -> impl Iterator<Item = &'static str> {
+    std::iter::once("acknowledgment").chain(CASE_TEMPLATES.iter().copied())
+}
 
 /// Template errors name the file and what is wrong in it.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +67,7 @@ pub struct Rendered {
 }
 
 impl Renderer {
-    /// Loads `*.tera` from `dir`, requiring every template in [`TEMPLATES`] in both parts.
+    /// Loads `*.tera` from `dir`, requiring every template of [`templates`] in both parts.
     ///
     /// # Errors
     /// [`RenderError::Load`] with the file and line of a syntax error, or a missing template.
@@ -92,7 +79,7 @@ impl Renderer {
         })?;
         tera.autoescape_on(vec![".html.tera", ".html"]);
         let names: Vec<String> = tera.get_template_names().map(String::from).collect();
-        for t in TEMPLATES {
+        for t in templates() {
             for part in ["txt", "html"] {
                 let n = format!("{t}.{part}.tera");
                 if !names.iter().any(|x| x == &n) {
