@@ -567,7 +567,28 @@ fn open_case(
         }),
     )?;
 
-    let acknowledged = match ack_allowed(tx, engine, &customer_addr, now)? {
+    // Refused by a cap, or an address lettre refuses: the case stands, unacknowledged, and
+    // the agents see it like any other.
+    let queued = match ack_allowed(tx, engine, &customer_addr, now)? {
+        Ok(()) => enqueue_ack(
+            tx, engine, msg, &customer, &reference, case_id, &class, due, now,
+        )?,
+        Err(why) => Err(why),
+    };
+    let acknowledged = match queued {
+        Ok(()) => {
+            let to = transition(Status::New, CaseEvent::Acknowledge)
+                .map_err(|e| StoreError::Data(e.to_string()))?;
+            tx.set_status(
+                case_id,
+                Status::New.as_str(),
+                to.as_str(),
+                "system",
+                "acknowledgment queued",
+                now,
+            )?;
+            true
+        }
         Err(why) => {
             tx.audit(
                 Some(case_id),
@@ -577,37 +598,6 @@ fn open_case(
                 &serde_json::json!({"reason": why}),
             )?;
             false
-        }
-        Ok(()) => {
-            match enqueue_ack(
-                tx, engine, msg, &customer, &reference, case_id, &class, due, now,
-            )? {
-                Ok(()) => {
-                    let to = transition(Status::New, CaseEvent::Acknowledge)
-                        .map_err(|e| StoreError::Data(e.to_string()))?;
-                    tx.set_status(
-                        case_id,
-                        Status::New.as_str(),
-                        to.as_str(),
-                        "system",
-                        "acknowledgment queued",
-                        now,
-                    )?;
-                    true
-                }
-                Err(why) => {
-                    // An address lettre refuses: the case stands, unacknowledged, and the
-                    // agents see it like any other.
-                    tx.audit(
-                        Some(case_id),
-                        now,
-                        "system",
-                        "ack_suppressed",
-                        &serde_json::json!({"reason": why}),
-                    )?;
-                    false
-                }
-            }
         }
     };
     if let Some((r, clock)) = prio.resolution_target() {

@@ -120,7 +120,7 @@ mod tests {
         }
     }
 
-    fn case(id: i64, reference: &str) -> CaseRow {
+    pub(super) fn case(id: i64, reference: &str) -> CaseRow {
         CaseRow {
             id,
             reference: reference.into(),
@@ -243,8 +243,7 @@ mod token_rule_tests {
     fn a_valid_token_wins_over_everything_and_carries_its_role() {
         let key = token::TokenKey::new(&crate::secret::Secret::new("k".repeat(32))).unwrap();
         let r = Reference::generate("CMP", &mut rand::thread_rng());
-        let mut c = tests_case(&r);
-        c.id = 7;
+        let c = super::tests::case(7, r.as_str());
         let addr = key.address("support@support.test", token::Role::Agent, &r);
         let raw = format!("From: stranger@x.test\r\nTo: {addr}\r\nSubject: hi\r\n\r\nb\r\n");
         let m = parse(raw.as_bytes(), &ParseLimits::default()).unwrap();
@@ -264,32 +263,5 @@ mod token_rule_tests {
         let raw = format!("From: stranger@x.test\r\nTo: {forged}\r\nSubject: hi\r\n\r\nb\r\n");
         let m = parse(raw.as_bytes(), &ParseLimits::default()).unwrap();
         assert_eq!(key.find_in(&m, "support@support.test"), None);
-    }
-
-    fn tests_case(r: &Reference) -> CaseRow {
-        CaseRow {
-            id: 1,
-            reference: r.as_str().into(),
-            status: "acknowledged".into(),
-            category: "general".into(),
-            priority: "normal".into(),
-            subject: "s".into(),
-            customer_address: "alice@customer.test".into(),
-            customer_name: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            first_response_due: None,
-            linked_case_id: None,
-            assignee: None,
-            first_response_at: None,
-            resolved_at: None,
-            reopen_count: 0,
-            resolution_due: None,
-            sla_paused_at: None,
-            last_public_at: None,
-            follow_up_sent_at: None,
-            feedback_sent_at: None,
-            closed_at: None,
-        }
     }
 }

@@ -2,9 +2,8 @@
 //! mailcase runs on every inbound message, in the daemon's order, with the invariants they
 //! promise checked after each (a broken invariant panics).
 //!
-//! A copy of `fuzz/src/lib.rs` (the fuzz crate needs nightly and libFuzzer, so the tests cannot
-//! depend on it): keep the two in step. Used by `fuzz_regressions.rs` and
-//! `generated_messages.rs`.
+//! The fuzz crate compiles this same file into its library (`fuzz/src/lib.rs`, by path), so
+//! the fuzzer and `fuzz_regressions.rs` / `generated_messages.rs` check the same invariants.
 #![allow(dead_code)]
 
 use std::path::Path;
