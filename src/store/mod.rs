@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
     include_str!("migrations/002_conversations.sql"),
     include_str!("migrations/003_schedule.sql"),
+    include_str!("migrations/004_records.sql"),
 ];
 
 /// Errors from the store. `is_transient()` says whether retrying later can succeed.
@@ -1086,7 +1087,9 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.tx.execute(
-            "UPDATE cases SET status = ?2, updated_at = ?3 WHERE id = ?1",
+            "UPDATE cases SET status = ?2, updated_at = ?3,
+                    escalated_at = CASE WHEN ?2 = 'escalated' THEN COALESCE(escalated_at, ?3) ELSE escalated_at END
+             WHERE id = ?1",
             params![case_id, to, ts(now)],
         )?;
         self.audit(
