@@ -18,6 +18,7 @@
 
 pub mod authres;
 pub mod case;
+pub mod cli;
 pub mod classify;
 pub mod clock;
 pub mod config;

@@ -13,6 +13,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::parse::{Attachment, InboundMessage};
 
+mod views;
+pub use views::{CaseFilter, CaseView, RatingRow};
+
 /// Migrations in order; index + 1 is the schema version they bring.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
