@@ -18,8 +18,8 @@
 
 pub mod authres;
 pub mod case;
-pub mod cli;
 pub mod classify;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;

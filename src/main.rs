@@ -130,7 +130,9 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         Command::Cases(a) => with_db(cli, |c, s, o| cli::cases::list(c, s, a, now(), o)),
         Command::Case(a) => with_db(cli, |_, s, o| cli::cases::show(s, a, now(), o)),
         Command::Template(cli::template::TemplateCommand::Preview { name, case, html }) => {
-            with_db(cli, |c, s, o| cli::template::preview(c, s, name, case, *html, o))
+            with_db(cli, |c, s, o| {
+                cli::template::preview(c, s, name, case, *html, o)
+            })
         }
         Command::Deliver => unreachable!("handled in main"),
     }

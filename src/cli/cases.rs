@@ -784,9 +784,9 @@ pub fn show(
         let messages = read.messages_of_case(case.case.id)?;
         let Some(m) = n.checked_sub(1).and_then(|i| messages.get(i)) else {
             return Err(CliError::Usage(format!(
-                "case {} has {} message(s), numbered 1 to {0} in its timeline; there is no #{n}",
+                "case {} has {count} message(s), numbered 1 to {count} in its timeline; there is no #{n}",
                 case.case.reference,
-                messages.len()
+                count = messages.len()
             )));
         };
         return match read.raw_message(m.id)? {
@@ -798,9 +798,7 @@ pub fn show(
             _ => Err(CliError::Usage(format!(
                 "message #{n} of {} has no stored bytes{}",
                 case.case.reference,
-                case.blanked()
-                    .map(|b| format!(" {b}"))
-                    .unwrap_or_default()
+                case.blanked().map(|b| format!(" {b}")).unwrap_or_default()
             ))),
         };
     }

@@ -118,7 +118,9 @@ fn mail_context(
         "customer_agent_reply" | "agent_command_error" => {
             let answer = by(&["agent"]);
             m.text = answer.map(visible).unwrap_or_default();
-            let from = answer.and_then(|a| a.from_address.clone()).unwrap_or_default();
+            let from = answer
+                .and_then(|a| a.from_address.clone())
+                .unwrap_or_default();
             m.agent_name = cfg.agent(&from).map(|a| a.name.clone()).unwrap_or(from);
         }
         _ => {
@@ -148,7 +150,11 @@ fn mail_context(
     if let Some(d) = last_audit(read, case.id, "command_rejected", |_| true)? {
         m.errors = d["errors"]
             .as_array()
-            .map(|a| a.iter().filter_map(|e| e.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
     }
     let (kind, due) = if case.first_response_at.is_none() {
@@ -177,8 +183,8 @@ fn mail_context(
         })
         .collect();
     if matches!(name, "customer_follow_up" | "customer_feedback_request") {
-        let reference = Reference::parse(&case.reference)
-            .map_err(|e| CliError::Reference(e.to_string()))?;
+        let reference =
+            Reference::parse(&case.reference).map_err(|e| CliError::Reference(e.to_string()))?;
         m.rating_links = (1..=5)
             .map(|n| RatingLink {
                 rating: n,
@@ -189,7 +195,9 @@ fn mail_context(
                         case.reference
                     ),
                     // Previewing does not need the secret; the daemon signs real links.
-                    None => format!("mailto:(signed rating address {n}, reply-token key not readable here)"),
+                    None => format!(
+                        "mailto:(signed rating address {n}, reply-token key not readable here)"
+                    ),
                 },
             })
             .collect();

@@ -73,7 +73,6 @@ pub struct RatingRow {
     pub at: String,
 }
 
-
 fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseView> {
     Ok(CaseView {
         case: case_from_row(r)?,
@@ -110,7 +109,11 @@ impl Reader<'_> {
             arg(&mut cond, "priority = ?", Box::new(p.clone()));
         }
         if let Some(c) = &f.customer {
-            arg(&mut cond, "lower(customer_address) = ?", Box::new(c.clone()));
+            arg(
+                &mut cond,
+                "lower(customer_address) = ?",
+                Box::new(c.clone()),
+            );
         }
         if let Some(t) = f.since {
             arg(&mut cond, "created_at >= ?", Box::new(ts(t)));
@@ -167,7 +170,9 @@ impl Reader<'_> {
     /// # Errors
     /// SQL errors.
     pub fn references(&self) -> Result<Vec<String>, StoreError> {
-        let mut st = self.conn.prepare("SELECT reference FROM cases ORDER BY id")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT reference FROM cases ORDER BY id")?;
         let rows = st.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -275,5 +280,50 @@ mod tests {
         };
         assert_eq!(refs(&since), vec![fresh]);
         assert_eq!(refs(&CaseFilter::default()).len(), 4);
+    }
+
+    #[test]
+    fn a_purged_case_is_listed_and_shown_as_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("v.db")).unwrap();
+        let id = case(&mut s, "CMP-00001-5", "a@x.test", at(8));
+        // What retention leaves of a case: the figures, no personal data.
+        s.conn
+            .execute(
+                "UPDATE cases SET subject = '', customer_address = '', customer_name = NULL, purged_at = ?2 WHERE id = ?1",
+                rusqlite::params![id, ts(at(9))],
+            )
+            .unwrap();
+        let v = s.read().case_view("CMP-00001-5").unwrap().unwrap();
+        assert_eq!(v.blanked(), Some("(purged)"));
+        let cfg = crate::config::Config::from_toml(
+            include_str!("../../tests/fixtures/config/base.toml"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let args = crate::cli::cases::CasesArgs::default();
+        crate::cli::cases::list(&cfg, &s, &args, at(12), &mut out).unwrap();
+        let table = String::from_utf8(out).unwrap();
+        let row = table.lines().nth(1).unwrap();
+        assert!(row.starts_with("CMP-00001-5"), "{table}");
+        assert_eq!(
+            row.matches("(purged)").count(),
+            2,
+            "customer and subject: {table}"
+        );
+        let mut out = Vec::new();
+        let args = crate::cli::cases::CaseArgs {
+            reference: "cmp-00001-5".into(),
+            json: false,
+            raw: None,
+        };
+        crate::cli::cases::show(&s, &args, at(12), &mut out).unwrap();
+        let shown = String::from_utf8(out).unwrap();
+        assert!(shown.starts_with("CMP-00001-5  (purged)"), "{shown}");
+        assert!(
+            shown.contains("personal data purged 2026-11-23 09:00:00"),
+            "{shown}"
+        );
     }
 }
