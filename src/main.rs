@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use mailcase::cli;
+use mailcase::cli::template::TemplateCommand;
 use mailcase::clock::{SharedClock, SystemClock};
 use mailcase::config::{Config, LogFormat};
 use mailcase::pipeline::{self, Engine, Inbound, Outcome};
@@ -71,7 +71,7 @@ enum Command {
     Case(mailcase::cli::cases::CaseArgs),
     /// Work on templates: `template preview NAME --case REF [--html]`.
     #[command(subcommand)]
-    Template(mailcase::cli::template::TemplateCommand),
+    Template(TemplateCommand),
 }
 
 const EX_DATAERR: u8 = 65;
@@ -127,11 +127,11 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
             clock_rate,
         } => run(cli, *no_ingest, clock_start.as_deref(), *clock_rate).await,
         Command::Check { offline } => check(cli, *offline).await,
-        Command::Cases(a) => with_db(cli, |c, s, o| cli::cases::list(c, s, a, now(), o)),
-        Command::Case(a) => with_db(cli, |_, s, o| cli::cases::show(s, a, now(), o)),
-        Command::Template(cli::template::TemplateCommand::Preview { name, case, html }) => {
+        Command::Cases(a) => with_db(cli, |c, s, o| mailcase::cli::cases::list(c, s, a, now(), o)),
+        Command::Case(a) => with_db(cli, |_, s, o| mailcase::cli::cases::show(s, a, now(), o)),
+        Command::Template(TemplateCommand::Preview { name, case, html }) => {
             with_db(cli, |c, s, o| {
-                cli::template::preview(c, s, name, case, *html, o)
+                mailcase::cli::template::preview(c, s, name, case, *html, o)
             })
         }
         Command::Deliver => unreachable!("handled in main"),
@@ -335,10 +335,10 @@ async fn deliver(cli: &Cli) -> ExitCode {
 /// Runs a read-only command on the configured database, writing to standard output.
 fn with_db(
     cli: &Cli,
-    f: impl FnOnce(&Config, &Store, &mut dyn std::io::Write) -> Result<(), cli::CliError>,
+    f: impl FnOnce(&Config, &Store, &mut dyn std::io::Write) -> Result<(), mailcase::cli::CliError>,
 ) -> anyhow::Result<()> {
     let cfg = Config::load(&cli.config)?;
-    let store = cli::open_store(&cfg)?;
+    let store = mailcase::cli::open_store(&cfg)?;
     let mut out = std::io::stdout().lock();
     f(&cfg, &store, &mut out)?;
     Ok(())
