@@ -13,6 +13,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::parse::{Attachment, InboundMessage};
 
+pub mod records;
+
 /// Migrations in order; index + 1 is the schema version they bring.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
