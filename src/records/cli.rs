@@ -237,7 +237,9 @@ pub fn erase(cfg: &Config, customer: &str, out: &mut dyn Write) -> Result<(), Re
     let address = normalize_address(customer)?;
     let key = token_key(cfg)?;
     let mut store = open(cfg)?;
-    let r = erase::erase(&mut store, &cfg.db_path(), &address, &key, &actor(), now())?;
+    let r = erase::erase(&mut store, &address, &key, &actor(), now())?;
+    drop(store);
+    erase::verify_gone(&cfg.db_path(), &address)?;
     writeln!(
         out,
         "erased: {} case(s) ({} closed by the erasure), {} message(s), {} participant entries on other cases; {} more value(s) redacted and {} raw message(s) or bodies dropped where the address appeared; fingerprint {}",
