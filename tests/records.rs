@@ -442,7 +442,7 @@ async fn export_then_erase_an_address_leaves_counts_and_no_byte_of_it() {
         base64_encode(receipt)
     );
     w.send_raw(&jane, &w.support, raw.as_bytes()).await;
-    w.wait_for_acks(&jane).await;
+    let her_ack = w.wait_for_acks(&jane).await.remove(0);
     let own = wait_for("her case", WAIT, || async {
         w.store()
             .read()
@@ -452,13 +452,13 @@ async fn export_then_erase_an_address_leaves_counts_and_no_byte_of_it() {
             .find(|c| c.customer_address == jane)
     })
     .await;
-    // Ann answers her (mail to her in the outbox).
+    // Ann answers and resolves it (mail to her in the outbox; within the reopen window).
     let card = card_of(&w, &own).await;
     let raw = thunderbird_reply(
         &w.ann,
         "Ann Agent",
         &card,
-        "We refunded the second charge today.",
+        "#resolve\r\nWe refunded the second charge today.",
     );
     w.send_raw(
         &w.ann,
@@ -648,11 +648,32 @@ async fn export_then_erase_an_address_leaves_counts_and_no_byte_of_it() {
     assert_eq!(detail["fingerprint"].as_str().unwrap().len(), 32);
     drop(s);
 
-    // The daemon goes on: a new customer is answered.
-    let lena = w.customer("lena");
-    w.send_complaint(&lena, "Lena", "Hello", "A question about delivery.")
-        .await;
-    w.wait_for_acks(&lena).await;
+    // The daemon goes on. Her answer to an old acknowledgment (a signed reply address of
+    // the erased case) opens a new case: the erased one has nobody left to answer.
+    let erased_messages = w.store().read().messages_of_case(own.id).unwrap().len();
+    let raw = thunderbird_reply(&jane_written, "Jane Doe", &her_ack, "Me again.");
+    w.send_raw(
+        &jane,
+        &her_ack.reply_to.as_ref().unwrap().address,
+        raw.as_bytes(),
+    )
+    .await;
+    let new_case = wait_for("a new case for her", WAIT, || async {
+        w.store()
+            .read()
+            .cases()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.customer_address == jane)
+    })
+    .await;
+    assert_ne!(new_case.id, own.id);
+    assert_eq!(
+        w.store().read().messages_of_case(own.id).unwrap().len(),
+        erased_messages,
+        "nothing joined the erased case"
+    );
+    assert_eq!(case_by_id(&w, own.id).status, "closed");
 
     // A held case is never erased: the request is refused and nothing changes.
     let r = mailcase(&w, &["hold", &toms.reference, "--reason", "Court order"]);
