@@ -6,7 +6,7 @@
 //! file itself: they come from a file, an environment variable, a systemd credential or a token
 //! command (see [`SecretSource`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -671,6 +671,73 @@ pub struct TemplatesConfig {
     pub dir: PathBuf,
 }
 
+/// How long personal data is kept (issue 5). Every period is in days; 0 keeps forever. A case
+/// under legal hold (`mailcase hold`) is kept whatever these say. The daily purge keeps each
+/// purged case's row with the figures reports need and removes what identifies a person.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days a case is kept after it was closed. Default 1095 (three years: the regular
+    /// limitation period for claims from a contract in many jurisdictions, so the record of a
+    /// complaint outlives the claims it may be evidence for).
+    #[serde(default = "default_closed_cases_days")]
+    pub closed_cases_days: u32,
+    /// Per-category periods replacing `closed_cases_days` for cases of that category
+    /// (`billing = 3650`); when a category and a priority period both apply, the longer wins.
+    #[serde(default)]
+    pub categories: BTreeMap<String, u32>,
+    /// Per-priority periods, as `categories`.
+    #[serde(default)]
+    pub priorities: BTreeMap<String, u32>,
+    /// Days a quarantined message (raw bytes that could not be taken in) is kept. Default 30.
+    #[serde(default = "default_quarantine_days")]
+    pub quarantine_days: u32,
+    /// Days the raw bytes (and so the attachments) of a message, and the full text of mail we
+    /// sent, are kept; the case, its text and the message metadata stay. Default 365.
+    #[serde(default = "default_raw_days")]
+    pub raw_days: u32,
+    /// Days a message that belongs to no case (robots, bounces, ignored mail) is kept.
+    /// Default 90.
+    #[serde(default = "default_unattached_days")]
+    pub unattached_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            closed_cases_days: default_closed_cases_days(),
+            categories: BTreeMap::new(),
+            priorities: BTreeMap::new(),
+            quarantine_days: default_quarantine_days(),
+            raw_days: default_raw_days(),
+            unattached_days: default_unattached_days(),
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// Days a closed case of this category and priority is kept (None: forever). An override
+    /// replaces the default; of two overrides that apply the longer wins, and 0 (forever) is
+    /// the longest.
+    pub fn closed_case_days(&self, category: &str, priority: &str) -> Option<u32> {
+        let overrides: Vec<u32> = [self.categories.get(category), self.priorities.get(priority)]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        let candidates = if overrides.is_empty() {
+            vec![self.closed_cases_days]
+        } else {
+            overrides
+        };
+        if candidates.contains(&0) {
+            None
+        } else {
+            candidates.into_iter().max()
+        }
+    }
+}
+
 /// Logging.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -728,6 +795,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// Folder the config was read from; relative paths in it are resolved against this.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -926,6 +995,18 @@ fn default_window_days() -> Vec<String> {
 }
 fn default_attach_limit() -> ByteSize {
     ByteSize(10 << 20)
+}
+fn default_closed_cases_days() -> u32 {
+    1095
+}
+fn default_quarantine_days() -> u32 {
+    30
+}
+fn default_raw_days() -> u32 {
+    365
+}
+fn default_unattached_days() -> u32 {
+    90
 }
 fn default_reopen_window() -> HumanDuration {
     HumanDuration(Duration::from_secs(14 * 86_400))
@@ -1579,7 +1660,57 @@ impl Config {
         {
             push("limits", "limits must be at least 1".into());
         }
+        self.validate_retention(&mut push);
         p
+    }
+
+    fn validate_retention(&self, push: &mut impl FnMut(&str, String)) {
+        const MAX_DAYS: u32 = 36_500;
+        let r = &self.retention;
+        let reopen_days = self.conversation.reopen_window.0.as_secs().div_ceil(86_400);
+        let case_period = |days: u32| -> Option<String> {
+            if days > MAX_DAYS {
+                Some(format!(
+                    "{days} days is more than {MAX_DAYS}; use 0 to keep forever"
+                ))
+            } else if days != 0 && u64::from(days) < reopen_days {
+                Some(format!("{days} days is shorter than conversation.reopen_window ({reopen_days} days): a case could be purged while its customer may still reopen it"))
+            } else {
+                None
+            }
+        };
+        if let Some(m) = case_period(r.closed_cases_days) {
+            push("retention.closed_cases_days", m);
+        }
+        let categories = r
+            .categories
+            .iter()
+            .map(|(n, d)| ("categories", n, *d, self.category(n).is_some()));
+        let priorities = r
+            .priorities
+            .iter()
+            .map(|(n, d)| ("priorities", n, *d, self.priority(n).is_some()));
+        for (section, name, days, known) in categories.chain(priorities) {
+            let key = format!("retention.{section}.{name}");
+            if !known {
+                push(&key, format!("`{name}` is not one of the {section}"));
+            }
+            if let Some(m) = case_period(days) {
+                push(&key, m);
+            }
+        }
+        for (key, days) in [
+            ("retention.quarantine_days", r.quarantine_days),
+            ("retention.raw_days", r.raw_days),
+            ("retention.unattached_days", r.unattached_days),
+        ] {
+            if days > MAX_DAYS {
+                push(
+                    key,
+                    format!("{days} days is more than {MAX_DAYS}; use 0 to keep forever"),
+                );
+            }
+        }
     }
 }
 
@@ -1826,6 +1957,65 @@ name = ""
             .unwrap_err()
             .to_string();
         assert!(e.contains("only one"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::tests::MINIMAL;
+    use super::*;
+
+    #[test]
+    fn retention_defaults_keep_closed_cases_three_years() {
+        let c = Config::from_toml(MINIMAL, Path::new(".")).unwrap();
+        assert_eq!(
+            c.retention.closed_case_days("general", "normal"),
+            Some(1095)
+        );
+        assert_eq!(c.retention.quarantine_days, 30);
+        assert_eq!(c.retention.raw_days, 365);
+        assert_eq!(c.retention.unattached_days, 90);
+    }
+
+    #[test]
+    fn an_override_replaces_the_default_and_the_longest_override_wins() {
+        let text = MINIMAL.to_string()
+            + "[retention]\nclosed_cases_days = 400\n[retention.categories]\ngeneral = 3650\n[retention.priorities]\nurgent = 20\nnormal = 0\n";
+        let c = Config::from_toml(&text, Path::new(".")).unwrap();
+        let r = &c.retention;
+        assert_eq!(r.closed_case_days("general", "urgent"), Some(3650));
+        assert_eq!(r.closed_case_days("other", "urgent"), Some(20));
+        assert_eq!(r.closed_case_days("other", "other"), Some(400));
+        assert_eq!(
+            r.closed_case_days("general", "normal"),
+            None,
+            "0 keeps forever"
+        );
+    }
+
+    #[test]
+    fn retention_problems_name_their_keys() {
+        let text = MINIMAL.to_string()
+            + "[retention]\nclosed_cases_days = 3\nraw_days = 99999\n[retention.categories]\nbiling = 3650\n[retention.priorities]\nnormal = 50000\n";
+        let e = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        for (key, what) in [
+            ("retention.closed_cases_days", "reopen_window"),
+            ("retention.raw_days", "more than 36500"),
+            ("retention.categories.biling", "not one of the categories"),
+            ("retention.priorities.normal", "more than 36500"),
+        ] {
+            assert!(
+                e.lines().any(|l| l.contains(key) && l.contains(what)),
+                "{key}: {what} missing in: {e}"
+            );
+        }
+        let text = MINIMAL.to_string() + "[retention]\nclosed_case_days = 3\n";
+        let e = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("closed_case_days"), "{e}");
     }
 }
 

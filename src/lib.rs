@@ -10,6 +10,7 @@
 //!   -> pipeline (one SQLite transaction: case, message, audit, outbox rows)
 //!   -> ingest   (UID MOVE to the processed folder, only after commit)
 //! outbox (pending rows -> SMTP via lettre, retries with backoff)   -- network
+//! records (retention purge, legal hold, data-protection export and erasure)
 //! ```
 //!
 //! `store` is the only module that touches SQLite; `clock` the only one that reads the time.
@@ -28,6 +29,7 @@ pub mod notify;
 pub mod outbox;
 pub mod parse;
 pub mod pipeline;
+pub mod records;
 pub mod render;
 pub mod reply;
 pub mod schedule;

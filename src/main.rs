@@ -14,6 +14,7 @@ use mailcase::cli::template::TemplateCommand;
 use mailcase::clock::{SharedClock, SystemClock};
 use mailcase::config::{Config, LogFormat};
 use mailcase::pipeline::{self, Engine, Inbound, Outcome};
+use mailcase::records::cli as records;
 use mailcase::store::Store;
 
 #[derive(Parser, Debug)]
@@ -72,6 +73,42 @@ enum Command {
     /// Work on templates: `template preview NAME --case REF [--html]`.
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Put a case under legal hold (kept whatever the retention policy says), or release it.
+    Hold {
+        /// Reference, e.g. CMP-7KQ4X-M.
+        reference: String,
+        /// Why it is held (a dispute, a court order): recorded in the audit log.
+        #[arg(long, required_unless_present = "release")]
+        reason: Option<String>,
+        /// Release the hold.
+        #[arg(long, conflicts_with = "reason")]
+        release: bool,
+    },
+    /// Apply the retention policy ([retention]) now; the daemon also does this daily.
+    Purge {
+        /// Only list what would go: cases by reference, quarantined and raw messages.
+        #[arg(long)]
+        dry_run: bool,
+        /// Judge ages as of this instant (RFC 3339) instead of now: to preview a later purge,
+        /// or for trials on a demo clock.
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+    },
+    /// Write everything stored about a person to a tar archive (data-protection access request).
+    Export {
+        /// Their e-mail address (any case).
+        #[arg(long)]
+        customer: String,
+        /// The archive to write, e.g. jane.tar.
+        #[arg(long, value_name = "FILE.tar")]
+        out: PathBuf,
+    },
+    /// Erase everything about a person for good, keeping the counts (data-protection erasure).
+    Erase {
+        /// Their e-mail address (any case).
+        #[arg(long)]
+        customer: String,
+    },
 }
 
 const EX_DATAERR: u8 = 65;
@@ -133,6 +170,42 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
             with_db(cli, |c, s, o| {
                 mailcase::cli::template::preview(c, s, name, case, *html, o)
             })
+        }
+        Command::Hold {
+            reference,
+            reason,
+            release,
+        } => {
+            let reason = reason.as_deref().filter(|_| !release);
+            let cfg = Config::load(&cli.config)?;
+            Ok(records::hold(
+                &cfg,
+                reference,
+                reason,
+                &mut std::io::stdout(),
+            )?)
+        }
+        Command::Purge { dry_run, at } => {
+            let cfg = Config::load(&cli.config)?;
+            Ok(records::purge(
+                &cfg,
+                *dry_run,
+                at.as_deref(),
+                &mut std::io::stdout(),
+            )?)
+        }
+        Command::Export { customer, out } => {
+            let cfg = Config::load(&cli.config)?;
+            Ok(records::export(
+                &cfg,
+                customer,
+                out,
+                &mut std::io::stdout(),
+            )?)
+        }
+        Command::Erase { customer } => {
+            let cfg = Config::load(&cli.config)?;
+            Ok(records::erase(&cfg, customer, &mut std::io::stdout())?)
         }
         Command::Deliver => unreachable!("handled in main"),
     }

@@ -4,7 +4,8 @@
 //! Not a busy poll: one query for the earliest due time, one sleep. The sleep is capped at a
 //! minute so a wall-clock jump (NTP, suspend) is noticed. After downtime the overdue timers
 //! are worked off in rounds of [`ROUND`], each a transaction, and each timer fires once; the
-//! outbox's circuit breaker paces the mail they queue.
+//! outbox's circuit breaker paces the mail they queue. The daily retention purge runs in the
+//! same loop (`records::retention::daily`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,7 @@ pub async fn run(
             break;
         }
         let e = engine.read().await.clone();
+        let next_purge = daily_purge(&store, &e).await;
         let e2 = e.clone();
         let sleep = match blocking(&store, move |s| fire_due(s, &e2, ROUND)).await {
             Ok(n) if n > 0 => {
@@ -72,6 +74,13 @@ pub async fn run(
                 ERROR_BACKOFF
             }
         };
+        let sleep = match next_purge {
+            Some(t) => e
+                .clock
+                .real((t - e.clock.now()).to_std().unwrap_or(Duration::ZERO))
+                .min(sleep),
+            None => sleep,
+        };
         if sleep.is_zero() {
             continue;
         }
@@ -79,6 +88,39 @@ pub async fn run(
             _ = shutdown.cancelled() => break,
             _ = wake.notified() => {}
             _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+}
+
+/// The retention purge, once a day (bookkept in the store, so restarts neither skip nor
+/// repeat it); returns when the next one is due (None after an error: retried next round).
+async fn daily_purge(
+    store: &SharedStore,
+    e: &Arc<Engine>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let e2 = e.clone();
+    let r = blocking(store, move |s| {
+        crate::records::retention::daily(s, &e2.config.retention, e2.clock.now())
+    })
+    .await;
+    match r {
+        Ok(d) => {
+            if let crate::records::retention::Daily::Ran { report, .. } = &d {
+                tracing::info!(
+                    cases = report.cases,
+                    case_messages = report.case_messages,
+                    quarantined = report.quarantined,
+                    raw_messages = report.raw_messages,
+                    sent_bodies = report.sent_bodies,
+                    unattached = report.unattached,
+                    "retention: daily purge done"
+                );
+            }
+            Some(d.next())
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "retention: daily purge failed, retrying");
+            None
         }
     }
 }

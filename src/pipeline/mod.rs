@@ -308,6 +308,18 @@ fn process_one(
     let prefix = &engine.config.support.reference_prefix;
     let token = engine.tokens.find_in(&msg, &engine.config.support.address);
     let threading = thread::find_case(&msg, prefix, token.as_ref(), tx)?;
+    // A purged or erased case has nobody left on it: whatever still finds it (an old signed
+    // reply address) is treated as new mail.
+    let threading = match threading {
+        Threading::ByToken { case: ref c, .. }
+        | Threading::ByMessageId(ref c)
+        | Threading::ByReferenceTag(ref c)
+            if tx.is_scrubbed(c.id)? =>
+        {
+            Threading::New { mentioned: None }
+        }
+        t => t,
+    };
     // A rating link that does not verify (forged, altered, or for a case that is gone) is
     // recorded and ignored: never a complaint, never an answer.
     let feedback_ok = matches!(

@@ -15,6 +15,7 @@ use crate::parse::{Attachment, InboundMessage};
 
 mod views;
 pub use views::{CaseFilter, CaseView, RatingRow};
+pub mod records;
 
 /// Migrations in order; index + 1 is the schema version they bring.
 const MIGRATIONS: &[&str] = &[
