@@ -13,6 +13,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::parse::{Attachment, InboundMessage};
 
+mod report;
+pub use report::{ReportCase, ReportRating};
+
 /// Migrations in order; index + 1 is the schema version they bring.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_init.sql"),
