@@ -1977,7 +1977,7 @@ recipients = ["support@support.test", "nobody"]
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("fortnightly") && e.contains("digest"), "{e}");
+        assert!(e.contains("fortnightly") && e.contains("schedule"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //!   -> pipeline (one SQLite transaction: case, message, audit, outbox rows)
 //!   -> ingest   (UID MOVE to the processed folder, only after commit)
 //! outbox (pending rows -> SMTP via lettre, retries with backoff)   -- network
+//! scheduler (due timers, and the management digest of `report` at each slot)
 //! ```
 //!
 //! `store` is the only module that touches SQLite; `clock` the only one that reads the time.
@@ -29,6 +30,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod render;
 pub mod reply;
+pub mod report;
 pub mod schedule;
 pub mod scheduler;
 pub mod secret;

@@ -74,6 +74,8 @@ enum Command {
         /// Reference, e.g. CMP-7KQ4X-M (lower case accepted).
         reference: String,
     },
+    /// Report a period: volumes, response and resolution times, SLA, escalations, ratings.
+    Report(mailcase::report::cli::ReportArgs),
 }
 
 const EX_DATAERR: u8 = 65;
@@ -131,6 +133,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         Command::Check { offline } => check(cli, *offline).await,
         Command::Cases { json } => cases(cli, *json),
         Command::Case { reference } => case(cli, reference),
+        Command::Report(args) => Ok(mailcase::report::cli::run(&cli.config, args, &mut std::io::stdout())?),
         Command::Deliver => unreachable!("handled in main"),
     }
 }

@@ -132,9 +132,44 @@ impl Reader<'_> {
             .optional()?
             .is_some())
     }
+
+    /// True when any slot of this schedule (`weekly`...) was recorded, sent or skipped.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn any_digest(&self, schedule: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM digests WHERE slot LIKE ?1 || ':%' LIMIT 1",
+                [schedule],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
 }
 
 impl Tx<'_> {
+    /// Records a slot as handled without sending anything (no outbox row).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn skip_digest(
+        &self,
+        slot: &str,
+        period_from: DateTime<Utc>,
+        period_to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO digests(slot, period_from, period_to, created_at, outbox_id) VALUES (?1, ?2, ?3, ?4, NULL)
+             ON CONFLICT(slot) DO NOTHING",
+            params![slot, ts(period_from), ts(period_to), ts(now)],
+        )?;
+        Ok(())
+    }
+
     /// Queues a digest and records its slot in this transaction; returns false (and queues
     /// nothing) when the slot was already recorded, so a slot goes out once across restarts.
     ///
