@@ -2009,10 +2009,12 @@ contacts = ["boss@support.test"]
         .to_string();
         assert!(e.contains("digest.recipients"), "{e}");
         // Without a [digest] section there is no digest.
-        assert!(!Config::from_toml(MINIMAL, Path::new("."))
-            .unwrap()
-            .digest
-            .enabled);
+        assert!(
+            !Config::from_toml(MINIMAL, Path::new("."))
+                .unwrap()
+                .digest
+                .enabled
+        );
     }
 
     #[test]

@@ -133,7 +133,11 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         Command::Check { offline } => check(cli, *offline).await,
         Command::Cases { json } => cases(cli, *json),
         Command::Case { reference } => case(cli, reference),
-        Command::Report(args) => Ok(mailcase::report::cli::run(&cli.config, args, &mut std::io::stdout())?),
+        Command::Report(args) => Ok(mailcase::report::cli::run(
+            &cli.config,
+            args,
+            &mut std::io::stdout(),
+        )?),
         Command::Deliver => unreachable!("handled in main"),
     }
 }

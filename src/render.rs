@@ -418,9 +418,15 @@ pub(crate) mod tests {
         assert!(!out.html.contains("<b>three</b>"), "comment escaped");
         assert!(!out.html.contains("<invoice>"), "keyword escaped");
         assert!(out.html.contains("&lt;script&gt;"));
-        assert!(out.html.contains("{{ reference }}"), "customer text is data");
+        assert!(
+            out.html.contains("{{ reference }}"),
+            "customer text is data"
+        );
         assert!(out.html.contains("src=\"cid:volume.sample@support.test\""));
-        assert!(out.text.contains("Took <b>three</b> days"), "text part unescaped");
+        assert!(
+            out.text.contains("Took <b>three</b> days"),
+            "text part unescaped"
+        );
         assert!(out.text.contains("CMP-7KQ4X-M"));
     }
 

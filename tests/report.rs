@@ -45,9 +45,7 @@ priority = "low"
 const WAIT: Duration = Duration::from_secs(60);
 
 fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
 fn case_of(w: &World, customer: &str) -> CaseRow {
@@ -145,7 +143,9 @@ fn screenshot(html: &Path, png: &Path) -> Option<()> {
             .output()
             .is_ok_and(|o| o.status.success())
     }) else {
-        eprintln!("SKIPPED the browser check: chromium is not installed (apt-get install chromium)");
+        eprintln!(
+            "SKIPPED the browser check: chromium is not installed (apt-get install chromium)"
+        );
         return None;
     };
     let profile = tempfile::tempdir().unwrap();
@@ -325,7 +325,11 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
     );
     assert_eq!(
         counts("by_priority"),
-        HashMap::from([("urgent".into(), 1), ("normal".into(), 2), ("low".into(), 1)])
+        HashMap::from([
+            ("urgent".into(), 1),
+            ("normal".into(), 2),
+            ("low".into(), 1)
+        ])
     );
     assert_eq!(counts("by_week"), HashMap::from([("2026-W48".into(), 4)]));
     let sla = |prio: &str, target: &str| -> (u64, u64, u64) {
@@ -343,10 +347,18 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
         )
     };
     assert_eq!(sla("urgent", "first_response"), (0, 1, 0), "Max: breached");
-    assert_eq!(sla("normal", "first_response"), (1, 0, 1), "Jane met, Tom open");
+    assert_eq!(
+        sla("normal", "first_response"),
+        (1, 0, 1),
+        "Jane met, Tom open"
+    );
     assert_eq!(sla("low", "first_response"), (1, 0, 0), "Eva");
     assert_eq!(sla("low", "resolution"), (1, 0, 0), "Eva within 3 days");
-    assert_eq!(sla("normal", "resolution"), (0, 0, 0), "no resolution target");
+    assert_eq!(
+        sla("normal", "resolution"),
+        (0, 0, 0),
+        "no resolution target"
+    );
     assert_eq!(json["sla"][0]["first_response"]["compliance"], 0.0);
     assert_eq!(json["escalation"]["cases"], 1);
     assert_eq!(json["escalation"]["of"], 4);
@@ -412,7 +424,12 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
 
     // ---- the digest, at Tuesday 08:00 Berlin ---------------------------------------------
     let slot = utc("2026-11-24T07:00:00Z");
-    jump(&clock, &wake, slot - clock_now(&clock) + chrono::Duration::seconds(30)).await;
+    jump(
+        &clock,
+        &wake,
+        slot - clock_now(&clock) + chrono::Duration::seconds(30),
+    )
+    .await;
     let digests = wait_for("the digest in the manager's mailbox", WAIT, || async {
         let raws = read_raw(&w.manager, "INBOX", &w.env).await;
         let d: Vec<Vec<u8>> = raws
@@ -450,7 +467,10 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
     assert_eq!(images.len(), 3, "volume, SLA and satisfaction charts");
     for p in &images {
         let id = p.content_id().expect("a Content-ID");
-        assert!(html.contains(&format!("src=\"cid:{id}\"")), "{id} not in the HTML");
+        assert!(
+            html.contains(&format!("src=\"cid:{id}\"")),
+            "{id} not in the HTML"
+        );
         assert!(p
             .content_disposition()
             .is_some_and(|d| d.ctype() == "inline"));
@@ -460,12 +480,11 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
     }
     let raw_text = String::from_utf8_lossy(&digests[0]);
     assert!(raw_text.contains("multipart/related"));
-    assert!(
-        w.store()
-            .read()
-            .digest_sent("daily:2026-11-24T07:00:00.000000Z")
-            .unwrap()
-    );
+    assert!(w
+        .store()
+        .read()
+        .digest_sent("daily:2026-11-24T07:00:00.000000Z")
+        .unwrap());
 
     // Once: another round, and a restart, send nothing more.
     jump(&clock, &wake, chrono::Duration::minutes(5)).await;
@@ -491,7 +510,12 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
     .await;
     assert!(said.contains("report written to"), "{said}");
     let page_html = std::fs::read_to_string(&page).unwrap();
-    assert_eq!(page_html.matches("src=\"data:image&#x2F;png;base64,").count(), 3);
+    assert_eq!(
+        page_html
+            .matches("src=\"data:image&#x2F;png;base64,")
+            .count(),
+        3
+    );
     let shot = out_dir.join("digest.png");
     if screenshot(&page, &shot).is_some() {
         let (w_, h_, colours) = decode_png(&std::fs::read(&shot).unwrap());
@@ -510,10 +534,13 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
         .unwrap();
     }
     let json: serde_json::Value =
-        serde_json::from_str(&report_cli(&w, &[&period[..], &["--json"]].concat()).await)
-            .unwrap();
+        serde_json::from_str(&report_cli(&w, &[&period[..], &["--json"]].concat()).await).unwrap();
     assert_eq!(json["cases"], 4);
-    assert_eq!(json["by_category"][1]["count"], 2, "{}", json["by_category"]);
+    assert_eq!(
+        json["by_category"][1]["count"], 2,
+        "{}",
+        json["by_category"]
+    );
     let billing = json["keywords"]
         .as_array()
         .unwrap()

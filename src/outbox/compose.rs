@@ -124,8 +124,7 @@ pub fn build_with_inline(o: &Outgoing, inline: &[InlineImage]) -> Result<Vec<u8>
     }
     for i in inline {
         let ok = !i.content_id.is_empty()
-            && i
-                .content_id
+            && i.content_id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || ".-_@".contains(c));
         if !ok {
@@ -330,7 +329,10 @@ mod tests {
         .unwrap();
         let text = String::from_utf8_lossy(&raw);
         assert!(text.contains("multipart/related"), "{text}");
-        assert!(text.contains("Content-ID: <volume.1@support.test>"), "{text}");
+        assert!(
+            text.contains("Content-ID: <volume.1@support.test>"),
+            "{text}"
+        );
         use mail_parser::MimeHeaders;
         let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
         let img = m

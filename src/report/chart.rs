@@ -7,6 +7,7 @@
 
 use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
 use super::Report;
@@ -108,6 +109,15 @@ fn short_label(label: &str) -> String {
     }
 }
 
+/// The right edge of segment `i` of `n`: the next segment's start, or the axis end.
+fn right_edge(i: usize, n: u32) -> SegmentValue<u32> {
+    if i as u32 + 1 >= n {
+        SegmentValue::Last
+    } else {
+        SegmentValue::Exact(i as u32 + 1)
+    }
+}
+
 /// Every how many buckets an axis label fits.
 fn label_step(n: usize) -> usize {
     n.div_ceil(12).max(1)
@@ -138,11 +148,15 @@ pub fn volume(r: &Report) -> Result<Chart, ChartError> {
             .margin(10)
             .x_label_area_size(28)
             .y_label_area_size(36)
-            .build_cartesian_2d((0u32..n).into_segmented(), 0u64..(max + max / 5 + 1))?;
+            .build_cartesian_2d(
+                (0u32..n.max(2) - 1).into_segmented(),
+                // Headroom for the legend above the tallest bar.
+                0u64..(max + max / 3 + 2),
+            )?;
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .y_max_light_lines(1)
+            .light_line_style(TRANSPARENT)
             .x_labels(n as usize)
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) if (*i as usize) % step == 0 => {
@@ -163,7 +177,7 @@ pub fn volume(r: &Report) -> Result<Chart, ChartError> {
                         let mut bar = Rectangle::new(
                             [
                                 (SegmentValue::Exact(i as u32), below),
-                                (SegmentValue::Exact(i as u32 + 1), below + here),
+                                (right_edge(i, n.max(2)), below + here),
                             ],
                             c.filled(),
                         );
@@ -214,17 +228,14 @@ pub fn sla(r: &Report) -> Result<Chart, ChartError> {
     let rows = &r.sla;
     let n = rows.len().max(1) as u32;
     let labels: Vec<String> = rows.iter().map(|s| s.label.clone()).collect();
-    let series = [
-        ("First response", colour(0)),
-        ("Resolution", colour(2)),
-    ];
+    let series = [("First response", colour(0)), ("Resolution", colour(2))];
     let png = draw("sla", |root| {
         let mut chart = ChartBuilder::on(root)
             .caption("SLA compliance (% within target)", (FAMILY, 18))
             .margin(10)
             .x_label_area_size(28)
             .y_label_area_size(44)
-            .build_cartesian_2d((0u32..n).into_segmented(), 0f64..115f64)?;
+            .build_cartesian_2d((0u32..n.max(2) - 1).into_segmented(), 0f64..145f64)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -234,6 +245,7 @@ pub fn sla(r: &Report) -> Result<Chart, ChartError> {
                 _ => String::new(),
             })
             .y_labels(6)
+            .light_line_style(TRANSPARENT)
             .y_label_formatter(&|v| {
                 if *v <= 100.0 {
                     format!("{v:.0}%")
@@ -243,6 +255,7 @@ pub fn sla(r: &Report) -> Result<Chart, ChartError> {
             })
             .label_style((FAMILY, 12))
             .draw()?;
+        let seg = chart.plotting_area().dim_in_pixel().0 / n.max(2);
         for (si, (name, c)) in series.iter().enumerate() {
             let c = *c;
             let bars = rows.iter().enumerate().filter_map(|(i, s)| {
@@ -256,15 +269,44 @@ pub fn sla(r: &Report) -> Result<Chart, ChartError> {
                     let mut bar = Rectangle::new(
                         [
                             (SegmentValue::Exact(i as u32), 0.0),
-                            (SegmentValue::Exact(i as u32 + 1), v * 100.0),
+                            (right_edge(i, n.max(2)), v * 100.0),
                         ],
                         c.filled(),
                     );
-                    let (l, rr) = if si == 0 { (12, 50) } else { (50, 12) };
+                    // Each bar takes 40% of the segment, with a gap in the middle.
+                    let (outer, inner) = (seg / 10, seg / 2 + 2);
+                    let (l, rr) = if si == 0 {
+                        (outer, inner)
+                    } else {
+                        (inner, outer)
+                    };
                     bar.set_margin(0, 0, l, rr);
                     bar
                 })
             });
+            // The value above each bar, so 0% reads as 0% and not as "no data".
+            let values = rows.iter().enumerate().filter_map(|(i, s)| {
+                let f = if si == 0 {
+                    &s.first_response
+                } else {
+                    &s.resolution
+                };
+                f.compliance.map(|v| {
+                    let (outer, inner) = (seg / 10, seg / 2 + 2);
+                    let width = seg.saturating_sub(outer + inner);
+                    let dx = if si == 0 { outer } else { inner } + width / 2;
+                    EmptyElement::at((SegmentValue::Exact(i as u32), v * 100.0))
+                        + Text::new(
+                            format!("{:.0}%", v * 100.0),
+                            (dx as i32, -4),
+                            (FAMILY, 12)
+                                .into_font()
+                                .color(&BLACK)
+                                .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                        )
+                })
+            });
+            chart.draw_series(values)?;
             chart
                 .draw_series(bars)?
                 .label(*name)
@@ -316,7 +358,7 @@ pub fn satisfaction(r: &Report) -> Result<Chart, ChartError> {
             .margin(10)
             .x_label_area_size(28)
             .y_label_area_size(36)
-            .build_cartesian_2d((0u32..n).into_segmented(), 0f64..5.5f64)?;
+            .build_cartesian_2d((0u32..n.max(2) - 1).into_segmented(), 0f64..5.5f64)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -328,6 +370,7 @@ pub fn satisfaction(r: &Report) -> Result<Chart, ChartError> {
                 _ => String::new(),
             })
             .y_labels(6)
+            .light_line_style(TRANSPARENT)
             .y_label_formatter(&|v| {
                 if *v >= 1.0 && *v <= 5.0 && v.fract() == 0.0 {
                     format!("{v:.0}")
@@ -345,7 +388,9 @@ pub fn satisfaction(r: &Report) -> Result<Chart, ChartError> {
         chart
             .draw_series(LineSeries::new(points.clone(), line.stroke_width(2)))?
             .label("mean rating")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], line.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 14, y)], line.stroke_width(2))
+            });
         chart.draw_series(
             points
                 .iter()
@@ -378,9 +423,19 @@ pub fn satisfaction(r: &Report) -> Result<Chart, ChartError> {
 /// All charts of the digest, in the order they are shown.
 ///
 /// # Errors
-/// [`ChartError`] when drawing fails.
+/// [`ChartError`] when drawing fails. A panic inside the plotting library (its arithmetic on
+/// an unforeseen range) is caught and reported the same way: the scheduler task that sends
+/// digests must not die of a chart.
 pub fn all(r: &Report) -> Result<Vec<Chart>, ChartError> {
-    Ok(vec![volume(r)?, sla(r)?, satisfaction(r)?])
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Ok(vec![volume(r)?, sla(r)?, satisfaction(r)?])
+    }))
+    .unwrap_or_else(|_| {
+        Err(ChartError {
+            name: "all".into(),
+            message: "the plotting library panicked".into(),
+        })
+    })
 }
 
 #[cfg(test)]

@@ -103,7 +103,10 @@ pub fn period(
                 .map_err(|e| ReportError::Usage(format!("--since: {e}")))?;
             let d = Duration::from_std(d.0)
                 .map_err(|_| ReportError::Usage(format!("--since `{since}` is too long")))?;
-            Period { from: now - d, to: now }
+            Period {
+                from: now - d,
+                to: now,
+            }
         }
     };
     if p.to <= p.from {

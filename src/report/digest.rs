@@ -109,8 +109,7 @@ pub fn next_slot(c: &DigestConfig, tz: Tz, now: DateTime<Utc>) -> Option<DateTim
 pub fn period_of(c: &DigestConfig, tz: Tz, slot: DateTime<Utc>) -> Period {
     let from = match c.period {
         Some(p) => slot - Duration::from_std(p.0).unwrap_or(Duration::days(7)),
-        None => latest_slot(c, tz, slot - Duration::seconds(1))
-            .unwrap_or(slot - Duration::days(7)),
+        None => latest_slot(c, tz, slot - Duration::seconds(1)).unwrap_or(slot - Duration::days(7)),
     };
     Period { from, to: slot }
 }
@@ -412,7 +411,10 @@ mod tests {
             latest_slot(&c, BERLIN, now),
             Some(utc("2026-11-23T07:00:00Z"))
         );
-        assert_eq!(next_slot(&c, BERLIN, now), Some(utc("2026-11-30T07:00:00Z")));
+        assert_eq!(
+            next_slot(&c, BERLIN, now),
+            Some(utc("2026-11-30T07:00:00Z"))
+        );
         // The period is the week before the slot.
         let p = period_of(&c, BERLIN, utc("2026-11-30T07:00:00Z"));
         assert_eq!(p.from, utc("2026-11-23T07:00:00Z"));
@@ -443,10 +445,19 @@ mod tests {
     fn monthly_slots_report_the_month_before_unless_a_period_is_set() {
         let mut c = cfg(DigestSchedule::Monthly);
         let slot = utc("2026-12-01T07:00:00Z");
-        assert_eq!(latest_slot(&c, BERLIN, utc("2026-12-20T00:00:00Z")), Some(slot));
-        assert_eq!(period_of(&c, BERLIN, slot).from, utc("2026-11-01T07:00:00Z"));
+        assert_eq!(
+            latest_slot(&c, BERLIN, utc("2026-12-20T00:00:00Z")),
+            Some(slot)
+        );
+        assert_eq!(
+            period_of(&c, BERLIN, slot).from,
+            utc("2026-11-01T07:00:00Z")
+        );
         c.period = Some(HumanDuration(std::time::Duration::from_secs(7 * 86_400)));
-        assert_eq!(period_of(&c, BERLIN, slot).from, utc("2026-11-24T07:00:00Z"));
+        assert_eq!(
+            period_of(&c, BERLIN, slot).from,
+            utc("2026-11-24T07:00:00Z")
+        );
         assert_eq!(slot_key(&c, slot), "monthly:2026-12-01T07:00:00.000000Z");
     }
 }

@@ -282,16 +282,118 @@ fn rate(cases: u64, of: u64) -> Rate {
 /// Words that say nothing about a complaint (English, and the commonest German, French,
 /// Spanish and Dutch ones), and reply prefixes.
 const STOP_WORDS: &[&str] = &[
-    "about", "after", "again", "all", "also", "and", "any", "are", "because", "been", "before",
-    "but", "can", "cannot", "could", "did", "does", "doesn", "dont", "for", "from", "get", "got",
-    "had", "has", "have", "hello", "help", "her", "his", "how", "into", "its", "just", "may",
-    "more", "much", "need", "not", "now", "our", "out", "please", "question", "regarding", "she",
-    "still", "than", "thank", "thanks", "that", "the", "their", "them", "then", "there", "this",
-    "urgent", "very", "was", "were", "what", "when", "where", "which", "while", "who", "why",
-    "will", "with", "would", "you", "your", "yours", "fwd", "aw", "antw", "wg", "sv", "vs",
-    "der", "die", "das", "und", "ist", "nicht", "mit", "ein", "eine", "ich", "mein", "meine",
-    "bitte", "les", "des", "une", "est", "pas", "pour", "avec", "mon", "dans", "los", "las",
-    "una", "por", "con", "het", "een", "niet", "van", "voor",
+    "about",
+    "after",
+    "again",
+    "all",
+    "also",
+    "and",
+    "any",
+    "are",
+    "because",
+    "been",
+    "before",
+    "but",
+    "can",
+    "cannot",
+    "could",
+    "did",
+    "does",
+    "doesn",
+    "dont",
+    "for",
+    "from",
+    "get",
+    "got",
+    "had",
+    "has",
+    "have",
+    "hello",
+    "help",
+    "her",
+    "his",
+    "how",
+    "into",
+    "its",
+    "just",
+    "may",
+    "more",
+    "much",
+    "need",
+    "not",
+    "now",
+    "our",
+    "out",
+    "please",
+    "question",
+    "regarding",
+    "she",
+    "still",
+    "than",
+    "thank",
+    "thanks",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "this",
+    "urgent",
+    "very",
+    "was",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "fwd",
+    "aw",
+    "antw",
+    "wg",
+    "sv",
+    "vs",
+    "der",
+    "die",
+    "das",
+    "und",
+    "ist",
+    "nicht",
+    "mit",
+    "ein",
+    "eine",
+    "ich",
+    "mein",
+    "meine",
+    "bitte",
+    "les",
+    "des",
+    "une",
+    "est",
+    "pas",
+    "pour",
+    "avec",
+    "mon",
+    "dans",
+    "los",
+    "las",
+    "una",
+    "por",
+    "con",
+    "het",
+    "een",
+    "niet",
+    "van",
+    "voor",
 ];
 
 /// The distinct words of a subject worth counting: lower-cased, reference tags and reply
@@ -394,12 +496,22 @@ pub fn build(
     let mut categories: Vec<(String, String)> = cfg
         .categories
         .iter()
-        .map(|c| (c.name.clone(), c.label.clone().unwrap_or_else(|| c.name.clone())))
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.label.clone().unwrap_or_else(|| c.name.clone()),
+            )
+        })
         .collect();
     let mut priorities: Vec<(String, String)> = cfg
         .priorities
         .iter()
-        .map(|p| (p.name.clone(), p.label.clone().unwrap_or_else(|| p.name.clone())))
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.label.clone().unwrap_or_else(|| p.name.clone()),
+            )
+        })
         .collect();
     for c in &cases {
         if !categories.iter().any(|(n, _)| *n == c.category) {
@@ -500,8 +612,12 @@ pub fn build(
         })
         .collect();
 
-    let mut distribution: Vec<RatingCount> =
-        (1..=5).map(|r| RatingCount { rating: r, count: 0 }).collect();
+    let mut distribution: Vec<RatingCount> = (1..=5)
+        .map(|r| RatingCount {
+            rating: r,
+            count: 0,
+        })
+        .collect();
     for r in &ratings {
         if let Some(d) = distribution.iter_mut().find(|d| d.rating == r.rating) {
             d.count += 1;
@@ -607,7 +723,10 @@ pub fn build(
             cases.iter().filter(|c| c.escalated_at.is_some()).count() as u64,
             n,
         ),
-        reopen: rate(cases.iter().filter(|c| c.reopen_count > 0).count() as u64, n),
+        reopen: rate(
+            cases.iter().filter(|c| c.reopen_count > 0).count() as u64,
+            n,
+        ),
         satisfaction,
         keywords,
         busiest_hours: hours
@@ -661,7 +780,10 @@ impl Report {
             as_of: "2026-11-30T07:00:00.000000Z".into(),
             timezone: "Europe/Berlin".into(),
             cases: 3,
-            by_category: vec![count("billing", "Billing", 2), count("general", "General", 1)],
+            by_category: vec![
+                count("billing", "Billing", 2),
+                count("general", "General", 1),
+            ],
             by_priority: vec![count("urgent", "Urgent", 1), count("normal", "Normal", 2)],
             by_week: vec![count("2026-W48", "2026-W48", 3)],
             first_response: Timing {
@@ -757,8 +879,7 @@ mod tests {
         let got: Vec<&str> = w.iter().map(String::as_str).collect();
         assert_eq!(got, vec!["charged", "invoice", "order", "twice"]);
         assert!(subject_words("").is_empty());
-        assert!(subject_words("Ärger mit der Rechnung")
-            .contains("rechnung"));
+        assert!(subject_words("Ärger mit der Rechnung").contains("rechnung"));
     }
 
     #[test]

@@ -330,10 +330,7 @@ fn case_rows(v: &[CaseLine]) -> Vec<Vec<String>> {
 pub fn render_table(r: &Report) -> String {
     let v = View::of(r);
     let mut o = String::new();
-    o.push_str(&format!(
-        "Report {}\nas of {}\n\n",
-        v.period, v.as_of
-    ));
+    o.push_str(&format!("Report {}\nas of {}\n\n", v.period, v.as_of));
     let head: Vec<Vec<String>> = v
         .headline
         .iter()
@@ -398,7 +395,13 @@ pub fn render_table(r: &Report) -> String {
         table(&mut o, &["KEYWORDS", "WORDS (CASES)"], &k);
     }
     let case_header = [
-        "REFERENCE", "CATEGORY", "PRIORITY", "STATUS", "OPENED", "WHAT", "SUBJECT",
+        "REFERENCE",
+        "CATEGORY",
+        "PRIORITY",
+        "STATUS",
+        "OPENED",
+        "WHAT",
+        "SUBJECT",
     ];
     o.push_str(&format!("\nbreached: {} case(s)\n", v.breached.len()));
     if !v.breached.is_empty() {
@@ -483,7 +486,12 @@ pub fn render_csv(r: &Report) -> String {
     );
     add("satisfaction", "", "mean", opt(r.satisfaction.mean));
     for d in &r.satisfaction.distribution {
-        add("rating", &d.rating.to_string(), "count", d.count.to_string());
+        add(
+            "rating",
+            &d.rating.to_string(),
+            "count",
+            d.count.to_string(),
+        );
     }
     for c in &r.satisfaction.comments {
         add(
@@ -499,7 +507,12 @@ pub fn render_csv(r: &Report) -> String {
         }
     }
     for h in &r.busiest_hours {
-        add("hour", &format!("{:02}", h.hour), "cases", h.count.to_string());
+        add(
+            "hour",
+            &format!("{:02}", h.hour),
+            "cases",
+            h.count.to_string(),
+        );
     }
     for c in &r.breached {
         add("breached", &c.reference, &c.priority, c.what.clone());
@@ -509,12 +522,7 @@ pub fn render_csv(r: &Report) -> String {
     }
     let mut out = String::from("section,name,metric,value\n");
     for r in rows {
-        out.push_str(
-            &r.iter()
-                .map(|f| csv_field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
+        out.push_str(&r.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
         out.push('\n');
     }
     out
