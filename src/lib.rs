@@ -20,6 +20,7 @@
 pub mod authres;
 pub mod case;
 pub mod classify;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use mailcase::cli::template::TemplateCommand;
 use mailcase::clock::{SharedClock, SystemClock};
 use mailcase::config::{Config, LogFormat};
 use mailcase::pipeline::{self, Engine, Inbound, Outcome};
@@ -63,17 +64,14 @@ enum Command {
     /// Read one message on standard input and run it through the pipeline (MTA pipe).
     /// Exit 0 when stored, 75 on a transient failure (the MTA retries), 65 when it can never be stored.
     Deliver,
-    /// List cases.
-    Cases {
-        /// JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show one case: its messages, outbound mail and audit trail.
-    Case {
-        /// Reference, e.g. CMP-7KQ4X-M (lower case accepted).
-        reference: String,
-    },
+    /// List cases, filtered (--status, --category, --priority, --overdue, --customer, --since),
+    /// as a table, --json or --csv.
+    Cases(mailcase::cli::cases::CasesArgs),
+    /// Show one case's whole timeline (--json), or print one of its raw messages (--raw N).
+    Case(mailcase::cli::cases::CaseArgs),
+    /// Work on templates: `template preview NAME --case REF [--html]`.
+    #[command(subcommand)]
+    Template(TemplateCommand),
     /// Report a period: volumes, response and resolution times, SLA, escalations, ratings.
     Report(mailcase::report::cli::ReportArgs),
 }
@@ -131,8 +129,13 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
             clock_rate,
         } => run(cli, *no_ingest, clock_start.as_deref(), *clock_rate).await,
         Command::Check { offline } => check(cli, *offline).await,
-        Command::Cases { json } => cases(cli, *json),
-        Command::Case { reference } => case(cli, reference),
+        Command::Cases(a) => with_db(cli, |c, s, o| mailcase::cli::cases::list(c, s, a, now(), o)),
+        Command::Case(a) => with_db(cli, |_, s, o| mailcase::cli::cases::show(s, a, now(), o)),
+        Command::Template(TemplateCommand::Preview { name, case, html }) => {
+            with_db(cli, |c, s, o| {
+                mailcase::cli::template::preview(c, s, name, case, *html, o)
+            })
+        }
         Command::Report(args) => Ok(mailcase::report::cli::run(
             &cli.config,
             args,
@@ -336,168 +339,18 @@ async fn deliver(cli: &Cli) -> ExitCode {
     }
 }
 
-fn open_db(cli: &Cli) -> anyhow::Result<(Config, Store)> {
+/// Runs a read-only command on the configured database, writing to standard output.
+fn with_db(
+    cli: &Cli,
+    f: impl FnOnce(&Config, &Store, &mut dyn std::io::Write) -> Result<(), mailcase::cli::CliError>,
+) -> anyhow::Result<()> {
     let cfg = Config::load(&cli.config)?;
-    let store = Store::open_read_only(&cfg.db_path())?;
-    Ok((cfg, store))
-}
-
-fn cases(cli: &Cli, json: bool) -> anyhow::Result<()> {
-    let (_, store) = open_db(cli)?;
-    let rows = store.read().cases()?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
-    }
-    let header = [
-        "REFERENCE",
-        "STATUS",
-        "CATEGORY",
-        "PRIORITY",
-        "CUSTOMER",
-        "CREATED",
-        "SUBJECT",
-    ];
-    let table: Vec<[String; 7]> = rows
-        .iter()
-        .map(|c| {
-            [
-                c.reference.clone(),
-                c.status.clone(),
-                c.category.clone(),
-                c.priority.clone(),
-                c.customer_address.clone(),
-                c.created_at.chars().take(16).collect(),
-                c.subject.chars().take(60).collect(),
-            ]
-        })
-        .collect();
-    let mut widths = header.map(|h| h.chars().count());
-    for r in &table {
-        for (w, v) in widths.iter_mut().zip(r) {
-            *w = (*w).max(v.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    println!("{}", line(&header.map(String::from)));
-    for r in &table {
-        println!("{}", line(r));
-    }
-    println!("{} case(s)", rows.len());
+    let store = mailcase::cli::open_store(&cfg)?;
+    let mut out = std::io::stdout().lock();
+    f(&cfg, &store, &mut out)?;
     Ok(())
 }
 
-fn case(cli: &Cli, reference: &str) -> anyhow::Result<()> {
-    let (_, store) = open_db(cli)?;
-    let r = mailcase::case::Reference::parse(reference)?;
-    let Some(c) = store.read().case_by_reference(r.as_str())? else {
-        anyhow::bail!("no case {r}");
-    };
-    println!("{}  {}", c.reference, c.subject);
-    println!(
-        "status {}  category {}  priority {}  customer {}{}",
-        c.status,
-        c.category,
-        c.priority,
-        c.customer_name
-            .as_deref()
-            .map(|n| format!("{n} "))
-            .unwrap_or_default(),
-        c.customer_address
-    );
-    println!(
-        "opened {}  first response due {}  first answered {}  assigned to {}",
-        c.created_at,
-        c.first_response_due.as_deref().unwrap_or("-"),
-        c.first_response_at.as_deref().unwrap_or("-"),
-        c.assignee.as_deref().unwrap_or("-")
-    );
-    if let Some(r) = &c.resolved_at {
-        println!("resolved {r}  reopened {} time(s)", c.reopen_count);
-    }
-    println!("\nparticipants:");
-    for (address, role, undeliverable) in store.participants(c.id)? {
-        println!(
-            "  {address} ({role}){}",
-            if undeliverable {
-                "  UNDELIVERABLE: mail to it bounced; nothing more is sent"
-            } else {
-                ""
-            }
-        );
-    }
-    println!("\nmessages:");
-    for m in store.read().messages_of_case(c.id)? {
-        println!(
-            "  #{} {} from {} ({}) [{}{}]{}{}",
-            m.id,
-            m.received_at,
-            m.from_address.as_deref().unwrap_or("?"),
-            m.role.as_deref().unwrap_or("robot"),
-            m.outcome,
-            if m.visibility == "internal" {
-                ", internal"
-            } else {
-                ""
-            },
-            if m.verified { "" } else { " UNVERIFIED" },
-            m.robot.map(|r| format!(" robot: {r}")).unwrap_or_default()
-        );
-        if let Some(n) = &m.note {
-            println!("      ({n})");
-        }
-        // What the author wrote now; the whole text (with quotes) is in the raw message.
-        let text = m.reply_text.as_deref().unwrap_or(&m.body_text);
-        for l in text.lines().take(12) {
-            println!("      {l}");
-        }
-    }
-    println!("\nmail sent:");
-    for o in store.read().outbox(Some(c.id))? {
-        println!(
-            "  {} {} ({}) to {} [{}{}] {}",
-            o.created_at,
-            o.kind,
-            o.audience,
-            o.recipient,
-            o.status,
-            o.last_error.map(|e| format!(": {e}")).unwrap_or_default(),
-            o.subject
-        );
-    }
-    let timers = store.read().timers(Some(c.id))?;
-    if !timers.is_empty() {
-        println!("\ntimers:");
-        for t in timers {
-            let state = match (&t.fired_at, &t.cancelled_at) {
-                (Some(f), _) => format!("fired {f}: {}", t.outcome.as_deref().unwrap_or("")),
-                (None, Some(x)) => format!("cancelled {x}: {}", t.outcome.as_deref().unwrap_or("")),
-                (None, None) if t.due_at != t.target_at => {
-                    format!("due {} (send window)", t.due_at)
-                }
-                (None, None) => "pending".to_string(),
-            };
-            println!("  {} {} {}", t.target_at, t.kind, state);
-        }
-    }
-    if let Some((rating, comment)) = store.read().rating(c.id)? {
-        println!(
-            "\nrating: {rating}/5{}",
-            comment.map(|c| format!(" \"{c}\"")).unwrap_or_default()
-        );
-    }
-    println!("\naudit:");
-    for (at, actor, event, detail) in store.read().audit_of_case(Some(c.id))? {
-        println!("  {at} {actor} {event} {detail}");
-    }
-    Ok(())
+fn now() -> chrono::DateTime<chrono::Utc> {
+    mailcase::clock::Clock::now(&SystemClock)
 }

@@ -54,37 +54,7 @@ impl Ctx<'_, '_> {
 
     /// The values every case template sees, filled from the case.
     pub(super) fn mail_ctx(&self, case: &CaseRow) -> MailContext {
-        let cfg = &self.engine.config;
-        let prio = cfg.priority(&case.priority);
-        let due = if case.first_response_at.is_none() {
-            case.first_response_due.as_deref().and_then(parse_ts)
-        } else {
-            None
-        };
-        MailContext {
-            reference: case.reference.clone(),
-            support_name: cfg.support.name.clone(),
-            customer_name: case.customer_name.clone().filter(|n| !n.trim().is_empty()),
-            customer_address: case.customer_address.clone(),
-            subject: subject::base_subject(&case.subject, self.prefix()),
-            status: case.status.clone(),
-            category_label: cfg
-                .category(&case.category)
-                .and_then(|c| c.label.clone())
-                .unwrap_or_else(|| case.category.clone()),
-            priority_label: prio
-                .and_then(|p| p.label.clone())
-                .unwrap_or_else(|| case.priority.clone()),
-            promise: prio
-                .map(|p| promise_text(p.first_response.0, p.clock))
-                .unwrap_or_default(),
-            due_local: due
-                .map(|d| format_local(d, &self.engine.calendar))
-                .unwrap_or_default(),
-            help: help_lines(),
-            reopen_window: human_duration(cfg.conversation.reopen_window.0),
-            ..MailContext::default()
-        }
+        case_mail_context(&self.engine.config, &self.engine.calendar, case)
     }
 
     /// In-Reply-To and References continuing one side's thread of the case.
@@ -332,6 +302,43 @@ impl Ctx<'_, '_> {
             self.tx.touch_case(case.id, self.now)?;
         }
         Ok(())
+    }
+}
+
+/// The values every case template sees, filled from the case: what the pipeline starts
+/// from for each mail, and what `mailcase template preview` shows an admin.
+pub fn case_mail_context(
+    cfg: &crate::config::Config,
+    calendar: &crate::schedule::BusinessCalendar,
+    case: &CaseRow,
+) -> MailContext {
+    let prio = cfg.priority(&case.priority);
+    let due = if case.first_response_at.is_none() {
+        case.first_response_due.as_deref().and_then(parse_ts)
+    } else {
+        None
+    };
+    MailContext {
+        reference: case.reference.clone(),
+        support_name: cfg.support.name.clone(),
+        customer_name: case.customer_name.clone().filter(|n| !n.trim().is_empty()),
+        customer_address: case.customer_address.clone(),
+        subject: subject::base_subject(&case.subject, &cfg.support.reference_prefix),
+        status: case.status.clone(),
+        category_label: cfg
+            .category(&case.category)
+            .and_then(|c| c.label.clone())
+            .unwrap_or_else(|| case.category.clone()),
+        priority_label: prio
+            .and_then(|p| p.label.clone())
+            .unwrap_or_else(|| case.priority.clone()),
+        promise: prio
+            .map(|p| promise_text(p.first_response.0, p.clock))
+            .unwrap_or_default(),
+        due_local: due.map(|d| format_local(d, calendar)).unwrap_or_default(),
+        help: help_lines(),
+        reopen_window: human_duration(cfg.conversation.reopen_window.0),
+        ..MailContext::default()
     }
 }
 
@@ -1193,7 +1200,7 @@ pub fn human_duration(d: std::time::Duration) -> String {
 }
 
 /// "980 bytes", "12 KB", "3.4 MB".
-fn human_size(n: usize) -> String {
+pub fn human_size(n: usize) -> String {
     if n < 1024 {
         format!("{n} bytes")
     } else if n < 1024 * 1024 {

@@ -28,7 +28,7 @@ use crate::store::{CaseRow, ImapSource, NewCase, NewMessage, NewOutbound, Store,
 use crate::thread::token::{Role, TokenKey};
 use crate::thread::{self, subject, Threading};
 
-pub use conversation::human_duration;
+pub use conversation::{case_mail_context, human_duration, human_size};
 pub use schedule::{fire_due, resync_all};
 
 /// Everything the pipeline needs that comes from config, built once (and again on reload).
@@ -679,7 +679,7 @@ pub fn format_local(t: DateTime<Utc>, cal: &BusinessCalendar) -> String {
 }
 
 /// The first lines of a complaint, for the acknowledgment's summary.
-fn excerpt(text: &str, max_chars: usize) -> String {
+pub fn excerpt(text: &str, max_chars: usize) -> String {
     let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if one.chars().count() <= max_chars {
         return one;

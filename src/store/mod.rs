@@ -14,7 +14,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use crate::parse::{Attachment, InboundMessage};
 
 mod report;
+mod views;
 pub use report::{ReportCase, ReportRating};
+pub use views::{CaseFilter, CaseView, RatingRow};
 
 /// Migrations in order; index + 1 is the schema version they bring.
 const MIGRATIONS: &[&str] = &[

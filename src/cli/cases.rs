@@ -1,0 +1,813 @@
+//! `mailcase cases` (a filtered list as a table, JSON or CSV) and `mailcase case REF` (one
+//! case's whole history as one timeline, or one of its raw messages byte for byte).
+
+use std::io::Write;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::{find_case, short_time, write_table, CliError};
+use crate::case::Status;
+use crate::config::{Config, HumanDuration};
+use crate::schedule::BusinessCalendar;
+use crate::store::{
+    CaseFilter, CaseView, MessageRow, OutboxStatus, RatingRow, Reader, Store, TimerRow,
+};
+
+/// Options of `mailcase cases`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CasesArgs {
+    /// Only cases in this status (new, acknowledged, in_progress, waiting_on_customer,
+    /// escalated, resolved, closed).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only cases of this category (a `[[categories]]` name).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Only cases of this priority (a `[[priorities]]` name).
+    #[arg(long)]
+    pub priority: Option<String>,
+    /// Only open cases whose first-response or resolution due time passed unmet.
+    #[arg(long)]
+    pub overdue: bool,
+    /// Only cases of this customer address.
+    #[arg(long, value_name = "ADDRESS")]
+    pub customer: Option<String>,
+    /// Only cases opened in this last span (`7d`, `24h`) or since this day (`2026-11-01`,
+    /// midnight in the business time zone).
+    #[arg(long, value_name = "SPAN|DATE")]
+    pub since: Option<String>,
+    /// JSON instead of a table.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV (RFC 4180, one header line) instead of a table.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+/// Options of `mailcase case`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CaseArgs {
+    /// Reference, e.g. CMP-7KQ4X-M (lower case accepted; a typo is caught and the case
+    /// meant suggested).
+    pub reference: String,
+    /// JSON instead of text.
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+    /// Print stored message number N of the case (as numbered in the timeline) exactly as it
+    /// was received.
+    #[arg(long, value_name = "N")]
+    pub raw: Option<usize>,
+}
+
+/// Reads `--since`: a span back from `now`, or a day starting at midnight in `cal`'s zone.
+///
+/// # Errors
+/// [`CliError::Usage`] naming both accepted forms.
+pub fn parse_since(
+    s: &str,
+    now: DateTime<Utc>,
+    cal: &BusinessCalendar,
+) -> Result<DateTime<Utc>, CliError> {
+    if let Ok(day) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        let midnight = day.and_time(chrono::NaiveTime::MIN);
+        return midnight
+            .and_local_timezone(cal.tz())
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| CliError::Usage(format!("--since {s}: no such local time")));
+    }
+    let span = HumanDuration::parse(s).map_err(|e| {
+        CliError::Usage(format!(
+            "--since {e}; give a span such as 7d or 24h, or a date such as 2026-11-01"
+        ))
+    })?;
+    let span = chrono::Duration::from_std(span.0)
+        .map_err(|_| CliError::Usage(format!("--since {s}: too long")))?;
+    Ok(now - span)
+}
+
+fn known(what: &str, value: &str, names: &[&str]) -> Result<String, CliError> {
+    if names.contains(&value) {
+        Ok(value.to_string())
+    } else {
+        Err(CliError::Usage(format!(
+            "--{what} {value}: no such {what}; known: {}",
+            names.join(", ")
+        )))
+    }
+}
+
+/// Turns the options into a store filter, refusing values that can match nothing.
+///
+/// # Errors
+/// [`CliError::Usage`] for an unknown status, category or priority, or a bad `--since`.
+pub fn filter(cfg: &Config, a: &CasesArgs, now: DateTime<Utc>) -> Result<CaseFilter, CliError> {
+    let statuses = [
+        Status::New,
+        Status::Acknowledged,
+        Status::InProgress,
+        Status::WaitingOnCustomer,
+        Status::Escalated,
+        Status::Resolved,
+        Status::Closed,
+    ]
+    .map(|s| s.as_str());
+    let categories: Vec<&str> = cfg.categories.iter().map(|c| c.name.as_str()).collect();
+    let priorities: Vec<&str> = cfg.priorities.iter().map(|p| p.name.as_str()).collect();
+    let cal = BusinessCalendar::from_config(&cfg.calendar);
+    Ok(CaseFilter {
+        status: a
+            .status
+            .as_deref()
+            .map(|s| known("status", s, &statuses))
+            .transpose()?,
+        category: a
+            .category
+            .as_deref()
+            .map(|s| known("category", s, &categories))
+            .transpose()?,
+        priority: a
+            .priority
+            .as_deref()
+            .map(|s| known("priority", s, &priorities))
+            .transpose()?,
+        customer: a.customer.as_deref().map(|c| c.trim().to_lowercase()),
+        since: a
+            .since
+            .as_deref()
+            .map(|s| parse_since(s, now, &cal))
+            .transpose()?,
+        overdue_at: a.overdue.then_some(now),
+    })
+}
+
+/// One line of the list, as JSON and CSV carry it.
+#[derive(Debug, Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    case: &'a CaseView,
+    overdue: bool,
+}
+
+/// The CSV columns, in order.
+const CSV_COLUMNS: [&str; 19] = [
+    "reference",
+    "status",
+    "category",
+    "priority",
+    "customer_address",
+    "customer_name",
+    "subject",
+    "created_at",
+    "updated_at",
+    "first_response_due",
+    "first_response_at",
+    "resolution_due",
+    "resolved_at",
+    "assignee",
+    "overdue",
+    "escalated_at",
+    "legal_hold",
+    "purged_at",
+    "erased_at",
+];
+
+fn csv_row(v: &CaseView, overdue: bool) -> [String; 19] {
+    let c = &v.case;
+    let o = |s: &Option<String>| s.clone().unwrap_or_default();
+    [
+        c.reference.clone(),
+        c.status.clone(),
+        c.category.clone(),
+        c.priority.clone(),
+        c.customer_address.clone(),
+        o(&c.customer_name),
+        c.subject.clone(),
+        c.created_at.clone(),
+        c.updated_at.clone(),
+        o(&c.first_response_due),
+        o(&c.first_response_at),
+        o(&c.resolution_due),
+        o(&c.resolved_at),
+        o(&c.assignee),
+        overdue.to_string(),
+        o(&v.escalated_at),
+        o(&v.legal_hold),
+        o(&v.purged_at),
+        o(&v.erased_at),
+    ]
+}
+
+/// What a person sees of a personal field: blanked ones say why.
+fn personal(v: &CaseView, value: &str) -> String {
+    match v.blanked() {
+        Some(why) if value.is_empty() => why.to_string(),
+        _ => value.to_string(),
+    }
+}
+
+/// `mailcase cases`.
+///
+/// # Errors
+/// Bad options, the store, or the output.
+pub fn list(
+    cfg: &Config,
+    store: &Store,
+    args: &CasesArgs,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let f = filter(cfg, args, now)?;
+    let rows = store.read().cases_matching(&f)?;
+    if args.json {
+        let listed: Vec<Listed<'_>> = rows
+            .iter()
+            .map(|c| Listed {
+                case: c,
+                overdue: c.overdue(now),
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &listed)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if args.csv {
+        let mut w = csv::Writer::from_writer(&mut *out);
+        w.write_record(CSV_COLUMNS)?;
+        for c in &rows {
+            w.write_record(csv_row(c, c.overdue(now)))?;
+        }
+        w.flush()?;
+        return Ok(());
+    }
+    let header = [
+        "REFERENCE",
+        "STATUS",
+        "CATEGORY",
+        "PRIORITY",
+        "CUSTOMER",
+        "OPENED (UTC)",
+        "DUE (UTC)",
+        "SUBJECT",
+    ];
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|v| {
+            let c = &v.case;
+            let due = if c.first_response_at.is_none() {
+                c.first_response_due.as_deref()
+            } else {
+                c.resolution_due.as_deref()
+            };
+            let due = match (due, v.overdue(now)) {
+                (Some(d), true) => format!("{} OVERDUE", short_time(d)),
+                (Some(d), false) if !matches!(c.status.as_str(), "resolved" | "closed") => {
+                    short_time(d)
+                }
+                _ => "-".into(),
+            };
+            vec![
+                c.reference.clone(),
+                c.status.clone(),
+                c.category.clone(),
+                c.priority.clone(),
+                personal(v, &c.customer_address),
+                short_time(&c.created_at),
+                due,
+                personal(v, &c.subject).chars().take(60).collect(),
+            ]
+        })
+        .collect();
+    write_table(out, &header, &table)?;
+    writeln!(out, "{} case(s)", rows.len())?;
+    Ok(())
+}
+
+/// One event in a case's life, as `mailcase case` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// Stored UTC time.
+    pub at: String,
+    #[serde(flatten)]
+    pub what: What,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum What {
+    /// A stored inbound message, numbered from 1 in the order received (`--raw N`).
+    Message {
+        number: usize,
+        from: Option<String>,
+        role: Option<String>,
+        outcome: String,
+        internal: bool,
+        verified: bool,
+        robot: Option<String>,
+        note: Option<String>,
+        subject: String,
+        message_id: Option<String>,
+        /// What the author wrote now: quoted history and signature removed.
+        text: String,
+    },
+    /// A status change.
+    Status {
+        actor: String,
+        from: String,
+        to: String,
+        reason: String,
+    },
+    /// Commands an agent gave at the top of a reply.
+    Commands {
+        actor: String,
+        commands: Vec<String>,
+    },
+    /// A deadline armed, fired or cancelled.
+    Timer {
+        timer: String,
+        event: String,
+        target_at: String,
+        due_at: String,
+        outcome: Option<String>,
+    },
+    /// Mail we queued, and how its delivery went.
+    Mail {
+        mail: String,
+        audience: String,
+        recipient: String,
+        subject: String,
+        status: String,
+        attempts: i64,
+        last_error: Option<String>,
+        sent_at: Option<String>,
+        message_id: String,
+    },
+    /// A satisfaction rating.
+    Rating {
+        actor: String,
+        rating: Option<u64>,
+        comment: Option<String>,
+    },
+    /// Any other audit event.
+    Event {
+        actor: String,
+        event: String,
+        detail: serde_json::Value,
+    },
+}
+
+impl What {
+    /// Same-instant events read in this order: what came in, what it changed, what we sent.
+    fn rank(&self) -> u8 {
+        match self {
+            What::Message { .. } => 0,
+            What::Commands { .. } | What::Rating { .. } => 1,
+            What::Status { .. } | What::Event { .. } => 2,
+            What::Timer { .. } => 3,
+            What::Mail { .. } => 4,
+        }
+    }
+}
+
+/// The visible text of a message: the reply without quotes, or the whole text when nothing
+/// else is left (as the pipeline relays it).
+fn visible(m: &MessageRow) -> String {
+    match m.reply_text.as_deref() {
+        Some(t) if !t.trim().is_empty() => t.trim_end().to_string(),
+        _ => m.body_text.trim_end().to_string(),
+    }
+}
+
+fn message_entries(messages: &[MessageRow]) -> Vec<Entry> {
+    messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Entry {
+            at: m.received_at.clone(),
+            what: What::Message {
+                number: i + 1,
+                from: m.from_address.clone(),
+                role: m.role.clone(),
+                outcome: m.outcome.clone(),
+                internal: m.visibility == "internal",
+                verified: m.verified,
+                robot: m.robot.clone(),
+                note: m.note.clone(),
+                subject: m.subject.clone(),
+                message_id: m.message_id.clone(),
+                text: visible(m),
+            },
+        })
+        .collect()
+}
+
+fn audit_entries(audit: Vec<(String, String, String, String)>) -> Vec<Entry> {
+    let mut v = Vec::new();
+    for (at, actor, event, detail) in audit {
+        let d: serde_json::Value = serde_json::from_str(&detail).unwrap_or(detail.into());
+        let s = |k: &str| d.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+        let what = match event.as_str() {
+            "status" => What::Status {
+                actor,
+                from: s("from"),
+                to: s("to"),
+                reason: s("reason"),
+            },
+            // The message itself is in the timeline; only the commands it carried are news.
+            "agent_answer" | "internal_note" => {
+                let commands: Vec<String> = d
+                    .get("commands")
+                    .and_then(|c| c.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|c| c.as_str().map(|c| format!("#{c}")))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if commands.is_empty() {
+                    continue;
+                }
+                What::Commands { actor, commands }
+            }
+            "message_joined" => continue,
+            "rated" => What::Rating {
+                actor,
+                rating: d.get("rating").and_then(|r| r.as_u64()),
+                comment: d.get("comment").and_then(|c| c.as_str()).map(String::from),
+            },
+            _ => What::Event {
+                actor,
+                event,
+                detail: d,
+            },
+        };
+        v.push(Entry { at, what });
+    }
+    v
+}
+
+fn timer_entries(timers: &[TimerRow]) -> Vec<Entry> {
+    let mut v = Vec::new();
+    for t in timers {
+        let mut one = |at: &str, event: &str, outcome: Option<String>| {
+            v.push(Entry {
+                at: at.to_string(),
+                what: What::Timer {
+                    timer: t.kind.clone(),
+                    event: event.into(),
+                    target_at: t.target_at.clone(),
+                    due_at: t.due_at.clone(),
+                    outcome,
+                },
+            })
+        };
+        one(&t.created_at, "armed", None);
+        if let Some(f) = &t.fired_at {
+            one(f, "fired", t.outcome.clone());
+        } else if let Some(c) = &t.cancelled_at {
+            one(c, "cancelled", t.outcome.clone());
+        }
+    }
+    v
+}
+
+fn mail_entries(outbox: Vec<OutboxStatus>) -> Vec<Entry> {
+    outbox
+        .into_iter()
+        .map(|o| Entry {
+            at: o.created_at,
+            what: What::Mail {
+                mail: o.kind,
+                audience: o.audience,
+                recipient: o.recipient,
+                subject: o.subject,
+                status: o.status,
+                attempts: o.attempts,
+                last_error: o.last_error,
+                sent_at: o.sent_at,
+                message_id: o.message_id,
+            },
+        })
+        .collect()
+}
+
+/// A case's whole history in time order.
+///
+/// # Errors
+/// SQL errors.
+pub fn timeline(read: &Reader<'_>, case_id: i64) -> Result<Vec<Entry>, CliError> {
+    let mut v = message_entries(&read.messages_of_case(case_id)?);
+    v.extend(audit_entries(read.audit_of_case(Some(case_id))?));
+    v.extend(timer_entries(&read.timers(Some(case_id))?));
+    v.extend(mail_entries(read.outbox(Some(case_id))?));
+    // Stored times are fixed-width UTC text; the sort is stable, so rows of one kind keep
+    // their insertion order.
+    v.sort_by(|a, b| a.at.cmp(&b.at).then(a.what.rank().cmp(&b.what.rank())));
+    Ok(v)
+}
+
+/// A participant of a case.
+#[derive(Debug, Clone, Serialize)]
+pub struct Participant {
+    pub address: String,
+    pub role: String,
+    /// Mail to it bounced; nothing more is sent to it.
+    pub undeliverable: bool,
+}
+
+/// Everything `mailcase case --json` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseReport {
+    pub case: CaseView,
+    pub overdue: bool,
+    pub linked_case: Option<String>,
+    pub participants: Vec<Participant>,
+    pub rating: Option<RatingRow>,
+    pub timeline: Vec<Entry>,
+}
+
+/// Collects a case's report.
+///
+/// # Errors
+/// SQL errors.
+pub fn report(store: &Store, case: CaseView, now: DateTime<Utc>) -> Result<CaseReport, CliError> {
+    let read = store.read();
+    let id = case.case.id;
+    let linked_case = match case.case.linked_case_id {
+        Some(l) => read.case_reference(l)?.map(|(reference, _)| reference),
+        None => None,
+    };
+    Ok(CaseReport {
+        overdue: case.overdue(now),
+        linked_case,
+        participants: store
+            .participants(id)?
+            .into_iter()
+            .map(|(address, role, undeliverable)| Participant {
+                address,
+                role,
+                undeliverable,
+            })
+            .collect(),
+        rating: read.rating_row(id)?,
+        timeline: timeline(&read, id)?,
+        case,
+    })
+}
+
+fn indent(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
+    for l in text.lines() {
+        writeln!(out, "      | {l}")?;
+    }
+    Ok(())
+}
+
+fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
+    let at = short_time(&e.at);
+    match &e.what {
+        What::Message {
+            number,
+            from,
+            role,
+            outcome,
+            internal,
+            verified,
+            robot,
+            note,
+            text,
+            ..
+        } => {
+            let label = if *internal {
+                "internal note"
+            } else {
+                "message"
+            };
+            writeln!(
+                out,
+                "{at}  {label} #{number} from {} ({}) [{outcome}]{}{}",
+                from.as_deref().unwrap_or("?"),
+                role.as_deref().unwrap_or("robot"),
+                if *verified { "" } else { " UNVERIFIED" },
+                robot
+                    .as_deref()
+                    .map(|r| format!(" robot: {r}"))
+                    .unwrap_or_default()
+            )?;
+            if let Some(n) = note {
+                writeln!(out, "      ({n})")?;
+            }
+            indent(out, text)?;
+        }
+        What::Status {
+            actor,
+            from,
+            to,
+            reason,
+        } => writeln!(out, "{at}  status {from} -> {to} by {actor}: {reason}")?,
+        What::Commands { actor, commands } => {
+            writeln!(out, "{at}  commands {} by {actor}", commands.join(" "))?
+        }
+        What::Timer {
+            timer,
+            event,
+            target_at,
+            due_at,
+            outcome,
+        } => {
+            let when = if due_at == target_at {
+                format!("due {}", short_time(target_at))
+            } else {
+                format!(
+                    "due {} (send window; target {})",
+                    short_time(due_at),
+                    short_time(target_at)
+                )
+            };
+            writeln!(
+                out,
+                "{at}  timer {timer} {event}, {when}{}",
+                outcome
+                    .as_deref()
+                    .filter(|o| !o.is_empty())
+                    .map(|o| format!(": {o}"))
+                    .unwrap_or_default()
+            )?
+        }
+        What::Mail {
+            mail,
+            audience,
+            recipient,
+            subject,
+            status,
+            attempts,
+            last_error,
+            sent_at,
+            ..
+        } => {
+            let delivery = match (status.as_str(), sent_at) {
+                ("sent", Some(s)) => format!("sent {} after {attempts} attempt(s)", short_time(s)),
+                _ => format!("{status}, {attempts} attempt(s)"),
+            };
+            writeln!(
+                out,
+                "{at}  mail {mail} to {audience} {recipient} [{delivery}{}] {subject}",
+                last_error
+                    .as_deref()
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            )?
+        }
+        What::Rating {
+            actor,
+            rating,
+            comment,
+        } => writeln!(
+            out,
+            "{at}  rating {}/5 by {actor}{}",
+            rating.map(|r| r.to_string()).unwrap_or("?".into()),
+            comment
+                .as_deref()
+                .map(|c| format!(" \"{c}\""))
+                .unwrap_or_default()
+        )?,
+        What::Event {
+            actor,
+            event,
+            detail,
+        } => writeln!(out, "{at}  {event} by {actor} {detail}")?,
+    }
+    Ok(())
+}
+
+fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
+    let v = &r.case;
+    let c = &v.case;
+    let dash = |s: &Option<String>| s.as_deref().map(short_time).unwrap_or("-".into());
+    writeln!(out, "{}  {}", c.reference, personal(v, &c.subject))?;
+    writeln!(
+        out,
+        "status {}  category {}  priority {}  customer {}{}",
+        c.status,
+        c.category,
+        c.priority,
+        c.customer_name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .map(|n| format!("{n} "))
+            .unwrap_or_default(),
+        personal(v, &c.customer_address)
+    )?;
+    writeln!(
+        out,
+        "opened {}  first response due {}  answered {}  resolution due {}{}",
+        short_time(&c.created_at),
+        dash(&c.first_response_due),
+        dash(&c.first_response_at),
+        dash(&c.resolution_due),
+        if r.overdue { "  OVERDUE" } else { "" }
+    )?;
+    writeln!(
+        out,
+        "assigned to {}  resolved {}  reopened {} time(s){}{}",
+        c.assignee.as_deref().unwrap_or("-"),
+        dash(&c.resolved_at),
+        c.reopen_count,
+        c.sla_paused_at
+            .as_deref()
+            .map(|p| format!("  SLA clock paused since {}", short_time(p)))
+            .unwrap_or_default(),
+        r.linked_case
+            .as_deref()
+            .map(|l| format!("  linked to {l}"))
+            .unwrap_or_default()
+    )?;
+    if let Some(h) = &v.legal_hold {
+        writeln!(out, "LEGAL HOLD: {h}")?;
+    }
+    if let Some(t) = &v.erased_at {
+        writeln!(
+            out,
+            "personal data erased {} (data-protection request)",
+            short_time(t)
+        )?;
+    } else if let Some(t) = &v.purged_at {
+        writeln!(out, "personal data purged {} (retention)", short_time(t))?;
+    }
+    if let Some(rt) = &r.rating {
+        writeln!(
+            out,
+            "rating {}/5{}",
+            rt.rating,
+            rt.comment
+                .as_deref()
+                .map(|c| format!(" \"{c}\""))
+                .unwrap_or_default()
+        )?;
+    }
+    writeln!(out, "\nparticipants:")?;
+    for p in &r.participants {
+        writeln!(
+            out,
+            "  {} ({}){}",
+            p.address,
+            p.role,
+            if p.undeliverable {
+                "  UNDELIVERABLE: mail to it bounced; nothing more is sent"
+            } else {
+                ""
+            }
+        )?;
+    }
+    writeln!(out, "\ntimeline (UTC):")?;
+    for e in &r.timeline {
+        write_entry(out, e)?;
+    }
+    Ok(())
+}
+
+/// `mailcase case REF [--json | --raw N]`.
+///
+/// # Errors
+/// A reference that names no case (with suggestions), a message number out of range or
+/// without stored bytes, the store, or the output.
+pub fn show(
+    store: &Store,
+    args: &CaseArgs,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let read = store.read();
+    let case = find_case(&read, &args.reference)?;
+    if let Some(n) = args.raw {
+        let messages = read.messages_of_case(case.case.id)?;
+        let Some(m) = n.checked_sub(1).and_then(|i| messages.get(i)) else {
+            return Err(CliError::Usage(format!(
+                "case {} has {count} message(s), numbered 1 to {count} in its timeline; there is no #{n}",
+                case.case.reference,
+                count = messages.len()
+            )));
+        };
+        return match read.raw_message(m.id)? {
+            Some(Some(raw)) => {
+                out.write_all(&raw)?;
+                out.flush()?;
+                Ok(())
+            }
+            _ => Err(CliError::Usage(format!(
+                "message #{n} of {} has no stored bytes{}",
+                case.case.reference,
+                case.blanked().map(|b| format!(" {b}")).unwrap_or_default()
+            ))),
+        };
+    }
+    let r = report(store, case, now)?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &r)?;
+        writeln!(out)?;
+    } else {
+        write_report(out, &r)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! The admin's commands that read the database while the daemon runs: `mailcase cases`,
+//! `mailcase case REF` and `mailcase template preview`.
+//!
+//! They open the store read-only (WAL: the daemon keeps writing meanwhile) and write to any
+//! `Write`, so tests and `main.rs` share them. Errors say what to type instead.
+
+pub mod cases;
+pub mod template;
+
+use std::io::Write;
+
+use crate::case::{Reference, ReferenceError};
+use crate::config::Config;
+use crate::store::{CaseView, Reader, Store, StoreError};
+
+/// Why a command could not do what was asked; `main` prints it and exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+    /// A reference that is malformed or names no case, with what the person probably meant.
+    #[error("{0}")]
+    Reference(String),
+    /// An option value that cannot be used, with the accepted ones.
+    #[error("{0}")]
+    Usage(String),
+    #[error("writing the output: {0}")]
+    Output(#[from] std::io::Error),
+    #[error("writing CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("writing JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Opens the configured database read-only.
+///
+/// # Errors
+/// [`StoreError`]: a missing file, or a schema this program does not read.
+pub fn open_store(cfg: &Config) -> Result<Store, CliError> {
+    let path = cfg.db_path();
+    if !path.exists() {
+        return Err(CliError::Usage(format!(
+            "no database at {} yet (store.path): the daemon creates it when it first runs",
+            path.display()
+        )));
+    }
+    Ok(Store::open_read_only(&path)?)
+}
+
+/// Upper case, Crockford look-alikes read as digits after the prefix (as
+/// [`Reference::parse`] reads them), so `cmp-7kq4x-m` and `CMP-7KQ4X-M` compare equal.
+fn normalise(input: &str) -> String {
+    let t = input.trim().to_ascii_uppercase();
+    match t.split_once('-') {
+        Some((prefix, rest)) => {
+            let rest: String = rest
+                .chars()
+                .map(|c| match c {
+                    'O' => '0',
+                    'I' | 'L' => '1',
+                    other => other,
+                })
+                .collect();
+            format!("{prefix}-{rest}")
+        }
+        None => t,
+    }
+}
+
+/// Edit distance counting a swap of two neighbours as one edit (optimal string alignment):
+/// the typos people make with references.
+fn typo_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// Existing references one typo away from what was typed (hyphens ignored, so
+/// `CMP7KQ4XM` finds `CMP-7KQ4X-M` too).
+pub fn similar_references(input: &str, existing: &[String]) -> Vec<String> {
+    let typed = normalise(input).replace('-', "");
+    existing
+        .iter()
+        .filter(|r| typo_distance(&typed, &r.replace('-', "")) <= 1)
+        .cloned()
+        .collect()
+}
+
+fn did_you_mean(candidates: &[String]) -> String {
+    match candidates {
+        [one] => format!("did you mean {one}?"),
+        many => format!("did you mean one of {}?", many.join(", ")),
+    }
+}
+
+/// The case a person named, accepting lower case and look-alikes.
+///
+/// # Errors
+/// [`CliError::Reference`] when the reference is malformed or its check character is wrong
+/// (suggesting existing references one typo away), or when no case has it.
+pub fn find_case(read: &Reader<'_>, input: &str) -> Result<CaseView, CliError> {
+    let typed = input.trim();
+    match Reference::parse(typed) {
+        Ok(r) => read.case_view(r.as_str())?.ok_or_else(|| {
+            CliError::Reference(format!(
+                "no case {r}: the reference is well-formed but not in the database (`mailcase cases` lists them)"
+            ))
+        }),
+        Err(e) => {
+            // A stored reference that does not follow today's check rule is still found.
+            if let Some(v) = read.case_view(&normalise(typed))? {
+                return Ok(v);
+            }
+            let why = match &e {
+                ReferenceError::Check { .. } => "its check character does not match (a typo?)",
+                ReferenceError::Shape(_) => "it is not shaped like CMP-7KQ4X-M",
+            };
+            let candidates = similar_references(typed, &read.references()?);
+            Err(CliError::Reference(if candidates.is_empty() {
+                format!("`{typed}` is not a valid reference: {why}; no case has a reference one typo away from it")
+            } else {
+                format!(
+                    "`{typed}` is not a valid reference: {why}; {}",
+                    did_you_mean(&candidates)
+                )
+            }))
+        }
+    }
+}
+
+/// Left-aligned columns two spaces apart, trailing blanks trimmed.
+fn write_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, v) in widths.iter_mut().zip(r) {
+            *w = (*w).max(v.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        cells
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    writeln!(out, "{}", line(&mut header.iter().copied()))?;
+    for r in rows {
+        writeln!(out, "{}", line(&mut r.iter().map(String::as_str)))?;
+    }
+    Ok(())
+}
+
+/// A stored UTC time as people read it: `2026-11-23 10:00:05`.
+fn short_time(t: &str) -> String {
+    t.chars().take(19).collect::<String>().replace('T', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_in_a_reference_finds_the_case_meant() {
+        let existing = vec!["CMP-7KQ4X-M".to_string(), "CMP-0A1B2-3".to_string()];
+        for typed in [
+            "CMP-7KQ4Y-M", // one symbol wrong
+            "CMP-K7Q4X-M", // two neighbours swapped
+            "cmp-7kq4x-n", // the check symbol wrong, lower case
+            "CMP7KQ4XM",   // hyphens left out
+            "CMP-7KQ4-M",  // a symbol left out
+        ] {
+            assert_eq!(
+                similar_references(typed, &existing),
+                vec!["CMP-7KQ4X-M"],
+                "{typed}"
+            );
+        }
+        assert!(similar_references("CMP-99999-9", &existing).is_empty());
+    }
+
+    #[test]
+    fn look_alike_letters_are_read_as_digits_after_the_prefix() {
+        assert_eq!(normalise("cmp-lo0o0-x"), "CMP-10000-X");
+        assert_eq!(normalise("sol-abcde-f"), "SOL-ABCDE-F");
+    }
+}

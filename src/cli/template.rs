@@ -1,0 +1,337 @@
+//! `mailcase template preview NAME --case REF`: renders a template from the configured
+//! templates folder (the admin's edited copy) for a real case, with the values the pipeline
+//! would give it, so a change is seen on real data before the daemon sends it.
+
+use std::io::Write;
+
+use super::{find_case, CliError};
+use crate::case::Reference;
+use crate::config::Config;
+use crate::pipeline::{case_mail_context, excerpt, format_local, human_size, promise_text};
+use crate::render::{
+    self, AckContext, AttachmentInfo, HistoryLine, MailContext, RatingLink, Rendered, Renderer,
+};
+use crate::schedule::BusinessCalendar;
+use crate::store::{parse_ts, CaseView, MessageRow, Reader, Store};
+use crate::thread::subject;
+use crate::thread::token::TokenKey;
+
+/// `mailcase template ...`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TemplateCommand {
+    /// Render a template for a real case: its subject, text part and (with --html) HTML part.
+    Preview {
+        /// Template name without `.txt.tera`/`.html.tera`, e.g. acknowledgment, agent_new_case.
+        name: String,
+        /// The case whose data fills the template.
+        #[arg(long = "case", value_name = "REF")]
+        case: String,
+        /// Print the HTML part too.
+        #[arg(long)]
+        html: bool,
+    },
+}
+
+/// A rendered preview.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub subject: String,
+    pub rendered: Rendered,
+}
+
+/// The visible text of a message (as the pipeline relays it).
+fn visible(m: &MessageRow) -> String {
+    match m.reply_text.as_deref() {
+        Some(t) if !t.trim().is_empty() => t.to_string(),
+        _ => m.body_text.trim().to_string(),
+    }
+}
+
+/// The attachments of a stored message as the agents' templates list them.
+fn attachments(read: &Reader<'_>, m: Option<&MessageRow>, limit: u64) -> Vec<AttachmentInfo> {
+    let Some(Ok(Some(Some(raw)))) = m.map(|m| read.raw_message(m.id)) else {
+        return Vec::new();
+    };
+    crate::parse::attachment_data(&raw, 0)
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| AttachmentInfo {
+            name: a
+                .meta
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("attachment-{}", i + 1)),
+            content_type: a.meta.content_type.clone(),
+            size: human_size(a.meta.size),
+            attached: a.meta.size as u64 <= limit,
+        })
+        .collect()
+}
+
+/// The latest audit detail of `event` on the case (optionally only those passing `keep`).
+fn last_audit(
+    read: &Reader<'_>,
+    case_id: i64,
+    event: &str,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> Result<Option<serde_json::Value>, CliError> {
+    Ok(read
+        .audit_of_case(Some(case_id))?
+        .into_iter()
+        .rev()
+        .filter(|(_, _, e, _)| e == event)
+        .filter_map(|(_, _, _, d)| serde_json::from_str::<serde_json::Value>(&d).ok())
+        .find(|d| keep(d)))
+}
+
+fn the_key(cfg: &Config) -> Option<TokenKey> {
+    let source = cfg.token_secret_source().ok()?;
+    let secret = crate::secret::read_key(&source, &cfg.base_dir).ok()?;
+    TokenKey::new(&secret).ok()
+}
+
+/// Fills the case templates' values the way the pipeline does for `name`, from what the
+/// database holds about the case.
+fn mail_context(
+    cfg: &Config,
+    cal: &BusinessCalendar,
+    read: &Reader<'_>,
+    v: &CaseView,
+    name: &str,
+) -> Result<MailContext, CliError> {
+    let case = &v.case;
+    let mut m = case_mail_context(cfg, cal, case);
+    let messages = read.messages_of_case(case.id)?;
+    let by = |roles: &[&str]| {
+        messages
+            .iter()
+            .rev()
+            .find(|m| m.role.as_deref().is_some_and(|r| roles.contains(&r)))
+    };
+    let limit = cfg.agents.attach_limit.0;
+    match name {
+        "agent_new_case" => {
+            let first = messages.first();
+            m.text = first.map(|f| f.body_text.clone()).unwrap_or_default();
+            m.attachments = attachments(read, first, limit);
+        }
+        "customer_agent_reply" | "agent_command_error" => {
+            let answer = by(&["agent"]);
+            m.text = answer.map(visible).unwrap_or_default();
+            let from = answer
+                .and_then(|a| a.from_address.clone())
+                .unwrap_or_default();
+            m.agent_name = cfg.agent(&from).map(|a| a.name.clone()).unwrap_or(from);
+        }
+        _ => {
+            let latest = by(&["customer", "cc"]);
+            m.text = latest.map(visible).unwrap_or_default();
+            m.attachments = attachments(read, latest, limit);
+            m.sender = latest
+                .filter(|l| l.role.as_deref() == Some("cc"))
+                .and_then(|l| l.from_address.clone());
+        }
+    }
+    if let Some(l) = case.linked_case_id {
+        if let Some(linked) = read.case_reference(l)? {
+            m.late_reply = linked.1 == case.customer_address;
+            m.linked_reference = Some(linked.0);
+        }
+    }
+    m.reopened = case.reopen_count > 0;
+    m.reason = last_audit(read, case.id, "status", |d| d["to"] == "escalated")?
+        .and_then(|d| d["reason"].as_str().map(String::from));
+    if name == "agent_undeliverable" {
+        if let Some(d) = last_audit(read, case.id, "address_undeliverable", |_| true)? {
+            m.sender = d["address"].as_str().map(String::from);
+            m.reason = d["reason"].as_str().map(String::from);
+        }
+    }
+    if let Some(d) = last_audit(read, case.id, "command_rejected", |_| true)? {
+        m.errors = d["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    let (kind, due) = if case.first_response_at.is_none() {
+        ("first response", case.first_response_due.as_deref())
+    } else {
+        ("resolution", case.resolution_due.as_deref())
+    };
+    m.sla_kind = kind.into();
+    if name == "agent_sla_warning" {
+        m.due_local = due
+            .and_then(parse_ts)
+            .map(|d| format_local(d, cal))
+            .unwrap_or_default();
+    }
+    m.history = messages
+        .iter()
+        .filter(|m| m.robot.is_none())
+        .map(|msg| HistoryLine {
+            at: parse_ts(&msg.received_at)
+                .map(|t| format_local(t, cal))
+                .unwrap_or(msg.received_at.clone()),
+            from: msg.from_address.clone().unwrap_or_default(),
+            role: msg.role.clone().unwrap_or_default(),
+            internal: msg.visibility == "internal",
+            text: visible(msg).chars().take(2000).collect(),
+        })
+        .collect();
+    if matches!(name, "customer_follow_up" | "customer_feedback_request") {
+        let reference =
+            Reference::parse(&case.reference).map_err(|e| CliError::Reference(e.to_string()))?;
+        m.rating_links = (1..=5)
+            .map(|n| RatingLink {
+                rating: n,
+                href: match the_key(cfg) {
+                    Some(k) => format!(
+                        "mailto:{}?subject=Rating%20{n}%20for%20{}",
+                        k.feedback_address(&cfg.support.address, &reference, n),
+                        case.reference
+                    ),
+                    // Previewing does not need the secret; the daemon signs real links.
+                    None => format!(
+                        "mailto:(signed rating address {n}, reply-token key not readable here)"
+                    ),
+                },
+            })
+            .collect();
+    }
+    if let Some(r) = read.rating_row(case.id)? {
+        m.rating = Some(r.rating);
+        m.comment = r.comment;
+    }
+    Ok(m)
+}
+
+fn ack_context(
+    cfg: &Config,
+    cal: &BusinessCalendar,
+    read: &Reader<'_>,
+    v: &CaseView,
+) -> Result<AckContext, CliError> {
+    let case = &v.case;
+    let m = case_mail_context(cfg, cal, case);
+    let first = read.messages_of_case(case.id)?.into_iter().next();
+    let subject = first
+        .as_ref()
+        .map(|f| f.subject.clone())
+        .unwrap_or(case.subject.clone());
+    Ok(AckContext {
+        reference: case.reference.clone(),
+        customer_name: m.customer_name,
+        subject: if subject.is_empty() {
+            "(no subject)".into()
+        } else {
+            subject
+        },
+        category_label: m.category_label,
+        priority_label: m.priority_label,
+        promise: cfg
+            .priority(&case.priority)
+            .map(|p| promise_text(p.first_response.0, p.clock))
+            .unwrap_or_default(),
+        due_local: case
+            .first_response_due
+            .as_deref()
+            .and_then(parse_ts)
+            .map(|d| format_local(d, cal))
+            .unwrap_or_default(),
+        excerpt: first
+            .as_ref()
+            .map(|f| excerpt(&f.body_text, 300))
+            .unwrap_or_default(),
+        attachments: attachments(read, first.as_ref(), u64::MAX)
+            .into_iter()
+            .map(|a| a.name)
+            .collect(),
+        support_name: cfg.support.name.clone(),
+    })
+}
+
+/// Renders template `name` for the case `reference` with the templates in `config`'s folder.
+///
+/// # Errors
+/// An unknown template name (listing the known ones), a template that does not load or
+/// render (naming the file and the problem), or a reference that names no case.
+pub fn render_preview(
+    cfg: &Config,
+    store: &Store,
+    name: &str,
+    reference: &str,
+) -> Result<Preview, CliError> {
+    if !render::templates().any(|t| t == name) {
+        return Err(CliError::Usage(format!(
+            "no template `{name}`; the templates are: {}",
+            render::templates().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    if name == crate::report::digest::TEMPLATE {
+        // The digest is about a period, not a case.
+        return Err(CliError::Usage(format!(
+            "`{name}` is the management digest, not a case template: see it with `mailcase report --since 7d --html FILE`"
+        )));
+    }
+    let renderer = Renderer::load(&cfg.templates_dir())?;
+    let read = store.read();
+    let v = find_case(&read, reference)?;
+    let cal = BusinessCalendar::from_config(&cfg.calendar);
+    let prefix = &cfg.support.reference_prefix;
+    let r = Reference::parse(&v.case.reference).map_err(|e| CliError::Reference(e.to_string()))?;
+    if name == "acknowledgment" {
+        let ctx = ack_context(cfg, &cal, &read, &v)?;
+        return Ok(Preview {
+            subject: subject::customer_subject(&r, &ctx.subject, prefix),
+            rendered: renderer.render(name, &ctx)?,
+        });
+    }
+    let mut ctx = mail_context(cfg, &cal, &read, &v, name)?;
+    if name == "customer_update" {
+        // As the escalation notice is built: the escalation text inside the update.
+        let inner = renderer.render("customer_escalated", &ctx)?;
+        ctx.update_text = Some(inner.text.trim().to_string());
+        ctx.update_html = Some(inner.html);
+    }
+    let subject = if name.starts_with("customer_") {
+        subject::customer_subject(&r, &v.case.subject, prefix)
+    } else {
+        subject::agent_subject(&r, &v.case.subject, prefix, name == "agent_new_case")
+    };
+    Ok(Preview {
+        subject,
+        rendered: renderer.render(name, &ctx)?,
+    })
+}
+
+/// `mailcase template preview NAME --case REF [--html]`.
+///
+/// # Errors
+/// As [`render_preview`], or the output.
+pub fn preview(
+    cfg: &Config,
+    store: &Store,
+    name: &str,
+    reference: &str,
+    html: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let p = render_preview(cfg, store, name, reference)?;
+    writeln!(
+        out,
+        "template {name} from {}",
+        cfg.templates_dir().display()
+    )?;
+    writeln!(out, "Subject: {}", p.subject)?;
+    writeln!(out, "\n----- text part ({name}.txt.tera) -----")?;
+    writeln!(out, "{}", p.rendered.text.trim_end())?;
+    if html {
+        writeln!(out, "\n----- HTML part ({name}.html.tera) -----")?;
+        writeln!(out, "{}", p.rendered.html.trim_end())?;
+    }
+    Ok(())
+}

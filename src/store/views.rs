@@ -1,0 +1,329 @@
+//! Read-only views for the command line (`mailcase cases`, `mailcase case`): filtered case
+//! lists, a case with its records-management state, raw messages and ratings with their time.
+//!
+//! Kept apart from the daemon's queries so the CLI's needs do not grow the pipeline's API.
+//! Columns are read by name, so a later change to `CASE_COLS` cannot shift them.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params_from_iter, OptionalExtension, ToSql};
+
+use super::{case_from_row, parse_ts, ts, CaseRow, Reader, StoreError, CASE_COLS};
+
+/// Which cases `mailcase cases` lists; every set field must match.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<String>,
+    /// Lower-cased customer address.
+    pub customer: Option<String>,
+    /// Opened at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only open cases whose first-response or resolution target passed unmet at this instant
+    /// (at the pause, for a case waiting on the customer: its clock stopped there).
+    pub overdue_at: Option<DateTime<Utc>>,
+}
+
+/// A case with the records-management facts of schema v4.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CaseView {
+    #[serde(flatten)]
+    pub case: CaseRow,
+    /// The reason a case is on legal hold (never purged).
+    pub legal_hold: Option<String>,
+    pub escalated_at: Option<String>,
+    /// Retention removed its personal data.
+    pub purged_at: Option<String>,
+    /// A data-protection request erased its customer's personal data.
+    pub erased_at: Option<String>,
+}
+
+impl CaseView {
+    /// True when the case is open and its first-response target (not yet met) or its
+    /// resolution target passed before `now`, or before the pause for a case waiting on the
+    /// customer, whose clock stopped there.
+    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
+        let c = &self.case;
+        if matches!(c.status.as_str(), "resolved" | "closed") {
+            return false;
+        }
+        let clock = c.sla_paused_at.as_deref().and_then(parse_ts).unwrap_or(now);
+        let passed = |due: Option<&str>| due.and_then(parse_ts).is_some_and(|d| d < clock);
+        (c.first_response_at.is_none() && passed(c.first_response_due.as_deref()))
+            || passed(c.resolution_due.as_deref())
+    }
+
+    /// "(purged)" or "(erased)" when the case's personal fields were blanked.
+    pub fn blanked(&self) -> Option<&'static str> {
+        if self.erased_at.is_some() {
+            Some("(erased)")
+        } else if self.purged_at.is_some() {
+            Some("(purged)")
+        } else {
+            None
+        }
+    }
+}
+
+/// A rating as stored, with when it was given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RatingRow {
+    pub rating: u8,
+    pub comment: Option<String>,
+    pub at: String,
+}
+
+fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseView> {
+    Ok(CaseView {
+        case: case_from_row(r)?,
+        legal_hold: r.get("legal_hold")?,
+        escalated_at: r.get("escalated_at")?,
+        purged_at: r.get("purged_at")?,
+        erased_at: r.get("erased_at")?,
+    })
+}
+
+fn view_cols() -> String {
+    format!("{CASE_COLS}, legal_hold, escalated_at, purged_at, erased_at")
+}
+
+impl Reader<'_> {
+    /// Cases matching `f`, newest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn cases_matching(&self, f: &CaseFilter) -> Result<Vec<CaseView>, StoreError> {
+        let mut cond: Vec<String> = Vec::new();
+        let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+        let mut arg = |cond: &mut Vec<String>, sql: &str, v: Box<dyn ToSql>| {
+            args.push(v);
+            cond.push(sql.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(s) = &f.status {
+            arg(&mut cond, "status = ?", Box::new(s.clone()));
+        }
+        if let Some(c) = &f.category {
+            arg(&mut cond, "category = ?", Box::new(c.clone()));
+        }
+        if let Some(p) = &f.priority {
+            arg(&mut cond, "priority = ?", Box::new(p.clone()));
+        }
+        if let Some(c) = &f.customer {
+            arg(
+                &mut cond,
+                "lower(customer_address) = ?",
+                Box::new(c.clone()),
+            );
+        }
+        if let Some(t) = f.since {
+            arg(&mut cond, "created_at >= ?", Box::new(ts(t)));
+        }
+        let wher = if cond.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", cond.join(" AND "))
+        };
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {} FROM cases {wher} ORDER BY created_at DESC, id DESC",
+            view_cols()
+        ))?;
+        let rows = st.query_map(params_from_iter(args.iter()), view_from_row)?;
+        let mut v: Vec<CaseView> = rows.collect::<Result<_, _>>()?;
+        if let Some(now) = f.overdue_at {
+            v.retain(|c| c.overdue(now));
+        }
+        Ok(v)
+    }
+
+    /// One case with its records-management facts.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn case_view(&self, reference: &str) -> Result<Option<CaseView>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {} FROM cases WHERE reference = ?1", view_cols()),
+                [reference],
+                view_from_row,
+            )
+            .optional()?)
+    }
+
+    /// The reference and customer address of a case by its id (for linked cases).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn case_reference(&self, case_id: i64) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT reference, customer_address FROM cases WHERE id = ?1",
+                [case_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Every case reference, for suggesting the one a person meant.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn references(&self) -> Result<Vec<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT reference FROM cases ORDER BY id")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The stored raw bytes of a message: `None` when there is no such message, `Some(None)`
+    /// when its bytes were removed (purged or erased).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn raw_message(&self, message_id: i64) -> Result<Option<Option<Vec<u8>>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT raw FROM messages WHERE id = ?1",
+                [message_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The rating of a case with when it was given.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn rating_row(&self, case_id: i64) -> Result<Option<RatingRow>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT rating, comment, at FROM ratings WHERE case_id = ?1",
+                [case_id],
+                |r| {
+                    Ok(RatingRow {
+                        rating: r.get(0)?,
+                        comment: r.get(1)?,
+                        at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{NewCase, Store};
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, h, 0, 0).unwrap()
+    }
+
+    fn case(s: &mut Store, reference: &str, customer: &str, opened: DateTime<Utc>) -> i64 {
+        s.write(|tx| {
+            tx.insert_case(&NewCase {
+                reference,
+                status: "acknowledged",
+                category: "billing",
+                priority: "normal",
+                subject: "s",
+                customer_address: customer,
+                customer_name: None,
+                now: opened,
+                first_response_due: Some(opened + chrono::Duration::hours(2)),
+                linked_case_id: None,
+            })
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn overdue_means_an_open_case_past_an_unmet_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("v.db")).unwrap();
+        let late = case(&mut s, "CMP-00001-1", "a@x.test", at(8));
+        let answered = case(&mut s, "CMP-00002-2", "b@x.test", at(8));
+        let fresh = case(&mut s, "CMP-00003-3", "C@x.test", at(11));
+        let paused = case(&mut s, "CMP-00004-4", "d@x.test", at(8));
+        s.write(|tx| {
+            tx.set_first_response(answered, at(9))?;
+            tx.set_case_time(paused, "sla_paused_at", Some(at(9)))
+        })
+        .unwrap();
+        let refs = |f: &CaseFilter| -> Vec<i64> {
+            s.read()
+                .cases_matching(f)
+                .unwrap()
+                .iter()
+                .map(|c| c.case.id)
+                .collect()
+        };
+        let overdue = CaseFilter {
+            overdue_at: Some(at(12)),
+            ..CaseFilter::default()
+        };
+        assert_eq!(refs(&overdue), vec![late]);
+        let customer = CaseFilter {
+            customer: Some("c@x.test".into()),
+            ..CaseFilter::default()
+        };
+        assert_eq!(refs(&customer), vec![fresh]);
+        let since = CaseFilter {
+            since: Some(at(10)),
+            ..CaseFilter::default()
+        };
+        assert_eq!(refs(&since), vec![fresh]);
+        assert_eq!(refs(&CaseFilter::default()).len(), 4);
+    }
+
+    #[test]
+    fn a_purged_case_is_listed_and_shown_as_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("v.db")).unwrap();
+        let id = case(&mut s, "CMP-00001-5", "a@x.test", at(8));
+        // What retention leaves of a case: the figures, no personal data.
+        s.conn
+            .execute(
+                "UPDATE cases SET subject = '', customer_address = '', customer_name = NULL, purged_at = ?2 WHERE id = ?1",
+                rusqlite::params![id, ts(at(9))],
+            )
+            .unwrap();
+        let v = s.read().case_view("CMP-00001-5").unwrap().unwrap();
+        assert_eq!(v.blanked(), Some("(purged)"));
+        let cfg = crate::config::Config::from_toml(
+            include_str!("../../tests/fixtures/config/base.toml"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let args = crate::cli::cases::CasesArgs::default();
+        crate::cli::cases::list(&cfg, &s, &args, at(12), &mut out).unwrap();
+        let table = String::from_utf8(out).unwrap();
+        let row = table.lines().nth(1).unwrap();
+        assert!(row.starts_with("CMP-00001-5"), "{table}");
+        assert_eq!(
+            row.matches("(purged)").count(),
+            2,
+            "customer and subject: {table}"
+        );
+        let mut out = Vec::new();
+        let args = crate::cli::cases::CaseArgs {
+            reference: "cmp-00001-5".into(),
+            json: false,
+            raw: None,
+        };
+        crate::cli::cases::show(&s, &args, at(12), &mut out).unwrap();
+        let shown = String::from_utf8(out).unwrap();
+        assert!(shown.starts_with("CMP-00001-5  (purged)"), "{shown}");
+        assert!(
+            shown.contains("personal data purged 2026-11-23 09:00:00"),
+            "{shown}"
+        );
+    }
+}
