@@ -475,6 +475,57 @@ impl Default for FeedbackConfig {
     }
 }
 
+/// How often the management digest goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestSchedule {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+/// The management digest: a report of the period with charts, mailed to managers on a
+/// schedule in the calendar's time zone. Each slot is sent once, late after downtime (within
+/// a day), never twice.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// Send digests at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `daily`, `weekly` or `monthly`.
+    #[serde(default = "default_digest_schedule")]
+    pub schedule: DigestSchedule,
+    /// Weekly digests: the weekday they go out (`monday`, `mon`...).
+    #[serde(default = "default_digest_day")]
+    pub day: String,
+    /// Monthly digests: the day of the month they go out (1-28).
+    #[serde(default = "default_digest_day_of_month")]
+    pub day_of_month: u32,
+    /// Local time of day (calendar time zone), `HH:MM`.
+    #[serde(default = "default_digest_at")]
+    pub at: String,
+    /// The period reported, ending at the slot (default: since the previous slot).
+    pub period: Option<HumanDuration>,
+    /// Who gets it (default: every `[[escalation]]` contact, or the agents without any).
+    #[serde(default)]
+    pub recipients: Vec<String>,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig {
+            enabled: false,
+            schedule: default_digest_schedule(),
+            day: default_digest_day(),
+            day_of_month: default_digest_day_of_month(),
+            at: default_digest_at(),
+            period: None,
+            recipients: Vec::new(),
+        }
+    }
+}
+
 /// Where the system of record lives.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -797,6 +848,9 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// The management digest (off without a `[digest]` section).
+    #[serde(default)]
+    pub digest: DigestConfig,
     /// Folder the config was read from; relative paths in it are resolved against this.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -1023,6 +1077,18 @@ fn default_flood() -> u32 {
 fn default_max_headers() -> usize {
     2000
 }
+fn default_digest_schedule() -> DigestSchedule {
+    DigestSchedule::Weekly
+}
+fn default_digest_day() -> String {
+    "monday".into()
+}
+fn default_digest_day_of_month() -> u32 {
+    1
+}
+fn default_digest_at() -> String {
+    "08:00".into()
+}
 
 /// Parses a weekday name as written in config (`mon`, `monday`, case-insensitive).
 pub fn parse_weekday(s: &str) -> Option<Weekday> {
@@ -1182,6 +1248,27 @@ impl Config {
                 .map(|a| a.to_lowercase())
                 .collect()
         }
+    }
+
+    /// Who gets the management digest: `digest.recipients`, else every escalation contact,
+    /// else the agents (lower-cased, each once).
+    pub fn digest_recipients(&self) -> Vec<String> {
+        let mut v: Vec<String> = if !self.digest.recipients.is_empty() {
+            self.digest.recipients.clone()
+        } else if !self.escalation.is_empty() {
+            self.escalation
+                .iter()
+                .flat_map(|e| e.contacts.iter().cloned())
+                .collect()
+        } else {
+            self.notify_addresses()
+        };
+        for a in &mut v {
+            *a = a.to_lowercase();
+        }
+        let mut seen = BTreeSet::new();
+        v.retain(|a| seen.insert(a.clone()));
+        v
     }
 
     /// The one configured source of the reply-token key.
@@ -1589,6 +1676,49 @@ impl Config {
                 }
             }
         }
+        let d = &self.digest;
+        if d.schedule == DigestSchedule::Weekly && parse_weekday(&d.day).is_none() {
+            push(
+                "digest.day",
+                format!("`{}` is not a weekday (monday, tue, ...)", d.day),
+            );
+        }
+        if !(1..=28).contains(&d.day_of_month) {
+            push(
+                "digest.day_of_month",
+                "must be 1-28 (every month has it)".into(),
+            );
+        }
+        if parse_hhmm(&d.at).is_none() {
+            push("digest.at", format!("`{}` is not a time HH:MM", d.at));
+        }
+        if d.period
+            .is_some_and(|p| p.0.is_zero() || p.0 > Duration::from_secs(366 * 86_400))
+        {
+            push(
+                "digest.period",
+                "must be more than 0 and at most 366d".into(),
+            );
+        }
+        for (i, a) in d.recipients.iter().enumerate() {
+            if split_address(a).is_none() {
+                push(
+                    &format!("digest.recipients[{i}]"),
+                    format!("`{a}` is not an e-mail address"),
+                );
+            } else if self.own_addresses().contains(&a.to_lowercase()) {
+                push(
+                    &format!("digest.recipients[{i}]"),
+                    "must not be one of our own addresses".into(),
+                );
+            }
+        }
+        if d.enabled && self.digest_recipients().is_empty() {
+            push(
+                "digest.recipients",
+                "nobody to send the digest to: set recipients (or [[escalation]] contacts or agents), or enabled = false".into(),
+            );
+        }
         if self.feedback.escalate_at_or_below > 5 {
             push(
                 "feedback.escalate_at_or_below",
@@ -1945,6 +2075,77 @@ name = ""
         assert!(HumanDuration::parse("10").is_err());
         assert!(HumanDuration::parse("").is_err());
         assert!(HumanDuration::parse("5y").is_err());
+    }
+
+    #[test]
+    fn digest_settings_are_checked_with_their_keys() {
+        let text = MINIMAL.to_string()
+            + r#"
+[digest]
+schedule = "weekly"
+day = "someday"
+day_of_month = 31
+at = "8 o'clock"
+period = "0s"
+recipients = ["support@support.test", "nobody"]
+"#;
+        let e = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        for key in [
+            "digest.day",
+            "digest.day_of_month",
+            "digest.at",
+            "digest.period",
+            "digest.recipients[0]",
+            "digest.recipients[1]",
+        ] {
+            assert!(e.contains(key), "{key} missing in: {e}");
+        }
+        let e = Config::from_toml(
+            &(MINIMAL.to_string() + "\n[digest]\nschedule = \"fortnightly\"\n"),
+            Path::new("."),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("fortnightly") && e.contains("schedule"), "{e}");
+    }
+
+    #[test]
+    fn digest_recipients_default_to_the_escalation_contacts() {
+        let text = MINIMAL.to_string()
+            + r#"
+[digest]
+schedule = "daily"
+
+[[escalation]]
+contacts = ["Boss@support.test", "ops@support.test"]
+categories = ["general"]
+
+[[escalation]]
+contacts = ["boss@support.test"]
+"#;
+        let c = Config::from_toml(&text, Path::new(".")).unwrap();
+        assert!(c.digest.enabled);
+        assert_eq!(
+            c.digest_recipients(),
+            vec!["boss@support.test", "ops@support.test"]
+        );
+        // Enabled with nobody to tell is an error that says what to set.
+        let e = Config::from_toml(
+            &(MINIMAL.to_string() + "\n[digest]\nat = \"07:30\"\n"),
+            Path::new("."),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("digest.recipients"), "{e}");
+        // Without a [digest] section there is no digest.
+        assert!(
+            !Config::from_toml(MINIMAL, Path::new("."))
+                .unwrap()
+                .digest
+                .enabled
+        );
     }
 
     #[test]

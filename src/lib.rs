@@ -11,6 +11,7 @@
 //!   -> ingest   (UID MOVE to the processed folder, only after commit)
 //! outbox (pending rows -> SMTP via lettre, retries with backoff)   -- network
 //! records (retention purge, legal hold, data-protection export and erasure)
+//! scheduler (due timers, and the management digest of `report` at each slot)
 //! ```
 //!
 //! `store` is the only module that touches SQLite; `clock` the only one that reads the time.
@@ -32,6 +33,7 @@ pub mod pipeline;
 pub mod records;
 pub mod render;
 pub mod reply;
+pub mod report;
 pub mod schedule;
 pub mod scheduler;
 pub mod secret;

@@ -109,6 +109,8 @@ enum Command {
         #[arg(long)]
         customer: String,
     },
+    /// Report a period: volumes, response and resolution times, SLA, escalations, ratings.
+    Report(mailcase::report::cli::ReportArgs),
 }
 
 const EX_DATAERR: u8 = 65;
@@ -207,6 +209,11 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
             let cfg = Config::load(&cli.config)?;
             Ok(records::erase(&cfg, customer, &mut std::io::stdout())?)
         }
+        Command::Report(args) => Ok(mailcase::report::cli::run(
+            &cli.config,
+            args,
+            &mut std::io::stdout(),
+        )?),
         Command::Deliver => unreachable!("handled in main"),
     }
 }

@@ -27,9 +27,11 @@ pub const CASE_TEMPLATES: &[&str] = &[
 ];
 
 /// Every template the daemon uses (names without `.txt.tera`/`.html.tera`): the
-/// acknowledgment and the case templates.
+/// acknowledgment, the case templates and the management digest.
 pub fn templates() -> impl Iterator<Item = &'static str> {
-    std::iter::once("acknowledgment").chain(CASE_TEMPLATES.iter().copied())
+    std::iter::once("acknowledgment")
+        .chain(CASE_TEMPLATES.iter().copied())
+        .chain(std::iter::once(crate::report::digest::TEMPLATE))
 }
 
 /// Template errors name the file and what is wrong in it.
@@ -336,6 +338,18 @@ pub fn check_all(r: &Renderer) -> Result<(), RenderError> {
         late.reopened = false;
         r.render(t, &late)?;
     }
+    // The digest, full and for a period with nothing in it.
+    let digest = crate::report::digest::DigestContext::sample();
+    r.render(crate::report::digest::TEMPLATE, &digest)?;
+    let mut quiet = digest;
+    quiet.view.breached.clear();
+    quiet.view.escalated.clear();
+    quiet.view.comments.clear();
+    quiet.view.keywords.clear();
+    quiet.view.busiest_hours.clear();
+    quiet.charts.clear();
+    quiet.legend.clear();
+    r.render(crate::report::digest::TEMPLATE, &quiet)?;
     Ok(())
 }
 
@@ -389,6 +403,31 @@ pub(crate) mod tests {
         );
         assert!(!out.html.contains("<script>"));
         assert!(out.html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn the_digest_template_escapes_subjects_comments_and_keywords() {
+        let r = Renderer::load(&templates()).unwrap();
+        let out = r
+            .render(
+                crate::report::digest::TEMPLATE,
+                &crate::report::digest::DigestContext::sample(),
+            )
+            .unwrap();
+        assert!(!out.html.contains("<script>"), "subject escaped");
+        assert!(!out.html.contains("<b>three</b>"), "comment escaped");
+        assert!(!out.html.contains("<invoice>"), "keyword escaped");
+        assert!(out.html.contains("&lt;script&gt;"));
+        assert!(
+            out.html.contains("{{ reference }}"),
+            "customer text is data"
+        );
+        assert!(out.html.contains("src=\"cid:volume.sample@support.test\""));
+        assert!(
+            out.text.contains("Took <b>three</b> days"),
+            "text part unescaped"
+        );
+        assert!(out.text.contains("CMP-7KQ4X-M"));
     }
 
     #[test]

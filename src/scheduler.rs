@@ -14,6 +14,7 @@ use tokio::sync::{Notify, RwLock};
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::{fire_due, Engine};
+use crate::report::digest::{self, DigestOutcome};
 use crate::store::{blocking, SharedStore};
 
 /// Timers fired per transaction.
@@ -46,6 +47,7 @@ pub async fn run(
         }
         let e = engine.read().await.clone();
         let next_purge = daily_purge(&store, &e).await;
+        digest_round(&e, &store, &outbox).await;
         let e2 = e.clone();
         let sleep = match blocking(&store, move |s| fire_due(s, &e2, ROUND)).await {
             Ok(n) if n > 0 => {
@@ -81,6 +83,9 @@ pub async fn run(
                 .min(sleep),
             None => sleep,
         };
+        // Never past the next digest slot.
+        let sleep = crate::report::digest::until_next(&e, e.clock.now())
+            .map_or(sleep, |d| sleep.min(e.clock.real(d)));
         if sleep.is_zero() {
             continue;
         }
@@ -122,5 +127,24 @@ async fn daily_purge(
             tracing::error!(error = %err, "retention: daily purge failed, retrying");
             None
         }
+    }
+}
+
+/// Queues the management digest when a slot is due (one slot per round).
+async fn digest_round(engine: &Arc<Engine>, store: &SharedStore, outbox: &Notify) {
+    let e = engine.clone();
+    match blocking(store, move |s| Ok(digest::send_due(s, &e))).await {
+        Ok(Ok(DigestOutcome::Nothing)) => {}
+        Ok(Ok(DigestOutcome::Queued { slot })) => {
+            tracing::info!(slot = %slot, "digest queued");
+            outbox.notify_one();
+        }
+        Ok(Ok(DigestOutcome::Skipped { slot, why })) => {
+            tracing::info!(slot = %slot, why = %why, "digest slot skipped");
+        }
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, transient = err.is_transient(), "digest not sent, retrying next round")
+        }
+        Err(err) => tracing::error!(error = %err, "digest not sent, retrying next round"),
     }
 }

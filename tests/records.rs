@@ -367,7 +367,13 @@ async fn retention_purges_closed_cases_when_due_keeps_held_ones_and_runs_daily()
     assert_eq!(held.customer_address, tom);
     assert!(!purged(&w, disputed.id));
     for m in w.store().read().messages_of_case(disputed.id).unwrap() {
-        assert!(w.store().read().raw_message(m.id).unwrap().flatten().is_some());
+        assert!(w
+            .store()
+            .read()
+            .raw_message(m.id)
+            .unwrap()
+            .flatten()
+            .is_some());
     }
 
     // Released: the policy applies again at the next purge; the record of the hold stays.

@@ -271,6 +271,12 @@ pub fn render_preview(
             render::templates().collect::<Vec<_>>().join(", ")
         )));
     }
+    if name == crate::report::digest::TEMPLATE {
+        // The digest is about a period, not a case.
+        return Err(CliError::Usage(format!(
+            "`{name}` is the management digest, not a case template: see it with `mailcase report --since 7d --html FILE`"
+        )));
+    }
     let renderer = Renderer::load(&cfg.templates_dir())?;
     let read = store.read();
     let v = find_case(&read, reference)?;

@@ -23,6 +23,18 @@ pub struct OutAttachment {
     pub data: Vec<u8>,
 }
 
+/// An image shown inside the HTML part (`<img src="cid:...">`), sent as a
+/// `multipart/related` part next to the HTML with its `Content-ID`.
+#[derive(Debug, Clone)]
+pub struct InlineImage {
+    /// Without angle brackets; letters, digits and `.-_@` only (it is also a URL in the HTML).
+    pub content_id: String,
+    /// Suggested file name when a client saves it.
+    pub name: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
 /// An outgoing message before formatting.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
@@ -94,6 +106,34 @@ fn bracket(id: &str) -> String {
 /// # Errors
 /// [`ComposeError`] for an address lettre rejects.
 pub fn build(o: &Outgoing) -> Result<Vec<u8>, ComposeError> {
+    build_with_inline(o, &[])
+}
+
+/// Formats the message with images shown inside its HTML part: `multipart/alternative` of the
+/// text and a `multipart/related` holding the HTML and the images (RFC 2387), each image with
+/// its `Content-ID` and `Content-Disposition: inline`, every header through lettre.
+///
+/// # Errors
+/// [`ComposeError`] for an address lettre rejects, a Content-ID that is not a plain token, or
+/// inline images without an HTML part to show them.
+pub fn build_with_inline(o: &Outgoing, inline: &[InlineImage]) -> Result<Vec<u8>, ComposeError> {
+    if !inline.is_empty() && o.html.is_none() {
+        return Err(ComposeError::Build(
+            "inline images need an HTML part".into(),
+        ));
+    }
+    for i in inline {
+        let ok = !i.content_id.is_empty()
+            && i.content_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_@".contains(c));
+        if !ok {
+            return Err(ComposeError::Build(format!(
+                "content id `{}` must be letters, digits and .-_@",
+                i.content_id
+            )));
+        }
+    }
     let from = Mailbox::new(Some(one_line(&o.from_name)), address(&o.from_address)?);
     let mut b = lettre::Message::builder().from(from);
     if o.to.is_empty() {
@@ -139,6 +179,25 @@ pub fn build(o: &Outgoing) -> Result<Vec<u8>, ComposeError> {
         .header(ContentType::TEXT_PLAIN)
         .body(o.text.clone());
     let body = match &o.html {
+        Some(html) if !inline.is_empty() => {
+            let mut related = MultiPart::related().singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(html.clone()),
+            );
+            for i in inline {
+                let ct = ContentType::parse(&i.content_type)
+                    .map_err(|e| ComposeError::Build(e.to_string()))?;
+                related = related.singlepart(
+                    lettre::message::Attachment::new_inline_with_name(
+                        i.content_id.clone(),
+                        one_line(&i.name),
+                    )
+                    .body(i.data.clone(), ct),
+                );
+            }
+            MultiPart::alternative().singlepart(text).multipart(related)
+        }
         Some(html) => MultiPart::alternative().singlepart(text).singlepart(
             SinglePart::builder()
                 .header(ContentType::TEXT_HTML)
@@ -251,6 +310,47 @@ mod tests {
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].name.as_deref(), Some("invoice.pdf"));
         assert!(m.text.contains("Hello"));
+    }
+
+    #[test]
+    fn inline_images_travel_as_related_parts_referenced_by_content_id() {
+        let mut o = sample();
+        o.html = Some("<p>Chart</p><img src=\"cid:volume.1@support.test\">".into());
+        let png = b"\x89PNG\r\n\x1a\nnot really".to_vec();
+        let raw = build_with_inline(
+            &o,
+            &[InlineImage {
+                content_id: "volume.1@support.test".into(),
+                name: "volume.png".into(),
+                content_type: "image/png".into(),
+                data: png.clone(),
+            }],
+        )
+        .unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("multipart/related"), "{text}");
+        assert!(
+            text.contains("Content-ID: <volume.1@support.test>"),
+            "{text}"
+        );
+        use mail_parser::MimeHeaders;
+        let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let img = m
+            .parts
+            .iter()
+            .find(|p| p.content_id() == Some("volume.1@support.test"))
+            .expect("the image part");
+        assert_eq!(img.contents(), png.as_slice());
+        let ct = img.content_type().unwrap();
+        assert_eq!((ct.ctype(), ct.subtype()), ("image", Some("png")));
+        // A Content-ID that could break out of the header or the HTML is refused.
+        let bad = InlineImage {
+            content_id: "x>\r\nBcc: a@b".into(),
+            name: "x.png".into(),
+            content_type: "image/png".into(),
+            data: vec![],
+        };
+        assert!(build_with_inline(&o, &[bad]).is_err());
     }
 
     #[test]

@@ -78,6 +78,21 @@ impl BusinessCalendar {
         self.tz
     }
 
+    /// The first instant of local date `d` in the business time zone (midnight, or the
+    /// first time the clock shows on a day whose midnight a DST change skips). Reports read
+    /// `--from 2026-11-23` as this instant.
+    pub fn start_of_day(&self, d: NaiveDate) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        (0..=24 * 4)
+            .find_map(|q| {
+                self.tz
+                    .from_local_datetime(&(d.and_time(NaiveTime::MIN) + Duration::minutes(15 * q)))
+                    .earliest()
+            })
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| d.and_time(NaiveTime::MIN).and_utc())
+    }
+
     /// Length of one working day on the wall clock: what `1d` of business time means. Zero
     /// for an (unvalidated) calendar whose end is not after its start.
     pub fn day_length(&self) -> Duration {
@@ -286,6 +301,30 @@ mod tests {
         );
         // Friday 16:00 local + 8 business hours = Monday 16:00 local (CET) = 15:00Z.
         assert_eq!(d, utc("2026-10-26T15:00:00Z"));
+    }
+
+    #[test]
+    fn a_day_starts_at_local_midnight_even_where_dst_skips_it() {
+        let c = cal("Europe/Berlin", &[]);
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(c.start_of_day(d("2026-11-23")), utc("2026-11-22T23:00:00Z"));
+        assert_eq!(c.start_of_day(d("2026-07-01")), utc("2026-06-30T22:00:00Z"));
+        // Santiago de Chile springs forward at midnight: 2026-09-06 begins at 01:00 local.
+        let c = cal("America/Santiago", &[]);
+        assert_eq!(c.start_of_day(d("2026-09-06")), utc("2026-09-06T04:00:00Z"));
+    }
+
+    #[test]
+    fn business_time_of_a_week_excludes_nights_weekends_and_holidays() {
+        // A report's resolution time: opened Thursday 16:00, resolved the next Tuesday 10:00
+        // with Monday a holiday: 1 h Thursday, 8 h Friday, 1 h Tuesday.
+        let c = cal("Europe/Berlin", &["2026-11-30"]);
+        let got = c.business_between(utc("2026-11-26T15:00:00Z"), utc("2026-12-01T09:00:00Z"));
+        assert_eq!(got, Duration::hours(10));
+        assert_eq!(
+            c.business_between(utc("2026-12-01T09:00:00Z"), utc("2026-11-26T15:00:00Z")),
+            Duration::zero()
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::parse::{Attachment, InboundMessage};
 
+mod report;
 mod views;
+pub use report::{ReportCase, ReportRating};
 pub use views::{CaseFilter, CaseView, RatingRow};
 pub mod records;
 

@@ -1,0 +1,162 @@
+//! `mailcase report`: the report of a period as a table, JSON, CSV or the digest's HTML page.
+//! It opens the database read-only, so it runs while the daemon runs.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use super::digest::{self, DigestError};
+use super::output::{render_csv, render_table};
+use super::{build, Period};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError, HumanDuration};
+use crate::render::{RenderError, Renderer};
+use crate::schedule::BusinessCalendar;
+use crate::store::{Store, StoreError};
+
+/// The period and the output of `mailcase report`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ReportArgs {
+    /// Report the last DURATION up to now, e.g. 30d, 2w, 12h (the default is 30d).
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["from", "to"])]
+    pub since: Option<String>,
+    /// Start of the period: a date YYYY-MM-DD (midnight in the business time zone) or an
+    /// RFC 3339 time.
+    #[arg(long, value_name = "DATE", requires = "to")]
+    pub from: Option<String>,
+    /// End of the period: a date counts whole (up to its end), or an RFC 3339 time.
+    #[arg(long, value_name = "DATE", requires = "from")]
+    pub to: Option<String>,
+    /// Judge open targets as of this RFC 3339 time instead of now (reproducible reports).
+    #[arg(long, value_name = "RFC3339")]
+    pub as_of: Option<String>,
+    /// JSON instead of a table.
+    #[arg(long, conflicts_with_all = ["csv", "html"])]
+    pub json: bool,
+    /// CSV (section,name,metric,value) instead of a table.
+    #[arg(long, conflicts_with = "html")]
+    pub csv: bool,
+    /// Write the digest page, charts embedded, to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// What can go wrong making a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// A `--from`/`--to` value: a local date (`end`: the end of that day) or an RFC 3339 time.
+fn instant(
+    s: &str,
+    cal: &BusinessCalendar,
+    end: bool,
+    flag: &str,
+) -> Result<DateTime<Utc>, ReportError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+        ReportError::Usage(format!(
+            "{flag} `{s}` is not a date YYYY-MM-DD or an RFC 3339 time"
+        ))
+    })?;
+    let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+    Ok(cal.start_of_day(d))
+}
+
+/// The period the arguments ask for, at `now`.
+///
+/// # Errors
+/// [`ReportError::Usage`] for a value that does not parse or an empty period.
+pub fn period(
+    args: &ReportArgs,
+    cal: &BusinessCalendar,
+    now: DateTime<Utc>,
+) -> Result<Period, ReportError> {
+    let p = match (&args.from, &args.to) {
+        (Some(f), Some(t)) => Period {
+            from: instant(f, cal, false, "--from")?,
+            to: instant(t, cal, true, "--to")?,
+        },
+        _ => {
+            let since = args.since.as_deref().unwrap_or("30d");
+            let d = HumanDuration::parse(since)
+                .map_err(|e| ReportError::Usage(format!("--since: {e}")))?;
+            let d = Duration::from_std(d.0)
+                .map_err(|_| ReportError::Usage(format!("--since `{since}` is too long")))?;
+            Period {
+                from: now - d,
+                to: now,
+            }
+        }
+    };
+    if p.to <= p.from {
+        return Err(ReportError::Usage(
+            "the period is empty: --to must be after --from".into(),
+        ));
+    }
+    Ok(p)
+}
+
+/// Runs `mailcase report` with the config at `config_path`, writing to `out`.
+///
+/// # Errors
+/// [`ReportError`] naming what failed.
+pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result<(), ReportError> {
+    let cfg = Config::load(config_path)?;
+    let cal = BusinessCalendar::from_config(&cfg.calendar);
+    let now = SystemClock.now();
+    let as_of = match &args.as_of {
+        Some(s) => DateTime::parse_from_rfc3339(s.trim())
+            .map_err(|_| ReportError::Usage(format!("--as-of `{s}` is not an RFC 3339 time")))?
+            .with_timezone(&Utc),
+        None => now,
+    };
+    let period = period(args, &cal, as_of)?;
+    let store = Store::open_read_only(&cfg.db_path())?;
+    let report = build(&store.read(), &cfg, &cal, period, as_of)?;
+    let io = |source| ReportError::Write {
+        path: "standard output".into(),
+        source,
+    };
+    if let Some(path) = &args.html {
+        let renderer = Renderer::load(&cfg.templates_dir())?;
+        let html = digest::page_html(
+            &renderer,
+            "Complaints report".into(),
+            cfg.support.name.clone(),
+            &report,
+        )?;
+        std::fs::write(path, html).map_err(|source| ReportError::Write {
+            path: path.display().to_string(),
+            source,
+        })?;
+        writeln!(out, "report written to {}", path.display()).map_err(io)?;
+    } else if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?).map_err(io)?;
+    } else if args.csv {
+        write!(out, "{}", render_csv(&report)).map_err(io)?;
+    } else {
+        write!(out, "{}", render_table(&report)).map_err(io)?;
+    }
+    Ok(())
+}

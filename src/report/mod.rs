@@ -1,0 +1,913 @@
+//! Reports: what happened to the complaints of a period, for `mailcase report` and the
+//! management digest.
+//!
+//! Figures come from the store only, read-only, so a report runs while the daemon runs.
+//! Which cases a figure covers:
+//! - **cases opened in the period** (the cohort): volumes by category, priority, ISO week
+//!   and hour of day; first-response and resolution times; SLA compliance; escalation and
+//!   reopen rates; subject keywords; the breached list;
+//! - **ratings given in the period**, whichever case they are for;
+//! - **cases first escalated in the period**, whenever opened: the escalated list.
+//!
+//! Times are business time (working hours of the `[calendar]`, holidays excluded), measured
+//! with [`BusinessCalendar::business_between`]. Purged and erased cases keep their figures
+//! (category, priority, times, SLA outcome, rating) and count everywhere; they have no subject
+//! left, so they contribute no keywords.
+
+pub mod chart;
+pub mod cli;
+pub mod digest;
+pub mod output;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::schedule::BusinessCalendar;
+use crate::store::{parse_ts, ts, Reader, ReportCase, StoreError};
+
+/// Up to this period length the timeline has one bucket per day, beyond it one per ISO week.
+const DAILY_UP_TO_DAYS: i64 = 31;
+/// Keywords listed per category.
+const KEYWORDS_PER_CATEGORY: usize = 10;
+
+/// The half-open interval `[from, to)` a report covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// A report of one period. Durations are whole seconds of business time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub period_from: String,
+    pub period_to: String,
+    /// When the report was made: open targets due before it count as missed.
+    pub as_of: String,
+    /// The business time zone (weeks, days and hours are read there).
+    pub timezone: String,
+    /// Cases opened in the period.
+    pub cases: u64,
+    pub by_category: Vec<Count>,
+    pub by_priority: Vec<Count>,
+    /// Cases opened per ISO week (`2026-W48`), every week of the period listed.
+    pub by_week: Vec<Count>,
+    pub first_response: Timing,
+    pub resolution: Timing,
+    /// SLA compliance per priority, most urgent first.
+    pub sla: Vec<SlaRow>,
+    pub escalation: Rate,
+    pub reopen: Rate,
+    pub satisfaction: Satisfaction,
+    /// Most frequent subject words per category (number of cases whose subject has them).
+    pub keywords: Vec<Keywords>,
+    /// Cases opened per hour of the day (0-23) in the business time zone.
+    pub busiest_hours: Vec<HourCount>,
+    /// Volumes and ratings over time, for the charts.
+    pub timeline: Timeline,
+    /// Cases of the period that missed a target.
+    pub breached: Vec<CaseLine>,
+    /// Cases first escalated in the period.
+    pub escalated: Vec<CaseLine>,
+}
+
+/// One value counted, with its label from config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    pub name: String,
+    pub label: String,
+    pub count: u64,
+}
+
+/// Median and 90th percentile of a set of business durations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// How many cases the figures are measured on.
+    pub measured: u64,
+    pub median_seconds: Option<i64>,
+    pub p90_seconds: Option<i64>,
+}
+
+/// How many cases met a target, missed it, or are still within it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlaFigure {
+    pub met: u64,
+    pub missed: u64,
+    /// Not reached yet and not due yet.
+    pub pending: u64,
+    /// met / (met + missed); None when nothing was decided.
+    pub compliance: Option<f64>,
+}
+
+/// SLA compliance of one priority.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlaRow {
+    pub priority: String,
+    pub label: String,
+    pub first_response: SlaFigure,
+    pub resolution: SlaFigure,
+}
+
+/// `cases` of `of`, and the share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rate {
+    pub cases: u64,
+    pub of: u64,
+    pub rate: Option<f64>,
+}
+
+/// Ratings given in the period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Satisfaction {
+    pub count: u64,
+    pub mean: Option<f64>,
+    /// Ratings 1 to 5, in order.
+    pub distribution: Vec<RatingCount>,
+    pub comments: Vec<Comment>,
+}
+
+/// How many ratings had this value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingCount {
+    pub rating: u8,
+    pub count: u64,
+}
+
+/// A rating's comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    pub reference: String,
+    pub rating: u8,
+    pub comment: String,
+    pub at: String,
+}
+
+/// Subject words of one category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keywords {
+    pub category: String,
+    pub label: String,
+    pub words: Vec<WordCount>,
+}
+
+/// A word and the number of cases whose subject has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WordCount {
+    pub word: String,
+    pub count: u64,
+}
+
+/// Cases opened in one local hour of the day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourCount {
+    pub hour: u32,
+    pub count: u64,
+}
+
+/// The period in buckets of a day or an ISO week.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// `day` or `week`.
+    pub unit: String,
+    pub buckets: Vec<Bucket>,
+}
+
+/// One day or week of the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// `2026-11-23` or `2026-W48`.
+    pub label: String,
+    /// Cases opened, per category in the order of [`Report::by_category`].
+    pub cases_by_category: Vec<u64>,
+    pub ratings: u64,
+    pub rating_mean: Option<f64>,
+}
+
+/// A case in the breached or escalated list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseLine {
+    pub reference: String,
+    pub category: String,
+    pub priority: String,
+    pub status: String,
+    /// Empty once the case was purged or erased.
+    pub subject: String,
+    pub opened: String,
+    /// What happened: `first response missed`, `escalated`...
+    pub what: String,
+}
+
+/// Whether a target was met, missed, still open, or did not apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Met,
+    Missed,
+    Pending,
+    NoTarget,
+}
+
+fn outcome(due: Option<&str>, reached: Option<&str>, as_of: DateTime<Utc>) -> Outcome {
+    let Some(due) = due.and_then(parse_ts) else {
+        return Outcome::NoTarget;
+    };
+    match reached.and_then(parse_ts) {
+        Some(r) if r <= due => Outcome::Met,
+        Some(_) => Outcome::Missed,
+        None if due < as_of => Outcome::Missed,
+        None => Outcome::Pending,
+    }
+}
+
+impl SlaFigure {
+    fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Met => self.met += 1,
+            Outcome::Missed => self.missed += 1,
+            Outcome::Pending => self.pending += 1,
+            Outcome::NoTarget => {}
+        }
+        let decided = self.met + self.missed;
+        self.compliance = (decided > 0).then(|| self.met as f64 / decided as f64);
+    }
+}
+
+/// The first-response outcome: the first answer, or the resolution of a case resolved
+/// without one, against the (pause-adjusted) due time stored on the case.
+fn first_response_outcome(c: &ReportCase, as_of: DateTime<Utc>) -> Outcome {
+    let reached = c.first_response_at.as_deref().or(c.resolved_at.as_deref());
+    outcome(c.first_response_due.as_deref(), reached, as_of)
+}
+
+fn resolution_outcome(c: &ReportCase, as_of: DateTime<Utc>) -> Outcome {
+    outcome(c.resolution_due.as_deref(), c.resolved_at.as_deref(), as_of)
+}
+
+/// The median (mean of the two middle values for an even count) and the 90th percentile
+/// (nearest rank) of `v`.
+pub fn median_p90(v: &mut [i64]) -> (Option<i64>, Option<i64>) {
+    if v.is_empty() {
+        return (None, None);
+    }
+    v.sort_unstable();
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2
+    };
+    let rank = (n * 9).div_ceil(10).max(1);
+    (Some(median), Some(v[rank - 1]))
+}
+
+fn timing(mut v: Vec<i64>) -> Timing {
+    let (median_seconds, p90_seconds) = median_p90(&mut v);
+    Timing {
+        measured: v.len() as u64,
+        median_seconds,
+        p90_seconds,
+    }
+}
+
+fn rate(cases: u64, of: u64) -> Rate {
+    Rate {
+        cases,
+        of,
+        rate: (of > 0).then(|| cases as f64 / of as f64),
+    }
+}
+
+/// Words that say nothing about a complaint (English, and the commonest German, French,
+/// Spanish and Dutch ones), and reply prefixes.
+const STOP_WORDS: &[&str] = &[
+    "about",
+    "after",
+    "again",
+    "all",
+    "also",
+    "and",
+    "any",
+    "are",
+    "because",
+    "been",
+    "before",
+    "but",
+    "can",
+    "cannot",
+    "could",
+    "did",
+    "does",
+    "doesn",
+    "dont",
+    "for",
+    "from",
+    "get",
+    "got",
+    "had",
+    "has",
+    "have",
+    "hello",
+    "help",
+    "her",
+    "his",
+    "how",
+    "into",
+    "its",
+    "just",
+    "may",
+    "more",
+    "much",
+    "need",
+    "not",
+    "now",
+    "our",
+    "out",
+    "please",
+    "question",
+    "regarding",
+    "she",
+    "still",
+    "than",
+    "thank",
+    "thanks",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "this",
+    "urgent",
+    "very",
+    "was",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "fwd",
+    "aw",
+    "antw",
+    "wg",
+    "sv",
+    "vs",
+    "der",
+    "die",
+    "das",
+    "und",
+    "ist",
+    "nicht",
+    "mit",
+    "ein",
+    "eine",
+    "ich",
+    "mein",
+    "meine",
+    "bitte",
+    "les",
+    "des",
+    "une",
+    "est",
+    "pas",
+    "pour",
+    "avec",
+    "mon",
+    "dans",
+    "los",
+    "las",
+    "una",
+    "por",
+    "con",
+    "het",
+    "een",
+    "niet",
+    "van",
+    "voor",
+];
+
+/// The distinct words of a subject worth counting: lower-cased, reference tags and reply
+/// prefixes dropped, at least three letters, not a number, not a stop word.
+pub fn subject_words(subject: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut in_tag = false;
+    let mut cleaned = String::with_capacity(subject.len());
+    for c in subject.chars() {
+        match c {
+            '[' => in_tag = true,
+            ']' => {
+                in_tag = false;
+                cleaned.push(' ');
+            }
+            _ if !in_tag => cleaned.push(c),
+            _ => {}
+        }
+    }
+    for w in cleaned
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+    {
+        if w.chars().count() < 3
+            || w.chars().all(|c| c.is_ascii_digit())
+            || STOP_WORDS.contains(&w.as_str())
+        {
+            continue;
+        }
+        out.insert(w);
+    }
+    out
+}
+
+fn iso_week_label(d: NaiveDate) -> String {
+    let w = d.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+fn local_date(cal: &BusinessCalendar, t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&cal.tz()).date_naive()
+}
+
+/// Every ISO week label from `from`'s local date to `to`'s (inclusive), in order.
+fn weeks_between(first: NaiveDate, last: NaiveDate) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut d = first;
+    while d <= last {
+        let l = iso_week_label(d);
+        if out.last() != Some(&l) {
+            out.push(l);
+        }
+        match d.checked_add_signed(Duration::days(1)) {
+            Some(n) => d = n,
+            None => break,
+        }
+    }
+    out
+}
+
+fn case_line(c: &ReportCase, cal: &BusinessCalendar, what: String) -> CaseLine {
+    CaseLine {
+        reference: c.reference.clone(),
+        category: c.category.clone(),
+        priority: c.priority.clone(),
+        status: c.status.clone(),
+        subject: if c.purged_at.is_some() || c.erased_at.is_some() {
+            String::new()
+        } else {
+            c.subject.clone()
+        },
+        opened: parse_ts(&c.created_at)
+            .map(|t| {
+                t.with_timezone(&cal.tz())
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default(),
+        what,
+    }
+}
+
+/// Builds the report of `period` from the store, as of `as_of`.
+///
+/// # Errors
+/// SQL errors.
+pub fn build(
+    reader: &Reader<'_>,
+    cfg: &Config,
+    cal: &BusinessCalendar,
+    period: Period,
+    as_of: DateTime<Utc>,
+) -> Result<Report, StoreError> {
+    let cases = reader.cases_opened(period.from, period.to)?;
+    let ratings = reader.ratings_given(period.from, period.to)?;
+    let escalated = reader.cases_escalated(period.from, period.to)?;
+    let tz = cal.tz();
+
+    // Categories and priorities in config order, then any the config no longer has.
+    let mut categories: Vec<(String, String)> = cfg
+        .categories
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.label.clone().unwrap_or_else(|| c.name.clone()),
+            )
+        })
+        .collect();
+    let mut priorities: Vec<(String, String)> = cfg
+        .priorities
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.label.clone().unwrap_or_else(|| p.name.clone()),
+            )
+        })
+        .collect();
+    for c in &cases {
+        if !categories.iter().any(|(n, _)| *n == c.category) {
+            categories.push((c.category.clone(), c.category.clone()));
+        }
+        if !priorities.iter().any(|(n, _)| *n == c.priority) {
+            priorities.push((c.priority.clone(), c.priority.clone()));
+        }
+    }
+    let count_by = |names: &[(String, String)], f: &dyn Fn(&ReportCase) -> &str| -> Vec<Count> {
+        names
+            .iter()
+            .map(|(n, l)| Count {
+                name: n.clone(),
+                label: l.clone(),
+                count: cases.iter().filter(|c| f(c) == n).count() as u64,
+            })
+            .collect()
+    };
+    let by_category = count_by(&categories, &|c| c.category.as_str());
+    let by_priority = count_by(&priorities, &|c| c.priority.as_str());
+
+    let first_day = local_date(cal, period.from);
+    let last_day = local_date(cal, period.to - Duration::microseconds(1)).max(first_day);
+    let mut weeks: BTreeMap<String, u64> = weeks_between(first_day, last_day)
+        .into_iter()
+        .map(|w| (w, 0))
+        .collect();
+    let mut hours = [0u64; 24];
+    let mut first_times = Vec::new();
+    let mut resolution_times = Vec::new();
+    let mut sla: Vec<SlaRow> = priorities
+        .iter()
+        .map(|(n, l)| SlaRow {
+            priority: n.clone(),
+            label: l.clone(),
+            first_response: SlaFigure::default(),
+            resolution: SlaFigure::default(),
+        })
+        .collect();
+    let mut breached = Vec::new();
+    let mut words: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for c in &cases {
+        let Some(created) = parse_ts(&c.created_at) else {
+            continue;
+        };
+        let local = created.with_timezone(&tz);
+        *weeks.entry(iso_week_label(local.date_naive())).or_default() += 1;
+        hours[local.hour() as usize] += 1;
+        if let Some(f) = c.first_response_at.as_deref().and_then(parse_ts) {
+            first_times.push(cal.business_between(created, f).num_seconds());
+        }
+        if let Some(r) = c.resolved_at.as_deref().and_then(parse_ts) {
+            resolution_times.push(cal.business_between(created, r).num_seconds());
+        }
+        let fr = first_response_outcome(c, as_of);
+        let res = resolution_outcome(c, as_of);
+        if let Some(row) = sla.iter_mut().find(|r| r.priority == c.priority) {
+            row.first_response.add(fr);
+            row.resolution.add(res);
+        }
+        let mut missed = Vec::new();
+        if fr == Outcome::Missed {
+            missed.push("first response missed");
+        }
+        if res == Outcome::Missed {
+            missed.push("resolution missed");
+        }
+        if !missed.is_empty() {
+            breached.push(case_line(c, cal, missed.join(", ")));
+        }
+        if c.purged_at.is_none() && c.erased_at.is_none() {
+            let per = words.entry(c.category.clone()).or_default();
+            for w in subject_words(&c.subject) {
+                *per.entry(w).or_default() += 1;
+            }
+        }
+    }
+
+    let keywords = categories
+        .iter()
+        .filter_map(|(name, label)| {
+            let per = words.get(name)?;
+            let mut v: Vec<WordCount> = per
+                .iter()
+                .map(|(w, n)| WordCount {
+                    word: w.clone(),
+                    count: *n,
+                })
+                .collect();
+            v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.word.cmp(&b.word)));
+            v.truncate(KEYWORDS_PER_CATEGORY);
+            Some(Keywords {
+                category: name.clone(),
+                label: label.clone(),
+                words: v,
+            })
+        })
+        .collect();
+
+    let mut distribution: Vec<RatingCount> = (1..=5)
+        .map(|r| RatingCount {
+            rating: r,
+            count: 0,
+        })
+        .collect();
+    for r in &ratings {
+        if let Some(d) = distribution.iter_mut().find(|d| d.rating == r.rating) {
+            d.count += 1;
+        }
+    }
+    let satisfaction = Satisfaction {
+        count: ratings.len() as u64,
+        mean: (!ratings.is_empty()).then(|| {
+            ratings.iter().map(|r| f64::from(r.rating)).sum::<f64>() / ratings.len() as f64
+        }),
+        distribution,
+        comments: ratings
+            .iter()
+            .filter_map(|r| {
+                let text = r.comment.as_deref()?.trim();
+                (!text.is_empty()).then(|| Comment {
+                    reference: r.reference.clone(),
+                    rating: r.rating,
+                    comment: text.to_string(),
+                    at: r.at.clone(),
+                })
+            })
+            .collect(),
+    };
+
+    // The timeline: days for a month or less, ISO weeks beyond.
+    let daily = (period.to - period.from) <= Duration::days(DAILY_UP_TO_DAYS);
+    let bucket_of = |t: DateTime<Utc>| -> String {
+        let d = local_date(cal, t);
+        if daily {
+            d.format("%Y-%m-%d").to_string()
+        } else {
+            iso_week_label(d)
+        }
+    };
+    let labels: Vec<String> = if daily {
+        let mut v = Vec::new();
+        let mut d = first_day;
+        while d <= last_day {
+            v.push(d.format("%Y-%m-%d").to_string());
+            match d.succ_opt() {
+                Some(n) => d = n,
+                None => break,
+            }
+        }
+        v
+    } else {
+        weeks_between(first_day, last_day)
+    };
+    let mut buckets: Vec<Bucket> = labels
+        .into_iter()
+        .map(|label| Bucket {
+            label,
+            cases_by_category: vec![0; categories.len()],
+            ratings: 0,
+            rating_mean: None,
+        })
+        .collect();
+    let mut rating_sums = vec![0u64; buckets.len()];
+    for c in &cases {
+        let Some(t) = parse_ts(&c.created_at) else {
+            continue;
+        };
+        let l = bucket_of(t);
+        let ci = categories.iter().position(|(n, _)| *n == c.category);
+        if let (Some(b), Some(ci)) = (buckets.iter_mut().find(|b| b.label == l), ci) {
+            b.cases_by_category[ci] += 1;
+        }
+    }
+    for r in &ratings {
+        let Some(t) = parse_ts(&r.at) else { continue };
+        let l = bucket_of(t);
+        if let Some(i) = buckets.iter().position(|b| b.label == l) {
+            buckets[i].ratings += 1;
+            rating_sums[i] += u64::from(r.rating);
+        }
+    }
+    for (b, s) in buckets.iter_mut().zip(rating_sums) {
+        b.rating_mean = (b.ratings > 0).then(|| s as f64 / b.ratings as f64);
+    }
+
+    let n = cases.len() as u64;
+    Ok(Report {
+        period_from: ts(period.from),
+        period_to: ts(period.to),
+        as_of: ts(as_of),
+        timezone: tz.name().to_string(),
+        cases: n,
+        by_week: weeks
+            .into_iter()
+            .map(|(w, count)| Count {
+                name: w.clone(),
+                label: w,
+                count,
+            })
+            .collect(),
+        by_category,
+        by_priority,
+        first_response: timing(first_times),
+        resolution: timing(resolution_times),
+        sla,
+        escalation: rate(
+            cases.iter().filter(|c| c.escalated_at.is_some()).count() as u64,
+            n,
+        ),
+        reopen: rate(
+            cases.iter().filter(|c| c.reopen_count > 0).count() as u64,
+            n,
+        ),
+        satisfaction,
+        keywords,
+        busiest_hours: hours
+            .iter()
+            .enumerate()
+            .map(|(h, c)| HourCount {
+                hour: h as u32,
+                count: *c,
+            })
+            .collect(),
+        timeline: Timeline {
+            unit: if daily { "day" } else { "week" }.to_string(),
+            buckets,
+        },
+        breached,
+        escalated: escalated
+            .iter()
+            .map(|c| {
+                let at = c
+                    .escalated_at
+                    .as_deref()
+                    .and_then(parse_ts)
+                    .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                case_line(c, cal, format!("escalated {at}"))
+            })
+            .collect(),
+    })
+}
+
+impl Report {
+    /// A small report with hostile text in it, for `mailcase check` and template tests.
+    pub fn sample() -> Report {
+        let count = |name: &str, label: &str, count: u64| Count {
+            name: name.into(),
+            label: label.into(),
+            count,
+        };
+        let hostile = CaseLine {
+            reference: "CMP-7KQ4X-M".into(),
+            category: "billing".into(),
+            priority: "urgent".into(),
+            status: "escalated".into(),
+            subject: "Charged twice <script>alert(1)</script> {{ reference }}".into(),
+            opened: "2026-11-23 10:00".into(),
+            what: "first response missed".into(),
+        };
+        Report {
+            period_from: "2026-11-23T07:00:00.000000Z".into(),
+            period_to: "2026-11-30T07:00:00.000000Z".into(),
+            as_of: "2026-11-30T07:00:00.000000Z".into(),
+            timezone: "Europe/Berlin".into(),
+            cases: 3,
+            by_category: vec![
+                count("billing", "Billing", 2),
+                count("general", "General", 1),
+            ],
+            by_priority: vec![count("urgent", "Urgent", 1), count("normal", "Normal", 2)],
+            by_week: vec![count("2026-W48", "2026-W48", 3)],
+            first_response: Timing {
+                measured: 2,
+                median_seconds: Some(5400),
+                p90_seconds: Some(7200),
+            },
+            resolution: Timing {
+                measured: 1,
+                median_seconds: Some(14_400),
+                p90_seconds: Some(14_400),
+            },
+            sla: vec![SlaRow {
+                priority: "urgent".into(),
+                label: "Urgent".into(),
+                first_response: SlaFigure {
+                    met: 0,
+                    missed: 1,
+                    pending: 0,
+                    compliance: Some(0.0),
+                },
+                resolution: SlaFigure::default(),
+            }],
+            escalation: rate(1, 3),
+            reopen: rate(0, 3),
+            satisfaction: Satisfaction {
+                count: 1,
+                mean: Some(2.0),
+                distribution: (1..=5)
+                    .map(|r| RatingCount {
+                        rating: r,
+                        count: u64::from(r == 2),
+                    })
+                    .collect(),
+                comments: vec![Comment {
+                    reference: "CMP-7KQ4X-M".into(),
+                    rating: 2,
+                    comment: "Took <b>three</b> days {% raw %}".into(),
+                    at: "2026-11-24T10:00:00.000000Z".into(),
+                }],
+            },
+            keywords: vec![Keywords {
+                category: "billing".into(),
+                label: "Billing".into(),
+                words: vec![WordCount {
+                    word: "<invoice>".into(),
+                    count: 2,
+                }],
+            }],
+            busiest_hours: (0..24)
+                .map(|h| HourCount {
+                    hour: h,
+                    count: u64::from(h == 10) * 3,
+                })
+                .collect(),
+            timeline: Timeline {
+                unit: "day".into(),
+                buckets: vec![Bucket {
+                    label: "2026-11-23".into(),
+                    cases_by_category: vec![2, 1],
+                    ratings: 1,
+                    rating_mean: Some(2.0),
+                }],
+            },
+            breached: vec![hostile.clone()],
+            escalated: vec![CaseLine {
+                subject: String::new(),
+                what: "escalated 2026-11-23 12:00".into(),
+                ..hostile
+            }],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_p90_follow_their_definitions() {
+        assert_eq!(median_p90(&mut []), (None, None));
+        assert_eq!(median_p90(&mut [7]), (Some(7), Some(7)));
+        assert_eq!(median_p90(&mut [30, 10]), (Some(20), Some(30)));
+        let mut v: Vec<i64> = (1..=10).rev().collect();
+        assert_eq!(median_p90(&mut v), (Some(5), Some(9)));
+        let mut v: Vec<i64> = (1..=11).collect();
+        assert_eq!(median_p90(&mut v), (Some(6), Some(10)));
+    }
+
+    #[test]
+    fn subject_words_drop_tags_prefixes_numbers_and_stop_words() {
+        let w = subject_words("Re: [CMP-7KQ4X-M] AW: Invoice 4711 charged TWICE for my order!");
+        let got: Vec<&str> = w.iter().map(String::as_str).collect();
+        assert_eq!(got, vec!["charged", "invoice", "order", "twice"]);
+        assert!(subject_words("").is_empty());
+        assert!(subject_words("Ärger mit der Rechnung").contains("rechnung"));
+    }
+
+    #[test]
+    fn targets_are_met_missed_or_pending_against_the_report_time() {
+        let t = |s: &str| s.to_string();
+        let as_of = parse_ts("2026-11-25T12:00:00Z").unwrap();
+        let due = t("2026-11-24T09:00:00.000000Z");
+        assert_eq!(
+            outcome(Some(&due), Some("2026-11-24T08:59:00Z"), as_of),
+            Outcome::Met
+        );
+        assert_eq!(
+            outcome(Some(&due), Some("2026-11-24T09:00:01Z"), as_of),
+            Outcome::Missed
+        );
+        assert_eq!(outcome(Some(&due), None, as_of), Outcome::Missed);
+        let later = t("2026-11-26T09:00:00Z");
+        assert_eq!(outcome(Some(&later), None, as_of), Outcome::Pending);
+        assert_eq!(outcome(None, None, as_of), Outcome::NoTarget);
+    }
+
+    #[test]
+    fn iso_weeks_cross_the_year_boundary() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(iso_week_label(d("2026-11-23")), "2026-W48");
+        assert_eq!(
+            weeks_between(d("2026-12-28"), d("2027-01-05")),
+            vec!["2026-W53", "2027-W01"]
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! Queries for reports and the management digest: read-only figures over a period, and the
+//! `digests` bookkeeping that makes each digest slot go out exactly once.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::{ts, NewOutbound, Reader, StoreError, Tx};
+
+/// A case as reports see it: its figures, never its text beyond the subject (blank once the
+/// case was purged or erased).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReportCase {
+    pub id: i64,
+    pub reference: String,
+    pub status: String,
+    pub category: String,
+    pub priority: String,
+    pub subject: String,
+    pub created_at: String,
+    pub first_response_due: Option<String>,
+    pub first_response_at: Option<String>,
+    pub resolution_due: Option<String>,
+    pub resolved_at: Option<String>,
+    pub reopen_count: i64,
+    pub escalated_at: Option<String>,
+    /// Set when retention or an erasure removed the case's personal data.
+    pub purged_at: Option<String>,
+    pub erased_at: Option<String>,
+}
+
+/// One satisfaction rating with its case's classification.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReportRating {
+    pub case_id: i64,
+    pub reference: String,
+    pub category: String,
+    pub rating: u8,
+    pub comment: Option<String>,
+    pub at: String,
+}
+
+const REPORT_COLS: &str = "id, reference, status, category, priority, subject, created_at, first_response_due, first_response_at, resolution_due, resolved_at, reopen_count, escalated_at, purged_at, erased_at";
+
+fn report_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportCase> {
+    Ok(ReportCase {
+        id: r.get(0)?,
+        reference: r.get(1)?,
+        status: r.get(2)?,
+        category: r.get(3)?,
+        priority: r.get(4)?,
+        subject: r.get(5)?,
+        created_at: r.get(6)?,
+        first_response_due: r.get(7)?,
+        first_response_at: r.get(8)?,
+        resolution_due: r.get(9)?,
+        resolved_at: r.get(10)?,
+        reopen_count: r.get(11)?,
+        escalated_at: r.get(12)?,
+        purged_at: r.get(13)?,
+        erased_at: r.get(14)?,
+    })
+}
+
+impl Reader<'_> {
+    /// Cases opened in `[from, to)`, oldest first (purged and erased ones included).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn cases_opened(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ReportCase>, StoreError> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {REPORT_COLS} FROM cases WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id"
+        ))?;
+        let rows = st.query_map(params![ts(from), ts(to)], report_case)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Cases first escalated in `[from, to)`, whenever they were opened.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn cases_escalated(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ReportCase>, StoreError> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {REPORT_COLS} FROM cases WHERE escalated_at >= ?1 AND escalated_at < ?2 ORDER BY escalated_at, id"
+        ))?;
+        let rows = st.query_map(params![ts(from), ts(to)], report_case)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Ratings given in `[from, to)`, oldest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn ratings_given(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ReportRating>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT r.case_id, c.reference, c.category, r.rating, r.comment, r.at
+             FROM ratings r JOIN cases c ON c.id = r.case_id
+             WHERE r.at >= ?1 AND r.at < ?2 ORDER BY r.at, r.case_id",
+        )?;
+        let rows = st.query_map(params![ts(from), ts(to)], |r| {
+            Ok(ReportRating {
+                case_id: r.get(0)?,
+                reference: r.get(1)?,
+                category: r.get(2)?,
+                rating: r.get(3)?,
+                comment: r.get(4)?,
+                at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// True when the digest of this slot was already queued.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn digest_sent(&self, slot: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM digests WHERE slot = ?1", [slot], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// True when any slot of this schedule (`weekly`...) was recorded, sent or skipped.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn any_digest(&self, schedule: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM digests WHERE slot LIKE ?1 || ':%' LIMIT 1",
+                [schedule],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+}
+
+impl Tx<'_> {
+    /// Records a slot as handled without sending anything (no outbox row).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn skip_digest(
+        &self,
+        slot: &str,
+        period_from: DateTime<Utc>,
+        period_to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO digests(slot, period_from, period_to, created_at, outbox_id) VALUES (?1, ?2, ?3, ?4, NULL)
+             ON CONFLICT(slot) DO NOTHING",
+            params![slot, ts(period_from), ts(period_to), ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Queues a digest and records its slot in this transaction; returns false (and queues
+    /// nothing) when the slot was already recorded, so a slot goes out once across restarts.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn enqueue_digest(
+        &self,
+        slot: &str,
+        period_from: DateTime<Utc>,
+        period_to: DateTime<Utc>,
+        mail: &NewOutbound<'_>,
+    ) -> Result<bool, StoreError> {
+        if self.read().digest_sent(slot)? {
+            return Ok(false);
+        }
+        let id = self.enqueue(mail)?;
+        self.tx.execute(
+            "INSERT INTO digests(slot, period_from, period_to, created_at, outbox_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![slot, ts(period_from), ts(period_to), ts(mail.now), id],
+        )?;
+        self.audit(
+            None,
+            mail.now,
+            "system",
+            "digest_queued",
+            &serde_json::json!({"slot": slot, "to": mail.recipient, "from": ts(period_from), "until": ts(period_to)}),
+        )?;
+        Ok(true)
+    }
+}
