@@ -107,9 +107,22 @@ impl AsyncWrite for ImapStream {
 pub type ImapSession = Session<ImapStream>;
 
 fn tls_connector(cfg: &Config) -> Result<TlsConnector, ConnectError> {
+    tls_connector_for(cfg, &cfg.mailbox.host, cfg.mailbox.ca_file.as_ref())
+}
+
+/// A TLS connector trusting the web PKI roots plus `ca_file` (PEM) when given: shared by the
+/// IMAP session and the outbox's SMTP connections.
+///
+/// # Errors
+/// An unreadable or empty CA file.
+pub fn tls_connector_for(
+    cfg: &Config,
+    host: &str,
+    ca_file: Option<&std::path::PathBuf>,
+) -> Result<TlsConnector, ConnectError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(ca) = &cfg.mailbox.ca_file {
+    if let Some(ca) = ca_file {
         let p = cfg.resolve(ca);
         let pem = std::fs::read(&p).map_err(|e| ConnectError::Ca {
             path: p.display().to_string(),
@@ -139,7 +152,7 @@ fn tls_connector(cfg: &Config) -> Result<TlsConnector, ConnectError> {
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ConnectError::Tls {
-            host: cfg.mailbox.host.clone(),
+            host: host.to_string(),
             source: std::io::Error::other(e),
         })?
         .with_root_certificates(roots)

@@ -255,9 +255,9 @@ async fn drain(
     // UID -> size, for everything in the inbox not marked deleted.
     let mut listing: BTreeMap<u32, u64> = BTreeMap::new();
     {
-        let stream = timed(t, s.uid_fetch("1:*", "(UID RFC822.SIZE FLAGS)")).await?;
-        let fetches: Vec<_> = timed(t * 4, stream.try_collect::<Vec<_>>()).await?;
-        for f in &fetches {
+        // Streamed: one response at a time, whatever the size of the inbox.
+        let mut stream = timed(t, s.uid_fetch("1:*", "(UID RFC822.SIZE FLAGS)")).await?;
+        while let Some(f) = timed(t, stream.try_next()).await? {
             let deleted = f
                 .flags()
                 .any(|fl| matches!(fl, async_imap::types::Flag::Deleted));
@@ -269,94 +269,104 @@ async fn drain(
     if listing.is_empty() {
         return Ok(());
     }
-    let uids: Vec<u32> = listing.keys().copied().collect();
-    for chunk in uids.chunks(m.batch_size) {
-        if shutdown.is_cancelled() {
-            break;
-        }
-        let mut processed: Vec<u32> = Vec::new();
-        let mut quarantined: Vec<u32> = Vec::new();
-        let mut to_fetch: Vec<u32> = Vec::new();
-        for &uid in chunk {
-            let size = listing.get(&uid).copied().unwrap_or(0);
+    // Oversized messages are quarantined from their size alone, never downloaded.
+    let oversized: Vec<(u32, u64)> = listing
+        .iter()
+        .filter(|(_, &size)| size > max)
+        .map(|(&u, &s)| (u, s))
+        .collect();
+    if !oversized.is_empty() {
+        let mut quarantined = Vec::with_capacity(oversized.len());
+        for (uid, size) in oversized {
             let src = ImapSource {
                 mailbox: key.to_string(),
                 uidvalidity,
                 uid,
             };
-            if size > max {
-                let e2 = eng.clone();
-                let o = crate::store::blocking(store, move |st| {
-                    pipeline::quarantine_oversized(st, &e2, &src, size)
-                })
-                .await?;
-                log_outcome(uid, &o);
-                quarantined.push(uid);
-            } else {
-                to_fetch.push(uid);
-            }
-        }
-        if !to_fetch.is_empty() {
-            let set = uid_set(&to_fetch);
-            let stream = timed(t, s.uid_fetch(&set, "(UID BODY.PEEK[])")).await?;
-            let fetches: Vec<_> = timed(t * 4, stream.try_collect::<Vec<_>>()).await?;
-            let wanted: std::collections::HashSet<u32> = to_fetch.iter().copied().collect();
-            let mut items = Vec::with_capacity(fetches.len());
-            for f in &fetches {
-                let (Some(uid), Some(body)) = (f.uid, f.body()) else {
-                    continue;
-                };
-                if !wanted.contains(&uid) {
-                    continue; // unsolicited FETCH data for another message
-                }
-                items.push(Inbound {
-                    source: Some(ImapSource {
-                        mailbox: key.to_string(),
-                        uidvalidity,
-                        uid,
-                    }),
-                    raw: body.to_vec(),
-                });
-            }
-            drop(fetches);
             let e2 = eng.clone();
-            let n = items.len();
-            let started = std::time::Instant::now();
-            let (items, outcomes) = crate::store::blocking(store, move |st| {
-                let o = pipeline::process_batch(st, &e2, &items)?;
-                Ok((items, o))
+            let o = crate::store::blocking(store, move |st| {
+                pipeline::quarantine_oversized(st, &e2, &src, size)
             })
             .await?;
-            tracing::debug!(
-                messages = n,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "ingest: batch committed"
-            );
-            let mut queued = false;
-            for (item, o) in items.iter().zip(&outcomes) {
-                let uid = item.source.as_ref().map(|s| s.uid).unwrap_or(0);
-                log_outcome(uid, o);
-                // Almost every outcome may have queued mail now (acknowledgments, agent
-                // cards, relayed answers, command errors): wake the outbox unless the batch
-                // held only duplicates, robots and quarantined mail.
-                if !matches!(
-                    o,
-                    Outcome::Duplicate | Outcome::Robot { .. } | Outcome::Quarantined { .. }
-                ) {
-                    queued = true;
-                }
-                if o.is_quarantined() {
-                    quarantined.push(uid);
-                } else {
-                    processed.push(uid);
-                }
-            }
-            if queued {
-                hooks.outbox.notify_one();
-            }
-            hooks.scheduler.notify_one();
+            log_outcome(uid, &o);
+            quarantined.push(uid);
         }
-        // Committed: now, and only now, move them out of the inbox.
+        move_uids(
+            s,
+            &quarantined,
+            &m.quarantine_folder,
+            has_move,
+            has_uidplus,
+            t,
+        )
+        .await?;
+    }
+    let batches = plan_batches(
+        listing
+            .iter()
+            .filter(|(_, &size)| size <= max)
+            .map(|(&u, &s)| (u, s)),
+        m.batch_size,
+        BATCH_BYTES,
+    );
+    // Pipelined: while batch k commits (on the blocking pool), batch k+1 is fetched; batch
+    // k moves out of the inbox only after its commit (invariant 1).
+    let mut next = match batches.first() {
+        Some(b) => Some(fetch_batch(s, b, key, uidvalidity, t).await?),
+        None => None,
+    };
+    for i in 0..batches.len() {
+        let Some(items) = next.take() else { break };
+        let n = items.len();
+        let e2 = eng.clone();
+        let started = std::time::Instant::now();
+        let commit = crate::store::blocking(store, move |st| {
+            let o = pipeline::process_batch(st, &e2, &items)?;
+            Ok((items, o))
+        });
+        let prefetch = async {
+            match batches.get(i + 1) {
+                Some(b) if !shutdown.is_cancelled() => {
+                    fetch_batch(s, b, key, uidvalidity, t).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        };
+        let (committed, fetched) = tokio::join!(commit, prefetch);
+        let (items, outcomes) = committed?;
+        tracing::debug!(
+            messages = n,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "ingest: batch committed"
+        );
+        let mut processed: Vec<u32> = Vec::with_capacity(n);
+        let mut quarantined: Vec<u32> = Vec::new();
+        let mut queued = false;
+        for (item, o) in items.iter().zip(&outcomes) {
+            let uid = item.source.as_ref().map(|s| s.uid).unwrap_or(0);
+            log_outcome(uid, o);
+            // Almost every outcome may have queued mail now (acknowledgments, agent
+            // cards, relayed answers, command errors): wake the outbox unless the batch
+            // held only duplicates, robots and quarantined mail.
+            if !matches!(
+                o,
+                Outcome::Duplicate | Outcome::Robot { .. } | Outcome::Quarantined { .. }
+            ) {
+                queued = true;
+            }
+            if o.is_quarantined() {
+                quarantined.push(uid);
+            } else {
+                processed.push(uid);
+            }
+        }
+        drop(items);
+        if queued {
+            hooks.outbox.notify_one();
+        }
+        hooks.scheduler.notify_one();
+        // A failed prefetch is retried by the next session; this batch is committed, so
+        // move it first (otherwise it would only come back as duplicates).
         move_uids(s, &processed, &m.processed_folder, has_move, has_uidplus, t).await?;
         move_uids(
             s,
@@ -368,8 +378,74 @@ async fn drain(
         )
         .await?;
         (hooks.on_healthy)();
+        next = fetched?;
+        if shutdown.is_cancelled() {
+            break;
+        }
     }
     Ok(())
+}
+
+/// Most bytes of messages fetched and committed in one batch (with `mailbox.batch_size`, the
+/// most messages): bounds memory whatever the sizes in the inbox.
+const BATCH_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Splits `(uid, size)` in UID order into batches of at most `max_count` messages and about
+/// `max_bytes` (a single larger message gets a batch of its own).
+fn plan_batches(
+    items: impl Iterator<Item = (u32, u64)>,
+    max_count: usize,
+    max_bytes: u64,
+) -> Vec<Vec<u32>> {
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut cur: Vec<u32> = Vec::new();
+    let mut bytes = 0u64;
+    for (uid, size) in items {
+        if !cur.is_empty() && (cur.len() >= max_count.max(1) || bytes + size > max_bytes) {
+            out.push(std::mem::take(&mut cur));
+            bytes = 0;
+        }
+        cur.push(uid);
+        bytes += size;
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Fetches one batch, keeping only each message's bytes as it streams in.
+async fn fetch_batch(
+    s: &mut ImapSession,
+    uids: &[u32],
+    key: &str,
+    uidvalidity: u32,
+    t: StdDuration,
+) -> Result<Vec<Inbound>, IngestError> {
+    let set = uid_set(uids);
+    let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
+    let mut items = Vec::with_capacity(uids.len());
+    let mut stream = timed(t, s.uid_fetch(&set, "(UID BODY.PEEK[])")).await?;
+    loop {
+        let Some(f) = timed(t, stream.try_next()).await? else {
+            break;
+        };
+        let (Some(uid), Some(body)) = (f.uid, f.body()) else {
+            continue;
+        };
+        if !wanted.contains(&uid) {
+            continue; // unsolicited FETCH data for another message
+        }
+        items.push(Inbound {
+            source: Some(ImapSource {
+                mailbox: key.to_string(),
+                uidvalidity,
+                uid,
+            }),
+            raw: body.to_vec(),
+        });
+    }
+    Ok(items)
 }
 
 fn log_outcome(uid: u32, o: &Outcome) {
@@ -503,5 +579,22 @@ mod tests {
         assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8, 9, 12]), "1:3,5,7:9,12");
         assert_eq!(uid_set(&[4]), "4");
         assert_eq!(uid_set(&[9, 1, 2, 2]), "1:2,9");
+    }
+
+    #[test]
+    fn batches_are_bounded_by_count_and_bytes() {
+        let b = plan_batches(
+            [(1, 10), (2, 10), (3, 10), (4, 10), (5, 10)].into_iter(),
+            2,
+            1000,
+        );
+        assert_eq!(b, vec![vec![1, 2], vec![3, 4], vec![5]]);
+        let b = plan_batches(
+            [(1, 600), (2, 600), (3, 5000), (4, 1)].into_iter(),
+            100,
+            1000,
+        );
+        assert_eq!(b, vec![vec![1], vec![2], vec![3], vec![4]]);
+        assert!(plan_batches(std::iter::empty(), 10, 10).is_empty());
     }
 }

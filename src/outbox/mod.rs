@@ -1,100 +1,36 @@
-//! The durable outbox: rows written in the same transaction as the case change, sent by one
-//! worker over pooled SMTP connections, retried with exponential backoff while the server is
-//! down, marked sent only after the server accepted them.
+//! The durable outbox: rows written in the same transaction as the case change, sent over a
+//! few long-lived SMTP connections in parallel (`smtp.connections`, each reused from message
+//! to message, with PIPELINING where the server offers it: src/outbox/smtp.rs), retried with
+//! exponential backoff while the server is down, marked sent only after the server accepted
+//! them.
 //!
-//! At-least-once: a crash between the server's `250 OK` and our `mark sent` resends that one
-//! message after restart, with the same bytes and Message-ID (so mail clients show it once).
+//! At-least-once: a crash between the server's `250 OK` and our `mark sent` resends the
+//! messages in that window after restart, with the same bytes and Message-ID (so mail clients
+//! show each once). The window is the send results not yet recorded: at most one per
+//! connection plus those that arrived while the previous group was being committed.
 
 pub mod compose;
+pub mod smtp;
 
-use std::sync::Arc;
-use std::time::Duration as StdDuration;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
-use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::PoolConfig;
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::config::{Config, TlsMode};
-use crate::secret::{self, Credential};
-use crate::store::{parse_ts, OutboundRow, Store, StoreError};
+use crate::config::Config;
+use crate::store::{parse_ts, OutboundRow, SharedStore, Store, StoreError};
+pub use smtp::{Connection, SmtpError};
 
-/// Errors building the SMTP transport or talking to the server.
-#[derive(Debug, thiserror::Error)]
-pub enum OutboxError {
-    #[error("smtp: {0}")]
-    Secret(#[from] secret::SecretError),
-    #[error("smtp: {0}")]
-    Transport(#[from] lettre::transport::smtp::Error),
-    #[error("smtp: cannot read smtp.ca_file {path}: {source}")]
-    Ca {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("smtp: {0}")]
-    Other(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Longest idle sleep: rows queued by another process (`mailcase deliver`) are picked up
-/// within this time even without a wake-up.
+/// With nothing due, look at the queue again after this long (new rows also wake us).
 const IDLE_RECHECK: StdDuration = StdDuration::from_secs(2);
-
-/// Our SMTP client type.
-pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
-
-/// Builds the pooled SMTP transport from config, reading the secret now.
-///
-/// # Errors
-/// [`OutboxError`] when the secret or CA file cannot be read.
-pub async fn transport(cfg: &Config) -> Result<Transport, OutboxError> {
-    let s = &cfg.smtp;
-    let tls_params = || -> Result<TlsParameters, OutboxError> {
-        let mut b = TlsParameters::builder(s.host.clone());
-        if let Some(ca) = &s.ca_file {
-            let p = cfg.resolve(ca);
-            let pem = std::fs::read(&p).map_err(|source| OutboxError::Ca {
-                path: p.display().to_string(),
-                source,
-            })?;
-            b = b.add_root_certificate(Certificate::from_pem(&pem)?);
-        }
-        Ok(b.build_rustls()?)
-    };
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
-        .port(s.port)
-        .timeout(Some(s.timeout.0))
-        .hello_name(ClientId::Domain(cfg.message_id_domain()))
-        .pool_config(PoolConfig::new().max_size(s.connections as u32));
-    b = match s.tls {
-        TlsMode::Tls => b.tls(Tls::Wrapper(tls_params()?)),
-        TlsMode::Starttls => b.tls(Tls::Required(tls_params()?)),
-        TlsMode::Plain => b.tls(Tls::None),
-    };
-    if let (Some(user), Some(src)) = (&s.user, s.secret_source().map_err(OutboxError::Other)?) {
-        match secret::resolve(&src, &cfg.base_dir).await? {
-            Credential::Password(p) => {
-                b = b
-                    .credentials(Credentials::new(user.clone(), p.expose().to_string()))
-                    .authentication(vec![Mechanism::Plain, Mechanism::Login]);
-            }
-            Credential::OAuth2(t) => {
-                b = b
-                    .credentials(Credentials::new(user.clone(), t.expose().to_string()))
-                    .authentication(vec![Mechanism::Xoauth2]);
-            }
-        }
-    }
-    Ok(b.build())
-}
+/// A connection idle longer than this is checked with NOOP before it carries a message.
+const CHECK_AFTER_IDLE: StdDuration = StdDuration::from_secs(10);
+/// Rows read per round, per connection.
+const ROWS_PER_CONNECTION: usize = 64;
 
 /// Next attempt after `attempts` failures: initial * 2^attempts, capped; None once the
 /// message has been failing for longer than `give_up_after`.
@@ -117,57 +53,150 @@ pub fn next_attempt(
 }
 
 /// How one send ended.
+/// The outcome of one send attempt.
 #[derive(Debug)]
 pub enum SendResult {
     Sent,
-    /// Retry later (server down, 4xx, network).
     Transient(String),
-    /// The server refused for good (5xx): no retry.
     Permanent(String),
 }
 
-async fn send_one(t: &Transport, row: &OutboundRow) -> SendResult {
-    // `recipient` holds one address, or several separated by commas (one notification to
-    // every agent, with one Message-ID so each agent's client threads it the same way).
-    let to: Result<Vec<Address>, _> = row
-        .recipient
-        .split(',')
-        .map(|a| a.trim().parse::<Address>())
-        .collect();
-    let env = match (row.envelope_from.parse::<Address>(), to) {
-        (Ok(f), Ok(to)) => match Envelope::new(Some(f), to) {
-            Ok(e) => e,
-            Err(e) => return SendResult::Permanent(format!("bad envelope: {e}")),
-        },
-        _ => {
-            return SendResult::Permanent(format!(
-                "bad envelope address {} -> {}",
-                row.envelope_from, row.recipient
-            ))
-        }
-    };
-    match t.send_raw(&env, &row.body).await {
-        Ok(_) => SendResult::Sent,
-        Err(e) if e.is_permanent() => SendResult::Permanent(e.to_string()),
-        Err(e) => SendResult::Transient(e.to_string()),
-    }
+/// A connection kept between rounds, with when it last carried a message.
+struct Pooled {
+    conn: Connection,
+    used: Instant,
 }
 
-/// The outbox worker: sends due rows until `shutdown`, sleeping until the next due row or a
-/// `notify` from the ingest side. Sends in hand are finished and recorded before it returns.
+/// Sends the rows of one round over up to `smtp.connections` connections, each worker
+/// taking the next row from a shared queue; results go to `results` as soon as the server
+/// answered. A worker that hits a transient failure stops taking rows (the server is
+/// probably in trouble) and reports it; the others finish the message in hand and stop.
+async fn send_round(
+    config: &Config,
+    pool: &Mutex<Vec<Pooled>>,
+    rows: Vec<OutboundRow>,
+    results: mpsc::UnboundedSender<(OutboundRow, SendResult)>,
+) -> bool {
+    let workers = config.smtp.connections.min(rows.len()).max(1);
+    let queue = Mutex::new(VecDeque::from(rows));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let take = || {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        queue.lock().ok()?.pop_front()
+    };
+    let worker = |_: usize| async {
+        let mut conn: Option<Pooled> = pool.lock().ok().and_then(|mut p| p.pop());
+        while let Some(row) = take() {
+            // A connection idle for a while may have been closed by the server.
+            if let Some(p) = conn.as_mut() {
+                if p.used.elapsed() > CHECK_AFTER_IDLE && !p.conn.noop().await {
+                    conn = None;
+                }
+            }
+            if conn.is_none() {
+                match Connection::open(config).await {
+                    Ok(c) => {
+                        conn = Some(Pooled {
+                            conn: c,
+                            used: Instant::now(),
+                        })
+                    }
+                    Err(e) => {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        tracing::error!(error = %e, "outbox: cannot reach the SMTP server");
+                        let _ = results.send((row, SendResult::Transient(e.to_string())));
+                        return;
+                    }
+                }
+            }
+            let Some(p) = conn.as_mut() else { return };
+            let to: Vec<&str> = row
+                .recipient
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .collect();
+            let r = match p.conn.send(&row.envelope_from, &to, &row.body).await {
+                Ok(()) => SendResult::Sent,
+                Err(e) if e.is_permanent() => SendResult::Permanent(e.to_string()),
+                Err(e) => {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    SendResult::Transient(e.to_string())
+                }
+            };
+            p.used = Instant::now();
+            if !p.conn.is_usable() {
+                conn = None;
+            }
+            let _ = results.send((row, r));
+        }
+        if let (Some(p), Ok(mut pool)) = (conn, pool.lock()) {
+            pool.push(p);
+        }
+    };
+    futures::future::join_all((0..workers).map(worker)).await;
+    stop.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Records send results as they come, each group that arrived meanwhile in one
+/// transaction (one fsync for many messages at backlog speed, one per message when quiet).
+async fn record_results(
+    config: &Arc<Config>,
+    store: &SharedStore,
+    clock: &SharedClock,
+    mut rx: mpsc::UnboundedReceiver<(OutboundRow, SendResult)>,
+) -> bool {
+    let mut any_transient = false;
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            group.push(more);
+        }
+        for (row, r) in &group {
+            match r {
+                SendResult::Sent => tracing::info!(
+                    kind = %row.kind, message_id = %row.message_id, attempts = row.attempts + 1,
+                    "outbox: sent"
+                ),
+                SendResult::Transient(e) => {
+                    any_transient = true;
+                    tracing::warn!(
+                        kind = %row.kind, message_id = %row.message_id, error = %e,
+                        "outbox: send failed, will retry"
+                    )
+                }
+                SendResult::Permanent(e) => tracing::error!(
+                    kind = %row.kind, message_id = %row.message_id, error = %e,
+                    "outbox: refused by the server, giving up"
+                ),
+            }
+        }
+        let cfg = config.clone();
+        let done_at = clock.now();
+        if let Err(e) =
+            crate::store::blocking(store, move |s| record(s, &cfg, &group, done_at)).await
+        {
+            tracing::error!(error = %e, "outbox: cannot record send results (they will be resent)");
+        }
+    }
+    any_transient
+}
+
 pub async fn run(
     config: Arc<Config>,
-    store: crate::store::SharedStore,
+    store: SharedStore,
     clock: SharedClock,
     notify: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
-    let mut transport_cache: Option<(Transport, DateTime<Utc>)> = None;
+    let pool: Mutex<Vec<Pooled>> = Mutex::new(Vec::new());
     let mut backoff = StdDuration::from_secs(1);
     let mut breaker_logged = false;
     while !shutdown.is_cancelled() {
         let now = clock.now();
-        let batch = (config.smtp.connections * 16).max(16);
+        let batch = config.smtp.connections * ROWS_PER_CONNECTION;
         // Mail to an address that bounced for good is dropped, not sent again.
         let rows = match crate::store::blocking(&store, move |s| {
             let dropped = s.drop_undeliverable(now)?;
@@ -246,77 +275,34 @@ pub async fn run(
             continue;
         }
 
-        // (Re)build the transport: token commands give short-lived tokens.
-        let oauth = matches!(
-            config.smtp.secret_source(),
-            Ok(Some(crate::config::SecretSource::OAuth2Command(_)))
+        // Each result is recorded as soon as the server answered, grouped with whatever
+        // else arrived meanwhile (DESIGN invariant 2).
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (stopped, any_transient) = tokio::join!(
+            send_round(&config, &pool, to_send, tx),
+            record_results(&config, &store, &clock, rx)
         );
-        if transport_cache
-            .as_ref()
-            .is_some_and(|(_, at)| oauth && now - *at > Duration::minutes(30))
-        {
-            transport_cache = None;
-        }
-        if transport_cache.is_none() {
-            match transport(&config).await {
-                Ok(t) => transport_cache = Some((t, now)),
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox: cannot set up SMTP");
-                    sleep_or(&shutdown, &notify, backoff).await;
-                    backoff = (backoff * 2).min(StdDuration::from_secs(300));
-                    continue;
-                }
-            }
-        }
-        let Some((t, _)) = transport_cache.as_ref() else {
-            continue;
-        };
-        // Each result is recorded as soon as the server answered (its own small
-        // transaction): a crash can then leave at most the messages in flight, one per
-        // connection, accepted by the server but not marked sent (DESIGN invariant 2).
-        let mut results = futures::stream::iter(to_send)
-            .map(|row| async move {
-                let r = send_one(t, &row).await;
-                (row, r)
-            })
-            .buffer_unordered(config.smtp.connections);
-        let mut any_transient = false;
-        while let Some((row, r)) = results.next().await {
-            match &r {
-                SendResult::Sent => tracing::info!(
-                    kind = %row.kind, message_id = %row.message_id, attempts = row.attempts + 1,
-                    "outbox: sent"
-                ),
-                SendResult::Transient(e) => {
-                    any_transient = true;
-                    tracing::warn!(
-                        kind = %row.kind, message_id = %row.message_id, error = %e,
-                        "outbox: send failed, will retry"
-                    )
-                }
-                SendResult::Permanent(e) => tracing::error!(
-                    kind = %row.kind, message_id = %row.message_id, error = %e,
-                    "outbox: refused by the server, giving up"
-                ),
-            }
-            let cfg = config.clone();
-            let done_at = clock.now();
-            let one = vec![(row, r)];
-            if let Err(e) =
-                crate::store::blocking(&store, move |s| record(s, &cfg, &one, done_at)).await
+        if stopped || any_transient {
+            // The server is probably down: drop the connections, do not spin on the rows.
+            for p in pool
+                .lock()
+                .map(|mut p| std::mem::take(&mut *p))
+                .unwrap_or_default()
             {
-                tracing::error!(error = %e, "outbox: cannot record a send result (it will be resent)");
+                drop(p.conn);
             }
-        }
-        drop(results);
-        if any_transient {
-            // The server is probably down: do not spin on the other rows.
-            transport_cache = None;
             sleep_or(&shutdown, &notify, backoff).await;
             backoff = (backoff * 2).min(StdDuration::from_secs(60));
         } else {
             backoff = StdDuration::from_secs(1);
         }
+    }
+    let conns = pool
+        .lock()
+        .map(|mut p| std::mem::take(&mut *p))
+        .unwrap_or_default();
+    for p in conns {
+        let _ = tokio::time::timeout(StdDuration::from_secs(2), p.conn.quit()).await;
     }
 }
 

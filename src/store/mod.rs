@@ -314,6 +314,13 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Savepoints' sub-journals and sorts in memory, not in temp files; statements
+        // prepared once (the pipeline runs a few dozen distinct ones per message).
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // 8 MiB of page cache (default 2 MiB): a batch's pages stay in memory until commit
+        // instead of spilling to the WAL mid-transaction.
+        conn.pragma_update(None, "cache_size", -8192)?;
+        conn.set_prepared_statement_cache_capacity(256);
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
@@ -399,11 +406,10 @@ impl Store {
     /// # Errors
     /// SQL errors.
     pub fn drop_undeliverable(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "UPDATE outbox SET status = 'failed', last_error = 'not sent: the address bounced (undeliverable)', sent_at = NULL, next_attempt_at = ?1
+        Ok(self.conn.prepare_cached("UPDATE outbox SET status = 'failed', last_error = 'not sent: the address bounced (undeliverable)', sent_at = NULL, next_attempt_at = ?1
              WHERE status = 'pending' AND audience = 'customer' AND case_id IS NOT NULL
                AND EXISTS (SELECT 1 FROM participants p
-                           WHERE p.case_id = outbox.case_id AND p.address = outbox.recipient AND p.undeliverable = 1)",
+                           WHERE p.case_id = outbox.case_id AND p.address = outbox.recipient AND p.undeliverable = 1)")?.execute(
             [ts(now)],
         )?)
     }
@@ -413,7 +419,7 @@ impl Store {
     /// # Errors
     /// SQL errors.
     pub fn participants(&self, case_id: i64) -> Result<Vec<(String, String, bool)>, StoreError> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT address, role, undeliverable FROM participants WHERE case_id = ?1 ORDER BY added_at, address",
         )?;
         let rows = st.query_map([case_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
@@ -471,8 +477,7 @@ impl Store {
         self.write(|tx| {
             let cur: Option<(String, String)> = tx
                 .tx
-                .query_row(
-                    "SELECT holder, expires_at FROM leases WHERE name = ?1",
+                .prepare_cached("SELECT holder, expires_at FROM leases WHERE name = ?1")?.query_row(
                     [name],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
@@ -482,9 +487,8 @@ impl Store {
                 Some((h, exp)) => h == holder || exp.as_str() <= ts(now).as_str() || is_dead(h),
             };
             if free {
-                tx.tx.execute(
-                    "INSERT INTO leases(name, holder, expires_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
+                tx.tx.prepare_cached("INSERT INTO leases(name, holder, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at")?.execute(
                     params![name, holder, ts(now + ttl)],
                 )?;
             }
@@ -497,10 +501,9 @@ impl Store {
     /// # Errors
     /// SQL errors.
     pub fn release_lease(&mut self, name: &str, holder: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
-            params![name, holder],
-        )?;
+        self.conn
+            .prepare_cached("DELETE FROM leases WHERE name = ?1 AND holder = ?2")?
+            .execute(params![name, holder])?;
         Ok(())
     }
 
@@ -517,15 +520,13 @@ impl Store {
         self.write(|tx| {
             let prev: Option<u32> = tx
                 .tx
-                .query_row(
-                    "SELECT uidvalidity FROM mailbox_state WHERE mailbox = ?1",
+                .prepare_cached("SELECT uidvalidity FROM mailbox_state WHERE mailbox = ?1")?.query_row(
                     [mailbox],
                     |r| r.get(0),
                 )
                 .optional()?;
-            tx.tx.execute(
-                "INSERT INTO mailbox_state(mailbox, uidvalidity, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at",
+            tx.tx.prepare_cached("INSERT INTO mailbox_state(mailbox, uidvalidity, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at")?.execute(
                 params![mailbox, uidvalidity, ts(now)],
             )?;
             Ok(prev.filter(|p| *p != uidvalidity))
@@ -564,12 +565,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(|tx| {
             match next {
-                Some(n) => tx.tx.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                Some(n) => tx.tx.prepare_cached("UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1")?.execute(
                     params![row.id, error, ts(n)],
                 )?,
-                None => tx.tx.execute(
-                    "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                None => tx.tx.prepare_cached("UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1")?.execute(
                     params![row.id, error],
                 )?,
             };
@@ -591,8 +590,7 @@ impl Store {
     /// # Errors
     /// SQL errors.
     pub fn defer_automatic(&mut self, until: DateTime<Utc>) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
-            "UPDATE outbox SET next_attempt_at = ?1 WHERE status = 'pending' AND automatic = 1 AND next_attempt_at < ?1",
+        Ok(self.conn.prepare_cached("UPDATE outbox SET next_attempt_at = ?1 WHERE status = 'pending' AND automatic = 1 AND next_attempt_at < ?1")?.execute(
             [ts(until)],
         )?)
     }
@@ -668,11 +666,10 @@ impl Reader<'_> {
     /// # Errors
     /// SQL errors.
     pub fn next_outbound_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let s: Option<String> = self.conn.query_row(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
-            [],
-            |r| r.get(0),
-        )?;
+        let s: Option<String> = self
+            .conn
+            .prepare_cached("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")?
+            .query_row([], |r| r.get(0))?;
         Ok(s.as_deref().and_then(parse_ts))
     }
 
@@ -681,8 +678,7 @@ impl Reader<'_> {
     /// # Errors
     /// SQL errors.
     pub fn automatic_sent_since(&self, since: DateTime<Utc>) -> Result<i64, StoreError> {
-        Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM outbox WHERE automatic = 1 AND status = 'sent' AND sent_at >= ?1",
+        Ok(self.conn.prepare_cached("SELECT COUNT(*) FROM outbox WHERE automatic = 1 AND status = 'sent' AND sent_at >= ?1")?.query_row(
             [ts(since)],
             |r| r.get(0),
         )?)
@@ -710,7 +706,7 @@ impl Reader<'_> {
     pub fn cases(&self) -> Result<Vec<CaseRow>, StoreError> {
         let mut st = self
             .conn
-            .prepare(&format!("SELECT {CASE_COLS} FROM cases ORDER BY id DESC"))?;
+            .prepare_cached(&format!("SELECT {CASE_COLS} FROM cases ORDER BY id DESC"))?;
         let rows = st.query_map([], case_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -736,7 +732,7 @@ impl Reader<'_> {
         cond: &str,
         p: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<MessageRow>, StoreError> {
-        let mut st = self.conn.prepare(&format!(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT id, case_id, message_id, from_address, subject, received_at, body_text, robot, outcome,
                     reply_text, role, visibility, verified, note
              FROM messages WHERE {cond} ORDER BY id"
@@ -767,7 +763,7 @@ impl Reader<'_> {
     /// # Errors
     /// SQL errors.
     pub fn outbox(&self, case_id: Option<i64>) -> Result<Vec<OutboxStatus>, StoreError> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT id, case_id, kind, message_id, recipient, subject, status, attempts, last_error, created_at, sent_at,
                     audience
              FROM outbox WHERE (?1 IS NULL OR case_id = ?1) ORDER BY id",
@@ -799,7 +795,7 @@ impl Reader<'_> {
         &self,
         case_id: Option<i64>,
     ) -> Result<Vec<(String, String, String, String)>, StoreError> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT at, actor, event, detail FROM audit WHERE (?1 IS NULL AND case_id IS NULL) OR case_id = ?1 ORDER BY id",
         )?;
         let rows = st.query_map([case_id], |r| {
@@ -828,11 +824,12 @@ impl Reader<'_> {
     /// # Errors
     /// SQL errors.
     pub fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let v: Option<String> = self.conn.query_row(
-            "SELECT MIN(due_at) FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL",
-            [],
-            |r| r.get(0),
-        )?;
+        let v: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT MIN(due_at) FROM timers WHERE fired_at IS NULL AND cancelled_at IS NULL",
+            )?
+            .query_row([], |r| r.get(0))?;
         Ok(v.as_deref().and_then(parse_ts))
     }
 
@@ -875,11 +872,8 @@ impl Reader<'_> {
     pub fn rating(&self, case_id: i64) -> Result<Option<(u8, Option<String>)>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT rating, comment FROM ratings WHERE case_id = ?1",
-                [case_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT rating, comment FROM ratings WHERE case_id = ?1")?
+            .query_row([case_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
     }
 
@@ -890,7 +884,7 @@ impl Reader<'_> {
     pub fn quarantine(&self) -> Result<Vec<(Option<u32>, String, i64)>, StoreError> {
         let mut st = self
             .conn
-            .prepare("SELECT uid, reason, size FROM quarantine ORDER BY id")?;
+            .prepare_cached("SELECT uid, reason, size FROM quarantine ORDER BY id")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -1092,10 +1086,9 @@ impl Tx<'_> {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.tx.execute(
-            "UPDATE cases SET status = ?2, updated_at = ?3,
+        self.tx.prepare_cached("UPDATE cases SET status = ?2, updated_at = ?3,
                     escalated_at = CASE WHEN ?2 = 'escalated' THEN COALESCE(escalated_at, ?3) ELSE escalated_at END
-             WHERE id = ?1",
+             WHERE id = ?1")?.execute(
             params![case_id, to, ts(now)],
         )?;
         self.audit(
@@ -1112,10 +1105,9 @@ impl Tx<'_> {
     /// # Errors
     /// SQL errors.
     pub fn touch_case(&self, case_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.tx.execute(
-            "UPDATE cases SET updated_at = ?2 WHERE id = ?1",
-            params![case_id, ts(now)],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE cases SET updated_at = ?2 WHERE id = ?1")?
+            .execute(params![case_id, ts(now)])?;
         Ok(())
     }
 
@@ -1143,8 +1135,7 @@ impl Tx<'_> {
     /// # Errors
     /// SQL errors.
     pub fn mark_undeliverable_on(&self, case_id: i64, address: &str) -> Result<bool, StoreError> {
-        let n = self.tx.execute(
-            "UPDATE participants SET undeliverable = 1 WHERE case_id = ?1 AND address = ?2 AND undeliverable = 0",
+        let n = self.tx.prepare_cached("UPDATE participants SET undeliverable = 1 WHERE case_id = ?1 AND address = ?2 AND undeliverable = 0")?.execute(
             params![case_id, address],
         )?;
         Ok(n > 0)
@@ -1244,8 +1235,7 @@ impl Tx<'_> {
         raw: Option<&[u8]>,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        self.tx.execute(
-            "INSERT OR IGNORE INTO quarantine(source_mailbox, uidvalidity, uid, reason, size, raw, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        self.tx.prepare_cached("INSERT OR IGNORE INTO quarantine(source_mailbox, uidvalidity, uid, reason, size, raw, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
             params![
                 source.map(|s| s.mailbox.as_str()),
                 source.map(|s| s.uidvalidity),
@@ -1381,8 +1371,7 @@ impl Tx<'_> {
     /// # Errors
     /// SQL errors.
     pub fn set_first_response(&self, case_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.tx.execute(
-            "UPDATE cases SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
+        self.tx.prepare_cached("UPDATE cases SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL")?.execute(
             params![case_id, ts(now)],
         )?;
         Ok(())
@@ -1399,15 +1388,13 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         if resolved {
-            self.tx.execute(
-                "UPDATE cases SET resolved_at = ?2 WHERE id = ?1",
-                params![case_id, ts(now)],
-            )?;
+            self.tx
+                .prepare_cached("UPDATE cases SET resolved_at = ?2 WHERE id = ?1")?
+                .execute(params![case_id, ts(now)])?;
         } else {
-            self.tx.execute(
-                "UPDATE cases SET reopen_count = reopen_count + 1 WHERE id = ?1",
-                params![case_id],
-            )?;
+            self.tx
+                .prepare_cached("UPDATE cases SET reopen_count = reopen_count + 1 WHERE id = ?1")?
+                .execute(params![case_id])?;
         }
         Ok(())
     }
@@ -1475,8 +1462,7 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.cancel_timers(case_id, &[kind], now, "replaced")?;
-        self.tx.execute(
-            "INSERT INTO timers(case_id, kind, target_at, due_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        self.tx.prepare_cached("INSERT INTO timers(case_id, kind, target_at, due_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
             params![case_id, kind, ts(target), ts(due), ts(now)],
         )?;
         Ok(())
@@ -1507,10 +1493,9 @@ impl Tx<'_> {
     /// # Errors
     /// SQL errors.
     pub fn defer_timer(&self, id: i64, due: DateTime<Utc>) -> Result<(), StoreError> {
-        self.tx.execute(
-            "UPDATE timers SET due_at = ?2 WHERE id = ?1",
-            params![id, ts(due)],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE timers SET due_at = ?2 WHERE id = ?1")?
+            .execute(params![id, ts(due)])?;
         Ok(())
     }
 
@@ -1524,8 +1509,7 @@ impl Tx<'_> {
         now: DateTime<Utc>,
         outcome: &str,
     ) -> Result<(), StoreError> {
-        self.tx.execute(
-            "UPDATE timers SET fired_at = ?2, outcome = ?3 WHERE id = ?1 AND fired_at IS NULL AND cancelled_at IS NULL",
+        self.tx.prepare_cached("UPDATE timers SET fired_at = ?2, outcome = ?3 WHERE id = ?1 AND fired_at IS NULL AND cancelled_at IS NULL")?.execute(
             params![id, ts(now), outcome],
         )?;
         Ok(())
@@ -1543,10 +1527,9 @@ impl Tx<'_> {
         message_id: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.tx.execute(
-            "INSERT INTO ratings(case_id, rating, comment, at, message_id) VALUES (?1, ?2, ?3, ?4, ?5)
+        self.tx.prepare_cached("INSERT INTO ratings(case_id, rating, comment, at, message_id) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(case_id) DO UPDATE SET rating = excluded.rating, comment = excluded.comment,
-                                                at = excluded.at, message_id = excluded.message_id",
+                                                at = excluded.at, message_id = excluded.message_id")?.execute(
             params![case_id, rating, comment, ts(now), message_id],
         )?;
         Ok(())

@@ -1,0 +1,399 @@
+"""The performance benchmark (issue 7), on the real local servers of tests/mailserver.
+
+Measures, in one run, with the release binary:
+  raw        what the servers themselves do with the same kind of mail: Dovecot's
+             `UID FETCH 1:* (BODY.PEEK[])` rate over the backlog before the daemon touches it,
+             and Postfix's accept rate from 1 and from 4 SMTP sessions (Postfix's own
+             smtp-source, 5 KB messages, connections reused);
+  backlog    N complaints (varied sizes, 10% with an attachment, 20% non-ASCII, every one from
+             a distinct customer) APPENDed to the support INBOX, then the daemon started: time
+             until every case exists, until every acknowledgment was accepted by Postfix, and
+             until every acknowledgment was delivered into its customer's mailbox (Postfix's
+             log says status=sent over LMTP); for N = 1000 and 10000;
+  suppressed the same 10000 with acknowledgments off (`[acknowledgment] enabled = false`):
+             messages/s into cases, i.e. IMAP + parsing + SQLite alone;
+  latency    complaints mailed through Postfix at a steady 10/s for 60 s to the daemon
+             waiting in IDLE: time from Postfix accepting the complaint (its 250 to our DATA)
+             to Postfix accepting the acknowledgment (the outbox records sent_at when the 250
+             arrives), p50/p90/p99/max;
+  and the daemon's peak RSS (VmHWM) and CPU seconds (utime + stime) in every run.
+
+Prints one JSON object (also written to bench/results/latest.json) and a short table.
+Usage: bench/run.sh [--quick]   (installs/starts the servers, builds, runs this)
+       python3 bench/bench.py [--sizes 1000,10000] [--latency-seconds 60] [--skip-suppressed]
+"""
+import argparse, base64, imaplib, json, os, platform, random, re, smtplib, socket, sqlite3
+import statistics, subprocess, sys, threading, time, uuid
+
+from mailenv import BIN, IMAP, PW, SMTP, env, repo, world
+
+CUSTOMER_DOMAIN = env.get("MAILENV_CUSTOMER_DOMAIN", "customer.test")
+MAILENV_DIR = env["MAILENV_DIR"]
+POSTFIX_LOG = f"{MAILENV_DIR}/log/postfix.log"
+
+WORDS = ("widget order invoice delivery broken refund account password login screen error "
+         "payment shipping package damaged missing late support please help customer "
+         "number reference yesterday today still working again thanks").split()
+NON_ASCII = [
+    ("Reklamation: Gerät defekt, Rückerstattung gewünscht",
+     "Sehr geehrte Damen und Herren, mein Gerät funktioniert nicht mehr. Grüße aus Köln."),
+    ("注文した商品が届きません", "先週注文した商品がまだ届いていません。確認をお願いします。"),
+    ("Réclamation : facture erronée", "Bonjour, ma facture de novembre est erronée. Merci d'avance."),
+    ("Жалоба: не работает вход", "Здравствуйте, я не могу войти в свой аккаунт уже два дня."),
+]
+
+
+def complaint(i, tag, support, rng):
+    """One complaint from a customer of its own: sizes from 300 B to ~40 KB of text, 10% with
+    an attachment (8-120 KB), 20% non-ASCII (RFC 2047 subjects, quoted-printable UTF-8)."""
+    cust = f"c{i}-{tag}@{CUSTOMER_DOMAIN}"
+    mid = f"<{uuid.uuid4()}@{CUSTOMER_DOMAIN}>"
+    n_words = int(min(6000, rng.lognormvariate(4.5, 1.1)))
+    text = " ".join(rng.choice(WORDS) for _ in range(max(20, n_words)))
+    text = "\r\n".join(text[k:k + 72] for k in range(0, len(text), 72))
+    hdr = [f"From: Customer {i} <{cust}>", f"To: Support <{support}>",
+           f"Message-ID: {mid}", "Date: Mon, 23 Nov 2026 10:00:00 +0000", "MIME-Version: 1.0"]
+    if i % 5 == 0:
+        subj, line = NON_ASCII[(i // 5) % len(NON_ASCII)]
+        hdr.append("Subject: =?UTF-8?B?" + base64.b64encode(f"{subj} #{i}".encode()).decode() + "?=")
+        import quopri
+        body_part = ("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+                     + quopri.encodestring((line + "\r\n\r\n" + text).encode()).decode().replace("\n", "\r\n"))
+    else:
+        hdr.append(f"Subject: complaint {i}: {rng.choice(WORDS)} {rng.choice(WORDS)}")
+        body_part = "Content-Type: text/plain; charset=us-ascii\r\n\r\n" + text + "\r\n"
+    if i % 10 == 3:
+        b = f"b{uuid.uuid4().hex}"
+        blob = base64.encodebytes(rng.randbytes(rng.randint(8_000, 120_000))).decode().replace("\n", "\r\n")
+        hdr.append(f'Content-Type: multipart/mixed; boundary="{b}"')
+        body = (f"--{b}\r\n{body_part}\r\n--{b}\r\nContent-Type: application/pdf\r\n"
+                f'Content-Disposition: attachment; filename="receipt-{i}.pdf"\r\n'
+                f"Content-Transfer-Encoding: base64\r\n\r\n{blob}\r\n--{b}--\r\n")
+        return cust, mid, ("\r\n".join(hdr) + "\r\n" + body).encode()
+    return cust, mid, ("\r\n".join(hdr) + "\r\n" + body_part).encode()
+
+
+def bench_world(tag, tail=""):
+    """A fresh support mailbox and config: every complaint is owed an acknowledgment (distinct
+    senders), breaker and batch sized for a backlog, no agents (acknowledgments only)."""
+    return world(tag, outbox_extra="max_automatic_per_minute = 1000000\n", tail=tail)
+
+
+def append_all(support, msgs, conns=4):
+    def worker(part):
+        c = imaplib.IMAP4("127.0.0.1", IMAP)
+        c.login(support, PW)
+        for raw in part:
+            typ, _ = c.append("INBOX", None, None, raw)
+            assert typ == "OK"
+        c.logout()
+    ts = [threading.Thread(target=worker, args=(msgs[k::conns],)) for k in range(conns)]
+    t0 = time.monotonic()
+    for t in ts: t.start()
+    for t in ts: t.join()
+    return time.monotonic() - t0
+
+
+def dovecot_fetch_rate(user, n_expected, rounds=3):
+    """Dovecot alone: one `UID FETCH 1:* (BODY.PEEK[])` on one connection, read to the tagged
+    OK as fast as a socket can (no parsing beyond literals' sizes). Median of `rounds`."""
+    rates = []
+    for _ in range(rounds):
+        s = socket.create_connection(("127.0.0.1", IMAP))
+        f = s.makefile("rb", buffering=1 << 20)
+        f.readline()
+        s.sendall(f'a LOGIN "{user}" "{PW}"\r\n'.encode()); _until(f, b"a ")
+        s.sendall(b"b EXAMINE INBOX\r\n"); _until(f, b"b ")
+        t0 = time.monotonic()
+        s.sendall(b"c UID FETCH 1:* (BODY.PEEK[])\r\n")
+        n = 0
+        while True:
+            line = f.readline()
+            if line.startswith(b"c "):
+                break
+            m = re.search(rb"\{(\d+)\}\r\n$", line)
+            if m:
+                f.read(int(m.group(1))); n += 1
+        dt = time.monotonic() - t0
+        s.sendall(b"d LOGOUT\r\n"); s.close()
+        assert n == n_expected, f"fetched {n}, expected {n_expected}"
+        rates.append(n / dt)
+    return statistics.median(rates)
+
+
+def _until(f, tag):
+    while True:
+        line = f.readline()
+        if not line or line.startswith(tag):
+            return line
+
+
+def queue_dir():
+    for line in open(f"{MAILENV_DIR}/postfix/main.cf"):
+        if line.startswith("queue_directory"):
+            return line.split("=", 1)[1].strip()
+    raise SystemExit("no queue_directory in the test Postfix's main.cf")
+
+
+def wait_postfix_idle(timeout=600):
+    """Until Postfix's queue is empty (nothing incoming, active or deferred)."""
+    q = queue_dir(); t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        n = sum(len(fs) for sub in ("maildrop", "incoming", "active", "deferred")
+                for _, _, fs in os.walk(f"{q}/{sub}"))
+        if n == 0:
+            return
+        time.sleep(0.2)
+    raise SystemExit("postfix queue did not drain")
+
+
+def postfix_accept_rate(sessions, messages=2000, size=5120):
+    """Postfix alone: smtp-source, `sessions` parallel sessions each reusing its connection."""
+    wait_postfix_idle()
+    sink = f"sink-{uuid.uuid4().hex[:8]}@{CUSTOMER_DOMAIN}"
+    t0 = time.monotonic()
+    subprocess.run(["/usr/sbin/smtp-source", "-d", "-s", str(sessions), "-m", str(messages),
+                    "-l", str(size), "-f", f"bench@{CUSTOMER_DOMAIN}", "-t", sink,
+                    f"127.0.0.1:{SMTP}"], check=True)
+    dt = time.monotonic() - t0
+    wait_postfix_idle()
+    return messages / dt
+
+
+class Daemon:
+    def __init__(self, d):
+        self.d = d
+        self.p = subprocess.Popen([BIN, "--config", f"{d}/mailcase.toml", "run"],
+                                  stderr=open(f"{d}/daemon.log", "a"),
+                                  env={**os.environ, "MAILCASE_LOG": "warn"})
+        self.t0 = time.monotonic()
+
+    def stats(self):
+        st = open(f"/proc/{self.p.pid}/stat").read().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        cpu = (int(st[11]) + int(st[12])) / tick
+        rss = int([l for l in open(f"/proc/{self.p.pid}/status") if l.startswith("VmHWM")][0].split()[1])
+        return {"peak_rss_mb": round(rss / 1024, 1), "cpu_s": round(cpu, 2)}
+
+    def stop(self):
+        self.p.terminate(); self.p.wait()
+
+
+def db_counts(db, ack=True):
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        cases = con.execute("SELECT count(*) FROM cases").fetchone()[0]
+        sent = con.execute("SELECT count(*) FROM outbox WHERE kind='ack' AND status='sent'").fetchone()[0] if ack else 0
+        return cases, sent
+    finally:
+        con.close()
+
+
+class Deliveries:
+    """Counts Postfix's `status=sent` LMTP deliveries to this run's customers in its log."""
+    def __init__(self, tag):
+        self.f = open(POSTFIX_LOG, "rb"); self.f.seek(0, 2)
+        self.pat = re.compile(rb"to=<c\d+-" + tag.encode() + rb"@[^>]*>.*relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+.*status=sent")
+        self.n = 0; self.buf = b""
+
+    def poll(self):
+        data = self.f.read()
+        if data:
+            self.buf += data
+            *lines, self.buf = self.buf.split(b"\n")
+            self.n += sum(1 for l in lines if self.pat.search(l))
+        return self.n
+
+
+def backlog(n, ack=True, seed=7):
+    tag = f"bl{n}{'a' if ack else 's'}{uuid.uuid4().hex[:6]}"
+    tail = "" if ack else "\n[acknowledgment]\nenabled = false\n"
+    d, support = bench_world(tag, tail)
+    if not ack:
+        cfg = open(f"{d}/mailcase.toml").read()
+        assert "[acknowledgment]" in cfg
+    rng = random.Random(seed)
+    msgs = [complaint(i, tag, support, rng)[2] for i in range(n)]
+    total_bytes = sum(len(m) for m in msgs)
+    append_s = append_all(support, msgs)
+    del msgs
+    wait_postfix_idle()
+    fetch_rate = dovecot_fetch_rate(support, n)
+    deliveries = Deliveries(tag)
+    db = f"{d}/mailcase.db"
+    dm = Daemon(d)
+    t_cases = t_sent = t_delivered = None
+    peak = {}
+    try:
+        while True:
+            time.sleep(0.02)
+            now = time.monotonic() - dm.t0
+            if now > 1800:
+                raise SystemExit(f"backlog {n} not done after 30 min; see {d}/daemon.log")
+            if ack and t_sent is not None:
+                if deliveries.poll() >= n:
+                    t_delivered = now
+                    break
+                continue
+            if not os.path.exists(db):
+                continue
+            try:
+                cases, sent = db_counts(db, ack)
+            except sqlite3.Error:
+                continue
+            if cases >= n and t_cases is None:
+                t_cases = now
+                peak = dm.stats()
+            if ack and sent >= n and t_sent is None:
+                t_sent = now
+                peak = dm.stats()
+            if not ack and t_cases is not None:
+                break
+            if ack:
+                deliveries.poll()
+        final = dm.stats()
+    finally:
+        dm.stop()
+    out = {"messages": n, "mbytes": round(total_bytes / 1e6, 1),
+           "append_s": round(append_s, 2), "dovecot_fetch_msgs_per_s": round(fetch_rate),
+           "cases_s": round(t_cases, 2), "cases_per_s": round(n / t_cases, 1)}
+    if ack:
+        out.update({"acks_accepted_s": round(t_sent, 2), "acks_accepted_per_s": round(n / t_sent, 1),
+                    "acks_delivered_s": round(t_delivered, 2)})
+    out.update({"peak_rss_mb": final["peak_rss_mb"], "cpu_s": peak.get("cpu_s", final["cpu_s"]),
+                "config": d})
+    return out
+
+
+def latency(rate=10.0, seconds=60):
+    tag = f"lat{uuid.uuid4().hex[:6]}"
+    d, support = bench_world(tag)
+    wait_postfix_idle()
+    dm = Daemon(d)
+    db = f"{d}/mailcase.db"
+    # Ready: the database exists and the daemon is in IDLE (give it its first round).
+    t0 = time.monotonic()
+    while not os.path.exists(db) and time.monotonic() - t0 < 30:
+        time.sleep(0.05)
+    time.sleep(1.5)
+    rng = random.Random(11)
+    accepted = {}  # Message-ID -> wall time Postfix accepted it
+    n = int(rate * seconds)
+    s = smtplib.SMTP("127.0.0.1", SMTP)
+    start = time.monotonic()
+    try:
+        for i in range(n):
+            target = start + i / rate
+            pause = target - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            cust, mid, raw = complaint(i, tag, support, rng)
+            s.sendmail(cust, [support], raw)
+            accepted[mid] = time.time()
+        s.quit()
+        send_s = time.monotonic() - start
+        lat = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+            rows = con.execute(
+                """SELECT m.message_id, o.sent_at FROM messages m JOIN outbox o ON o.case_id = m.case_id
+                   WHERE o.kind = 'ack' AND o.status = 'sent'""").fetchall()
+            con.close()
+            if len(rows) >= n:
+                break
+            time.sleep(0.5)
+        stats = dm.stats()
+    finally:
+        dm.stop()
+    from datetime import datetime
+    for mid, sent_at in rows:
+        key = mid if mid.startswith("<") else f"<{mid}>"
+        if key in accepted:
+            t = datetime.fromisoformat(sent_at.replace("Z", "+00:00")).timestamp()
+            lat.append(t - accepted[key])
+    lat.sort()
+    q = lambda p: lat[min(len(lat) - 1, int(round(p * (len(lat) - 1))))]
+    return {"sent": n, "send_s": round(send_s, 1), "acknowledged": len(lat),
+            "p50_ms": round(q(0.5) * 1000), "p90_ms": round(q(0.9) * 1000),
+            "p99_ms": round(q(0.99) * 1000), "max_ms": round(lat[-1] * 1000),
+            "min_ms": round(lat[0] * 1000), **stats, "config": d}
+
+
+def versions():
+    def out(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip() or None
+        except OSError:
+            return None
+    return {"mailcase": out([BIN, "--version"]),
+            "git": out(["git", "-C", repo, "describe", "--always", "--dirty"]),
+            "rustc": out(["rustc", "--version"]),
+            "dovecot": out(["dovecot", "--version"]),
+            "postfix": out(["/usr/sbin/postconf", "-c", f"{MAILENV_DIR}/postfix", "-h", "mail_version"]),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(), "kernel": platform.release()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--latency-seconds", type=int, default=60)
+    ap.add_argument("--skip-suppressed", action="store_true")
+    a = ap.parse_args()
+    sizes = [int(x) for x in a.sizes.split(",") if x]
+    res = {"versions": versions(), "raw": {}}
+    res["raw"]["postfix_accept_per_s_1_session"] = round(postfix_accept_rate(1), 1)
+    res["raw"]["postfix_accept_per_s_4_sessions"] = round(postfix_accept_rate(4), 1)
+    print("raw postfix:", res["raw"], file=sys.stderr)
+    for n in sizes:
+        res[f"backlog_{n}"] = backlog(n)
+        print(f"backlog {n}:", res[f"backlog_{n}"], file=sys.stderr)
+    if not a.skip_suppressed:
+        n = max(sizes)
+        res[f"suppressed_{n}"] = backlog(n, ack=False)
+        print(f"suppressed {n}:", res[f"suppressed_{n}"], file=sys.stderr)
+    res["latency_10_per_s"] = latency(10.0, a.latency_seconds)
+    print("latency:", res["latency_10_per_s"], file=sys.stderr)
+    # Postfix again at the end: the machine is noisy, the ratio uses the median of both runs.
+    p4b = postfix_accept_rate(4)
+    res["raw"]["postfix_accept_per_s_4_sessions_after"] = round(p4b, 1)
+    p4 = statistics.median([res["raw"]["postfix_accept_per_s_4_sessions"], p4b])
+    big, small = res[f"backlog_{max(sizes)}"], res[f"backlog_{min(sizes)}"]
+    lat = res["latency_10_per_s"]
+    res["targets"] = {
+        "acks_vs_postfix_4_sessions": round(big["acks_accepted_per_s"] / p4, 2),
+        "acks_vs_postfix_4_sessions_ok": big["acks_accepted_per_s"] >= 0.8 * p4,
+        "latency_p50_ok": lat["p50_ms"] < 300, "latency_p99_ok": lat["p99_ms"] < 1000,
+        "peak_rss_mb": max(r["peak_rss_mb"] for k, r in res.items() if k.startswith(("backlog", "suppressed", "latency"))),
+        "rss_flat_ratio": round(big["peak_rss_mb"] / small["peak_rss_mb"], 2),
+    }
+    res["targets"]["peak_rss_ok"] = res["targets"]["peak_rss_mb"] < 32
+    if not a.skip_suppressed:
+        s = res[f"suppressed_{max(sizes)}"]
+        res["targets"]["suppressed_cases_per_s_ok"] = s["cases_per_s"] >= 5000
+    os.makedirs(f"{repo}/bench/results", exist_ok=True)
+    with open(f"{repo}/bench/results/latest.json", "w") as f:
+        json.dump(res, f, indent=2)
+    print(json.dumps(res, indent=2))
+    table(res)
+
+
+def table(res):
+    print("\n%-22s %9s %9s %9s %9s %9s %8s %7s" % ("run", "cases/s", "acks/s", "acked s", "deliv s", "fetch/s", "RSS MB", "CPU s"))
+    for k, r in res.items():
+        if k.startswith(("backlog", "suppressed")):
+            print("%-22s %9s %9s %9s %9s %9s %8s %7s" % (k, r["cases_per_s"], r.get("acks_accepted_per_s", "-"),
+                  r.get("acks_accepted_s", "-"), r.get("acks_delivered_s", "-"), r["dovecot_fetch_msgs_per_s"],
+                  r["peak_rss_mb"], r["cpu_s"]))
+    l = res["latency_10_per_s"]
+    print(f"latency at 10/s: p50 {l['p50_ms']} ms, p90 {l['p90_ms']} ms, p99 {l['p99_ms']} ms, max {l['max_ms']} ms "
+          f"({l['acknowledged']}/{l['sent']}), RSS {l['peak_rss_mb']} MB, CPU {l['cpu_s']} s")
+    r = res["raw"]
+    print(f"postfix accepts: {r['postfix_accept_per_s_1_session']}/s (1 session), "
+          f"{r['postfix_accept_per_s_4_sessions']}/s and {r['postfix_accept_per_s_4_sessions_after']}/s (4 sessions, before/after)")
+    print("targets:", json.dumps(res["targets"]))
+
+
+if __name__ == "__main__":
+    main()
