@@ -135,7 +135,9 @@ async fn answer(w: &World, card: &mailcase::parse::InboundMessage, text: &str) {
     .await;
 }
 
-/// Screenshots `html` with headless Chromium; None (and a message) when it is not installed.
+/// Screenshots `html` with headless Chromium; None (and a message) when it is not installed,
+/// unless `MAILCASE_REQUIRE_CHROMIUM=1` (set by `.ci/run`), where a missing browser fails the
+/// test instead of skipping the check.
 fn screenshot(html: &Path, png: &Path) -> Option<()> {
     let Some(bin) = ["chromium", "chromium-browser"].into_iter().find(|b| {
         std::process::Command::new(b)
@@ -143,6 +145,11 @@ fn screenshot(html: &Path, png: &Path) -> Option<()> {
             .output()
             .is_ok_and(|o| o.status.success())
     }) else {
+        assert!(
+            std::env::var_os("MAILCASE_REQUIRE_CHROMIUM").is_none_or(|v| v != "1"),
+            "MAILCASE_REQUIRE_CHROMIUM=1 but neither `chromium` nor `chromium-browser` runs \
+             (apt-get install chromium)"
+        );
         eprintln!(
             "SKIPPED the browser check: chromium is not installed (apt-get install chromium)"
         );
