@@ -169,7 +169,7 @@ fn screenshot(html: &Path, png: &Path) -> Option<()> {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", png.display()))
-        .arg("--window-size=1000,2000")
+        .arg("--window-size=1000,3000")
         .arg(format!("file://{}", html.display()))
         .output()
         .expect("run chromium");
@@ -526,7 +526,7 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
     let shot = out_dir.join("digest.png");
     if screenshot(&page, &shot).is_some() {
         let (w_, h_, colours) = decode_png(&std::fs::read(&shot).unwrap());
-        assert_eq!((w_, h_), (1000, 2000));
+        assert_eq!((w_, h_), (1000, 3000), "the whole page fits the shot");
         assert!(colours > 50, "the page and its charts are drawn");
         eprintln!("digest rendered by chromium: {}", shot.display());
     }
