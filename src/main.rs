@@ -6,11 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use mailcase::cli::template::TemplateCommand;
+use mailcase::cli::PipeOut;
 use mailcase::clock::{SharedClock, SystemClock};
 use mailcase::config::{Config, LogFormat};
 use mailcase::pipeline::{self, Engine, Inbound, Outcome};
@@ -183,40 +186,23 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         } => {
             let reason = reason.as_deref().filter(|_| !release);
             let cfg = Config::load(&cli.config)?;
-            Ok(records::hold(
-                &cfg,
-                reference,
-                reason,
-                &mut std::io::stdout(),
-            )?)
+            to_stdout(|o| Ok(records::hold(&cfg, reference, reason, o)?))
         }
         Command::Purge { dry_run, at } => {
             let cfg = Config::load(&cli.config)?;
-            Ok(records::purge(
-                &cfg,
-                *dry_run,
-                at.as_deref(),
-                &mut std::io::stdout(),
-            )?)
+            to_stdout(|o| Ok(records::purge(&cfg, *dry_run, at.as_deref(), o)?))
         }
         Command::Export { customer, out } => {
             let cfg = Config::load(&cli.config)?;
-            Ok(records::export(
-                &cfg,
-                customer,
-                out,
-                &mut std::io::stdout(),
-            )?)
+            to_stdout(|o| Ok(records::export(&cfg, customer, out, o)?))
         }
         Command::Erase { customer } => {
             let cfg = Config::load(&cli.config)?;
-            Ok(records::erase(&cfg, customer, &mut std::io::stdout())?)
+            to_stdout(|o| Ok(records::erase(&cfg, customer, o)?))
         }
-        Command::Report(args) => Ok(mailcase::report::cli::run(
-            &cli.config,
-            args,
-            &mut std::io::stdout(),
-        )?),
+        Command::Report(args) => {
+            to_stdout(|o| Ok(mailcase::report::cli::run(&cli.config, args, o)?))
+        }
         Command::Deliver => unreachable!("handled in main"),
     }
 }
@@ -301,31 +287,40 @@ fn spawn_signals(
 
 async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
     let cfg = Arc::new(Config::load(&cli.config)?);
-    println!("config {}: ok", cli.config.display());
+    // Unlocked: the lock is not held across the logins below.
+    let mut out = PipeOut::new(std::io::stdout());
+    writeln!(out, "config {}: ok", cli.config.display())?;
     let clock: SharedClock = Arc::new(SystemClock);
     // Building the engine compiles the rules and renders every template against a sample.
     Engine::new(cfg.clone(), clock)?;
-    println!(
+    writeln!(
+        out,
         "templates {}: ok ({})",
         cfg.templates_dir().display(),
         mailcase::render::templates().collect::<Vec<_>>().join(", ")
-    );
+    )?;
     let db = cfg.db_path();
     if db.exists() {
         match Store::open_read_only(&db) {
-            Ok(s) => println!(
+            Ok(s) => writeln!(
+                out,
                 "database {}: ok (schema v{})",
                 db.display(),
                 s.schema_version()?
-            ),
-            Err(mailcase::store::StoreError::TooOld { found, known }) => println!(
+            )?,
+            Err(mailcase::store::StoreError::TooOld { found, known }) => writeln!(
+                out,
                 "database {}: schema v{found}, upgraded to v{known} when the daemon starts",
                 db.display()
-            ),
+            )?,
             Err(e) => return Err(e.into()),
         }
     } else {
-        println!("database {}: will be created at first run", db.display());
+        writeln!(
+            out,
+            "database {}: will be created at first run",
+            db.display()
+        )?;
     }
     if offline {
         return Ok(());
@@ -336,7 +331,8 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
         .select(&cfg.mailbox.inbox)
         .await
         .with_context(|| format!("imap: cannot select mailbox.inbox `{}`", cfg.mailbox.inbox))?;
-    println!(
+    writeln!(
+        out,
         "imap {}:{} as {}: ok ({} messages in {}; IDLE {}, MOVE {})",
         cfg.mailbox.host,
         cfg.mailbox.port,
@@ -345,18 +341,19 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
         cfg.mailbox.inbox,
         if caps.has_str("IDLE") { "yes" } else { "no" },
         if caps.has_str("MOVE") { "yes" } else { "no" },
-    );
+    )?;
     let _ = s.logout().await;
     let c = mailcase::outbox::Connection::open(&cfg).await?;
     let e = c.extensions();
-    println!(
+    writeln!(
+        out,
         "smtp {}:{}: ok (PIPELINING {}, 8BITMIME {}, SMTPUTF8 {})",
         cfg.smtp.host,
         cfg.smtp.port,
         if e.pipelining { "yes" } else { "no" },
         if e.eight_bit { "yes" } else { "no" },
         if e.smtputf8 { "yes" } else { "no" },
-    );
+    )?;
     c.quit().await;
     Ok(())
 }
@@ -420,8 +417,15 @@ fn with_db(
 ) -> anyhow::Result<()> {
     let cfg = Config::load(&cli.config)?;
     let store = mailcase::cli::open_store(&cfg)?;
-    let mut out = std::io::stdout().lock();
-    f(&cfg, &store, &mut out)?;
+    to_stdout(|o| Ok(f(&cfg, &store, o)?))
+}
+
+/// Runs a command writing to standard output; when the reader goes away (`| head -1`) the
+/// rest of the output is discarded and the command still completes (see [`PipeOut`]).
+fn to_stdout(f: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let mut out = PipeOut::new(std::io::stdout().lock());
+    f(&mut out)?;
+    out.flush().context("writing the output")?;
     Ok(())
 }
 

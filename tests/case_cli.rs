@@ -703,3 +703,51 @@ fn check_fails_on_a_template_with_a_syntax_error_or_an_unknown_variable() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn output_to_a_closed_pipe_ends_quietly_with_success() {
+    // `mailcase cases | head -1`: the reader goes away while the command writes. Here it has
+    // gone before the command starts writing (its end of the pipe is closed as soon as the
+    // process exists), so every write meets EPIPE.
+    let f = fixture();
+    let billing = f.billing.as_str();
+    let commands: [&[&str]; 9] = [
+        &["cases"],
+        &["cases", "--json"],
+        &["cases", "--csv"],
+        &["case", billing],
+        &["case", billing, "--json"],
+        &["case", billing, "--raw", "1"],
+        &[
+            "template",
+            "preview",
+            "customer_resolved",
+            "--case",
+            billing,
+        ],
+        &["report", "--since", "30d"],
+        &["check", "--offline"],
+    ];
+    for args in commands {
+        // Each writes something when somebody reads it.
+        assert!(!ok(args).is_empty(), "mailcase {args:?} printed nothing");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mailcase"))
+            .arg("--config")
+            .arg(&f.w.config_path)
+            .args(args)
+            .env("MAILCASE_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "mailcase {args:?} exited {:?}: {err}",
+            out.status
+        );
+        assert!(err.is_empty(), "mailcase {args:?} said: {err}");
+    }
+}

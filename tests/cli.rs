@@ -132,3 +132,51 @@ fn deliver_refuses_oversized_mail_with_65() {
     let out = deliver(&w, &raw);
     assert_eq!(out.status.code(), Some(65));
 }
+
+#[test]
+fn the_shipped_example_config_passes_check_offline() {
+    // As installed (README "Installing as a service"): the example config with the shipped
+    // templates and the reply-token key as a systemd credential; only the paths point here.
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(repo.join("config/mailcase.example.toml")).unwrap();
+    for section in ["[retention]", "[digest]"] {
+        assert!(example.contains(section), "the example documents {section}");
+    }
+    let installed_templates = "dir = \"/etc/mailcase/templates\"";
+    assert!(example.contains(installed_templates));
+    let db = dir.path().join("mailcase.sqlite");
+    let config = example
+        .replace(
+            installed_templates,
+            &format!("dir = {:?}", repo.join("templates").display().to_string()),
+        )
+        .replace(
+            "path = \"/var/lib/mailcase/mailcase.db\"",
+            &format!("path = {:?}", db.display().to_string()),
+        );
+    assert!(
+        config.contains(&db.display().to_string()),
+        "store.path replaced"
+    );
+    let path = dir.path().join("mailcase.toml");
+    std::fs::write(&path, config).unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("token-key"), "0123456789abcdef".repeat(4)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .arg("--config")
+        .arg(&path)
+        .args(["check", "--offline"])
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("management_digest"), "{text}");
+    assert!(!db.exists(), "check creates no database");
+}

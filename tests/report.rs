@@ -135,7 +135,9 @@ async fn answer(w: &World, card: &mailcase::parse::InboundMessage, text: &str) {
     .await;
 }
 
-/// Screenshots `html` with headless Chromium; None (and a message) when it is not installed.
+/// Screenshots `html` with headless Chromium; None (and a message) when it is not installed,
+/// unless `MAILCASE_REQUIRE_CHROMIUM=1` (set by `.ci/run`), where a missing browser fails the
+/// test instead of skipping the check.
 fn screenshot(html: &Path, png: &Path) -> Option<()> {
     let Some(bin) = ["chromium", "chromium-browser"].into_iter().find(|b| {
         std::process::Command::new(b)
@@ -143,6 +145,11 @@ fn screenshot(html: &Path, png: &Path) -> Option<()> {
             .output()
             .is_ok_and(|o| o.status.success())
     }) else {
+        assert!(
+            std::env::var_os("MAILCASE_REQUIRE_CHROMIUM").is_none_or(|v| v != "1"),
+            "MAILCASE_REQUIRE_CHROMIUM=1 but neither `chromium` nor `chromium-browser` runs \
+             (apt-get install chromium)"
+        );
         eprintln!(
             "SKIPPED the browser check: chromium is not installed (apt-get install chromium)"
         );
@@ -162,7 +169,7 @@ fn screenshot(html: &Path, png: &Path) -> Option<()> {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", png.display()))
-        .arg("--window-size=1000,2000")
+        .arg("--window-size=1000,3000")
         .arg(format!("file://{}", html.display()))
         .output()
         .expect("run chromium");
@@ -519,7 +526,7 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
     let shot = out_dir.join("digest.png");
     if screenshot(&page, &shot).is_some() {
         let (w_, h_, colours) = decode_png(&std::fs::read(&shot).unwrap());
-        assert_eq!((w_, h_), (1000, 2000));
+        assert_eq!((w_, h_), (1000, 3000), "the whole page fits the shot");
         assert!(colours > 50, "the page and its charts are drawn");
         eprintln!("digest rendered by chromium: {}", shot.display());
     }

@@ -34,6 +34,56 @@ pub enum CliError {
     Json(#[from] serde_json::Error),
 }
 
+/// Standard output as the commands write it: once the reader has gone (`mailcase cases |
+/// head -1`: EPIPE), the rest of the output is discarded instead of failing, so a command
+/// still does all it was asked to (a purge still purges, `check` still checks) and exits
+/// quietly with the status its work deserves, without "Broken pipe" on stderr. Other write
+/// errors (a full disk behind `> file`) are still errors.
+#[derive(Debug)]
+pub struct PipeOut<W> {
+    inner: W,
+    gone: bool,
+}
+
+impl<W: Write> PipeOut<W> {
+    pub fn new(inner: W) -> Self {
+        PipeOut { inner, gone: false }
+    }
+
+    /// True once the reader has gone and output is being discarded.
+    pub fn reader_gone(&self) -> bool {
+        self.gone
+    }
+
+    fn absorb<T>(&mut self, r: std::io::Result<T>, discarded: T) -> std::io::Result<T> {
+        match r {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.gone = true;
+                Ok(discarded)
+            }
+            r => r,
+        }
+    }
+}
+
+impl<W: Write> Write for PipeOut<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.gone {
+            return Ok(buf.len());
+        }
+        let r = self.inner.write(buf);
+        self.absorb(r, buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.gone {
+            return Ok(());
+        }
+        let r = self.inner.flush();
+        self.absorb(r, ())
+    }
+}
+
 /// Opens the configured database read-only.
 ///
 /// # Errors
@@ -199,6 +249,63 @@ mod tests {
             );
         }
         assert!(similar_references("CMP-99999-9", &existing).is_empty());
+    }
+
+    /// A writer whose reader goes away after `accept` bytes, or that fails otherwise.
+    struct Closing {
+        accept: usize,
+        written: Vec<u8>,
+        kind: std::io::ErrorKind,
+        calls_after: usize,
+    }
+
+    impl Write for Closing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.written.len() >= self.accept {
+                self.calls_after += 1;
+                return Err(self.kind.into());
+            }
+            let n = buf.len().min(self.accept - self.written.len());
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_to_a_reader_that_went_away_is_discarded_without_an_error() {
+        let mut out = PipeOut::new(Closing {
+            accept: 6,
+            written: Vec::new(),
+            kind: std::io::ErrorKind::BrokenPipe,
+            calls_after: 0,
+        });
+        writeln!(out, "first line").unwrap();
+        assert!(out.reader_gone());
+        for i in 0..100 {
+            writeln!(out, "line {i}").unwrap();
+        }
+        out.flush().unwrap();
+        assert_eq!(out.inner.written, b"first ");
+        assert_eq!(
+            out.inner.calls_after, 1,
+            "nothing is tried after the pipe broke"
+        );
+    }
+
+    #[test]
+    fn other_output_errors_are_still_errors() {
+        let mut out = PipeOut::new(Closing {
+            accept: 0,
+            written: Vec::new(),
+            kind: std::io::ErrorKind::StorageFull,
+            calls_after: 0,
+        });
+        let e = writeln!(out, "x").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::StorageFull);
+        assert!(!out.reader_gone());
     }
 
     #[test]

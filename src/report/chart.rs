@@ -118,13 +118,34 @@ fn right_edge(i: usize, n: u32) -> SegmentValue<u32> {
     }
 }
 
+/// The x axis of a timeline of `n` buckets: (segments, index of the first bucket). Plotters
+/// cannot map a segmented axis of one value (its width is 0), so a single bucket (a daily
+/// digest) sits in the middle of three segments instead of filling the left half of two,
+/// with a blank, unlabelled half beside it.
+fn timeline_axis(n: u32) -> (u32, u32) {
+    if n <= 1 {
+        (3, 1)
+    } else {
+        (n, 0)
+    }
+}
+
+/// The label under segment `segment`: its bucket's, every `step` buckets.
+fn bucket_label(labels: &[String], segment: u32, first: u32, step: usize) -> String {
+    match segment.checked_sub(first) {
+        Some(i) if (i as usize) % step == 0 => labels.get(i as usize).cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 /// Every how many buckets an axis label fits.
 fn label_step(n: usize) -> usize {
     n.div_ceil(12).max(1)
 }
 
-/// Stacked bars: cases opened per day or week, one colour per category (the HTML legend uses
-/// the same colours; the chart has its own legend too).
+/// Stacked bars: cases opened per day or week, one colour per category. The legend is the
+/// digest page's, in HTML under the chart (same colours, [`PALETTE`]): a legend drawn inside
+/// would repeat it and, with many categories, cover the bars.
 pub fn volume(r: &Report) -> Result<Chart, ChartError> {
     let buckets = &r.timeline.buckets;
     let n = buckets.len().max(1) as u32;
@@ -136,6 +157,7 @@ pub fn volume(r: &Report) -> Result<Chart, ChartError> {
         .max(1);
     let labels: Vec<String> = buckets.iter().map(|b| short_label(&b.label)).collect();
     let step = label_step(buckets.len());
+    let (segments, first) = timeline_axis(n);
     let shown: Vec<usize> = (0..r.by_category.len())
         .filter(|&i| r.by_category[i].count > 0)
         .collect();
@@ -149,19 +171,17 @@ pub fn volume(r: &Report) -> Result<Chart, ChartError> {
             .x_label_area_size(28)
             .y_label_area_size(36)
             .build_cartesian_2d(
-                (0u32..n.max(2) - 1).into_segmented(),
-                // Headroom for the legend above the tallest bar.
-                0u64..(max + max / 3 + 2),
+                (0u32..segments - 1).into_segmented(),
+                // A little room above the tallest bar.
+                0u64..(max + max / 10 + 1),
             )?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .light_line_style(TRANSPARENT)
-            .x_labels(n as usize)
+            .x_labels(segments as usize)
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if (*i as usize) % step == 0 => {
-                    labels.get(*i as usize).cloned().unwrap_or_default()
-                }
+                SegmentValue::CenterOf(i) => bucket_label(&labels, *i, first, step),
                 _ => String::new(),
             })
             .y_label_formatter(&|v| format!("{v}"))
@@ -169,33 +189,21 @@ pub fn volume(r: &Report) -> Result<Chart, ChartError> {
             .draw()?;
         for &ci in &shown {
             let c = colour(ci);
-            chart
-                .draw_series(buckets.iter().enumerate().filter_map(|(i, b)| {
-                    let below: u64 = b.cases_by_category[..ci].iter().sum();
-                    let here = b.cases_by_category[ci];
-                    (here > 0).then(|| {
-                        let mut bar = Rectangle::new(
-                            [
-                                (SegmentValue::Exact(i as u32), below),
-                                (right_edge(i, n.max(2)), below + here),
-                            ],
-                            c.filled(),
-                        );
-                        bar.set_margin(0, 0, 4, 4);
-                        bar
-                    })
-                }))?
-                .label(r.by_category[ci].label.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
-        }
-        if !shown.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .label_font((FAMILY, 12))
-                .draw()?;
+            chart.draw_series(buckets.iter().enumerate().filter_map(|(i, b)| {
+                let below: u64 = b.cases_by_category[..ci].iter().sum();
+                let here = b.cases_by_category[ci];
+                (here > 0).then(|| {
+                    let mut bar = Rectangle::new(
+                        [
+                            (SegmentValue::Exact(i as u32 + first), below),
+                            (right_edge(i + first as usize, segments), below + here),
+                        ],
+                        c.filled(),
+                    );
+                    bar.set_margin(0, 0, 4, 4);
+                    bar
+                })
+            }))?;
         }
         Ok(())
     })?;
@@ -348,6 +356,7 @@ pub fn satisfaction(r: &Report) -> Result<Chart, ChartError> {
     let n = buckets.len().max(1) as u32;
     let labels: Vec<String> = buckets.iter().map(|b| short_label(&b.label)).collect();
     let step = label_step(buckets.len());
+    let (segments, first) = timeline_axis(n);
     let line = colour(1);
     let png = draw("satisfaction", |root| {
         let mut chart = ChartBuilder::on(root)
@@ -358,15 +367,13 @@ pub fn satisfaction(r: &Report) -> Result<Chart, ChartError> {
             .margin(10)
             .x_label_area_size(28)
             .y_label_area_size(36)
-            .build_cartesian_2d((0u32..n.max(2) - 1).into_segmented(), 0f64..5.5f64)?;
+            .build_cartesian_2d((0u32..segments - 1).into_segmented(), 0f64..5.5f64)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(n as usize)
+            .x_labels(segments as usize)
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) if (*i as usize) % step == 0 => {
-                    labels.get(*i as usize).cloned().unwrap_or_default()
-                }
+                SegmentValue::CenterOf(i) => bucket_label(&labels, *i, first, step),
                 _ => String::new(),
             })
             .y_labels(6)
@@ -383,7 +390,10 @@ pub fn satisfaction(r: &Report) -> Result<Chart, ChartError> {
         let points: Vec<(SegmentValue<u32>, f64)> = buckets
             .iter()
             .enumerate()
-            .filter_map(|(i, b)| b.rating_mean.map(|m| (SegmentValue::CenterOf(i as u32), m)))
+            .filter_map(|(i, b)| {
+                b.rating_mean
+                    .map(|m| (SegmentValue::CenterOf(i as u32 + first), m))
+            })
             .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), line.stroke_width(2)))?
@@ -460,5 +470,49 @@ mod tests {
                 assert!(!c.alt.is_empty());
             }
         }
+    }
+
+    /// The leftmost and rightmost columns of row `y` in `colour`.
+    fn extent(png_bytes: &[u8], y: u32, colour: (u8, u8, u8)) -> Option<(u32, u32)> {
+        let mut r = png::Decoder::new(std::io::Cursor::new(png_bytes))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; r.output_buffer_size()];
+        r.next_frame(&mut buf).unwrap();
+        let row = &buf[(y * WIDTH * 3) as usize..((y + 1) * WIDTH * 3) as usize];
+        let xs: Vec<u32> = row
+            .chunks(3)
+            .enumerate()
+            .filter(|(_, p)| (p[0], p[1], p[2]) == colour)
+            .map(|(x, _)| x as u32)
+            .collect();
+        Some((*xs.first()?, *xs.last()?))
+    }
+
+    #[test]
+    fn a_single_day_is_one_bar_in_the_middle_not_half_the_chart() {
+        let r = Report::sample();
+        assert_eq!(r.timeline.buckets.len(), 1);
+        let one = volume(&r).unwrap();
+        // Just above the x axis only the bars are drawn; the bottom one is category 0's.
+        let (left, right) = extent(&one.png, HEIGHT - 45, PALETTE[0]).expect("a bar");
+        let middle = (left + right) / 2;
+        assert!(
+            middle.abs_diff(WIDTH / 2) < 40,
+            "bar from x={left} to x={right} is not in the middle"
+        );
+        assert!(
+            right - left < WIDTH / 2,
+            "one bar of three segments, not half"
+        );
+        // Two buckets: two bars side by side, the left one left of the middle.
+        let mut two = r.clone();
+        two.timeline.buckets.push(super::super::Bucket {
+            label: "2026-11-24".into(),
+            ..r.timeline.buckets[0].clone()
+        });
+        let both = volume(&two).unwrap();
+        let (left, right) = extent(&both.png, HEIGHT - 45, PALETTE[0]).expect("bars");
+        assert!(left < WIDTH / 3 && right > WIDTH * 2 / 3, "{left}..{right}");
     }
 }
