@@ -388,7 +388,7 @@ async fn drain(
 
 /// Most bytes of messages fetched and committed in one batch (with `mailbox.batch_size`, the
 /// most messages): bounds memory whatever the sizes in the inbox.
-const BATCH_BYTES: u64 = 4 * 1024 * 1024;
+const BATCH_BYTES: u64 = 2 * 1024 * 1024;
 
 /// Splits `(uid, size)` in UID order into batches of at most `max_count` messages and about
 /// `max_bytes` (a single larger message gets a batch of its own).

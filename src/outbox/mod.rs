@@ -6,8 +6,9 @@
 //!
 //! At-least-once: a crash between the server's `250 OK` and our `mark sent` resends the
 //! messages in that window after restart, with the same bytes and Message-ID (so mail clients
-//! show each once). The window is the send results not yet recorded: at most one per
-//! connection plus those that arrived while the previous group was being committed.
+//! show each once). The window is at most one message per connection: a sender waits for its
+//! previous result to be committed before its next send, while the results of all senders
+//! that arrived meanwhile are committed together (one fsync for several messages).
 
 pub mod compose;
 pub mod smtp;
@@ -61,6 +62,13 @@ pub enum SendResult {
     Permanent(String),
 }
 
+/// A send result on its way to the store, with the permit its sender waits on.
+type Sent = (
+    OutboundRow,
+    SendResult,
+    Option<tokio::sync::OwnedSemaphorePermit>,
+);
+
 /// A connection kept between rounds, with when it last carried a message.
 struct Pooled {
     conn: Connection,
@@ -75,9 +83,10 @@ async fn send_round(
     config: &Config,
     pool: &Mutex<Vec<Pooled>>,
     rows: Vec<OutboundRow>,
-    results: mpsc::UnboundedSender<(OutboundRow, SendResult)>,
+    results: mpsc::UnboundedSender<Sent>,
 ) -> bool {
     let workers = config.smtp.connections.min(rows.len()).max(1);
+    let window = Arc::new(tokio::sync::Semaphore::new(workers));
     let queue = Mutex::new(VecDeque::from(rows));
     let stop = std::sync::atomic::AtomicBool::new(false);
     let take = || {
@@ -104,9 +113,18 @@ async fn send_round(
                         })
                     }
                     Err(e) => {
+                        // Every row of the round counts a failed attempt (so backoff and
+                        // `give_up_after` apply to mail queued during a long outage too).
                         stop.store(true, std::sync::atomic::Ordering::Relaxed);
                         tracing::error!(error = %e, "outbox: cannot reach the SMTP server");
-                        let _ = results.send((row, SendResult::Transient(e.to_string())));
+                        let mut rest: Vec<OutboundRow> = queue
+                            .lock()
+                            .map(|mut q| q.drain(..).collect())
+                            .unwrap_or_default();
+                        rest.insert(0, row);
+                        for r in rest {
+                            let _ = results.send((r, SendResult::Transient(e.to_string()), None));
+                        }
                         return;
                     }
                 }
@@ -118,6 +136,12 @@ async fn send_round(
                 .map(str::trim)
                 .filter(|a| !a.is_empty())
                 .collect();
+            // At most one message per connection is accepted by the server and not yet
+            // recorded as sent (what a crash can make us send twice): the next send waits
+            // until the previous result is committed.
+            let Ok(permit) = window.clone().acquire_owned().await else {
+                return;
+            };
             let r = match p.conn.send(&row.envelope_from, &to, &row.body).await {
                 Ok(()) => SendResult::Sent,
                 Err(e) if e.is_permanent() => SendResult::Permanent(e.to_string()),
@@ -130,7 +154,7 @@ async fn send_round(
             if !p.conn.is_usable() {
                 conn = None;
             }
-            let _ = results.send((row, r));
+            let _ = results.send((row, r, Some(permit)));
         }
         if let (Some(p), Ok(mut pool)) = (conn, pool.lock()) {
             pool.push(p);
@@ -146,7 +170,7 @@ async fn record_results(
     config: &Arc<Config>,
     store: &SharedStore,
     clock: &SharedClock,
-    mut rx: mpsc::UnboundedReceiver<(OutboundRow, SendResult)>,
+    mut rx: mpsc::UnboundedReceiver<Sent>,
 ) -> bool {
     let mut any_transient = false;
     while let Some(first) = rx.recv().await {
@@ -154,6 +178,14 @@ async fn record_results(
         while let Ok(more) = rx.try_recv() {
             group.push(more);
         }
+        let mut permits = Vec::with_capacity(group.len());
+        let group: Vec<(OutboundRow, SendResult)> = group
+            .into_iter()
+            .map(|(row, r, p)| {
+                permits.extend(p);
+                (row, r)
+            })
+            .collect();
         for (row, r) in &group {
             match r {
                 SendResult::Sent => tracing::info!(
@@ -180,6 +212,7 @@ async fn record_results(
         {
             tracing::error!(error = %e, "outbox: cannot record send results (they will be resent)");
         }
+        drop(permits);
     }
     any_transient
 }

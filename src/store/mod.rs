@@ -317,9 +317,9 @@ impl Store {
         // Savepoints' sub-journals and sorts in memory, not in temp files; statements
         // prepared once (the pipeline runs a few dozen distinct ones per message).
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        // 8 MiB of page cache (default 2 MiB): a batch's pages stay in memory until commit
+        // 4 MiB of page cache (default 2 MiB): a batch's pages stay in memory until commit
         // instead of spilling to the WAL mid-transaction.
-        conn.pragma_update(None, "cache_size", -8192)?;
+        conn.pragma_update(None, "cache_size", -4096)?;
         conn.set_prepared_statement_cache_capacity(256);
         let mut store = Store { conn };
         store.migrate()?;
