@@ -153,6 +153,11 @@ impl InboundMessage {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The From address, normalized (lower-case domain); None without a From.
+    pub fn from_address(&self) -> Option<String> {
+        self.from.as_ref().map(Mailbox::normalized)
+    }
+
     /// Where an answer goes: Reply-To when given (RFC 5322 3.6.2), else From.
     pub fn reply_address(&self) -> Option<&Mailbox> {
         self.reply_to.as_ref().or(self.from.as_ref())

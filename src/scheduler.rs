@@ -41,13 +41,28 @@ pub async fn run(
             }
         }
     }
+    // Kept between rounds, so the rounds every ingest batch wakes do not ask the store about
+    // the daily purge and the digest again: None means "check at the next round".
+    let mut next_purge: Option<chrono::DateTime<chrono::Utc>> = None;
+    let mut digest_slot_done: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         if shutdown.is_cancelled() {
             break;
         }
         let e = engine.read().await.clone();
-        let next_purge = daily_purge(&store, &e).await;
-        digest_round(&e, &store, &outbox).await;
+        let now = e.clock.now();
+        if next_purge.is_none_or(|t| now >= t) {
+            next_purge = daily_purge(&store, &e).await;
+        }
+        let slot = e
+            .config
+            .digest
+            .enabled
+            .then(|| digest::latest_slot(&e.config.digest, e.calendar.tz(), now))
+            .flatten();
+        if slot.is_some() && slot != digest_slot_done && digest_round(&e, &store, &outbox).await {
+            digest_slot_done = slot;
+        }
         let e2 = e.clone();
         let sleep = match blocking(&store, move |s| fire_due(s, &e2, ROUND)).await {
             Ok(n) if n > 0 => {
@@ -130,21 +145,27 @@ async fn daily_purge(
     }
 }
 
-/// Queues the management digest when a slot is due (one slot per round).
-async fn digest_round(engine: &Arc<Engine>, store: &SharedStore, outbox: &Notify) {
+/// Queues the management digest when a slot is due; false when it must be tried again.
+async fn digest_round(engine: &Arc<Engine>, store: &SharedStore, outbox: &Notify) -> bool {
     let e = engine.clone();
     match blocking(store, move |s| Ok(digest::send_due(s, &e))).await {
-        Ok(Ok(DigestOutcome::Nothing)) => {}
+        Ok(Ok(DigestOutcome::Nothing)) => true,
         Ok(Ok(DigestOutcome::Queued { slot })) => {
             tracing::info!(slot = %slot, "digest queued");
             outbox.notify_one();
+            true
         }
         Ok(Ok(DigestOutcome::Skipped { slot, why })) => {
             tracing::info!(slot = %slot, why = %why, "digest slot skipped");
+            true
         }
         Ok(Err(err)) => {
-            tracing::error!(error = %err, transient = err.is_transient(), "digest not sent, retrying next round")
+            tracing::error!(error = %err, transient = err.is_transient(), "digest not sent, retrying next round");
+            false
         }
-        Err(err) => tracing::error!(error = %err, "digest not sent, retrying next round"),
+        Err(err) => {
+            tracing::error!(error = %err, "digest not sent, retrying next round");
+            false
+        }
     }
 }

@@ -23,13 +23,6 @@ name = "Ann Agent"
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// Monday 23 November 2026, 10:00 in Berlin.
-fn monday_10() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
 struct Run {
     ok: bool,
     stdout: String,

@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use common::replies::*;
 use common::*;
 use mail_parser::{MessageParser, MimeHeaders};
-use mailcase::store::CaseRow;
 
 const EXTRA: &str = r#"
 [[agents.members]]
@@ -46,26 +45,6 @@ const WAIT: Duration = Duration::from_secs(60);
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn case_of(w: &World, customer: &str) -> CaseRow {
-    w.store()
-        .read()
-        .cases()
-        .unwrap()
-        .into_iter()
-        .find(|c| c.customer_address == customer)
-        .expect("case of the customer")
-}
-
-async fn jump(
-    clock: &mailcase::clock::MovableClock,
-    wake: &tokio::sync::Notify,
-    by: chrono::Duration,
-) {
-    clock.advance(by);
-    wake.notify_one();
-    tokio::time::sleep(Duration::from_millis(300)).await;
 }
 
 /// Runs `mailcase report` against the test's config and returns its standard output.
@@ -237,10 +216,10 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
         w.wait_for_acks(c).await;
     }
     let (cj, ct, cm, ce) = (
-        case_of(&w, &jane),
-        case_of(&w, &tom),
-        case_of(&w, &max),
-        case_of(&w, &eva),
+        w.case_of(&jane),
+        w.case_of(&tom),
+        w.case_of(&max),
+        w.case_of(&eva),
     );
     assert_eq!(
         [&cj, &ct, &cm, &ce].map(|c| (c.category.as_str(), c.priority.as_str())),
@@ -292,7 +271,7 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
     // Nobody answers Max: at 12:05 his 2-hour target is breached and the case escalated.
     jump(&clock, &wake, chrono::Duration::minutes(65)).await;
     wait_for("Max's case escalated", WAIT, || async {
-        (case_of(&w, &max).status == "escalated").then_some(())
+        (w.case_of(&max).status == "escalated").then_some(())
     })
     .await;
 

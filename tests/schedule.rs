@@ -7,10 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use common::replies::*;
 use common::*;
-use mailcase::store::CaseRow;
 
 const AGENTS: &str = r#"
 [[agents.members]]
@@ -22,34 +20,6 @@ contacts = ["@MANAGER@"]
 "#;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Monday 23 November 2026, 10:00 in Berlin (the tests' business time zone).
-fn monday_10() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn case_of(w: &World, customer: &str) -> CaseRow {
-    w.store()
-        .read()
-        .cases()
-        .unwrap()
-        .into_iter()
-        .find(|c| c.customer_address == customer)
-        .expect("case of the customer")
-}
-
-async fn jump(
-    clock: &mailcase::clock::MovableClock,
-    wake: &tokio::sync::Notify,
-    by: chrono::Duration,
-) {
-    clock.advance(by);
-    wake.notify_one();
-    // Let the scheduler run its round before the test looks.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_breach_reminds_then_escalates_to_the_manager_and_tells_the_customer() {
@@ -68,7 +38,7 @@ async fn a_breach_reminds_then_escalates_to_the_manager_and_tells_the_customer()
     .await;
     w.wait_for_acks(&jane).await;
     let card = wait_mail(&w, &w.ann, 1).await.remove(0);
-    let case = case_of(&w, &jane);
+    let case = w.case_of(&jane);
     assert_eq!(case.priority, "urgent", "2 hours, wall clock");
 
     // 1h35m later: 25 minutes before the 2-hour target, Ann is reminded.
@@ -99,7 +69,7 @@ async fn a_breach_reminds_then_escalates_to_the_manager_and_tells_the_customer()
         "{}",
         mails[1].text
     );
-    assert_eq!(case_of(&w, &jane).status, "escalated");
+    assert_eq!(w.case_of(&jane).status, "escalated");
     let timers = w.store().read().timers(Some(case.id)).unwrap();
     let breach: Vec<_> = timers
         .iter()
@@ -123,7 +93,7 @@ async fn waiting_on_the_customer_pauses_the_sla_clock_and_their_reply_resumes_it
     .await;
     let ack = w.wait_for_acks(&jane).await.remove(0);
     let card = wait_mail(&w, &w.ann, 1).await.remove(0);
-    let before = case_of(&w, &jane);
+    let before = w.case_of(&jane);
     // One business day: Tuesday 10:00 Berlin.
     assert!(before
         .first_response_due
@@ -145,7 +115,7 @@ async fn waiting_on_the_customer_pauses_the_sla_clock_and_their_reply_resumes_it
     )
     .await;
     wait_for("waiting on the customer", WAIT, || async {
-        (case_of(&w, &jane).status == "waiting_on_customer").then_some(())
+        (w.case_of(&jane).status == "waiting_on_customer").then_some(())
     })
     .await;
 
@@ -154,7 +124,7 @@ async fn waiting_on_the_customer_pauses_the_sla_clock_and_their_reply_resumes_it
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(w.mailbox(&w.ann, "INBOX").await.len(), 1);
     assert!(w.mailbox(&w.manager, "INBOX").await.is_empty());
-    assert_eq!(case_of(&w, &jane).status, "waiting_on_customer");
+    assert_eq!(w.case_of(&jane).status, "waiting_on_customer");
 
     // Thursday 10:00: the customer answers; the remaining business day runs from now.
     let raw = gmail_reply(&jane, "Jane Doe", &ack, "The order number is 4711.");
@@ -165,10 +135,10 @@ async fn waiting_on_the_customer_pauses_the_sla_clock_and_their_reply_resumes_it
     )
     .await;
     wait_for("the case resumed", WAIT, || async {
-        (case_of(&w, &jane).status == "in_progress").then_some(())
+        (w.case_of(&jane).status == "in_progress").then_some(())
     })
     .await;
-    let after = case_of(&w, &jane);
+    let after = w.case_of(&jane);
     assert!(after.sla_paused_at.is_none());
     let due = mailcase::store::parse_ts(after.first_response_due.as_deref().unwrap()).unwrap();
     let friday_10 = monday_10() + chrono::Duration::days(4);
@@ -204,7 +174,7 @@ async fn resolved_and_followed_up(
     )
     .await;
     wait_mail(w, jane, 2).await;
-    assert_eq!(case_of(w, jane).status, "resolved");
+    assert_eq!(w.case_of(jane).status, "resolved");
     // One business day later (Tuesday 11:00, inside the send window).
     jump(clock, wake, chrono::Duration::hours(25)).await;
     let mails = wait_mail(w, jane, 3).await;
@@ -238,7 +208,7 @@ async fn a_follow_up_answered_still_broken_reopens_the_case_and_rearms_the_sla()
     let ann = wait_mail(&w, &w.ann, 2).await;
     assert!(ann[1].text.contains("REOPENED"), "{}", ann[1].text);
     assert!(ann[1].text.contains("still wrong"));
-    let case = case_of(&w, &jane);
+    let case = w.case_of(&jane);
     assert_eq!(case.status, "in_progress");
     let active: Vec<String> = w
         .store()
@@ -271,7 +241,7 @@ async fn a_clicked_rating_link_is_stored_a_poor_one_escalates_and_forged_links_a
         let start = fu.text[..i].rfind("mailto:").unwrap() + "mailto:".len();
         fu.text[start..i + format!(".{n}@support.test").len()].to_string()
     };
-    let case = case_of(&w, &jane);
+    let case = w.case_of(&jane);
 
     // "2", with a comment: stored, and the manager hears of it.
     let two = link(2);
@@ -344,7 +314,7 @@ async fn a_clicked_rating_link_is_stored_a_poor_one_escalates_and_forged_links_a
         .then_some(())
     })
     .await;
-    assert_eq!(case_of(&w, &jane).status, "resolved");
+    assert_eq!(w.case_of(&jane).status, "resolved");
     d.stop().await;
 }
 
@@ -368,13 +338,13 @@ async fn a_thanks_closes_at_once_and_silence_closes_after_the_follow_up() {
     )
     .await;
     wait_for("auto-closed", WAIT, || async {
-        (case_of(&w, &jane).status == "closed").then_some(())
+        (w.case_of(&jane).status == "closed").then_some(())
     })
     .await;
     let audit = w
         .store()
         .read()
-        .audit_of_case(Some(case_of(&w, &jane).id))
+        .audit_of_case(Some(w.case_of(&jane).id))
         .unwrap();
     assert!(audit
         .iter()
@@ -410,7 +380,7 @@ async fn a_thanks_closes_at_once_and_silence_closes_after_the_follow_up() {
     )
     .await;
     wait_for("closed by the customer's thanks", WAIT, || async {
-        (case_of(&w, &tom).status == "closed").then_some(())
+        (w.case_of(&tom).status == "closed").then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -430,7 +400,7 @@ async fn customer_mail_waits_for_the_send_window() {
     w.send_complaint(&jane, "Jane Doe", "Question", "When do you open?")
         .await;
     w.wait_for_acks(&jane).await;
-    let case = case_of(&w, &jane);
+    let case = w.case_of(&jane);
     // 20:31: the status update is due but the window is closed: it waits for 08:00.
     jump(&clock, &wake, chrono::Duration::minutes(61)).await;
     let t = wait_for("the update deferred", WAIT, || async {
@@ -530,7 +500,7 @@ async fn no_scheduled_mail_to_an_address_that_bounced() {
         id = ack.message_id.clone().unwrap(),
     );
     w.send_raw_null_sender(&w.support, bounce.as_bytes()).await;
-    let case = case_of(&w, &jane);
+    let case = w.case_of(&jane);
     wait_for("the bounce recorded on the case", WAIT, || async {
         let a = w.store().read().audit_of_case(Some(case.id)).unwrap();
         a.iter()

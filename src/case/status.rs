@@ -50,6 +50,17 @@ pub struct InvalidTransition {
 }
 
 impl Status {
+    /// Every status, in life-cycle order.
+    pub const ALL: [Status; 7] = [
+        Status::New,
+        Status::Acknowledged,
+        Status::InProgress,
+        Status::WaitingOnCustomer,
+        Status::Escalated,
+        Status::Resolved,
+        Status::Closed,
+    ];
+
     /// The stored name.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -121,19 +132,9 @@ pub fn transition(from: Status, event: CaseEvent) -> Result<Status, InvalidTrans
 mod tests {
     use super::*;
 
-    const ALL: [Status; 7] = [
-        Status::New,
-        Status::Acknowledged,
-        Status::InProgress,
-        Status::WaitingOnCustomer,
-        Status::Escalated,
-        Status::Resolved,
-        Status::Closed,
-    ];
-
     #[test]
     fn names_round_trip() {
-        for s in ALL {
+        for s in Status::ALL {
             assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
         }
     }
@@ -173,7 +174,7 @@ mod tests {
 
     #[test]
     fn a_case_is_acknowledged_once_and_closed_only_after_resolution() {
-        for s in ALL {
+        for s in Status::ALL {
             if s != Status::New {
                 assert!(transition(s, CaseEvent::Acknowledge).is_err());
             }

@@ -103,16 +103,7 @@ fn known(what: &str, value: &str, names: &[&str]) -> Result<String, CliError> {
 /// # Errors
 /// [`CliError::Usage`] for an unknown status, category or priority, or a bad `--since`.
 pub fn filter(cfg: &Config, a: &CasesArgs, now: DateTime<Utc>) -> Result<CaseFilter, CliError> {
-    let statuses = [
-        Status::New,
-        Status::Acknowledged,
-        Status::InProgress,
-        Status::WaitingOnCustomer,
-        Status::Escalated,
-        Status::Resolved,
-        Status::Closed,
-    ]
-    .map(|s| s.as_str());
+    let statuses = Status::ALL.map(|s| s.as_str());
     let categories: Vec<&str> = cfg.categories.iter().map(|c| c.name.as_str()).collect();
     let priorities: Vec<&str> = cfg.priorities.iter().map(|p| p.name.as_str()).collect();
     let cal = BusinessCalendar::from_config(&cfg.calendar);

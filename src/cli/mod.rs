@@ -199,15 +199,22 @@ pub fn find_case(read: &Reader<'_>, input: &str) -> Result<CaseView, CliError> {
     }
 }
 
-/// Left-aligned columns two spaces apart, trailing blanks trimmed.
-fn write_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+/// Left-aligned columns two spaces apart, trailing blanks trimmed; control characters in
+/// cells become spaces, so stored text cannot redraw the terminal. Shared by `cases` and
+/// `report`.
+pub fn aligned_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, v) in widths.iter_mut().zip(r) {
             *w = (*w).max(v.chars().count());
         }
     }
-    let line = |cells: &mut dyn Iterator<Item = &str>| {
+    let line = |cells: &mut dyn Iterator<Item = String>| {
         cells
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
@@ -216,11 +223,17 @@ fn write_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> st
             .trim_end()
             .to_string()
     };
-    writeln!(out, "{}", line(&mut header.iter().copied()))?;
+    let mut out = line(&mut header.iter().map(|h| clean(h)));
+    out.push('\n');
     for r in rows {
-        writeln!(out, "{}", line(&mut r.iter().map(String::as_str)))?;
+        out.push_str(&line(&mut r.iter().map(|c| clean(c))));
+        out.push('\n');
     }
-    Ok(())
+    out
+}
+
+fn write_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    out.write_all(aligned_table(header, rows).as_bytes())
 }
 
 /// A stored UTC time as people read it: `2026-11-23 10:00:05`.

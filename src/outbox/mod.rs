@@ -317,12 +317,8 @@ pub async fn run(
         );
         if stopped || any_transient {
             // The server is probably down: drop the connections, do not spin on the rows.
-            for p in pool
-                .lock()
-                .map(|mut p| std::mem::take(&mut *p))
-                .unwrap_or_default()
-            {
-                drop(p.conn);
+            if let Ok(mut p) = pool.lock() {
+                p.clear();
             }
             sleep_or(&shutdown, &notify, backoff).await;
             backoff = (backoff * 2).min(StdDuration::from_secs(60));
@@ -350,19 +346,22 @@ fn record(
         .filter(|(_, r)| matches!(r, SendResult::Sent))
         .map(|(row, _)| row.id)
         .collect();
-    s.mark_sent(&sent, now)?;
-    for (row, r) in results {
-        match r {
-            SendResult::Sent => {}
-            SendResult::Transient(e) => {
-                let created = parse_ts(&row.created_at).unwrap_or(now);
-                let next = next_attempt(cfg, row.attempts, created, now);
-                s.mark_attempt_failed(row, e, next, now)?;
+    // One transaction (one fsync) for the whole group, failures included.
+    s.write(|tx| {
+        tx.mark_sent(&sent, now)?;
+        for (row, r) in results {
+            match r {
+                SendResult::Sent => {}
+                SendResult::Transient(e) => {
+                    let created = parse_ts(&row.created_at).unwrap_or(now);
+                    let next = next_attempt(cfg, row.attempts, created, now);
+                    tx.mark_attempt_failed(row, e, next, now)?;
+                }
+                SendResult::Permanent(e) => tx.mark_attempt_failed(row, e, None, now)?,
             }
-            SendResult::Permanent(e) => s.mark_attempt_failed(row, e, None, now)?,
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 async fn sleep_or(shutdown: &CancellationToken, notify: &Notify, d: StdDuration) {

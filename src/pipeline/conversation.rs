@@ -264,7 +264,7 @@ impl Ctx<'_, '_> {
         msg: &InboundMessage,
         item: &Inbound,
         r: Record<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         self.tx.insert_message(&NewMessage {
             case_id: Some(case.id),
             source: item.source.as_ref(),
@@ -277,8 +277,7 @@ impl Ctx<'_, '_> {
             visibility: if r.internal { "internal" } else { "public" },
             verified: r.outcome != "unverified_note",
             note: r.note,
-        })?;
-        Ok(())
+        })
     }
 
     /// Changes the status (already checked by `transition`), audits it and keeps the SLA
@@ -408,11 +407,7 @@ pub(super) fn from_customer_side(
     msg: &InboundMessage,
     item: &Inbound,
 ) -> Result<Outcome, StoreError> {
-    let from = msg
-        .from
-        .as_ref()
-        .map(|m| m.normalized())
-        .unwrap_or_default();
+    let from = msg.from_address().unwrap_or_default();
     // An agent writing into the customer's thread (reply-all on a relayed answer, a reply to
     // the acknowledgment) is not answering through the agent address: never relayed.
     if c.engine.config.agent(&from).is_some() && from != case.customer_address {
@@ -558,12 +553,8 @@ fn record_rating(
     rating: u8,
     comment: Option<&str>,
 ) -> Result<Outcome, StoreError> {
-    let from = msg
-        .from
-        .as_ref()
-        .map(|m| m.normalized())
-        .unwrap_or_default();
-    c.store_message(
+    let from = msg.from_address().unwrap_or_default();
+    let message_id = c.store_message(
         case,
         msg,
         item,
@@ -574,8 +565,7 @@ fn record_rating(
             note: None,
         },
     )?;
-    let message_id = c.tx.read().messages_of_case(case.id)?.last().map(|m| m.id);
-    c.tx.set_rating(case.id, rating, comment, message_id, c.now)?;
+    c.tx.set_rating(case.id, rating, comment, Some(message_id), c.now)?;
     c.tx.audit(
         Some(case.id),
         c.now,
@@ -608,11 +598,7 @@ fn satisfied(
     msg: &InboundMessage,
     item: &Inbound,
 ) -> Result<Outcome, StoreError> {
-    let from = msg
-        .from
-        .as_ref()
-        .map(|m| m.normalized())
-        .unwrap_or_default();
+    let from = msg.from_address().unwrap_or_default();
     c.store_message(
         case,
         msg,
@@ -765,11 +751,7 @@ pub(super) fn from_agent_side(
     item: &Inbound,
     via_token: bool,
 ) -> Result<Outcome, StoreError> {
-    let from = msg
-        .from
-        .as_ref()
-        .map(|m| m.normalized())
-        .unwrap_or_default();
+    let from = msg.from_address().unwrap_or_default();
     let agent: Option<AgentConfig> = c.engine.config.agent(&from).cloned();
     let checked: Result<AgentConfig, String> = match (&agent, via_token) {
         (Some(a), true) => authenticated(c, msg, &from).map(|()| a.clone()),

@@ -464,7 +464,7 @@ fn flood_target(
 ) -> Result<Option<CaseRow>, StoreError> {
     // The From address, never Reply-To (whatever the sender wrote): nobody can push mail
     // into another person's case, or flood them over the limit, by naming them there.
-    let Some(from) = msg.from.as_ref().map(|m| m.normalized()) else {
+    let Some(from) = msg.from_address() else {
         return Ok(None);
     };
     if msg.reply_address().map(|m| m.normalized()).as_deref() != Some(from.as_str()) {

@@ -268,36 +268,8 @@ impl View {
     }
 }
 
-/// Removes control characters, so customer text cannot redraw the terminal.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (w, v) in widths.iter_mut().zip(r) {
-            *w = (*w).max(v.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    out.push_str(&line(header.iter().map(|h| h.to_string()).collect()));
-    out.push('\n');
-    for r in rows {
-        out.push_str(&line(r.iter().map(|c| clean(c)).collect()));
-        out.push('\n');
-    }
+    out.push_str(&crate::cli::aligned_table(header, rows));
 }
 
 fn count_rows(v: &[CountLine]) -> Vec<Vec<String>> {

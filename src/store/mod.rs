@@ -110,7 +110,7 @@ pub struct Store {
 }
 
 /// A case as stored.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct CaseRow {
     pub id: i64,
     pub reference: String,
@@ -530,58 +530,6 @@ impl Store {
                 params![mailbox, uidvalidity, ts(now)],
             )?;
             Ok(prev.filter(|p| *p != uidvalidity))
-        })
-    }
-
-    /// Marks outbound rows sent, in one transaction.
-    ///
-    /// # Errors
-    /// SQL errors.
-    pub fn mark_sent(&mut self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        self.write(|tx| {
-            let mut st = tx.tx.prepare_cached(
-                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-            )?;
-            for id in ids {
-                st.execute(params![id, ts(now)])?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Records a failed attempt: retry at `next` or, when `next` is None, give up.
-    ///
-    /// # Errors
-    /// SQL errors.
-    pub fn mark_attempt_failed(
-        &mut self,
-        row: &OutboundRow,
-        error: &str,
-        next: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            match next {
-                Some(n) => tx.tx.prepare_cached("UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1")?.execute(
-                    params![row.id, error, ts(n)],
-                )?,
-                None => tx.tx.prepare_cached("UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1")?.execute(
-                    params![row.id, error],
-                )?,
-            };
-            if next.is_none() {
-                tx.audit(
-                    row.case_id,
-                    now,
-                    "system",
-                    "outbound_failed",
-                    &serde_json::json!({"kind": row.kind, "message_id": row.message_id, "error": error}),
-                )?;
-            }
-            Ok(())
         })
     }
 
@@ -1255,6 +1203,57 @@ impl Tx<'_> {
             &serde_json::json!({"uid": source.map(|s| s.uid), "reason": reason, "size": size}),
         )?;
         Ok(id)
+    }
+
+    /// Marks outbound rows sent, in one transaction.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn mark_sent(&self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+        )?;
+        for id in ids {
+            st.execute(params![id, ts(now)])?;
+        }
+        Ok(())
+    }
+
+    /// Records a failed attempt: retry at `next` or, when `next` is None, give up.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn mark_attempt_failed(
+        &self,
+        row: &OutboundRow,
+        error: &str,
+        next: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match next {
+            Some(n) => self
+                .tx
+                .prepare_cached(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                )?
+                .execute(params![row.id, error, ts(n)])?,
+            None => {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                    )?
+                    .execute(params![row.id, error])?;
+                self.audit(
+                    row.case_id,
+                    now,
+                    "system",
+                    "outbound_failed",
+                    &serde_json::json!({"kind": row.kind, "message_id": row.message_id, "error": error}),
+                )?;
+                0
+            }
+        };
+        Ok(())
     }
 
     /// Appends an audit event.

@@ -80,11 +80,7 @@ pub fn find_case(
     }
     if let Some(r) = Reference::find_in_subject(&msg.subject, prefix) {
         if let Some(c) = lookup.by_reference(r.as_str())? {
-            let sender = msg
-                .from
-                .as_ref()
-                .map(|m| m.normalized())
-                .unwrap_or_default();
+            let sender = msg.from_address().unwrap_or_default();
             // The From address must take part; Reply-To alone is whatever the sender wrote.
             if !sender.is_empty() && lookup.is_participant(c.id, &sender)? {
                 return Ok(Threading::ByReferenceTag(c));
@@ -129,21 +125,7 @@ mod tests {
             priority: "normal".into(),
             subject: "s".into(),
             customer_address: "alice@customer.test".into(),
-            customer_name: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            first_response_due: None,
-            linked_case_id: None,
-            assignee: None,
-            first_response_at: None,
-            resolved_at: None,
-            reopen_count: 0,
-            resolution_due: None,
-            sla_paused_at: None,
-            last_public_at: None,
-            follow_up_sent_at: None,
-            feedback_sent_at: None,
-            closed_at: None,
+            ..Default::default()
         }
     }
 

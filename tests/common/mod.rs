@@ -152,6 +152,17 @@ impl World {
         Config::load(&self.config_path).expect("valid test config")
     }
 
+    /// The case of a customer (the first found), from the database.
+    pub fn case_of(&self, customer: &str) -> mailcase::store::CaseRow {
+        self.store()
+            .read()
+            .cases()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.customer_address == customer)
+            .expect("case of the customer")
+    }
+
     /// A customer address unique to this test.
     pub fn customer(&self, who: &str) -> String {
         format!("{who}-{}@customer.test", self.tag)
@@ -376,4 +387,23 @@ where
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Monday 23 November 2026, 10:00 in Berlin (the tests' business time zone).
+pub fn monday_10() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// Moves a daemon's clock and wakes its scheduler, then gives the round time to run.
+pub async fn jump(
+    clock: &mailcase::clock::MovableClock,
+    wake: &tokio::sync::Notify,
+    by: chrono::Duration,
+) {
+    clock.advance(by);
+    wake.notify_one();
+    // Let the scheduler run its round before the test looks.
+    tokio::time::sleep(Duration::from_millis(300)).await;
 }

@@ -59,21 +59,7 @@ fn case_row(id: i64, reference: &str) -> CaseRow {
         priority: "normal".into(),
         subject: "s".into(),
         customer_address: "alice@customer.test".into(),
-        customer_name: None,
-        created_at: String::new(),
-        updated_at: String::new(),
-        first_response_due: None,
-        linked_case_id: None,
-        assignee: None,
-        first_response_at: None,
-        resolved_at: None,
-        reopen_count: 0,
-        resolution_due: None,
-        sla_paused_at: None,
-        last_public_at: None,
-        follow_up_sent_at: None,
-        feedback_sent_at: None,
-        closed_at: None,
+        ..Default::default()
     }
 }
 
