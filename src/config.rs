@@ -55,40 +55,48 @@ impl HumanDuration {
         if s.is_empty() {
             return Err("empty duration".into());
         }
+        // Milliseconds, so that `100ms` is as valid as `10m`.
         let mut total: u64 = 0;
-        let mut num = String::new();
+        let mut chars = s.chars().filter(|c| !c.is_whitespace()).peekable();
         let mut saw_unit = false;
-        for c in s.chars() {
-            if c.is_ascii_digit() {
-                num.push(c);
-            } else if c.is_whitespace() {
-                continue;
-            } else {
-                let n: u64 = num
-                    .parse()
-                    .map_err(|_| format!("`{s}` is not a duration like 30s, 10m, 2h, 1d"))?;
-                let mult = match c {
-                    's' => 1,
-                    'm' => 60,
-                    'h' => 3600,
-                    'd' => 86_400,
-                    'w' => 7 * 86_400,
-                    _ => return Err(format!("`{s}`: unknown unit `{c}` (use s, m, h, d, w)")),
-                };
-                total = n
-                    .checked_mul(mult)
-                    .and_then(|v| total.checked_add(v))
-                    .ok_or_else(|| format!("`{s}` is too large"))?;
-                num.clear();
-                saw_unit = true;
+        while chars.peek().is_some() {
+            let num: String =
+                std::iter::from_fn(|| chars.next_if(|c| c.is_ascii_digit())).collect();
+            let unit: String =
+                std::iter::from_fn(|| chars.next_if(|c| !c.is_ascii_digit())).collect();
+            if unit.is_empty() {
+                return Err(format!(
+                    "`{s}` needs a unit: ms, s, m, h, d or w (e.g. 30s, 10m, 2h, 1d)"
+                ));
             }
+            let n: u64 = num
+                .parse()
+                .map_err(|_| format!("`{s}` is not a duration like 30s, 10m, 2h, 1d"))?;
+            let mult: u64 = match unit.as_str() {
+                "ms" => 1,
+                "s" => 1000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                "w" => 7 * 86_400_000,
+                _ => {
+                    return Err(format!(
+                        "`{s}`: unknown unit `{unit}` (use ms, s, m, h, d, w)"
+                    ))
+                }
+            };
+            total = n
+                .checked_mul(mult)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(|| format!("`{s}` is too large"))?;
+            saw_unit = true;
         }
-        if !num.is_empty() || !saw_unit {
+        if !saw_unit {
             return Err(format!(
-                "`{s}` needs a unit: s, m, h, d or w (e.g. 30s, 10m, 2h, 1d)"
+                "`{s}` needs a unit: ms, s, m, h, d or w (e.g. 30s, 10m, 2h, 1d)"
             ));
         }
-        Ok(HumanDuration(Duration::from_secs(total)))
+        Ok(HumanDuration(Duration::from_millis(total)))
     }
 }
 
@@ -196,6 +204,14 @@ pub struct MailboxConfig {
     /// Use IMAP IDLE when the server offers it.
     #[serde(default = "yes")]
     pub idle: bool,
+    /// While mail keeps arriving, the inbox is checked this often instead of waiting for
+    /// IDLE (Dovecot holds an IDLE notice back for up to 0.5 s).
+    #[serde(default = "default_busy_poll")]
+    pub busy_poll_interval: HumanDuration,
+    /// How long after the last new message the quick checks go on before IDLE resumes;
+    /// `0s` turns them off.
+    #[serde(default = "default_busy_period")]
+    pub busy_period: HumanDuration,
     /// Messages fetched and committed per batch.
     #[serde(default = "default_batch")]
     pub batch_size: usize,
@@ -871,6 +887,12 @@ fn default_quarantine() -> String {
 fn default_poll() -> HumanDuration {
     HumanDuration(Duration::from_secs(60))
 }
+fn default_busy_poll() -> HumanDuration {
+    HumanDuration(Duration::from_millis(100))
+}
+fn default_busy_period() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
 fn default_batch() -> usize {
     200
 }
@@ -1367,6 +1389,20 @@ impl Config {
         }
         if self.mailbox.poll_interval.0 < Duration::from_secs(1) {
             push("mailbox.poll_interval", "must be at least 1s".into());
+        }
+        if self.mailbox.busy_poll_interval.0 < Duration::from_millis(20)
+            || self.mailbox.busy_poll_interval.0 > self.mailbox.poll_interval.0
+        {
+            push(
+                "mailbox.busy_poll_interval",
+                "must be at least 20ms and at most mailbox.poll_interval".into(),
+            );
+        }
+        if self.mailbox.busy_period.0 > Duration::from_secs(3600) {
+            push(
+                "mailbox.busy_period",
+                "must be at most 1h (0s turns it off)".into(),
+            );
         }
         if !(1..=5000).contains(&self.mailbox.batch_size) {
             push("mailbox.batch_size", "must be between 1 and 5000".into());
@@ -2066,6 +2102,22 @@ name = ""
     }
 
     #[test]
+    fn busy_polling_is_bounded() {
+        let c = Config::from_toml(MINIMAL, Path::new(".")).unwrap();
+        assert_eq!(c.mailbox.busy_poll_interval.0, Duration::from_millis(100));
+        assert_eq!(c.mailbox.busy_period.0, Duration::from_secs(10));
+        let text = MINIMAL.replace(
+            "password_env = \"IMAP_PW\"",
+            "password_env = \"IMAP_PW\"\nbusy_poll_interval = \"5ms\"\nbusy_period = \"2h\"",
+        );
+        let e = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mailbox.busy_poll_interval"), "{e}");
+        assert!(e.contains("mailbox.busy_period"), "{e}");
+    }
+
+    #[test]
     fn durations_parse() {
         assert_eq!(
             HumanDuration::parse("1h30m").unwrap().0,
@@ -2075,6 +2127,16 @@ name = ""
         assert!(HumanDuration::parse("10").is_err());
         assert!(HumanDuration::parse("").is_err());
         assert!(HumanDuration::parse("5y").is_err());
+        assert_eq!(
+            HumanDuration::parse("100ms").unwrap().0,
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            HumanDuration::parse("1s 500ms").unwrap().0,
+            Duration::from_millis(1500)
+        );
+        assert!(HumanDuration::parse("5 mss").is_err());
+        assert!(HumanDuration::parse("5s10").is_err());
     }
 
     #[test]

@@ -202,3 +202,44 @@ async fn unparseable_and_oversized_messages_go_to_quarantine_and_do_not_block_th
         "reasons are in the audit log"
     );
 }
+
+/// While mail keeps arriving, the inbox is checked every `busy_poll_interval` instead of
+/// waiting for the next poll (or for Dovecot's IDLE notice, which it holds back up to 0.5 s).
+/// Here the poll is 5 minutes and IDLE is off: the second complaint, mailed just after the
+/// first was handled, must still get its case long before the poll comes round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_arriving_right_after_other_mail_is_picked_up_without_waiting_for_the_poll() {
+    let w = World::new("busy", "");
+    let text = std::fs::read_to_string(&w.config_path)
+        .unwrap()
+        .replace(
+            "poll_interval = \"5s\"",
+            "poll_interval = \"5m\"\nidle = false\nbusy_poll_interval = \"100ms\"\nbusy_period = \"60s\"",
+        );
+    std::fs::write(&w.config_path, text).unwrap();
+    let alice = w.customer("alice");
+    let bob = w.customer("bob");
+    w.append(
+        format!(
+            "From: Alice <{alice}>\r\nTo: {}\r\nSubject: Broken kettle\r\nMessage-ID: <busy-a-{}@customer.test>\r\n\r\nIt leaks.\r\n",
+            w.support,
+            rand_u32()
+        )
+        .as_bytes(),
+    )
+    .await;
+    let d = w.start();
+    // The first round at start-up finds Alice's complaint.
+    w.wait_for_acks(&alice).await;
+    w.send_complaint(&bob, "Bob", "Late parcel", "Where is my parcel?")
+        .await;
+    // Well under the 5 minute poll: only the quick checks after Alice's mail can find it.
+    let acks = wait_for("Bob's acknowledgment", Duration::from_secs(90), || async {
+        let a = w.mailbox(&bob, "INBOX").await;
+        (!a.is_empty()).then_some(a)
+    })
+    .await;
+    d.stop().await;
+    assert_eq!(acks.len(), 1);
+    assert_eq!(w.store().read().cases().unwrap().len(), 2);
+}

@@ -182,6 +182,8 @@ async fn session(
         *ready_sent = true;
     }
 
+    // Until when the inbox is checked every `busy_poll_interval` rather than through IDLE.
+    let mut busy_until: Option<tokio::time::Instant> = None;
     loop {
         // The engine may have been reloaded (SIGHUP); config changes to the mailbox itself
         // need a reconnect, which the next session picks up.
@@ -194,8 +196,9 @@ async fn session(
             st.acquire_lease_unless_dead(&k, &h, now, lease_ttl, holder_is_dead)
         })
         .await?;
+        let mut found = 0;
         if have_lease {
-            drain(
+            found = drain(
                 &mut s,
                 &eng,
                 store,
@@ -214,6 +217,26 @@ async fn session(
         if shutdown.is_cancelled() {
             let _ = tokio::time::timeout(StdDuration::from_secs(5), s.logout()).await;
             return Ok(());
+        }
+        if have_lease {
+            if found > 0 && !m.busy_period.0.is_zero() {
+                busy_until = Some(tokio::time::Instant::now() + m.busy_period.0);
+            }
+            // Mail announced while the round ran (its EXISTS came with another command's
+            // answer, so IDLE would not announce it again): another round at once.
+            if new_mail_announced(&mut s) {
+                continue;
+            }
+            if let Some(until) = busy_until {
+                if tokio::time::Instant::now() < until {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(m.busy_poll_interval.0) => {}
+                    }
+                    continue;
+                }
+                busy_until = None;
+            }
         }
         if has_idle && have_lease {
             let mut idle = s.idle();
@@ -236,7 +259,24 @@ async fn session(
     }
 }
 
-/// Processes everything currently in the inbox, batch by batch.
+/// Capacity of async-imap's channel of unsolicited responses: when it is full, later
+/// responses (an EXISTS among them) were dropped.
+const UNSOLICITED_CAPACITY: usize = 100;
+
+/// Empties the session's channel of unsolicited responses; true when it held news of
+/// arriving mail (EXISTS or RECENT), or was full so such news may have been dropped.
+fn new_mail_announced(s: &mut ImapSession) -> bool {
+    use async_imap::types::UnsolicitedResponse as U;
+    let full = s.unsolicited_responses.len() >= UNSOLICITED_CAPACITY;
+    let mut news = false;
+    while let Ok(r) = s.unsolicited_responses.try_recv() {
+        news |= matches!(r, U::Exists(_) | U::Recent(_));
+    }
+    news || full
+}
+
+/// Processes everything currently in the inbox, batch by batch; returns how many messages
+/// the inbox held.
 #[allow(clippy::too_many_arguments)]
 async fn drain(
     s: &mut ImapSession,
@@ -248,10 +288,12 @@ async fn drain(
     has_move: bool,
     has_uidplus: bool,
     shutdown: &CancellationToken,
-) -> Result<(), IngestError> {
+) -> Result<usize, IngestError> {
     let m = &eng.config.mailbox;
     let t = m.timeout.0;
     let max = m.max_message_size.0;
+    // What was announced before this listing is in it.
+    let _ = new_mail_announced(s);
     // UID -> size, for everything in the inbox not marked deleted.
     let mut listing: BTreeMap<u32, u64> = BTreeMap::new();
     {
@@ -267,7 +309,7 @@ async fn drain(
         }
     }
     if listing.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     // Oversized messages are quarantined from their size alone, never downloaded.
     let oversized: Vec<(u32, u64)> = listing
@@ -383,7 +425,7 @@ async fn drain(
             break;
         }
     }
-    Ok(())
+    Ok(listing.len())
 }
 
 /// Most bytes of messages fetched and committed in one batch (with `mailbox.batch_size`, the
