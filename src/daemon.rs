@@ -82,8 +82,10 @@ pub async fn run(
     opts: Options,
 ) -> Result<(), DaemonError> {
     let db = config.db_path();
+    let gate = Arc::new(crate::store::WriteGate::default());
     let open = || -> Result<Store, StoreError> {
         let mut s = Store::open(&db)?;
+        s.set_write_gate(gate.clone());
         if let Some(max) = config.store.max_size {
             s.set_max_size(max.0)?;
         }

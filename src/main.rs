@@ -136,13 +136,30 @@ fn init_logging(cfg: Option<&Config>, json: bool) {
     }
 }
 
+/// One malloc arena for the whole process. glibc gives each thread that allocates its own
+/// arena (up to 8 per core), and the memory freed in each stays mapped: measured with the
+/// benchmark's 1000 backlog, peak RSS was 37 MB with the default and 27 MB with one arena, at
+/// the same speed (the threads of this daemon allocate little at the same time).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt only sets an allocator parameter; it is called first thing in main,
+    // before the runtime starts any thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
-        // The store is one connection behind a mutex: more blocking threads only add
-        // malloc arenas (peak RSS), not throughput.
+        // Each task has one store connection behind a mutex: more blocking threads would
+        // add stacks, not throughput.
         .max_blocking_threads(4)
         .build()
     {

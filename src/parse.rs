@@ -643,6 +643,21 @@ fn body_text(msg: &Message<'_>, max_bytes: usize, strip_quotes: bool) -> (String
 /// Normalises line ends to LF and drops control characters other than tab and LF (NUL bytes
 /// and escape sequences have no place in stored or displayed text).
 fn clean_text(text: &str) -> String {
+    // Most text has no control character but line ends: a scan and a copy or two.
+    // (C1 controls, U+0080..U+009F, are C2 80..C2 9F in UTF-8.)
+    let b = text.as_bytes();
+    let has_control = b.iter().enumerate().any(|(i, &c)| {
+        (c < 0x20 && c != b'\n' && c != b'\t' && c != b'\r')
+            || c == 0x7f
+            || (c == 0xc2 && matches!(b.get(i + 1), Some(0x80..=0x9f)))
+    });
+    if !has_control {
+        return if b.contains(&b'\r') {
+            text.replace("\r\n", "\n").replace('\r', "\n")
+        } else {
+            text.to_string()
+        };
+    }
     let text = text.replace("\r\n", "\n");
     text.chars()
         .map(|c| if c == '\r' { '\n' } else { c })
@@ -865,6 +880,14 @@ fn sha256_hex(raw: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn clean_text_drops_controls_and_keeps_plain_text() {
+        assert_eq!(clean_text("Grüße\nZeile\tzwei"), "Grüße\nZeile\tzwei");
+        assert_eq!(clean_text("a\r\nb\rc"), "a\nb\nc");
+        assert_eq!(clean_text("a\u{0}b\u{1b}[31mc\u{7f}"), "ab[31mc");
+        assert_eq!(clean_text("x\u{85}y\u{9b}z é"), "xyz é");
+    }
     use super::*;
 
     #[test]

@@ -213,35 +213,66 @@ pub fn process_batch(
     items: &[Inbound],
 ) -> Result<Vec<Outcome>, StoreError> {
     let now = engine.clock.now();
-    store.write(|tx| {
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            tx.savepoint()?;
-            match process_one(tx, engine, item, now) {
-                Ok(o) => {
-                    tx.release()?;
-                    out.push(o);
-                }
-                Err(e) if e.is_transient() => return Err(e),
-                Err(e) => {
-                    // A permanent error for this message only (a bug or a value SQLite
-                    // refuses): undo its partial writes and quarantine it so it cannot block
-                    // the mailbox.
-                    tx.rollback_to_savepoint()?;
-                    let reason = format!("could not be stored: {e}");
-                    tx.insert_quarantine(
-                        item.source.as_ref(),
-                        &reason,
-                        item.raw.len(),
-                        Some(&item.raw),
-                        now,
-                    )?;
-                    out.push(Outcome::Quarantined { reason });
+    let mut out = Vec::with_capacity(items.len());
+    // One transaction for the batch, unless another task of the daemon waits to write (the
+    // outbox recording what it sent): then what is done so far commits, and the rest goes
+    // on in the next transaction. The batch leaves the inbox only after all of it committed.
+    while out.len() < items.len() {
+        let rest = &items[out.len()..];
+        let done = store.write(|tx| {
+            let mut done = Vec::with_capacity(rest.len());
+            let started = std::time::Instant::now();
+            for item in rest {
+                done.push(process_guarded(tx, engine, item, now)?);
+                // Not after every message: each commit rewrites the pages it touched.
+                if (done.len() >= MIN_MESSAGES_PER_COMMIT
+                    || started.elapsed() >= MAX_HOLD_WHEN_WAITED_FOR)
+                    && tx.others_waiting()
+                {
+                    break;
                 }
             }
+            Ok(done)
+        })?;
+        out.extend(done);
+    }
+    Ok(out)
+}
+
+/// A batch commits early for a waiting writer only after this many messages...
+const MIN_MESSAGES_PER_COMMIT: usize = 16;
+/// ... or after holding the write lock this long.
+const MAX_HOLD_WHEN_WAITED_FOR: std::time::Duration = std::time::Duration::from_millis(15);
+
+/// [`process_one`] inside a savepoint: a permanent error undoes this message's writes alone
+/// and quarantines it, so it cannot block the mailbox.
+fn process_guarded(
+    tx: &Tx<'_>,
+    engine: &Engine,
+    item: &Inbound,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    tx.savepoint()?;
+    match process_one(tx, engine, item, now) {
+        Ok(o) => {
+            tx.release()?;
+            Ok(o)
         }
-        Ok(out)
-    })
+        Err(e) if e.is_transient() => Err(e),
+        Err(e) => {
+            // A bug or a value SQLite refuses.
+            tx.rollback_to_savepoint()?;
+            let reason = format!("could not be stored: {e}");
+            tx.insert_quarantine(
+                item.source.as_ref(),
+                &reason,
+                item.raw.len(),
+                Some(&item.raw),
+                now,
+            )?;
+            Ok(Outcome::Quarantined { reason })
+        }
+    }
 }
 
 /// Records a message too large to download: quarantined by its size alone.

@@ -103,10 +103,68 @@ pub async fn blocking<T: Send + 'static>(
     .map_err(|e| StoreError::Data(format!("store task failed: {e}")))?
 }
 
+/// Hands the database's single write lock to the daemon's tasks (ingest, outbox,
+/// scheduler; one connection each) in the order they asked for it. Without it they would
+/// meet only in SQLite's busy handler, which sleeps and polls: the ingest, starting its next
+/// batch the moment the last one committed, would keep the outbox's small commits waiting
+/// for a whole backlog. A long writer asks [`Tx::others_waiting`] and commits early.
+#[derive(Debug, Default)]
+pub struct WriteGate {
+    state: std::sync::Mutex<GateState>,
+    turn: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    /// Tickets handed out.
+    next: u64,
+    /// The ticket whose turn it is.
+    serving: u64,
+}
+
+/// A turn at writing; the next in line goes when it is dropped.
+#[derive(Debug)]
+pub struct GateTurn<'a> {
+    gate: &'a WriteGate,
+}
+
+impl WriteGate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for this caller's turn (first come, first served).
+    pub fn enter(&self) -> GateTurn<'_> {
+        let mut st = self.lock();
+        let ticket = st.next;
+        st.next += 1;
+        while st.serving != ticket {
+            st = self.turn.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        GateTurn { gate: self }
+    }
+
+    /// True when someone is waiting behind the current turn.
+    pub fn contended(&self) -> bool {
+        let st = self.lock();
+        st.next > st.serving + 1
+    }
+}
+
+impl Drop for GateTurn<'_> {
+    fn drop(&mut self) {
+        let mut st = self.gate.lock();
+        st.serving += 1;
+        drop(st);
+        self.gate.turn.notify_all();
+    }
+}
+
 /// The open database.
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    gate: Option<std::sync::Arc<WriteGate>>,
 }
 
 /// A case as stored.
@@ -321,7 +379,7 @@ impl Store {
         // instead of spilling to the WAL mid-transaction.
         conn.pragma_update(None, "cache_size", -4096)?;
         conn.set_prepared_statement_cache_capacity(256);
-        let mut store = Store { conn };
+        let mut store = Store { conn, gate: None };
         store.migrate()?;
         Ok(store)
     }
@@ -335,7 +393,7 @@ impl Store {
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        let store = Store { conn };
+        let store = Store { conn, gate: None };
         let v = store.schema_version()?;
         let known = MIGRATIONS.len() as i64;
         if v > known {
@@ -392,12 +450,22 @@ impl Store {
         &mut self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        let gate = self.gate.clone();
+        let _turn = gate.as_deref().map(WriteGate::enter);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&Tx { tx: &tx })?;
+        let out = f(&Tx {
+            tx: &tx,
+            gate: gate.as_deref(),
+        })?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Shares `gate` with the daemon's other connections: [`Store::write`] then takes turns.
+    pub fn set_write_gate(&mut self, gate: std::sync::Arc<WriteGate>) {
+        self.gate = Some(gate);
     }
 
     /// Marks pending customer mail to an address that bounced on its case as failed (it would
@@ -406,6 +474,16 @@ impl Store {
     /// # Errors
     /// SQL errors.
     pub fn drop_undeliverable(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        // Asked first with a read, which does not wait for a writer: the UPDATE would take
+        // the write lock even when nothing matches, once per outbox round.
+        let any: bool = self.conn.prepare_cached("SELECT EXISTS(SELECT 1 FROM outbox
+             WHERE status = 'pending' AND audience = 'customer' AND case_id IS NOT NULL
+               AND EXISTS (SELECT 1 FROM participants p
+                           WHERE p.case_id = outbox.case_id AND p.address = outbox.recipient AND p.undeliverable = 1))")?
+            .query_row([], |r| r.get(0))?;
+        if !any {
+            return Ok(0);
+        }
         Ok(self.conn.prepare_cached("UPDATE outbox SET status = 'failed', last_error = 'not sent: the address bounced (undeliverable)', sent_at = NULL, next_attempt_at = ?1
              WHERE status = 'pending' AND audience = 'customer' AND case_id IS NOT NULL
                AND EXISTS (SELECT 1 FROM participants p
@@ -872,15 +950,22 @@ impl Reader<'_> {
 /// One write transaction, with the domain operations the pipeline needs.
 pub struct Tx<'a> {
     tx: &'a Transaction<'a>,
+    gate: Option<&'a WriteGate>,
 }
 
 impl Tx<'_> {
+    /// True when another of the daemon's connections waits to write: a long writer (the
+    /// ingest in a backlog) commits what it has and lets it in.
+    pub fn others_waiting(&self) -> bool {
+        self.gate.is_some_and(WriteGate::contended)
+    }
+
     /// Starts a savepoint: one message's writes, undone alone when it fails.
     ///
     /// # Errors
     /// SQL errors.
     pub fn savepoint(&self) -> Result<(), StoreError> {
-        self.tx.execute_batch("SAVEPOINT message")?;
+        self.tx.prepare_cached("SAVEPOINT message")?.execute([])?;
         Ok(())
     }
 
@@ -889,7 +974,7 @@ impl Tx<'_> {
     /// # Errors
     /// SQL errors.
     pub fn release(&self) -> Result<(), StoreError> {
-        self.tx.execute_batch("RELEASE message")?;
+        self.tx.prepare_cached("RELEASE message")?.execute([])?;
         Ok(())
     }
 
@@ -898,8 +983,8 @@ impl Tx<'_> {
     /// # Errors
     /// SQL errors.
     pub fn rollback_to_savepoint(&self) -> Result<(), StoreError> {
-        self.tx
-            .execute_batch("ROLLBACK TO message; RELEASE message")?;
+        self.tx.prepare_cached("ROLLBACK TO message")?.execute([])?;
+        self.tx.prepare_cached("RELEASE message")?.execute([])?;
         Ok(())
     }
 
@@ -958,11 +1043,8 @@ impl Tx<'_> {
     pub fn case_by_id(&self, id: i64) -> Result<Option<CaseRow>, StoreError> {
         Ok(self
             .tx
-            .query_row(
-                &format!("SELECT {CASE_COLS} FROM cases WHERE id = ?1"),
-                [id],
-                case_from_row,
-            )
+            .prepare_cached(&format!("SELECT {CASE_COLS} FROM cases WHERE id = ?1"))?
+            .query_row([id], case_from_row)
             .optional()?)
     }
 
@@ -1347,15 +1429,15 @@ impl Tx<'_> {
             "closed_at" => "closed_at",
             other => return Err(StoreError::Data(format!("not a case field: {other}"))),
         };
-        let old: Option<String> = self.tx.query_row(
-            &format!("SELECT {column} FROM cases WHERE id = ?1"),
-            [case_id],
-            |r| r.get(0),
-        )?;
-        self.tx.execute(
-            &format!("UPDATE cases SET {column} = ?2, updated_at = ?3 WHERE id = ?1"),
-            params![case_id, value, ts(now)],
-        )?;
+        let old: Option<String> = self
+            .tx
+            .prepare_cached(&format!("SELECT {column} FROM cases WHERE id = ?1"))?
+            .query_row([case_id], |r| r.get(0))?;
+        self.tx
+            .prepare_cached(&format!(
+                "UPDATE cases SET {column} = ?2, updated_at = ?3 WHERE id = ?1"
+            ))?
+            .execute(params![case_id, value, ts(now)])?;
         self.audit(
             Some(case_id),
             now,
@@ -1413,10 +1495,9 @@ impl Tx<'_> {
             | "follow_up_sent_at" | "feedback_sent_at" | "closed_at" | "resolved_at" => field,
             other => return Err(StoreError::Data(format!("not a case time: {other}"))),
         };
-        self.tx.execute(
-            &format!("UPDATE cases SET {column} = ?2 WHERE id = ?1"),
-            params![case_id, value.map(ts)],
-        )?;
+        self.tx
+            .prepare_cached(&format!("UPDATE cases SET {column} = ?2 WHERE id = ?1"))?
+            .execute(params![case_id, value.map(ts)])?;
         Ok(())
     }
 
