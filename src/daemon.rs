@@ -91,9 +91,22 @@ pub async fn run(
         }
         Ok(s)
     };
-    let ingest_store = Arc::new(std::sync::Mutex::new(open()?));
-    let outbox_store = Arc::new(std::sync::Mutex::new(open()?));
-    let scheduler_store = Arc::new(std::sync::Mutex::new(open()?));
+    // Checkpoints run on a connection of their own; only the ingest, which writes batches
+    // of messages, keeps a page cache of 4 MiB.
+    let deferred = |cache_kib: i64| -> Result<Store, StoreError> {
+        let mut s = open()?;
+        s.defer_checkpoints()?;
+        s.set_cache_kib(cache_kib)?;
+        Ok(s)
+    };
+    let ingest_store = Arc::new(std::sync::Mutex::new(deferred(4096)?));
+    let outbox_store = Arc::new(std::sync::Mutex::new(deferred(1024)?));
+    let scheduler_store = Arc::new(std::sync::Mutex::new(deferred(1024)?));
+    let checkpoint_store = Arc::new(std::sync::Mutex::new({
+        let mut s = open()?;
+        s.set_cache_kib(256)?;
+        s
+    }));
     let engine = Arc::new(Engine::new(config.clone(), clock.clone())?);
     tracing::info!(database = %db.display(), mailbox = %ingest::mailbox_key(&engine), "mailcase starting");
     let engine_cell = Arc::new(RwLock::new(engine));
@@ -135,6 +148,7 @@ pub async fn run(
         notify.clone(),
         shutdown.clone(),
     ));
+    tracker.spawn(checkpointer(checkpoint_store, shutdown.clone()));
     if let (Some(reload), Some(path)) = (opts.reload.clone(), opts.config_path.clone()) {
         let cell = engine_cell.clone();
         let sd = shutdown.clone();
@@ -173,4 +187,25 @@ pub async fn run(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often the checkpointer copies committed WAL frames into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs the WAL checkpoints on a connection of its own, so that the ingest and the outbox
+/// commit without copying pages into the database file under the write lock; a last one at
+/// shutdown.
+async fn checkpointer(store: crate::store::SharedStore, shutdown: CancellationToken) {
+    loop {
+        let stop = tokio::select! {
+            _ = shutdown.cancelled() => true,
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => false,
+        };
+        if let Err(e) = crate::store::blocking(&store, |s| s.checkpoint()).await {
+            tracing::warn!(error = %e, "store: WAL checkpoint failed; retrying");
+        }
+        if stop {
+            break;
+        }
+    }
 }

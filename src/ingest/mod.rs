@@ -353,23 +353,29 @@ async fn drain(
     );
     // Pipelined: while batch k commits (on the blocking pool), batch k+1 is fetched; batch
     // k moves out of the inbox only after its commit (invariant 1).
+    // Each batch is parsed on a blocking thread of its own as soon as it is fetched, so
+    // parsing batch k+1 runs beside the commit of batch k, not inside the write lock.
     let mut next = match batches.first() {
-        Some(b) => Some(fetch_batch(s, b, key, uidvalidity, t).await?),
+        Some(b) => Some(parse_ahead(eng, fetch_batch(s, b, key, uidvalidity, t).await?).await?),
         None => None,
     };
     for i in 0..batches.len() {
-        let Some(items) = next.take() else { break };
+        let Some((items, parsed)) = next.take() else {
+            break;
+        };
         let n = items.len();
         let e2 = eng.clone();
         let started = std::time::Instant::now();
         let commit = crate::store::blocking(store, move |st| {
-            let o = pipeline::process_batch(st, &e2, &items)?;
+            let o = pipeline::process_parsed_batch(st, &e2, &items, Some(&parsed))?;
+            drop(parsed);
             Ok((items, o))
         });
         let prefetch = async {
             match batches.get(i + 1) {
                 Some(b) if !shutdown.is_cancelled() => {
-                    fetch_batch(s, b, key, uidvalidity, t).await.map(Some)
+                    let items = fetch_batch(s, b, key, uidvalidity, t).await?;
+                    parse_ahead(eng, items).await.map(Some)
                 }
                 _ => Ok(None),
             }
@@ -430,7 +436,7 @@ async fn drain(
 
 /// Most bytes of messages fetched and committed in one batch (with `mailbox.batch_size`, the
 /// most messages): bounds memory whatever the sizes in the inbox.
-const BATCH_BYTES: u64 = 2 * 1024 * 1024;
+const BATCH_BYTES: u64 = 1024 * 1024;
 
 /// Splits `(uid, size)` in UID order into batches of at most `max_count` messages and about
 /// `max_bytes` (a single larger message gets a batch of its own).
@@ -454,6 +460,20 @@ fn plan_batches(
         out.push(cur);
     }
     out
+}
+
+/// Parses a fetched batch on the blocking pool (see [`pipeline::parse_batch`]).
+async fn parse_ahead(
+    eng: &Arc<Engine>,
+    items: Vec<Inbound>,
+) -> Result<(Vec<Inbound>, Vec<pipeline::Parsed>), IngestError> {
+    let e = eng.clone();
+    tokio::task::spawn_blocking(move || {
+        let parsed = pipeline::parse_batch(&e, &items);
+        (items, parsed)
+    })
+    .await
+    .map_err(|e| IngestError::Io(std::io::Error::other(format!("parse task failed: {e}"))))
 }
 
 /// Fetches one batch, keeping only each message's bytes as it streams in.

@@ -212,18 +212,47 @@ pub fn process_batch(
     engine: &Engine,
     items: &[Inbound],
 ) -> Result<Vec<Outcome>, StoreError> {
+    process_parsed_batch(store, engine, items, None)
+}
+
+/// A message parsed ahead of its batch's transaction.
+pub type Parsed = Result<InboundMessage, parse::ParseError>;
+
+/// Parses a batch without touching the store: the ingest does this for the next batch
+/// while the current one commits, so parsing runs beside SQLite instead of inside the
+/// write lock.
+pub fn parse_batch(engine: &Engine, items: &[Inbound]) -> Vec<Parsed> {
+    items
+        .iter()
+        .map(|i| parse::parse(&i.raw, &engine.limits))
+        .collect()
+}
+
+/// [`process_batch`] with the messages parsed ahead ([`parse_batch`]; `parsed[i]` is
+/// `items[i]`).
+///
+/// # Errors
+/// Transient store errors; the batch is then retried as a whole.
+pub fn process_parsed_batch(
+    store: &mut Store,
+    engine: &Engine,
+    items: &[Inbound],
+    parsed: Option<&[Parsed]>,
+) -> Result<Vec<Outcome>, StoreError> {
     let now = engine.clock.now();
     let mut out = Vec::with_capacity(items.len());
     // One transaction for the batch, unless another task of the daemon waits to write (the
     // outbox recording what it sent): then what is done so far commits, and the rest goes
     // on in the next transaction. The batch leaves the inbox only after all of it committed.
     while out.len() < items.len() {
-        let rest = &items[out.len()..];
+        let start = out.len();
+        let rest = &items[start..];
         let done = store.write(|tx| {
             let mut done = Vec::with_capacity(rest.len());
             let started = std::time::Instant::now();
-            for item in rest {
-                done.push(process_guarded(tx, engine, item, now)?);
+            for (k, item) in rest.iter().enumerate() {
+                let pre = parsed.and_then(|p| p.get(start + k));
+                done.push(process_guarded(tx, engine, item, pre, now)?);
                 // Not after every message: each commit rewrites the pages it touched.
                 if (done.len() >= MIN_MESSAGES_PER_COMMIT
                     || started.elapsed() >= MAX_HOLD_WHEN_WAITED_FOR)
@@ -250,10 +279,11 @@ fn process_guarded(
     tx: &Tx<'_>,
     engine: &Engine,
     item: &Inbound,
+    pre: Option<&Parsed>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
     tx.savepoint()?;
-    match process_one(tx, engine, item, now) {
+    match process_one(tx, engine, item, pre, now) {
         Ok(o) => {
             tx.release()?;
             Ok(o)
@@ -305,6 +335,7 @@ fn process_one(
     tx: &Tx<'_>,
     engine: &Engine,
     item: &Inbound,
+    pre: Option<&Parsed>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
     if let Some(src) = &item.source {
@@ -312,7 +343,15 @@ fn process_one(
             return Ok(Outcome::Duplicate);
         }
     }
-    let msg = match parse::parse(&item.raw, &engine.limits) {
+    let here;
+    let parsed = match pre {
+        Some(p) => p,
+        None => {
+            here = parse::parse(&item.raw, &engine.limits);
+            &here
+        }
+    };
+    let msg = match parsed {
         Ok(m) => m,
         Err(e) => {
             let reason = format!("unparseable: {e}");
@@ -337,8 +376,8 @@ fn process_one(
         return Ok(Outcome::Duplicate);
     }
     let prefix = &engine.config.support.reference_prefix;
-    let token = engine.tokens.find_in(&msg, &engine.config.support.address);
-    let threading = thread::find_case(&msg, prefix, token.as_ref(), tx)?;
+    let token = engine.tokens.find_in(msg, &engine.config.support.address);
+    let threading = thread::find_case(msg, prefix, token.as_ref(), tx)?;
     // A purged or erased case has nobody left on it: whatever still finds it (an old signed
     // reply address) is treated as new mail.
     let threading = match threading {
@@ -363,13 +402,13 @@ fn process_one(
     if !feedback_ok
         && engine
             .tokens
-            .is_feedback_attempt(&msg, &engine.config.support.address)
+            .is_feedback_attempt(msg, &engine.config.support.address)
     {
         let reason = "sent to a rating address that does not verify (forged, altered, or for a case that does not exist)";
         tx.insert_message(&NewMessage {
             case_id: None,
             source: item.source.as_ref(),
-            msg: &msg,
+            msg,
             received_at: now,
             robot: None,
             outcome: "feedback_ignored",
@@ -391,7 +430,7 @@ fn process_one(
         });
     }
 
-    if let Some(verdict) = robot::detect(&msg, &engine.own) {
+    if let Some(verdict) = robot::detect(msg, &engine.own) {
         let case = match &threading {
             Threading::ByToken { case: c, .. }
             | Threading::ByMessageId(c)
@@ -402,7 +441,7 @@ fn process_one(
         tx.insert_message(&NewMessage {
             case_id: case.map(|c| c.id),
             source: item.source.as_ref(),
-            msg: &msg,
+            msg,
             received_at: now,
             robot: Some((kind, &verdict.reason)),
             outcome: "robot",
@@ -453,30 +492,28 @@ fn process_one(
         Threading::ByToken {
             case,
             role: Role::Agent,
-        } => conversation::from_agent_side(&c, &case, &msg, item, true),
+        } => conversation::from_agent_side(&c, &case, msg, item, true),
         Threading::ByToken {
             case,
             role: Role::Feedback,
         } => {
             let rating = token.as_ref().and_then(|t| t.rating).unwrap_or(0);
-            conversation::feedback_link(&c, &case, &msg, item, rating)
+            conversation::feedback_link(&c, &case, msg, item, rating)
         }
         Threading::ByToken {
             case,
             role: Role::Customer,
         }
         | Threading::ByMessageId(case)
-        | Threading::ByReferenceTag(case) => {
-            conversation::from_customer_side(&c, &case, &msg, item)
-        }
+        | Threading::ByReferenceTag(case) => conversation::from_customer_side(&c, &case, msg, item),
         Threading::New { mentioned } => {
-            if let Some(case) = flood_target(tx, engine, &msg, now)? {
-                return conversation::flood_join(&c, &case, &msg, item);
+            if let Some(case) = flood_target(tx, engine, msg, now)? {
+                return conversation::flood_join(&c, &case, msg, item);
             }
             open_case(
                 tx,
                 engine,
-                &msg,
+                msg,
                 item,
                 mentioned.as_ref().map(Link::Quoted),
                 now,

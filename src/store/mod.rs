@@ -463,6 +463,43 @@ impl Store {
         Ok(out)
     }
 
+    /// Leaves WAL checkpoints to [`Store::checkpoint`] on another connection (the daemon's
+    /// checkpointer) instead of running them inside whichever commit crosses SQLite's
+    /// threshold, with the write lock held.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn defer_checkpoints(&mut self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // A backlog can grow the WAL; when it starts over, it is cut back to this.
+        self.conn
+            .pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        Ok(())
+    }
+
+    /// Copies committed WAL frames into the database file without waiting for writers or
+    /// readers (PASSIVE): returns (frames in the WAL, frames copied).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn checkpoint(&mut self) -> Result<(i64, i64), StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })?)
+    }
+
+    /// Sets this connection's page cache to `kib` KiB (the default of [`Store::open`] is
+    /// 4 MiB, for the ingest's batches; the daemon's other connections need less).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn set_cache_kib(&mut self, kib: i64) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "cache_size", -kib)?;
+        Ok(())
+    }
+
     /// Shares `gate` with the daemon's other connections: [`Store::write`] then takes turns.
     pub fn set_write_gate(&mut self, gate: std::sync::Arc<WriteGate>) {
         self.gate = Some(gate);
@@ -1650,6 +1687,120 @@ impl Tx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Waits (bounded) until `cond` holds.
+    fn until(cond: impl Fn() -> bool) {
+        let t = std::time::Instant::now();
+        while !cond() {
+            assert!(
+                t.elapsed() < StdDuration::from_secs(10),
+                "condition never held"
+            );
+            std::thread::sleep(StdDuration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn the_write_gate_serves_in_arrival_order_and_says_when_someone_waits() {
+        let gate = std::sync::Arc::new(WriteGate::default());
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let first = gate.enter();
+        assert!(!gate.contended());
+        let mut threads = Vec::new();
+        for (i, name) in ["second", "third", "fourth"].into_iter().enumerate() {
+            let (g, o) = (gate.clone(), order.clone());
+            threads.push(std::thread::spawn(move || {
+                let _turn = g.enter();
+                o.lock().unwrap().push(name);
+            }));
+            // The next thread asks only once this one holds its ticket.
+            until(|| gate.lock().next == i as u64 + 2);
+        }
+        assert!(gate.contended());
+        assert!(
+            order.lock().unwrap().is_empty(),
+            "nobody writes during a turn"
+        );
+        drop(first);
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["second", "third", "fourth"]);
+        assert!(!gate.contended());
+    }
+
+    #[test]
+    fn a_transaction_sees_another_connection_waiting_to_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("g.db");
+        let gate = std::sync::Arc::new(WriteGate::default());
+        let mut a = Store::open(&p).unwrap();
+        a.set_write_gate(gate.clone());
+        let mut b = Store::open(&p).unwrap();
+        b.set_write_gate(gate.clone());
+        let other = std::sync::Mutex::new(None);
+        a.write(|tx| {
+            assert!(!tx.others_waiting());
+            *other.lock().unwrap() = Some(std::thread::spawn(move || {
+                b.write(|tx| {
+                    tx.audit(
+                        None,
+                        DateTime::<Utc>::UNIX_EPOCH,
+                        "system",
+                        "test",
+                        &serde_json::json!({}),
+                    )
+                })
+                .unwrap();
+            }));
+            until(|| gate.contended());
+            assert!(tx.others_waiting());
+            Ok(())
+        })
+        .unwrap();
+        other.into_inner().unwrap().unwrap().join().unwrap();
+        assert!(!gate.contended());
+    }
+
+    #[test]
+    fn a_passive_checkpoint_copies_committed_frames_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.db");
+        let mut w = Store::open(&p).unwrap();
+        w.defer_checkpoints().unwrap();
+        let mut c = Store::open(&p).unwrap();
+        c.checkpoint().unwrap();
+        w.write(|tx| {
+            tx.audit(
+                None,
+                DateTime::<Utc>::UNIX_EPOCH,
+                "system",
+                "marker",
+                &serde_json::json!({}),
+            )
+        })
+        .unwrap();
+        // Only in the WAL: the main file alone (immutable, WAL ignored) does not have it.
+        let main_file_has_it = || {
+            let uri = format!("file:{}?immutable=1", p.display());
+            let r = Connection::open_with_flags(
+                &uri,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .unwrap();
+            r.query_row(
+                "SELECT COUNT(*) FROM audit WHERE event = 'marker'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+                == 1
+        };
+        assert!(!main_file_has_it());
+        let (log, copied) = c.checkpoint().unwrap();
+        assert!(log > 0 && copied == log, "{log} {copied}");
+        assert!(main_file_has_it());
+    }
 
     #[test]
     fn migrations_apply_once_and_version_is_recorded() {
