@@ -92,14 +92,14 @@ pub async fn run(
         Ok(s)
     };
     // Checkpoints run on a connection of their own; only the ingest, which writes batches
-    // of messages, keeps a page cache of 4 MiB.
+    // of messages, keeps a page cache of 2 MiB.
     let deferred = |cache_kib: i64| -> Result<Store, StoreError> {
         let mut s = open()?;
         s.defer_checkpoints()?;
         s.set_cache_kib(cache_kib)?;
         Ok(s)
     };
-    let ingest_store = Arc::new(std::sync::Mutex::new(deferred(4096)?));
+    let ingest_store = Arc::new(std::sync::Mutex::new(deferred(2048)?));
     let outbox_store = Arc::new(std::sync::Mutex::new(deferred(1024)?));
     let scheduler_store = Arc::new(std::sync::Mutex::new(deferred(1024)?));
     let checkpoint_store = Arc::new(std::sync::Mutex::new({

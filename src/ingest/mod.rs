@@ -351,14 +351,18 @@ async fn drain(
         m.batch_size,
         BATCH_BYTES,
     );
-    // Pipelined: while batch k commits (on the blocking pool), batch k+1 is fetched; batch
-    // k moves out of the inbox only after its commit (invariant 1).
+    // Pipelined: while batch k commits (on the blocking pool), batch k-1 (committed) is moved
+    // and batch k+1 fetched; batch k moves out of the inbox only after its commit
+    // (invariant 1).
     // Each batch is parsed on a blocking thread of its own as soon as it is fetched, so
     // parsing batch k+1 runs beside the commit of batch k, not inside the write lock.
     let mut next = match batches.first() {
         Some(b) => Some(parse_ahead(eng, fetch_batch(s, b, key, uidvalidity, t).await?).await?),
         None => None,
     };
+    // The UIDs of the last committed batch, still to be moved: moved while the next batch
+    // commits (never before their own commit).
+    let mut to_move: Option<(Vec<u32>, Vec<u32>)> = None;
     for i in 0..batches.len() {
         let Some((items, parsed)) = next.take() else {
             break;
@@ -371,7 +375,11 @@ async fn drain(
             drop(parsed);
             Ok((items, o))
         });
-        let prefetch = async {
+        let previous = to_move.take();
+        let imap = async {
+            if let Some((processed, quarantined)) = &previous {
+                move_batch(s, m, processed, quarantined, has_move, has_uidplus).await?;
+            }
             match batches.get(i + 1) {
                 Some(b) if !shutdown.is_cancelled() => {
                     let items = fetch_batch(s, b, key, uidvalidity, t).await?;
@@ -380,7 +388,7 @@ async fn drain(
                 _ => Ok(None),
             }
         };
-        let (committed, fetched) = tokio::join!(commit, prefetch);
+        let (committed, fetched) = tokio::join!(commit, imap);
         let (items, outcomes) = committed?;
         tracing::debug!(
             messages = n,
@@ -413,30 +421,30 @@ async fn drain(
             hooks.outbox.notify_one();
         }
         hooks.scheduler.notify_one();
-        // A failed prefetch is retried by the next session; this batch is committed, so
-        // move it first (otherwise it would only come back as duplicates).
-        move_uids(s, &processed, &m.processed_folder, has_move, has_uidplus, t).await?;
-        move_uids(
-            s,
-            &quarantined,
-            &m.quarantine_folder,
-            has_move,
-            has_uidplus,
-            t,
-        )
-        .await?;
-        (hooks.on_healthy)();
+        to_move = Some((processed, quarantined));
+        // A failed move or prefetch ends the session: this batch is committed, so it is
+        // moved first (otherwise it would come back, as duplicates, in the next session).
+        if let Err(e) = fetched {
+            if let Some((processed, quarantined)) = &to_move {
+                move_batch(s, m, processed, quarantined, has_move, has_uidplus).await?;
+            }
+            return Err(e);
+        }
         next = fetched?;
+        (hooks.on_healthy)();
         if shutdown.is_cancelled() {
             break;
         }
+    }
+    if let Some((processed, quarantined)) = &to_move {
+        move_batch(s, m, processed, quarantined, has_move, has_uidplus).await?;
     }
     Ok(listing.len())
 }
 
 /// Most bytes of messages fetched and committed in one batch (with `mailbox.batch_size`, the
 /// most messages): bounds memory whatever the sizes in the inbox.
-const BATCH_BYTES: u64 = 1024 * 1024;
+const BATCH_BYTES: u64 = 512 * 1024;
 
 /// Splits `(uid, size)` in UID order into batches of at most `max_count` messages and about
 /// `max_bytes` (a single larger message gets a batch of its own).
@@ -599,6 +607,29 @@ pub fn uid_set(uids: &[u32]) -> String {
         i += 1;
     }
     out.join(",")
+}
+
+/// Moves a committed batch out of the inbox: processed mail to the processed folder,
+/// quarantined mail to the quarantine folder.
+async fn move_batch(
+    s: &mut ImapSession,
+    m: &crate::config::MailboxConfig,
+    processed: &[u32],
+    quarantined: &[u32],
+    has_move: bool,
+    has_uidplus: bool,
+) -> Result<(), IngestError> {
+    let t = m.timeout.0;
+    move_uids(s, processed, &m.processed_folder, has_move, has_uidplus, t).await?;
+    move_uids(
+        s,
+        quarantined,
+        &m.quarantine_folder,
+        has_move,
+        has_uidplus,
+        t,
+    )
+    .await
 }
 
 async fn move_uids(

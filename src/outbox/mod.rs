@@ -30,8 +30,8 @@ pub use smtp::{Connection, SmtpError};
 const IDLE_RECHECK: StdDuration = StdDuration::from_secs(2);
 /// A connection idle longer than this is checked with NOOP before it carries a message.
 const CHECK_AFTER_IDLE: StdDuration = StdDuration::from_secs(10);
-/// Rows read per round, per connection.
-const ROWS_PER_CONNECTION: usize = 64;
+/// Rows read per round, per connection (each with its message: this bounds memory).
+const ROWS_PER_CONNECTION: usize = 16;
 
 /// Next attempt after `attempts` failures: initial * 2^attempts, capped; None once the
 /// message has been failing for longer than `give_up_after`.

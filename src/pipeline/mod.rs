@@ -240,38 +240,15 @@ pub fn process_parsed_batch(
     parsed: Option<&[Parsed]>,
 ) -> Result<Vec<Outcome>, StoreError> {
     let now = engine.clock.now();
-    let mut out = Vec::with_capacity(items.len());
-    // One transaction for the batch, unless another task of the daemon waits to write (the
-    // outbox recording what it sent): then what is done so far commits, and the rest goes
-    // on in the next transaction. The batch leaves the inbox only after all of it committed.
-    while out.len() < items.len() {
-        let start = out.len();
-        let rest = &items[start..];
-        let done = store.write(|tx| {
-            let mut done = Vec::with_capacity(rest.len());
-            let started = std::time::Instant::now();
-            for (k, item) in rest.iter().enumerate() {
-                let pre = parsed.and_then(|p| p.get(start + k));
-                done.push(process_guarded(tx, engine, item, pre, now)?);
-                // Not after every message: each commit rewrites the pages it touched.
-                if (done.len() >= MIN_MESSAGES_PER_COMMIT
-                    || started.elapsed() >= MAX_HOLD_WHEN_WAITED_FOR)
-                    && tx.others_waiting()
-                {
-                    break;
-                }
-            }
-            Ok(done)
-        })?;
-        out.extend(done);
-    }
-    Ok(out)
+    store.write(|tx| {
+        let mut out = Vec::with_capacity(items.len());
+        for (k, item) in items.iter().enumerate() {
+            let pre = parsed.and_then(|p| p.get(k));
+            out.push(process_guarded(tx, engine, item, pre, now)?);
+        }
+        Ok(out)
+    })
 }
-
-/// A batch commits early for a waiting writer only after this many messages...
-const MIN_MESSAGES_PER_COMMIT: usize = 16;
-/// ... or after holding the write lock this long.
-const MAX_HOLD_WHEN_WAITED_FOR: std::time::Duration = std::time::Duration::from_millis(15);
 
 /// [`process_one`] inside a savepoint: a permanent error undoes this message's writes alone
 /// and quarantines it, so it cannot block the mailbox.

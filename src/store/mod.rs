@@ -107,7 +107,7 @@ pub async fn blocking<T: Send + 'static>(
 /// scheduler; one connection each) in the order they asked for it. Without it they would
 /// meet only in SQLite's busy handler, which sleeps and polls: the ingest, starting its next
 /// batch the moment the last one committed, would keep the outbox's small commits waiting
-/// for a whole backlog. A long writer asks [`Tx::others_waiting`] and commits early.
+/// for a whole backlog.
 #[derive(Debug, Default)]
 pub struct WriteGate {
     state: std::sync::Mutex<GateState>,
@@ -142,12 +142,6 @@ impl WriteGate {
             st = self.turn.wait(st).unwrap_or_else(|p| p.into_inner());
         }
         GateTurn { gate: self }
-    }
-
-    /// True when someone is waiting behind the current turn.
-    pub fn contended(&self) -> bool {
-        let st = self.lock();
-        st.next > st.serving + 1
     }
 }
 
@@ -455,10 +449,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&Tx {
-            tx: &tx,
-            gate: gate.as_deref(),
-        })?;
+        let out = f(&Tx { tx: &tx })?;
         tx.commit()?;
         Ok(out)
     }
@@ -491,7 +482,7 @@ impl Store {
     }
 
     /// Sets this connection's page cache to `kib` KiB (the default of [`Store::open`] is
-    /// 4 MiB, for the ingest's batches; the daemon's other connections need less).
+    /// 4 MiB, for commands that read a lot; the daemon's connections need less).
     ///
     /// # Errors
     /// SQL errors.
@@ -987,16 +978,9 @@ impl Reader<'_> {
 /// One write transaction, with the domain operations the pipeline needs.
 pub struct Tx<'a> {
     tx: &'a Transaction<'a>,
-    gate: Option<&'a WriteGate>,
 }
 
 impl Tx<'_> {
-    /// True when another of the daemon's connections waits to write: a long writer (the
-    /// ingest in a backlog) commits what it has and lets it in.
-    pub fn others_waiting(&self) -> bool {
-        self.gate.is_some_and(WriteGate::contended)
-    }
-
     /// Starts a savepoint: one message's writes, undone alone when it fails.
     ///
     /// # Errors
@@ -1701,11 +1685,10 @@ mod tests {
     }
 
     #[test]
-    fn the_write_gate_serves_in_arrival_order_and_says_when_someone_waits() {
+    fn the_write_gate_serves_in_arrival_order() {
         let gate = std::sync::Arc::new(WriteGate::default());
         let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let first = gate.enter();
-        assert!(!gate.contended());
         let mut threads = Vec::new();
         for (i, name) in ["second", "third", "fourth"].into_iter().enumerate() {
             let (g, o) = (gate.clone(), order.clone());
@@ -1716,7 +1699,6 @@ mod tests {
             // The next thread asks only once this one holds its ticket.
             until(|| gate.lock().next == i as u64 + 2);
         }
-        assert!(gate.contended());
         assert!(
             order.lock().unwrap().is_empty(),
             "nobody writes during a turn"
@@ -1726,40 +1708,8 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(*order.lock().unwrap(), ["second", "third", "fourth"]);
-        assert!(!gate.contended());
-    }
-
-    #[test]
-    fn a_transaction_sees_another_connection_waiting_to_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("g.db");
-        let gate = std::sync::Arc::new(WriteGate::default());
-        let mut a = Store::open(&p).unwrap();
-        a.set_write_gate(gate.clone());
-        let mut b = Store::open(&p).unwrap();
-        b.set_write_gate(gate.clone());
-        let other = std::sync::Mutex::new(None);
-        a.write(|tx| {
-            assert!(!tx.others_waiting());
-            *other.lock().unwrap() = Some(std::thread::spawn(move || {
-                b.write(|tx| {
-                    tx.audit(
-                        None,
-                        DateTime::<Utc>::UNIX_EPOCH,
-                        "system",
-                        "test",
-                        &serde_json::json!({}),
-                    )
-                })
-                .unwrap();
-            }));
-            until(|| gate.contended());
-            assert!(tx.others_waiting());
-            Ok(())
-        })
-        .unwrap();
-        other.into_inner().unwrap().unwrap().join().unwrap();
-        assert!(!gate.contended());
+        let st = gate.lock();
+        assert_eq!((st.next, st.serving), (4, 4));
     }
 
     #[test]
