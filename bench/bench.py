@@ -95,6 +95,43 @@ def append_all(support, msgs, conns=4):
     return time.monotonic() - t0
 
 
+def dovecot_move_rate(user, batch=50):
+    """Dovecot alone: `UID MOVE` in batches of `batch` (about the daemon's batches of 512 KiB)
+    of a copy of the INBOX (UID COPY, hard links in Maildir) between two scratch folders."""
+    s = socket.create_connection(("127.0.0.1", IMAP))
+    f = s.makefile("rb", buffering=1 << 20)
+    f.readline()
+    tag = iter(range(1, 1 << 30))
+
+    def cmd(c):
+        t = f"m{next(tag)}"
+        s.sendall(f"{t} {c}\r\n".encode())
+        out = b""
+        while True:
+            line = f.readline()
+            out += line
+            if not line or line.startswith(f"{t} ".encode()):
+                return out
+
+    cmd(f'LOGIN "{user}" "{PW}"')
+    for box in ("bench-move-a", "bench-move-b"):
+        cmd(f"CREATE {box}")
+    cmd("SELECT INBOX")
+    cmd("UID COPY 1:* bench-move-a")
+    sel = cmd("SELECT bench-move-a")
+    n = int(re.search(rb"\* (\d+) EXISTS", sel).group(1))
+    t0 = time.monotonic()
+    # UIDs in the fresh folder are 1..n.
+    for lo in range(1, n + 1, batch):
+        cmd(f"UID MOVE {lo}:{min(lo + batch - 1, n)} bench-move-b")
+    dt = time.monotonic() - t0
+    cmd("UNSELECT")
+    for box in ("bench-move-a", "bench-move-b"):
+        cmd(f"DELETE {box}")
+    s.sendall(b"z LOGOUT\r\n"); s.close()
+    return n / dt
+
+
 def dovecot_fetch_rate(user, n_expected, rounds=3):
     """Dovecot alone: one `UID FETCH 1:* (BODY.PEEK[])` on one connection, read to the tagged
     OK as fast as a socket can (no parsing beyond literals' sizes). Median of `rounds`."""
@@ -230,6 +267,7 @@ def backlog(n, ack=True, seed=7):
     del msgs
     wait_postfix_idle()
     fetch_rate = dovecot_fetch_rate(support, n)
+    move_rate = dovecot_move_rate(support)
     deliveries = Deliveries(tag)
     db = f"{d}/mailcase.db"
     dm = Daemon(d)
@@ -271,6 +309,7 @@ def backlog(n, ack=True, seed=7):
         dm.stop()
     out = {"messages": n, "mbytes": round(total_bytes / 1e6, 1),
            "append_s": round(append_s, 2), "dovecot_fetch_msgs_per_s": round(fetch_rate),
+           "dovecot_move_msgs_per_s": round(move_rate),
            "cases_s": round(t_cases, 2), "cases_per_s": round(n / t_cases, 1)}
     if ack:
         out.update({"acks_accepted_s": round(t_sent, 2), "acks_accepted_per_s": round(n / t_sent, 1),

@@ -351,9 +351,9 @@ async fn drain(
         m.batch_size,
         BATCH_BYTES,
     );
-    // Pipelined: while batch k commits (on the blocking pool), batch k-1 (committed) is moved
-    // and batch k+1 fetched; batch k moves out of the inbox only after its commit
-    // (invariant 1).
+    // Pipelined: while batch k commits (on the blocking pool), batch k+1 is fetched and
+    // parsed and batch k-1 (committed) is moved; batch k moves out of the inbox only after
+    // its commit (invariant 1).
     // Each batch is parsed on a blocking thread of its own as soon as it is fetched, so
     // parsing batch k+1 runs beside the commit of batch k, not inside the write lock.
     let mut next = match batches.first() {
@@ -370,31 +370,49 @@ async fn drain(
         let n = items.len();
         let e2 = eng.clone();
         let started = std::time::Instant::now();
-        let commit = crate::store::blocking(store, move |st| {
-            let o = pipeline::process_parsed_batch(st, &e2, &items, Some(&parsed))?;
-            drop(parsed);
-            Ok((items, o))
-        });
+        let commit = async {
+            let r = crate::store::blocking(store, move |st| {
+                let o = pipeline::process_parsed_batch(st, &e2, &items, Some(&parsed))?;
+                drop(parsed);
+                Ok((items, o))
+            })
+            .await;
+            (r, started.elapsed())
+        };
         let previous = to_move.take();
+        // The IMAP side: fetch batch k+1, then move batch k-1 while k+1 is parsed.
         let imap = async {
+            let mut fetched = None;
+            let mut parsing = None;
+            if let Some(b) = batches.get(i + 1).filter(|_| !shutdown.is_cancelled()) {
+                let items = fetch_batch(s, b, key, uidvalidity, t).await?;
+                fetched = Some(started.elapsed());
+                parsing = Some(parse_ahead(eng, items));
+            }
             if let Some((processed, quarantined)) = &previous {
                 move_batch(s, m, processed, quarantined, has_move, has_uidplus).await?;
             }
-            match batches.get(i + 1) {
-                Some(b) if !shutdown.is_cancelled() => {
-                    let items = fetch_batch(s, b, key, uidvalidity, t).await?;
-                    parse_ahead(eng, items).await.map(Some)
-                }
-                _ => Ok(None),
-            }
+            let moved = started.elapsed();
+            let next = match (parsing, fetched) {
+                (Some(p), Some(f)) => Some((p.await?, f)),
+                _ => None,
+            };
+            Ok::<_, IngestError>((next, moved))
         };
-        let (committed, fetched) = tokio::join!(commit, imap);
+        let ((committed, commit_took), imap) = tokio::join!(commit, imap);
         let (items, outcomes) = committed?;
-        tracing::debug!(
-            messages = n,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "ingest: batch committed"
-        );
+        // Per-stage timings of the pipeline (from the start of the commit).
+        if let Ok((next, moved)) = &imap {
+            tracing::debug!(
+                messages = n,
+                commit_ms = commit_took.as_millis() as u64,
+                moved_ms = moved.as_millis() as u64,
+                fetched_ms = next.as_ref().map(|(_, f)| f.as_millis() as u64),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "ingest: batch committed"
+            );
+        }
+        let fetched = imap.map(|(next, _)| next.map(|(p, _)| p));
         let mut processed: Vec<u32> = Vec::with_capacity(n);
         let mut quarantined: Vec<u32> = Vec::new();
         let mut queued = false;
@@ -470,18 +488,21 @@ fn plan_batches(
     out
 }
 
-/// Parses a fetched batch on the blocking pool (see [`pipeline::parse_batch`]).
-async fn parse_ahead(
+/// Parses a fetched batch on the blocking pool (see [`pipeline::parse_batch`]); it starts
+/// at once, whether or not the result is awaited yet.
+fn parse_ahead(
     eng: &Arc<Engine>,
     items: Vec<Inbound>,
-) -> Result<(Vec<Inbound>, Vec<pipeline::Parsed>), IngestError> {
+) -> impl std::future::Future<Output = Result<(Vec<Inbound>, Vec<pipeline::Parsed>), IngestError>> {
     let e = eng.clone();
-    tokio::task::spawn_blocking(move || {
+    let task = tokio::task::spawn_blocking(move || {
         let parsed = pipeline::parse_batch(&e, &items);
         (items, parsed)
-    })
-    .await
-    .map_err(|e| IngestError::Io(std::io::Error::other(format!("parse task failed: {e}"))))
+    });
+    async move {
+        task.await
+            .map_err(|e| IngestError::Io(std::io::Error::other(format!("parse task failed: {e}"))))
+    }
 }
 
 /// Fetches one batch, keeping only each message's bytes as it streams in.
