@@ -95,9 +95,9 @@ def append_all(support, msgs, conns=4):
     return time.monotonic() - t0
 
 
-def dovecot_move_rate(user, batch=50):
-    """Dovecot alone: `UID MOVE` in batches of `batch` (about the daemon's batches of 512 KiB)
-    of a copy of the INBOX (UID COPY, hard links in Maildir) between two scratch folders."""
+def dovecot_move_rate(user, batch):
+    """Dovecot alone: `UID MOVE` in batches of `batch` of a copy of the INBOX (UID COPY, hard
+    links in Maildir) between two scratch folders."""
     s = socket.create_connection(("127.0.0.1", IMAP))
     f = s.makefile("rb", buffering=1 << 20)
     f.readline()
@@ -267,7 +267,8 @@ def backlog(n, ack=True, seed=7):
     del msgs
     wait_postfix_idle()
     fetch_rate = dovecot_fetch_rate(support, n)
-    move_rate = dovecot_move_rate(support)
+    # In groups of 50 (a batch of 512 KiB) and of 500 (what the daemon moves at once).
+    move_rate = {b: round(dovecot_move_rate(support, b)) for b in (50, 500)}
     deliveries = Deliveries(tag)
     db = f"{d}/mailcase.db"
     dm = Daemon(d)
@@ -309,7 +310,7 @@ def backlog(n, ack=True, seed=7):
         dm.stop()
     out = {"messages": n, "mbytes": round(total_bytes / 1e6, 1),
            "append_s": round(append_s, 2), "dovecot_fetch_msgs_per_s": round(fetch_rate),
-           "dovecot_move_msgs_per_s": round(move_rate),
+           "dovecot_move_msgs_per_s_by_50": move_rate[50], "dovecot_move_msgs_per_s_by_500": move_rate[500],
            "cases_s": round(t_cases, 2), "cases_per_s": round(n / t_cases, 1)}
     if ack:
         out.update({"acks_accepted_s": round(t_sent, 2), "acks_accepted_per_s": round(n / t_sent, 1),

@@ -360,8 +360,9 @@ async fn drain(
         Some(b) => Some(parse_ahead(eng, fetch_batch(s, b, key, uidvalidity, t).await?).await?),
         None => None,
     };
-    // The UIDs of the last committed batch, still to be moved: moved while the next batch
-    // commits (never before their own commit).
+    // UIDs of committed batches still to be moved (processed, quarantined): moved while a
+    // later batch commits (never before their own commit), once there are MOVE_AT_LEAST of
+    // them, and the rest at the end.
     let mut to_move: Option<(Vec<u32>, Vec<u32>)> = None;
     for i in 0..batches.len() {
         let Some((items, parsed)) = next.take() else {
@@ -379,7 +380,10 @@ async fn drain(
             .await;
             (r, started.elapsed())
         };
-        let previous = to_move.take();
+        let previous = match &to_move {
+            Some((p, q)) if p.len() + q.len() >= MOVE_AT_LEAST => to_move.take(),
+            _ => None,
+        };
         // The IMAP side: fetch batch k+1, then move batch k-1 while k+1 is parsed.
         let imap = async {
             let mut fetched = None;
@@ -439,7 +443,13 @@ async fn drain(
             hooks.outbox.notify_one();
         }
         hooks.scheduler.notify_one();
-        to_move = Some((processed, quarantined));
+        match &mut to_move {
+            Some((p, q)) => {
+                p.extend(processed);
+                q.extend(quarantined);
+            }
+            None => to_move = Some((processed, quarantined)),
+        }
         // A failed move or prefetch ends the session: this batch is committed, so it is
         // moved first (otherwise it would come back, as duplicates, in the next session).
         if let Err(e) = fetched {
@@ -459,6 +469,11 @@ async fn drain(
     }
     Ok(listing.len())
 }
+
+/// Committed messages are moved out of the inbox in groups of at least this many (one
+/// `UID MOVE` each): Dovecot's Maildir rewrites the folder's UID list at every MOVE, so its
+/// cost grows with the inbox (measured alone, 50 at a time from 10000: about 2000/s).
+const MOVE_AT_LEAST: usize = 500;
 
 /// Most bytes of messages fetched and committed in one batch (with `mailbox.batch_size`, the
 /// most messages): bounds memory whatever the sizes in the inbox.
