@@ -269,17 +269,26 @@ fn process_guarded(
         Err(e) => {
             // A bug or a value SQLite refuses.
             tx.rollback_to_savepoint()?;
-            let reason = format!("could not be stored: {e}");
-            tx.insert_quarantine(
-                item.source.as_ref(),
-                &reason,
-                item.raw.len(),
-                Some(&item.raw),
-                now,
-            )?;
-            Ok(Outcome::Quarantined { reason })
+            quarantine(tx, item, format!("could not be stored: {e}"), now)
         }
     }
+}
+
+/// Keeps a message (its raw bytes) in the quarantine table with the reason.
+fn quarantine(
+    tx: &Tx<'_>,
+    item: &Inbound,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    tx.insert_quarantine(
+        item.source.as_ref(),
+        &reason,
+        item.raw.len(),
+        Some(&item.raw),
+        now,
+    )?;
+    Ok(Outcome::Quarantined { reason })
 }
 
 /// Records a message too large to download: quarantined by its size alone.
@@ -330,17 +339,7 @@ fn process_one(
     };
     let msg = match parsed {
         Ok(m) => m,
-        Err(e) => {
-            let reason = format!("unparseable: {e}");
-            tx.insert_quarantine(
-                item.source.as_ref(),
-                &reason,
-                item.raw.len(),
-                Some(&item.raw),
-                now,
-            )?;
-            return Ok(Outcome::Quarantined { reason });
-        }
+        Err(e) => return quarantine(tx, item, format!("unparseable: {e}"), now),
     };
     if tx.seen_message(&msg.dedupe_id(), &msg.content_hash)? {
         tx.audit(
