@@ -184,6 +184,8 @@ async fn session(
 
     // Until when the inbox is checked every `busy_poll_interval` rather than through IDLE.
     let mut busy_until: Option<tokio::time::Instant> = None;
+    // When (on the engine's clock) this session last took or renewed the fetch lease.
+    let mut lease_renewed: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         // The engine may have been reloaded (SIGHUP); config changes to the mailbox itself
         // need a reconnect, which the next session picks up.
@@ -192,10 +194,19 @@ async fn session(
             chrono::Duration::from_std(m.poll_interval.0 * 3 + StdDuration::from_secs(60))
                 .unwrap_or(chrono::Duration::minutes(5));
         let (k, h, now) = (key.clone(), holder.to_string(), eng.clock.now());
-        let have_lease = crate::store::blocking(store, move |st| {
-            st.acquire_lease_unless_dead(&k, &h, now, lease_ttl, holder_is_dead)
-        })
-        .await?;
+        // Renewed at most every LEASE_RENEW_EVERY (well within its time to live of at least
+        // 63 s), not at every quick check: each renewal is a write with its fsync.
+        let have_lease = match lease_renewed {
+            Some(at) if now - at < LEASE_RENEW_EVERY && now >= at => true,
+            _ => {
+                let got = crate::store::blocking(store, move |st| {
+                    st.acquire_lease_unless_dead(&k, &h, now, lease_ttl, holder_is_dead)
+                })
+                .await?;
+                lease_renewed = got.then_some(now);
+                got
+            }
+        };
         let mut found = 0;
         if have_lease {
             found = drain(
@@ -258,6 +269,9 @@ async fn session(
         }
     }
 }
+
+/// How often a session holding the fetch lease renews it.
+const LEASE_RENEW_EVERY: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Capacity of async-imap's channel of unsolicited responses: when it is full, later
 /// responses (an EXISTS among them) were dropped.
