@@ -158,8 +158,9 @@ fn main() -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
-        // Each task has one store connection behind a mutex: more blocking threads would
-        // add stacks, not throughput.
+        // The blocking work is short and of a few kinds (the ingest's commit and the parse
+        // of its next batch, the outbox's and the scheduler's writes, the checkpointer):
+        // four threads take turns at it.
         .max_blocking_threads(4)
         .build()
     {

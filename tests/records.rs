@@ -442,15 +442,7 @@ async fn export_then_erase_an_address_leaves_counts_and_no_byte_of_it() {
     );
     w.send_raw(&jane, &w.support, raw.as_bytes()).await;
     let her_ack = w.wait_for_acks(&jane).await.remove(0);
-    let own = wait_for("her case", WAIT, || async {
-        w.store()
-            .read()
-            .cases()
-            .unwrap()
-            .into_iter()
-            .find(|c| c.customer_address == jane)
-    })
-    .await;
+    let own = w.wait_for_case_of(&jane).await;
     // Ann answers and resolves it (mail to her in the outbox; within the reopen window).
     let card = card_of(&w, &own).await;
     let raw = thunderbird_reply(
@@ -657,15 +649,7 @@ async fn export_then_erase_an_address_leaves_counts_and_no_byte_of_it() {
         raw.as_bytes(),
     )
     .await;
-    let new_case = wait_for("a new case for her", WAIT, || async {
-        w.store()
-            .read()
-            .cases()
-            .unwrap()
-            .into_iter()
-            .find(|c| c.customer_address == jane)
-    })
-    .await;
+    let new_case = w.wait_for_case_of(&jane).await;
     assert_ne!(new_case.id, own.id);
     assert_eq!(
         w.store().read().messages_of_case(own.id).unwrap().len(),

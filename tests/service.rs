@@ -218,14 +218,7 @@ async fn sighup_reloads_rules_and_a_broken_config_is_refused_and_the_old_one_kep
     w.send_complaint(&a, "A", "Zebra crossing", "The zebra widget fails.")
         .await;
     w.wait_for_acks(&a).await;
-    let case = w
-        .store()
-        .read()
-        .cases()
-        .unwrap()
-        .into_iter()
-        .find(|c| c.customer_address == a)
-        .unwrap();
+    let case = w.case_of(&a);
     assert_eq!(case.category, "technical", "the reloaded rule applies");
 
     // A broken config: refused with the reason, the running one kept.

@@ -366,18 +366,15 @@ async fn drain(
         BATCH_BYTES,
     );
     // Pipelined: while batch k commits (on the blocking pool), batch k+1 is fetched and
-    // parsed and batch k-1 (committed) is moved; batch k moves out of the inbox only after
-    // its commit (invariant 1).
-    // Each batch is parsed on a blocking thread of its own as soon as it is fetched, so
-    // parsing batch k+1 runs beside the commit of batch k, not inside the write lock.
+    // parsed on a blocking thread (parsing stays out of the write lock), and committed
+    // batches are moved. Nothing moves out of the inbox before its own commit (invariant 1).
     let mut next = match batches.first() {
         Some(b) => Some(parse_ahead(eng, fetch_batch(s, b, key, uidvalidity, t).await?).await?),
         None => None,
     };
-    // UIDs of committed batches still to be moved (processed, quarantined): moved while a
-    // later batch commits (never before their own commit), once there are MOVE_AT_LEAST of
-    // them, and the rest at the end.
-    let mut to_move: Option<(Vec<u32>, Vec<u32>)> = None;
+    // Committed, still in the inbox: moved while a later batch commits once there are
+    // MOVE_AT_LEAST of them, and the rest at the end.
+    let mut to_move = Committed::default();
     for i in 0..batches.len() {
         let Some((items, parsed)) = next.take() else {
             break;
@@ -394,45 +391,41 @@ async fn drain(
             .await;
             (r, started.elapsed())
         };
-        let previous = match &to_move {
-            Some((p, q)) if p.len() + q.len() >= MOVE_AT_LEAST => to_move.take(),
-            _ => None,
+        let previous = if to_move.len() >= MOVE_AT_LEAST {
+            std::mem::take(&mut to_move)
+        } else {
+            Committed::default()
         };
-        // The IMAP side: fetch batch k+1, then move batch k-1 while k+1 is parsed.
+        // The IMAP side: fetch batch k+1, then move what is due while k+1 is parsed.
         let imap = async {
-            let mut fetched = None;
             let mut parsing = None;
             if let Some(b) = batches.get(i + 1).filter(|_| !shutdown.is_cancelled()) {
                 let items = fetch_batch(s, b, key, uidvalidity, t).await?;
-                fetched = Some(started.elapsed());
                 parsing = Some(parse_ahead(eng, items));
             }
-            if let Some((processed, quarantined)) = &previous {
-                move_batch(s, m, processed, quarantined, has_move, has_uidplus).await?;
-            }
-            let moved = started.elapsed();
-            let next = match (parsing, fetched) {
-                (Some(p), Some(f)) => Some((p.await?, f)),
-                _ => None,
+            let fetched_at = started.elapsed();
+            previous.move_out(s, m, has_move, has_uidplus).await?;
+            let moved_at = started.elapsed();
+            let next = match parsing {
+                Some(p) => Some(p.await?),
+                None => None,
             };
-            Ok::<_, IngestError>((next, moved))
-        };
-        let ((committed, commit_took), imap) = tokio::join!(commit, imap);
-        let (items, outcomes) = committed?;
-        // Per-stage timings of the pipeline (from the start of the commit).
-        if let Ok((next, moved)) = &imap {
+            // Per-stage timings of the pipeline (from the start of the commit).
             tracing::debug!(
-                messages = n,
-                commit_ms = commit_took.as_millis() as u64,
-                moved_ms = moved.as_millis() as u64,
-                fetched_ms = next.as_ref().map(|(_, f)| f.as_millis() as u64),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "ingest: batch committed"
+                fetched_ms = fetched_at.as_millis() as u64,
+                moved_ms = moved_at.as_millis() as u64,
+                "ingest: next batch fetched, committed mail moved"
             );
-        }
-        let fetched = imap.map(|(next, _)| next.map(|(p, _)| p));
-        let mut processed: Vec<u32> = Vec::with_capacity(n);
-        let mut quarantined: Vec<u32> = Vec::new();
+            Ok::<_, IngestError>(next)
+        };
+        let ((committed, commit_took), fetched) = tokio::join!(commit, imap);
+        let (items, outcomes) = committed?;
+        tracing::debug!(
+            messages = n,
+            commit_ms = commit_took.as_millis() as u64,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "ingest: batch committed"
+        );
         let mut queued = false;
         for (item, o) in items.iter().zip(&outcomes) {
             let uid = item.source.as_ref().map(|s| s.uid).unwrap_or(0);
@@ -447,9 +440,9 @@ async fn drain(
                 queued = true;
             }
             if o.is_quarantined() {
-                quarantined.push(uid);
+                to_move.quarantined.push(uid);
             } else {
-                processed.push(uid);
+                to_move.processed.push(uid);
             }
         }
         drop(items);
@@ -457,19 +450,10 @@ async fn drain(
             hooks.outbox.notify_one();
         }
         hooks.scheduler.notify_one();
-        match &mut to_move {
-            Some((p, q)) => {
-                p.extend(processed);
-                q.extend(quarantined);
-            }
-            None => to_move = Some((processed, quarantined)),
-        }
-        // A failed move or prefetch ends the session: this batch is committed, so it is
-        // moved first (otherwise it would come back, as duplicates, in the next session).
+        // A failed move or prefetch ends the session: what is committed is moved first
+        // (otherwise it would come back, as duplicates, in the next session).
         if let Err(e) = fetched {
-            if let Some((processed, quarantined)) = &to_move {
-                move_batch(s, m, processed, quarantined, has_move, has_uidplus).await?;
-            }
+            to_move.move_out(s, m, has_move, has_uidplus).await?;
             return Err(e);
         }
         next = fetched?;
@@ -478,9 +462,7 @@ async fn drain(
             break;
         }
     }
-    if let Some((processed, quarantined)) = &to_move {
-        move_batch(s, m, processed, quarantined, has_move, has_uidplus).await?;
-    }
+    to_move.move_out(s, m, has_move, has_uidplus).await?;
     Ok(listing.len())
 }
 
@@ -659,27 +641,47 @@ pub fn uid_set(uids: &[u32]) -> String {
     out.join(",")
 }
 
-/// Moves a committed batch out of the inbox: processed mail to the processed folder,
-/// quarantined mail to the quarantine folder.
-async fn move_batch(
-    s: &mut ImapSession,
-    m: &crate::config::MailboxConfig,
-    processed: &[u32],
-    quarantined: &[u32],
-    has_move: bool,
-    has_uidplus: bool,
-) -> Result<(), IngestError> {
-    let t = m.timeout.0;
-    move_uids(s, processed, &m.processed_folder, has_move, has_uidplus, t).await?;
-    move_uids(
-        s,
-        quarantined,
-        &m.quarantine_folder,
-        has_move,
-        has_uidplus,
-        t,
-    )
-    .await
+/// UIDs of committed messages still in the inbox.
+#[derive(Debug, Default)]
+struct Committed {
+    processed: Vec<u32>,
+    quarantined: Vec<u32>,
+}
+
+impl Committed {
+    fn len(&self) -> usize {
+        self.processed.len() + self.quarantined.len()
+    }
+
+    /// Moves them out of the inbox: processed mail to the processed folder, quarantined
+    /// mail to the quarantine folder.
+    async fn move_out(
+        &self,
+        s: &mut ImapSession,
+        m: &crate::config::MailboxConfig,
+        has_move: bool,
+        has_uidplus: bool,
+    ) -> Result<(), IngestError> {
+        let t = m.timeout.0;
+        move_uids(
+            s,
+            &self.processed,
+            &m.processed_folder,
+            has_move,
+            has_uidplus,
+            t,
+        )
+        .await?;
+        move_uids(
+            s,
+            &self.quarantined,
+            &m.quarantine_folder,
+            has_move,
+            has_uidplus,
+            t,
+        )
+        .await
+    }
 }
 
 async fn move_uids(

@@ -98,6 +98,21 @@ fn draw(
     encode(&buf).map_err(err)
 }
 
+/// The legend box, in the same style on every chart.
+fn legend<'a, 'b: 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, CT>,
+    at: SeriesLabelPosition,
+) -> Result<(), Box<dyn std::error::Error>> {
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FAMILY, 12))
+        .draw()?;
+    Ok(())
+}
+
 /// A short axis label for a timeline bucket: `23.11` for a day, `W48` for a week.
 fn short_label(label: &str) -> String {
     if let Some((_, w)) = label.split_once("-W") {
@@ -320,14 +335,7 @@ pub fn sla(r: &Report) -> Result<Chart, ChartError> {
                 .label(*name)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FAMILY, 12))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     })?;
     let alt = rows
         .iter()
@@ -406,14 +414,7 @@ pub fn satisfaction(r: &Report) -> Result<Chart, ChartError> {
                 .iter()
                 .map(|p| Circle::new(p.clone(), 4, line.filled())),
         )?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FAMILY, 12))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
     })?;
     let alt = match r.satisfaction.mean {
         Some(m) => format!(

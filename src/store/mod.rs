@@ -104,11 +104,18 @@ pub async fn blocking<T: Send + 'static>(
     .map_err(|e| StoreError::Data(format!("store task failed: {e}")))?
 }
 
+/// Pending customer mail to an address that bounced on its case. CROSS JOIN keeps the
+/// participants outside: the few undeliverable ones, by their partial index (migration 005),
+/// not every pending row.
+const UNDELIVERABLE_PENDING: &str = "SELECT o.id FROM participants p
+     CROSS JOIN outbox o ON o.case_id = p.case_id AND o.recipient = p.address
+     WHERE p.undeliverable = 1 AND o.status = 'pending' AND o.audience = 'customer'";
+
 /// Hands the database's single write lock to the daemon's tasks (ingest, outbox,
-/// scheduler; one connection each) in the order they asked for it. Without it they would
-/// meet only in SQLite's busy handler, which sleeps and polls: the ingest, starting its next
-/// batch the moment the last one committed, would keep the outbox's small commits waiting
-/// for a whole backlog.
+/// scheduler; one connection each) in the order they asked for it. Without it they meet only
+/// in SQLite's busy handler, which sleeps (up to 100 ms at a time) and polls: the ingest,
+/// starting its next batch the moment the last one committed, can win again and again while
+/// the outbox's small commits sleep.
 #[derive(Debug, Default)]
 pub struct WriteGate {
     state: std::sync::Mutex<GateState>,
@@ -504,26 +511,23 @@ impl Store {
     /// SQL errors.
     pub fn drop_undeliverable(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         // Asked first with a read, which does not wait for a writer: the UPDATE would take
-        // the write lock even when nothing matches, once per outbox round.
-        // CROSS JOIN keeps the participants outside: the few undeliverable ones, by their
-        // partial index, not every pending row.
+        // the write lock even when nothing matches, once per outbox round. Both go through
+        // the same rows (UNDELIVERABLE_PENDING).
         let any: bool = self
             .conn
-            .prepare_cached(
-                "SELECT EXISTS(SELECT 1 FROM participants p
-             CROSS JOIN outbox o ON o.case_id = p.case_id AND o.recipient = p.address
-             WHERE p.undeliverable = 1 AND o.status = 'pending' AND o.audience = 'customer')",
-            )?
+            .prepare_cached(&format!("SELECT EXISTS({UNDELIVERABLE_PENDING})"))?
             .query_row([], |r| r.get(0))?;
         if !any {
             return Ok(0);
         }
-        Ok(self.conn.prepare_cached("UPDATE outbox SET status = 'failed', last_error = 'not sent: the address bounced (undeliverable)', sent_at = NULL, next_attempt_at = ?1
-             WHERE status = 'pending' AND audience = 'customer' AND case_id IS NOT NULL
-               AND EXISTS (SELECT 1 FROM participants p
-                           WHERE p.case_id = outbox.case_id AND p.address = outbox.recipient AND p.undeliverable = 1)")?.execute(
-            [ts(now)],
-        )?)
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "UPDATE outbox SET status = 'failed', last_error = 'not sent: the address bounced (undeliverable)',
+                     sent_at = NULL, next_attempt_at = ?1
+                 WHERE id IN ({UNDELIVERABLE_PENDING})"
+            ))?
+            .execute([ts(now)])?)
     }
 
     /// Participants of a case as (address, role, undeliverable).

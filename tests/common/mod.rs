@@ -154,13 +154,27 @@ impl World {
 
     /// The case of a customer (the first found), from the database.
     pub fn case_of(&self, customer: &str) -> mailcase::store::CaseRow {
+        self.find_case_of(customer).expect("case of the customer")
+    }
+
+    /// The first case whose customer is `customer`, if any.
+    pub fn find_case_of(&self, customer: &str) -> Option<mailcase::store::CaseRow> {
         self.store()
             .read()
             .cases()
             .unwrap()
             .into_iter()
             .find(|c| c.customer_address == customer)
-            .expect("case of the customer")
+    }
+
+    /// Waits (60 s at most) for a case whose customer is `customer`.
+    pub async fn wait_for_case_of(&self, customer: &str) -> mailcase::store::CaseRow {
+        wait_for(
+            &format!("a case of {customer}"),
+            Duration::from_secs(60),
+            || async { self.find_case_of(customer) },
+        )
+        .await
     }
 
     /// A customer address unique to this test.
