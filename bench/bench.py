@@ -67,7 +67,7 @@ def complaint(i, tag, support, rng):
         b = f"b{uuid.uuid4().hex}"
         blob = base64.encodebytes(rng.randbytes(rng.randint(8_000, 120_000))).decode().replace("\n", "\r\n")
         hdr.append(f'Content-Type: multipart/mixed; boundary="{b}"')
-        body = (f"--{b}\r\n{body_part}\r\n--{b}\r\nContent-Type: application/pdf\r\n"
+        body = (f"\r\n--{b}\r\n{body_part}\r\n--{b}\r\nContent-Type: application/pdf\r\n"
                 f'Content-Disposition: attachment; filename="receipt-{i}.pdf"\r\n'
                 f"Content-Transfer-Encoding: base64\r\n\r\n{blob}\r\n--{b}--\r\n")
         return cust, mid, ("\r\n".join(hdr) + "\r\n" + body).encode()

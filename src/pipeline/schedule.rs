@@ -132,30 +132,49 @@ fn business_len(engine: &Engine, d: std::time::Duration) -> Duration {
 /// Makes the case's timer rows match [`desired`]: cancels what no longer applies, arms what
 /// is new, leaves alone what is unchanged or already fired for the same deadline.
 pub(super) fn sync(c: &Ctx<'_, '_>, case_id: i64) -> Result<(), StoreError> {
-    let Some(case) = c.tx.case_by_id(case_id)? else {
-        return Ok(());
-    };
-    let want = desired(c.engine, &case);
-    let active = c.tx.active_timers(case_id)?;
-    for a in &active {
-        if !MANAGED.contains(&a.kind.as_str()) {
-            continue;
-        }
-        let keep = want
-            .iter()
-            .any(|(k, t)| *k == a.kind && ts(*t) == a.target_at);
-        if !keep {
-            c.tx.cancel_timers(case_id, &[a.kind.as_str()], c.now, "no longer due")?;
-        }
+    match c.tx.case_by_id(case_id)? {
+        Some(case) => sync_case(c, &case),
+        None => Ok(()),
+    }
+}
+
+/// [`sync`] for a case row the caller has just read. The case's timers (a few rows over its
+/// life) are read once and compared here, instead of one query per desired timer.
+pub(super) fn sync_case(c: &Ctx<'_, '_>, case: &CaseRow) -> Result<(), StoreError> {
+    let want = desired(c.engine, case);
+    let timers = c.tx.timers_of_case(case.id)?;
+    let is_active = |t: &&TimerRow| t.fired_at.is_none() && t.cancelled_at.is_none();
+    let mut active: Vec<&TimerRow> = timers.iter().filter(is_active).collect();
+    active.retain(|a| {
+        !MANAGED.contains(&a.kind.as_str())
+            || want
+                .iter()
+                .any(|(k, t)| *k == a.kind && ts(*t) == a.target_at)
+    });
+    for gone in timers
+        .iter()
+        .filter(is_active)
+        .filter(|t| !active.iter().any(|a| a.id == t.id))
+    {
+        c.tx.cancel_timers(case.id, &[gone.kind.as_str()], c.now, "no longer due")?;
     }
     for (kind, at) in want {
+        let target = ts(at);
         let present = active
             .iter()
-            .any(|a| a.kind == kind && a.target_at == ts(at) && a.cancelled_at.is_none());
-        if present || c.tx.timer_settled(case_id, kind, at)? {
+            .any(|a| a.kind == kind && a.target_at == target);
+        let settled = timers
+            .iter()
+            .any(|t| t.kind == kind && t.target_at == target && t.fired_at.is_some());
+        if present || settled {
             continue;
         }
-        c.tx.arm_timer(case_id, kind, at, at, c.now)?;
+        if active.iter().any(|a| a.kind == kind) {
+            c.tx.arm_timer(case.id, kind, at, at, c.now)?;
+        } else {
+            // Nothing of this kind is active (a new case: every timer): no cancel to run.
+            c.tx.insert_timer(case.id, kind, at, at, c.now)?;
+        }
     }
     Ok(())
 }

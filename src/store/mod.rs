@@ -214,6 +214,9 @@ pub struct NewCase<'a> {
     pub customer_name: Option<&'a str>,
     pub now: DateTime<Utc>,
     pub first_response_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
+    /// When the customer last heard from us or wrote (their first message, for a new case).
+    pub last_public_at: Option<DateTime<Utc>>,
     pub linked_case_id: Option<i64>,
 }
 
@@ -288,7 +291,8 @@ pub struct MessageRow {
     pub body_text: String,
     pub robot: Option<String>,
     pub outcome: String,
-    /// What the author wrote now (quoted history and signature removed).
+    /// What the author wrote now (quoted history and signature removed); `None` when that is
+    /// the whole text (`body_text`), which is then not stored twice.
     pub reply_text: Option<String>,
     pub role: Option<String>,
     pub visibility: String,
@@ -1116,8 +1120,9 @@ impl Tx<'_> {
     pub fn insert_case(&self, c: &NewCase<'_>) -> Result<i64, StoreError> {
         let mut st = self.tx.prepare_cached(
             "INSERT INTO cases(reference, status, category, priority, subject, customer_address, customer_name,
-                               created_at, updated_at, first_response_due, linked_case_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+                               created_at, updated_at, first_response_due, linked_case_id,
+                               resolution_due, last_public_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)",
         )?;
         st.execute(params![
             c.reference,
@@ -1130,6 +1135,8 @@ impl Tx<'_> {
             ts(c.now),
             c.first_response_due.map(ts),
             c.linked_case_id,
+            c.resolution_due.map(ts),
+            c.last_public_at.map(ts),
         ])?;
         Ok(self.tx.last_insert_rowid())
     }
@@ -1274,7 +1281,9 @@ impl Tx<'_> {
             m.outcome,
             m.raw,
             m.raw.len() as i64,
-            msg.reply_text,
+            // NULL when it is the whole text (a first message quotes nothing): readers fall
+            // back to body_text, and the text is not stored twice.
+            (msg.reply_text != msg.text).then_some(msg.reply_text.as_str()),
             m.role,
             m.visibility,
             m.verified,
@@ -1532,32 +1541,14 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// The timers of a case that are still to fire, as (kind, target_at, due_at).
+    /// Every timer row of a case, active, fired and cancelled, in no particular order.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn active_timers(&self, case_id: i64) -> Result<Vec<TimerRow>, StoreError> {
-        self.read().timers_where(
-            "case_id = ?1 AND fired_at IS NULL AND cancelled_at IS NULL",
-            params![case_id],
-        )
-    }
-
-    /// True when a timer of this kind and target already fired or was settled for the case
-    /// (so a rule that still computes the same deadline does not fire it twice).
-    ///
-    /// # Errors
-    /// SQL errors.
-    pub fn timer_settled(
-        &self,
-        case_id: i64,
-        kind: &str,
-        target: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT EXISTS(SELECT 1 FROM timers WHERE case_id = ?1 AND kind = ?2 AND target_at = ?3 AND fired_at IS NOT NULL)",
-        )?;
-        Ok(st.query_row(params![case_id, kind, ts(target)], |r| r.get(0))?)
+    pub fn timers_of_case(&self, case_id: i64) -> Result<Vec<TimerRow>, StoreError> {
+        // No ORDER BY: with one, SQLite re-prepared the statement at most executions (seen
+        // in a profile of the ingest, where it cost more than the timer inserts).
+        self.read().timers_where("case_id = ?1", params![case_id])
     }
 
     /// Arms a timer (the active one of that kind, if any, is cancelled first).
@@ -1573,6 +1564,22 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.cancel_timers(case_id, &[kind], now, "replaced")?;
+        self.insert_timer(case_id, kind, target, due, now)
+    }
+
+    /// Arms a timer of a kind the case has no active timer of (the unique index on active
+    /// timers refuses a second one).
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn insert_timer(
+        &self,
+        case_id: i64,
+        kind: &str,
+        target: DateTime<Utc>,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.tx.prepare_cached("INSERT INTO timers(case_id, kind, target_at, due_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
             params![case_id, kind, ts(target), ts(due), ts(now)],
         )?;

@@ -151,6 +151,7 @@ pub struct StoredMessage {
     pub sent_date: Option<String>,
     pub received_at: String,
     pub body_text: String,
+    /// The text without quoted history and signature; `None` when it is all of `body_text`.
     pub reply_text: Option<String>,
     /// Attachment metadata as stored (JSON list of name, content type, size).
     pub attachments: serde_json::Value,

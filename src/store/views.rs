@@ -237,6 +237,8 @@ mod tests {
                 customer_name: None,
                 now: opened,
                 first_response_due: Some(opened + chrono::Duration::hours(2)),
+                resolution_due: None,
+                last_public_at: None,
                 linked_case_id: None,
             })
         })
