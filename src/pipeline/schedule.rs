@@ -143,20 +143,18 @@ pub(super) fn sync(c: &Ctx<'_, '_>, case_id: i64) -> Result<(), StoreError> {
 pub(super) fn sync_case(c: &Ctx<'_, '_>, case: &CaseRow) -> Result<(), StoreError> {
     let want = desired(c.engine, case);
     let timers = c.tx.timers_of_case(case.id)?;
-    let is_active = |t: &&TimerRow| t.fired_at.is_none() && t.cancelled_at.is_none();
-    let mut active: Vec<&TimerRow> = timers.iter().filter(is_active).collect();
-    active.retain(|a| {
-        !MANAGED.contains(&a.kind.as_str())
-            || want
-                .iter()
-                .any(|(k, t)| *k == a.kind && ts(*t) == a.target_at)
-    });
-    for gone in timers
+    // Active timers: kept when unmanaged or still wanted as they are, else cancelled.
+    let (active, gone): (Vec<&TimerRow>, Vec<&TimerRow>) = timers
         .iter()
-        .filter(is_active)
-        .filter(|t| !active.iter().any(|a| a.id == t.id))
-    {
-        c.tx.cancel_timers(case.id, &[gone.kind.as_str()], c.now, "no longer due")?;
+        .filter(|t| t.fired_at.is_none() && t.cancelled_at.is_none())
+        .partition(|a| {
+            !MANAGED.contains(&a.kind.as_str())
+                || want
+                    .iter()
+                    .any(|(k, t)| *k == a.kind && ts(*t) == a.target_at)
+        });
+    for g in gone {
+        c.tx.cancel_timers(case.id, &[g.kind.as_str()], c.now, "no longer due")?;
     }
     for (kind, at) in want {
         let target = ts(at);
