@@ -3,12 +3,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
-use mailcase::clock::{SharedClock, SystemClock};
-use mailcase::pipeline::{process_batch, Engine, Inbound, Outcome};
-use mailcase::store::Store;
+use mailcase::pipeline::{process_batch, Inbound, Outcome};
 
 fn complaint(from: &str, subject: &str) -> Inbound {
     Inbound {
@@ -24,13 +20,10 @@ fn complaint(from: &str, subject: &str) -> Inbound {
 #[test]
 fn a_message_the_store_refuses_is_quarantined_alone_and_the_rest_of_its_batch_commits() {
     let w = World::new("batch", "");
-    let cfg = Arc::new(w.config());
-    let clock: SharedClock = Arc::new(SystemClock);
-    let engine = Engine::new(cfg.clone(), clock).unwrap();
-    let mut store = Store::open(&cfg.db_path()).unwrap();
+    let (engine, mut store) = w.engine_and_store();
     // The store refuses one message, as SQLite refuses a value: a permanent error, raised
     // after the case of that message was already inserted in the transaction.
-    let poison = rusqlite::Connection::open(cfg.db_path()).unwrap();
+    let poison = rusqlite::Connection::open(w.db_path()).unwrap();
     poison
         .execute_batch(
             "CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.subject = 'poisoned'

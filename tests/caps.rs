@@ -2,13 +2,10 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use mailcase::clock::{SharedClock, SystemClock};
-use mailcase::pipeline::{process_batch, Engine, Inbound, Outcome};
-use mailcase::store::Store;
+use mailcase::pipeline::{process_batch, Inbound, Outcome};
 
 fn complaint(from: &str, n: u32) -> Inbound {
     Inbound {
@@ -24,10 +21,7 @@ fn complaint(from: &str, n: u32) -> Inbound {
 #[test]
 fn a_fourth_complaint_in_an_hour_from_one_address_gets_no_acknowledgment() {
     let w = World::new("cap", "");
-    let cfg = Arc::new(w.config());
-    let clock: SharedClock = Arc::new(SystemClock);
-    let engine = Engine::new(cfg.clone(), clock).unwrap();
-    let mut store = Store::open(&cfg.db_path()).unwrap();
+    let (engine, mut store) = w.engine_and_store();
     let who = w.customer("looper");
     let mut acked = 0;
     for n in 0..5 {
@@ -73,11 +67,8 @@ async fn the_circuit_breaker_pauses_automatic_mail_and_keeps_it_queued() {
         "[outbox]\nmax_automatic_per_minute = 2\nbreaker_cooldown = \"10m\"\n",
     );
     std::fs::write(&w.config_path, text).unwrap();
-    let cfg = Arc::new(w.config());
-    let clock: SharedClock = Arc::new(SystemClock);
-    let engine = Engine::new(cfg.clone(), clock).unwrap();
     {
-        let mut store = Store::open(&cfg.db_path()).unwrap();
+        let (engine, mut store) = w.engine_and_store();
         let items: Vec<Inbound> = (0..5)
             .map(|n| complaint(&w.customer(&format!("b{n}")), n))
             .collect();

@@ -260,8 +260,8 @@ pub fn process_parsed_batch(
     };
     // First the whole batch without savepoints: a savepoint per message made SQLite copy
     // every page a message touched into its sub-journal (6% of the daemon's CPU in a
-    // profile of a backlog). A permanent error undoes the batch, which then runs again with a savepoint
-    // per message, so that the message at fault is quarantined alone.
+    // profile of a backlog). A permanent error undoes the batch, which then runs again with
+    // a savepoint per message, so that the message at fault is quarantined alone.
     match run(store, false) {
         Err(e) if !e.is_transient() => {
             tracing::warn!(error = %e, messages = items.len(), "a message of the batch could not be stored: the batch runs again message by message");

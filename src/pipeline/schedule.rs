@@ -167,12 +167,9 @@ pub(super) fn sync_case(c: &Ctx<'_, '_>, case: &CaseRow) -> Result<(), StoreErro
         if present || settled {
             continue;
         }
-        if active.iter().any(|a| a.kind == kind) {
-            c.tx.arm_timer(case.id, kind, at, at, c.now)?;
-        } else {
-            // Nothing of this kind is active (a new case: every timer): no cancel to run.
-            c.tx.insert_timer(case.id, kind, at, at, c.now)?;
-        }
+        // Every desired kind is managed and appears once, so an active timer of this kind
+        // was either `present` or cancelled above: nothing to cancel first.
+        c.tx.insert_timer(case.id, kind, at, at, c.now)?;
     }
     Ok(())
 }

@@ -1546,8 +1546,9 @@ impl Tx<'_> {
     /// # Errors
     /// SQL errors.
     pub fn timers_of_case(&self, case_id: i64) -> Result<Vec<TimerRow>, StoreError> {
-        // No ORDER BY: with one, a profile of the ingest showed SQLite re-preparing this
-        // statement inside its executions (more CPU than the timer inserts); without, not.
+        // No ORDER BY: with one, a profile of the ingest showed SQLite re-preparing
+        // statements here inside their executions (more CPU than the timer inserts); without
+        // it, such samples fell from 85 to 11 (not told apart from the scheduler's query).
         self.read().timers_where("case_id = ?1", params![case_id])
     }
 

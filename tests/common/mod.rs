@@ -152,6 +152,16 @@ impl World {
         Config::load(&self.config_path).expect("valid test config")
     }
 
+    /// The pipeline's engine (system clock) and a writable store of this world's config, for
+    /// tests that call `process_batch` without a daemon.
+    pub fn engine_and_store(&self) -> (mailcase::pipeline::Engine, Store) {
+        let cfg = Arc::new(self.config());
+        let clock: SharedClock = Arc::new(SystemClock);
+        let engine = mailcase::pipeline::Engine::new(cfg.clone(), clock).expect("engine");
+        let store = Store::open(&cfg.db_path()).expect("store");
+        (engine, store)
+    }
+
     /// The case of a customer (the first found), from the database.
     pub fn case_of(&self, customer: &str) -> mailcase::store::CaseRow {
         self.find_case_of(customer).expect("case of the customer")
