@@ -223,8 +223,8 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
     let bytes: &[u8] = &prepared;
     // mail-parser promises not to panic, but has debug assertions and index arithmetic on
     // input-derived offsets; one bad mail must become a quarantine reason, not a crash.
-    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(bytes))
-        .map_err(|_| ParseError::ParserFailure)?;
+    let parsed =
+        std::panic::catch_unwind(|| PARSER.parse(bytes)).map_err(|_| ParseError::ParserFailure)?;
     let msg = parsed.ok_or(ParseError::NotAMessage)?;
 
     // Count before decoding, so a header flood costs no decoding work.
@@ -312,7 +312,7 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
         cc: all_mailboxes(msg.header_values(HeaderName::Cc)),
         delivered_to,
         subject: one_line(msg.subject().unwrap_or_default(), MAX_SUBJECT_CHARS),
-        date: msg.date().and_then(to_utc),
+        date: date_of(&msg, bytes),
         content_type,
         dsn_failed: dsn_failed(&msg),
         dsn_original_ids: returned_ids(&msg),
@@ -536,6 +536,55 @@ fn strip_angles(value: &str) -> &str {
 fn non_empty(value: impl Into<String>) -> Option<String> {
     let value = value.into();
     (!value.is_empty()).then_some(value)
+}
+
+/// mail-parser with its default field parsers, except that date fields (`Date`,
+/// `Resent-Date`, `Received`) are kept raw. Its date parser reads a letter after a `-` or `+`
+/// as a zone name and takes the next two bytes whatever they are: `Date: -A` swallowed the
+/// line end, and with it the next field (an `Auto-Submitted: auto-replied` went unseen, so a
+/// robot would have been answered). [`date_of`] parses the Date value on its own instead.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    let mut p = MessageParser::new()
+        .with_mime_headers()
+        .with_address_headers()
+        .with_message_ids()
+        .header_text(HeaderName::Subject)
+        .header_text(HeaderName::Comments)
+        .header_id(HeaderName::ReturnPath)
+        .header_comma_separated(HeaderName::Keywords)
+        .header_comma_separated(HeaderName::ContentLanguage)
+        .header_raw(HeaderName::MimeVersion)
+        .header_raw(HeaderName::Date)
+        .header_raw(HeaderName::ResentDate)
+        .header_raw(HeaderName::Received);
+    for list in [
+        HeaderName::ListArchive,
+        HeaderName::ListHelp,
+        HeaderName::ListId,
+        HeaderName::ListOwner,
+        HeaderName::ListPost,
+        HeaderName::ListSubscribe,
+        HeaderName::ListUnsubscribe,
+    ] {
+        p = p.header_address(list);
+    }
+    p
+});
+
+/// The first `Date` field, parsed from its own bytes (see [`PARSER`]).
+fn date_of(msg: &Message<'_>, raw: &[u8]) -> Option<DateTime<Utc>> {
+    let h = msg
+        .headers()
+        .iter()
+        .find(|h| matches!(h.name, HeaderName::Date))?;
+    let mut value = raw
+        .get(h.offset_start as usize..h.offset_end as usize)?
+        .to_vec();
+    value.push(b'\n');
+    match MessageStream::new(&value).parse_date() {
+        HeaderValue::DateTime(dt) => to_utc(&dt),
+        _ => None,
+    }
 }
 
 /// Converts mail-parser's date, rejecting impossible values (hour 27, Feb 30) instead of
@@ -849,7 +898,7 @@ pub struct AttachmentData {
 pub fn attachment_data(raw: &[u8], max_total: usize) -> Vec<AttachmentData> {
     let prepared = prepare(raw);
     let bytes: &[u8] = &prepared;
-    let Ok(Some(msg)) = std::panic::catch_unwind(|| MessageParser::default().parse(bytes)) else {
+    let Ok(Some(msg)) = std::panic::catch_unwind(|| PARSER.parse(bytes)) else {
         return Vec::new();
     };
     let meta = attachments(&msg);
@@ -889,6 +938,37 @@ mod tests {
         assert_eq!(clean_text("x\u{85}y\u{9b}z é"), "xyz é");
     }
     use super::*;
+
+    /// Found by `generated_messages::robot_markers_are_seen_among_hostile_headers`: mail-parser's
+    /// date parser took the line end after `Date: -A`, and the field after it with it.
+    #[test]
+    fn a_broken_date_does_not_swallow_the_next_field() {
+        for date in [
+            "-A",
+            "+Z",
+            "1 Jan 2026 10:00 -E",
+            "Mon, 23 Nov 2026 10:00:00 +0000",
+        ] {
+            let raw = format!(
+                "From: Alice <alice@customer.test>\r\nDate: {date}\r\nAuto-Submitted: auto-replied\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b--\r\n"
+            );
+            let m = parse(raw.as_bytes(), &ParseLimits::default()).unwrap();
+            assert_eq!(m.header("auto-submitted"), Some("auto-replied"), "{date}");
+            assert_eq!(m.content_type, "multipart/report", "{date}");
+            assert_eq!(m.report_type.as_deref(), Some("delivery-status"), "{date}");
+        }
+        let ok = "From: a@b.test\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\n\r\nx\r\n";
+        let m = parse(ok.as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(
+            m.date.map(|d| d.to_rfc3339()).as_deref(),
+            Some("2026-11-23T09:00:00+00:00")
+        );
+        let bad = "From: a@b.test\r\nDate: -A\r\n\r\nx\r\n";
+        assert_eq!(
+            parse(bad.as_bytes(), &ParseLimits::default()).unwrap().date,
+            None
+        );
+    }
 
     #[test]
     fn one_line_strips_controls_and_collapses_whitespace() {
