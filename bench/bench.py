@@ -81,11 +81,15 @@ def bench_world(tag, tail=""):
 
 
 def append_all(support, msgs, conns=4):
+    return append_all_to(support, "INBOX", msgs, conns)
+
+
+def append_all_to(support, folder, msgs, conns=4):
     def worker(part):
         c = imaplib.IMAP4("127.0.0.1", IMAP)
         c.login(support, PW)
         for raw in part:
-            typ, _ = c.append("INBOX", None, None, raw)
+            typ, _ = c.append(folder, None, None, raw)
             assert typ == "OK"
         c.logout()
     ts = [threading.Thread(target=worker, args=(msgs[k::conns],)) for k in range(conns)]
