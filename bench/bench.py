@@ -220,7 +220,7 @@ class Daemon:
         self.d = d
         self.p = subprocess.Popen([BIN, "--config", f"{d}/mailcase.toml", "run"],
                                   stderr=open(f"{d}/daemon.log", "a"),
-                                  env={**os.environ, "MAILCASE_LOG": "warn"})
+                                  env={**os.environ, "MAILCASE_LOG": os.environ.get("BENCH_DAEMON_LOG", "warn")})
         self.t0 = time.monotonic()
 
     def stats(self):

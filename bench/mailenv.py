@@ -17,7 +17,7 @@ def world(tag, outbox_extra="", tail=""):
     cfg = open(f"{repo}/tests/fixtures/config/integration.toml").read()
     cfg = (cfg.replace("@IMAP_PORT@", str(IMAP)).replace("@SMTP_PORT@", str(SMTP))
               .replace("@SUPPORT@", support).replace("@TEMPLATES@", f"{repo}/templates"))
-    cfg = cfg.replace('batch_size = 50', 'batch_size = 200').replace('connections = 2', 'connections = 4')
+    cfg = cfg.replace('batch_size = 50', 'batch_size = 200').replace('connections = 2', 'connections = ' + os.environ.get('BENCH_SMTP_CONNECTIONS', '4'))
     if outbox_extra:
         cfg = cfg.replace("[outbox]\n", "[outbox]\n" + outbox_extra)
     open(f"{d}/mailcase.toml", "w").write(cfg + "\n" + tail)

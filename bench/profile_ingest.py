@@ -90,7 +90,7 @@ def one_run(n, ack, perf):
             rec.send_signal(2)
             rec.wait()
         dm.stop()
-    out = {"cases_per_s": round(n / t_cases), **st}
+    out = {"cases_per_s": round(n / t_cases), **st, "dir": d}
     if ack:
         out["acks_per_s"] = round(n / t_sent)
     return out

@@ -13,7 +13,8 @@
 pub mod compose;
 pub mod smtp;
 
-use std::collections::VecDeque;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
@@ -30,8 +31,11 @@ pub use smtp::{Connection, SmtpError};
 const IDLE_RECHECK: StdDuration = StdDuration::from_secs(2);
 /// A connection idle longer than this is checked with NOOP before it carries a message.
 const CHECK_AFTER_IDLE: StdDuration = StdDuration::from_secs(10);
-/// Rows read per round, per connection (each with its message: this bounds memory).
+/// Rows read at a time, per connection (each with its message: with the queue below, this
+/// bounds memory).
 const ROWS_PER_CONNECTION: usize = 16;
+/// Rows read and waiting for a free connection, per connection.
+const QUEUED_PER_CONNECTION: usize = 4;
 
 /// Next attempt after `attempts` failures: initial * 2^attempts, capped; None once the
 /// message has been failing for longer than `give_up_after`.
@@ -75,29 +79,33 @@ struct Pooled {
     used: Instant,
 }
 
-/// Sends the rows of one round over up to `smtp.connections` connections, each worker
-/// taking the next row from a shared queue; results go to `results` as soon as the server
-/// answered. A worker that hits a transient failure stops taking rows (the server is
-/// probably in trouble) and reports it; the others finish the message in hand and stop.
-async fn send_round(
+/// Sends the rows `rows` delivers over up to `smtp.connections` connections, each worker
+/// taking the next row as soon as it is free (a connection is opened only by a worker that
+/// got a row); results go to `results` as soon as the server answered. A worker that hits a
+/// transient failure stops taking rows (the server is probably in trouble) and reports it;
+/// the others finish the message in hand and stop. Returns whether that happened.
+async fn send_all(
     config: &Config,
     pool: &Mutex<Vec<Pooled>>,
-    rows: Vec<OutboundRow>,
+    rows: mpsc::Receiver<OutboundRow>,
     results: mpsc::UnboundedSender<Sent>,
+    stop: &AtomicBool,
+    shutdown: &CancellationToken,
 ) -> bool {
-    let workers = config.smtp.connections.min(rows.len()).max(1);
+    let workers = config.smtp.connections.max(1);
     let window = Arc::new(tokio::sync::Semaphore::new(workers));
-    let queue = Mutex::new(VecDeque::from(rows));
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let take = || {
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+    let queue = tokio::sync::Mutex::new(rows);
+    let take = || async {
+        if stop.load(Ordering::Relaxed) || shutdown.is_cancelled() {
             return None;
         }
-        queue.lock().ok()?.pop_front()
+        let row = queue.lock().await.recv().await;
+        // A row taken after a stop stays pending: it is read again in the next round.
+        row.filter(|_| !stop.load(Ordering::Relaxed))
     };
     let worker = |_: usize| async {
         let mut conn: Option<Pooled> = pool.lock().ok().and_then(|mut p| p.pop());
-        while let Some(row) = take() {
+        while let Some(row) = take().await {
             // A connection idle for a while may have been closed by the server.
             if let Some(p) = conn.as_mut() {
                 if p.used.elapsed() > CHECK_AFTER_IDLE && !p.conn.noop().await {
@@ -113,15 +121,17 @@ async fn send_round(
                         })
                     }
                     Err(e) => {
-                        // Every row of the round counts a failed attempt (so backoff and
+                        // Every row in hand counts a failed attempt (so backoff and
                         // `give_up_after` apply to mail queued during a long outage too).
-                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        stop.store(true, Ordering::Relaxed);
                         tracing::error!(error = %e, "outbox: cannot reach the SMTP server");
-                        let mut rest: Vec<OutboundRow> = queue
-                            .lock()
-                            .map(|mut q| q.drain(..).collect())
-                            .unwrap_or_default();
-                        rest.insert(0, row);
+                        let mut rest = vec![row];
+                        {
+                            let mut q = queue.lock().await;
+                            while let Ok(r) = q.try_recv() {
+                                rest.push(r);
+                            }
+                        }
                         for r in rest {
                             let _ = results.send((r, SendResult::Transient(e.to_string()), None));
                         }
@@ -146,7 +156,7 @@ async fn send_round(
                 Ok(()) => SendResult::Sent,
                 Err(e) if e.is_permanent() => SendResult::Permanent(e.to_string()),
                 Err(e) => {
-                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    stop.store(true, Ordering::Relaxed);
                     SendResult::Transient(e.to_string())
                 }
             };
@@ -161,7 +171,97 @@ async fn send_round(
         }
     };
     futures::future::join_all((0..workers).map(worker)).await;
-    stop.load(std::sync::atomic::Ordering::Relaxed)
+    stop.load(Ordering::Relaxed)
+}
+
+/// Reads due rows for the senders, the next group while they send the last (rows handed
+/// over and not yet recorded are left out of the read), until nothing more is due: one
+/// round. Applies the circuit breaker on automatic mail per minute: over the limit on its
+/// first read, it trips (automatic mail waits `breaker_cooldown`); later in the round it
+/// ends the round, whose successor counts again. Returns how many rows it handed over.
+async fn feed(
+    config: &Config,
+    store: &SharedStore,
+    clock: &SharedClock,
+    rows: mpsc::Sender<OutboundRow>,
+    in_flight: &Mutex<HashSet<i64>>,
+    stop: &AtomicBool,
+    shutdown: &CancellationToken,
+    breaker_logged: &mut bool,
+) -> Result<usize, StoreError> {
+    let limit = i64::from(config.outbox.max_automatic_per_minute);
+    let read = config.smtp.connections.max(1) * ROWS_PER_CONNECTION;
+    let mut budget: Option<i64> = None;
+    let mut fed = 0;
+    while !stop.load(Ordering::Relaxed) && !shutdown.is_cancelled() {
+        let now = clock.now();
+        let except = in_flight.lock().map(|s| s.clone()).unwrap_or_default();
+        let first = budget.is_none();
+        // Mail to an address that bounced for good is dropped, not sent again.
+        let (due, sent_last_minute) = crate::store::blocking(store, move |s| {
+            let dropped = s.drop_undeliverable(now)?;
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    "outbox: dropped queued mail to addresses that bounced"
+                );
+            }
+            let due = s.read().due_outbound(now, read, &except)?;
+            let sent = if first && !due.is_empty() {
+                s.read().automatic_sent_since(now - Duration::minutes(1))?
+            } else {
+                0
+            };
+            Ok((due, sent))
+        })
+        .await?;
+        if due.is_empty() {
+            break;
+        }
+        let left = budget.get_or_insert((limit - sent_last_minute).max(0));
+        let mut over = false;
+        let mut to_send = Vec::with_capacity(due.len());
+        for r in due {
+            if r.automatic {
+                if *left == 0 {
+                    over = true;
+                    continue;
+                }
+                *left -= 1;
+            }
+            to_send.push(r);
+        }
+        if over && first {
+            let until = now
+                + Duration::from_std(config.outbox.breaker_cooldown.0)
+                    .unwrap_or(Duration::minutes(5));
+            if !*breaker_logged {
+                tracing::error!(
+                    sent_last_minute,
+                    limit,
+                    until = %until,
+                    "outbox: circuit breaker tripped, automatic mail paused (outbox.max_automatic_per_minute); queued mail is kept"
+                );
+                *breaker_logged = true;
+            }
+            crate::store::blocking(store, move |s| s.defer_automatic(until)).await?;
+        } else if first {
+            *breaker_logged = false;
+        }
+        for r in to_send {
+            if let Ok(mut f) = in_flight.lock() {
+                f.insert(r.id);
+            }
+            if rows.send(r).await.is_err() {
+                return Ok(fed); // the senders stopped
+            }
+            fed += 1;
+        }
+        if over {
+            break;
+        }
+    }
+    Ok(fed)
 }
 
 /// Records send results as they come, each group that arrived meanwhile in one
@@ -170,6 +270,7 @@ async fn record_results(
     config: &Arc<Config>,
     store: &SharedStore,
     clock: &SharedClock,
+    in_flight: &Mutex<HashSet<i64>>,
     mut rx: mpsc::UnboundedReceiver<Sent>,
 ) -> bool {
     let mut any_transient = false;
@@ -205,12 +306,19 @@ async fn record_results(
                 ),
             }
         }
+        let ids: Vec<i64> = group.iter().map(|(row, _)| row.id).collect();
         let cfg = config.clone();
         let done_at = clock.now();
         if let Err(e) =
             crate::store::blocking(store, move |s| record(s, &cfg, &group, done_at)).await
         {
             tracing::error!(error = %e, "outbox: cannot record send results (they will be resent)");
+        }
+        // Recorded (or failed to be, and read again as pending in the next round).
+        if let Ok(mut f) = in_flight.lock() {
+            for id in ids {
+                f.remove(&id);
+            }
         }
         drop(permits);
     }
@@ -228,92 +336,26 @@ pub async fn run(
     let mut backoff = StdDuration::from_secs(1);
     let mut breaker_logged = false;
     while !shutdown.is_cancelled() {
-        let now = clock.now();
-        let batch = config.smtp.connections * ROWS_PER_CONNECTION;
-        // Mail to an address that bounced for good is dropped, not sent again.
-        let rows = match crate::store::blocking(&store, move |s| {
-            let dropped = s.drop_undeliverable(now)?;
-            if dropped > 0 {
-                tracing::warn!(
-                    dropped,
-                    "outbox: dropped queued mail to addresses that bounced"
-                );
-            }
-            s.read().due_outbound(now, batch)
-        })
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "outbox: cannot read queue");
-                sleep_or(&shutdown, &notify, backoff).await;
-                backoff = (backoff * 2).min(StdDuration::from_secs(60));
-                continue;
-            }
-        };
-        if rows.is_empty() {
-            let next = crate::store::blocking(&store, |s| s.read().next_outbound_due())
-                .await
-                .ok()
-                .flatten();
-            let wait = next
-                .map(|n| (n - clock.now()).to_std().unwrap_or(StdDuration::ZERO))
-                .unwrap_or(IDLE_RECHECK)
-                .clamp(StdDuration::from_millis(10), IDLE_RECHECK);
-            sleep_or(&shutdown, &notify, wait).await;
-            continue;
-        }
-
-        // Circuit breaker on automatic mail per minute.
-        let limit = i64::from(config.outbox.max_automatic_per_minute);
-        let sent_last_minute = crate::store::blocking(&store, move |s| {
-            s.read().automatic_sent_since(now - Duration::minutes(1))
-        })
-        .await
-        .unwrap_or(0);
-        let mut budget = (limit - sent_last_minute).max(0);
-        let mut to_send = Vec::with_capacity(rows.len());
-        let mut tripped = false;
-        for r in rows {
-            if r.automatic {
-                if budget == 0 {
-                    tripped = true;
-                    continue;
-                }
-                budget -= 1;
-            }
-            to_send.push(r);
-        }
-        if tripped {
-            let until = now
-                + Duration::from_std(config.outbox.breaker_cooldown.0)
-                    .unwrap_or(Duration::minutes(5));
-            if !breaker_logged {
-                tracing::error!(
-                    sent_last_minute,
-                    limit,
-                    until = %until,
-                    "outbox: circuit breaker tripped, automatic mail paused (outbox.max_automatic_per_minute); queued mail is kept"
-                );
-                breaker_logged = true;
-            }
-            if let Err(e) = crate::store::blocking(&store, move |s| s.defer_automatic(until)).await
-            {
-                tracing::error!(error = %e, "outbox: cannot defer automatic mail");
-            }
-        } else {
-            breaker_logged = false;
-        }
-        if to_send.is_empty() {
-            continue;
-        }
-
-        // Each result is recorded as soon as the server answered, grouped with whatever
-        // else arrived meanwhile (DESIGN invariant 2).
+        // One round: rows are read while earlier ones are sent, until nothing is due; each
+        // result is recorded as soon as the server answered, grouped with whatever else
+        // arrived meanwhile (DESIGN invariant 2).
+        let in_flight: Mutex<HashSet<i64>> = Mutex::new(HashSet::new());
+        let stop = AtomicBool::new(false);
+        let (rows_tx, rows_rx) = mpsc::channel(config.smtp.connections.max(1) * QUEUED_PER_CONNECTION);
         let (tx, rx) = mpsc::unbounded_channel();
-        let (stopped, any_transient) = tokio::join!(
-            send_round(&config, &pool, to_send, tx),
-            record_results(&config, &store, &clock, rx)
+        let (fed, stopped, any_transient) = tokio::join!(
+            feed(
+                &config,
+                &store,
+                &clock,
+                rows_tx,
+                &in_flight,
+                &stop,
+                &shutdown,
+                &mut breaker_logged
+            ),
+            send_all(&config, &pool, rows_rx, tx, &stop, &shutdown),
+            record_results(&config, &store, &clock, &in_flight, rx)
         );
         if stopped || any_transient {
             // The server is probably down: drop the connections, do not spin on the rows.
@@ -322,8 +364,27 @@ pub async fn run(
             }
             sleep_or(&shutdown, &notify, backoff).await;
             backoff = (backoff * 2).min(StdDuration::from_secs(60));
-        } else {
-            backoff = StdDuration::from_secs(1);
+            continue;
+        }
+        match fed {
+            Err(e) => {
+                tracing::error!(error = %e, "outbox: cannot read queue");
+                sleep_or(&shutdown, &notify, backoff).await;
+                backoff = (backoff * 2).min(StdDuration::from_secs(60));
+            }
+            Ok(0) => {
+                backoff = StdDuration::from_secs(1);
+                let next = crate::store::blocking(&store, |s| s.read().next_outbound_due())
+                    .await
+                    .ok()
+                    .flatten();
+                let wait = next
+                    .map(|n| (n - clock.now()).to_std().unwrap_or(StdDuration::ZERO))
+                    .unwrap_or(IDLE_RECHECK)
+                    .clamp(StdDuration::from_millis(10), IDLE_RECHECK);
+                sleep_or(&shutdown, &notify, wait).await;
+            }
+            Ok(_) => backoff = StdDuration::from_secs(1),
         }
     }
     let conns = pool

@@ -699,7 +699,8 @@ fn case_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
 const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id, assignee, first_response_at, resolved_at, reopen_count, resolution_due, sla_paused_at, last_public_at, follow_up_sent_at, feedback_sent_at, closed_at";
 
 impl Reader<'_> {
-    /// Due pending outbound rows, oldest first.
+    /// Due pending outbound rows, oldest first, at most `limit`, leaving out the ids in
+    /// `except`.
     ///
     /// # Errors
     /// SQL errors.
@@ -707,26 +708,49 @@ impl Reader<'_> {
         &self,
         now: DateTime<Utc>,
         limit: usize,
+        except: &std::collections::HashSet<i64>,
     ) -> Result<Vec<OutboundRow>, StoreError> {
+        // The ids first (from the outbox_due index alone), skipping the rows in `except`
+        // (taken by the sender and not yet recorded), then the chosen rows with their bodies.
+        let mut ids = Vec::with_capacity(limit);
+        {
+            let mut st = self.conn.prepare_cached(
+                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, id LIMIT ?2",
+            )?;
+            let mut rows = st.query(params![ts(now), (limit + except.len()) as i64])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                if !except.contains(&id) {
+                    ids.push(id);
+                    if ids.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
         let mut st = self.conn.prepare_cached(
             "SELECT id, case_id, kind, automatic, message_id, envelope_from, recipient, body, attempts, created_at
-             FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+             FROM outbox WHERE id = ?1",
         )?;
-        let rows = st.query_map(params![ts(now), limit as i64], |r| {
-            Ok(OutboundRow {
-                id: r.get(0)?,
-                case_id: r.get(1)?,
-                kind: r.get(2)?,
-                automatic: r.get::<_, i64>(3)? != 0,
-                message_id: r.get(4)?,
-                envelope_from: r.get(5)?,
-                recipient: r.get(6)?,
-                body: r.get(7)?,
-                attempts: r.get(8)?,
-                created_at: r.get(9)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(st.query_row([id], |r| {
+                Ok(OutboundRow {
+                    id: r.get(0)?,
+                    case_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    automatic: r.get::<_, i64>(3)? != 0,
+                    message_id: r.get(4)?,
+                    envelope_from: r.get(5)?,
+                    recipient: r.get(6)?,
+                    body: r.get(7)?,
+                    attempts: r.get(8)?,
+                    created_at: r.get(9)?,
+                })
+            })?);
+        }
+        Ok(out)
     }
 
     /// When the next pending row falls due, to sleep until then.
