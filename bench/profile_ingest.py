@@ -62,7 +62,7 @@ def one_run(n, ack, perf):
     dm = bench.Daemon(d)
     rec = None
     if perf:
-        rec = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "2000", "-g", "-o", perf,
+        rec = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", os.environ.get("BENCH_PERF_HZ", "2000"), "--call-graph", os.environ.get("BENCH_PERF_CG", "fp"), "-o", perf,
                                 "-p", str(dm.p.pid)], stderr=subprocess.DEVNULL)
     t_cases = t_sent = None
     try:

@@ -341,7 +341,8 @@ pub async fn run(
         // arrived meanwhile (DESIGN invariant 2).
         let in_flight: Mutex<HashSet<i64>> = Mutex::new(HashSet::new());
         let stop = AtomicBool::new(false);
-        let (rows_tx, rows_rx) = mpsc::channel(config.smtp.connections.max(1) * QUEUED_PER_CONNECTION);
+        let (rows_tx, rows_rx) =
+            mpsc::channel(config.smtp.connections.max(1) * QUEUED_PER_CONNECTION);
         let (tx, rx) = mpsc::unbounded_channel();
         let (fed, stopped, any_transient) = tokio::join!(
             feed(

@@ -217,17 +217,23 @@ pub fn process_batch(
     process_parsed_batch(store, engine, items, None)
 }
 
-/// A message parsed ahead of its batch's transaction.
-pub type Parsed = Result<InboundMessage, parse::ParseError>;
+/// A message parsed ahead of its batch's transaction, with its robot verdict.
+pub type Parsed = Result<(InboundMessage, Option<robot::RobotVerdict>), parse::ParseError>;
+
+/// Parses a message and tells whether a robot sent it: both pure, so both run outside the
+/// write lock when the ingest parses ahead.
+fn prepare(engine: &Engine, raw: &[u8]) -> Parsed {
+    parse::parse(raw, &engine.limits).map(|m| {
+        let verdict = robot::detect(&m, &engine.own);
+        (m, verdict)
+    })
+}
 
 /// Parses a batch without touching the store: the ingest does this for the next batch
 /// while the current one commits, so parsing runs beside SQLite instead of inside the
 /// write lock.
 pub fn parse_batch(engine: &Engine, items: &[Inbound]) -> Vec<Parsed> {
-    items
-        .iter()
-        .map(|i| parse::parse(&i.raw, &engine.limits))
-        .collect()
+    items.iter().map(|i| prepare(engine, &i.raw)).collect()
 }
 
 /// [`process_batch`] with the messages parsed ahead ([`parse_batch`]; `parsed[i]` is
@@ -354,12 +360,12 @@ fn process_one(
     let parsed = match pre {
         Some(p) => p,
         None => {
-            here = parse::parse(&item.raw, &engine.limits);
+            here = prepare(engine, &item.raw);
             &here
         }
     };
-    let msg = match parsed {
-        Ok(m) => m,
+    let (msg, verdict) = match parsed {
+        Ok((m, v)) => (m, v),
         Err(e) => return quarantine(tx, item, format!("unparseable: {e}"), now),
     };
     if tx.seen_message(&msg.dedupe_id(), &msg.content_hash)? {
@@ -427,7 +433,7 @@ fn process_one(
         });
     }
 
-    if let Some(verdict) = robot::detect(msg, &engine.own) {
+    if let Some(verdict) = verdict {
         let case = match &threading {
             Threading::ByToken { case: c, .. }
             | Threading::ByMessageId(c)
@@ -479,7 +485,7 @@ fn process_one(
         }
         return Ok(Outcome::Robot {
             kind: verdict.kind,
-            reason: verdict.reason,
+            reason: verdict.reason.clone(),
             reference: case.map(|c| c.reference.clone()),
         });
     }
