@@ -9,6 +9,10 @@
 //! show each once). The window is at most one message per connection: a sender waits for its
 //! previous result to be committed before its next send, while the results of all senders
 //! that arrived meanwhile are committed together (one fsync for several messages).
+//!
+//! A round reads due rows ahead while the connections send (a feeder hands them over a
+//! small queue, leaving out rows in flight) until nothing more is due; a connection never
+//! waits for a re-read of the queue.
 
 pub mod compose;
 pub mod smtp;
@@ -79,6 +83,15 @@ struct Pooled {
     used: Instant,
 }
 
+/// What the feeder, the senders and the recorder of one round share.
+#[derive(Default)]
+struct Round {
+    /// Rows handed to the senders and not yet recorded: left out of the next read.
+    in_flight: Mutex<HashSet<i64>>,
+    /// Set by a sender on a transient failure: nobody takes or reads more rows.
+    stop: AtomicBool,
+}
+
 /// Sends the rows `rows` delivers over up to `smtp.connections` connections, each worker
 /// taking the next row as soon as it is free (a connection is opened only by a worker that
 /// got a row); results go to `results` as soon as the server answered. A worker that hits a
@@ -89,9 +102,10 @@ async fn send_all(
     pool: &Mutex<Vec<Pooled>>,
     rows: mpsc::Receiver<OutboundRow>,
     results: mpsc::UnboundedSender<Sent>,
-    stop: &AtomicBool,
+    round: &Round,
     shutdown: &CancellationToken,
 ) -> bool {
+    let stop = &round.stop;
     let workers = config.smtp.connections.max(1);
     let window = Arc::new(tokio::sync::Semaphore::new(workers));
     let queue = tokio::sync::Mutex::new(rows);
@@ -184,11 +198,11 @@ async fn feed(
     store: &SharedStore,
     clock: &SharedClock,
     rows: mpsc::Sender<OutboundRow>,
-    in_flight: &Mutex<HashSet<i64>>,
-    stop: &AtomicBool,
+    round: &Round,
     shutdown: &CancellationToken,
     breaker_logged: &mut bool,
 ) -> Result<usize, StoreError> {
+    let (in_flight, stop) = (&round.in_flight, &round.stop);
     let limit = i64::from(config.outbox.max_automatic_per_minute);
     let read = config.smtp.connections.max(1) * ROWS_PER_CONNECTION;
     let mut budget: Option<i64> = None;
@@ -270,9 +284,10 @@ async fn record_results(
     config: &Arc<Config>,
     store: &SharedStore,
     clock: &SharedClock,
-    in_flight: &Mutex<HashSet<i64>>,
+    round: &Round,
     mut rx: mpsc::UnboundedReceiver<Sent>,
 ) -> bool {
+    let in_flight = &round.in_flight;
     let mut any_transient = false;
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
@@ -339,8 +354,7 @@ pub async fn run(
         // One round: rows are read while earlier ones are sent, until nothing is due; each
         // result is recorded as soon as the server answered, grouped with whatever else
         // arrived meanwhile (DESIGN invariant 2).
-        let in_flight: Mutex<HashSet<i64>> = Mutex::new(HashSet::new());
-        let stop = AtomicBool::new(false);
+        let round = Round::default();
         let (rows_tx, rows_rx) =
             mpsc::channel(config.smtp.connections.max(1) * QUEUED_PER_CONNECTION);
         let (tx, rx) = mpsc::unbounded_channel();
@@ -350,13 +364,12 @@ pub async fn run(
                 &store,
                 &clock,
                 rows_tx,
-                &in_flight,
-                &stop,
+                &round,
                 &shutdown,
                 &mut breaker_logged
             ),
-            send_all(&config, &pool, rows_rx, tx, &stop, &shutdown),
-            record_results(&config, &store, &clock, &in_flight, rx)
+            send_all(&config, &pool, rows_rx, tx, &round, &shutdown),
+            record_results(&config, &store, &clock, &round, rx)
         );
         if stopped || any_transient {
             // The server is probably down: drop the connections, do not spin on the rows.
