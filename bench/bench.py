@@ -271,13 +271,13 @@ def backlog(n, ack=True, seed=7):
     del msgs
     wait_postfix_idle()
     fetch_rate = dovecot_fetch_rate(support, n)
-    # In groups of 50 (a batch of 512 KiB) and of 500 (what the daemon moves at once).
+    # In groups of 50 and of 500 (what the daemon moves at once, at least).
     move_rate = {b: round(dovecot_move_rate(support, b)) for b in (50, 500)}
     deliveries = Deliveries(tag)
     db = f"{d}/mailcase.db"
     dm = Daemon(d)
     m0 = machine_cpu()
-    m1 = None
+    m1 = m_cases = None
     t_cases = t_sent = t_delivered = None
     peak = {}
     try:
@@ -300,7 +300,7 @@ def backlog(n, ack=True, seed=7):
             if cases >= n and t_cases is None:
                 t_cases = now
                 peak = dm.stats()
-                m1 = machine_cpu()
+                m1 = m_cases = machine_cpu()
             if ack and sent >= n and t_sent is None:
                 t_sent = now
                 peak = dm.stats()
@@ -319,12 +319,25 @@ def backlog(n, ack=True, seed=7):
     if ack:
         out.update({"acks_accepted_s": round(t_sent, 2), "acks_accepted_per_s": round(n / t_sent, 1),
                     "acks_delivered_s": round(t_delivered, 2)})
+        # The two phases: while the ingest still opens cases, and after the last one.
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        last_case = con.execute("SELECT max(created_at) FROM cases").fetchone()[0]
+        during = con.execute("SELECT count(*) FROM outbox WHERE kind = 'ack' AND status = 'sent' "
+                             "AND sent_at <= ?", (last_case,)).fetchone()[0]
+        con.close()
+        out["acks_per_s_while_ingesting"] = round(during / t_cases, 1)
+        if t_sent > t_cases:
+            out["acks_per_s_after_ingest"] = round((n - during) / (t_sent - t_cases), 1)
+            b, t = m1[0] - m_cases[0], m1[1] - m_cases[1]
+            out["machine_busy_pct_after_ingest"] = round(100 * b / t) if t else None
     # The whole machine over the same span (daemon, Dovecot, Postfix, this script): on a
     # small machine the mail servers' own CPU is what the daemon competes with.
     busy, total = m1[0] - m0[0], m1[1] - m0[1]
     out.update({"peak_rss_mb": final["peak_rss_mb"], "cpu_s": peak.get("cpu_s", final["cpu_s"]),
                 "machine_busy_pct": round(100 * busy / total) if total else None,
-                "machine_cpu_s": round(busy, 2), "config": d})
+                "machine_cpu_s": round(busy, 2),
+                "daemon_share_of_machine_cpu_pct": round(100 * peak.get("cpu_s", final["cpu_s"]) / busy) if busy else None,
+                "config": d})
     return out
 
 

@@ -1713,6 +1713,7 @@ impl Tx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     /// Waits (bounded) until `cond` holds.
     fn until(cond: impl Fn() -> bool) {
@@ -1752,6 +1753,62 @@ mod tests {
         assert_eq!(*order.lock().unwrap(), ["second", "third", "fourth"]);
         let st = gate.lock();
         assert_eq!((st.next, st.serving), (4, 4));
+    }
+
+    #[test]
+    fn due_outbound_leaves_out_rows_in_flight_and_still_fills_the_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("o.db")).unwrap();
+        let t0 = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ids: Vec<i64> = s
+            .write(|tx| {
+                (0..6)
+                    .map(|i| {
+                        tx.enqueue(&NewOutbound {
+                            case_id: None,
+                            kind: "ack",
+                            automatic: true,
+                            message_id: &format!("<m{i}@support.test>"),
+                            envelope_from: "support@support.test",
+                            recipient: &format!("c{i}@customer.test"),
+                            subject: "s",
+                            body: format!("body {i}").as_bytes(),
+                            now: t0 + chrono::Duration::seconds(i),
+                            audience: "customer",
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap();
+        let now = t0 + chrono::Duration::minutes(1);
+        let got = |except: &HashSet<i64>, limit| -> Vec<i64> {
+            s.read()
+                .due_outbound(now, limit, except)
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect()
+        };
+        assert_eq!(got(&HashSet::new(), 3), ids[..3]);
+        // The first three are with the senders: the next read is the three after them.
+        let taken: HashSet<i64> = ids[..3].iter().copied().collect();
+        assert_eq!(got(&taken, 3), ids[3..]);
+        let rows = s.read().due_outbound(now, 1, &taken).unwrap();
+        assert_eq!(rows[0].body, b"body 3");
+        assert_eq!(rows[0].recipient, "c3@customer.test");
+        // Everything in flight: nothing to read, however large the limit.
+        let all: HashSet<i64> = ids.iter().copied().collect();
+        assert!(got(&all, 10).is_empty());
+        // Not yet due is not read either.
+        assert!(
+            s.read()
+                .due_outbound(t0, 10, &HashSet::new())
+                .unwrap()
+                .len()
+                == 1
+        );
     }
 
     #[test]
