@@ -7,7 +7,13 @@ database and waits until every case exists (and, with --ack, every acknowledgmen
 accepted by Postfix). Prints cases/s, acks/s, the daemon's CPU seconds and peak RSS;
 `--perf FILE` records a `perf record -g` profile of the daemon meanwhile.
 
+  MAILENV_DIR=$PWD/.mailenv-bench MAILENV_IMAP_PORT=12143 MAILENV_LMTP_PORT=12024 \
+  MAILENV_SMTP_PORT=12025 MAILENV_SUBMISSION_PORT=12587 \
   python3 bench/profile_ingest.py [--n 10000] [--ack] [--runs 3] [--perf /tmp/ingest.data]
+
+(the benchmark's servers, as bench/run.sh starts them; build the release binary first).
+BENCH_DAEMON_LOG=mailcase=debug logs the ingest's per-batch timings (fetch, move, commit) in
+the run's daemon.log; BENCH_PERF_CG=dwarf BENCH_PERF_HZ=700 gives call graphs through Rust.
 """
 import argparse, imaplib, os, random, re, sqlite3, statistics, subprocess, sys, time
 
