@@ -13,9 +13,10 @@ accepted by Postfix). Prints cases/s, acks/s, the daemon's CPU seconds and peak 
 
 (the benchmark's servers, as bench/run.sh starts them; build the release binary first).
 BENCH_DAEMON_LOG=mailcase=debug logs the ingest's per-batch timings (fetch, move, commit) in
-the run's daemon.log; BENCH_PERF_CG=dwarf BENCH_PERF_HZ=700 gives call graphs through Rust.
+the run's daemon.log; BENCH_SMTP_CONNECTIONS=8 overrides the 4 connections of the
+benchmark's config (bench/mailenv.py); BENCH_PERF_CG=dwarf BENCH_PERF_HZ=700 gives call graphs through Rust.
 """
-import argparse, imaplib, os, random, re, sqlite3, statistics, subprocess, sys, time
+import argparse, imaplib, os, random, sqlite3, statistics, subprocess, sys, time
 
 import bench
 from mailenv import BIN, IMAP, PW, world
