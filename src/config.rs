@@ -581,10 +581,11 @@ pub struct OutboxConfig {
     /// Give up (status failed, logged) after trying this long.
     #[serde(default = "default_give_up")]
     pub give_up_after: HumanDuration,
-    /// Circuit breaker: more automatic messages than this in one minute pauses automatic mail.
+    /// Circuit breaker: more messages than this sent in one minute pauses sending. Every kind
+    /// counts (the name is historical): relayed answers and agent cards make loops too.
     #[serde(default = "default_breaker")]
     pub max_automatic_per_minute: u32,
-    /// How long automatic mail stays paused once the breaker has tripped.
+    /// How long sending stays paused once the breaker has tripped.
     #[serde(default = "default_breaker_cooldown")]
     pub breaker_cooldown: HumanDuration,
 }
@@ -715,8 +716,21 @@ pub struct LimitsConfig {
     /// A sender who opened this many cases in the last hour opens no more: later mail joins
     /// their latest case, unacknowledged and without notifying the agents again (a flood or a
     /// runaway script must not open hundreds of cases).
+    /// The sender is counted without its `+tag`, so `robot+t1@`, `robot+t2@`... are one sender.
     #[serde(default = "default_flood")]
     pub new_cases_per_sender_per_hour: u32,
+    /// Cases one sender domain may open in an hour with the same text (digits, case and
+    /// spacing aside): a responder rotating its local part (`a1@x`, `a2@x`...) opens this many,
+    /// then its mail joins the latest of them, unacknowledged, and the agents get one summary.
+    #[serde(default = "default_flood_text")]
+    pub new_cases_per_text_per_hour: u32,
+    /// Cases one sender domain may open in an hour whatever the text; 0 turns this cap off.
+    /// Domains in `flood_exempt_domains` (large mail providers) are never capped as a whole.
+    #[serde(default = "default_flood_domain")]
+    pub new_cases_per_domain_per_hour: u32,
+    /// Domains whose users are unrelated people: not capped by `new_cases_per_domain_per_hour`.
+    #[serde(default = "default_flood_exempt")]
+    pub flood_exempt_domains: Vec<String>,
 }
 
 impl Default for LimitsConfig {
@@ -726,8 +740,100 @@ impl Default for LimitsConfig {
             max_depth: default_max_depth(),
             max_headers: default_max_headers(),
             new_cases_per_sender_per_hour: default_flood(),
+            new_cases_per_text_per_hour: default_flood_text(),
+            new_cases_per_domain_per_hour: default_flood_domain(),
+            flood_exempt_domains: default_flood_exempt(),
         }
     }
+}
+
+/// The loop guard: a case whose conversation runs faster than people write stops relaying
+/// (messages are still stored), the agents are told once, and an admin resumes it with
+/// `mailcase resume REF`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoopsConfig {
+    /// More messages than this from one side of a case (the customer's side, or the agents')
+    /// within `window` stops the case.
+    #[serde(default = "default_loop_side")]
+    pub max_messages_per_side: u32,
+    /// The same text from one side this many times within `window` stops the case.
+    #[serde(default = "default_loop_repeats")]
+    pub max_repeats: u32,
+    /// The time span of the two counts above.
+    #[serde(default = "default_loop_window")]
+    pub window: HumanDuration,
+    /// Mail of every kind we may queue on one case in an hour (acknowledgment, relayed
+    /// answers, notices, agent cards); beyond it the case stops.
+    #[serde(default = "default_loop_case")]
+    pub max_outbound_per_case_per_hour: u32,
+    /// Mail of every kind we may queue to one customer-side address in an hour, all cases
+    /// together; beyond it mail to that address is not queued (audited as not sent).
+    #[serde(default = "default_loop_address")]
+    pub max_outbound_per_address_per_hour: u32,
+}
+
+impl Default for LoopsConfig {
+    fn default() -> Self {
+        LoopsConfig {
+            max_messages_per_side: default_loop_side(),
+            max_repeats: default_loop_repeats(),
+            window: default_loop_window(),
+            max_outbound_per_case_per_hour: default_loop_case(),
+            max_outbound_per_address_per_hour: default_loop_address(),
+        }
+    }
+}
+
+fn default_loop_side() -> u32 {
+    10
+}
+fn default_loop_repeats() -> u32 {
+    3
+}
+fn default_loop_window() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
+}
+fn default_loop_case() -> u32 {
+    40
+}
+fn default_loop_address() -> u32 {
+    30
+}
+fn default_flood_text() -> u32 {
+    5
+}
+fn default_flood_domain() -> u32 {
+    100
+}
+fn default_flood_exempt() -> Vec<String> {
+    [
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "t-online.de",
+        "orange.fr",
+        "free.fr",
+        "proton.me",
+        "protonmail.com",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+    ]
+    .iter()
+    .map(|d| d.to_string())
+    .collect()
 }
 
 /// Templates.
@@ -860,6 +966,8 @@ pub struct Config {
     pub feedback: FeedbackConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub loops: LoopsConfig,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
@@ -1823,8 +1931,36 @@ impl Config {
             || self.limits.max_depth == 0
             || self.limits.max_headers == 0
             || self.limits.new_cases_per_sender_per_hour == 0
+            || self.limits.new_cases_per_text_per_hour == 0
         {
             push("limits", "limits must be at least 1".into());
+        }
+        for (key, v) in [
+            (
+                "loops.max_messages_per_side",
+                self.loops.max_messages_per_side,
+            ),
+            ("loops.max_repeats", self.loops.max_repeats),
+            (
+                "loops.max_outbound_per_case_per_hour",
+                self.loops.max_outbound_per_case_per_hour,
+            ),
+            (
+                "loops.max_outbound_per_address_per_hour",
+                self.loops.max_outbound_per_address_per_hour,
+            ),
+        ] {
+            if v < 2 {
+                push(
+                    key,
+                    format!(
+                        "must be at least 2 (got {v}): a lower value stops ordinary conversations"
+                    ),
+                );
+            }
+        }
+        if self.loops.window.0 < Duration::from_secs(60) {
+            push("loops.window", "must be at least 1m".into());
         }
         self.validate_retention(&mut push);
         p

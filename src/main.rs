@@ -87,6 +87,11 @@ enum Command {
         #[arg(long, conflicts_with = "reason")]
         release: bool,
     },
+    /// Let a case that was stopped as a mail loop relay again (see [loops] in the config).
+    Resume {
+        /// Reference, e.g. CMP-7KQ4X-M.
+        reference: String,
+    },
     /// Apply the retention policy ([retention]) now; the daemon also does this daily.
     Purge {
         /// Only list what would go: cases by reference, quarantined and raw messages.
@@ -205,6 +210,10 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
             let reason = reason.as_deref().filter(|_| !release);
             let cfg = Config::load(&cli.config)?;
             to_stdout(|o| Ok(records::hold(&cfg, reference, reason, o)?))
+        }
+        Command::Resume { reference } => {
+            let cfg = Config::load(&cli.config)?;
+            to_stdout(|o| Ok(records::resume(&cfg, reference, o)?))
         }
         Command::Purge { dry_run, at } => {
             let cfg = Config::load(&cli.config)?;

@@ -136,6 +136,10 @@ pub struct InboundMessage {
     pub raw_size: usize,
     /// Hex SHA-256 of the raw bytes: the dedupe key of a mail without Message-ID (invariant 2).
     pub content_hash: String,
+    /// Set by the pipeline when a stored message already has this Message-ID but other
+    /// content: a short content fingerprint that makes this message's dedupe key its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_collision: Option<String>,
 }
 
 impl InboundMessage {
@@ -163,11 +167,14 @@ impl InboundMessage {
         self.reply_to.as_ref().or(self.from.as_ref())
     }
 
-    /// Key that makes ingest idempotent (invariant 2): Message-ID, else a hash of the raw bytes.
+    /// Key that makes ingest idempotent (invariant 2): Message-ID, else a hash of the raw bytes;
+    /// a Message-ID that another stored message with other content already has is suffixed
+    /// with this message's content fingerprint.
     pub fn dedupe_id(&self) -> String {
-        match &self.message_id {
-            Some(id) => id.clone(),
-            None => format!("sha256:{}", self.content_hash),
+        match (&self.message_id, &self.id_collision) {
+            (Some(id), None) => id.clone(),
+            (Some(id), Some(fp)) => format!("{id}#{fp}"),
+            (None, _) => format!("sha256:{}", self.content_hash),
         }
     }
 }
@@ -325,6 +332,7 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
         part_count: shape.parts,
         raw_size: raw.len(),
         content_hash: sha256_hex(raw),
+        id_collision: None,
     })
 }
 

@@ -12,6 +12,8 @@ use tera::{Context, Tera};
 pub const CASE_TEMPLATES: &[&str] = &[
     "agent_sla_warning",
     "agent_undeliverable",
+    "agent_loop_stopped",
+    "agent_flood_held",
     "manager_escalation",
     "customer_update",
     "customer_status_update",

@@ -190,8 +190,8 @@ async fn send_all(
 
 /// Reads due rows for the senders, the next group while they send the last (rows handed
 /// over and not yet recorded are left out of the read), until nothing more is due: one
-/// round. Applies the circuit breaker on automatic mail per minute: over the limit on its
-/// first read, it trips (automatic mail waits `breaker_cooldown`); later in the round it
+/// round. Applies the circuit breaker on mail per minute (every kind): over the limit on its
+/// first read, it trips (queued mail waits `breaker_cooldown`); later in the round it
 /// ends the round, whose successor counts again. Returns how many rows it handed over.
 async fn feed(
     config: &Config,
@@ -222,7 +222,7 @@ async fn feed(
             }
             let due = s.read().due_outbound(now, read, &except)?;
             let sent = if first && !due.is_empty() {
-                s.read().automatic_sent_since(now - Duration::minutes(1))?
+                s.read().sent_since(now - Duration::minutes(1))?
             } else {
                 0
             };
@@ -235,14 +235,13 @@ async fn feed(
         let left = budget.get_or_insert((limit - sent_last_minute).max(0));
         let mut over = false;
         let mut to_send = Vec::with_capacity(due.len());
+        // Every kind of mail counts: a loop of relayed answers is not "automatic" mail.
         for r in due {
-            if r.automatic {
-                if *left == 0 {
-                    over = true;
-                    continue;
-                }
-                *left -= 1;
+            if *left == 0 {
+                over = true;
+                continue;
             }
+            *left -= 1;
             to_send.push(r);
         }
         if over && first {
@@ -254,11 +253,11 @@ async fn feed(
                     sent_last_minute,
                     limit,
                     until = %until,
-                    "outbox: circuit breaker tripped, automatic mail paused (outbox.max_automatic_per_minute); queued mail is kept"
+                    "outbox: circuit breaker tripped, sending paused (outbox.max_automatic_per_minute counts every mail sent); queued mail is kept"
                 );
                 *breaker_logged = true;
             }
-            crate::store::blocking(store, move |s| s.defer_automatic(until)).await?;
+            crate::store::blocking(store, move |s| s.defer_pending(until)).await?;
         } else if first {
             *breaker_logged = false;
         }

@@ -96,6 +96,16 @@ impl Ctx<'_, '_> {
             )?;
             return Ok(false);
         }
+        if let Err(why) = super::guards::may_send(self, case, Some(&case.customer_address))? {
+            self.tx.audit(
+                Some(case.id),
+                self.now,
+                "system",
+                "not_sent",
+                &serde_json::json!({"kind": kind, "reason": why}),
+            )?;
+            return Ok(false);
+        }
         let rendered = self
             .engine
             .renderer
@@ -187,8 +197,33 @@ impl Ctx<'_, '_> {
     /// Queues a message to agents (`to`), Reply-To the case's agent reply address, continuing
     /// the agents' thread of the case. One message to all of them, so every agent's client
     /// sees the same Message-IDs and threads it the same way.
-    #[allow(clippy::too_many_arguments)]
     pub fn send_agents(
+        &self,
+        case: &CaseRow,
+        kind: &str,
+        to: &[String],
+        template: &str,
+        mctx: &MailContext,
+        attachments: Vec<OutAttachment>,
+    ) -> Result<(), StoreError> {
+        if to.is_empty() {
+            return Ok(());
+        }
+        if let Err(why) = super::guards::may_send(self, case, None)? {
+            return self.tx.audit(
+                Some(case.id),
+                self.now,
+                "system",
+                "not_sent",
+                &serde_json::json!({"kind": kind, "reason": why}),
+            );
+        }
+        self.send_agents_ungated(case, kind, to, template, mctx, attachments)
+    }
+
+    /// [`Ctx::send_agents`] without the loop guard: for the guard's own notice that it
+    /// stopped the case.
+    pub(super) fn send_agents_ungated(
         &self,
         case: &CaseRow,
         kind: &str,
@@ -414,10 +449,19 @@ pub(super) fn from_customer_side(
         return from_agent_side(c, case, msg, item, false);
     }
     let status = Ctx::status(case)?;
+    // Who the sender is comes from From alone: Reply-To is whatever the sender wrote, so a
+    // mail with the customer's From and a stranger's Reply-To neither makes the stranger the
+    // customer nor registers them on the case (DESIGN.md invariants 4 and 6).
+    let is_customer = !from.is_empty() && from == case.customer_address;
     let mut reopened = false;
     if matches!(status, Status::Resolved | Status::Closed) {
         let f = &c.engine.config.follow_up;
-        match judge(&visible(msg), &f.satisfied_phrases, &f.unsatisfied_words) {
+        let judged = judge(&visible(msg), &f.satisfied_phrases, &f.unsatisfied_words);
+        match judged {
+            // Confirming, closing and rating are the customer's alone.
+            Judgement::Rating { .. } | Judgement::Satisfied if !is_customer => {
+                return not_the_customers_word(c, case, msg, item);
+            }
             Judgement::Rating { rating, comment }
                 if case.feedback_sent_at.is_some() || case.follow_up_sent_at.is_some() =>
             {
@@ -445,14 +489,7 @@ pub(super) fn from_customer_side(
             );
         }
     }
-    let sender = msg.reply_address().map(|m| m.normalized());
-    let role = if from == case.customer_address
-        || sender.as_deref() == Some(case.customer_address.as_str())
-    {
-        "customer"
-    } else {
-        "cc"
-    };
+    let role = if is_customer { "customer" } else { "cc" };
     c.store_message(
         case,
         msg,
@@ -464,11 +501,15 @@ pub(super) fn from_customer_side(
             note: None,
         },
     )?;
-    if let Some(s) = &sender {
-        let name = msg.reply_address().and_then(|m| m.name.as_deref());
-        c.tx.add_participant(case.id, s, name, role, c.now)?;
+    if !from.is_empty() {
+        let name = msg.from.as_ref().and_then(|m| m.name.as_deref());
+        c.tx.add_participant(case.id, &from, name, role, c.now)?;
     }
-    let actor = sender.clone().unwrap_or_else(|| "customer".into());
+    let actor = if from.is_empty() {
+        "customer".to_string()
+    } else {
+        from.clone()
+    };
     c.tx.audit(
         Some(case.id),
         c.now,
@@ -476,6 +517,7 @@ pub(super) fn from_customer_side(
         "message_joined",
         &serde_json::json!({"message_id": msg.message_id, "subject": msg.subject, "role": role}),
     )?;
+    super::guards::after_inbound(c, case, super::guards::Side::Customer, msg)?;
     let to = transition(status, CaseEvent::CustomerReplied).unwrap_or(status);
     let reason = if reopened {
         "customer replied after resolution (reopened)"
@@ -537,6 +579,11 @@ pub(super) fn feedback_link(
     item: &Inbound,
     rating: u8,
 ) -> Result<Outcome, StoreError> {
+    // The link reached the customer; a rating mailed from another address (the mail
+    // forwarded, the address guessed) is not the customer's.
+    if msg.from_address().as_deref() != Some(case.customer_address.as_str()) {
+        return not_the_customers_word(c, case, msg, item);
+    }
     let text = visible(msg);
     // The link opens an empty mail (or our subject only); anything the customer typed is
     // their comment.
@@ -590,6 +637,43 @@ fn record_rating(
     })
 }
 
+/// A "thanks, solved" or a rating on a resolved case from somebody other than the customer
+/// (a colleague in Cc, anybody holding the reply address): kept on the case for the agents,
+/// but it neither closes, rates nor reopens the case.
+fn not_the_customers_word(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+) -> Result<Outcome, StoreError> {
+    let from = msg.from_address().unwrap_or_default();
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: "joined",
+            role: "cc",
+            internal: false,
+            note: Some("not from the customer: does not close or rate the case"),
+        },
+    )?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        if from.is_empty() { "unknown" } else { &from },
+        "closing_refused",
+        &serde_json::json!({
+            "message_id": msg.message_id,
+            "reason": "only the customer confirms, closes or rates a case",
+        }),
+    )?;
+    c.tx.touch_case(case.id, c.now)?;
+    Ok(Outcome::Joined {
+        reference: case.reference.clone(),
+    })
+}
+
 /// A plain "thanks, solved" to a resolved case: the customer confirmed it, so it closes.
 fn satisfied(
     c: &Ctx<'_, '_>,
@@ -625,13 +709,16 @@ fn satisfied(
     })
 }
 
-/// A flooding sender's new mail: recorded on their latest case, no acknowledgment, no new
-/// card for the agents (they already have the case), no state change.
+/// A flood's new mail: recorded on the case it joins (see `flood_target`), no
+/// acknowledgment, no card of its own, no state change; with the first message held on a
+/// case, the agents get one summary (`first`).
 pub(super) fn flood_join(
     c: &Ctx<'_, '_>,
     case: &CaseRow,
     msg: &InboundMessage,
     item: &Inbound,
+    reason: &str,
+    first: bool,
 ) -> Result<Outcome, StoreError> {
     c.store_message(
         case,
@@ -642,9 +729,7 @@ pub(super) fn flood_join(
             role: "customer",
             // Internal: its Message-ID never threads anybody into the case.
             internal: true,
-            note: Some(
-                "sender over limits.new_cases_per_sender_per_hour: joined their latest case",
-            ),
+            note: Some("over a flood cap: joined the latest case of the flood"),
         },
     )?;
     c.tx.audit(
@@ -655,10 +740,30 @@ pub(super) fn flood_join(
         &serde_json::json!({
             "message_id": msg.message_id,
             "subject": msg.subject,
-            "limit": c.engine.config.limits.new_cases_per_sender_per_hour,
+            "reason": reason,
         }),
     )?;
     c.tx.touch_case(case.id, c.now)?;
+    if first {
+        c.tx.audit(
+            Some(case.id),
+            c.now,
+            "system",
+            "flood_summary",
+            &serde_json::json!({"reason": reason}),
+        )?;
+        tracing::warn!(case = %case.reference, reason, "flood: further mail like this joins the case, unacknowledged");
+        let mut m = c.mail_ctx(case);
+        m.reason = Some(reason.to_string());
+        c.send_agents(
+            case,
+            "agent_flood_held",
+            &c.engine.config.notify_addresses(),
+            "agent_flood_held",
+            &m,
+            vec![],
+        )?;
+    }
     Ok(Outcome::Joined {
         reference: case.reference.clone(),
     })
@@ -814,6 +919,7 @@ pub(super) fn from_agent_side(
             "relayed": relay.is_some(),
         }),
     )?;
+    super::guards::after_inbound(c, case, super::guards::Side::Agent, msg)?;
 
     let cfg = &c.engine.config;
     let mut current = case.clone();

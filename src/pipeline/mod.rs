@@ -8,6 +8,8 @@
 //! INBOX for the next round.
 
 mod conversation;
+pub mod dedupe;
+mod guards;
 mod schedule;
 
 use std::sync::Arc;
@@ -368,16 +370,38 @@ fn process_one(
         Ok((m, v)) => (m, v),
         Err(e) => return quarantine(tx, item, format!("unparseable: {e}"), now),
     };
-    if tx.seen_message(&msg.dedupe_id(), &msg.content_hash)? {
-        tx.audit(
-            None,
-            now,
-            "system",
-            "duplicate_ignored",
-            &serde_json::json!({"message_id": msg.message_id, "uid": item.source.as_ref().map(|s| s.uid)}),
-        )?;
-        return Ok(Outcome::Duplicate);
-    }
+    let collided;
+    let msg = match dedupe::seen(tx, msg, &item.raw)? {
+        dedupe::Seen::New => msg,
+        dedupe::Seen::Duplicate => {
+            tx.audit(
+                None,
+                now,
+                "system",
+                "duplicate_ignored",
+                &serde_json::json!({"message_id": msg.message_id, "uid": item.source.as_ref().map(|s| s.uid)}),
+            )?;
+            return Ok(Outcome::Duplicate);
+        }
+        dedupe::Seen::Collision { fingerprint } => {
+            tracing::warn!(
+                message_id = msg.message_id.as_deref().unwrap_or_default(),
+                from = msg.from_address().unwrap_or_default(),
+                "a stored message has this Message-ID with other content: taken in as a new message"
+            );
+            tx.audit(
+                None,
+                now,
+                "system",
+                "message_id_collision",
+                &serde_json::json!({"message_id": msg.message_id, "fingerprint": fingerprint, "uid": item.source.as_ref().map(|s| s.uid)}),
+            )?;
+            let mut m = msg.clone();
+            m.id_collision = Some(fingerprint);
+            collided = m;
+            &collided
+        }
+    };
     let prefix = &engine.config.support.reference_prefix;
     let token = engine.tokens.find_in(msg, &engine.config.support.address);
     let threading = thread::find_case(msg, prefix, token.as_ref(), tx)?;
@@ -510,8 +534,8 @@ fn process_one(
         | Threading::ByMessageId(case)
         | Threading::ByReferenceTag(case) => conversation::from_customer_side(&c, &case, msg, item),
         Threading::New { mentioned } => {
-            if let Some(case) = flood_target(tx, engine, msg, now)? {
-                return conversation::flood_join(&c, &case, msg, item);
+            if let Some(f) = flood_target(tx, engine, msg, now)? {
+                return conversation::flood_join(&c, &f.case, msg, item, &f.reason, f.first);
             }
             open_case(
                 tx,
@@ -525,30 +549,100 @@ fn process_one(
     }
 }
 
-/// The case a flooding sender's new mail joins: their latest, once they opened
-/// `limits.new_cases_per_sender_per_hour` cases within the hour.
+/// Which flood cap a new message hit, and the case it joins instead of opening one.
+struct Flood {
+    case: CaseRow,
+    /// Why, for the audit and the agents' summary.
+    reason: String,
+    /// This message is the first over the cap: the agents get the one summary.
+    first: bool,
+}
+
+/// The case a flood's new mail joins instead of opening one more: once the sender (its
+/// `+tag` aside) opened `limits.new_cases_per_sender_per_hour` cases within the hour, their
+/// latest; once the sender's domain opened `new_cases_per_text_per_hour` cases with the same
+/// text, or `new_cases_per_domain_per_hour` with any text (domains not exempt), the latest of
+/// those. The From address counts, never Reply-To (whatever the sender wrote): nobody can push
+/// mail into another person's case, or flood them over a cap, by naming them there.
 fn flood_target(
     tx: &Tx<'_>,
     engine: &Engine,
     msg: &InboundMessage,
     now: DateTime<Utc>,
-) -> Result<Option<CaseRow>, StoreError> {
-    // The From address, never Reply-To (whatever the sender wrote): nobody can push mail
-    // into another person's case, or flood them over the limit, by naming them there.
+) -> Result<Option<Flood>, StoreError> {
     let Some(from) = msg.from_address() else {
         return Ok(None);
     };
     if msg.reply_address().map(|m| m.normalized()).as_deref() != Some(from.as_str()) {
         return Ok(None);
     }
-    let limit = i64::from(engine.config.limits.new_cases_per_sender_per_hour);
-    let (count, latest) = tx.recent_cases_of(&from, now - Duration::hours(1))?;
-    let case = match latest {
-        Some(id) if count >= limit => tx.case_by_id(id)?,
-        _ => None,
+    let limits = &engine.config.limits;
+    let hour = now - Duration::hours(1);
+    let (sender, domain, text_key) = guards::flood_keys(msg, &from);
+    let mut hit: Option<(crate::store::guards::FloodCount, i64, String)> = None;
+    let by_sender = tx.flood_by_sender(&sender, hour)?;
+    let cap = i64::from(limits.new_cases_per_sender_per_hour);
+    if by_sender.count >= cap {
+        hit = Some((
+            by_sender,
+            cap,
+            format!(
+                "{} cases from {sender} within the hour (limits.new_cases_per_sender_per_hour = {cap})",
+                by_sender.count
+            ),
+        ));
+    }
+    if hit.is_none() && !domain.is_empty() {
+        let by_text = tx.flood_by_text(&domain, &text_key, hour)?;
+        let cap = i64::from(limits.new_cases_per_text_per_hour);
+        if by_text.count >= cap {
+            hit = Some((
+                by_text,
+                cap,
+                format!(
+                    "{} cases with the same text from addresses at {domain} within the hour (limits.new_cases_per_text_per_hour = {cap})",
+                    by_text.count
+                ),
+            ));
+        }
+    }
+    let exempt = limits
+        .flood_exempt_domains
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(&domain));
+    if hit.is_none() && !domain.is_empty() && !exempt && limits.new_cases_per_domain_per_hour > 0 {
+        let by_domain = tx.flood_by_domain(&domain, hour)?;
+        let cap = i64::from(limits.new_cases_per_domain_per_hour);
+        if by_domain.count >= cap {
+            hit = Some((
+                by_domain,
+                cap,
+                format!(
+                    "{} cases from addresses at {domain} within the hour (limits.new_cases_per_domain_per_hour = {cap})",
+                    by_domain.count
+                ),
+            ));
+        }
+    }
+    let Some((count, cap, reason)) = hit else {
+        return Ok(None);
+    };
+    let case = match count.latest {
+        Some(id) => tx.case_by_id(id)?,
+        None => None,
     };
     // Never into a resolved or closed case: a genuinely new complaint then opens its own.
-    Ok(case.filter(|c| !matches!(c.status.as_str(), "resolved" | "closed")))
+    let Some(case) = case.filter(|c| !matches!(c.status.as_str(), "resolved" | "closed")) else {
+        return Ok(None);
+    };
+    // The agents get one summary per flood case, with the first message held on it.
+    let _ = cap;
+    let first = !tx.flood_summary_sent(case.id)?;
+    Ok(Some(Flood {
+        case,
+        reason,
+        first,
+    }))
 }
 
 /// Why a new case is linked to an older one.
@@ -620,6 +714,11 @@ fn open_case(
         last_public_at: Some(now),
         linked_case_id: linked,
     })?;
+    let (flood_sender, flood_domain, text_key) = guards::flood_keys(
+        msg,
+        &msg.from_address().unwrap_or_else(|| customer_addr.clone()),
+    );
+    tx.record_flood_key(case_id, &flood_sender, &flood_domain, &text_key, now)?;
     tx.add_participant(
         case_id,
         &customer_addr,

@@ -82,6 +82,30 @@ pub fn hold(
     .map_err(io)
 }
 
+/// `mailcase resume REF`: a case the loop guard stopped relays again; the guard counts only
+/// what comes after this moment.
+///
+/// # Errors
+/// Unknown reference, store errors.
+pub fn resume(cfg: &Config, reference: &str, out: &mut dyn Write) -> Result<(), RecordsError> {
+    let r = crate::case::Reference::parse(reference)
+        .map_err(|e| RecordsError::Refused(e.to_string()))?;
+    let mut store = open(cfg)?;
+    let case = store
+        .read()
+        .case_by_reference(r.as_str())?
+        .ok_or_else(|| RecordsError::Refused(format!("no case {r}")))?;
+    if store.resume_loop(case.id, &actor(), now())? {
+        writeln!(
+            out,
+            "{r}: relaying again; mail from now on is counted afresh by the loop guard"
+        )
+    } else {
+        writeln!(out, "{r}: was not stopped as a mail loop; nothing changed")
+    }
+    .map_err(io)
+}
+
 /// `mailcase purge [--dry-run] [--at RFC3339]`.
 ///
 /// # Errors

@@ -17,6 +17,7 @@ mod report;
 mod views;
 pub use report::{ReportCase, ReportRating};
 pub use views::{CaseFilter, CaseView, RatingRow};
+pub mod guards;
 pub mod records;
 
 /// Migrations in order; index + 1 is the schema version they bring.
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_schedule.sql"),
     include_str!("migrations/004_records.sql"),
     include_str!("migrations/005_undeliverable_index.sql"),
+    include_str!("migrations/006_guards.sql"),
 ];
 
 /// Errors from the store. `is_transient()` says whether retrying later can succeed.
@@ -653,12 +655,13 @@ impl Store {
         })
     }
 
-    /// Delays automatic pending mail (circuit breaker) until `until`.
+    /// Delays all pending mail (circuit breaker) until `until`: relayed answers too, since a
+    /// loop between two auto-responders is made of mail that does not look automatic.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn defer_automatic(&mut self, until: DateTime<Utc>) -> Result<usize, StoreError> {
-        Ok(self.conn.prepare_cached("UPDATE outbox SET next_attempt_at = ?1 WHERE status = 'pending' AND automatic = 1 AND next_attempt_at < ?1")?.execute(
+    pub fn defer_pending(&mut self, until: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.conn.prepare_cached("UPDATE outbox SET next_attempt_at = ?1 WHERE status = 'pending' AND next_attempt_at < ?1")?.execute(
             [ts(until)],
         )?)
     }
@@ -765,12 +768,13 @@ impl Reader<'_> {
         Ok(s.as_deref().and_then(parse_ts))
     }
 
-    /// Automatic messages sent since `since` (for the circuit breaker).
+    /// Messages of every kind sent since `since` (for the circuit breaker).
     ///
     /// # Errors
     /// SQL errors.
-    pub fn automatic_sent_since(&self, since: DateTime<Utc>) -> Result<i64, StoreError> {
-        Ok(self.conn.prepare_cached("SELECT COUNT(*) FROM outbox WHERE automatic = 1 AND status = 'sent' AND sent_at >= ?1")?.query_row(
+    pub fn sent_since(&self, since: DateTime<Utc>) -> Result<i64, StoreError> {
+        // `automatic IN (0, 1)` lets SQLite read the (automatic, sent_at) index.
+        Ok(self.conn.prepare_cached("SELECT COUNT(*) FROM outbox WHERE automatic IN (0, 1) AND status = 'sent' AND sent_at >= ?1")?.query_row(
             [ts(since)],
             |r| r.get(0),
         )?)
@@ -1052,47 +1056,78 @@ impl Tx<'_> {
         Reader { conn: self.tx }
     }
 
-    /// True when a message with this dedupe id (Message-ID or content hash) or identical bytes
-    /// was already stored: the same complaint never opens two cases.
+    /// Whether these exact raw bytes (hex SHA-256) were stored.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn seen_message(&self, dedupe_id: &str, content_hash: &str) -> Result<bool, StoreError> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT EXISTS(SELECT 1 FROM messages WHERE dedupe_id = ?1) OR EXISTS(SELECT 1 FROM messages WHERE content_hash = ?2)",
-        )?;
-        Ok(st.query_row(params![dedupe_id, content_hash], |r| r.get(0))?)
+    pub fn seen_content_hash(&self, content_hash: &str) -> Result<bool, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM messages WHERE content_hash = ?1)")?;
+        Ok(st.query_row([content_hash], |r| r.get(0))?)
     }
 
-    /// The case owning any of these Message-IDs, inbound or our own outbound (most recent).
+    /// Whether a message with this dedupe key was stored.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn case_by_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
-        let mut found: Option<i64> = None;
-        {
-            let mut out = self.tx.prepare_cached(
-                "SELECT case_id FROM outbox WHERE message_id = ?1 AND case_id IS NOT NULL",
-            )?;
-            let mut inb = self.tx.prepare_cached(
-                "SELECT case_id FROM messages WHERE message_id = ?1 AND case_id IS NOT NULL AND visibility = 'public' ORDER BY id DESC LIMIT 1",
-            )?;
-            // Walk from the most recent reference (last in References) back to the root.
-            for id in ids.iter().rev() {
-                if let Some(c) = out.query_row([id], |r| r.get(0)).optional()? {
-                    found = Some(c);
-                    break;
-                }
-                if let Some(c) = inb.query_row([id], |r| r.get(0)).optional()? {
-                    found = Some(c);
-                    break;
-                }
+    pub fn seen_dedupe_id(&self, dedupe_id: &str) -> Result<bool, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM messages WHERE dedupe_id = ?1)")?;
+        Ok(st.query_row([dedupe_id], |r| r.get(0))?)
+    }
+
+    /// The raw bytes of every stored message with this Message-ID (`None` where they were
+    /// purged), to tell a second delivery of a message from another message reusing its id.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn raw_of_message_id(&self, message_id: &str) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT raw FROM messages WHERE message_id = ?1 OR dedupe_id = ?1")?;
+        let rows = st.query_map([message_id], |r| r.get::<_, Option<Vec<u8>>>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The case of the most recent of these Message-IDs that *we* issued (an outbound row).
+    /// Only these thread anyone into a case: we sent that message to the case's people.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn case_by_our_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+        let mut out = self.tx.prepare_cached(
+            "SELECT case_id FROM outbox WHERE message_id = ?1 AND case_id IS NOT NULL",
+        )?;
+        // Walk from the most recent reference (last in References) back to the root.
+        for id in ids.iter().rev() {
+            if let Some(c) = out.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
+                return self.case_by_id(c);
             }
         }
-        match found {
-            Some(id) => self.case_by_id(id),
-            None => Ok(None),
+        Ok(None)
+    }
+
+    /// The case of the most recent of these Message-IDs that was stored as a public inbound
+    /// message. Anybody who saw (or guessed) a customer's Message-ID can name it, so threading
+    /// admits a sender through it only when they already take part in the case.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn case_by_inbound_message_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<Option<CaseRow>, StoreError> {
+        let mut inb = self.tx.prepare_cached(
+            "SELECT case_id FROM messages WHERE message_id = ?1 AND case_id IS NOT NULL AND visibility = 'public' ORDER BY id DESC LIMIT 1",
+        )?;
+        for id in ids.iter().rev() {
+            if let Some(c) = inb.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
+                return self.case_by_id(c);
+            }
         }
+        Ok(None)
     }
 
     /// A case by id.

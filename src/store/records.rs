@@ -739,6 +739,8 @@ impl Tx<'_> {
         )?;
         let participants = t.execute("DELETE FROM participants WHERE case_id = ?1", [case_id])?;
         let timers = t.execute("DELETE FROM timers WHERE case_id = ?1", [case_id])?;
+        // The flood caps' record of the first message names its sender.
+        t.execute("DELETE FROM flood_keys WHERE case_id = ?1", [case_id])?;
         t.execute(
             "UPDATE ratings SET comment = NULL WHERE case_id = ?1",
             [case_id],

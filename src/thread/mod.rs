@@ -1,10 +1,12 @@
 //! Which case does a message belong to (DESIGN.md invariant 4).
 //!
 //! In order: a signed reply token in the address it was sent to ([`token`]); a Message-ID we
-//! issued or stored in `In-Reply-To`/`References`; then the reference tag in the subject
-//! *and* a sender who already takes part in that case. A tag from anybody else opens a new
-//! case linked to the one it mentioned: knowing a reference number never lets a stranger into
-//! someone else's case. A forged or truncated token is no token: the next rules decide.
+//! issued in `In-Reply-To`/`References`; then a stored inbound Message-ID of the case, or the
+//! reference tag in the subject, *and* a sender who already takes part in that case. Anybody
+//! can copy a customer's Message-ID (it travels in every reply-all) or a reference number, so
+//! those two admit only participants; from anybody else they open a new case linked to the
+//! one they named. Only our own Message-IDs thread anyone: we sent that message to the case's
+//! people. A forged or truncated token is no token: the next rules decide.
 
 pub mod subject;
 pub mod token;
@@ -15,8 +17,10 @@ use crate::store::{CaseRow, StoreError, Tx};
 
 /// Lookups threading needs; the store implements them, tests use maps.
 pub trait CaseLookup {
-    /// The case owning any of these Message-IDs.
-    fn by_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError>;
+    /// The case of the most recent of these Message-IDs that we issued (outbound mail).
+    fn by_our_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError>;
+    /// The case of the most recent of these Message-IDs stored as public inbound mail.
+    fn by_inbound_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError>;
     /// The case with this reference.
     fn by_reference(&self, reference: &str) -> Result<Option<CaseRow>, StoreError>;
     /// Whether `address` (normalised) takes part in the case.
@@ -24,8 +28,11 @@ pub trait CaseLookup {
 }
 
 impl CaseLookup for Tx<'_> {
-    fn by_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
-        self.case_by_message_ids(ids)
+    fn by_our_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+        self.case_by_our_message_ids(ids)
+    }
+    fn by_inbound_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+        self.case_by_inbound_message_ids(ids)
     }
     fn by_reference(&self, reference: &str) -> Result<Option<CaseRow>, StoreError> {
         self.case_by_reference(reference)
@@ -40,11 +47,13 @@ impl CaseLookup for Tx<'_> {
 pub enum Threading {
     /// It was sent to a reply address we signed for this case and role.
     ByToken { case: CaseRow, role: token::Role },
-    /// Its In-Reply-To/References name a message of this case.
+    /// Its In-Reply-To/References name a message we sent on this case, or an inbound message
+    /// of this case and the sender takes part in it.
     ByMessageId(CaseRow),
     /// Its subject tag names this case and the sender takes part in it.
     ByReferenceTag(CaseRow),
-    /// A new case; `mentioned` is a case whose tag it carried from a non-participant.
+    /// A new case; `mentioned` is a case whose tag or inbound Message-ID it carried from a
+    /// non-participant.
     New { mentioned: Option<CaseRow> },
 }
 
@@ -73,22 +82,32 @@ pub fn find_case(
             ids.push(id.clone());
         }
     }
+    // The From address must take part; Reply-To alone is whatever the sender wrote.
+    let sender = msg.from_address().unwrap_or_default();
+    let takes_part = |c: &CaseRow| -> Result<bool, StoreError> {
+        Ok(!sender.is_empty() && lookup.is_participant(c.id, &sender)?)
+    };
+    let mut mentioned = None;
     if !ids.is_empty() {
-        if let Some(c) = lookup.by_message_ids(&ids)? {
+        if let Some(c) = lookup.by_our_message_ids(&ids)? {
             return Ok(Threading::ByMessageId(c));
+        }
+        if let Some(c) = lookup.by_inbound_message_ids(&ids)? {
+            if takes_part(&c)? {
+                return Ok(Threading::ByMessageId(c));
+            }
+            mentioned = Some(c);
         }
     }
     if let Some(r) = Reference::find_in_subject(&msg.subject, prefix) {
         if let Some(c) = lookup.by_reference(r.as_str())? {
-            let sender = msg.from_address().unwrap_or_default();
-            // The From address must take part; Reply-To alone is whatever the sender wrote.
-            if !sender.is_empty() && lookup.is_participant(c.id, &sender)? {
+            if takes_part(&c)? {
                 return Ok(Threading::ByReferenceTag(c));
             }
             return Ok(Threading::New { mentioned: Some(c) });
         }
     }
-    Ok(Threading::New { mentioned: None })
+    Ok(Threading::New { mentioned })
 }
 
 #[cfg(test)]
@@ -99,14 +118,20 @@ mod tests {
 
     #[derive(Default)]
     struct Maps {
+        /// Message-IDs we issued.
         ids: HashMap<String, CaseRow>,
+        /// Message-IDs of stored inbound mail.
+        inbound: HashMap<String, CaseRow>,
         refs: HashMap<String, CaseRow>,
         parts: HashSet<(i64, String)>,
     }
 
     impl CaseLookup for Maps {
-        fn by_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+        fn by_our_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
             Ok(ids.iter().rev().find_map(|i| self.ids.get(i).cloned()))
+        }
+        fn by_inbound_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+            Ok(ids.iter().rev().find_map(|i| self.inbound.get(i).cloned()))
         }
         fn by_reference(&self, r: &str) -> Result<Option<CaseRow>, StoreError> {
             Ok(self.refs.get(r).cloned())
@@ -140,6 +165,8 @@ mod tests {
         let c = case(1, r.as_str());
         let mut m = Maps::default();
         m.ids.insert("ack-1@support.test".into(), c.clone());
+        m.inbound
+            .insert("complaint-1@customer.test".into(), c.clone());
         m.refs.insert(r.as_str().into(), c);
         m.parts.insert((1, "alice@customer.test".into()));
         (m, r.tag())
@@ -156,6 +183,41 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(t, Threading::ByMessageId(c) if c.id == 1));
+    }
+
+    #[test]
+    fn the_customers_message_id_threads_the_customer_but_not_a_stranger() {
+        let (m, _) = world();
+        let t = find_case(
+            &msg("From: alice@customer.test\r\nSubject: more\r\nIn-Reply-To: <complaint-1@customer.test>"),
+            "CMP",
+            None,
+            &m,
+        )
+        .unwrap();
+        assert!(matches!(t, Threading::ByMessageId(ref c) if c.id == 1), "{t:?}");
+        // The same Message-ID from somebody who takes no part (with the customer in Reply-To):
+        // a case of their own, linked to the one they named.
+        let t = find_case(
+            &msg("From: mallory@evil.test\r\nReply-To: alice@customer.test\r\nSubject: more\r\nReferences: <complaint-1@customer.test>"),
+            "CMP",
+            None,
+            &m,
+        )
+        .unwrap();
+        assert!(
+            matches!(t, Threading::New { mentioned: Some(ref c) } if c.id == 1),
+            "{t:?}"
+        );
+        // One of our own Message-IDs threads anybody: we sent it to the case's people.
+        let t = find_case(
+            &msg("From: mallory@evil.test\r\nSubject: more\r\nReferences: <complaint-1@customer.test> <ack-1@support.test>"),
+            "CMP",
+            None,
+            &m,
+        )
+        .unwrap();
+        assert!(matches!(t, Threading::ByMessageId(ref c) if c.id == 1), "{t:?}");
     }
 
     #[test]
@@ -210,7 +272,10 @@ mod token_rule_tests {
 
     struct One(CaseRow);
     impl CaseLookup for One {
-        fn by_message_ids(&self, _: &[String]) -> Result<Option<CaseRow>, StoreError> {
+        fn by_our_message_ids(&self, _: &[String]) -> Result<Option<CaseRow>, StoreError> {
+            Ok(None)
+        }
+        fn by_inbound_message_ids(&self, _: &[String]) -> Result<Option<CaseRow>, StoreError> {
             Ok(None)
         }
         fn by_reference(&self, r: &str) -> Result<Option<CaseRow>, StoreError> {

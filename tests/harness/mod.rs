@@ -64,11 +64,17 @@ fn case_row(id: i64, reference: &str) -> CaseRow {
 }
 
 impl CaseLookup for Lookup {
-    fn by_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+    fn by_our_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
         Ok(ids
             .iter()
             .any(|i| i.to_ascii_lowercase().ends_with("@support.test"))
             .then(|| case_row(1, "CMP-00000-0")))
+    }
+    fn by_inbound_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+        Ok(ids
+            .iter()
+            .any(|i| i.to_ascii_lowercase().ends_with("@customer.test"))
+            .then(|| case_row(3, "CMP-00000-0")))
     }
     fn by_reference(&self, reference: &str) -> Result<Option<CaseRow>, StoreError> {
         Ok(Reference::parse(reference)

@@ -1,0 +1,27 @@
+-- Loops and floods (issue 17). A case whose conversation runs faster than people write stops
+-- relaying until an admin resumes it: one row per case that was ever stopped.
+CREATE TABLE loop_stops (
+    case_id     INTEGER PRIMARY KEY REFERENCES cases(id),
+    stopped_at  TEXT,          -- NULL while the case relays (resumed)
+    reason      TEXT NOT NULL,
+    resumed_at  TEXT,
+    resumed_by  TEXT
+);
+
+-- What a new case's first message looked like, for the flood caps: the sender without its
+-- +tag, the sender's domain and a key of the normalised text. Rows older than an hour are
+-- only read by the caps' time bound; the retention purge deletes them with their case.
+CREATE TABLE flood_keys (
+    case_id     INTEGER PRIMARY KEY REFERENCES cases(id),
+    sender      TEXT NOT NULL,
+    domain      TEXT NOT NULL,
+    text_key    TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX flood_keys_sender ON flood_keys(sender, created_at);
+CREATE INDEX flood_keys_domain ON flood_keys(domain, created_at);
+CREATE INDEX flood_keys_text ON flood_keys(domain, text_key, created_at);
+
+-- The loop guard counts a case's recent messages and mail.
+CREATE INDEX messages_case_received ON messages(case_id, received_at);
+CREATE INDEX outbox_case_created ON outbox(case_id, created_at);
