@@ -195,7 +195,10 @@ mod tests {
             &m,
         )
         .unwrap();
-        assert!(matches!(t, Threading::ByMessageId(ref c) if c.id == 1), "{t:?}");
+        assert!(
+            matches!(t, Threading::ByMessageId(ref c) if c.id == 1),
+            "{t:?}"
+        );
         // The same Message-ID from somebody who takes no part (with the customer in Reply-To):
         // a case of their own, linked to the one they named.
         let t = find_case(
@@ -217,7 +220,10 @@ mod tests {
             &m,
         )
         .unwrap();
-        assert!(matches!(t, Threading::ByMessageId(ref c) if c.id == 1), "{t:?}");
+        assert!(
+            matches!(t, Threading::ByMessageId(ref c) if c.id == 1),
+            "{t:?}"
+        );
     }
 
     #[test]
