@@ -476,3 +476,177 @@ async fn a_different_complaint_reusing_a_stored_message_id_gets_its_own_case_and
     assert_eq!(w.mailbox(&first, "INBOX").await.len(), 1);
     d.stop().await;
 }
+
+/// One raw message from `from` tagged with the case's reference, as a reply whose client
+/// kept the subject.
+fn tagged(from: &str, to: &str, reference: &str, body: &str) -> mailcase::pipeline::Inbound {
+    let raw = format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Re: [{reference}] Parcel\r\nMessage-ID: <t.{}@customer.test>\r\n\r\n{body}\r\n",
+        rand_u32()
+    );
+    mailcase::pipeline::Inbound {
+        source: None,
+        raw: raw.into_bytes(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_text_three_times_or_our_message_id_quoted_back_stops_the_case() {
+    use mailcase::pipeline::process_batch;
+    let w = World::new("loop_shape", ANN_ONLY);
+    let (engine, mut store) = w.engine_and_store();
+    let customer = w.customer("echo");
+    let first = format!(
+        "From: {customer}\r\nTo: {}\r\nSubject: Parcel\r\nMessage-ID: <f.{}@customer.test>\r\n\r\nWhere is my parcel?\r\n",
+        w.support,
+        rand_u32()
+    );
+    let first = mailcase::pipeline::Inbound {
+        source: None,
+        raw: first.into_bytes(),
+    };
+    process_batch(&mut store, &engine, &[first]).unwrap();
+    let case = store.read().cases().unwrap().remove(0);
+    let same = "I am out of the office until Monday.";
+    for _ in 0..2 {
+        let m = tagged(&customer, &w.support, &case.reference, same);
+        process_batch(&mut store, &engine, &[m]).unwrap();
+    }
+    assert!(
+        audit_events(&w, case.id, "loop_stopped").is_empty(),
+        "twice is not a loop"
+    );
+    let m = tagged(&customer, &w.support, &case.reference, same);
+    process_batch(&mut store, &engine, &[m]).unwrap();
+    let stops = audit_events(&w, case.id, "loop_stopped");
+    assert_eq!(stops.len(), 1);
+    assert!(stops[0].contains("the same text came 3 times"), "{stops:?}");
+
+    // Another case: a reply that quotes the Message-ID of our acknowledgment in its text.
+    let other = w.customer("quoter");
+    let raw = format!(
+        "From: {other}\r\nTo: {}\r\nSubject: Kettle\r\nMessage-ID: <k.{}@customer.test>\r\n\r\nMy kettle broke.\r\n",
+        w.support,
+        rand_u32()
+    );
+    process_batch(
+        &mut store,
+        &engine,
+        &[mailcase::pipeline::Inbound {
+            source: None,
+            raw: raw.into_bytes(),
+        }],
+    )
+    .unwrap();
+    let kettle = store
+        .read()
+        .cases()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.customer_address == other)
+        .unwrap();
+    let ack_id = store
+        .read()
+        .outbox(Some(kettle.id))
+        .unwrap()
+        .into_iter()
+        .find(|o| o.kind == "ack")
+        .unwrap()
+        .message_id;
+    let echo = format!(
+        "Your message was received.\r\n\r\n--- original headers ---\r\nMessage-ID: <{ack_id}>\r\nSubject: [{}] Kettle",
+        kettle.reference
+    );
+    let m = tagged(&other, &w.support, &kettle.reference, &echo);
+    process_batch(&mut store, &engine, &[m]).unwrap();
+    let stops = audit_events(&w, kettle.id, "loop_stopped");
+    assert_eq!(stops.len(), 1);
+    assert!(
+        stops[0].contains("quotes the Message-ID of mail we sent"),
+        "{stops:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_circuit_breaker_counts_relayed_answers_too() {
+    use mailcase::case::Reference;
+    use mailcase::pipeline::{process_batch, Inbound};
+    use mailcase::thread::token::Role;
+    let w = World::new(
+        "breaker_all",
+        &format!("{ANN_ONLY}\n[acknowledgment]\nenabled = false\n"),
+    );
+    let text = std::fs::read_to_string(&w.config_path).unwrap().replace(
+        "[outbox]\n",
+        "[outbox]\nmax_automatic_per_minute = 2\nbreaker_cooldown = \"10m\"\n",
+    );
+    std::fs::write(&w.config_path, text).unwrap();
+    {
+        let (engine, mut store) = w.engine_and_store();
+        let mut refs = Vec::new();
+        for n in 0..3 {
+            let c = w.customer(&format!("br{n}"));
+            let raw = format!(
+                "From: {c}\r\nTo: {}\r\nSubject: Order {n}\r\nMessage-ID: <br{n}.{}@customer.test>\r\n\r\nWhere is order {n}?\r\n",
+                w.support,
+                rand_u32()
+            );
+            process_batch(
+                &mut store,
+                &engine,
+                &[Inbound {
+                    source: None,
+                    raw: raw.into_bytes(),
+                }],
+            )
+            .unwrap();
+            // cases() lists the newest first.
+            refs.push(store.read().cases().unwrap()[0].reference.clone());
+        }
+        // Ann answers each case through its agent reply address: personal mail, relayed.
+        for r in &refs {
+            let to = engine
+                .tokens
+                .address(&w.support, Role::Agent, &Reference::parse(r).unwrap());
+            let raw = format!(
+                "From: Ann Agent <{}>\r\nTo: {to}\r\nSubject: Re: [{r}] Order\r\nMessage-ID: <a.{}@support.test>\r\n\r\nIt ships today.\r\n",
+                w.ann,
+                rand_u32()
+            );
+            process_batch(
+                &mut store,
+                &engine,
+                &[Inbound {
+                    source: None,
+                    raw: raw.into_bytes(),
+                }],
+            )
+            .unwrap();
+        }
+        let kinds: Vec<String> = store
+            .read()
+            .outbox(None)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.kind)
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "agent_reply").count(),
+            3,
+            "{kinds:?}"
+        );
+    }
+    let d = w.start();
+    wait_for("two sent", Duration::from_secs(30), || async {
+        (w.store().read().counts().unwrap().outbox_sent == 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    d.stop().await;
+    let c = w.store().read().counts().unwrap();
+    assert_eq!(
+        c.outbox_sent, 2,
+        "the breaker's budget is for every kind of mail, relayed answers included"
+    );
+    assert_eq!(c.outbox_pending, 4, "the rest stays queued, not dropped");
+}

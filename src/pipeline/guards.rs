@@ -225,28 +225,25 @@ pub(super) fn flood_keys(msg: &InboundMessage, sender: &str) -> (String, String,
     let (local, domain) = sender.rsplit_once('@').unwrap_or((sender, ""));
     let base_local = local.split('+').next().unwrap_or(local);
     let base = format!("{base_local}@{domain}");
-    let words: String = format!(
-        "{} {}",
-        msg.subject,
-        msg.reply_text
-            .trim()
-            .is_empty()
-            .then_some(&msg.text)
-            .unwrap_or(&msg.reply_text)
-    )
-    .chars()
-    .map(|ch| {
-        if ch.is_alphabetic() {
-            ch.to_lowercase().next().unwrap_or(ch)
-        } else {
-            ' '
-        }
-    })
-    .collect::<String>()
-    .split_whitespace()
-    .take(60)
-    .collect::<Vec<_>>()
-    .join(" ");
+    let text = if msg.reply_text.trim().is_empty() {
+        &msg.text
+    } else {
+        &msg.reply_text
+    };
+    let words: String = format!("{} {text}", msg.subject)
+        .chars()
+        .map(|ch| {
+            if ch.is_alphabetic() {
+                ch.to_lowercase().next().unwrap_or(ch)
+            } else {
+                ' '
+            }
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .take(60)
+        .collect::<Vec<_>>()
+        .join(" ");
     let hash = Sha256::digest(words.as_bytes());
     let key = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
     (base, domain.to_string(), key)
