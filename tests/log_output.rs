@@ -305,3 +305,71 @@ async fn at_trace_level_no_password_auth_string_or_body_reaches_the_log() {
 async fn directives_naming_the_protocol_crates_cannot_lift_the_cap() {
     nothing_secret_at("async_imap=trace,imap_proto=trace,lettre=trace,rustls=trace,tokio_rustls=trace,mail_parser=trace,trace").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_another_process_locks_the_database_still_ends_within_the_grace() {
+    let w = World::new("log_locked", "");
+    let log = w.dir.path().join("daemon.log");
+    let mut child = Reaper(Some(spawn_logged(&w, "info", &log)));
+    let first = w.customer("first");
+    w.send_complaint(&first, "F", "First", "Before the lock.")
+        .await;
+    w.wait_for_acks(&first).await;
+    // Another process holds an exclusive lock for 60 s: every commit, send record and
+    // checkpoint of the daemon waits in SQLite's busy handler (10 s at a time) on a blocking
+    // thread, while complaints keep arriving.
+    let mut locker = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60); c.execute('ROLLBACK')",
+        ])
+        .arg(w.db_path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 6];
+    locker
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut buf)
+        .unwrap();
+    let mut customers = vec![first];
+    for i in 0..10 {
+        let c = w.customer(&format!("l{i}"));
+        w.send_complaint(&c, "L", &format!("Locked {i}"), "During the lock.")
+            .await;
+        customers.push(c);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let c = child.0.as_mut().unwrap();
+    signal(c, "TERM");
+    let (status, took) = exits_within(
+        c,
+        Duration::from_secs(45),
+        "the daemon after SIGTERM, database locked",
+    )
+    .await;
+    child.0 = None;
+    println!("LOCKED SIGTERM exited {status:?} after {took:?}");
+    let _ = locker.kill();
+    let _ = locker.wait();
+    assert!(
+        took <= mailcase::daemon::SHUTDOWN_GRACE + Duration::from_millis(500),
+        "took {took:?}, more than the grace\n{}",
+        read_log(&log)
+    );
+    // Nothing was lost: a new start takes in what the lock held up.
+    let _again = Reaper(Some(spawn_logged(
+        &w,
+        "info",
+        &w.dir.path().join("daemon2.log"),
+    )));
+    wait_for("every case", Duration::from_secs(90), || async {
+        (cases_now(&w) == customers.len() as i64).then_some(())
+    })
+    .await;
+    for c in &customers {
+        w.wait_for_acks(c).await;
+    }
+}
