@@ -26,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod ingest;
+pub mod logging;
 pub mod notify;
 pub mod outbox;
 pub mod parse;

@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use std::io::Write as _;
 
@@ -16,6 +17,7 @@ use mailcase::cli::template::TemplateCommand;
 use mailcase::cli::PipeOut;
 use mailcase::clock::{SharedClock, SystemClock};
 use mailcase::config::{Config, LogFormat};
+use mailcase::logging::LogSink;
 use mailcase::pipeline::{self, Engine, Inbound, Outcome};
 use mailcase::records::cli as records;
 use mailcase::store::Store;
@@ -124,21 +126,32 @@ enum Command {
 const EX_DATAERR: u8 = 65;
 const EX_TEMPFAIL: u8 = 75;
 
-fn init_logging(cfg: Option<&Config>, json: bool) {
-    let level = cfg
-        .and_then(|c| c.log.level.clone())
+/// The daemon's exit status when its log output broke (EX_IOERR, sysexits.h: "an error occurred
+/// while doing I/O on some file"). Non-zero, so that systemd's `Restart=on-failure` starts it
+/// again with a fresh journal stream; distinct from 1 (a config or start-up error) and from
+/// 75, which `deliver` uses for "try again later", so `systemctl status` tells them apart.
+const EX_IOERR: u8 = 74;
+
+/// Installs the log subscriber (src/logging.rs): `MAILCASE_LOG`, else `[log] level`, else
+/// `info`, with other crates capped at `info` whatever those say. Returns the output's handle,
+/// which says when the output breaks.
+fn init_logging(cfg: Option<&Config>, json: bool) -> LogSink {
+    // As before: a MAILCASE_LOG that does not parse falls back to the config's level.
+    let directives = std::env::var("MAILCASE_LOG")
+        .ok()
+        .filter(|d| tracing_subscriber::EnvFilter::try_new(d).is_ok())
+        .or_else(|| cfg.and_then(|c| c.log.level.clone()))
         .unwrap_or_else(|| "info".into());
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILCASE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let json = json || cfg.is_some_and(|c| c.log.format == LogFormat::Json);
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        b.json().init();
-    } else {
-        b.init();
-    }
+    let sink = LogSink::stderr();
+    mailcase::logging::install(&directives, json, sink.clone());
+    sink
+}
+
+/// Prints a last word on standard error; when nobody reads it any more there is nothing to do
+/// about that (`eprintln!` would panic).
+fn say(msg: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
 }
 
 /// One malloc arena for the whole process. glibc gives each thread that allocates its own
@@ -171,29 +184,41 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("mailcase: cannot start runtime: {e}");
+            say(format_args!("mailcase: cannot start runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
-    match &cli.command {
+    let code = match &cli.command {
         Command::Deliver => rt.block_on(deliver(&cli)),
-        _ => match rt.block_on(dispatch(&cli)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("mailcase: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-    }
-}
-
-async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
-    match &cli.command {
         Command::Run {
             no_ingest,
             clock_start,
             clock_rate,
-        } => run(cli, *no_ingest, clock_start.as_deref(), *clock_rate).await,
+        } => rt
+            .block_on(run(&cli, *no_ingest, clock_start.as_deref(), *clock_rate))
+            .unwrap_or_else(failed),
+        _ => rt
+            .block_on(dispatch(&cli))
+            .map(|()| ExitCode::SUCCESS)
+            .unwrap_or_else(failed),
+    };
+    // Dropping a runtime waits for every blocking task, however long: a commit stuck in
+    // SQLite's busy handler or an abandoned one would hold the exit past the shutdown bound.
+    // Whatever is still running here has been given up by the daemon's own grace period.
+    rt.shutdown_timeout(RUNTIME_SHUTDOWN);
+    code
+}
+
+/// How long the runtime's remaining tasks get once the command is done.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(500);
+
+fn failed(e: anyhow::Error) -> ExitCode {
+    say(format_args!("mailcase: {e:#}"));
+    ExitCode::FAILURE
+}
+
+async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
+    match &cli.command {
         Command::Check { offline } => check(cli, *offline).await,
         Command::Cases(a) => with_db(cli, |c, s, o| mailcase::cli::cases::list(c, s, a, now(), o)),
         Command::Case(a) => with_db(cli, |_, s, o| mailcase::cli::cases::show(s, a, now(), o)),
@@ -230,21 +255,42 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         Command::Report(args) => {
             to_stdout(|o| Ok(mailcase::report::cli::run(&cli.config, args, o)?))
         }
-        Command::Deliver => unreachable!("handled in main"),
+        Command::Deliver | Command::Run { .. } => unreachable!("handled in main"),
     }
 }
 
+/// The daemon. Ends with success after SIGTERM or SIGINT, [`EX_IOERR`] when its log output
+/// broke; either way what it held was finished first.
 async fn run(
     cli: &Cli,
     no_ingest: bool,
     clock_start: Option<&str>,
     clock_rate: Option<f64>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(&cli.config)?;
-    init_logging(Some(&cfg), cli.log_json);
+    let log = init_logging(Some(&cfg), cli.log_json);
     let shutdown = CancellationToken::new();
     let reload = Arc::new(tokio::sync::Notify::new());
     spawn_signals(shutdown.clone(), reload.clone())?;
+    // Nobody reads the log any more: stop as on SIGTERM rather than run on blind.
+    let (l, sd) = (log.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = l.broken() => sd.cancel(),
+            _ = sd.cancelled() => {}
+        }
+    });
+    let exit_code = {
+        let log = log.clone();
+        move || {
+            if log.is_broken() {
+                EX_IOERR
+            } else {
+                0
+            }
+        }
+    };
+    hard_deadline(shutdown.clone(), exit_code.clone());
     let clock: SharedClock = if clock_start.is_some() || clock_rate.is_some() {
         let start = match clock_start {
             Some(s) => chrono::DateTime::parse_from_rfc3339(s)
@@ -289,7 +335,29 @@ async fn run(
         n3.stopping();
     });
     mailcase::daemon::run(Arc::new(cfg), clock, shutdown, opts).await?;
-    Ok(())
+    Ok(ExitCode::from(exit_code()))
+}
+
+/// Ends the process [`mailcase::daemon::SHUTDOWN_GRACE`] after the shutdown began, whatever
+/// still runs. `daemon::run` gives its tasks that long and then returns, but only if the
+/// runtime still turns: a task that blocks both worker threads after the signal would keep it
+/// from ever noticing, and so would a runtime drop waiting on a blocking thread. A plain thread
+/// is outside the runtime. It logs nothing (a log write that blocks would hold the exit). The
+/// exit status is the one the daemon would have ended with; the work abandoned is redone at
+/// start (mail not committed is still in the INBOX).
+fn hard_deadline(shutdown: CancellationToken, exit_code: impl Fn() -> u8 + Send + 'static) {
+    tokio::spawn(async move {
+        shutdown.cancelled().await;
+        let spawned = std::thread::Builder::new()
+            .name("shutdown-deadline".into())
+            .spawn(move || {
+                std::thread::sleep(mailcase::daemon::SHUTDOWN_GRACE);
+                std::process::exit(i32::from(exit_code()))
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the shutdown deadline thread");
+        }
+    });
 }
 
 fn spawn_signals(
