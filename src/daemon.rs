@@ -17,6 +17,7 @@ use crate::config::{Config, ConfigError};
 use crate::ingest::{self, IngestHooks};
 use crate::outbox;
 use crate::pipeline::{Engine, EngineError};
+use crate::store::health::FailureLog;
 use crate::store::{Store, StoreError};
 
 /// Why the daemon could not start.
@@ -194,16 +195,16 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs the WAL checkpoints on a connection of its own, so that the ingest and the outbox
 /// commit without copying pages into the database file under the write lock; a last one at
-/// shutdown.
+/// shutdown. A failing checkpoint (a full disk) is retried at the same pace, and logged once
+/// when it starts failing and once when it works again ([`FailureLog`]), not 4 times a second.
 async fn checkpointer(store: crate::store::SharedStore, shutdown: CancellationToken) {
+    let mut log = FailureLog::new("checkpointer");
     loop {
         let stop = tokio::select! {
             _ = shutdown.cancelled() => true,
             _ = tokio::time::sleep(CHECKPOINT_EVERY) => false,
         };
-        if let Err(e) = crate::store::blocking(&store, |s| s.checkpoint()).await {
-            tracing::warn!(error = %e, "store: WAL checkpoint failed; retrying");
-        }
+        log.record(&crate::store::blocking(&store, |s| s.checkpoint()).await);
         if stop {
             break;
         }

@@ -74,8 +74,17 @@ impl Renderer {
     /// Loads `*.tera` from `dir`, requiring every template of [`templates`] in both parts.
     ///
     /// # Errors
-    /// [`RenderError::Load`] with the file and line of a syntax error, or a missing template.
+    /// [`RenderError::Load`] with the file and line of a syntax error, a missing template, or
+    /// the path and OS error of a folder or file that cannot be read.
     pub fn load(dir: &Path) -> Result<Renderer, RenderError> {
+        // The glob below skips what it cannot read, which would report a folder without
+        // permission as "missing template".
+        if let Err(e) = std::fs::read_dir(dir) {
+            return Err(RenderError::Load {
+                dir: dir.to_path_buf(),
+                message: format!("cannot read the folder {}: {e}", dir.display()),
+            });
+        }
         let glob = format!("{}/**/*.tera", dir.display());
         let mut tera = Tera::new(&glob).map_err(|e| RenderError::Load {
             dir: dir.to_path_buf(),
@@ -87,9 +96,16 @@ impl Renderer {
             for part in ["txt", "html"] {
                 let n = format!("{t}.{part}.tera");
                 if !names.iter().any(|x| x == &n) {
+                    let path = dir.join(&n);
+                    let message = match std::fs::File::open(&path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            format!("cannot read {}: {e}", path.display())
+                        }
+                        _ => format!("missing template {n}"),
+                    };
                     return Err(RenderError::Load {
                         dir: dir.to_path_buf(),
-                        message: format!("missing template {n}"),
+                        message,
                     });
                 }
             }

@@ -5,7 +5,8 @@
 //! minute so a wall-clock jump (NTP, suspend) is noticed. After downtime the overdue timers
 //! are worked off in rounds of [`ROUND`], each a transaction, and each timer fires once; the
 //! outbox's circuit breaker paces the mail they queue. The daily retention purge runs in the
-//! same loop (`records::retention::daily`).
+//! same loop (`records::retention::daily`). Store failures (a full disk) are logged once
+//! per change of state and per kind of work (`store::health::FailureLog`), not every round.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,9 @@ use tokio::sync::{Notify, RwLock};
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::{fire_due, Engine};
+use crate::report::digest::DigestError;
 use crate::report::digest::{self, DigestOutcome};
+use crate::store::health::FailureLog;
 use crate::store::{blocking, SharedStore};
 
 /// Timers fired per transaction.
@@ -45,6 +48,14 @@ pub async fn run(
     // the daily purge and the digest again: None means "check at the next round".
     let mut next_purge: Option<chrono::DateTime<chrono::Utc>> = None;
     let mut digest_slot_done: Option<chrono::DateTime<chrono::Utc>> = None;
+    // One per kind of work: a round in which the purge fails and firing nothing succeeds
+    // must not log "full" and "writable again" every time.
+    let mut logs = Logs {
+        purge: FailureLog::new("scheduler: retention purge"),
+        digest: FailureLog::new("scheduler: digest"),
+        timers: FailureLog::new("scheduler: firing timers"),
+        read: FailureLog::new("scheduler: reading timers"),
+    };
     loop {
         if shutdown.is_cancelled() {
             break;
@@ -52,7 +63,7 @@ pub async fn run(
         let e = engine.read().await.clone();
         let now = e.clock.now();
         if next_purge.is_none_or(|t| now >= t) {
-            next_purge = daily_purge(&store, &e).await;
+            next_purge = daily_purge(&store, &e, &mut logs.purge).await;
         }
         let slot = e
             .config
@@ -60,11 +71,16 @@ pub async fn run(
             .enabled
             .then(|| digest::latest_slot(&e.config.digest, e.calendar.tz(), now))
             .flatten();
-        if slot.is_some() && slot != digest_slot_done && digest_round(&e, &store, &outbox).await {
+        if slot.is_some()
+            && slot != digest_slot_done
+            && digest_round(&e, &store, &outbox, &mut logs.digest).await
+        {
             digest_slot_done = slot;
         }
         let e2 = e.clone();
-        let sleep = match blocking(&store, move |s| fire_due(s, &e2, ROUND)).await {
+        let fired = blocking(&store, move |s| fire_due(s, &e2, ROUND)).await;
+        logs.timers.record(&fired);
+        let sleep = match fired {
             Ok(n) if n > 0 => {
                 outbox.notify_one();
                 if n == ROUND {
@@ -74,22 +90,18 @@ pub async fn run(
             }
             Ok(_) => {
                 let now = e.clock.now();
-                match blocking(&store, |s| s.read().next_timer_due()).await {
+                let next = blocking(&store, |s| s.read().next_timer_due()).await;
+                logs.read.record(&next);
+                match next {
                     Ok(Some(t)) => e
                         .clock
                         .real((t - now).to_std().unwrap_or(Duration::ZERO))
                         .min(MAX_SLEEP),
                     Ok(None) => MAX_SLEEP,
-                    Err(err) => {
-                        tracing::error!(error = %err, "scheduler: cannot read timers");
-                        ERROR_BACKOFF
-                    }
+                    Err(_) => ERROR_BACKOFF,
                 }
             }
-            Err(err) => {
-                tracing::error!(error = %err, "scheduler: timers not fired, retrying");
-                ERROR_BACKOFF
-            }
+            Err(_) => ERROR_BACKOFF,
         };
         let sleep = match next_purge {
             Some(t) => e
@@ -112,17 +124,27 @@ pub async fn run(
     }
 }
 
+/// The scheduler's store failure logs, one per kind of work.
+struct Logs {
+    purge: FailureLog,
+    digest: FailureLog,
+    timers: FailureLog,
+    read: FailureLog,
+}
+
 /// The retention purge, once a day (bookkept in the store, so restarts neither skip nor
 /// repeat it); returns when the next one is due (None after an error: retried next round).
 async fn daily_purge(
     store: &SharedStore,
     e: &Arc<Engine>,
+    log: &mut FailureLog,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
     let e2 = e.clone();
     let r = blocking(store, move |s| {
         crate::records::retention::daily(s, &e2.config.retention, e2.clock.now())
     })
     .await;
+    log.record(&r);
     match r {
         Ok(d) => {
             if let crate::records::retention::Daily::Ran { report, .. } = &d {
@@ -138,17 +160,26 @@ async fn daily_purge(
             }
             Some(d.next())
         }
-        Err(err) => {
-            tracing::error!(error = %err, "retention: daily purge failed, retrying");
-            None
-        }
+        // Logged by `log`; retried next round.
+        Err(_) => None,
     }
 }
 
 /// Queues the management digest when a slot is due; false when it must be tried again.
-async fn digest_round(engine: &Arc<Engine>, store: &SharedStore, outbox: &Notify) -> bool {
+async fn digest_round(
+    engine: &Arc<Engine>,
+    store: &SharedStore,
+    outbox: &Notify,
+    log: &mut FailureLog,
+) -> bool {
     let e = engine.clone();
-    match blocking(store, move |s| Ok(digest::send_due(s, &e))).await {
+    let r = blocking(store, move |s| Ok(digest::send_due(s, &e))).await;
+    match &r {
+        Ok(Ok(_)) => log.succeeded(),
+        Ok(Err(DigestError::Store(err))) | Err(err) => log.failed(err),
+        Ok(Err(_)) => {}
+    }
+    match r {
         Ok(Ok(DigestOutcome::Nothing)) => true,
         Ok(Ok(DigestOutcome::Queued { slot })) => {
             tracing::info!(slot = %slot, "digest queued");
@@ -159,12 +190,10 @@ async fn digest_round(engine: &Arc<Engine>, store: &SharedStore, outbox: &Notify
             tracing::info!(slot = %slot, why = %why, "digest slot skipped");
             true
         }
+        // Logged by `log`.
+        Ok(Err(DigestError::Store(_))) | Err(_) => false,
         Ok(Err(err)) => {
             tracing::error!(error = %err, transient = err.is_transient(), "digest not sent, retrying next round");
-            false
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "digest not sent, retrying next round");
             false
         }
     }

@@ -13,6 +13,11 @@
 //! A round reads due rows ahead while the connections send (a feeder hands them over a
 //! small queue, leaving out rows in flight) until nothing more is due; a connection never
 //! waits for a re-read of the queue.
+//!
+//! When the results cannot be recorded (a full disk), the round stops and the next one waits
+//! with the same backoff as for a server outage: the rows are still pending and a new round
+//! would send them again at once, round after round. That failure, like a failing read of the
+//! queue, is logged once per change of state (`store::health::FailureLog`).
 
 pub mod compose;
 pub mod smtp;
@@ -28,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::store::health::FailureLog;
 use crate::store::{parse_ts, OutboundRow, SharedStore, Store, StoreError};
 pub use smtp::{Connection, SmtpError};
 
@@ -279,12 +285,15 @@ async fn feed(
 
 /// Records send results as they come, each group that arrived meanwhile in one
 /// transaction (one fsync for many messages at backlog speed, one per message when quiet).
+/// Returns whether the round should be followed by a backoff: a transient send failure, or
+/// results that could not be recorded (which also stops the round).
 async fn record_results(
     config: &Arc<Config>,
     store: &SharedStore,
     clock: &SharedClock,
     round: &Round,
     mut rx: mpsc::UnboundedReceiver<Sent>,
+    log: &mut FailureLog,
 ) -> bool {
     let in_flight = &round.in_flight;
     let mut any_transient = false;
@@ -323,10 +332,13 @@ async fn record_results(
         let ids: Vec<i64> = group.iter().map(|(row, _)| row.id).collect();
         let cfg = config.clone();
         let done_at = clock.now();
-        if let Err(e) =
-            crate::store::blocking(store, move |s| record(s, &cfg, &group, done_at)).await
-        {
-            tracing::error!(error = %e, "outbox: cannot record send results (they will be resent)");
+        let recorded =
+            crate::store::blocking(store, move |s| record(s, &cfg, &group, done_at)).await;
+        log.record(&recorded);
+        if recorded.is_err() {
+            // Still pending: they will be resent (with the same Message-ID), after a backoff.
+            round.stop.store(true, Ordering::Relaxed);
+            any_transient = true;
         }
         // Recorded (or failed to be, and read again as pending in the next round).
         if let Ok(mut f) = in_flight.lock() {
@@ -349,6 +361,8 @@ pub async fn run(
     let pool: Mutex<Vec<Pooled>> = Mutex::new(Vec::new());
     let mut backoff = StdDuration::from_secs(1);
     let mut breaker_logged = false;
+    let mut record_log = FailureLog::new("outbox: recording send results");
+    let mut queue_log = FailureLog::new("outbox: reading the queue");
     while !shutdown.is_cancelled() {
         // One round: rows are read while earlier ones are sent, until nothing is due; each
         // result is recorded as soon as the server answered, grouped with whatever else
@@ -368,8 +382,9 @@ pub async fn run(
                 &mut breaker_logged
             ),
             send_all(&config, &pool, rows_rx, tx, &round, &shutdown),
-            record_results(&config, &store, &clock, &round, rx)
+            record_results(&config, &store, &clock, &round, rx, &mut record_log)
         );
+        queue_log.record(&fed);
         if stopped || any_transient {
             // The server is probably down: drop the connections, do not spin on the rows.
             if let Ok(mut p) = pool.lock() {
@@ -380,8 +395,7 @@ pub async fn run(
             continue;
         }
         match fed {
-            Err(e) => {
-                tracing::error!(error = %e, "outbox: cannot read queue");
+            Err(_) => {
                 sleep_or(&shutdown, &notify, backoff).await;
                 backoff = (backoff * 2).min(StdDuration::from_secs(60));
             }

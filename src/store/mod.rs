@@ -18,6 +18,7 @@ mod views;
 pub use report::{ReportCase, ReportRating};
 pub use views::{CaseFilter, CaseView, RatingRow};
 pub mod guards;
+pub mod health;
 pub mod records;
 
 /// Migrations in order; index + 1 is the schema version they bring.
@@ -46,6 +47,10 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("database: {0}")]
     Data(String),
+    /// The file at the database path is not a mailcase database (or cannot be read): it is
+    /// left as it is, never initialised over.
+    #[error("database {path}: {problem}")]
+    Refused { path: String, problem: String },
 }
 
 impl StoreError {
@@ -68,6 +73,16 @@ impl StoreError {
             ),
             _ => false,
         }
+    }
+
+    /// SQLITE_FULL: a full disk, or the `store.max_size` cap.
+    pub fn is_full(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
+                | StoreError::Open { source: rusqlite::Error::SqliteFailure(f, _), .. }
+                if f.code == rusqlite::ErrorCode::DiskFull
+        )
     }
 }
 
@@ -354,12 +369,139 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// The first 16 bytes of every SQLite 3 database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// What is at the database path, looked at before SQLite opens it.
+#[derive(Debug, PartialEq, Eq)]
+enum Found {
+    Missing,
+    Database,
+}
+
+fn refused(path: &Path, problem: impl Into<String>) -> StoreError {
+    StoreError::Refused {
+        path: path.display().to_string(),
+        problem: problem.into(),
+    }
+}
+
+/// Reads (never writes) what is at `path`. SQLite treats an empty file as a new database, and
+/// our migrations would then write a schema into whatever the path names: a backup restored
+/// as 0 bytes, a mistyped `store.path`. Only a missing file may become a new database; a
+/// file must at least start like a SQLite database.
+fn inspect(path: &Path) -> Result<Found, StoreError> {
+    use std::io::Read as _;
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) => {
+            return Err(refused(
+                path,
+                format!("cannot read it: {e}; the daemon's user must be able to read and write the file and its folder"),
+            ))
+        }
+    };
+    let unreadable = |e: std::io::Error| refused(path, format!("cannot read it: {e}"));
+    let meta = f.metadata().map_err(unreadable)?;
+    if meta.is_dir() {
+        return Err(refused(
+            path,
+            "this is a folder; store.path must name the database file (e.g. /var/lib/mailcase/mailcase.db)",
+        ));
+    }
+    if meta.len() == 0 {
+        return Err(refused(
+            path,
+            "the file is empty (0 bytes), so it is not a mailcase database and is left as it is; \
+             mailcase creates a database only where no file exists: restore the database from a backup, \
+             or delete the empty file to start with a new, empty database",
+        ));
+    }
+    let mut head = Vec::with_capacity(SQLITE_HEADER.len());
+    f.by_ref()
+        .take(SQLITE_HEADER.len() as u64)
+        .read_to_end(&mut head)
+        .map_err(unreadable)?;
+    if head != SQLITE_HEADER {
+        return Err(refused(
+            path,
+            format!(
+                "the file ({} bytes) is not a SQLite database and is left as it is; store.path may name \
+                 the wrong file: fix store.path, or move the file away to start with a new, empty database",
+                meta.len()
+            ),
+        ));
+    }
+    Ok(Found::Database)
+}
+
+/// Creates the database at the missing `path`, all at once: the schema is written into a
+/// temporary file (0600) in the same folder, which is then linked into place, so the path
+/// holds either nothing or a complete database, never the empty file a crash mid-creation
+/// would leave (which [`inspect`] refuses). Another process creating it at the same moment
+/// wins, and its database is used.
+fn create(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let name = path
+        .file_name()
+        .ok_or_else(|| refused(path, "store.path must name a file"))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.new",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let cannot =
+        |what: &str, e: std::io::Error| refused(path, format!("cannot create it: {what}: {e}"));
+    // Left over by a crash of this same process id: ours to remove.
+    let _ = std::fs::remove_file(&tmp);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| cannot(&tmp.display().to_string(), e))?;
+    let built = (|| -> Result<(), StoreError> {
+        // A rollback journal (the default) while building: nothing is left in a WAL beside
+        // the temporary file when it is closed. [`Store::open`] switches to WAL.
+        let conn = open_conn(
+            &tmp,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let mut store = Store { conn, gate: None };
+        store.migrate()?;
+        drop(store);
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| cannot("syncing the new database", e))?;
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(()),
+            // Created by another process meanwhile: theirs is used.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            // A file system without hard links.
+            Err(_) => std::fs::rename(&tmp, path)
+                .map_err(|e| cannot("moving the new database into place", e)),
+        }
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    built?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The new name on disk before anything is committed into it.
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
 impl Store {
-    /// Opens (creating when missing) the database for writing and brings its schema up to date.
+    /// Opens the database for writing, creating it when no file exists, and brings its
+    /// schema up to date. Files it creates are readable by their owner only (0600; SQLite
+    /// gives the `-wal` and `-shm` files the mode of the database).
     ///
     /// # Errors
-    /// [`StoreError`] when the file cannot be opened, is not a database, or is newer than
-    /// this program. The file is never reset.
+    /// [`StoreError::Refused`] when the path holds a file that is not a mailcase database
+    /// (empty, not SQLite, or SQLite with other tables and no schema version): it is left
+    /// untouched. [`StoreError`] when the file cannot be opened or is newer than this
+    /// program. The file is never reset.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
@@ -371,12 +513,18 @@ impl Store {
                 })?;
             }
         }
+        if inspect(path)? == Found::Missing {
+            create(path)?;
+        }
+        // No SQLITE_OPEN_CREATE: a file that went away meanwhile is an error, not a new database.
         let conn = open_conn(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        let mut store = Store { conn, gate: None };
+        // Before the first write (switching to WAL writes the header).
+        store.check_ours(path)?;
+        let conn = &store.conn;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -387,9 +535,40 @@ impl Store {
         // instead of spilling to the WAL mid-transaction.
         conn.pragma_update(None, "cache_size", -4096)?;
         conn.set_prepared_statement_cache_capacity(256);
-        let mut store = Store { conn, gate: None };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Refuses a SQLite database that is someone else's: no schema version of ours and
+    /// tables in it. (One without tables holds nothing to lose: it gets our schema.)
+    fn check_ours(&self, path: &Path) -> Result<(), StoreError> {
+        if self.schema_version()? != 0 {
+            return Ok(());
+        }
+        let mut st = self.conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )?;
+        let tables: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let mut list = tables
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if tables.len() > 5 {
+            list.push_str(&format!(" and {} more", tables.len() - 5));
+        }
+        Err(refused(
+            path,
+            format!(
+                "the file is a SQLite database but not mailcase's (no mailcase schema version; \
+                 its tables: {list}) and is left as it is; store.path may name the wrong file: \
+                 fix store.path, or move the file away to start with a new, empty database"
+            ),
+        ))
     }
 
     /// Opens an existing database read-only, for the CLI while the daemon runs.
@@ -397,11 +576,13 @@ impl Store {
     /// # Errors
     /// As [`Store::open`]; a missing file is an error, not a new database.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        inspect(path)?;
         let conn = open_conn(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         let store = Store { conn, gate: None };
+        store.check_ours(path)?;
         let v = store.schema_version()?;
         let known = MIGRATIONS.len() as i64;
         if v > known {
