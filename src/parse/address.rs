@@ -5,7 +5,10 @@
 //! comment before the `@`, an encoded word) leaves the local part in the display name and
 //! only `@domain` as the address: `Reply-To: "john.doe"@customer.test`, or the same address
 //! folded as `"john.doe"\r\n @customer.test`, came out as `@customer.test`, and that opened a
-//! case for a customer nobody can write to (issue 17, 11d). Angle-bracket addresses
+//! case for a customer nobody can write to (issue 17, 11d). Through Postfix (which unquotes a
+//! local part that needs no quotes) the forms that arrive are a fold or comment before the
+//! `@` (`john.doe\r\n @customer.test`) and a local part that needs its quotes
+//! (`"john\r\n doe"@customer.test`). Angle-bracket addresses
 //! (`"Doe,\r\n John" <john.doe@customer.test>`) are read correctly.
 //!
 //! So [`parse`](super::parse) checks every address mail-parser gives with [`canonical`], and
@@ -364,6 +367,8 @@ mod tests {
         assert!(addrs("john@").is_empty());
         assert!(addrs("john@customer..test").is_empty());
         assert!(addrs(".john@customer.test").is_empty());
+        // What Postfix makes of `<@customer.test>` when it rewrites the header.
+        assert!(addrs("\"Doe,  John\" <\"\"@customer.test>").is_empty());
         assert_eq!(canonical("@customer.test"), None);
         assert_eq!(canonical("john.doe@"), None);
     }
