@@ -117,8 +117,8 @@ pub async fn run(
                     IngestError::Store(s) => s.is_transient(),
                     _ => true,
                 };
-                // One line per failed attempt; the delay grows, so a long outage logs a
-                // line every RECONNECT_CAP at most often.
+                // One line per failed attempt; once the delay reaches its cap, a long
+                // outage logs one line every 15-30 s.
                 if transient {
                     tracing::warn!(error = %e, retry_in = ?retry_in, failures, "ingest: error, reconnecting");
                 } else {
