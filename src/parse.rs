@@ -11,13 +11,13 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use mail_parser::parsers::MessageStream;
-use mail_parser::{
-    Address, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType,
-};
+use mail_parser::{HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use crate::reply;
+
+mod address;
 
 /// Longest subject we keep: RFC 5322's line limit, so a subject always fits in one header line.
 const MAX_SUBJECT_CHARS: usize = 998;
@@ -271,9 +271,9 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
         });
     }
 
-    let from = first_mailbox(msg.from());
-    let sender = first_mailbox(msg.sender());
-    let reply_to = first_mailbox(msg.reply_to());
+    let from = first_mailbox(&msg, bytes, HeaderName::From);
+    let sender = first_mailbox(&msg, bytes, HeaderName::Sender);
+    let reply_to = first_mailbox(&msg, bytes, HeaderName::ReplyTo);
     let return_path = return_path(&msg);
     // A sender header without a usable address ("From: MAILER-DAEMON <>") or the null
     // Return-Path still names the mail system as sender: such bounces must be recorded
@@ -315,8 +315,8 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
         reply_to,
         sender,
         return_path,
-        to: all_mailboxes(msg.header_values(HeaderName::To)),
-        cc: all_mailboxes(msg.header_values(HeaderName::Cc)),
+        to: all_mailboxes(&msg, bytes, HeaderName::To),
+        cc: all_mailboxes(&msg, bytes, HeaderName::Cc),
         delivered_to,
         subject: one_line(msg.subject().unwrap_or_default(), MAX_SUBJECT_CHARS),
         date: date_of(&msg, bytes),
@@ -483,31 +483,65 @@ fn measure(msg: &Message<'_>, max_depth: usize) -> Shape {
     shape
 }
 
-/// First mailbox with an address in an address header.
-fn first_mailbox(addr: Option<&Address<'_>>) -> Option<Mailbox> {
-    addr.and_then(|a| a.iter().find_map(to_mailbox))
+/// First mailbox with an address in the last field of an address header (the field
+/// mail-parser's `from()`, `reply_to()`, ... read).
+fn first_mailbox(msg: &Message<'_>, raw: &[u8], name: HeaderName<'_>) -> Option<Mailbox> {
+    let field = msg.headers().iter().rev().find(|h| h.name == name)?;
+    field_mailboxes(field, raw).into_iter().next()
 }
 
-/// Every mailbox of every instance of an address header.
-fn all_mailboxes<'a>(values: impl Iterator<Item = &'a HeaderValue<'a>>) -> Vec<Mailbox> {
-    values
-        .filter_map(HeaderValue::as_address)
-        .flat_map(|a| a.iter().filter_map(to_mailbox).collect::<Vec<_>>())
+/// Every mailbox of every field of an address header, groups flattened.
+fn all_mailboxes(msg: &Message<'_>, raw: &[u8], name: HeaderName<'_>) -> Vec<Mailbox> {
+    msg.headers()
+        .iter()
+        .filter(|h| h.name == name)
+        .flat_map(|h| field_mailboxes(h, raw))
         .collect()
 }
 
-/// Converts one parsed address; `None` when it has no address part.
-fn to_mailbox(addr: &mail_parser::Addr<'_>) -> Option<Mailbox> {
-    let address = one_line(addr.address.as_deref()?, 998);
-    if address.is_empty() {
-        return None;
+/// The mailboxes of one address field: mail-parser's reading when every address it found is
+/// well-formed, else the field's raw text read again by [`address::mailboxes`] (see that
+/// module for the inputs mail-parser splits wrongly). A mailbox whose address is still
+/// malformed (`@customer.test`) is left out: a reply could never reach it.
+fn field_mailboxes(field: &mail_parser::Header<'_>, raw: &[u8]) -> Vec<Mailbox> {
+    let Some(list) = field.value.as_address() else {
+        return Vec::new();
+    };
+    let from_parser: Option<Vec<Mailbox>> = list
+        .iter()
+        .filter_map(|a| {
+            let address = one_line(a.address.as_deref()?, 998);
+            (!address.is_empty()).then_some((a, address))
+        })
+        .map(|(a, address)| {
+            let address = address::canonical(&address)?;
+            let name = a
+                .name
+                .as_deref()
+                .map(|n| one_line(n, MAX_SUBJECT_CHARS))
+                .and_then(non_empty);
+            Some(Mailbox { name, address })
+        })
+        .collect();
+    if let Some(mailboxes) = from_parser {
+        return mailboxes;
     }
-    let name = addr
-        .name
-        .as_deref()
-        .map(|n| one_line(n, MAX_SUBJECT_CHARS))
-        .and_then(non_empty);
-    Some(Mailbox { name, address })
+    let text = raw
+        .get(field.offset_start as usize..field.offset_end as usize)
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    address::mailboxes(&text)
+        .into_iter()
+        .map(|m| Mailbox {
+            name: m
+                .name
+                .map(|n| decode_unstructured(n.as_bytes()))
+                .map(|n| one_line(&n, MAX_SUBJECT_CHARS))
+                .and_then(non_empty),
+            address: one_line(&m.address, 998),
+        })
+        .filter(|m| !m.address.is_empty())
+        .collect()
 }
 
 /// Return-Path of the first such header: `Some("")` for `<>`, `None` when absent.

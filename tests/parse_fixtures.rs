@@ -411,3 +411,35 @@ fn iso_2022_jp_subject_decodes() {
     let subject = parse(raw, &ParseLimits::default()).map(|m| m.subject);
     assert_eq!(subject.ok().as_deref(), Some("テスト"));
 }
+
+#[test]
+fn a_folded_quoted_local_part_in_reply_to_is_the_whole_address_not_at_domain() {
+    // mail-parser 0.11 read `"john.doe"` as a display name and `@customer.test` as the
+    // address (issue 17, 11d): the case was opened for `@customer.test`.
+    let msg = parsed("reply_to_quoted_local_part.eml");
+    assert_eq!(
+        msg.reply_to,
+        Some(mailbox(Some("John at home"), "john.doe@customer.test"))
+    );
+    assert_eq!(
+        msg.reply_address().map(Mailbox::normalized).as_deref(),
+        Some("john.doe@customer.test")
+    );
+    // The folded, quoted display name with an angle address was always read right.
+    assert_eq!(
+        msg.from,
+        Some(mailbox(Some("Doe, John"), "john.doe@work.customer.test"))
+    );
+    // A quoted local part that needs its quotes keeps them; an empty local part is no address.
+    assert_eq!(msg.cc, vec![mailbox(None, "\"jane roe\"@customer.test")]);
+}
+
+#[test]
+fn a_reply_to_with_an_empty_local_part_is_no_address_and_replies_go_to_from() {
+    let msg = parsed("reply_to_empty_local_part.eml");
+    assert_eq!(msg.reply_to, None);
+    assert_eq!(
+        msg.reply_address().map(Mailbox::normalized).as_deref(),
+        Some("john.doe@customer.test")
+    );
+}

@@ -5,9 +5,11 @@
 //! the size limit without downloading it; fetch the rest `BODY.PEEK[]` in batches of
 //! `mailbox.batch_size`; commit each batch in one transaction; then one `UID MOVE` per batch
 //! to the processed (or quarantine) folder. Between rounds: IDLE (bounded by the poll
-//! interval) or a plain poll. Any network error: reconnect with exponential backoff.
+//! interval) or a plain poll. Any network error: reconnect with a capped, jittered
+//! exponential backoff ([`backoff`]) that starts over after a session that worked.
 //! A lease row in the database keeps a second daemon from fetching the same mailbox.
 
+pub mod backoff;
 pub mod connect;
 
 use std::collections::BTreeMap;
@@ -69,6 +71,12 @@ pub fn mailbox_key(engine: &Engine) -> String {
 
 /// Runs ingest until `shutdown`, reconnecting on errors. The engine is re-read from `engine`
 /// at every round, so a reload takes effect between batches.
+///
+/// The reconnect backoff starts over after a session that completed at least one round
+/// (logged in, selected the inbox, checked the lease and, holding it, listed and drained the
+/// inbox). Login alone is not enough: a server that accepts the login and then fails at
+/// once (a broken mailbox, a proxy whose backend is down) would otherwise be asked again
+/// every second for ever; it keeps backing off instead.
 pub async fn run(
     engine: Arc<tokio::sync::RwLock<Arc<Engine>>>,
     store: SharedStore,
@@ -80,11 +88,12 @@ pub async fn run(
         std::process::id(),
         hostname().unwrap_or_else(|| "?".into())
     );
-    let mut backoff = StdDuration::from_secs(1);
+    let mut backoff = backoff::Backoff::reconnect();
     let mut ready_sent = false;
     while !shutdown.is_cancelled() {
         let eng = engine.read().await.clone();
-        match session(
+        let mut worked = false;
+        let result = session(
             &eng,
             &engine,
             &store,
@@ -92,26 +101,33 @@ pub async fn run(
             &holder,
             &shutdown,
             &mut ready_sent,
+            &mut worked,
         )
-        .await
-        {
+        .await;
+        if worked {
+            backoff.reset();
+        }
+        match result {
             Ok(()) => break,
             Err(e) => {
+                let retry_in = backoff.next_delay(&mut rand::thread_rng());
+                let failures = backoff.failures();
                 let transient = match &e {
                     IngestError::Connect(c) => c.is_transient(),
                     IngestError::Store(s) => s.is_transient(),
                     _ => true,
                 };
+                // One line per failed attempt; once the delay reaches its cap, a long
+                // outage logs one line every 15-30 s.
                 if transient {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "ingest: error, reconnecting");
+                    tracing::warn!(error = %e, retry_in = ?retry_in, failures, "ingest: error, reconnecting");
                 } else {
-                    tracing::error!(error = %e, retry_in = ?backoff, "ingest: error that needs the admin, retrying");
+                    tracing::error!(error = %e, retry_in = ?retry_in, failures, "ingest: error that needs the admin, retrying");
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(retry_in) => {}
                 }
-                backoff = (backoff * 2).min(StdDuration::from_secs(300));
             }
         }
     }
@@ -147,6 +163,7 @@ async fn session(
     holder: &str,
     shutdown: &CancellationToken,
     ready_sent: &mut bool,
+    worked: &mut bool,
 ) -> Result<(), IngestError> {
     let cfg = eng.config.clone();
     let m = &cfg.mailbox;
@@ -225,6 +242,8 @@ async fn session(
             tracing::warn!(mailbox = %key, "ingest: another mailcase holds the fetch lease for this mailbox; waiting");
         }
         (hooks.on_healthy)();
+        // A whole round done: this connection worked (the backoff starts over).
+        *worked = true;
         if shutdown.is_cancelled() {
             let _ = tokio::time::timeout(StdDuration::from_secs(5), s.logout()).await;
             return Ok(());
