@@ -239,3 +239,52 @@ async fn dmarc_failure_in_our_authentication_results_means_no_acknowledgment_and
         .all(|(e, _)| e != "suspected_spam"));
     d.stop().await;
 }
+
+/// The shared corpus's human mail (labels.tsv `human-new`, `human-reply`), none of it spam:
+/// no default verdict may fire on it. One reply there forwards a message whose own header
+/// says `X-Spam-Status: Yes`: only the top-level header counts, never an attached message's.
+#[test]
+fn no_human_mail_of_the_corpus_is_suspected_spam_not_even_one_forwarding_a_flagged_message() {
+    use mailcase::classify::spam::judge;
+    use mailcase::config::SpamConfig;
+    use mailcase::parse::{parse, ParseLimits};
+
+    let dir = repo().join("../shared/corpus");
+    let Ok(labels) = std::fs::read_to_string(dir.join("labels.tsv")) else {
+        println!("corpus not found at {}, skipped", dir.display());
+        return;
+    };
+    let mut judged = Vec::new();
+    for line in labels.lines().skip(1) {
+        let mut cols = line.split('\t');
+        let (Some(path), Some(class)) = (cols.next(), cols.next()) else {
+            continue;
+        };
+        if !class.starts_with("human") {
+            continue;
+        }
+        let raw = std::fs::read(dir.join(path)).expect("labelled corpus file");
+        let Ok(msg) = parse(&raw, &ParseLimits::default()) else {
+            continue;
+        };
+        let verdict = judge(
+            &SpamConfig::default(),
+            Some("mx.support.test"),
+            &msg.headers,
+        );
+        assert!(verdict.is_none(), "{path}: {verdict:?}");
+        judged.push(path.to_string());
+    }
+    // Many reply-parser fixtures are bodies without a header, which do not parse: 35 do.
+    assert!(
+        judged.len() >= 30,
+        "only {} human messages judged",
+        judged.len()
+    );
+    assert!(
+        judged
+            .iter()
+            .any(|p| p.ends_with("stalwartlabs-mail-parser/resources/eml/thirdparty/015.eml")),
+        "the reply forwarding a flagged message was judged"
+    );
+}
