@@ -57,6 +57,43 @@ pub enum AuthVerdict {
 
 /// `headers` are the message's top-level header fields in the order they appear (name, unfolded value), as `InboundMessage::headers` holds them; `from_domain` is the domain of the From address.
 pub fn verify(headers: &[(String, String)], authserv_id: &str, from_domain: &str) -> AuthVerdict {
+    match our_field(headers, authserv_id) {
+        Some(body) => {
+            let wanted = authserv_id.trim();
+            let who = if wanted.is_empty() {
+                "the receiving server"
+            } else {
+                wanted
+            };
+            judge(body, who, from_domain)
+        }
+        None => AuthVerdict::Missing,
+    }
+}
+
+/// The `method=result` pairs of our topmost field, lower case and in order, for a check
+/// that looks for a failure instead of a pass (the spam guard's `dmarc=fail`): the same
+/// field [`verify`] judges, chosen by the same rules. `None` when no field is ours; an error
+/// when ours cannot be read.
+pub fn our_results(
+    headers: &[(String, String)],
+    authserv_id: &str,
+) -> Option<Result<Vec<(String, String)>, &'static str>> {
+    our_field(headers, authserv_id).map(|body| {
+        body.map(|b| {
+            b.results
+                .into_iter()
+                .map(|r| (r.method, r.result))
+                .collect()
+        })
+    })
+}
+
+/// The body of the topmost field whose authserv-id is ours (see the module doc).
+fn our_field(
+    headers: &[(String, String)],
+    authserv_id: &str,
+) -> Option<Result<Body, &'static str>> {
     let wanted = authserv_id.trim();
     for (name, value) in headers {
         if !name.trim().eq_ignore_ascii_case("authentication-results") {
@@ -70,15 +107,10 @@ pub fn verify(headers: &[(String, String)], authserv_id: &str, from_domain: &str
             Some(id) => !wanted.is_empty() && id.eq_ignore_ascii_case(wanted),
         };
         if ours {
-            let who = if wanted.is_empty() {
-                "the receiving server"
-            } else {
-                wanted
-            };
-            return judge(rest.body(id.is_none()), who, from_domain);
+            return Some(rest.body(id.is_none()));
         }
     }
-    AuthVerdict::Missing
+    None
 }
 
 /// The longest piece of a header value quoted back in a [`AuthVerdict::Fail`] reason.

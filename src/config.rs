@@ -785,6 +785,65 @@ impl Default for LoopsConfig {
     }
 }
 
+/// What happens to a new complaint the receiving server judged spam or forged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SpamAction {
+    /// The case is opened and the agents see it marked as suspected spam, but no
+    /// acknowledgment goes out: nothing is lost when the filter is wrong.
+    #[default]
+    NoAck,
+    /// Moved to the quarantine folder with the reason, like unparseable mail: no case.
+    Quarantine,
+}
+
+/// One spam verdict header of the receiving server.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SpamHeaderRule {
+    /// Header field name (case-insensitive), e.g. `X-Spam-Flag`.
+    pub header: String,
+    /// The field says spam when its value (case-insensitive, whitespace collapsed) is one of
+    /// these, or starts with one followed by a character that is not a letter or digit
+    /// (`yes` matches `Yes, score=7.3 required=5.0`, not `yesterday`).
+    pub values: Vec<String>,
+}
+
+/// Honour the receiving server's verdicts on new complaints, so spam with a forged sender
+/// does not make us mail an acknowledgment to an innocent third party (backscatter).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpamConfig {
+    /// `no_ack` (default) or `quarantine` (see [`SpamAction`]).
+    #[serde(default)]
+    pub action: SpamAction,
+    /// Honour the spam verdict headers in `header_rules`.
+    #[serde(default = "yes")]
+    pub spam_headers: bool,
+    /// The spam verdict headers; when absent, SpamAssassin's and rspamd's (see
+    /// [`SpamConfig::rules`]). Given here, they replace the defaults.
+    pub header_rules: Option<Vec<SpamHeaderRule>>,
+    /// The authserv-id of our receiving server's `Authentication-Results`; default:
+    /// `agents.authserv_id`. Without either, SPF/DMARC results are not read at all: no other
+    /// field can be told from one the sender wrote.
+    pub authserv_id: Option<String>,
+    /// `method=result` pairs in our `Authentication-Results` that mark a forged sender;
+    /// default `["spf=fail", "dmarc=fail"]`; `[]` turns the check off.
+    pub auth_failures: Option<Vec<String>>,
+}
+
+impl Default for SpamConfig {
+    fn default() -> Self {
+        SpamConfig {
+            action: SpamAction::NoAck,
+            spam_headers: true,
+            header_rules: None,
+            authserv_id: None,
+            auth_failures: None,
+        }
+    }
+}
+
 fn default_loop_side() -> u32 {
     10
 }
@@ -834,6 +893,44 @@ fn default_flood_exempt() -> Vec<String> {
     .iter()
     .map(|d| d.to_string())
     .collect()
+
+}
+
+impl SpamConfig {
+    /// The spam verdict headers honoured: SpamAssassin's `X-Spam-Flag: YES` and
+    /// `X-Spam-Status: Yes, ...`; rspamd's milter_headers `X-Spam: Yes`, `X-Spamd-Result:
+    /// default: True [...]` and `X-Rspamd-Action` of `reject`, `add header` or `rewrite
+    /// subject` (greylist and soft reject are not a spam verdict); or the configured ones.
+    pub fn rules(&self) -> Vec<SpamHeaderRule> {
+        if !self.spam_headers {
+            return Vec::new();
+        }
+        if let Some(rules) = &self.header_rules {
+            return rules.clone();
+        }
+        let rule = |header: &str, values: &[&str]| SpamHeaderRule {
+            header: header.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        vec![
+            rule("X-Spam-Flag", &["yes"]),
+            rule("X-Spam-Status", &["yes"]),
+            rule("X-Spam", &["yes"]),
+            rule("X-Spamd-Result", &["default: true"]),
+            rule(
+                "X-Rspamd-Action",
+                &["reject", "add header", "rewrite subject"],
+            ),
+        ]
+    }
+
+    /// The `method=result` pairs that mark a forged sender (lower case), empty when off.
+    pub fn failures(&self) -> Vec<String> {
+        match &self.auth_failures {
+            Some(list) => list.iter().map(|f| f.trim().to_ascii_lowercase()).collect(),
+            None => vec!["spf=fail".into(), "dmarc=fail".into()],
+        }
+    }
 }
 
 /// Templates.
@@ -975,6 +1072,9 @@ pub struct Config {
     /// The management digest (off without a `[digest]` section).
     #[serde(default)]
     pub digest: DigestConfig,
+    /// The receiving server's spam and SPF/DMARC verdicts on new complaints.
+    #[serde(default)]
+    pub spam: SpamConfig,
     /// Folder the config was read from; relative paths in it are resolved against this.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -1963,7 +2063,71 @@ impl Config {
             push("loops.window", "must be at least 1m".into());
         }
         self.validate_retention(&mut push);
+        self.validate_spam(&mut push);
         p
+    }
+
+    /// The authserv-id whose `Authentication-Results` the spam guard reads:
+    /// `spam.authserv_id`, else `agents.authserv_id`; `None` when neither is set.
+    pub fn spam_authserv_id(&self) -> Option<&str> {
+        self.spam
+            .authserv_id
+            .as_deref()
+            .or(self.agents.authserv_id.as_deref())
+            .filter(|id| !id.trim().is_empty())
+    }
+
+    fn validate_spam(&self, push: &mut impl FnMut(&str, String)) {
+        let s = &self.spam;
+        for (i, r) in s.header_rules.iter().flatten().enumerate() {
+            let name = r.header.trim();
+            if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
+                push(
+                    &format!("spam.header_rules[{i}].header"),
+                    format!("`{}` is not a header field name", r.header),
+                );
+            }
+            if r.values.is_empty() || r.values.iter().any(|v| v.trim().is_empty()) {
+                push(
+                    &format!("spam.header_rules[{i}].values"),
+                    "needs at least one value, none of them empty".into(),
+                );
+            }
+        }
+        for (i, f) in s.auth_failures.iter().flatten().enumerate() {
+            let ok = f.trim().split_once('=').is_some_and(|(m, r)| {
+                let word = |w: &str| {
+                    !w.is_empty()
+                        && w.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                };
+                word(m) && word(r)
+            });
+            if !ok {
+                push(
+                    &format!("spam.auth_failures[{i}]"),
+                    format!("`{f}` is not a `method=result` pair such as \"dmarc=fail\""),
+                );
+            }
+        }
+        if s.authserv_id
+            .as_deref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            push(
+                "spam.authserv_id",
+                "must not be empty: the id your receiving server writes in Authentication-Results"
+                    .into(),
+            );
+        }
+        if s.auth_failures.as_ref().is_some_and(|f| !f.is_empty())
+            && self.spam_authserv_id().is_none()
+        {
+            push(
+                "spam.auth_failures",
+                "needs spam.authserv_id (or agents.authserv_id): without it our server's Authentication-Results cannot be told from one the sender wrote".into(),
+            );
+        }
     }
 
     fn validate_retention(&self, push: &mut impl FnMut(&str, String)) {
@@ -2184,6 +2348,51 @@ name = ""
             e.contains("support.address") && e.contains("reply token"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn spam_settings_are_checked_with_their_keys() {
+        let text = MINIMAL.to_string()
+            + r#"
+[spam]
+authserv_id = " "
+auth_failures = ["dmarc=fail", "dmarc fail"]
+
+[[spam.header_rules]]
+header = "X-Spam Flag"
+values = []
+"#;
+        let e = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        for key in [
+            "spam.authserv_id",
+            "spam.auth_failures[1]",
+            "spam.auth_failures:",
+            "spam.header_rules[0].header",
+            "spam.header_rules[0].values",
+        ] {
+            assert!(e.contains(key), "{key} missing in: {e}");
+        }
+    }
+
+    #[test]
+    fn spam_auth_failures_are_read_only_with_an_authserv_id() {
+        let c = Config::from_toml(MINIMAL, Path::new(".")).unwrap();
+        assert_eq!(c.spam.action, SpamAction::NoAck);
+        assert_eq!(c.spam_authserv_id(), None);
+        assert_eq!(c.spam.rules().len(), 5);
+        let text = MINIMAL.to_string() + "\n[agents]\nauthserv_id = \"mx.support.test\"\n";
+        let c = Config::from_toml(&text, Path::new(".")).unwrap();
+        assert_eq!(c.spam_authserv_id(), Some("mx.support.test"));
+        assert_eq!(c.spam.failures(), vec!["spf=fail", "dmarc=fail"]);
+        let text = MINIMAL.to_string()
+            + "\n[spam]\naction = \"quarantine\"\nauthserv_id = \"mx2.support.test\"\nauth_failures = [\"DMARC=fail\"]\nspam_headers = false\n";
+        let c = Config::from_toml(&text, Path::new(".")).unwrap();
+        assert_eq!(c.spam.action, SpamAction::Quarantine);
+        assert_eq!(c.spam_authserv_id(), Some("mx2.support.test"));
+        assert_eq!(c.spam.failures(), vec!["dmarc=fail"]);
+        assert!(c.spam.rules().is_empty());
     }
 
     #[test]

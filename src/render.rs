@@ -243,6 +243,9 @@ pub struct MailContext {
     pub late_reply: bool,
     /// The customer's message reopened a resolved case.
     pub reopened: bool,
+    /// Why the receiving server's verdicts make this new case suspected spam (its sender
+    /// may be forged, so it was not acknowledged); `None` for an ordinary case.
+    pub suspected_spam: Option<String>,
     /// A status update rendered from its own template, appended to a relayed answer.
     pub update_text: Option<String>,
     pub update_html: Option<String>,
@@ -291,6 +294,7 @@ impl MailContext {
             linked_reference: Some("CMP-0A1B2-3".into()),
             late_reply: false,
             reopened: true,
+            suspected_spam: Some("suspected spam: X-Spam-Flag: YES".into()),
             update_text: Some("Your case is resolved.".into()),
             update_html: Some("<p>Your case is resolved.</p>".into()),
             reason: Some("customer threatens to cancel".into()),

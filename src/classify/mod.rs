@@ -3,6 +3,7 @@
 //! Pure functions over an [`InboundMessage`]; the rules come from config and are compiled once.
 
 pub mod robot;
+pub mod spam;
 
 use regex::{Regex, RegexBuilder};
 

@@ -431,6 +431,7 @@ pub(super) fn notify_new_case(
     m.attachments = attachments;
     m.linked_reference = link.map(|l| l.case().reference.clone());
     m.late_reply = matches!(link, Some(Link::LateReply(_)));
+    m.suspected_spam = super::spam_verdict(c.engine, msg, link).map(|s| s.to_string());
     c.send_agents(case, "agent_new_case", &to, "agent_new_case", &m, files)
 }
 

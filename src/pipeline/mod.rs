@@ -21,7 +21,7 @@ use crate::case::Reference;
 use crate::classify::robot::{self, RobotKind};
 use crate::classify::{Classification, Classifier};
 use crate::clock::SharedClock;
-use crate::config::{ClockKind, Config};
+use crate::config::{ClockKind, Config, SpamAction};
 use crate::outbox::compose::{self, Outgoing};
 use crate::parse::{self, InboundMessage, ParseLimits};
 use crate::render::{AckContext, Renderer};
@@ -674,6 +674,13 @@ fn open_case(
 ) -> Result<Outcome, StoreError> {
     let linked = link.map(|l| l.case().id);
     let cfg = &engine.config;
+    // Backscatter: the receiving server's spam or SPF/DMARC verdict (classify::spam).
+    let suspect = spam_verdict(engine, msg, link);
+    if let Some(s) = suspect.as_ref() {
+        if cfg.spam.action == SpamAction::Quarantine {
+            return quarantine(tx, item, format!("{s} (spam.action = quarantine)"), now);
+        }
+    }
     let customer = msg
         .reply_address()
         .cloned()
@@ -756,7 +763,11 @@ fn open_case(
 
     // Refused by a cap, or an address lettre refuses: the case stands, unacknowledged, and
     // the agents see it like any other.
-    let queued = match ack_allowed(tx, engine, &customer_addr, now)? {
+    let allowed = match &suspect {
+        Some(s) => suspected_spam(tx, case_id, s, now)?,
+        None => ack_allowed(tx, engine, &customer_addr, now)?,
+    };
+    let queued = match allowed {
         Ok(()) => enqueue_ack(
             tx, engine, msg, &customer, &reference, case_id, &class, due, now,
         )?,
@@ -826,6 +837,39 @@ fn ack_allowed(
         )));
     }
     Ok(Ok(()))
+}
+
+/// The receiving server's verdict on the mail that opens a new case. A late reply came back
+/// through our own reply address or Message-ID, to its own case's customer: not judged.
+fn spam_verdict(
+    engine: &Engine,
+    msg: &InboundMessage,
+    link: Option<Link<'_>>,
+) -> Option<crate::classify::spam::Suspicion> {
+    match link {
+        Some(Link::LateReply(_)) => None,
+        _ => crate::classify::spam::judge_message(&engine.config, msg),
+    }
+}
+
+/// A new case from a suspected spammer (`spam.action = "no_ack"`): audited as
+/// `suspected_spam`, and no acknowledgment, which could go to a forged, innocent address.
+fn suspected_spam(
+    tx: &Tx<'_>,
+    case_id: i64,
+    suspicion: &crate::classify::spam::Suspicion,
+    now: DateTime<Utc>,
+) -> Result<Result<(), String>, StoreError> {
+    tx.audit(
+        Some(case_id),
+        now,
+        "system",
+        "suspected_spam",
+        &serde_json::json!({"reasons": suspicion.reasons, "action": "no_ack"}),
+    )?;
+    Ok(Err(format!(
+        "{suspicion}: the sender may be forged (spam.action = no_ack)"
+    )))
 }
 
 /// "within 2 hours", "within 1 business day".
