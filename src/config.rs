@@ -893,7 +893,6 @@ fn default_flood_exempt() -> Vec<String> {
     .iter()
     .map(|d| d.to_string())
     .collect()
-
 }
 
 impl SpamConfig {
