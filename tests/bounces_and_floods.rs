@@ -172,9 +172,19 @@ async fn a_flood_from_one_sender_joins_their_open_case_instead_of_opening_hundre
         .count();
     assert_eq!(joined, 37);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    // Acknowledgments: capped per sender (3 an hour); agent cards: one per case, not per mail.
+    // Acknowledgments: capped per sender (3 an hour); agent cards: one per case, not per
+    // mail, and one summary of the flood.
     assert!(w.mailbox(&bot, "INBOX").await.len() <= 3);
-    assert_eq!(w.mailbox(&w.ann, "INBOX").await.len(), 3);
+    let ann = w.mailbox(&w.ann, "INBOX").await;
+    assert_eq!(ann.len(), 4);
+    let summaries: Vec<_> = ann
+        .iter()
+        .filter(|m| m.text.contains("looks like a flood"))
+        .collect();
+    assert_eq!(summaries.len(), 1);
+    assert!(summaries[0]
+        .text
+        .contains("limits.new_cases_per_sender_per_hour = 3"));
     d.stop().await;
 }
 
