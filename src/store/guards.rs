@@ -70,7 +70,8 @@ impl Tx<'_> {
         Ok(n > 0)
     }
 
-    /// Messages stored on the case since `since` whose role is one of `roles`.
+    /// Messages stored on the case since `since` whose role is one of `roles`; mail a flood
+    /// cap joined to the case is not counted (the flood caps hold it already).
     ///
     /// # Errors
     /// SQL errors.
@@ -82,7 +83,7 @@ impl Tx<'_> {
     ) -> Result<i64, StoreError> {
         let mut st = self.tx.prepare_cached(
             "SELECT COUNT(*) FROM messages WHERE case_id = ?1 AND received_at >= ?2
-             AND (role = ?3 OR role = ?4 OR role = ?5)",
+             AND (role = ?3 OR role = ?4 OR role = ?5) AND outcome != 'flood_joined'",
         )?;
         let r = |i: usize| roles.get(i).copied().unwrap_or("");
         Ok(st.query_row(params![case_id, ts(since), r(0), r(1), r(2)], |r| r.get(0))?)
