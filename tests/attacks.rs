@@ -404,7 +404,12 @@ async fn a_forged_from_with_a_strangers_reply_to_registers_nobody_new_and_cannot
     let resolved_mail = resolved_mail.last().unwrap();
     let colleague = w.customer("colleague");
     // The colleague joins first through a reply to our mail (they were forwarded it).
-    let join = thunderbird_reply(&colleague, "Colin", resolved_mail, "Thanks, solved!");
+    let join = thunderbird_reply(
+        &colleague,
+        "Colin",
+        resolved_mail,
+        "Thanks, solved!\r\n\r\nColin",
+    );
     w.send_raw(
         &colleague,
         &resolved_mail.reply_to.as_ref().unwrap().address,
@@ -421,6 +426,23 @@ async fn a_forged_from_with_a_strangers_reply_to_registers_nobody_new_and_cannot
     let now = w.case_of(&customer);
     assert_eq!(now.status, "resolved", "only the customer closes the case");
     assert_eq!(audit_events(&w, case.id, "closing_refused").len(), 1);
+    // The customer's own thanks, signed with her name as people do, closes it.
+    let thanks = thunderbird_reply(
+        &customer,
+        "Vera Victim",
+        resolved_mail,
+        "Thanks, solved!\r\n\r\nBest regards,\r\nVera",
+    );
+    w.send_raw(
+        &customer,
+        &resolved_mail.reply_to.as_ref().unwrap().address,
+        thanks.as_bytes(),
+    )
+    .await;
+    wait_for("closed by the customer", WAIT, || async {
+        (w.case_of(&customer).status == "closed").then_some(())
+    })
+    .await;
     d.stop().await;
 }
 
@@ -491,7 +513,7 @@ fn tagged(from: &str, to: &str, reference: &str, body: &str) -> mailcase::pipeli
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_text_three_times_or_our_message_id_quoted_back_stops_the_case() {
+async fn the_same_text_three_times_or_our_message_ids_quoted_back_twice_stop_the_case() {
     use mailcase::pipeline::process_batch;
     let w = World::new("loop_shape", ANN_ONLY);
     let (engine, mut store) = w.engine_and_store();
@@ -557,12 +579,21 @@ async fn the_same_text_three_times_or_our_message_id_quoted_back_stops_the_case(
         "Your message was received.\r\n\r\n--- original headers ---\r\nMessage-ID: <{ack_id}>\r\nSubject: [{}] Kettle",
         kettle.reference
     );
+    // Once may be a person pasting our headers for a deliverability question.
     let m = tagged(&other, &w.support, &kettle.reference, &echo);
+    process_batch(&mut store, &engine, &[m]).unwrap();
+    assert!(audit_events(&w, kettle.id, "loop_stopped").is_empty());
+    // An auto-responder echoes them with every answer: the second time stops the case.
+    let echo2 = echo.replace(
+        "Your message was received.",
+        "Your message was received again.",
+    );
+    let m = tagged(&other, &w.support, &kettle.reference, &echo2);
     process_batch(&mut store, &engine, &[m]).unwrap();
     let stops = audit_events(&w, kettle.id, "loop_stopped");
     assert_eq!(stops.len(), 1);
     assert!(
-        stops[0].contains("quotes the Message-ID of mail we sent"),
+        stops[0].contains("quote the Message-IDs of mail we sent"),
         "{stops:?}"
     );
 }

@@ -56,6 +56,80 @@ fn rating_of(text: &str) -> Option<(u8, Option<String>)> {
     Some((n, (!comment.is_empty()).then_some(comment)))
 }
 
+/// Words that close a mail before the name ("Best regards,", "Cheers", "Grüße"): with the
+/// sender's own name they make a sign-off, which says nothing about the issue.
+const CLOSING_WORDS: &[&str] = &[
+    "best",
+    "regards",
+    "kind",
+    "warm",
+    "warmest",
+    "cheers",
+    "br",
+    "greetings",
+    "yours",
+    "sincerely",
+    "cordially",
+    "mfg",
+    "gruß",
+    "grüße",
+    "gruss",
+    "viele",
+    "liebe",
+    "freundliche",
+    "cordialement",
+    "bien",
+    "saludos",
+    "saluti",
+    "groeten",
+    "met",
+    "vriendelijke",
+    "atenciosamente",
+];
+
+/// `text` without its sign-off: up to two last lines made only of the sender's name words
+/// (`name`, the From display name) and closing words ("Best regards,\nColin"). "Thanks,
+/// solved!\n\nColin" is a thanks; without this the name made it "not solved".
+pub fn strip_sign_off(text: &str, name: Option<&str>) -> String {
+    let names: Vec<String> = name
+        .unwrap_or_default()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    // A sign-off line: a few words, each a name word, a closing word or an initial; the
+    // first one stripped (the last line) must carry the name, a line above it may be closing
+    // words alone ("Best regards,").
+    let is_sign_off = |line: &str, need_name: bool| {
+        let words: Vec<String> = line
+            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let name_word = |w: &String| names.contains(w) || w.chars().count() == 1;
+        !words.is_empty()
+            && words.len() <= 4
+            && (!need_name || words.iter().any(name_word))
+            && words
+                .iter()
+                .all(|w| name_word(w) || CLOSING_WORDS.contains(&w.as_str()))
+    };
+    let mut lines: Vec<&str> = text.trim().lines().collect();
+    for need_name in [true, false] {
+        let body_left = lines.iter().filter(|l| !l.trim().is_empty()).count() > 1;
+        match lines.last() {
+            Some(l) if body_left && is_sign_off(l, need_name) => {
+                lines.pop();
+                while lines.last().is_some_and(|l| l.trim().is_empty()) {
+                    lines.pop();
+                }
+            }
+            _ => break,
+        }
+    }
+    lines.join("\n")
+}
+
 /// Judges `text` (the reply without quoted history).
 pub fn judge(text: &str, satisfied: &[String], unsatisfied: &[String]) -> Judgement {
     let t = text.trim();
@@ -88,6 +162,33 @@ fn judge_words(t: &str, satisfied: &[String], unsatisfied: &[String]) -> Judgeme
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sign_off_with_the_senders_name_is_not_part_of_the_answer() {
+        assert_eq!(
+            strip_sign_off("Thanks, solved!\n\nColin", Some("Colin")),
+            "Thanks, solved!"
+        );
+        assert_eq!(
+            strip_sign_off(
+                "Thanks, solved!\n\nBest regards,\nCarol",
+                Some("Carol Customer")
+            ),
+            "Thanks, solved!"
+        );
+        assert_eq!(strip_sign_off("Thanks!\nJ.", Some("Jane Doe")), "Thanks!");
+        // Not a sign-off: other words, another name, or nothing left above it.
+        assert_eq!(
+            strip_sign_off("Thanks\n\nstill broken", Some("Colin")),
+            "Thanks\n\nstill broken"
+        );
+        assert_eq!(
+            strip_sign_off("Thanks\n\nBob", Some("Colin")),
+            "Thanks\n\nBob"
+        );
+        assert_eq!(strip_sign_off("Colin", Some("Colin")), "Colin");
+        assert_eq!(strip_sign_off("Thanks\n\nColin", None), "Thanks\n\nColin");
+    }
     use crate::config::FollowUpConfig;
 
     fn j(t: &str) -> Judgement {

@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{format_local, open_case, promise_text, Engine, Link, Outcome};
 use crate::authres::{self, AuthVerdict};
 use crate::case::commands::{self, Command, Parsed};
-use crate::case::judge::{judge, Judgement};
+use crate::case::judge::{judge, strip_sign_off, Judgement};
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::Reference;
 use crate::config::{AgentConfig, AgentVerify};
@@ -26,6 +26,7 @@ use crate::store::{parse_ts, CaseRow, NewMessage, NewOutbound, StoreError, Tx};
 use crate::thread::subject;
 use crate::thread::token::Role;
 
+use super::guards::{Guard, Side, Verdict};
 use super::Inbound;
 
 /// At most this many Message-IDs in a References header: the root and the latest ones
@@ -39,7 +40,7 @@ pub(super) struct Ctx<'a, 't> {
     pub now: DateTime<Utc>,
 }
 
-impl Ctx<'_, '_> {
+impl<'t> Ctx<'_, 't> {
     fn prefix(&self) -> &str {
         &self.engine.config.support.reference_prefix
     }
@@ -96,14 +97,7 @@ impl Ctx<'_, '_> {
             )?;
             return Ok(false);
         }
-        if let Err(why) = super::guards::may_send(self, case, Some(&case.customer_address))? {
-            self.tx.audit(
-                Some(case.id),
-                self.now,
-                "system",
-                "not_sent",
-                &serde_json::json!({"kind": kind, "reason": why}),
-            )?;
+        if !self.gate(case, Some(&case.customer_address), kind)? {
             return Ok(false);
         }
         let rendered = self
@@ -209,21 +203,64 @@ impl Ctx<'_, '_> {
         if to.is_empty() {
             return Ok(());
         }
-        if let Err(why) = super::guards::may_send(self, case, None)? {
-            return self.tx.audit(
-                Some(case.id),
-                self.now,
-                "system",
-                "not_sent",
-                &serde_json::json!({"kind": kind, "reason": why}),
-            );
+        if !self.gate(case, None, kind)? {
+            return Ok(());
         }
         self.send_agents_ungated(case, kind, to, template, mctx, attachments)
     }
 
-    /// [`Ctx::send_agents`] without the loop guard: for the guard's own notice that it
-    /// stopped the case.
-    pub(super) fn send_agents_ungated(
+    /// The loop guard of this message's transaction.
+    pub(super) fn guard(&self) -> Guard<'_, 't> {
+        Guard {
+            tx: self.tx,
+            loops: &self.engine.config.loops,
+            domain: &self.engine.domain,
+            now: self.now,
+        }
+    }
+
+    /// Asks the loop guard whether mail of `kind` may be queued on the case; when not, audits
+    /// why, and when this check stopped the case, tells the agents.
+    fn gate(
+        &self,
+        case: &CaseRow,
+        recipient: Option<&str>,
+        kind: &str,
+    ) -> Result<bool, StoreError> {
+        let why = match self.guard().may_send(case, recipient)? {
+            Verdict::Send => return Ok(true),
+            Verdict::Refused(why) => why,
+            Verdict::Stopped(reason) => {
+                self.loop_stopped(case, &reason)?;
+                format!("the case stopped relaying as a mail loop ({reason})")
+            }
+        };
+        self.tx.audit(
+            Some(case.id),
+            self.now,
+            "system",
+            "not_sent",
+            &serde_json::json!({"kind": kind, "reason": why}),
+        )?;
+        Ok(false)
+    }
+
+    /// Tells the agents, once, that the loop guard stopped the case.
+    pub(super) fn loop_stopped(&self, case: &CaseRow, reason: &str) -> Result<(), StoreError> {
+        let mut m = self.mail_ctx(case);
+        m.reason = Some(reason.to_string());
+        self.send_agents_ungated(
+            case,
+            "agent_loop_stopped",
+            &self.engine.config.notify_addresses(),
+            "agent_loop_stopped",
+            &m,
+            vec![],
+        )
+    }
+
+    /// [`Ctx::send_agents`] without the loop guard: for the notice that it stopped the case.
+    fn send_agents_ungated(
         &self,
         case: &CaseRow,
         kind: &str,
@@ -457,7 +494,9 @@ pub(super) fn from_customer_side(
     let mut reopened = false;
     if matches!(status, Status::Resolved | Status::Closed) {
         let f = &c.engine.config.follow_up;
-        let judged = judge(&visible(msg), &f.satisfied_phrases, &f.unsatisfied_words);
+        let name = msg.from.as_ref().and_then(|m| m.name.as_deref());
+        let text = strip_sign_off(&visible(msg), name);
+        let judged = judge(&text, &f.satisfied_phrases, &f.unsatisfied_words);
         match judged {
             // Confirming, closing and rating are the customer's alone.
             Judgement::Rating { .. } | Judgement::Satisfied if !is_customer => {
@@ -518,7 +557,9 @@ pub(super) fn from_customer_side(
         "message_joined",
         &serde_json::json!({"message_id": msg.message_id, "subject": msg.subject, "role": role}),
     )?;
-    super::guards::after_inbound(c, case, super::guards::Side::Customer, msg)?;
+    if let Some(reason) = c.guard().after_inbound(case, Side::Customer, msg)? {
+        c.loop_stopped(case, &reason)?;
+    }
     let to = transition(status, CaseEvent::CustomerReplied).unwrap_or(status);
     let reason = if reopened {
         "customer replied after resolution (reopened)"
@@ -920,7 +961,9 @@ pub(super) fn from_agent_side(
             "relayed": relay.is_some(),
         }),
     )?;
-    super::guards::after_inbound(c, case, super::guards::Side::Agent, msg)?;
+    if let Some(reason) = c.guard().after_inbound(case, Side::Agent, msg)? {
+        c.loop_stopped(case, &reason)?;
+    }
 
     let cfg = &c.engine.config;
     let mut current = case.clone();

@@ -9,13 +9,15 @@
 //! - more than `loops.max_messages_per_side` messages from one side (the customer's, or the
 //!   agents') within `loops.window`: faster than people write;
 //! - the same text from one side `loops.max_repeats` times within the window;
-//! - one of our own Message-IDs quoted back in a message's text (an auto-responder echoing
-//!   our headers);
+//! - our own Message-IDs quoted back in the text of two messages within the window (an
+//!   auto-responder echoing our headers; a person pasting them once for a deliverability
+//!   question is not stopped);
 //! - more than `loops.max_outbound_per_case_per_hour` mails of every kind queued on the case.
 //!
 //! Any of them stops the case: its messages are still stored (nothing is lost), but nothing
 //! more is queued on it, to anybody, until an admin runs `mailcase resume REF`; the agents
-//! are told once. Separately, every mail to one customer-side address counts toward
+//! are told once (the [`Verdict::Stopped`] answer: the conversation code sends the notice, so
+//! this module only reads the store and decides). Separately, every mail to one customer-side address counts toward
 //! `loops.max_outbound_per_address_per_hour` over all cases.
 //!
 //! Floods of new cases are capped in `pipeline::flood_target` by sender (its `+tag` aside),
@@ -25,9 +27,9 @@
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
-use super::conversation::Ctx;
+use crate::config::LoopsConfig;
 use crate::parse::InboundMessage;
-use crate::store::{CaseRow, StoreError};
+use crate::store::{CaseRow, StoreError, Tx};
 
 /// Which side of a case wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,152 +53,175 @@ impl Side {
     }
 }
 
-/// Where the guard starts counting: the window, or the admin's last resume if later.
-fn since(c: &Ctx<'_, '_>, case: &CaseRow) -> Result<DateTime<Utc>, StoreError> {
-    let window =
-        Duration::from_std(c.engine.config.loops.window.0).unwrap_or(Duration::minutes(10));
-    let from = c.now - window;
-    Ok(match c.tx.loop_resumed_at(case.id)? {
-        Some(r) if r > from => r,
-        _ => from,
-    })
+/// Whether mail may be queued on a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Verdict {
+    Send,
+    /// Not now: the case was stopped before, or a per-address cap is reached.
+    Refused(String),
+    /// This very check stopped the case: the caller tells the agents, once.
+    Stopped(String),
 }
 
-fn window_text(c: &Ctx<'_, '_>) -> String {
-    super::human_duration(c.engine.config.loops.window.0)
+/// The guard's view of one message's transaction: what it reads and writes, and the limits.
+pub(super) struct Guard<'a, 't> {
+    pub tx: &'a Tx<'t>,
+    pub loops: &'a LoopsConfig,
+    /// The domain of our Message-IDs.
+    pub domain: &'a str,
+    pub now: DateTime<Utc>,
 }
 
-/// After a message of `side` was stored on `case`: stops the case when the message repeats
-/// a text of its side or quotes one of our Message-IDs back.
-///
-/// # Errors
-/// Store errors.
-pub(super) fn after_inbound(
-    c: &Ctx<'_, '_>,
-    case: &CaseRow,
-    side: Side,
-    msg: &InboundMessage,
-) -> Result<(), StoreError> {
-    if c.tx.loop_stop(case.id)?.is_some() {
-        return Ok(());
+impl Guard<'_, '_> {
+    /// Where the guard starts counting: the window, or the admin's last resume if later.
+    fn since(&self, case: &CaseRow) -> Result<DateTime<Utc>, StoreError> {
+        let window = Duration::from_std(self.loops.window.0).unwrap_or(Duration::minutes(10));
+        let from = self.now - window;
+        Ok(match self.tx.loop_resumed_at(case.id)? {
+            Some(r) if r > from => r,
+            _ => from,
+        })
     }
-    let from = since(c, case)?;
-    let text = if msg.reply_text.trim().is_empty() {
-        msg.text.as_str()
-    } else {
-        msg.reply_text.as_str()
-    };
-    let max_repeats = i64::from(c.engine.config.loops.max_repeats);
-    if !text.trim().is_empty() {
-        let same = c.tx.same_text_on_case_since(case.id, text, from)?;
-        if same >= max_repeats {
-            return trip(
-                c,
-                case,
-                &format!(
-                    "the same text came {same} times from {} within {}",
+
+    fn window_text(&self) -> String {
+        let m = self.loops.window.0.as_secs().div_ceil(60);
+        format!("{m} minute{}", if m == 1 { "" } else { "s" })
+    }
+
+    /// After a message of `side` was stored on `case`: stops the case when the message
+    /// repeats a text of its side or quotes one of our Message-IDs back. Returns the reason
+    /// when this message stopped it (the caller tells the agents).
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn after_inbound(
+        &self,
+        case: &CaseRow,
+        side: Side,
+        msg: &InboundMessage,
+    ) -> Result<Option<String>, StoreError> {
+        if self.tx.loop_stop(case.id)?.is_some() {
+            return Ok(None);
+        }
+        let from = self.since(case)?;
+        let text = if msg.reply_text.trim().is_empty() {
+            msg.text.as_str()
+        } else {
+            msg.reply_text.as_str()
+        };
+        if !text.trim().is_empty() {
+            let same = self.tx.same_text_on_case_since(case.id, text, from)?;
+            if same >= i64::from(self.loops.max_repeats) {
+                let why = format!(
+                    "the same text came {same} times from {} within {} (loops.max_repeats = {})",
                     side.name(),
-                    window_text(c)
-                ),
-            );
+                    self.window_text(),
+                    self.loops.max_repeats
+                );
+                return self.trip(case, why);
+            }
         }
-    }
-    for id in quoted_ids(&msg.text, &c.engine.domain) {
-        if c.tx.is_our_message_on_case(case.id, &id)? {
-            return trip(
-                c,
-                case,
-                &format!(
-                    "a message from {} quotes the Message-ID of mail we sent (<{id}>): an auto-responder echoing our mail",
-                    side.name()
-                ),
-            );
+        // A person may paste our headers once (a deliverability complaint asks for them); an
+        // auto-responder that echoes them does it with every answer: the second one stops.
+        for id in quoted_ids(&msg.text, self.domain) {
+            if self.tx.is_our_message_on_case(case.id, &id)? {
+                self.tx.audit(
+                    Some(case.id),
+                    self.now,
+                    "system",
+                    "our_message_id_quoted",
+                    &serde_json::json!({"message_id": id, "side": side.name()}),
+                )?;
+                let times = self
+                    .tx
+                    .audit_count_since(case.id, "our_message_id_quoted", from)?;
+                if times >= 2 {
+                    let why = format!(
+                        "{times} messages from {} within {} quote the Message-IDs of mail we sent (last <{id}>): an auto-responder echoing our mail",
+                        side.name(),
+                        self.window_text()
+                    );
+                    return self.trip(case, why);
+                }
+                break;
+            }
         }
+        Ok(None)
     }
-    Ok(())
-}
 
-/// Whether mail may be queued on `case` (to `recipient` when it goes to one customer-side
-/// address): `Err(reason)` when the case is stopped as a loop, the conversation runs faster
-/// than people write (which stops it now), or a cap is reached.
-///
-/// # Errors
-/// Store errors.
-pub(super) fn may_send(
-    c: &Ctx<'_, '_>,
-    case: &CaseRow,
-    recipient: Option<&str>,
-) -> Result<Result<(), String>, StoreError> {
-    let loops = &c.engine.config.loops;
-    if let Some(stop) = c.tx.loop_stop(case.id)? {
-        return Ok(Err(format!(
-            "the case stopped relaying as a mail loop ({}); an admin resumes it with `mailcase resume {}`",
-            stop.reason, case.reference
-        )));
-    }
-    let from = since(c, case)?;
-    for side in [Side::Customer, Side::Agent] {
-        let n = c.tx.messages_on_case_since(case.id, side.roles(), from)?;
-        if n > i64::from(loops.max_messages_per_side) {
+    /// Whether mail may be queued on `case` (to `recipient` when it goes to one
+    /// customer-side address): refused when the case is stopped as a loop or a per-address cap
+    /// is reached; this check stops the case when its conversation runs faster than people
+    /// write or too much mail was queued on it.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn may_send(&self, case: &CaseRow, recipient: Option<&str>) -> Result<Verdict, StoreError> {
+        let loops = self.loops;
+        if let Some(stop) = self.tx.loop_stop(case.id)? {
+            return Ok(Verdict::Refused(format!(
+                "the case stopped relaying as a mail loop ({}); an admin resumes it with `mailcase resume {}`",
+                stop.reason, case.reference
+            )));
+        }
+        let from = self.since(case)?;
+        for side in [Side::Customer, Side::Agent] {
+            let n = self
+                .tx
+                .messages_on_case_since(case.id, side.roles(), from)?;
+            if n > i64::from(loops.max_messages_per_side) {
+                let why = format!(
+                    "{n} messages from {} within {} (loops.max_messages_per_side = {})",
+                    side.name(),
+                    self.window_text(),
+                    loops.max_messages_per_side
+                );
+                return self.stopped(case, why);
+            }
+        }
+        let hour = self.now - Duration::hours(1);
+        let queued = self.tx.outbound_of_case_since(case.id, hour)?;
+        if queued >= i64::from(loops.max_outbound_per_case_per_hour) {
             let why = format!(
-                "{n} messages from {} within {} (loops.max_messages_per_side = {})",
-                side.name(),
-                window_text(c),
-                loops.max_messages_per_side
+                "{queued} mails queued on the case within an hour (loops.max_outbound_per_case_per_hour = {})",
+                loops.max_outbound_per_case_per_hour
             );
-            trip(c, case, &why)?;
-            return Ok(Err(format!(
-                "the case stopped relaying as a mail loop ({why})"
-            )));
+            return self.stopped(case, why);
         }
-    }
-    let hour = c.now - Duration::hours(1);
-    let queued = c.tx.outbound_of_case_since(case.id, hour)?;
-    if queued >= i64::from(loops.max_outbound_per_case_per_hour) {
-        let why = format!(
-            "{queued} mails queued on the case within an hour (loops.max_outbound_per_case_per_hour = {})",
-            loops.max_outbound_per_case_per_hour
-        );
-        trip(c, case, &why)?;
-        return Ok(Err(format!(
-            "the case stopped relaying as a mail loop ({why})"
-        )));
-    }
-    if let Some(to) = recipient {
-        let n = c.tx.outbound_to_since(to, hour)?;
-        if n >= i64::from(loops.max_outbound_per_address_per_hour) {
-            return Ok(Err(format!(
-                "per-address cap: {n} mails to this address within an hour (loops.max_outbound_per_address_per_hour = {})",
-                loops.max_outbound_per_address_per_hour
-            )));
+        if let Some(to) = recipient {
+            let n = self.tx.outbound_to_since(to, hour)?;
+            if n >= i64::from(loops.max_outbound_per_address_per_hour) {
+                return Ok(Verdict::Refused(format!(
+                    "per-address cap: {n} mails to this address within an hour (loops.max_outbound_per_address_per_hour = {})",
+                    loops.max_outbound_per_address_per_hour
+                )));
+            }
         }
+        Ok(Verdict::Send)
     }
-    Ok(Ok(()))
-}
 
-/// Stops the case; the first time, audits it, logs it and tells the agents (once).
-fn trip(c: &Ctx<'_, '_>, case: &CaseRow, reason: &str) -> Result<(), StoreError> {
-    if !c.tx.stop_loop(case.id, reason, c.now)? {
-        return Ok(());
+    fn stopped(&self, case: &CaseRow, why: String) -> Result<Verdict, StoreError> {
+        Ok(match self.trip(case, why.clone())? {
+            Some(reason) => Verdict::Stopped(reason),
+            None => Verdict::Refused(format!("the case stopped relaying as a mail loop ({why})")),
+        })
     }
-    tracing::warn!(case = %case.reference, reason, "mail loop: the case stopped relaying; `mailcase resume {}` resumes it", case.reference);
-    c.tx.audit(
-        Some(case.id),
-        c.now,
-        "system",
-        "loop_stopped",
-        &serde_json::json!({"reason": reason}),
-    )?;
-    let mut m = c.mail_ctx(case);
-    m.reason = Some(reason.to_string());
-    c.send_agents_ungated(
-        case,
-        "agent_loop_stopped",
-        &c.engine.config.notify_addresses(),
-        "agent_loop_stopped",
-        &m,
-        vec![],
-    )
+
+    /// Stops the case; the first time, audits and logs it and returns the reason.
+    fn trip(&self, case: &CaseRow, reason: String) -> Result<Option<String>, StoreError> {
+        if !self.tx.stop_loop(case.id, &reason, self.now)? {
+            return Ok(None);
+        }
+        tracing::warn!(case = %case.reference, reason, "mail loop: the case stopped relaying; `mailcase resume {}` resumes it", case.reference);
+        self.tx.audit(
+            Some(case.id),
+            self.now,
+            "system",
+            "loop_stopped",
+            &serde_json::json!({"reason": reason}),
+        )?;
+        Ok(Some(reason))
+    }
 }
 
 /// `<local@domain>` Message-IDs of our domain written in a text.

@@ -579,17 +579,17 @@ fn flood_target(
     let limits = &engine.config.limits;
     let hour = now - Duration::hours(1);
     let (sender, domain, text_key) = guards::flood_keys(msg, &from);
-    let mut hit: Option<(crate::store::guards::FloodCount, i64, String)> = None;
+    let mut hit: Option<(String, i64, crate::store::guards::FloodCount)> = None;
     let by_sender = tx.flood_by_sender(&sender, hour)?;
     let cap = i64::from(limits.new_cases_per_sender_per_hour);
     if by_sender.count >= cap {
         hit = Some((
-            by_sender,
-            cap,
             format!(
                 "{} cases from {sender} within the hour (limits.new_cases_per_sender_per_hour = {cap})",
                 by_sender.count
             ),
+            cap,
+            by_sender,
         ));
     }
     if hit.is_none() && !domain.is_empty() {
@@ -597,12 +597,12 @@ fn flood_target(
         let cap = i64::from(limits.new_cases_per_text_per_hour);
         if by_text.count >= cap {
             hit = Some((
-                by_text,
-                cap,
                 format!(
                     "{} cases with the same text from addresses at {domain} within the hour (limits.new_cases_per_text_per_hour = {cap})",
                     by_text.count
                 ),
+                cap,
+                by_text,
             ));
         }
     }
@@ -615,16 +615,16 @@ fn flood_target(
         let cap = i64::from(limits.new_cases_per_domain_per_hour);
         if by_domain.count >= cap {
             hit = Some((
-                by_domain,
-                cap,
                 format!(
                     "{} cases from addresses at {domain} within the hour (limits.new_cases_per_domain_per_hour = {cap})",
                     by_domain.count
                 ),
+                cap,
+                by_domain,
             ));
         }
     }
-    let Some((count, cap, reason)) = hit else {
+    let Some((mut reason, cap, count)) = hit else {
         return Ok(None);
     };
     let case = match count.latest {
@@ -635,9 +635,23 @@ fn flood_target(
     let Some(case) = case.filter(|c| !matches!(c.status.as_str(), "resolved" | "closed")) else {
         return Ok(None);
     };
-    // The agents get one summary per flood case, with the first message held on it.
+    // The agents get one summary per flood case, with the first message held on it, naming
+    // the flood's cases (at most ten) so that they can deal with them together.
     let _ = cap;
     let first = !tx.flood_summary_sent(case.id)?;
+    if first {
+        let mut refs = Vec::new();
+        for id in count.ids.iter().take(10) {
+            if let Some(c) = tx.case_by_id(*id)? {
+                refs.push(c.reference);
+            }
+        }
+        let more = count.ids.len().saturating_sub(refs.len());
+        reason.push_str(&format!("; the flood's cases: {}", refs.join(", ")));
+        if more > 0 {
+            reason.push_str(&format!(" and {more} more"));
+        }
+    }
     Ok(Some(Flood {
         case,
         reason,

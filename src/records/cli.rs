@@ -95,15 +95,24 @@ pub fn resume(cfg: &Config, reference: &str, out: &mut dyn Write) -> Result<(), 
         .read()
         .case_by_reference(r.as_str())?
         .ok_or_else(|| RecordsError::Refused(format!("no case {r}")))?;
-    if store.resume_loop(case.id, &actor(), now())? {
-        writeln!(
-            out,
-            "{r}: relaying again; mail from now on is counted afresh by the loop guard"
-        )
-    } else {
-        writeln!(out, "{r}: was not stopped as a mail loop; nothing changed")
+    match store.resume_loop(case.id, &actor(), now())? {
+        Some(held) => {
+            writeln!(
+                out,
+                "{r}: relaying again; mail from now on is counted afresh by the loop guard"
+            )
+            .map_err(io)?;
+            if held > 0 {
+                writeln!(
+                    out,
+                    "{r}: {held} agent answer(s) written while it was stopped were stored but not sent; the agents should send them again (mailcase case {r} shows them)"
+                )
+                .map_err(io)?;
+            }
+            Ok(())
+        }
+        None => writeln!(out, "{r}: was not stopped as a mail loop; nothing changed").map_err(io),
     }
-    .map_err(io)
 }
 
 /// `mailcase purge [--dry-run] [--at RFC3339]`.

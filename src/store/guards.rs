@@ -15,10 +15,12 @@ pub struct LoopStop {
 
 /// How many cases opened since a time share a flood key with a new message, and the latest
 /// of them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FloodCount {
     pub count: i64,
     pub latest: Option<i64>,
+    /// The cases, oldest first.
+    pub ids: Vec<i64>,
 }
 
 impl Tx<'_> {
@@ -151,6 +153,22 @@ impl Tx<'_> {
         Ok(st.query_row(params![message_id, case_id], |r| r.get(0))?)
     }
 
+    /// Audit events `event` on the case since `since`.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn audit_count_since(
+        &self,
+        case_id: i64,
+        event: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT COUNT(*) FROM audit WHERE case_id = ?1 AND event = ?2 AND at >= ?3",
+        )?;
+        Ok(st.query_row(params![case_id, event, ts(since)], |r| r.get(0))?)
+    }
+
     /// Whether the agents were sent the flood summary of this case.
     ///
     /// # Errors
@@ -192,7 +210,7 @@ impl Tx<'_> {
         since: DateTime<Utc>,
     ) -> Result<FloodCount, StoreError> {
         self.flood_count(
-            "SELECT COUNT(*), MAX(case_id) FROM flood_keys WHERE sender = ?1 AND created_at >= ?2",
+            "SELECT group_concat(case_id) FROM flood_keys WHERE sender = ?1 AND created_at >= ?2",
             params![sender, ts(since)],
         )
     }
@@ -207,7 +225,7 @@ impl Tx<'_> {
         since: DateTime<Utc>,
     ) -> Result<FloodCount, StoreError> {
         self.flood_count(
-            "SELECT COUNT(*), MAX(case_id) FROM flood_keys WHERE domain = ?1 AND created_at >= ?2",
+            "SELECT group_concat(case_id) FROM flood_keys WHERE domain = ?1 AND created_at >= ?2",
             params![domain, ts(since)],
         )
     }
@@ -223,25 +241,32 @@ impl Tx<'_> {
         since: DateTime<Utc>,
     ) -> Result<FloodCount, StoreError> {
         self.flood_count(
-            "SELECT COUNT(*), MAX(case_id) FROM flood_keys WHERE domain = ?1 AND text_key = ?2 AND created_at >= ?3",
+            "SELECT group_concat(case_id) FROM flood_keys WHERE domain = ?1 AND text_key = ?2 AND created_at >= ?3",
             params![domain, text_key, ts(since)],
         )
     }
 
     fn flood_count(&self, sql: &str, p: impl rusqlite::Params) -> Result<FloodCount, StoreError> {
         let mut st = self.tx.prepare_cached(sql)?;
-        Ok(st.query_row(p, |r| {
-            Ok(FloodCount {
-                count: r.get(0)?,
-                latest: r.get(1)?,
-            })
-        })?)
+        let list: Option<String> = st.query_row(p, |r| r.get(0))?;
+        let mut ids: Vec<i64> = list
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|i| i.parse().ok())
+            .collect();
+        ids.sort_unstable();
+        Ok(FloodCount {
+            count: ids.len() as i64,
+            latest: ids.last().copied(),
+            ids,
+        })
     }
 }
 
 impl Store {
     /// An admin resumes a case stopped as a loop: it relays again, and the guard counts only
-    /// what comes after `now`. Returns false when the case was not stopped.
+    /// what comes after `now`. Returns `None` when the case was not stopped, else how many
+    /// agent answers were held (stored, not sent) while it was.
     ///
     /// # Errors
     /// SQL errors.
@@ -250,11 +275,18 @@ impl Store {
         case_id: i64,
         actor: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         self.write(|tx| {
             let Some(stop) = tx.loop_stop(case_id)? else {
-                return Ok(false);
+                return Ok(None);
             };
+            let held: i64 = tx
+                .tx
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM audit WHERE case_id = ?1 AND event = 'not_sent' AND at >= ?2
+                     AND json_extract(detail, '$.kind') = 'agent_reply'",
+                )?
+                .query_row(params![case_id, ts(stop.stopped_at)], |r| r.get(0))?;
             tx.tx
                 .prepare_cached(
                     "UPDATE loop_stops SET stopped_at = NULL, resumed_at = ?2, resumed_by = ?3 WHERE case_id = ?1",
@@ -265,9 +297,9 @@ impl Store {
                 now,
                 actor,
                 "loop_resumed",
-                &serde_json::json!({"stopped_at": ts(stop.stopped_at), "reason": stop.reason}),
+                &serde_json::json!({"stopped_at": ts(stop.stopped_at), "reason": stop.reason, "held_agent_answers": held}),
             )?;
-            Ok(true)
+            Ok(Some(held))
         })
     }
 }
