@@ -217,6 +217,9 @@ async fn two_auto_responders_answering_each_other_stop_and_the_agents_are_told_o
     // An admin resumes the case; the next (human) answer reaches the customer again.
     let out = run_cli(&w, &["resume", &case.reference]);
     assert!(out.contains("relaying again"), "{out}");
+    // Ann's responder kept answering after the stop: those answers were held, and resume
+    // says so.
+    assert!(out.contains("were stored but not sent"), "{out}");
     assert_eq!(audit_events(&w, case.id, "loop_resumed").len(), 1);
     let before = w.mailbox(&customer, "INBOX").await.len();
     let card = ann_mail
