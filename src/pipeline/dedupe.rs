@@ -112,10 +112,12 @@ pub fn seen(tx: &Tx<'_>, msg: &InboundMessage, raw: &[u8]) -> Result<Seen, Store
         // The dedupe key is the hash of the raw bytes, checked above.
         return Ok(Seen::New);
     };
-    let stored = tx.raw_of_message_id(id)?;
-    if stored.is_empty() {
+    // Almost every message is new: one indexed lookup says so, and the stored bytes are read
+    // only when the Message-ID is known.
+    if !tx.seen_dedupe_id(id)? {
         return Ok(Seen::New);
     }
+    let stored = tx.raw_of_message_id(id)?;
     let mine = fingerprint(raw);
     // A stored copy whose bytes were purged cannot be compared: taken as the same message,
     // as before this check existed (the conservative side: no second case).

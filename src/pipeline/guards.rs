@@ -255,20 +255,25 @@ pub(super) fn flood_keys(msg: &InboundMessage, sender: &str) -> (String, String,
     } else {
         &msg.reply_text
     };
-    let words: String = format!("{} {text}", msg.subject)
-        .chars()
-        .map(|ch| {
-            if ch.is_alphabetic() {
-                ch.to_lowercase().next().unwrap_or(ch)
-            } else {
-                ' '
-            }
-        })
-        .collect::<String>()
-        .split_whitespace()
-        .take(60)
-        .collect::<Vec<_>>()
-        .join(" ");
+    // The first 60 words are enough to tell one text from another; the rest is not read.
+    let words: String = format!(
+        "{} {}",
+        msg.subject,
+        text.chars().take(800).collect::<String>()
+    )
+    .chars()
+    .map(|ch| {
+        if ch.is_alphabetic() {
+            ch.to_lowercase().next().unwrap_or(ch)
+        } else {
+            ' '
+        }
+    })
+    .collect::<String>()
+    .split_whitespace()
+    .take(60)
+    .collect::<Vec<_>>()
+    .join(" ");
     let hash = Sha256::digest(words.as_bytes());
     let key = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
     (base, domain.to_string(), key)

@@ -580,8 +580,8 @@ fn flood_target(
     let hour = now - Duration::hours(1);
     let (sender, domain, text_key) = guards::flood_keys(msg, &from);
     let mut hit: Option<(String, i64, crate::store::guards::FloodCount)> = None;
-    let by_sender = tx.flood_by_sender(&sender, hour)?;
     let cap = i64::from(limits.new_cases_per_sender_per_hour);
+    let by_sender = tx.flood_by_sender(&sender, hour, cap)?;
     if by_sender.count >= cap {
         hit = Some((
             format!(
@@ -593,8 +593,8 @@ fn flood_target(
         ));
     }
     if hit.is_none() && !domain.is_empty() {
-        let by_text = tx.flood_by_text(&domain, &text_key, hour)?;
         let cap = i64::from(limits.new_cases_per_text_per_hour);
+        let by_text = tx.flood_by_text(&domain, &text_key, hour, cap)?;
         if by_text.count >= cap {
             hit = Some((
                 format!(
@@ -611,8 +611,8 @@ fn flood_target(
         .iter()
         .any(|d| d.eq_ignore_ascii_case(&domain));
     if hit.is_none() && !domain.is_empty() && !exempt && limits.new_cases_per_domain_per_hour > 0 {
-        let by_domain = tx.flood_by_domain(&domain, hour)?;
         let cap = i64::from(limits.new_cases_per_domain_per_hour);
+        let by_domain = tx.flood_by_domain(&domain, hour, cap)?;
         if by_domain.count >= cap {
             hit = Some((
                 format!(

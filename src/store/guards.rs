@@ -13,8 +13,9 @@ pub struct LoopStop {
     pub reason: String,
 }
 
-/// How many cases opened since a time share a flood key with a new message, and the latest
-/// of them.
+/// The cases opened since a time that share a flood key with a new message, read up to the
+/// cap only (a cap of 5 reads at most 5 rows, however many a busy domain opened): enough to
+/// tell whether the cap is reached, and which case to join.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FloodCount {
     pub count: i64,
@@ -200,7 +201,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Cases opened since `since` by this sender (without its +tag).
+    /// Cases opened since `since` by this sender (without its +tag), at most `cap`.
     ///
     /// # Errors
     /// SQL errors.
@@ -208,14 +209,15 @@ impl Tx<'_> {
         &self,
         sender: &str,
         since: DateTime<Utc>,
+        cap: i64,
     ) -> Result<FloodCount, StoreError> {
         self.flood_count(
-            "SELECT group_concat(case_id) FROM flood_keys WHERE sender = ?1 AND created_at >= ?2",
-            params![sender, ts(since)],
+            "SELECT case_id FROM flood_keys WHERE sender = ?1 AND created_at >= ?2 LIMIT ?3",
+            params![sender, ts(since), cap],
         )
     }
 
-    /// Cases opened since `since` from this domain.
+    /// Cases opened since `since` from this domain, at most `cap`.
     ///
     /// # Errors
     /// SQL errors.
@@ -223,14 +225,15 @@ impl Tx<'_> {
         &self,
         domain: &str,
         since: DateTime<Utc>,
+        cap: i64,
     ) -> Result<FloodCount, StoreError> {
         self.flood_count(
-            "SELECT group_concat(case_id) FROM flood_keys WHERE domain = ?1 AND created_at >= ?2",
-            params![domain, ts(since)],
+            "SELECT case_id FROM flood_keys WHERE domain = ?1 AND created_at >= ?2 LIMIT ?3",
+            params![domain, ts(since), cap],
         )
     }
 
-    /// Cases opened since `since` from this domain with this text key.
+    /// Cases opened since `since` from this domain with this text key, at most `cap`.
     ///
     /// # Errors
     /// SQL errors.
@@ -239,21 +242,17 @@ impl Tx<'_> {
         domain: &str,
         text_key: &str,
         since: DateTime<Utc>,
+        cap: i64,
     ) -> Result<FloodCount, StoreError> {
         self.flood_count(
-            "SELECT group_concat(case_id) FROM flood_keys WHERE domain = ?1 AND text_key = ?2 AND created_at >= ?3",
-            params![domain, text_key, ts(since)],
+            "SELECT case_id FROM flood_keys WHERE domain = ?1 AND text_key = ?2 AND created_at >= ?3 LIMIT ?4",
+            params![domain, text_key, ts(since), cap],
         )
     }
 
     fn flood_count(&self, sql: &str, p: impl rusqlite::Params) -> Result<FloodCount, StoreError> {
         let mut st = self.tx.prepare_cached(sql)?;
-        let list: Option<String> = st.query_row(p, |r| r.get(0))?;
-        let mut ids: Vec<i64> = list
-            .unwrap_or_default()
-            .split(',')
-            .filter_map(|i| i.parse().ok())
-            .collect();
+        let mut ids: Vec<i64> = st.query_map(p, |r| r.get(0))?.collect::<Result<_, _>>()?;
         ids.sort_unstable();
         Ok(FloodCount {
             count: ids.len() as i64,

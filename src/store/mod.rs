@@ -1259,16 +1259,17 @@ impl Tx<'_> {
         Ok(st.query_row([dedupe_id], |r| r.get(0))?)
     }
 
-    /// The raw bytes of the latest stored messages with this Message-ID (`None` where they
-    /// were purged), to tell a second delivery of a message from another message reusing its
-    /// id. At most 20: a sender who reuses one id for ever more messages costs a bounded read.
+    /// The raw bytes of stored messages with this Message-ID (`None` where they were purged),
+    /// to tell a second delivery of a message from another message reusing its id. At most
+    /// 20: a sender who reuses one id for ever more messages costs a bounded read. No ORDER
+    /// BY: with one, SQLite re-prepared the statement at its executions (see timers_of_case).
     ///
     /// # Errors
     /// SQL errors.
     pub fn raw_of_message_id(&self, message_id: &str) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let mut st = self
-            .tx
-            .prepare_cached("SELECT raw FROM messages WHERE message_id = ?1 OR dedupe_id = ?1 ORDER BY id DESC LIMIT 20")?;
+        let mut st = self.tx.prepare_cached(
+            "SELECT raw FROM messages WHERE message_id = ?1 OR dedupe_id = ?1 LIMIT 20",
+        )?;
         let rows = st.query_map([message_id], |r| r.get::<_, Option<Vec<u8>>>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
