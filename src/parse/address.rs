@@ -283,7 +283,30 @@ pub(super) fn canonical(address: &str) -> Option<String> {
     if !address.contains('@') {
         return Some(address.to_string());
     }
+    // Nearly every address is a plain dot-atom `local@domain`, already canonical: taken as
+    // it is, without tokenizing (a profile of the ingest showed the tokenizer at 3% of its CPU).
+    if is_plain(address) {
+        return Some(address.to_string());
+    }
     addr_spec(&tokenize(address))
+}
+
+/// `local@domain` with dot-atoms on both sides (RFC 5322 atext, no leading, trailing or
+/// doubled dot) and a domain of letters, digits, hyphens and dots.
+fn is_plain(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    let dot_atom = |s: &str, ok: fn(u8) -> bool| {
+        !s.is_empty()
+            && !s.starts_with('.')
+            && !s.ends_with('.')
+            && !s.contains("..")
+            && s.bytes().all(|b| b == b'.' || ok(b))
+    };
+    dot_atom(local, |b| {
+        b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    }) && dot_atom(domain, |b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 #[cfg(test)]
@@ -371,6 +394,23 @@ mod tests {
         assert!(addrs("\"Doe,  John\" <\"\"@customer.test>").is_empty());
         assert_eq!(canonical("@customer.test"), None);
         assert_eq!(canonical("john.doe@"), None);
+    }
+
+    #[test]
+    fn plain_addresses_take_the_short_way_and_others_do_not() {
+        assert!(is_plain("jane.doe+tag@mail.example.org"));
+        for a in [
+            "@x.test",
+            "a@",
+            "a..b@x.test",
+            ".a@x.test",
+            "\"a b\"@x.test",
+            "a@[192.0.2.1]",
+            "a b@x.test",
+            "a@b@c",
+        ] {
+            assert!(!is_plain(a), "{a}");
+        }
     }
 
     #[test]
