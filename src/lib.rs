@@ -5,9 +5,10 @@
 //! ```text
 //! ingest (IMAP: IDLE/poll, batched UID FETCH)       -- network
 //!   -> parse    (raw bytes -> InboundMessage)        -- pure
-//!   -> classify (robot? category, priority)          -- pure
+//!   -> classify (robot? spam verdict? category, priority)   -- pure
 //!   -> thread   (existing case or new one)           -- pure over store lookups
-//!   -> pipeline (one SQLite transaction: case, message, audit, outbox rows)
+//!   -> pipeline (one SQLite transaction: case, message, audit, outbox rows;
+//!                dedupe by Message-ID with content, flood caps, loop guard)
 //!   -> ingest   (UID MOVE to the processed folder, only after commit)
 //! outbox (pending rows -> SMTP via lettre, retries with backoff)   -- network
 //! records (retention purge, legal hold, data-protection export and erasure)
@@ -15,7 +16,8 @@
 //! ```
 //!
 //! `store` is the only module that touches SQLite; `clock` the only one that reads the time.
-//! `daemon::run(config, clock, shutdown, options)` wires the tasks; `main.rs` is the CLI.
+//! `daemon::run(config, clock, shutdown, options)` wires the tasks; `main.rs` is the CLI;
+//! `logging` is the log output that never panics and caps other crates at info.
 #![forbid(unsafe_code)]
 
 pub mod authres;
