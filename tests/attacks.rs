@@ -214,13 +214,24 @@ async fn two_auto_responders_answering_each_other_stop_and_the_agents_are_told_o
         "{not_sent:?}"
     );
 
-    // An admin resumes the case; the next (human) answer reaches the customer again.
+    // The admin finds it in `mailcase cases` and `mailcase case`, and resumes it; the next
+    // (human) answer reaches the customer again.
+    let listed = run_cli(&w, &["cases"]);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(&case.reference) && l.contains("STOPPED")),
+        "{listed}"
+    );
+    let shown = run_cli(&w, &["case", &case.reference]);
+    assert!(shown.contains("relaying stopped"), "{shown}");
     let out = run_cli(&w, &["resume", &case.reference]);
     assert!(out.contains("relaying again"), "{out}");
     // Ann's responder kept answering after the stop: those answers were held, and resume
     // says so.
     assert!(out.contains("were stored but not sent"), "{out}");
     assert_eq!(audit_events(&w, case.id, "loop_resumed").len(), 1);
+    assert!(!run_cli(&w, &["cases"]).contains("STOPPED"));
     let before = w.mailbox(&customer, "INBOX").await.len();
     let card = ann_mail
         .iter()

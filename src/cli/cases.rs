@@ -258,9 +258,15 @@ pub fn list(
                 }
                 _ => "-".into(),
             };
+            // A case the loop guard stopped relays nothing until an admin resumes it.
+            let status = if v.loop_stopped_at.is_some() {
+                format!("{} STOPPED", c.status)
+            } else {
+                c.status.clone()
+            };
             vec![
                 c.reference.clone(),
-                c.status.clone(),
+                status,
                 c.category.clone(),
                 c.priority.clone(),
                 personal(v, &c.customer_address),
@@ -699,6 +705,14 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
         dash(&c.resolution_due),
         if r.overdue { "  OVERDUE" } else { "" }
     )?;
+    if let Some(at) = &v.loop_stopped_at {
+        writeln!(
+            out,
+            "relaying stopped {} as a mail loop: nothing is sent on this case until `mailcase resume {}`",
+            short_time(at),
+            c.reference
+        )?;
+    }
     writeln!(
         out,
         "assigned to {}  resolved {}  reopened {} time(s){}{}",

@@ -36,6 +36,8 @@ pub struct CaseView {
     pub purged_at: Option<String>,
     /// A data-protection request erased its customer's personal data.
     pub erased_at: Option<String>,
+    /// The loop guard stopped the case's relaying at this time (`mailcase resume` ends it).
+    pub loop_stopped_at: Option<String>,
 }
 
 impl CaseView {
@@ -80,11 +82,15 @@ fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseView> {
         escalated_at: r.get("escalated_at")?,
         purged_at: r.get("purged_at")?,
         erased_at: r.get("erased_at")?,
+        loop_stopped_at: r.get("loop_stopped_at")?,
     })
 }
 
 fn view_cols() -> String {
-    format!("{CASE_COLS}, legal_hold, escalated_at, purged_at, erased_at")
+    format!(
+        "{CASE_COLS}, legal_hold, escalated_at, purged_at, erased_at,
+         (SELECT stopped_at FROM loop_stops WHERE loop_stops.case_id = cases.id) AS loop_stopped_at"
+    )
 }
 
 impl Reader<'_> {
