@@ -314,6 +314,18 @@ async fn a_responder_rotating_its_address_opens_a_few_cases_and_the_agents_get_o
     assert!(summaries[0]
         .text
         .contains("limits.new_cases_per_text_per_hour"));
+    // The summary names the flood's cases, and the timeline calls held mail what it is.
+    for c in &cases {
+        assert!(
+            summaries[0].text.contains(&c.reference),
+            "{}",
+            summaries[0].text
+        );
+    }
+    let held_on = cases.iter().map(|c| c.id).max().unwrap();
+    let reference = &cases.iter().find(|c| c.id == held_on).unwrap().reference;
+    let timeline = run_cli(&w, &["case", reference]);
+    assert!(timeline.contains("held message (flood) #2"), "{timeline}");
     // At most the acknowledgments of the five cases (Dovecot delivers robot+tN@ to robot@).
     let acks = w.mailbox(&base, "INBOX").await.len();
     assert!(acks <= 5, "{acks} acknowledgments");

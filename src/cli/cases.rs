@@ -576,7 +576,13 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
             text,
             ..
         } => {
-            let label = if *internal {
+            // Robots' mail and mail a flood cap held are internal too, but nobody wrote them
+            // as a note.
+            let label = if robot.is_some() {
+                "robot message"
+            } else if outcome == "flood_joined" {
+                "held message (flood)"
+            } else if *internal {
                 "internal note"
             } else {
                 "message"
