@@ -797,6 +797,26 @@ pub enum SpamAction {
     Quarantine,
 }
 
+/// The spam verdict headers honoured by default (see [`SpamConfig::rules`]); built once, not
+/// for every message.
+static DEFAULT_SPAM_RULES: std::sync::LazyLock<Vec<SpamHeaderRule>> =
+    std::sync::LazyLock::new(|| {
+        let rule = |header: &str, values: &[&str]| SpamHeaderRule {
+            header: header.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        vec![
+            rule("X-Spam-Flag", &["yes"]),
+            rule("X-Spam-Status", &["yes"]),
+            rule("X-Spam", &["yes"]),
+            rule("X-Spamd-Result", &["default: true"]),
+            rule(
+                "X-Rspamd-Action",
+                &["reject", "add header", "rewrite subject"],
+            ),
+        ]
+    });
+
 /// One spam verdict header of the receiving server.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -900,27 +920,14 @@ impl SpamConfig {
     /// `X-Spam-Status: Yes, ...`; rspamd's milter_headers `X-Spam: Yes`, `X-Spamd-Result:
     /// default: True [...]` and `X-Rspamd-Action` of `reject`, `add header` or `rewrite
     /// subject` (greylist and soft reject are not a spam verdict); or the configured ones.
-    pub fn rules(&self) -> Vec<SpamHeaderRule> {
+    pub fn rules(&self) -> &[SpamHeaderRule] {
         if !self.spam_headers {
-            return Vec::new();
+            return &[];
         }
         if let Some(rules) = &self.header_rules {
-            return rules.clone();
+            return rules;
         }
-        let rule = |header: &str, values: &[&str]| SpamHeaderRule {
-            header: header.into(),
-            values: values.iter().map(|v| v.to_string()).collect(),
-        };
-        vec![
-            rule("X-Spam-Flag", &["yes"]),
-            rule("X-Spam-Status", &["yes"]),
-            rule("X-Spam", &["yes"]),
-            rule("X-Spamd-Result", &["default: true"]),
-            rule(
-                "X-Rspamd-Action",
-                &["reject", "add header", "rewrite subject"],
-            ),
-        ]
+        &DEFAULT_SPAM_RULES
     }
 
     /// The `method=result` pairs that mark a forged sender (lower case), empty when off.

@@ -162,6 +162,16 @@ impl InboundMessage {
         self.from.as_ref().map(Mailbox::normalized)
     }
 
+    /// What the sender wrote in this message: the reply text without quoted history and
+    /// signature, or the whole text when nothing new is left of it.
+    pub fn new_text(&self) -> &str {
+        if self.reply_text.trim().is_empty() {
+            &self.text
+        } else {
+            &self.reply_text
+        }
+    }
+
     /// Where an answer goes: Reply-To when given (RFC 5322 3.6.2), else From.
     pub fn reply_address(&self) -> Option<&Mailbox> {
         self.reply_to.as_ref().or(self.from.as_ref())

@@ -850,11 +850,7 @@ pub(super) fn history(c: &Ctx<'_, '_>, case: &CaseRow) -> Result<Vec<HistoryLine
 /// The text a person wrote in this message: quoted history and signature removed, or the
 /// whole text when nothing is left (a message that is only a quote is still shown).
 fn visible(msg: &InboundMessage) -> String {
-    if msg.reply_text.trim().is_empty() {
-        msg.text.trim().to_string()
-    } else {
-        msg.reply_text.clone()
-    }
+    msg.new_text().trim().to_string()
 }
 
 /// True when an answer ends by asking the customer something: one of its last four lines of

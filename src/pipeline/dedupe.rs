@@ -105,16 +105,17 @@ pub enum Seen {
 /// # Errors
 /// SQL errors.
 pub fn seen(tx: &Tx<'_>, msg: &InboundMessage, raw: &[u8]) -> Result<Seen, StoreError> {
-    if tx.seen_content_hash(&msg.content_hash)? {
+    // Almost every message is new: one statement says so, and stored bytes are read only
+    // when the Message-ID is known.
+    let (bytes_seen, key_seen) = tx.seen_bytes_or_key(&msg.content_hash, &msg.dedupe_id())?;
+    if bytes_seen {
         return Ok(Seen::Duplicate);
     }
     let Some(id) = &msg.message_id else {
-        // The dedupe key is the hash of the raw bytes, checked above.
+        // Without a Message-ID the dedupe key is the hash of the raw bytes, checked above.
         return Ok(Seen::New);
     };
-    // Almost every message is new: one indexed lookup says so, and the stored bytes are read
-    // only when the Message-ID is known.
-    if !tx.seen_dedupe_id(id)? {
+    if !key_seen {
         return Ok(Seen::New);
     }
     let stored = tx.raw_of_message_id(id)?;

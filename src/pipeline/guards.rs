@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::LoopsConfig;
 use crate::parse::InboundMessage;
+use crate::store::guards::LoopStop;
 use crate::store::{CaseRow, StoreError, Tx};
 
 /// Which side of a case wrote a message.
@@ -39,12 +40,6 @@ pub(super) enum Side {
 }
 
 impl Side {
-    fn roles(self) -> &'static [&'static str] {
-        match self {
-            Side::Customer => &["customer", "cc"],
-            Side::Agent => &["agent"],
-        }
-    }
     fn name(self) -> &'static str {
         match self {
             Side::Customer => "the customer's side",
@@ -73,14 +68,17 @@ pub(super) struct Guard<'a, 't> {
 }
 
 impl Guard<'_, '_> {
-    /// Where the guard starts counting: the window, or the admin's last resume if later.
-    fn since(&self, case: &CaseRow) -> Result<DateTime<Utc>, StoreError> {
+    /// The case's stop, if it is stopped, and where the guard starts counting: the window, or
+    /// the admin's last resume if later.
+    fn state(&self, case: &CaseRow) -> Result<(Option<LoopStop>, DateTime<Utc>), StoreError> {
+        let state = self.tx.loop_state(case.id)?;
         let window = Duration::from_std(self.loops.window.0).unwrap_or(Duration::minutes(10));
         let from = self.now - window;
-        Ok(match self.tx.loop_resumed_at(case.id)? {
+        let since = match state.resumed_at {
             Some(r) if r > from => r,
             _ => from,
-        })
+        };
+        Ok((state.stop, since))
     }
 
     fn window_text(&self) -> String {
@@ -100,15 +98,11 @@ impl Guard<'_, '_> {
         side: Side,
         msg: &InboundMessage,
     ) -> Result<Option<String>, StoreError> {
-        if self.tx.loop_stop(case.id)?.is_some() {
+        let (stop, from) = self.state(case)?;
+        if stop.is_some() {
             return Ok(None);
         }
-        let from = self.since(case)?;
-        let text = if msg.reply_text.trim().is_empty() {
-            msg.text.as_str()
-        } else {
-            msg.reply_text.as_str()
-        };
+        let text = msg.new_text();
         if !text.trim().is_empty() {
             let same = self.tx.same_text_on_case_since(case.id, text, from)?;
             if same >= i64::from(self.loops.max_repeats) {
@@ -118,7 +112,7 @@ impl Guard<'_, '_> {
                     self.window_text(),
                     self.loops.max_repeats
                 );
-                return self.trip(case, why);
+                return Ok(Some(self.trip(case, why)?));
             }
         }
         // A person may paste our headers once (a deliverability complaint asks for them); an
@@ -141,7 +135,7 @@ impl Guard<'_, '_> {
                         side.name(),
                         self.window_text()
                     );
-                    return self.trip(case, why);
+                    return Ok(Some(self.trip(case, why)?));
                 }
                 break;
             }
@@ -158,17 +152,15 @@ impl Guard<'_, '_> {
     /// Store errors.
     pub fn may_send(&self, case: &CaseRow, recipient: Option<&str>) -> Result<Verdict, StoreError> {
         let loops = self.loops;
-        if let Some(stop) = self.tx.loop_stop(case.id)? {
+        let (stop, from) = self.state(case)?;
+        if let Some(stop) = stop {
             return Ok(Verdict::Refused(format!(
                 "the case stopped relaying as a mail loop ({}); an admin resumes it with `mailcase resume {}`",
                 stop.reason, case.reference
             )));
         }
-        let from = self.since(case)?;
-        for side in [Side::Customer, Side::Agent] {
-            let n = self
-                .tx
-                .messages_on_case_since(case.id, side.roles(), from)?;
+        let (customer_side, agent_side) = self.tx.messages_by_side_since(case.id, from)?;
+        for (side, n) in [(Side::Customer, customer_side), (Side::Agent, agent_side)] {
             if n > i64::from(loops.max_messages_per_side) {
                 let why = format!(
                     "{n} messages from {} within {} (loops.max_messages_per_side = {})",
@@ -176,7 +168,7 @@ impl Guard<'_, '_> {
                     self.window_text(),
                     loops.max_messages_per_side
                 );
-                return self.stopped(case, why);
+                return Ok(Verdict::Stopped(self.trip(case, why)?));
             }
         }
         let hour = self.now - Duration::hours(1);
@@ -186,7 +178,7 @@ impl Guard<'_, '_> {
                 "{queued} mails queued on the case within an hour (loops.max_outbound_per_case_per_hour = {})",
                 loops.max_outbound_per_case_per_hour
             );
-            return self.stopped(case, why);
+            return Ok(Verdict::Stopped(self.trip(case, why)?));
         }
         if let Some(to) = recipient {
             let n = self.tx.outbound_to_since(to, hour)?;
@@ -200,18 +192,10 @@ impl Guard<'_, '_> {
         Ok(Verdict::Send)
     }
 
-    fn stopped(&self, case: &CaseRow, why: String) -> Result<Verdict, StoreError> {
-        Ok(match self.trip(case, why.clone())? {
-            Some(reason) => Verdict::Stopped(reason),
-            None => Verdict::Refused(format!("the case stopped relaying as a mail loop ({why})")),
-        })
-    }
-
-    /// Stops the case; the first time, audits and logs it and returns the reason.
-    fn trip(&self, case: &CaseRow, reason: String) -> Result<Option<String>, StoreError> {
-        if !self.tx.stop_loop(case.id, &reason, self.now)? {
-            return Ok(None);
-        }
+    /// Stops the case (its callers saw it relaying, in this transaction), audits and logs it,
+    /// and returns the reason for the agents' notice.
+    fn trip(&self, case: &CaseRow, reason: String) -> Result<String, StoreError> {
+        self.tx.stop_loop(case.id, &reason, self.now)?;
         tracing::warn!(case = %case.reference, reason, "mail loop: the case stopped relaying; `mailcase resume {}` resumes it", case.reference);
         self.tx.audit(
             Some(case.id),
@@ -220,7 +204,7 @@ impl Guard<'_, '_> {
             "loop_stopped",
             &serde_json::json!({"reason": reason}),
         )?;
-        Ok(Some(reason))
+        Ok(reason)
     }
 }
 
@@ -250,11 +234,7 @@ pub(super) fn flood_keys(msg: &InboundMessage, sender: &str) -> (String, String,
     let (local, domain) = sender.rsplit_once('@').unwrap_or((sender, ""));
     let base_local = local.split('+').next().unwrap_or(local);
     let base = format!("{base_local}@{domain}");
-    let text = if msg.reply_text.trim().is_empty() {
-        &msg.text
-    } else {
-        &msg.reply_text
-    };
+    let text = msg.new_text();
     // The first 60 words are enough to tell one text from another; only they are lowered
     // and hashed (a profile showed lowering whole texts at 6% of the ingest's CPU).
     let mut h = Sha256::new();

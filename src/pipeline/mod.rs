@@ -27,6 +27,7 @@ use crate::parse::{self, InboundMessage, ParseLimits};
 use crate::render::{AckContext, Renderer};
 use crate::schedule::calendar::weekday_name;
 use crate::schedule::BusinessCalendar;
+use crate::store::guards::FloodKey;
 use crate::store::{CaseRow, ImapSource, NewCase, NewMessage, NewOutbound, Store, StoreError, Tx};
 use crate::thread::token::{Role, TokenKey};
 use crate::thread::{self, subject, Threading};
@@ -579,56 +580,58 @@ fn flood_target(
     let limits = &engine.config.limits;
     let hour = now - Duration::hours(1);
     let (sender, domain, text_key) = guards::flood_keys(msg, &from);
-    let mut hit: Option<(String, i64, crate::store::guards::FloodCount)> = None;
-    let cap = i64::from(limits.new_cases_per_sender_per_hour);
-    let by_sender = tx.flood_by_sender(&sender, hour, cap)?;
-    if by_sender.count >= cap {
-        hit = Some((
-            format!(
-                "{} cases from {sender} within the hour (limits.new_cases_per_sender_per_hour = {cap})",
-                by_sender.count
-            ),
-            cap,
-            by_sender,
-        ));
-    }
-    if hit.is_none() && !domain.is_empty() {
-        let cap = i64::from(limits.new_cases_per_text_per_hour);
-        let by_text = tx.flood_by_text(&domain, &text_key, hour, cap)?;
-        if by_text.count >= cap {
-            hit = Some((
-                format!(
-                    "{} cases with the same text from addresses at {domain} within the hour (limits.new_cases_per_text_per_hour = {cap})",
-                    by_text.count
-                ),
-                cap,
-                by_text,
-            ));
-        }
-    }
     let exempt = limits
         .flood_exempt_domains
         .iter()
         .any(|d| d.eq_ignore_ascii_case(&domain));
-    if hit.is_none() && !domain.is_empty() && !exempt && limits.new_cases_per_domain_per_hour > 0 {
-        let cap = i64::from(limits.new_cases_per_domain_per_hour);
-        let by_domain = tx.flood_by_domain(&domain, hour, cap)?;
-        if by_domain.count >= cap {
-            hit = Some((
-                format!(
-                    "{} cases from addresses at {domain} within the hour (limits.new_cases_per_domain_per_hour = {cap})",
-                    by_domain.count
-                ),
-                cap,
-                by_domain,
+    // In order: the sender, the domain with this text, the domain (not for the large public
+    // providers; a cap of 0 is off). The first cap reached decides.
+    let mut caps = vec![(
+        FloodKey::Sender(&sender),
+        limits.new_cases_per_sender_per_hour,
+        "new_cases_per_sender_per_hour",
+        format!("from {sender}"),
+    )];
+    if !domain.is_empty() {
+        caps.push((
+            FloodKey::Text {
+                domain: &domain,
+                text_key: &text_key,
+            },
+            limits.new_cases_per_text_per_hour,
+            "new_cases_per_text_per_hour",
+            format!("with the same text from addresses at {domain}"),
+        ));
+        if !exempt {
+            caps.push((
+                FloodKey::Domain(&domain),
+                limits.new_cases_per_domain_per_hour,
+                "new_cases_per_domain_per_hour",
+                format!("from addresses at {domain}"),
             ));
         }
     }
-    let Some((mut reason, cap, count)) = hit else {
+    let mut hit = None;
+    for (key, cap, setting, what) in caps {
+        let cap = i64::from(cap);
+        if cap == 0 {
+            continue;
+        }
+        let ids = tx.flood_cases(key, hour, cap)?;
+        if ids.len() as i64 >= cap {
+            let reason = format!(
+                "{} cases {what} within the hour (limits.{setting} = {cap})",
+                ids.len()
+            );
+            hit = Some((reason, ids));
+            break;
+        }
+    }
+    let Some((mut reason, ids)) = hit else {
         return Ok(None);
     };
-    let case = match count.latest {
-        Some(id) => tx.case_by_id(id)?,
+    let case = match ids.last() {
+        Some(id) => tx.case_by_id(*id)?,
         None => None,
     };
     // Never into a resolved or closed case: a genuinely new complaint then opens its own.
@@ -637,16 +640,15 @@ fn flood_target(
     };
     // The agents get one summary per flood case, with the first message held on it, naming
     // the flood's cases (at most ten) so that they can deal with them together.
-    let _ = cap;
     let first = !tx.flood_summary_sent(case.id)?;
     if first {
         let mut refs = Vec::new();
-        for id in count.ids.iter().take(10) {
+        for id in ids.iter().take(10) {
             if let Some(c) = tx.case_by_id(*id)? {
                 refs.push(c.reference);
             }
         }
-        let more = count.ids.len().saturating_sub(refs.len());
+        let more = ids.len().saturating_sub(refs.len());
         reason.push_str(&format!("; the flood's cases: {}", refs.join(", ")));
         if more > 0 {
             reason.push_str(&format!(" and {more} more"));

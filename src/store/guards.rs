@@ -13,48 +13,51 @@ pub struct LoopStop {
     pub reason: String,
 }
 
-/// The cases opened since a time that share a flood key with a new message, read up to the
-/// cap only (a cap of 5 reads at most 5 rows, however many a busy domain opened): enough to
-/// tell whether the cap is reached, and which case to join.
+/// A case's loop state: stopped now, and when an admin last resumed it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FloodCount {
-    pub count: i64,
-    pub latest: Option<i64>,
-    /// The cases, oldest first.
-    pub ids: Vec<i64>,
+pub struct LoopState {
+    pub stop: Option<LoopStop>,
+    pub resumed_at: Option<DateTime<Utc>>,
+}
+
+/// What the flood caps count new cases by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloodKey<'a> {
+    /// The sender without its `+tag`.
+    Sender(&'a str),
+    /// The sender's domain and a key of the text.
+    Text { domain: &'a str, text_key: &'a str },
+    /// The sender's domain.
+    Domain(&'a str),
 }
 
 impl Tx<'_> {
-    /// The case's loop stop, if it is stopped now.
+    /// The case's loop state in one read: its stop, if it is stopped now, and when an admin
+    /// last resumed it (the guard counts only what came after that, or the same burst would
+    /// stop the case again at once).
     ///
     /// # Errors
     /// SQL errors.
-    pub fn loop_stop(&self, case_id: i64) -> Result<Option<LoopStop>, StoreError> {
+    pub fn loop_state(&self, case_id: i64) -> Result<LoopState, StoreError> {
         let mut st = self.tx.prepare_cached(
-            "SELECT stopped_at, reason FROM loop_stops WHERE case_id = ?1 AND stopped_at IS NOT NULL",
+            "SELECT stopped_at, reason, resumed_at FROM loop_stops WHERE case_id = ?1",
         )?;
-        let row: Option<(String, String)> = st
-            .query_row([case_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        let row: Option<(Option<String>, String, Option<String>)> = st
+            .query_row([case_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
-        Ok(row.and_then(|(at, reason)| {
-            parse_ts(&at).map(|stopped_at| LoopStop { stopped_at, reason })
-        }))
+        let Some((stopped_at, reason, resumed_at)) = row else {
+            return Ok(LoopState::default());
+        };
+        Ok(LoopState {
+            stop: stopped_at
+                .as_deref()
+                .and_then(parse_ts)
+                .map(|stopped_at| LoopStop { stopped_at, reason }),
+            resumed_at: resumed_at.as_deref().and_then(parse_ts),
+        })
     }
 
-    /// When an admin last resumed the case after a loop stop: the guard counts only what
-    /// came after it, or the same burst would stop the case again at once.
-    ///
-    /// # Errors
-    /// SQL errors.
-    pub fn loop_resumed_at(&self, case_id: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut st = self
-            .tx
-            .prepare_cached("SELECT resumed_at FROM loop_stops WHERE case_id = ?1")?;
-        let at: Option<Option<String>> = st.query_row([case_id], |r| r.get(0)).optional()?;
-        Ok(at.flatten().as_deref().and_then(parse_ts))
-    }
-
-    /// Stops the case's relaying; false when it was already stopped.
+    /// Stops the case's relaying (a case already stopped keeps its first stop).
     ///
     /// # Errors
     /// SQL errors.
@@ -63,36 +66,36 @@ impl Tx<'_> {
         case_id: i64,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let n = self.tx.prepare_cached(
+    ) -> Result<(), StoreError> {
+        self.tx.prepare_cached(
             "INSERT INTO loop_stops(case_id, stopped_at, reason) VALUES (?1, ?2, ?3)
              ON CONFLICT(case_id) DO UPDATE SET stopped_at = excluded.stopped_at, reason = excluded.reason
              WHERE loop_stops.stopped_at IS NULL",
         )?
         .execute(params![case_id, ts(now), reason])?;
-        Ok(n > 0)
+        Ok(())
     }
 
-    /// Messages stored on the case since `since` whose role is one of `roles`; mail a flood
-    /// cap joined to the case is not counted (the flood caps hold it already).
+    /// Messages stored on the case since `since` from the customer's side (customer, cc) and
+    /// from the agents' side, in one read; mail a flood cap joined to the case is not counted
+    /// (the flood caps hold it already).
     ///
     /// # Errors
     /// SQL errors.
-    pub fn messages_on_case_since(
+    pub fn messages_by_side_since(
         &self,
         case_id: i64,
-        roles: &[&str],
         since: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<(i64, i64), StoreError> {
         let mut st = self.tx.prepare_cached(
-            "SELECT COUNT(*) FROM messages WHERE case_id = ?1 AND received_at >= ?2
-             AND (role = ?3 OR role = ?4 OR role = ?5) AND outcome != 'flood_joined'",
+            "SELECT coalesce(sum(role IN ('customer', 'cc')), 0), coalesce(sum(role = 'agent'), 0)
+             FROM messages WHERE case_id = ?1 AND received_at >= ?2 AND outcome != 'flood_joined'",
         )?;
-        let r = |i: usize| roles.get(i).copied().unwrap_or("");
-        Ok(st.query_row(params![case_id, ts(since), r(0), r(1), r(2)], |r| r.get(0))?)
+        Ok(st.query_row(params![case_id, ts(since)], |r| Ok((r.get(0)?, r.get(1)?)))?)
     }
 
-    /// Messages stored on the case since `since` with this exact text.
+    /// Messages stored on the case since `since` whose new text (`InboundMessage::new_text`:
+    /// the reply text, or the whole text when nothing new is left) is this one.
     ///
     /// # Errors
     /// SQL errors.
@@ -104,7 +107,7 @@ impl Tx<'_> {
     ) -> Result<i64, StoreError> {
         let mut st = self.tx.prepare_cached(
             "SELECT COUNT(*) FROM messages WHERE case_id = ?1 AND received_at >= ?2
-             AND coalesce(reply_text, body_text) = ?3",
+             AND coalesce(nullif(reply_text, ''), body_text) = ?3",
         )?;
         Ok(st.query_row(params![case_id, ts(since), text], |r| r.get(0))?)
     }
@@ -201,64 +204,41 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Cases opened since `since` by this sender (without its +tag), at most `cap`.
+    /// Cases opened since `since` under this flood key, oldest first, at most `cap` of them:
+    /// a cap of 5 reads at most 5 rows however many a busy domain opened, enough to tell
+    /// whether the cap is reached and which case to join.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn flood_by_sender(
+    pub fn flood_cases(
         &self,
-        sender: &str,
+        key: FloodKey<'_>,
         since: DateTime<Utc>,
         cap: i64,
-    ) -> Result<FloodCount, StoreError> {
-        self.flood_count(
-            "SELECT case_id FROM flood_keys WHERE sender = ?1 AND created_at >= ?2 LIMIT ?3",
-            params![sender, ts(since), cap],
-        )
-    }
-
-    /// Cases opened since `since` from this domain, at most `cap`.
-    ///
-    /// # Errors
-    /// SQL errors.
-    pub fn flood_by_domain(
-        &self,
-        domain: &str,
-        since: DateTime<Utc>,
-        cap: i64,
-    ) -> Result<FloodCount, StoreError> {
-        self.flood_count(
-            "SELECT case_id FROM flood_keys WHERE domain = ?1 AND created_at >= ?2 LIMIT ?3",
-            params![domain, ts(since), cap],
-        )
-    }
-
-    /// Cases opened since `since` from this domain with this text key, at most `cap`.
-    ///
-    /// # Errors
-    /// SQL errors.
-    pub fn flood_by_text(
-        &self,
-        domain: &str,
-        text_key: &str,
-        since: DateTime<Utc>,
-        cap: i64,
-    ) -> Result<FloodCount, StoreError> {
-        self.flood_count(
-            "SELECT case_id FROM flood_keys WHERE domain = ?1 AND text_key = ?2 AND created_at >= ?3 LIMIT ?4",
-            params![domain, text_key, ts(since), cap],
-        )
-    }
-
-    fn flood_count(&self, sql: &str, p: impl rusqlite::Params) -> Result<FloodCount, StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
+        use rusqlite::types::Value;
+        let text = |s: &str| Value::Text(s.to_string());
+        let (since, cap) = (Value::Text(ts(since)), Value::Integer(cap));
+        let (sql, values) = match key {
+            FloodKey::Sender(sender) => (
+                "SELECT case_id FROM flood_keys WHERE sender = ?1 AND created_at >= ?2 LIMIT ?3",
+                vec![text(sender), since, cap],
+            ),
+            FloodKey::Text { domain, text_key } => (
+                "SELECT case_id FROM flood_keys WHERE domain = ?1 AND text_key = ?2 AND created_at >= ?3 LIMIT ?4",
+                vec![text(domain), text(text_key), since, cap],
+            ),
+            FloodKey::Domain(domain) => (
+                "SELECT case_id FROM flood_keys WHERE domain = ?1 AND created_at >= ?2 LIMIT ?3",
+                vec![text(domain), since, cap],
+            ),
+        };
         let mut st = self.tx.prepare_cached(sql)?;
-        let mut ids: Vec<i64> = st.query_map(p, |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut ids: Vec<i64> = st
+            .query_map(rusqlite::params_from_iter(values), |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         ids.sort_unstable();
-        Ok(FloodCount {
-            count: ids.len() as i64,
-            latest: ids.last().copied(),
-            ids,
-        })
+        Ok(ids)
     }
 }
 
@@ -276,7 +256,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
         self.write(|tx| {
-            let Some(stop) = tx.loop_stop(case_id)? else {
+            let Some(stop) = tx.loop_state(case_id)?.stop else {
                 return Ok(None);
             };
             let held: i64 = tx

@@ -1237,15 +1237,22 @@ impl Tx<'_> {
         Reader { conn: self.tx }
     }
 
-    /// Whether these exact raw bytes (hex SHA-256) were stored.
+    /// Whether these exact raw bytes (hex SHA-256) were stored, and whether a message with
+    /// this dedupe key was: one statement for the question every new message asks.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn seen_content_hash(&self, content_hash: &str) -> Result<bool, StoreError> {
-        let mut st = self
-            .tx
-            .prepare_cached("SELECT EXISTS(SELECT 1 FROM messages WHERE content_hash = ?1)")?;
-        Ok(st.query_row([content_hash], |r| r.get(0))?)
+    pub fn seen_bytes_or_key(
+        &self,
+        content_hash: &str,
+        dedupe_id: &str,
+    ) -> Result<(bool, bool), StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM messages WHERE content_hash = ?1), EXISTS(SELECT 1 FROM messages WHERE dedupe_id = ?2)",
+        )?;
+        Ok(st.query_row(params![content_hash, dedupe_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?)
     }
 
     /// Whether a message with this dedupe key was stored.
