@@ -6,13 +6,11 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::replies::wait_mail;
 use common::*;
-use futures::TryStreamExt;
 use mailcase::parse::{parse, InboundMessage, ParseLimits};
 
 const AGENTS: &str = r#"
@@ -881,9 +879,7 @@ async fn run_robot(
     max: Duration,
     quiet: Duration,
 ) -> LoopFigures {
-    let mut s = imap_login(robot, &w.env).await;
-    s.select("INBOX").await.expect("select the robot's INBOX");
-    let mut seen: HashSet<u32> = HashSet::new();
+    let mut inbox = NewMail::open(robot, &w.env).await;
     let start = Instant::now();
     let mut sent = 0usize;
     let mut received = 0usize;
@@ -900,23 +896,7 @@ async fn run_robot(
     sent += 1;
     let mut last = Instant::now();
     while last.elapsed() < quiet && start.elapsed() < max {
-        s.noop().await.expect("noop");
-        let uids = s.uid_search("ALL").await.expect("uid search");
-        let mut new: Vec<u32> = uids.into_iter().filter(|u| !seen.contains(u)).collect();
-        new.sort_unstable();
-        for uid in new {
-            seen.insert(uid);
-            let fetched: Vec<_> = s
-                .uid_fetch(uid.to_string(), "BODY.PEEK[]")
-                .await
-                .expect("uid fetch")
-                .try_collect()
-                .await
-                .expect("fetch stream");
-            let Some(raw) = fetched.iter().find_map(|f| f.body()) else {
-                continue;
-            };
-            let m = parse(raw, &ParseLimits::default()).expect("mail to the robot parses");
+        for m in inbox.next_batch().await {
             received += 1;
             // The robot answers the From address, whatever Auto-Submitted says.
             let back = m.from.expect("a From").address;
@@ -927,7 +907,7 @@ async fn run_robot(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let _ = s.logout().await;
+    inbox.close().await;
     LoopFigures {
         robot_sent: sent,
         robot_received: received,

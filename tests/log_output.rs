@@ -15,34 +15,6 @@ use common::*;
 /// The daemon's exit status when its log output broke (sysexits EX_IOERR).
 const EX_IOERR: i32 = 74;
 
-fn daemon(w: &World, log_level: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mailcase"));
-    c.arg("--config")
-        .arg(&w.config_path)
-        .arg("run")
-        .env("MAILCASE_LOG", log_level)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    c
-}
-
-/// The real binary with its log in a file.
-fn spawn_logged(w: &World, log_level: &str, log: &std::path::Path) -> Child {
-    daemon(w, log_level)
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
-}
-
-fn read_log(path: &std::path::Path) -> String {
-    let mut s = String::new();
-    std::fs::File::open(path)
-        .unwrap()
-        .read_to_string(&mut s)
-        .unwrap();
-    s
-}
-
 /// Waits for the process to exit by itself, `within` at most; kills it and fails otherwise.
 async fn exits_within(child: &mut Child, within: Duration, what: &str) -> (ExitStatus, Duration) {
     let t0 = Instant::now();
@@ -67,14 +39,6 @@ fn signal(child: &Child, sig: &str) {
     assert!(st.success(), "kill -{sig}");
 }
 
-fn cases_now(w: &World) -> i64 {
-    mailcase::store::Store::open_read_only(&w.db_path())
-        .ok()
-        .and_then(|s| s.read().counts().ok())
-        .map(|c| c.cases)
-        .unwrap_or(0)
-}
-
 /// Stops a daemon that is still running, so a failed test leaves no process behind.
 struct Reaper(Option<Child>);
 
@@ -90,7 +54,11 @@ impl Drop for Reaper {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_log_pipe_ends_the_daemon_for_systemd_to_restart_and_loses_no_mail() {
     let w = World::new("log_pipe", "");
-    let mut child = daemon(&w, "info").stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = w
+        .daemon_command("info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // Read the log until the daemon is logged in to IMAP, then close the pipe's read end, as
     // a restarted journald does.
     let stderr = child.stderr.take().unwrap();
@@ -135,10 +103,10 @@ async fn a_broken_log_pipe_ends_the_daemon_for_systemd_to_restart_and_loses_no_m
     // systemd starts it again (here with the log in a file): the complaint gets its case and
     // its acknowledgment, once.
     let log = w.dir.path().join("restarted.log");
-    let _again = Reaper(Some(spawn_logged(&w, "info", &log)));
+    let _again = Reaper(Some(w.spawn_logged("info", &log)));
     let acks = w.wait_for_acks(&jane).await;
     let case = w.wait_for_case_of(&jane).await;
-    assert_eq!(cases_now(&w), 1, "one case, not two");
+    assert_eq!(w.cases_now(), 1, "one case, not two");
     assert_eq!(acks.len(), 1, "one acknowledgment");
     assert!(
         acks[0].subject.contains(case.reference.as_str()),
@@ -155,7 +123,7 @@ async fn a_broken_log_pipe_ends_the_daemon_for_systemd_to_restart_and_loses_no_m
 async fn sigterm_while_mail_is_flowing_ends_the_daemon_within_the_shutdown_grace() {
     let w = World::new("log_sigterm", "");
     let log = w.dir.path().join("daemon.log");
-    let mut child = Reaper(Some(spawn_logged(&w, "debug", &log)));
+    let mut child = Reaper(Some(w.spawn_logged("debug", &log)));
     // Complaints keep arriving while the daemon takes them in; SIGTERM lands mid-flow.
     let n = 120;
     let customers: Vec<String> = (0..n).map(|i| w.customer(&format!("t{i}"))).collect();
@@ -167,7 +135,7 @@ async fn sigterm_while_mail_is_flowing_ends_the_daemon_within_the_shutdown_grace
     };
     let stop = async {
         wait_for("the first cases", Duration::from_secs(60), || async {
-            (cases_now(&w) >= 5).then_some(())
+            (w.cases_now() >= 5).then_some(())
         })
         .await;
         let c = child.0.as_mut().unwrap();
@@ -183,21 +151,23 @@ async fn sigterm_while_mail_is_flowing_ends_the_daemon_within_the_shutdown_grace
     child.0 = None;
     println!(
         "SIGTERM exited {status:?} after {took:?} with {} of {n} cases in",
-        cases_now(&w)
+        w.cases_now()
     );
-    assert!(status.success(), "{status:?}\n{}", read_log(&log));
+    assert!(
+        status.success(),
+        "{status:?}\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     assert!(
         took <= mailcase::daemon::SHUTDOWN_GRACE,
         "took {took:?}, more than the grace"
     );
     // Nothing was lost: a new start takes in the rest.
-    let _again = Reaper(Some(spawn_logged(
-        &w,
-        "info",
-        &w.dir.path().join("daemon2.log"),
-    )));
+    let _again = Reaper(Some(
+        w.spawn_logged("info", &w.dir.path().join("daemon2.log")),
+    ));
     wait_for("every case", Duration::from_secs(90), || async {
-        (cases_now(&w) == n as i64).then_some(())
+        (w.cases_now() == n as i64).then_some(())
     })
     .await;
     for c in &customers {
@@ -233,7 +203,7 @@ async fn nothing_secret_at(level: &str) {
     std::fs::write(&w.config_path, authed).unwrap();
 
     let log = w.dir.path().join("daemon.log");
-    let mut child = Reaper(Some(spawn_logged(&w, level, &log)));
+    let mut child = Reaper(Some(w.spawn_logged(level, &log)));
     let jane = w.customer("jane");
     let marker = format!("BODYMARKER{}", rand_u32());
     w.send_complaint(
@@ -249,7 +219,7 @@ async fn nothing_secret_at(level: &str) {
     exits_within(c, Duration::from_secs(31), "the daemon after SIGTERM").await;
     child.0 = None;
 
-    let text = read_log(&log);
+    let text = std::fs::read_to_string(&log).unwrap();
     let password = &w.env.password;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let forbidden = [
@@ -310,7 +280,7 @@ async fn directives_naming_the_protocol_crates_cannot_lift_the_cap() {
 async fn sigterm_while_another_process_locks_the_database_still_ends_within_the_grace() {
     let w = World::new("log_locked", "");
     let log = w.dir.path().join("daemon.log");
-    let mut child = Reaper(Some(spawn_logged(&w, "info", &log)));
+    let mut child = Reaper(Some(w.spawn_logged("info", &log)));
     let first = w.customer("first");
     w.send_complaint(&first, "F", "First", "Before the lock.")
         .await;
@@ -357,16 +327,14 @@ async fn sigterm_while_another_process_locks_the_database_still_ends_within_the_
     assert!(
         took <= mailcase::daemon::SHUTDOWN_GRACE + Duration::from_millis(500),
         "took {took:?}, more than the grace\n{}",
-        read_log(&log)
+        std::fs::read_to_string(&log).unwrap()
     );
     // Nothing was lost: a new start takes in what the lock held up.
-    let _again = Reaper(Some(spawn_logged(
-        &w,
-        "info",
-        &w.dir.path().join("daemon2.log"),
-    )));
+    let _again = Reaper(Some(
+        w.spawn_logged("info", &w.dir.path().join("daemon2.log")),
+    ));
     wait_for("every case", Duration::from_secs(90), || async {
-        (cases_now(&w) == customers.len() as i64).then_some(())
+        (w.cases_now() == customers.len() as i64).then_some(())
     })
     .await;
     for c in &customers {

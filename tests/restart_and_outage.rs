@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -15,36 +15,6 @@ use rand::Rng;
 
 /// One fault at a time: they restart the servers.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn cases_now(w: &World) -> i64 {
-    mailcase::store::Store::open_read_only(&w.db_path())
-        .ok()
-        .and_then(|s| s.read().counts().ok())
-        .map(|c| c.cases)
-        .unwrap_or(0)
-}
-
-/// The real binary with its log in a file (read back with [`log_of`]).
-fn spawn_logged(w: &World, log: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_mailcase"))
-        .arg("--config")
-        .arg(&w.config_path)
-        .arg("run")
-        .env("MAILCASE_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
-}
-
-fn log_of(path: &std::path::Path) -> String {
-    let mut s = String::new();
-    std::fs::File::open(path)
-        .unwrap()
-        .read_to_string(&mut s)
-        .unwrap();
-    s
-}
 
 fn ctl(action: &str, server: &str) {
     let st = Command::new(repo().join("tests/mailserver/ctl.sh"))
@@ -133,7 +103,7 @@ async fn five_kills_at_random_points_while_ingesting_500_lose_nothing_and_double
             "progress since the last kill",
             Duration::from_secs(120),
             || async {
-                let c = cases_now(&w);
+                let c = w.cases_now();
                 (c > last).then_some(c)
             },
         )
@@ -142,7 +112,7 @@ async fn five_kills_at_random_points_while_ingesting_500_lose_nothing_and_double
         child.kill().expect("kill -9");
         child.wait().unwrap();
         kills += 1;
-        last = cases_now(&w).max(seen);
+        last = w.cases_now().max(seen);
         if last as usize >= n {
             break;
         }
@@ -166,16 +136,16 @@ async fn dovecot_restarted_mid_batch_loses_nothing() {
     let w = World::new("dovecot_restart", "");
     let customers = append_complaints(&w, "d", 300).await;
     let log = w.dir.path().join("daemon.log");
-    let mut child = spawn_logged(&w, &log);
+    let mut child = w.spawn_logged("info", &log);
     wait_for("first cases", Duration::from_secs(60), || async {
-        (cases_now(&w) > 0).then_some(())
+        (w.cases_now() > 0).then_some(())
     })
     .await;
     ctl("restart", "dovecot");
     let dupes = check_nothing_lost(&w, &customers).await;
     child.kill().unwrap();
     child.wait().unwrap();
-    let text = log_of(&log);
+    let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains("reconnect") || text.contains("imap"),
         "the lost connection is logged:\n{text}"
@@ -221,11 +191,11 @@ async fn a_database_locked_by_another_process_keeps_mail_in_the_inbox_until_rele
     let _serial = SERIAL.lock().await;
     let w = World::new("locked", "");
     let log = w.dir.path().join("daemon.log");
-    let mut child = spawn_logged(&w, &log);
+    let mut child = w.spawn_logged("info", &log);
     // The daemon is up (its database exists) once a first complaint is handled.
     let first = append_complaints(&w, "l", 1).await;
     wait_for("first case", Duration::from_secs(60), || async {
-        (cases_now(&w) == 1).then_some(())
+        (w.cases_now() == 1).then_some(())
     })
     .await;
     // Another process takes an exclusive lock for 25 s (longer than the 10 s busy timeout).
@@ -251,7 +221,7 @@ async fn a_database_locked_by_another_process_keeps_mail_in_the_inbox_until_rele
     // While locked: the mail stays in the INBOX and the error is logged.
     tokio::time::sleep(Duration::from_secs(15)).await;
     assert_eq!(read_raw(&w.support, "INBOX", &w.env).await.len(), 3);
-    let text = log_of(&log);
+    let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains("locked") || text.contains("busy"),
         "the lock is logged:\n{text}"
@@ -275,7 +245,7 @@ async fn a_full_database_keeps_mail_in_the_inbox_until_there_is_room() {
     assert_ne!(tight, base, "the store section was found");
     std::fs::write(&w.config_path, &tight).unwrap();
     let log = w.dir.path().join("daemon.log");
-    let mut child = spawn_logged(&w, &log);
+    let mut child = w.spawn_logged("info", &log);
     // Complaints of ~100 KB each (under the 256 KB message limit): the database fills up.
     let mut customers = Vec::new();
     for i in 0..8 {
@@ -295,7 +265,7 @@ async fn a_full_database_keeps_mail_in_the_inbox_until_there_is_room() {
         "the disk-full error logged",
         Duration::from_secs(60),
         || async {
-            let t = log_of(&log);
+            let t = std::fs::read_to_string(&log).unwrap();
             (t.contains("full") || t.contains("SQLITE_FULL")).then_some(())
         },
     )
@@ -306,7 +276,7 @@ async fn a_full_database_keeps_mail_in_the_inbox_until_there_is_room() {
     child.kill().unwrap();
     child.wait().unwrap();
     std::fs::write(&w.config_path, &base).unwrap();
-    let mut child = spawn_logged(&w, &w.dir.path().join("daemon2.log"));
+    let mut child = w.spawn_logged("info", &w.dir.path().join("daemon2.log"));
     check_nothing_lost(&w, &customers).await;
     child.kill().unwrap();
     child.wait().unwrap();

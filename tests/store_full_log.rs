@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::*;
@@ -102,13 +102,8 @@ async fn a_full_disk_is_logged_once_per_task_and_so_is_the_room_made_again() {
     fill(&disk.dir.join("ballast"));
     let log = w.dir.path().join("daemon.log");
     disk.child = Some(
-        Command::new(env!("CARGO_BIN_EXE_mailcase"))
-            .arg("--config")
-            .arg(&w.config_path)
-            .arg("run")
-            .env("MAILCASE_LOG", "info")
+        w.daemon_command("info")
             .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),

@@ -276,17 +276,43 @@ impl World {
         Daemon { shutdown, handle }
     }
 
-    /// Starts the real `mailcase run` binary (for kill -9 tests).
-    pub fn spawn_binary(&self) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_mailcase"))
-            .args(["--config"])
+    /// The real `mailcase run` command for this world, logging at `log_level`, with no
+    /// standard input or output; the caller decides where the log goes.
+    pub fn daemon_command(&self, log_level: &str) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mailcase"));
+        c.arg("--config")
             .arg(&self.config_path)
             .arg("run")
-            .env("MAILCASE_LOG", "warn")
-            .stdout(std::process::Stdio::null())
+            .env("MAILCASE_LOG", log_level)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null());
+        c
+    }
+
+    /// Starts the real `mailcase run` binary (for kill -9 tests).
+    pub fn spawn_binary(&self) -> std::process::Child {
+        self.daemon_command("warn")
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn mailcase")
+    }
+
+    /// Starts the real binary with its log in the file `log` (read it back with
+    /// `std::fs::read_to_string`).
+    pub fn spawn_logged(&self, log_level: &str, log: &std::path::Path) -> std::process::Child {
+        self.daemon_command(log_level)
+            .stderr(std::fs::File::create(log).expect("create the log file"))
+            .spawn()
+            .expect("spawn mailcase")
+    }
+
+    /// Cases in the database now; 0 while the daemon has not created it yet.
+    pub fn cases_now(&self) -> i64 {
+        Store::open_read_only(&self.db_path())
+            .ok()
+            .and_then(|s| s.read().counts().ok())
+            .map(|c| c.cases)
+            .unwrap_or(0)
     }
 
     /// Sends raw mail through Postfix, as a customer's server would.
@@ -412,6 +438,60 @@ pub async fn read_folder(user: &str, folder: &str, env: &MailEnv) -> Vec<Inbound
         .iter()
         .map(|r| parse(r, &ParseLimits::default()).expect("our test mail parses"))
         .collect()
+}
+
+/// A mailbox's INBOX read as a mail client does, message by message: each call of
+/// [`NewMail::next_batch`] returns what arrived since the last one, oldest first (the
+/// auto-responders of the loop tests answer each such message).
+pub struct NewMail {
+    session: Session,
+    seen: std::collections::HashSet<u32>,
+}
+
+impl NewMail {
+    /// Logs in as `user` and selects the INBOX; every message already there counts as new.
+    pub async fn open(user: &str, env: &MailEnv) -> NewMail {
+        let mut session = imap_login(user, env).await;
+        session.select("INBOX").await.expect("select INBOX");
+        NewMail {
+            session,
+            seen: Default::default(),
+        }
+    }
+
+    /// The messages that arrived since the last call, parsed.
+    pub async fn next_batch(&mut self) -> Vec<InboundMessage> {
+        self.session.noop().await.expect("noop");
+        let mut new: Vec<u32> = self
+            .session
+            .uid_search("ALL")
+            .await
+            .expect("uid search")
+            .into_iter()
+            .filter(|u| !self.seen.contains(u))
+            .collect();
+        new.sort_unstable();
+        let mut out = Vec::new();
+        for uid in new {
+            self.seen.insert(uid);
+            let fetched: Vec<_> = self
+                .session
+                .uid_fetch(uid.to_string(), "BODY.PEEK[]")
+                .await
+                .expect("uid fetch")
+                .try_collect()
+                .await
+                .expect("fetch stream");
+            if let Some(raw) = fetched.iter().find_map(|f| f.body()) {
+                out.push(parse(raw, &ParseLimits::default()).expect("our test mail parses"));
+            }
+        }
+        out
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.session.logout().await;
+    }
 }
 
 /// Polls `f` until it returns Some or the time is up.
