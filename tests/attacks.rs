@@ -6,13 +6,11 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::replies::{thunderbird_reply, wait_mail};
+use common::replies::{ids_header, thunderbird_reply, wait_mail};
 use common::*;
-use futures::TryStreamExt;
-use mailcase::parse::{parse, InboundMessage, ParseLimits};
+use mailcase::parse::InboundMessage;
 
 const ANN_ONLY: &str = r#"
 [[agents.members]]
@@ -37,35 +35,12 @@ struct Responder {
 /// Precedence, an ordinary subject, and a counter in the text so that no two answers are the
 /// same. Stops after `quiet` without new mail, or at `max`.
 async fn respond(w: &World, user: &str, name: &str, max: Duration, quiet: Duration) -> Responder {
-    let mut s = imap_login(user, &w.env).await;
-    s.select("INBOX").await.expect("select INBOX");
-    let mut seen: HashSet<u32> = HashSet::new();
+    let mut inbox = NewMail::open(user, &w.env).await;
     let start = Instant::now();
     let mut last = Instant::now();
     let mut r = Responder::default();
     while last.elapsed() < quiet && start.elapsed() < max {
-        s.noop().await.expect("noop");
-        let mut new: Vec<u32> = s
-            .uid_search("ALL")
-            .await
-            .expect("uid search")
-            .into_iter()
-            .filter(|u| !seen.contains(u))
-            .collect();
-        new.sort_unstable();
-        for uid in new {
-            seen.insert(uid);
-            let fetched: Vec<_> = s
-                .uid_fetch(uid.to_string(), "BODY.PEEK[]")
-                .await
-                .expect("uid fetch")
-                .try_collect()
-                .await
-                .expect("fetch stream");
-            let Some(raw) = fetched.iter().find_map(|f| f.body()) else {
-                continue;
-            };
-            let m = parse(raw, &ParseLimits::default()).expect("our mail parses");
+        for m in inbox.next_batch().await {
             r.received += 1;
             last = Instant::now();
             let to = m
@@ -78,7 +53,6 @@ async fn respond(w: &World, user: &str, name: &str, max: Duration, quiet: Durati
             let pid = m.message_id.clone().unwrap_or_default();
             let mut refs = m.references.clone();
             refs.push(pid.clone());
-            let refs: Vec<String> = refs.iter().map(|i| format!("<{i}>")).collect();
             let raw = format!(
                 "From: {name} <{user}>\r\nTo: {to}\r\nSubject: Re: {subject}\r\nMessage-ID: <resp.{n}.{rand}@customer.test>\r\n\
                  In-Reply-To: <{pid}>\r\nReferences: {refs}\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\
@@ -87,14 +61,14 @@ async fn respond(w: &World, user: &str, name: &str, max: Duration, quiet: Durati
                 subject = m.subject,
                 n = r.sent + 1,
                 rand = rand_u32(),
-                refs = refs.join(" "),
+                refs = ids_header(&refs),
             );
             w.send_raw(user, &to, raw.as_bytes()).await;
             r.sent += 1;
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
-    let _ = s.logout().await;
+    inbox.close().await;
     r.quiet = last.elapsed();
     r
 }
@@ -223,6 +197,8 @@ async fn two_auto_responders_answering_each_other_stop_and_the_agents_are_told_o
             .any(|l| l.contains(&case.reference) && l.contains("STOPPED")),
         "{listed}"
     );
+    let json = run_cli(&w, &["cases", "--json"]);
+    assert!(json.contains("\"loop_stopped_at\": \"20"), "{json}");
     let shown = run_cli(&w, &["case", &case.reference]);
     assert!(shown.contains("relaying stopped"), "{shown}");
     let out = run_cli(&w, &["resume", &case.reference]);
