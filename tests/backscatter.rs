@@ -54,17 +54,6 @@ async fn clean_complaint_is_acknowledged(w: &World) {
     );
 }
 
-/// Waits until the support INBOX is empty: every message of it was taken in.
-async fn wait_inbox_empty(w: &World) {
-    wait_for("an empty support INBOX", WAIT, || async {
-        read_raw(&w.support, "INBOX", &w.env)
-            .await
-            .is_empty()
-            .then_some(())
-    })
-    .await
-}
-
 /// Outbox rows of kind `ack` ever queued to `address` (sent or not).
 fn acks_queued_to(w: &World, address: &str) -> i64 {
     let db = rusqlite::Connection::open_with_flags(
@@ -106,7 +95,7 @@ async fn a_complaint_flagged_as_spam_opens_a_case_without_acknowledgment_and_war
     )
     .await;
     clean_complaint_is_acknowledged(&w).await;
-    wait_inbox_empty(&w).await;
+    w.wait_inbox_empty().await;
 
     // The case stands (nothing lost), audited as suspected spam, never acknowledged.
     let case = w.case_of(&victim);
@@ -171,7 +160,7 @@ async fn a_complaint_flagged_as_spam_is_quarantined_with_its_reason_when_configu
     )
     .await;
     clean_complaint_is_acknowledged(&w).await;
-    wait_inbox_empty(&w).await;
+    w.wait_inbox_empty().await;
 
     let q = w.store().read().quarantine().unwrap();
     assert_eq!(q.len(), 1, "{q:?}");
@@ -222,7 +211,7 @@ async fn dmarc_failure_in_our_authentication_results_means_no_acknowledgment_and
     let acks = w.wait_for_acks(&other).await;
     assert_eq!(acks.len(), 1);
     clean_complaint_is_acknowledged(&w).await;
-    wait_inbox_empty(&w).await;
+    w.wait_inbox_empty().await;
 
     let case = w.case_of(&victim);
     assert_eq!(case.status, "new", "not acknowledged");

@@ -65,18 +65,6 @@ async fn wait_quarantined(w: &World, n: usize) -> Vec<(Option<u32>, String, i64)
     .await
 }
 
-/// Waits until the support INBOX is empty (messages are moved after their batch commits,
-/// which can be after the acknowledgment of a later message went out).
-async fn wait_inbox_empty(w: &World) {
-    wait_for("an empty support INBOX", WAIT, || async {
-        read_raw(&w.support, "INBOX", &w.env)
-            .await
-            .is_empty()
-            .then_some(())
-    })
-    .await
-}
-
 /// Read-only SQL on the test's database, for what the store API does not expose.
 fn db(w: &World) -> rusqlite::Connection {
     rusqlite::Connection::open_with_flags(w.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -188,7 +176,7 @@ async fn a_message_over_the_size_limit_is_quarantined_unread_and_the_mailbox_goe
 
     let q = wait_quarantined(&w, 1).await;
     w.wait_for_acks(&after).await;
-    wait_inbox_empty(&w).await;
+    w.wait_inbox_empty().await;
     assert_eq!(q.len(), 1, "{q:?}");
     let (uid, reason, size) = &q[0];
     assert!(uid.is_some());
@@ -273,7 +261,7 @@ async fn a_mime_bomb_is_quarantined_with_its_reason_and_the_mailbox_goes_on() {
     let q = wait_quarantined(&w, 2).await;
     w.wait_for_acks(&after_wide).await;
     w.wait_for_acks(&after_deep).await;
-    wait_inbox_empty(&w).await;
+    w.wait_inbox_empty().await;
     assert_eq!(q.len(), 2, "{q:?}");
     let wide = q
         .iter()
@@ -332,7 +320,7 @@ async fn a_header_flood_is_quarantined_with_its_reason_and_the_mailbox_goes_on()
 
     let q = wait_quarantined(&w, 1).await;
     w.wait_for_acks(&after).await;
-    wait_inbox_empty(&w).await;
+    w.wait_inbox_empty().await;
     assert_eq!(q.len(), 1, "{q:?}");
     let reason = &q[0].1;
     assert!(
@@ -488,7 +476,7 @@ async fn nul_bytes_in_body_and_headers_still_open_a_case_and_never_reach_our_hea
     }
     w.wait_for_acks(&after1).await;
     w.wait_for_acks(&after2).await;
-    wait_inbox_empty(&w).await;
+    w.wait_inbox_empty().await;
     d.stop().await;
     assert_eq!(w.store().read().cases().unwrap().len(), 4);
     assert!(w.store().read().quarantine().unwrap().is_empty());

@@ -374,6 +374,22 @@ impl World {
         .await
     }
 
+    /// Waits until the support INBOX is empty: every message of it was taken in and moved
+    /// (after its batch committed, which can be after a later message's acknowledgment).
+    pub async fn wait_inbox_empty(&self) {
+        wait_for(
+            "an empty support INBOX",
+            Duration::from_secs(60),
+            || async {
+                read_raw(&self.support, "INBOX", &self.env)
+                    .await
+                    .is_empty()
+                    .then_some(())
+            },
+        )
+        .await
+    }
+
     /// Every message in a folder of `user`'s mailbox, parsed.
     pub async fn mailbox(&self, user: &str, folder: &str) -> Vec<InboundMessage> {
         read_folder(user, folder, &self.env).await
