@@ -156,18 +156,7 @@ pub enum TlsMode {
     Plain,
 }
 
-/// Where a secret comes from. Exactly one of these may be set per server block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    /// A file whose content (trailing newline stripped) is the password.
-    File(PathBuf),
-    /// An environment variable holding the password.
-    Env(String),
-    /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>` (LoadCredential=).
-    Credential(String),
-    /// A command printing an OAuth2 access token on stdout (XOAUTH2, for Microsoft 365 / Gmail).
-    OAuth2Command(Vec<String>),
-}
+pub use crate::secret::SecretSource;
 
 /// The IMAP mailbox the daemon watches.
 #[derive(Debug, Clone, Deserialize)]

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod authres;
+pub mod business_time;
 pub mod case;
 pub mod classify;
 pub mod cli;
@@ -29,16 +30,14 @@ pub mod config;
 pub mod daemon;
 pub mod ingest;
 pub mod logging;
-pub mod notify;
 pub mod outbox;
 pub mod parse;
 pub mod pipeline;
 pub mod records;
 pub mod render;
-pub mod reply;
 pub mod report;
-pub mod schedule;
 pub mod scheduler;
+pub mod sd_notify;
 pub mod secret;
 pub mod store;
 pub mod thread;

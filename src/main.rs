@@ -309,7 +309,7 @@ async fn run(
     };
     // systemd: READY=1 after the store is open and the first IMAP login succeeded; the
     // watchdog is fed by healthy rounds of the main loop only.
-    let notifier = Arc::new(mailcase::notify::Notifier::from_env());
+    let notifier = Arc::new(mailcase::sd_notify::Notifier::from_env());
     if let Some(w) = notifier.watchdog_interval() {
         if cfg.mailbox.poll_interval.0 * 2 > w {
             tracing::warn!(

@@ -15,9 +15,8 @@ use mail_parser::{HeaderName, HeaderValue, Message, MessageParser, MimeHeaders, 
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
-use crate::reply;
-
 mod address;
+pub mod quoted;
 
 /// Longest subject we keep: RFC 5322's line limit, so a subject always fits in one header line.
 const MAX_SUBJECT_CHARS: usize = 998;
@@ -121,7 +120,7 @@ pub struct InboundMessage {
     /// Readable body text (HTML converted when there is no plain text), capped in bytes.
     pub text: String,
     /// What the author wrote in this message: quoted history and signature removed
-    /// ([`crate::reply::visible_text`]); `text` keeps the whole body.
+    /// ([`crate::parse::quoted::visible_text`]); `text` keeps the whole body.
     #[serde(default)]
     pub reply_text: String,
     /// True when [`InboundMessage::text`] was converted from HTML.
@@ -328,9 +327,9 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
     let (text, html_only) = body_text(&msg, limits.max_text_bytes, false);
     // HTML loses its quote markers in the conversion, so an HTML-only body is cut first.
     let reply_text = if html_only {
-        reply::visible_text(&body_text(&msg, limits.max_text_bytes, true).0)
+        quoted::visible_text(&body_text(&msg, limits.max_text_bytes, true).0)
     } else {
-        reply::visible_text(&text)
+        quoted::visible_text(&text)
     };
     let delivered_to = headers
         .iter()
@@ -725,7 +724,7 @@ fn top_content_type(msg: &Message<'_>) -> (String, Option<String>) {
 }
 
 /// Readable text from the inline text bodies; HTML is converted only when no plain text exists.
-/// With `strip_quotes`, HTML is cut before its quoted part first (reply::strip_html_quotation).
+/// With `strip_quotes`, HTML is cut before its quoted part first (quoted::strip_html_quotation).
 fn body_text(msg: &Message<'_>, max_bytes: usize, strip_quotes: bool) -> (String, bool) {
     let mut plain = Vec::new();
     let mut html = Vec::new();
@@ -743,7 +742,7 @@ fn body_text(msg: &Message<'_>, max_bytes: usize, strip_quotes: bool) -> (String
         let chunk = match msg.parts.get(id as usize).map(|p| &p.body) {
             Some(PartType::Text(t)) => clean_text(t),
             Some(PartType::Html(h)) if strip_quotes => {
-                html_to_text(&reply::strip_html_quotation(h))
+                html_to_text(&quoted::strip_html_quotation(h))
             }
             Some(PartType::Html(h)) => html_to_text(h),
             _ => continue,

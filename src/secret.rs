@@ -4,7 +4,18 @@
 
 use std::path::PathBuf;
 
-use crate::config::SecretSource;
+/// Where a secret comes from. Exactly one of these may be set per server block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// A file whose content (trailing newline stripped) is the password.
+    File(PathBuf),
+    /// An environment variable holding the password.
+    Env(String),
+    /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>` (LoadCredential=).
+    Credential(String),
+    /// A command printing an OAuth2 access token on stdout (XOAUTH2, for Microsoft 365 / Gmail).
+    OAuth2Command(Vec<String>),
+}
 
 /// A password or access token.
 #[derive(Clone)]

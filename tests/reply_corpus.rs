@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use mailcase::parse::quoted::{strip_html_quotation, visible_text};
 use mailcase::parse::{parse, ParseLimits};
-use mailcase::reply::{strip_html_quotation, visible_text};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
 const GITHUB: &str = "github-email_reply_parser/test/emails";

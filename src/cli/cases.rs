@@ -7,9 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::{find_case, short_time, write_table, CliError};
+use crate::business_time::BusinessCalendar;
 use crate::case::Status;
 use crate::config::{Config, HumanDuration};
-use crate::schedule::BusinessCalendar;
 use crate::store::{
     CaseFilter, CaseView, MessageRow, OutboxStatus, RatingRow, Reader, Store, TimerRow,
 };

@@ -5,13 +5,13 @@
 use std::io::Write;
 
 use super::{find_case, CliError};
+use crate::business_time::BusinessCalendar;
 use crate::case::Reference;
 use crate::config::Config;
 use crate::pipeline::{case_mail_context, excerpt, format_local, human_size, promise_text};
 use crate::render::{
     self, AckContext, AttachmentInfo, HistoryLine, MailContext, RatingLink, Rendered, Renderer,
 };
-use crate::schedule::BusinessCalendar;
 use crate::store::{parse_ts, CaseView, MessageRow, Reader, Store};
 use crate::thread::subject;
 use crate::thread::token::TokenKey;

@@ -368,7 +368,7 @@ impl<'t> Ctx<'_, 't> {
             // The SLA bookkeeping reads the case as it is now (an earlier change in the same
             // message may have moved a deadline).
             let current = self.tx.case_by_id(case.id)?.unwrap_or_else(|| case.clone());
-            super::schedule::on_status_change(self, &current, from, to)?;
+            super::timers::on_status_change(self, &current, from, to)?;
         } else {
             self.tx.touch_case(case.id, self.now)?;
         }
@@ -380,7 +380,7 @@ impl<'t> Ctx<'_, 't> {
 /// from for each mail, and what `mailcase template preview` shows an admin.
 pub fn case_mail_context(
     cfg: &crate::config::Config,
-    calendar: &crate::schedule::BusinessCalendar,
+    calendar: &crate::business_time::BusinessCalendar,
     case: &CaseRow,
 ) -> MailContext {
     let prio = cfg.priority(&case.priority);
@@ -600,7 +600,7 @@ pub(super) fn from_customer_side(
         &m,
         files,
     )?;
-    super::schedule::sync(c, case.id)?;
+    super::timers::sync(c, case.id)?;
     Ok(if reopened {
         Outcome::Reopened {
             reference: case.reference.clone(),
@@ -671,7 +671,7 @@ fn record_rating(
                 cm.chars().take(200).collect::<String>()
             ));
         }
-        super::schedule::notify_escalation(c, case, &why)?;
+        super::timers::notify_escalation(c, case, &why)?;
     }
     Ok(Outcome::Rated {
         reference: case.reference.clone(),
@@ -745,7 +745,7 @@ fn satisfied(
             "the customer confirmed the issue is solved",
         )?;
     }
-    super::schedule::sync(c, case.id)?;
+    super::timers::sync(c, case.id)?;
     Ok(Outcome::Joined {
         reference: case.reference.clone(),
     })
@@ -920,7 +920,7 @@ pub(super) fn from_agent_side(
     } else {
         &msg.text
     };
-    let text = crate::reply::new_text(source).unwrap_or_default();
+    let text = crate::parse::quoted::new_text(source).unwrap_or_default();
     let parsed = commands::parse(&text)
         .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())
         .and_then(|p| validate(c, case, &p).map(|()| p));
@@ -1078,9 +1078,9 @@ pub(super) fn from_agent_side(
             None => format!("escalated by {}", agent.name),
         };
         let now_case = c.tx.case_by_id(case.id)?.unwrap_or_else(|| current.clone());
-        super::schedule::notify_escalation(c, &now_case, &why)?;
+        super::timers::notify_escalation(c, &now_case, &why)?;
     }
-    super::schedule::sync(c, case.id)?;
+    super::timers::sync(c, case.id)?;
     if note {
         return Ok(Outcome::AgentNote {
             reference: case.reference.clone(),

@@ -10,12 +10,14 @@
 mod conversation;
 pub mod dedupe;
 mod guards;
-mod schedule;
+mod timers;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::business_time::calendar::weekday_name;
+use crate::business_time::BusinessCalendar;
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::Reference;
 use crate::classify::robot::{self, RobotKind};
@@ -25,15 +27,13 @@ use crate::config::{ClockKind, Config, SpamAction};
 use crate::outbox::compose::{self, Outgoing};
 use crate::parse::{self, InboundMessage, ParseLimits};
 use crate::render::{AckContext, Renderer};
-use crate::schedule::calendar::weekday_name;
-use crate::schedule::BusinessCalendar;
 use crate::store::guards::FloodKey;
 use crate::store::{CaseRow, ImapSource, NewCase, NewMessage, NewOutbound, Store, StoreError, Tx};
 use crate::thread::token::{Role, TokenKey};
 use crate::thread::{self, subject, Threading};
 
 pub use conversation::{case_mail_context, human_duration, human_size};
-pub use schedule::{fire_due, resync_all};
+pub use timers::{fire_due, resync_all};
 
 /// Everything the pipeline needs that comes from config, built once (and again on reload).
 #[derive(Debug)]
@@ -47,7 +47,7 @@ pub struct Engine {
     /// Signs and checks reply addresses.
     pub tokens: TokenKey,
     /// When scheduled mail may reach customers.
-    pub window: crate::schedule::window::SendWindow,
+    pub window: crate::business_time::window::SendWindow,
     own: Vec<String>,
     domain: String,
 }
@@ -81,7 +81,7 @@ impl Engine {
         let secret = crate::secret::read_key(&source, &config.base_dir)
             .map_err(|e| EngineError::TokenKey(e.to_string()))?;
         let tokens = TokenKey::new(&secret).map_err(|e| EngineError::TokenKey(e.to_string()))?;
-        let window = crate::schedule::window::SendWindow::new(
+        let window = crate::business_time::window::SendWindow::new(
             calendar.tz(),
             config
                 .send_window
@@ -819,7 +819,7 @@ fn open_case(
         .ok_or_else(|| StoreError::Data("case vanished inside its transaction".into()))?;
     let c = conversation::Ctx { tx, engine, now };
     conversation::notify_new_case(&c, &case, msg, item, link)?;
-    schedule::sync_case(&c, &case)?;
+    timers::sync_case(&c, &case)?;
     Ok(Outcome::NewCase {
         reference: reference.as_str().to_string(),
         acknowledged,

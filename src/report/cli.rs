@@ -9,10 +9,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::digest::{self, DigestError};
 use super::output::{render_csv, render_table};
 use super::{build, Period};
+use crate::business_time::BusinessCalendar;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, HumanDuration};
 use crate::render::{RenderError, Renderer};
-use crate::schedule::BusinessCalendar;
 use crate::store::{Store, StoreError};
 
 /// The period and the output of `mailcase report`.

@@ -24,8 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::business_time::BusinessCalendar;
 use crate::config::Config;
-use crate::schedule::BusinessCalendar;
 use crate::store::{parse_ts, ts, Reader, ReportCase, StoreError};
 
 /// Up to this period length the timeline has one bucket per day, beyond it one per ISO week.

@@ -9,17 +9,18 @@
 use std::path::Path;
 use std::sync::LazyLock;
 
+use mailcase::authres;
 use mailcase::case::judge::judge;
 use mailcase::case::{commands, Reference};
 use mailcase::classify::{robot, Classifier};
 use mailcase::config::Config;
+use mailcase::parse::quoted as reply;
 use mailcase::parse::{parse, InboundMessage, ParseLimits};
 use mailcase::secret::Secret;
 use mailcase::store::{CaseRow, StoreError};
 use mailcase::thread::subject::base_subject;
 use mailcase::thread::token::{Role, TokenKey};
 use mailcase::thread::{find_case, CaseLookup};
-use mailcase::{authres, reply};
 
 /// What the daemon builds once at start: the example config, its classifier, a token key.
 pub struct Env {

@@ -15,7 +15,7 @@
 //!   not working time, so that day has two working periods.
 //!
 //! [`BusinessCalendar::add_business`] and [`BusinessCalendar::business_between`] walk the same
-//! periods (from `schedule::local::spans`), which makes them exact inverses of each other.
+//! periods (from `business_time::local::spans`), which makes them exact inverses of each other.
 
 use std::collections::BTreeSet;
 

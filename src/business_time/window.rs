@@ -4,7 +4,7 @@
 //! should arrive at a civil hour of the customer-facing day (say 08:00-20:00, weekends
 //! included), which is a different rule from the business calendar's. The window is read off
 //! the wall clock in the business time zone, with the same DST handling as business hours
-//! (both use `schedule::local::spans`).
+//! (both use `business_time::local::spans`).
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
