@@ -17,8 +17,7 @@ use crate::config::{Config, ConfigError};
 use crate::ingest::{self, IngestHooks};
 use crate::outbox;
 use crate::pipeline::{Engine, EngineError};
-use crate::store::health::FailureLog;
-use crate::store::{Store, StoreError};
+use crate::store::{DaemonStores, StoreError};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -83,31 +82,7 @@ pub async fn run(
     opts: Options,
 ) -> Result<(), DaemonError> {
     let db = config.db_path();
-    let gate = Arc::new(crate::store::WriteGate::default());
-    let open = || -> Result<Store, StoreError> {
-        let mut s = Store::open(&db)?;
-        s.set_write_gate(gate.clone());
-        if let Some(max) = config.store.max_size {
-            s.set_max_size(max.0)?;
-        }
-        Ok(s)
-    };
-    // Checkpoints run on a connection of their own; only the ingest, which writes batches
-    // of messages, keeps a page cache of 2 MiB.
-    let deferred = |cache_kib: i64| -> Result<Store, StoreError> {
-        let mut s = open()?;
-        s.defer_checkpoints()?;
-        s.set_cache_kib(cache_kib)?;
-        Ok(s)
-    };
-    let ingest_store = Arc::new(std::sync::Mutex::new(deferred(2048)?));
-    let outbox_store = Arc::new(std::sync::Mutex::new(deferred(1024)?));
-    let scheduler_store = Arc::new(std::sync::Mutex::new(deferred(1024)?));
-    let checkpoint_store = Arc::new(std::sync::Mutex::new({
-        let mut s = open()?;
-        s.set_cache_kib(256)?;
-        s
-    }));
+    let stores = DaemonStores::open(&config)?;
     let engine = Arc::new(Engine::new(config.clone(), clock.clone())?);
     tracing::info!(database = %db.display(), mailbox = %ingest::mailbox_key(&engine), "mailcase starting");
     let engine_cell = Arc::new(RwLock::new(engine));
@@ -128,7 +103,7 @@ pub async fn run(
     if opts.ingest {
         tracker.spawn(ingest::run(
             engine_cell.clone(),
-            ingest_store,
+            stores.ingest.clone(),
             hooks,
             shutdown.clone(),
         ));
@@ -137,19 +112,19 @@ pub async fn run(
     }
     tracker.spawn(crate::scheduler::run(
         engine_cell.clone(),
-        scheduler_store,
+        stores.scheduler.clone(),
         notify.clone(),
         wake.clone(),
         shutdown.clone(),
     ));
     tracker.spawn(outbox::run(
         config.clone(),
-        outbox_store,
+        stores.outbox.clone(),
         clock.clone(),
         notify.clone(),
         shutdown.clone(),
     ));
-    tracker.spawn(checkpointer(checkpoint_store, shutdown.clone()));
+    tracker.spawn(stores.upkeep(shutdown.clone()));
     if let (Some(reload), Some(path)) = (opts.reload.clone(), opts.config_path.clone()) {
         let cell = engine_cell.clone();
         let sd = shutdown.clone();
@@ -188,25 +163,4 @@ pub async fn run(
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// How often the checkpointer copies committed WAL frames into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-
-/// Runs the WAL checkpoints on a connection of its own, so that the ingest and the outbox
-/// commit without copying pages into the database file under the write lock; a last one at
-/// shutdown. A failing checkpoint (a full disk) is retried at the same pace, and logged once
-/// when it starts failing and once when it works again ([`FailureLog`]), not 4 times a second.
-async fn checkpointer(store: crate::store::SharedStore, shutdown: CancellationToken) {
-    let mut log = FailureLog::new("checkpointer");
-    loop {
-        let stop = tokio::select! {
-            _ = shutdown.cancelled() => true,
-            _ = tokio::time::sleep(CHECKPOINT_EVERY) => false,
-        };
-        log.record(&crate::store::blocking(&store, |s| s.checkpoint()).await);
-        if stop {
-            break;
-        }
-    }
 }

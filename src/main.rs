@@ -525,10 +525,7 @@ async fn deliver(cli: &Cli) -> ExitCode {
         Err(e) => return tempfail(e.to_string()),
     };
     let result = tokio::task::spawn_blocking(move || {
-        let mut store = Store::open(&cfg.db_path())?;
-        if let Some(max) = cfg.store.max_size {
-            store.set_max_size(max.0)?;
-        }
+        let mut store = Store::open_configured(&cfg)?;
         pipeline::process_batch(&mut store, &engine, &[Inbound { source: None, raw }])
     })
     .await;

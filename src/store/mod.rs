@@ -17,6 +17,8 @@ mod report;
 mod views;
 pub use report::{ReportCase, ReportRating};
 pub use views::{CaseFilter, CaseView, RatingRow};
+pub mod daemon;
+pub use daemon::{DaemonStores, WriteGate};
 pub mod guards;
 pub mod health;
 pub mod records;
@@ -127,57 +129,6 @@ pub async fn blocking<T: Send + 'static>(
 const UNDELIVERABLE_PENDING: &str = "SELECT o.id FROM participants p
      CROSS JOIN outbox o ON o.case_id = p.case_id AND o.recipient = p.address
      WHERE p.undeliverable = 1 AND o.status = 'pending' AND o.audience = 'customer'";
-
-/// Hands the database's single write lock to the daemon's tasks (ingest, outbox,
-/// scheduler; one connection each) in the order they asked for it. Without it they meet only
-/// in SQLite's busy handler, which sleeps (up to 100 ms at a time) and polls: the ingest,
-/// starting its next batch the moment the last one committed, can win again and again while
-/// the outbox's small commits sleep.
-#[derive(Debug, Default)]
-pub struct WriteGate {
-    state: std::sync::Mutex<GateState>,
-    turn: std::sync::Condvar,
-}
-
-#[derive(Debug, Default)]
-struct GateState {
-    /// Tickets handed out.
-    next: u64,
-    /// The ticket whose turn it is.
-    serving: u64,
-}
-
-/// A turn at writing; the next in line goes when it is dropped.
-#[derive(Debug)]
-pub struct GateTurn<'a> {
-    gate: &'a WriteGate,
-}
-
-impl WriteGate {
-    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Waits for this caller's turn (first come, first served).
-    pub fn enter(&self) -> GateTurn<'_> {
-        let mut st = self.lock();
-        let ticket = st.next;
-        st.next += 1;
-        while st.serving != ticket {
-            st = self.turn.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
-        GateTurn { gate: self }
-    }
-}
-
-impl Drop for GateTurn<'_> {
-    fn drop(&mut self) {
-        let mut st = self.gate.lock();
-        st.serving += 1;
-        drop(st);
-        self.gate.turn.notify_all();
-    }
-}
 
 /// The open database.
 #[derive(Debug)]

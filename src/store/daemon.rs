@@ -1,0 +1,160 @@
+//! The daemon's connections to SQLite and their upkeep: one connection per task (ingest,
+//! outbox, scheduler) taking turns at the single write lock through a [`WriteGate`], page
+//! caches sized per task, `store.max_size`, and the WAL checkpointer on a connection of its
+//! own. The daemon asks for "its stores" and runs their upkeep; how an engine keeps itself
+//! is the engine's business.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::health::FailureLog;
+use super::{blocking, SharedStore, Store, StoreError};
+use crate::config::Config;
+
+/// Hands the database's single write lock to the daemon's tasks (ingest, outbox,
+/// scheduler; one connection each) in the order they asked for it. Without it they meet only
+/// in SQLite's busy handler, which sleeps (up to 100 ms at a time) and polls: the ingest,
+/// starting its next batch the moment the last one committed, can win again and again while
+/// the outbox's small commits sleep.
+#[derive(Debug, Default)]
+pub struct WriteGate {
+    state: std::sync::Mutex<GateState>,
+    turn: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct GateState {
+    /// Tickets handed out.
+    pub(super) next: u64,
+    /// The ticket whose turn it is.
+    pub(super) serving: u64,
+}
+
+/// A turn at writing; the next in line goes when it is dropped.
+#[derive(Debug)]
+pub struct GateTurn<'a> {
+    gate: &'a WriteGate,
+}
+
+impl WriteGate {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for this caller's turn (first come, first served).
+    pub fn enter(&self) -> GateTurn<'_> {
+        let mut st = self.lock();
+        let ticket = st.next;
+        st.next += 1;
+        while st.serving != ticket {
+            st = self.turn.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        GateTurn { gate: self }
+    }
+}
+
+impl Drop for GateTurn<'_> {
+    fn drop(&mut self) {
+        let mut st = self.gate.lock();
+        st.serving += 1;
+        drop(st);
+        self.gate.turn.notify_all();
+    }
+}
+
+/// The daemon's stores: one per task, and the checkpointer's.
+pub struct DaemonStores {
+    pub ingest: SharedStore,
+    pub outbox: SharedStore,
+    pub scheduler: SharedStore,
+    checkpoint: SharedStore,
+}
+
+impl Store {
+    /// Opens the configured database for writing (`store.path`, `store.max_size`), as the
+    /// daemon and `mailcase deliver` do.
+    ///
+    /// # Errors
+    /// [`StoreError`] from opening or migrating the database.
+    pub fn open_configured(config: &Config) -> Result<Store, StoreError> {
+        open_sized(&config.db_path(), config.store.max_size.map(|m| m.0), None)
+    }
+}
+
+fn open_sized(
+    path: &Path,
+    max_size: Option<u64>,
+    gate: Option<&Arc<WriteGate>>,
+) -> Result<Store, StoreError> {
+    let mut s = Store::open(path)?;
+    if let Some(gate) = gate {
+        s.set_write_gate(gate.clone());
+    }
+    if let Some(max) = max_size {
+        s.set_max_size(max)?;
+    }
+    Ok(s)
+}
+
+impl DaemonStores {
+    /// Opens the daemon's connections. Checkpoints run on a connection of their own; only
+    /// the ingest, which writes batches of messages, keeps a page cache of 2 MiB.
+    ///
+    /// # Errors
+    /// [`StoreError`] from opening or migrating the database.
+    pub fn open(config: &Config) -> Result<DaemonStores, StoreError> {
+        let db = config.db_path();
+        let max = config.store.max_size.map(|m| m.0);
+        let gate = Arc::new(WriteGate::default());
+        let deferred = |cache_kib: i64| -> Result<SharedStore, StoreError> {
+            let mut s = open_sized(&db, max, Some(&gate))?;
+            s.defer_checkpoints()?;
+            s.set_cache_kib(cache_kib)?;
+            Ok(Arc::new(std::sync::Mutex::new(s)))
+        };
+        let ingest = deferred(2048)?;
+        let outbox = deferred(1024)?;
+        let scheduler = deferred(1024)?;
+        let mut c = open_sized(&db, max, Some(&gate))?;
+        c.set_cache_kib(256)?;
+        Ok(DaemonStores {
+            ingest,
+            outbox,
+            scheduler,
+            checkpoint: Arc::new(std::sync::Mutex::new(c)),
+        })
+    }
+
+    /// The store's own upkeep, for the daemon to run until `shutdown` (SQLite: the WAL
+    /// checkpointer, with a last checkpoint at shutdown).
+    pub fn upkeep(
+        &self,
+        shutdown: CancellationToken,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        checkpointer(self.checkpoint.clone(), shutdown)
+    }
+}
+
+/// How often the checkpointer copies committed WAL frames into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs the WAL checkpoints on a connection of its own, so that the ingest and the outbox
+/// commit without copying pages into the database file under the write lock; a last one at
+/// shutdown. A failing checkpoint (a full disk) is retried at the same pace, and logged once
+/// when it starts failing and once when it works again ([`FailureLog`]), not 4 times a second.
+async fn checkpointer(store: SharedStore, shutdown: CancellationToken) {
+    let mut log = FailureLog::new("checkpointer");
+    loop {
+        let stop = tokio::select! {
+            _ = shutdown.cancelled() => true,
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => false,
+        };
+        log.record(&blocking(&store, |s| s.checkpoint()).await);
+        if stop {
+            break;
+        }
+    }
+}
