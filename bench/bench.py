@@ -1,4 +1,4 @@
-"""The performance benchmark (issue 7), on the real local servers of tests/mailserver.
+"""The performance benchmark, on the real local servers of tests/mailserver.
 
 Measures, in one run, with the release binary:
   raw        what the servers themselves do with the same kind of mail: Dovecot's

@@ -372,7 +372,7 @@ impl Default for SendWindowConfig {
     }
 }
 
-/// Service levels on schedule (DESIGN.md invariant 5).
+/// Service levels on schedule (docs/design.md invariant 5).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaConfig {
@@ -936,7 +936,7 @@ pub struct TemplatesConfig {
     pub dir: PathBuf,
 }
 
-/// How long personal data is kept (issue 5). Every period is in days; 0 keeps forever. A case
+/// How long personal data is kept. Every period is in days; 0 keeps forever. A case
 /// under legal hold (`mailcase hold`) is kept whatever these say. The daily purge keeps each
 /// purged case's row with the figures reports need and removes what identifies a person.
 #[derive(Debug, Clone, Deserialize)]

@@ -1,6 +1,6 @@
 //! mailcase turns a customer-support mailbox into tracked complaint cases.
 //!
-//! The pipeline, one module per stage (DESIGN.md):
+//! The pipeline, one module per stage (docs/design.md):
 //!
 //! ```text
 //! ingest (IMAP: IDLE/poll, batched UID FETCH)       -- network

@@ -1,4 +1,4 @@
-//! Attacks and faults from outside that once broke a running daemon (issue 17), each on the
+//! Attacks and faults from outside that once broke a running daemon, each on the
 //! real Dovecot + Postfix: a loop between two auto-responders that mark nothing, a responder
 //! rotating its address, a stranger joining a case with the customer's Message-ID or with a
 //! forged From, a colleague closing the customer's case, and a different complaint reusing a

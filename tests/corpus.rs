@@ -1,5 +1,5 @@
 //! Runs parse and robot detection over the shared public corpus (`../shared/corpus`), so every
-//! robot rule is checked against real mail (DESIGN.md invariant 3) and the parser against odd,
+//! robot rule is checked against real mail (docs/design.md invariant 3) and the parser against odd,
 //! broken and huge messages. When the folder is absent the tests say so and pass.
 
 use std::collections::BTreeMap;

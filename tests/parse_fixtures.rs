@@ -415,7 +415,7 @@ fn iso_2022_jp_subject_decodes() {
 #[test]
 fn a_folded_quoted_local_part_in_reply_to_is_the_whole_address_not_at_domain() {
     // mail-parser 0.11 read `"john.doe"` as a display name and `@customer.test` as the
-    // address (issue 17, 11d): the case was opened for `@customer.test`.
+    // address: the case was opened for `@customer.test`.
     let msg = parsed("reply_to_quoted_local_part.eml");
     assert_eq!(
         msg.reply_to,

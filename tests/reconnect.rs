@@ -1,6 +1,6 @@
 //! Reconnecting to a real Dovecot that restarts often: the backoff starts over after every
-//! connection that worked, so the tenth brief outage costs what the first did (issue 17,
-//! item 4: before, each restart doubled the wait for good, and after nine restarts a 2 s
+//! connection that worked, so the tenth brief outage costs what the first did
+//! (before, each restart doubled the wait for good, and after nine restarts a 2 s
 //! outage kept a complaint out for minutes).
 //! The test stops and starts Dovecot, so it runs alone in its own test binary.
 

@@ -1,4 +1,4 @@
-//! Reply-text extraction (`mailcase::reply`) on the shared public corpus (`../shared/corpus`):
+//! Reply-text extraction (`mailcase::parse::quoted`) on the shared public corpus (`../shared/corpus`):
 //! the reply-parser fixtures of GitHub's email_reply_parser (bodies) and Mailgun's talon (whole
 //! messages and HTML bodies), plus a Dovecot reply. Expected texts follow the upstream projects'
 //! own assertions where they have one; where mailcase deliberately differs (it also strips

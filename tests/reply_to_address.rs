@@ -1,6 +1,6 @@
 //! A Reply-To that mail-parser 0.11 split wrongly, sent through the real Postfix and Dovecot:
-//! the case and its acknowledgment go to the address the customer wrote (issue 17, 11d:
-//! the case was opened for `@customer.test` and its acknowledgment suppressed).
+//! the case and its acknowledgment go to the address the customer wrote
+//! (once the case was opened for `@customer.test` and its acknowledgment suppressed).
 //!
 //! Postfix rewrites address headers from local clients and drops quotes a local part does
 //! not need (`"john.doe"@x` arrives as `john.doe@x`), but keeps a fold or a comment before

@@ -1,4 +1,4 @@
-//! The case life cycle of DESIGN.md as one state machine.
+//! The case life cycle of docs/design.md as one state machine.
 //!
 //! `new -> acknowledged -> in_progress <-> waiting_on_customer -> escalated -> resolved ->
 //! closed`; a customer reply to a resolved or closed case reopens it. Every change goes

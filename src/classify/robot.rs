@@ -1,4 +1,4 @@
-//! Robot detection (DESIGN.md invariant 3, RFC 3834): mail that must never be answered.
+//! Robot detection (docs/design.md invariant 3, RFC 3834): mail that must never be answered.
 //!
 //! The rules are one table, tried in order; the first match decides the kind and its evidence
 //! becomes the audit-log reason, e.g. `Auto-Submitted: auto-replied [auto-submitted]`.

@@ -3,7 +3,7 @@
 //! The delay doubles after every failed session, up to [`RECONNECT_CAP`], and starts over
 //! after a session that worked (see [`super::run`] for what counts). Without the reset,
 //! every brief server restart doubled the wait for good: after nine Dovecot restarts a 2 s
-//! outage cost 256 s, and a complaint waited 108 s to be taken in (issue 17, item 4).
+//! outage cost 256 s, and a complaint waited 108 s to be taken in.
 //!
 //! Each delay is drawn with "equal jitter": half the exponential step, plus a random part
 //! of the other half. The random half keeps several daemons (or a restarted fleet) from

@@ -5,7 +5,7 @@
 //! comment before the `@`, an encoded word) leaves the local part in the display name and
 //! only `@domain` as the address: `Reply-To: "john.doe"@customer.test`, or the same address
 //! folded as `"john.doe"\r\n @customer.test`, came out as `@customer.test`, and that opened a
-//! case for a customer nobody can write to (issue 17, 11d). Through Postfix (which unquotes a
+//! case for a customer nobody can write to. Through Postfix (which unquotes a
 //! local part that needs no quotes) the forms that arrive are a fold or comment before the
 //! `@` (`john.doe\r\n @customer.test`) and a local part that needs its quotes
 //! (`"john\r\n doe"@customer.test`). Angle-bracket addresses

@@ -1,9 +1,9 @@
-//! The conversation after a case is opened (issue 3): agents are told about new cases and
+//! The conversation after a case is opened: agents are told about new cases and
 //! every later customer message, agents answer from their own mail client through the agent
 //! reply address, commands at the top of their reply change the case, and the customer gets
 //! the answer and the status updates in one thread.
 //!
-//! Who may do what (DESIGN.md invariant 4): an agent's reply is relayed, and its commands
+//! Who may do what (docs/design.md invariant 4): an agent's reply is relayed, and its commands
 //! applied, only when it comes from a configured agent address *through the agent reply
 //! address* (and, in the strict mode, with our server's Authentication-Results vouching for
 //! it). Anything else that claims the agent role is kept as an internal note flagged
@@ -489,7 +489,7 @@ pub(super) fn from_customer_side(
     let status = Ctx::status(case)?;
     // Who the sender is comes from From alone: Reply-To is whatever the sender wrote, so a
     // mail with the customer's From and a stranger's Reply-To neither makes the stranger the
-    // customer nor registers them on the case (DESIGN.md invariants 4 and 6).
+    // customer nor registers them on the case (docs/design.md invariants 4 and 6).
     let is_customer = !from.is_empty() && from == case.customer_address;
     let mut reopened = false;
     if matches!(status, Status::Resolved | Status::Closed) {

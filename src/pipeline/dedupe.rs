@@ -1,4 +1,4 @@
-//! Is this message one we already stored (DESIGN.md invariant 2)?
+//! Is this message one we already stored (docs/design.md invariant 2)?
 //!
 //! The same mail reaches the mailbox more than once: a crash before the IMAP move makes the
 //! ingest fetch it again, and a mail sent To support@ with billing@ in Cc is delivered once per

@@ -1,4 +1,4 @@
-//! Loops end (DESIGN.md invariant 7), floods open no more cases.
+//! Loops end (docs/design.md invariant 7), floods open no more cases.
 //!
 //! Marking mail as automatic is the robot's choice, and the classic helpdesk loop is two
 //! robots that make none: an agent's auto-responder and a customer's, each answering the

@@ -1,5 +1,5 @@
 //! The pipeline from raw bytes to committed case changes: parse -> classify -> thread ->
-//! store, with the acknowledgment queued in the same transaction (DESIGN.md data flow).
+//! store, with the acknowledgment queued in the same transaction (docs/design.md data flow).
 //!
 //! Both IMAP ingest and `mailcase deliver` call [`process_batch`]. A batch is one SQLite
 //! transaction. When a message trips a permanent error, the batch is undone and run again

@@ -1,4 +1,4 @@
-//! Time as data (DESIGN.md invariant 5): which deadlines a case has, and what happens when
+//! Time as data (docs/design.md invariant 5): which deadlines a case has, and what happens when
 //! one falls due.
 //!
 //! Timers are derived from the case: [`sync`] computes the set a case should have now (SLA

@@ -1,4 +1,4 @@
-//! Records management (issue 5): how long personal data is kept, and what a person may ask
+//! Records management: how long personal data is kept, and what a person may ask
 //! about theirs.
 //!
 //! - [`retention`]: the policy of `[retention]` (closed cases, quarantine, raw messages,

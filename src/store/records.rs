@@ -1,4 +1,4 @@
-//! Records management in the store (issue 5): legal hold, the retention purge, and what a
+//! Records management in the store: legal hold, the retention purge, and what a
 //! data-protection request needs (everything about one address, and its erasure).
 //!
 //! A purged or erased case keeps its row with the figures reports need (category, priority,

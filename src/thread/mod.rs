@@ -1,4 +1,4 @@
-//! Which case does a message belong to (DESIGN.md invariant 4).
+//! Which case does a message belong to (docs/design.md invariant 4).
 //!
 //! In order: a signed reply token in the address it was sent to ([`token`]); a Message-ID we
 //! issued in `In-Reply-To`/`References`; then a stored inbound Message-ID of the case, or the

@@ -1,4 +1,4 @@
-//! Signed reply addresses: `support+<token>@domain` (DESIGN.md invariant 4, first rule).
+//! Signed reply addresses: `support+<token>@domain` (docs/design.md invariant 4, first rule).
 //!
 //! Every message we send has Reply-To set to an address whose `+detail` names the case and
 //! the role of the person we wrote to, signed with HMAC-SHA256 under a key from config:

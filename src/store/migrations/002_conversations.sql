@@ -1,4 +1,4 @@
--- mailcase schema v2: conversations (issue 3).
+-- mailcase schema v2: conversations.
 -- Who wrote each inbound message in which role, what they wrote without quoted history,
 -- whether it is public or an internal note and whether its claimed role was verified; who a
 -- case is assigned to and when it was first answered/resolved; which audience (customer or

@@ -1,4 +1,4 @@
--- mailcase schema v3: time as data (issue 4, DESIGN.md invariant 5).
+-- mailcase schema v3: time as data (docs/design.md, invariant 5).
 -- Every deadline is a timer row written in the same transaction as the case change that
 -- creates it. `target_at` is when the rule says it falls due; `due_at` is when the scheduler
 -- will act (later than target_at when customer mail waits for the send window). A timer is

@@ -1,4 +1,4 @@
--- mailcase schema v4: records management and reporting (issue 5).
+-- mailcase schema v4: records management and reporting.
 -- A purged or erased case keeps its row with the figures reports need (category, priority,
 -- times, SLA outcome, rating score) and loses everything that identifies a person.
 

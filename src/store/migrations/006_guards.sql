@@ -1,4 +1,4 @@
--- Loops and floods (issue 17). A case whose conversation runs faster than people write stops
+-- Loops and floods. A case whose conversation runs faster than people write stops
 -- relaying until an admin resumes it: one row per case that was ever stopped.
 CREATE TABLE loop_stops (
     case_id     INTEGER PRIMARY KEY REFERENCES cases(id),
