@@ -394,49 +394,7 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
         cfg.templates_dir().display(),
         mailcase::render::templates().collect::<Vec<_>>().join(", ")
     )?;
-    let db = cfg.db_path();
-    match std::fs::metadata(&db) {
-        // Missing, or a file where a folder above it should be (can_create_in says which).
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-            ) =>
-        {
-            let dir = can_create_in(&db)
-                .with_context(|| format!("database {}: cannot be created", db.display()))?;
-            writeln!(
-                out,
-                "database {}: will be created at first run (in {}, writable)",
-                db.display(),
-                dir.display()
-            )?
-        }
-        Err(e) => anyhow::bail!("database {}: cannot be read: {e}", db.display()),
-        Ok(_) => {
-            // The daemon opens it for writing (and creates -wal/-shm beside it).
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&db)
-                .with_context(|| {
-                    format!("database {}: cannot be opened for writing", db.display())
-                })?;
-            match Store::open_read_only(&db) {
-                Ok(s) => writeln!(
-                    out,
-                    "database {}: ok (schema v{})",
-                    db.display(),
-                    s.schema_version()?
-                )?,
-                Err(mailcase::store::StoreError::TooOld { found, known }) => writeln!(
-                    out,
-                    "database {}: schema v{found}, upgraded to v{known} when the daemon starts",
-                    db.display()
-                )?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
+    writeln!(out, "{}", mailcase::store::check_database(&cfg)?)?;
     if offline {
         return Ok(());
     }
@@ -475,28 +433,6 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
 
 /// Where the daemon would create the database `db` (and the folders above it): the nearest
 /// folder that exists, after writing and removing a probe file in it.
-fn can_create_in(db: &std::path::Path) -> anyhow::Result<PathBuf> {
-    let mut dir = db.parent().map(PathBuf::from).unwrap_or_default();
-    if dir.as_os_str().is_empty() {
-        dir = PathBuf::from(".");
-    }
-    while !dir.exists() {
-        match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => dir = p.to_path_buf(),
-            _ => dir = PathBuf::from("."),
-        }
-    }
-    anyhow::ensure!(dir.is_dir(), "{} is not a folder", dir.display());
-    let probe = dir.join(format!(".mailcase-check-{}", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(dir)
-}
-
 async fn deliver(cli: &Cli) -> ExitCode {
     let tempfail = |m: String| {
         eprintln!("mailcase deliver: {m}");

@@ -18,7 +18,7 @@ mod views;
 pub use report::{ReportCase, ReportRating};
 pub use views::{CaseFilter, CaseView, RatingRow};
 pub mod daemon;
-pub use daemon::{DaemonStores, WriteGate};
+pub use daemon::{check_database, DaemonStores, WriteGate};
 pub mod guards;
 pub mod health;
 pub mod records;
