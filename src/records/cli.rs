@@ -272,7 +272,7 @@ pub fn erase(cfg: &Config, customer: &str, out: &mut dyn Write) -> Result<(), Re
     let mut store = open(cfg)?;
     let r = erase::erase(&mut store, &address, &key, &actor(), now())?;
     drop(store);
-    erase::verify_gone(&cfg.db_path(), &address)?;
+    erase::verify_gone(cfg, &address)?;
     writeln!(
         out,
         "erased: {} case(s) ({} closed by the erasure), {} message(s), {} participant entries on other cases; {} more value(s) redacted and {} raw message(s) or bodies dropped where the address appeared; fingerprint {}",

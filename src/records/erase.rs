@@ -14,9 +14,6 @@
 //! the log (checkpoint TRUNCATE); finally the files are read back to prove the address is
 //! gone. Cases under legal hold are not erased: the request is refused, naming them.
 
-use std::io::Read;
-use std::path::Path;
-
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -139,72 +136,23 @@ pub fn erase(
     Ok(report)
 }
 
-/// Reads the database file, its `-wal` and `-shm` back and fails when `address` (or its
-/// distinctive local part) is still in any of them, in any case. Call it with no connection
-/// of this process open: closing a file drops every POSIX lock the process holds on it,
-/// SQLite's included.
+/// Reads back what the store keeps on disk (SQLite: the database file, its `-wal` and
+/// `-shm`) and fails when `address` (or its distinctive local part) is still in any of it,
+/// in any case. Call it with no store of this process open: closing a file drops every POSIX
+/// lock the process holds on it, SQLite's included.
 ///
 /// # Errors
 /// [`RecordsError::Refused`] naming the file and offset; a file that cannot be read.
-pub fn verify_gone(db: &Path, address: &str) -> Result<(), RecordsError> {
+pub fn verify_gone(config: &crate::config::Config, address: &str) -> Result<(), RecordsError> {
     let mut needles = vec![address.to_string()];
     needles.extend(distinctive_local_part(address).map(str::to_string));
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = db.as_os_str().to_owned();
-        p.push(suffix);
-        let p = std::path::PathBuf::from(p);
-        for n in &needles {
-            if let Some(at) = file_contains_ci(&p, n.as_bytes())? {
-                return Err(RecordsError::Refused(format!(
-                    "the erasure is committed, but {} still holds the address at byte {at}; run `mailcase erase` again when the daemon is idle",
-                    p.display()
-                )));
-            }
-        }
+    if let Some(trace) = crate::store::trace_on_disk(config, &needles)? {
+        return Err(RecordsError::Refused(format!(
+            "the erasure is committed, but {} still holds the address at byte {}; run `mailcase erase` again when the daemon is idle",
+            trace.place, trace.offset
+        )));
     }
     Ok(())
-}
-
-/// The offset of the first occurrence of `needle` (lower-case ASCII) in the file, comparing
-/// without regard to ASCII case; None also when the file does not exist.
-///
-/// # Errors
-/// The file cannot be read.
-pub fn file_contains_ci(path: &Path, needle: &[u8]) -> Result<Option<u64>, RecordsError> {
-    let mut f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(RecordsError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            })
-        }
-    };
-    if needle.is_empty() {
-        return Ok(None);
-    }
-    let needle = needle.to_ascii_lowercase();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut carry: Vec<u8> = Vec::new();
-    let mut offset: u64 = 0; // file offset of carry[0]
-    loop {
-        let n = f.read(&mut buf).map_err(RecordsError::io(path))?;
-        if n == 0 {
-            return Ok(None);
-        }
-        carry.extend(buf[..n].iter().map(u8::to_ascii_lowercase));
-        if let Some(i) = carry
-            .windows(needle.len())
-            .position(|w| w == needle.as_slice())
-        {
-            return Ok(Some(offset + i as u64));
-        }
-        let keep = needle.len().saturating_sub(1).min(carry.len());
-        let drop = carry.len() - keep;
-        carry.drain(..drop);
-        offset += drop as u64;
-    }
 }
 
 #[cfg(test)]
@@ -233,23 +181,5 @@ mod tests {
         assert_ne!(a, fingerprint(b"key two", "jane@example.org"));
         assert_eq!(a, fingerprint(b"key one", "jane@example.org"));
         assert!(!a.contains("jane"));
-    }
-
-    #[test]
-    fn a_needle_across_the_read_buffer_boundary_is_found_in_any_case() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        let mut data = vec![b'x'; (1 << 20) - 3];
-        data.extend_from_slice(b"Jane.Doe@Example.org tail");
-        std::fs::write(&p, &data).unwrap();
-        assert_eq!(
-            file_contains_ci(&p, b"jane.doe@example.org").unwrap(),
-            Some((1 << 20) - 3)
-        );
-        assert_eq!(file_contains_ci(&p, b"tom@example.org").unwrap(), None);
-        assert_eq!(
-            file_contains_ci(&dir.path().join("missing"), b"x").unwrap(),
-            None
-        );
     }
 }

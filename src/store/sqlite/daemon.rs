@@ -4,15 +4,15 @@
 //! own. The daemon asks for "its stores" and runs their upkeep; how an engine keeps itself
 //! is the engine's business.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::health::FailureLog;
-use super::{blocking, SharedStore, Store, StoreError};
 use crate::config::Config;
+use crate::store::health::FailureLog;
+use crate::store::{blocking, SharedStore, Store, StoreError};
 
 /// Hands the database's single write lock to the daemon's tasks (ingest, outbox,
 /// scheduler; one connection each) in the order they asked for it. Without it they meet only
@@ -26,11 +26,11 @@ pub struct WriteGate {
 }
 
 #[derive(Debug, Default)]
-pub(super) struct GateState {
+pub(crate) struct GateState {
     /// Tickets handed out.
-    pub(super) next: u64,
+    pub(crate) next: u64,
     /// The ticket whose turn it is.
-    pub(super) serving: u64,
+    pub(crate) serving: u64,
 }
 
 /// A turn at writing; the next in line goes when it is dropped.
@@ -40,7 +40,7 @@ pub struct GateTurn<'a> {
 }
 
 impl WriteGate {
-    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -157,79 +157,4 @@ async fn checkpointer(store: SharedStore, shutdown: CancellationToken) {
             break;
         }
     }
-}
-
-/// What `mailcase check` says about the configured database, without changing it: where a
-/// missing one will be created (its folder must be writable), or that an existing one opens
-/// for writing and has a schema this program reads.
-///
-/// # Errors
-/// [`StoreError::Refused`] naming what is wrong; a schema newer than this program's.
-pub fn check_database(config: &Config) -> Result<String, StoreError> {
-    let db = config.db_path();
-    let refused = |problem: String| StoreError::Refused {
-        path: db.display().to_string(),
-        problem,
-    };
-    match std::fs::metadata(&db) {
-        // Missing, or a file where a folder above it should be (can_create_in says which).
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-            ) =>
-        {
-            let dir = can_create_in(&db).map_err(|e| refused(format!("cannot be created: {e}")))?;
-            Ok(format!(
-                "database {}: will be created at first run (in {}, writable)",
-                db.display(),
-                dir.display()
-            ))
-        }
-        Err(e) => Err(refused(format!("cannot be read: {e}"))),
-        Ok(_) => {
-            // The daemon opens it for writing (and creates -wal/-shm beside it).
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&db)
-                .map_err(|e| refused(format!("cannot be opened for writing: {e}")))?;
-            match Store::open_read_only(&db) {
-                Ok(s) => Ok(format!(
-                    "database {}: ok (schema v{})",
-                    db.display(),
-                    s.schema_version()?
-                )),
-                Err(StoreError::TooOld { found, known }) => Ok(format!(
-                    "database {}: schema v{found}, upgraded to v{known} when the daemon starts",
-                    db.display()
-                )),
-                Err(e) => Err(e),
-            }
-        }
-    }
-}
-
-/// The nearest existing folder on the way to `db`, when this process can create files in it.
-fn can_create_in(db: &Path) -> Result<PathBuf, String> {
-    let mut dir = db.parent().map(PathBuf::from).unwrap_or_default();
-    if dir.as_os_str().is_empty() {
-        dir = PathBuf::from(".");
-    }
-    while !dir.exists() {
-        match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => dir = p.to_path_buf(),
-            _ => dir = PathBuf::from("."),
-        }
-    }
-    if !dir.is_dir() {
-        return Err(format!("{} is not a folder", dir.display()));
-    }
-    let probe = dir.join(format!(".mailcase-check-{}", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(dir)
 }
