@@ -56,17 +56,13 @@ async fn clean_complaint_is_acknowledged(w: &World) {
 
 /// Outbox rows of kind `ack` ever queued to `address` (sent or not).
 fn acks_queued_to(w: &World, address: &str) -> i64 {
-    let db = rusqlite::Connection::open_with_flags(
-        w.db_path(),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("open the database read-only");
-    db.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND recipient = ?1",
-        [address],
-        |r| r.get(0),
-    )
-    .expect("count acknowledgments")
+    w.store()
+        .read()
+        .outbox(None)
+        .expect("the outbox")
+        .iter()
+        .filter(|o| o.kind == "ack" && o.recipient == address)
+        .count() as i64
 }
 
 /// The audit events (event, detail) of the case of `customer`.

@@ -65,12 +65,6 @@ async fn wait_quarantined(w: &World, n: usize) -> Vec<(Option<u32>, String, i64)
     .await
 }
 
-/// Read-only SQL on the test's database, for what the store API does not expose.
-fn db(w: &World) -> rusqlite::Connection {
-    rusqlite::Connection::open_with_flags(w.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open the database read-only")
-}
-
 /// The header section of a raw message (up to the first empty line).
 fn header_section(raw: &[u8]) -> &[u8] {
     let end = raw
@@ -125,28 +119,31 @@ async fn raw_with_subject(w: &World, user: &str, needle: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Every stored text column (messages and cases) as raw bytes: (what, bytes).
+/// Every stored text (messages and cases) as bytes: (what, bytes). The store reads text as
+/// UTF-8 and fails on anything else, so a successful read already proves that much.
 fn stored_texts(w: &World) -> Vec<(String, Vec<u8>)> {
-    let conn = db(w);
+    let s = w.store();
+    let r = s.read();
     let mut out = Vec::new();
-    for (table, cols) in [
-        (
-            "messages",
-            &["subject", "body_text", "from_name", "reply_text"][..],
-        ),
-        ("cases", &["subject", "customer_name"][..]),
-    ] {
-        for col in cols {
-            let sql =
-                format!("SELECT id, CAST({col} AS BLOB) FROM {table} WHERE {col} IS NOT NULL");
-            let mut st = conn.prepare(&sql).unwrap();
-            let rows = st
-                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
-                .unwrap();
-            for row in rows {
-                let (id, bytes) = row.unwrap();
-                out.push((format!("{table}.{col} #{id}"), bytes));
+    for m in r
+        .stored_messages()
+        .expect("every stored message reads as text")
+    {
+        for (col, v) in [
+            ("subject", Some(&m.subject)),
+            ("body_text", Some(&m.body_text)),
+            ("from_name", m.from_name.as_ref()),
+            ("reply_text", m.reply_text.as_ref()),
+        ] {
+            if let Some(v) = v {
+                out.push((format!("messages.{col} #{}", m.id), v.as_bytes().to_vec()));
             }
+        }
+    }
+    for c in r.cases().expect("every case reads as text") {
+        out.push((format!("cases.subject #{}", c.id), c.subject.into_bytes()));
+        if let Some(n) = c.customer_name {
+            out.push((format!("cases.customer_name #{}", c.id), n.into_bytes()));
         }
     }
     out
@@ -186,10 +183,12 @@ async fn a_message_over_the_size_limit_is_quarantined_unread_and_the_mailbox_goe
     );
     assert!(*size as usize >= raw.len(), "size as the server reports it");
     // Not downloaded: the quarantine row has no bytes, only the size the server reported.
-    let raw_kept: Option<Vec<u8>> = db(&w)
-        .query_row("SELECT raw FROM quarantine", [], |r| r.get(0))
-        .unwrap();
-    assert!(raw_kept.is_none(), "the oversized mail was not downloaded");
+    let raw_kept = w.store().read().quarantine_raw().unwrap();
+    assert_eq!(
+        raw_kept,
+        vec![None],
+        "the oversized mail was not downloaded"
+    );
     let audit = w.store().read().audit_of_case(None).unwrap();
     let q_audit: Vec<_> = audit.iter().filter(|a| a.2 == "quarantined").collect();
     assert_eq!(q_audit.len(), 1, "{audit:?}");
@@ -796,13 +795,16 @@ async fn attachment_names_lose_their_paths_and_nothing_is_written_outside_the_da
         ack.text
     );
     assert!(!ack.text.contains("../") && !ack.text.contains('\\'));
-    let stored: String = db(&w)
-        .query_row(
-            "SELECT attachments FROM messages WHERE subject = 'Files attached'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let stored = w
+        .store()
+        .read()
+        .stored_messages()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.subject == "Files attached")
+        .expect("the message with files")
+        .attachments
+        .to_string();
     assert!(
         !stored.contains("../") && !stored.contains("\\\\"),
         "{stored}"

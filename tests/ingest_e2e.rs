@@ -243,31 +243,3 @@ async fn mail_arriving_right_after_other_mail_is_picked_up_without_waiting_for_t
     assert_eq!(acks.len(), 1);
     assert_eq!(w.store().read().cases().unwrap().len(), 2);
 }
-
-/// The daemon's commits leave WAL checkpoints to a connection of its own: what they wrote
-/// still reaches the database file itself, soon after.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn committed_cases_reach_the_database_file_through_the_checkpointer() {
-    let w = World::new("checkpoint", "");
-    let d = w.start();
-    let alice = w.customer("alice");
-    w.send_complaint(&alice, "Alice", "Broken lid", "The lid broke.")
-        .await;
-    w.wait_for_acks(&alice).await;
-    // The main file alone (immutable: the WAL is not read).
-    let uri = format!("file:{}?immutable=1", w.db_path().display());
-    let cases_in_main_file = || {
-        let c = rusqlite::Connection::open_with_flags(
-            &uri,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
-        )
-        .unwrap();
-        c.query_row("SELECT COUNT(*) FROM cases", [], |r| r.get::<_, i64>(0))
-            .unwrap_or(0)
-    };
-    wait_for("the case in the database file", T, || async {
-        (cases_in_main_file() == 1).then_some(())
-    })
-    .await;
-    d.stop().await;
-}

@@ -512,12 +512,14 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
 
     // ---- purged cases keep counting, without their words ---------------------------------
     {
-        let c = rusqlite::Connection::open(w.db_path()).unwrap();
-        c.execute(
-            "UPDATE cases SET subject = '', customer_address = '', purged_at = '2026-11-25T00:00:00.000000Z' WHERE id = ?1",
-            [ct.id],
-        )
-        .unwrap();
+        // Purged as the retention purge does it: the words go, the case keeps counting.
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let mut store = mailcase::store::Store::open(&w.db_path()).unwrap();
+        store
+            .write(|tx| tx.scrub_case(ct.id, mailcase::store::records::Scrub::Purged, "test", at))
+            .unwrap();
     }
     let json: serde_json::Value =
         serde_json::from_str(&report_cli(&w, &[&period[..], &["--json"]].concat()).await).unwrap();

@@ -2,7 +2,8 @@
 //! database; an empty file, a foreign file or another program's SQLite database is refused
 //! with the path and what to do, and left byte for byte as it was. What mailcase creates is
 //! its owner's only (0600). `check` says all of this before the daemon is started, and an
-//! unreadable templates folder is named with its OS error.
+//! unreadable templates folder is named with its OS error. These are tests of the SQLite
+//! engine itself, so they may look at its files directly (the WAL checkpointer's work, too).
 
 mod common;
 
@@ -196,4 +197,34 @@ fn an_unreadable_templates_folder_is_named_with_the_os_error() {
         .to_string();
     assert!(e.contains(&ack.display().to_string()), "{e}");
     assert!(e.contains("symbolic links"), "{e}");
+}
+
+/// The daemon's commits leave WAL checkpoints to a connection of its own: what they wrote
+/// still reaches the database file itself, soon after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_cases_reach_the_database_file_through_the_checkpointer() {
+    let w = World::new("checkpoint", "");
+    let d = w.start();
+    let alice = w.customer("alice");
+    w.send_complaint(&alice, "Alice", "Broken lid", "The lid broke.")
+        .await;
+    w.wait_for_acks(&alice).await;
+    // The main file alone (immutable: the WAL is not read).
+    let uri = format!("file:{}?immutable=1", w.db_path().display());
+    let cases_in_main_file = || {
+        let c = rusqlite::Connection::open_with_flags(
+            &uri,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )
+        .unwrap();
+        c.query_row("SELECT COUNT(*) FROM cases", [], |r| r.get::<_, i64>(0))
+            .unwrap_or(0)
+    };
+    wait_for(
+        "the case in the database file",
+        std::time::Duration::from_secs(60),
+        || async { (cases_in_main_file() == 1).then_some(()) },
+    )
+    .await;
+    d.stop().await;
 }

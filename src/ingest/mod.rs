@@ -217,7 +217,7 @@ async fn session(
             Some(at) if now - at < LEASE_RENEW_EVERY && now >= at => true,
             _ => {
                 let got = crate::store::blocking(store, move |st| {
-                    st.acquire_lease_unless_dead(&k, &h, now, lease_ttl, holder_is_dead)
+                    st.acquire_lease_unless_dead(&k, &h, now, lease_ttl, &holder_is_dead)
                 })
                 .await?;
                 lease_renewed = got.then_some(now);

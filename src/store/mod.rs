@@ -712,7 +712,7 @@ impl Store {
         now: DateTime<Utc>,
         ttl: chrono::Duration,
     ) -> Result<bool, StoreError> {
-        self.acquire_lease_unless_dead(name, holder, now, ttl, |_| false)
+        self.acquire_lease_unless_dead(name, holder, now, ttl, &|_| false)
     }
 
     /// As [`Store::acquire_lease`], also taking over a lease whose holder `is_dead` says is
@@ -727,7 +727,7 @@ impl Store {
         holder: &str,
         now: DateTime<Utc>,
         ttl: chrono::Duration,
-        is_dead: impl Fn(&str) -> bool,
+        is_dead: &dyn Fn(&str) -> bool,
     ) -> Result<bool, StoreError> {
         self.write(|tx| {
             let cur: Option<(String, String)> = tx
@@ -2115,10 +2115,10 @@ mod tests {
         assert!(s.acquire_lease("fetch", "a", t0, ttl).unwrap());
         // A holder known to be dead is replaced at once.
         assert!(s
-            .acquire_lease_unless_dead("fetch", "b", t0, ttl, |h| h == "a")
+            .acquire_lease_unless_dead("fetch", "b", t0, ttl, &|h| h == "a")
             .unwrap());
         assert!(!s
-            .acquire_lease_unless_dead("fetch", "c", t0, ttl, |h| h == "a")
+            .acquire_lease_unless_dead("fetch", "c", t0, ttl, &|h| h == "a")
             .unwrap());
     }
 }

@@ -407,6 +407,33 @@ impl Reader<'_> {
         )?)
     }
 
+    /// Every inbound message with everything stored about it, oldest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn stored_messages(&self) -> Result<Vec<StoredMessage>, StoreError> {
+        collect(
+            self.conn,
+            &format!("SELECT {MESSAGE_COLS} FROM messages ORDER BY id"),
+            [],
+            stored_message,
+        )
+    }
+
+    /// The raw bytes kept of each quarantined message (None: not downloaded, or dropped), in
+    /// the order of [`Reader::quarantine`].
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn quarantine_raw(&self) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        collect(
+            self.conn,
+            "SELECT raw FROM quarantine ORDER BY id",
+            [],
+            |r| r.get(0),
+        )
+    }
+
     /// When the named periodic job last ran, and what it recorded.
     ///
     /// # Errors

@@ -65,7 +65,7 @@ pub fn find_case(
     msg: &InboundMessage,
     prefix: &str,
     token: Option<&token::Verified>,
-    lookup: &impl CaseLookup,
+    lookup: &(impl CaseLookup + ?Sized),
 ) -> Result<Threading, StoreError> {
     if let Some(t) = token {
         // A valid token for a case that no longer exists (purged) falls through.
