@@ -1,8 +1,9 @@
 //! Typed configuration: what an admin writes in `mailcase.toml`.
 //!
 //! Every struct denies unknown fields, so a typo is an error that names the key. After
-//! deserialising, [`Config::validate`] collects *every* semantic problem keyed by its TOML path
-//! (not just the first), the way stalwart's config loader does. Secrets are never stored in the
+//! deserialising, the times of day, weekdays, time zone and dates are parsed into chrono types
+//! (see `file.rs`) and [`Config::validate`] collects *every* semantic problem keyed by its TOML
+//! path (not just the first), the way stalwart's config loader does. Secrets are never stored in the
 //! file itself: they come from a file, an environment variable, a systemd credential or a token
 //! command (see [`SecretSource`]).
 
@@ -10,8 +11,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
+mod file;
 mod limits;
 mod mail;
 mod records;
@@ -27,8 +27,7 @@ pub use values::*;
 
 pub use crate::secret::SecretSource;
 
-use mail::{default_ack, default_outbox};
-use service::default_calendar;
+use file::ConfigFile;
 
 /// Errors from loading a config: the file, its TOML syntax or unknown keys, or semantic checks.
 #[derive(Debug, thiserror::Error)]
@@ -60,55 +59,37 @@ impl fmt::Display for Problem {
     }
 }
 
-/// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole configuration file, its values parsed (read by [`Config::load`]).
+#[derive(Debug, Clone)]
 pub struct Config {
     pub mailbox: MailboxConfig,
     pub smtp: SmtpConfig,
     pub support: SupportConfig,
     pub store: StoreConfig,
     pub templates: TemplatesConfig,
-    #[serde(default = "default_ack")]
     pub acknowledgment: AcknowledgmentConfig,
-    #[serde(default = "default_outbox")]
     pub outbox: OutboxConfig,
-    #[serde(default = "default_calendar")]
     pub calendar: CalendarConfig,
     pub priorities: Vec<PriorityConfig>,
     pub categories: Vec<CategoryConfig>,
     pub classify: ClassifyConfig,
-    #[serde(default)]
     pub agents: AgentsConfig,
-    #[serde(default)]
     pub conversation: ConversationConfig,
-    #[serde(default)]
     pub sla: SlaConfig,
-    #[serde(default)]
     pub send_window: SendWindowConfig,
     /// Escalation contacts, first match wins.
-    #[serde(default)]
     pub escalation: Vec<EscalationConfig>,
-    #[serde(default)]
     pub follow_up: FollowUpConfig,
-    #[serde(default)]
     pub feedback: FeedbackConfig,
-    #[serde(default)]
     pub limits: LimitsConfig,
-    #[serde(default)]
     pub loops: LoopsConfig,
-    #[serde(default)]
     pub log: LogConfig,
-    #[serde(default)]
     pub retention: RetentionConfig,
     /// The management digest (off without a `[digest]` section).
-    #[serde(default)]
     pub digest: DigestConfig,
     /// The receiving server's spam and SPF/DMARC verdicts on new complaints.
-    #[serde(default)]
     pub spam: SpamConfig,
     /// Folder the config was read from; relative paths in it are resolved against this.
-    #[serde(skip)]
     pub base_dir: PathBuf,
 }
 
@@ -148,12 +129,12 @@ impl Config {
     /// # Errors
     /// As [`Config::load`].
     pub fn from_toml(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: PathBuf::from("<text>"),
             message: e.to_string(),
         })?;
-        cfg.base_dir = base_dir.to_path_buf();
-        let problems = cfg.validate();
+        let (cfg, parsed) = file.parse(base_dir.to_path_buf());
+        let problems = cfg.validate(parsed);
         if problems.is_empty() {
             Ok(cfg)
         } else {

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::{NaiveDate, NaiveTime, Weekday};
+use chrono_tz::Tz;
 use serde::Deserialize;
 
 use super::values::HumanDuration;
@@ -29,28 +31,15 @@ impl Default for ConversationConfig {
 /// When scheduled mail may reach customers (status updates, follow-ups, feedback requests,
 /// escalation notices), in the calendar's time zone. Cases of a wall-clock priority (urgent)
 /// are exempt. Answers written by agents are not scheduled mail and go out at once.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct SendWindowConfig {
-    /// Local opening time, `HH:MM`.
-    #[serde(default = "default_window_start")]
-    pub start: String,
-    /// Local closing time, `HH:MM` (after `start`: the window cannot span midnight).
-    #[serde(default = "default_window_end")]
-    pub end: String,
+    /// Local opening time, written `HH:MM` (default 08:00).
+    pub start: NaiveTime,
+    /// Local closing time, written `HH:MM` (default 20:00), after `start`: the window cannot
+    /// span midnight.
+    pub end: NaiveTime,
     /// Days the window opens (default: every day).
-    #[serde(default = "default_window_days")]
-    pub days: Vec<String>,
-}
-
-impl Default for SendWindowConfig {
-    fn default() -> Self {
-        SendWindowConfig {
-            start: default_window_start(),
-            end: default_window_end(),
-            days: default_window_days(),
-        }
-    }
+    pub days: Vec<Weekday>,
 }
 
 /// Service levels on schedule (DESIGN.md invariant 5).
@@ -173,64 +162,37 @@ pub enum DigestSchedule {
 /// The management digest: a report of the period with charts, mailed to managers on a
 /// schedule in the calendar's time zone. Each slot is sent once, late after downtime (within
 /// a day), never twice.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct DigestConfig {
-    /// Send digests at all.
-    #[serde(default = "yes")]
+    /// Send digests at all (default: true with a `[digest]` section, false without).
     pub enabled: bool,
-    /// `daily`, `weekly` or `monthly`.
-    #[serde(default = "default_digest_schedule")]
+    /// `daily`, `weekly` (default) or `monthly`.
     pub schedule: DigestSchedule,
-    /// Weekly digests: the weekday they go out (`monday`, `mon`...).
-    #[serde(default = "default_digest_day")]
-    pub day: String,
-    /// Monthly digests: the day of the month they go out (1-28).
-    #[serde(default = "default_digest_day_of_month")]
+    /// Weekly digests: the weekday they go out, written `monday`, `mon`... (default Monday).
+    pub day: Weekday,
+    /// Monthly digests: the day of the month they go out (1-28, default 1).
     pub day_of_month: u32,
-    /// Local time of day (calendar time zone), `HH:MM`.
-    #[serde(default = "default_digest_at")]
-    pub at: String,
+    /// Local time of day (calendar time zone), written `HH:MM` (default 08:00).
+    pub at: NaiveTime,
     /// The period reported, ending at the slot (default: since the previous slot).
     pub period: Option<HumanDuration>,
     /// Who gets it (default: every `[[escalation]]` contact, or the agents without any).
-    #[serde(default)]
     pub recipients: Vec<String>,
 }
 
-impl Default for DigestConfig {
-    fn default() -> Self {
-        DigestConfig {
-            enabled: false,
-            schedule: default_digest_schedule(),
-            day: default_digest_day(),
-            day_of_month: default_digest_day_of_month(),
-            at: default_digest_at(),
-            period: None,
-            recipients: Vec::new(),
-        }
-    }
-}
-
 /// Business calendar: where "1 business day" is computed.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct CalendarConfig {
-    /// IANA time zone, e.g. `Europe/Berlin`.
-    #[serde(default = "default_tz")]
-    pub timezone: String,
-    /// Working days, e.g. `["mon", "tue", "wed", "thu", "fri"]`.
-    #[serde(default = "default_days")]
-    pub working_days: Vec<String>,
-    /// Start of the working day, `HH:MM`.
-    #[serde(default = "default_start")]
-    pub start: String,
-    /// End of the working day, `HH:MM`.
-    #[serde(default = "default_end")]
-    pub end: String,
-    /// Holidays, `YYYY-MM-DD`.
-    #[serde(default)]
-    pub holidays: Vec<String>,
+    /// IANA time zone, e.g. `Europe/Berlin` (default UTC).
+    pub timezone: Tz,
+    /// Working days, written e.g. `["mon", "tue", "wed", "thu", "fri"]` (the default).
+    pub working_days: Vec<Weekday>,
+    /// Start of the working day, written `HH:MM` (default 09:00).
+    pub start: NaiveTime,
+    /// End of the working day, written `HH:MM` (default 17:00), after `start`.
+    pub end: NaiveTime,
+    /// Holidays, written `YYYY-MM-DD`.
+    pub holidays: Vec<NaiveDate>,
 }
 
 /// Whether a target runs on the wall clock or only in business hours.
@@ -325,18 +287,6 @@ pub struct ClassifyConfig {
 fn default_reopen_window() -> HumanDuration {
     HumanDuration(Duration::from_secs(14 * 86_400))
 }
-fn default_window_start() -> String {
-    "08:00".into()
-}
-fn default_window_end() -> String {
-    "20:00".into()
-}
-fn default_window_days() -> Vec<String> {
-    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-}
 fn default_warning_lead() -> HumanDuration {
     HumanDuration(Duration::from_secs(3600))
 }
@@ -418,42 +368,6 @@ fn default_feedback_when() -> FeedbackWhen {
 }
 fn default_low_rating() -> u8 {
     2
-}
-fn default_digest_schedule() -> DigestSchedule {
-    DigestSchedule::Weekly
-}
-fn default_digest_day() -> String {
-    "monday".into()
-}
-fn default_digest_day_of_month() -> u32 {
-    1
-}
-fn default_digest_at() -> String {
-    "08:00".into()
-}
-fn default_tz() -> String {
-    "UTC".into()
-}
-fn default_days() -> Vec<String> {
-    ["mon", "tue", "wed", "thu", "fri"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-}
-fn default_start() -> String {
-    "09:00".into()
-}
-fn default_end() -> String {
-    "17:00".into()
-}
-pub(super) fn default_calendar() -> CalendarConfig {
-    CalendarConfig {
-        timezone: default_tz(),
-        working_days: default_days(),
-        start: default_start(),
-        end: default_end(),
-        holidays: vec![],
-    }
 }
 fn default_clock() -> ClockKind {
     ClockKind::Business

@@ -3,13 +3,14 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chrono::NaiveDate;
-
+use super::file::SectionProblems;
 use super::*;
 
 impl Config {
-    /// Every semantic problem, keyed by TOML path. Empty means valid.
-    pub fn validate(&self) -> Vec<Problem> {
+    /// Every semantic problem, keyed by TOML path: those `parsed` found reading the values
+    /// of the calendar, the send window and the digest, in their place among the others.
+    /// Empty means valid.
+    pub(super) fn validate(&self, parsed: SectionProblems) -> Vec<Problem> {
         let mut p = Vec::new();
         let mut push = |key: &str, message: String| {
             p.push(Problem {
@@ -166,55 +167,8 @@ impl Config {
         }
 
         // Calendar.
-        if self.calendar.timezone.parse::<chrono_tz::Tz>().is_err() {
-            push(
-                "calendar.timezone",
-                format!(
-                    "`{}` is not an IANA time zone like Europe/Berlin",
-                    self.calendar.timezone
-                ),
-            );
-        }
-        if self.calendar.working_days.is_empty() {
-            push(
-                "calendar.working_days",
-                "needs at least one working day".into(),
-            );
-        }
-        for (i, d) in self.calendar.working_days.iter().enumerate() {
-            if parse_weekday(d).is_none() {
-                push(
-                    &format!("calendar.working_days[{i}]"),
-                    format!("`{d}` is not a weekday (mon, tue, ...)"),
-                );
-            }
-        }
-        let start = parse_hhmm(&self.calendar.start);
-        let end = parse_hhmm(&self.calendar.end);
-        if start.is_none() {
-            push(
-                "calendar.start",
-                format!("`{}` is not a time HH:MM", self.calendar.start),
-            );
-        }
-        if end.is_none() {
-            push(
-                "calendar.end",
-                format!("`{}` is not a time HH:MM", self.calendar.end),
-            );
-        }
-        if let (Some(s), Some(e)) = (start, end) {
-            if e <= s {
-                push("calendar.end", "must be after calendar.start".into());
-            }
-        }
-        for (i, h) in self.calendar.holidays.iter().enumerate() {
-            if NaiveDate::parse_from_str(h, "%Y-%m-%d").is_err() {
-                push(
-                    &format!("calendar.holidays[{i}]"),
-                    format!("`{h}` is not a date YYYY-MM-DD"),
-                );
-            }
+        for x in parsed.calendar {
+            push(&x.key, x.message);
         }
 
         // Priorities and categories.
@@ -350,32 +304,8 @@ impl Config {
         }
 
         // Schedule.
-        let w = &self.send_window;
-        match (parse_hhmm(&w.start), parse_hhmm(&w.end)) {
-            (None, _) => push(
-                "send_window.start",
-                format!("`{}` is not a time HH:MM", w.start),
-            ),
-            (_, None) => push(
-                "send_window.end",
-                format!("`{}` is not a time HH:MM", w.end),
-            ),
-            (Some(a), Some(b)) if b <= a => push(
-                "send_window.end",
-                "must be after send_window.start (the window cannot span midnight)".into(),
-            ),
-            _ => {}
-        }
-        if w.days.is_empty() {
-            push("send_window.days", "needs at least one day".into());
-        }
-        for (i, d) in w.days.iter().enumerate() {
-            if parse_weekday(d).is_none() {
-                push(
-                    &format!("send_window.days[{i}]"),
-                    format!("`{d}` is not a weekday (mon, tue, ...)"),
-                );
-            }
+        for x in parsed.send_window {
+            push(&x.key, x.message);
         }
         for (i, e) in self.escalation.iter().enumerate() {
             if e.contacts.is_empty() {
@@ -410,28 +340,8 @@ impl Config {
             }
         }
         let d = &self.digest;
-        if d.schedule == DigestSchedule::Weekly && parse_weekday(&d.day).is_none() {
-            push(
-                "digest.day",
-                format!("`{}` is not a weekday (monday, tue, ...)", d.day),
-            );
-        }
-        if !(1..=28).contains(&d.day_of_month) {
-            push(
-                "digest.day_of_month",
-                "must be 1-28 (every month has it)".into(),
-            );
-        }
-        if parse_hhmm(&d.at).is_none() {
-            push("digest.at", format!("`{}` is not a time HH:MM", d.at));
-        }
-        if d.period
-            .is_some_and(|p| p.0.is_zero() || p.0 > Duration::from_secs(366 * 86_400))
-        {
-            push(
-                "digest.period",
-                "must be more than 0 and at most 366d".into(),
-            );
+        for x in parsed.digest {
+            push(&x.key, x.message);
         }
         for (i, a) in d.recipients.iter().enumerate() {
             if split_address(a).is_none() {

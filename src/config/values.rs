@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use chrono::{NaiveTime, Weekday};
+use chrono::{NaiveDate, NaiveTime, Weekday};
+use chrono_tz::Tz;
 use serde::Deserialize;
 
 /// A duration written as `90s`, `10m`, `2h`, `1d`, `1w` or combinations like `1h30m`.
@@ -109,13 +110,23 @@ impl<'de> Deserialize<'de> for ByteSize {
 }
 
 /// Parses a weekday name as written in config (`mon`, `monday`, case-insensitive).
-pub fn parse_weekday(s: &str) -> Option<Weekday> {
+pub(super) fn parse_weekday(s: &str) -> Option<Weekday> {
     s.trim().parse::<Weekday>().ok()
 }
 
 /// Parses `HH:MM`.
-pub fn parse_hhmm(s: &str) -> Option<NaiveTime> {
+pub(super) fn parse_hhmm(s: &str) -> Option<NaiveTime> {
     NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
+}
+
+/// Parses an IANA time zone name such as `Europe/Berlin`.
+pub(super) fn parse_timezone(s: &str) -> Option<Tz> {
+    s.parse::<Tz>().ok()
+}
+
+/// Parses a date `YYYY-MM-DD`.
+pub(super) fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
 /// True when `host` names the loopback interface (where plain text is acceptable).
