@@ -233,7 +233,7 @@ mod tests {
     ];
 
     /// A calendar written as in the config file (test input, so it must parse).
-    pub(super) fn config(
+    fn config(
         tz: &str,
         days: &[&str],
         start: &str,

@@ -59,7 +59,7 @@ pub(super) struct ConfigFile {
     spam: SpamConfig,
 }
 
-/// The problems of the values [`ConfigFile::parse`] read, by section: [`Config::validate`]
+/// The problems of the values [`ConfigFile::parse`] read, by section: `Config::validate`
 /// reports them where the section's checks belong, among the others.
 #[derive(Debug, Default)]
 pub(super) struct SectionProblems {

@@ -2,10 +2,15 @@
 //!
 //! Every struct denies unknown fields, so a typo is an error that names the key. After
 //! deserialising, the times of day, weekdays, time zone and dates are parsed into chrono types
-//! (see `file.rs`) and [`Config::validate`] collects *every* semantic problem keyed by its TOML
-//! path (not just the first), the way stalwart's config loader does. Secrets are never stored in the
-//! file itself: they come from a file, an environment variable, a systemd credential or a token
-//! command (see [`SecretSource`]).
+//! once (`file.rs`), and the checks (`validate.rs`) collect *every* semantic problem keyed by
+//! its TOML path (not just the first), the way stalwart's config loader does. Secrets are
+//! never stored in the file itself: they come from a file, an environment variable, a systemd
+//! credential or a token command (see [`SecretSource`]).
+//!
+//! The rooms: `values.rs` (durations, sizes, times, weekdays, zones, addresses), `mail.rs`
+//! (servers, support identity, agents, outbox, templates), `service.rs` (priorities,
+//! classification, calendar, service levels, send window, escalation, follow-up, feedback,
+//! digest), `limits.rs` (input limits, loop guard, spam), `records.rs` (store, retention, log).
 
 use std::collections::BTreeSet;
 use std::fmt;
