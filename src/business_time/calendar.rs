@@ -23,7 +23,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 
 use super::local::{self, Span};
-use crate::config::{parse_hhmm, parse_weekday, CalendarConfig, ClockKind};
+use crate::config::{CalendarConfig, ClockKind};
 
 /// Working days, hours, holidays and zone, ready for arithmetic.
 #[derive(Debug, Clone)]
@@ -50,26 +50,18 @@ const LATEST: DateTime<Utc> = match DateTime::from_timestamp(253_402_300_799, 0)
 };
 
 impl BusinessCalendar {
-    /// Builds the calendar from validated config (invalid entries fall back to safe defaults;
-    /// `Config::validate` has already rejected them).
+    /// Builds the calendar from the config's (already parsed) calendar.
     pub fn from_config(c: &CalendarConfig) -> BusinessCalendar {
         let mut days = [false; 7];
-        for d in &c.working_days {
-            if let Some(w) = parse_weekday(d) {
-                days[w.num_days_from_monday() as usize] = true;
-            }
+        for w in &c.working_days {
+            days[w.num_days_from_monday() as usize] = true;
         }
         BusinessCalendar {
-            tz: c.timezone.parse().unwrap_or(chrono_tz::UTC),
+            tz: c.timezone,
             days,
-            start: parse_hhmm(&c.start).unwrap_or(NaiveTime::MIN),
-            end: parse_hhmm(&c.end)
-                .unwrap_or_else(|| NaiveTime::from_hms_opt(23, 59, 0).unwrap_or(NaiveTime::MIN)),
-            holidays: c
-                .holidays
-                .iter()
-                .filter_map(|h| NaiveDate::parse_from_str(h, "%Y-%m-%d").ok())
-                .collect(),
+            start: c.start,
+            end: c.end,
+            holidays: c.holidays.iter().copied().collect(),
         }
     }
 
@@ -230,16 +222,45 @@ pub fn weekday_name(w: Weekday) -> &'static str {
 mod tests {
     use super::*;
 
+    const WEEK: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+
+    /// A calendar written as in the config file (test input, so it must parse).
+    fn config(
+        tz: &str,
+        days: &[&str],
+        start: &str,
+        end: &str,
+        holidays: &[&str],
+    ) -> CalendarConfig {
+        let time = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+        CalendarConfig {
+            timezone: tz.parse().unwrap(),
+            working_days: days.iter().map(|d| d.parse().unwrap()).collect(),
+            start: time(start),
+            end: time(end),
+            holidays: holidays
+                .iter()
+                .map(|h| NaiveDate::parse_from_str(h, "%Y-%m-%d").unwrap())
+                .collect(),
+        }
+    }
+
     fn cal(tz: &str, holidays: &[&str]) -> BusinessCalendar {
-        BusinessCalendar::from_config(&CalendarConfig {
-            timezone: tz.into(),
-            working_days: ["mon", "tue", "wed", "thu", "fri"]
-                .map(String::from)
-                .to_vec(),
-            start: "09:00".into(),
-            end: "17:00".into(),
-            holidays: holidays.iter().map(|s| s.to_string()).collect(),
-        })
+        BusinessCalendar::from_config(&config(
+            tz,
+            &["mon", "tue", "wed", "thu", "fri"],
+            "09:00",
+            "17:00",
+            holidays,
+        ))
     }
 
     fn utc(s: &str) -> DateTime<Utc> {
@@ -343,13 +364,7 @@ mod tests {
         end: &str,
         holidays: &[&str],
     ) -> BusinessCalendar {
-        BusinessCalendar::from_config(&CalendarConfig {
-            timezone: tz.into(),
-            working_days: days.iter().map(|s| s.to_string()).collect(),
-            start: start.into(),
-            end: end.into(),
-            holidays: holidays.iter().map(|s| s.to_string()).collect(),
-        })
+        BusinessCalendar::from_config(&config(tz, days, start, end, holidays))
     }
 
     const EVERY_DAY: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -665,16 +680,16 @@ mod tests {
 
     impl Spec {
         fn calendar(&self) -> BusinessCalendar {
-            let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+            let minutes = |m: u32| NaiveTime::from_hms_opt(m / 60, m % 60, 0).unwrap();
             BusinessCalendar::from_config(&CalendarConfig {
-                timezone: self.tz.into(),
+                timezone: self.tz.parse().unwrap(),
                 working_days: (0..7)
                     .filter(|i| self.days & (1 << i) != 0)
-                    .map(|i| names[i].to_string())
+                    .map(|i| WEEK[i])
                     .collect(),
-                start: format!("{:02}:{:02}", self.start / 60, self.start % 60),
-                end: format!("{:02}:{:02}", self.end / 60, self.end % 60),
-                holidays: self.holidays.iter().map(|d| d.to_string()).collect(),
+                start: minutes(self.start),
+                end: minutes(self.end),
+                holidays: self.holidays.clone(),
             })
         }
 
@@ -873,10 +888,10 @@ mod tests {
         #[test]
         fn nothing_panics(
             zone in 0..chrono_tz::TZ_VARIANTS.len(),
-            days in proptest::collection::vec("[a-zA-Z]{0,9}", 0..8),
-            start in "[0-9:]{0,6}",
-            end in "[0-9:]{0,6}",
-            holidays in proptest::collection::vec("[0-9-]{0,11}", 0..4),
+            days in proptest::collection::vec(0..7usize, 0..8),
+            start in 0..24 * 60u32,
+            end in 0..24 * 60u32,
+            holidays in proptest::collection::vec(1..=3_652_059i32, 0..4),
             t in prop_oneof![
                 Just(DateTime::<Utc>::MIN_UTC),
                 Just(DateTime::<Utc>::MAX_UTC),
@@ -892,12 +907,15 @@ mod tests {
             ms in any::<i64>(),
             target in any::<u64>(),
         ) {
+            // Any calendar the config can hold, checked or not: no working day, an end not
+            // after the start, holidays from year 1 to 9999.
+            let minutes = |m: u32| NaiveTime::from_hms_opt(m / 60, m % 60, 0).unwrap();
             let c = BusinessCalendar::from_config(&CalendarConfig {
-                timezone: chrono_tz::TZ_VARIANTS[zone].name().into(),
-                working_days: days,
-                start,
-                end,
-                holidays,
+                timezone: chrono_tz::TZ_VARIANTS[zone],
+                working_days: days.into_iter().map(|i| WEEK[i]).collect(),
+                start: minutes(start),
+                end: minutes(end),
+                holidays: holidays.into_iter().filter_map(NaiveDate::from_num_days_from_ce_opt).collect(),
             });
             let _ = c.day_length();
             let d = Duration::try_milliseconds(ms).unwrap_or(Duration::MAX);

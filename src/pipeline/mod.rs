@@ -83,14 +83,9 @@ impl Engine {
         let tokens = TokenKey::new(&secret).map_err(|e| EngineError::TokenKey(e.to_string()))?;
         let window = crate::business_time::window::SendWindow::new(
             calendar.tz(),
-            config
-                .send_window
-                .days
-                .iter()
-                .filter_map(|d| crate::config::parse_weekday(d))
-                .collect(),
-            crate::config::parse_hhmm(&config.send_window.start).unwrap_or(chrono::NaiveTime::MIN),
-            crate::config::parse_hhmm(&config.send_window.end).unwrap_or(chrono::NaiveTime::MIN),
+            config.send_window.days.clone(),
+            config.send_window.start,
+            config.send_window.end,
         );
         let limits = ParseLimits {
             max_parts: config.limits.max_parts,

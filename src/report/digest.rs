@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::chart::{self, Chart, ChartError};
 use super::output::View;
 use super::{build, Period, Report};
-use crate::config::{parse_hhmm, parse_weekday, DigestConfig, DigestSchedule};
+use crate::config::{DigestConfig, DigestSchedule};
 use crate::outbox::compose::{self, ComposeError, InlineImage, Outgoing, Recipient};
 use crate::pipeline::Engine;
 use crate::render::{RenderError, Renderer};
@@ -78,14 +78,14 @@ fn at_local(tz: Tz, d: NaiveDate, at: chrono::NaiveTime) -> Option<DateTime<Utc>
 fn is_slot_day(c: &DigestConfig, d: NaiveDate) -> bool {
     match c.schedule {
         DigestSchedule::Daily => true,
-        DigestSchedule::Weekly => parse_weekday(&c.day).is_some_and(|w| d.weekday() == w),
+        DigestSchedule::Weekly => d.weekday() == c.day,
         DigestSchedule::Monthly => d.day() == c.day_of_month,
     }
 }
 
 /// The latest slot at or before `now`.
 pub fn latest_slot(c: &DigestConfig, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let at = parse_hhmm(&c.at)?;
+    let at = c.at;
     let today = now.with_timezone(&tz).date_naive();
     (0..=SEARCH_DAYS)
         .filter_map(|i| today.checked_sub_signed(Duration::days(i)))
@@ -96,7 +96,7 @@ pub fn latest_slot(c: &DigestConfig, tz: Tz, now: DateTime<Utc>) -> Option<DateT
 
 /// The first slot after `now`.
 pub fn next_slot(c: &DigestConfig, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let at = parse_hhmm(&c.at)?;
+    let at = c.at;
     let today = now.with_timezone(&tz).date_naive();
     (-1..=SEARCH_DAYS)
         .filter_map(|i| today.checked_add_signed(Duration::days(i)))
@@ -388,9 +388,9 @@ mod tests {
         DigestConfig {
             enabled: true,
             schedule,
-            day: "monday".into(),
+            day: chrono::Weekday::Mon,
             day_of_month: 1,
-            at: "08:00".into(),
+            at: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
             period: None,
             recipients: vec![],
         }
