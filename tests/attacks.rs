@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::replies::{ids_header, thunderbird_reply, wait_mail};
 use common::*;
+use mailcase::case::kinds::{AuditEvent, MessageOutcome, OutboundKind};
 use mailcase::parse::InboundMessage;
 
 const ANN_ONLY: &str = r#"
@@ -96,14 +97,14 @@ fn is_participant(w: &World, case_id: i64, address: &str) -> bool {
         .any(|(a, _, _)| a == address)
 }
 
-fn audit_events(w: &World, case_id: i64, event: &str) -> Vec<String> {
+fn audit_events(w: &World, case_id: i64, event: AuditEvent) -> Vec<String> {
     w.store()
         .read()
         .audit_of_case(Some(case_id))
         .unwrap()
         .into_iter()
-        .filter(|(_, _, e, _)| e == event)
-        .map(|(_, _, _, d)| d)
+        .filter(|a| a.event == event)
+        .map(|a| a.detail)
         .collect()
 }
 
@@ -160,11 +161,11 @@ async fn two_auto_responders_answering_each_other_stop_and_the_agents_are_told_o
         exchanged <= 30,
         "{exchanged} mails exchanged before the loop stopped"
     );
-    let stops = audit_events(&w, case.id, "loop_stopped");
+    let stops = audit_events(&w, case.id, AuditEvent::LoopStopped);
     assert_eq!(stops.len(), 1, "{stops:?}");
     let notices: Vec<_> = outbox
         .iter()
-        .filter(|o| o.kind == "agent_loop_stopped")
+        .filter(|o| o.kind == OutboundKind::AgentLoopStopped)
         .collect();
     assert_eq!(notices.len(), 1, "the agents are told once: {outbox:?}");
     let ann_mail = w.mailbox(&w.ann, "INBOX").await;
@@ -182,7 +183,7 @@ async fn two_auto_responders_answering_each_other_stop_and_the_agents_are_told_o
         stored, exchanged,
         "every message of the exchange is on the case"
     );
-    let not_sent = audit_events(&w, case.id, "not_sent");
+    let not_sent = audit_events(&w, case.id, AuditEvent::NotSent);
     assert!(
         not_sent.iter().any(|d| d.contains("mail loop")),
         "{not_sent:?}"
@@ -206,7 +207,7 @@ async fn two_auto_responders_answering_each_other_stop_and_the_agents_are_told_o
     // Ann's responder kept answering after the stop: those answers were held, and resume
     // says so.
     assert!(out.contains("were stored but not sent"), "{out}");
-    assert_eq!(audit_events(&w, case.id, "loop_resumed").len(), 1);
+    assert_eq!(audit_events(&w, case.id, AuditEvent::LoopResumed).len(), 1);
     assert!(!run_cli(&w, &["cases"]).contains("STOPPED"));
     let before = w.mailbox(&customer, "INBOX").await.len();
     let card = ann_mail
@@ -268,7 +269,7 @@ async fn a_responder_rotating_its_address_opens_a_few_cases_and_the_agents_get_o
                 .messages_of_case(c.id)
                 .unwrap()
                 .iter()
-                .filter(|m| m.outcome == "flood_joined")
+                .filter(|m| m.outcome == MessageOutcome::FloodJoined)
                 .count()
         })
         .sum();
@@ -427,7 +428,10 @@ async fn a_forged_from_with_a_strangers_reply_to_registers_nobody_new_and_cannot
     .await;
     let now = w.case_of(&customer);
     assert_eq!(now.status, "resolved", "only the customer closes the case");
-    assert_eq!(audit_events(&w, case.id, "closing_refused").len(), 1);
+    assert_eq!(
+        audit_events(&w, case.id, AuditEvent::ClosingRefused).len(),
+        1
+    );
     // The customer's own thanks, signed with her name as people do, closes it.
     let thanks = thunderbird_reply(
         &customer,
@@ -470,7 +474,7 @@ async fn a_different_complaint_reusing_a_stored_message_id_gets_its_own_case_and
     assert!(
         events
             .iter()
-            .any(|(_, _, e, _)| e == "message_id_collision"),
+            .any(|a| a.event == AuditEvent::MessageIdCollision),
         "{events:?}"
     );
 
@@ -492,7 +496,7 @@ async fn a_different_complaint_reusing_a_stored_message_id_gets_its_own_case_and
     wait_for("the copy recorded as a duplicate", WAIT, || async {
         let e = w.store().read().audit_of_case(None).unwrap();
         e.iter()
-            .any(|(_, _, e, _)| e == "duplicate_ignored")
+            .any(|a| a.event == AuditEvent::DuplicateIgnored)
             .then_some(())
     })
     .await;
@@ -537,12 +541,12 @@ async fn the_same_text_three_times_or_our_message_ids_quoted_back_twice_stop_the
         process_batch(&mut store, &engine, &[m]).unwrap();
     }
     assert!(
-        audit_events(&w, case.id, "loop_stopped").is_empty(),
+        audit_events(&w, case.id, AuditEvent::LoopStopped).is_empty(),
         "twice is not a loop"
     );
     let m = tagged(&customer, &w.support, &case.reference, same);
     process_batch(&mut store, &engine, &[m]).unwrap();
-    let stops = audit_events(&w, case.id, "loop_stopped");
+    let stops = audit_events(&w, case.id, AuditEvent::LoopStopped);
     assert_eq!(stops.len(), 1);
     assert!(stops[0].contains("the same text came 3 times"), "{stops:?}");
 
@@ -574,7 +578,7 @@ async fn the_same_text_three_times_or_our_message_ids_quoted_back_twice_stop_the
         .outbox(Some(kettle.id))
         .unwrap()
         .into_iter()
-        .find(|o| o.kind == "ack")
+        .find(|o| o.kind == OutboundKind::Ack)
         .unwrap()
         .message_id;
     let echo = format!(
@@ -584,7 +588,7 @@ async fn the_same_text_three_times_or_our_message_ids_quoted_back_twice_stop_the
     // Once may be a person pasting our headers for a deliverability question.
     let m = tagged(&other, &w.support, &kettle.reference, &echo);
     process_batch(&mut store, &engine, &[m]).unwrap();
-    assert!(audit_events(&w, kettle.id, "loop_stopped").is_empty());
+    assert!(audit_events(&w, kettle.id, AuditEvent::LoopStopped).is_empty());
     // An auto-responder echoes them with every answer: the second time stops the case.
     let echo2 = echo.replace(
         "Your message was received.",
@@ -592,7 +596,7 @@ async fn the_same_text_three_times_or_our_message_ids_quoted_back_twice_stop_the
     );
     let m = tagged(&other, &w.support, &kettle.reference, &echo2);
     process_batch(&mut store, &engine, &[m]).unwrap();
-    let stops = audit_events(&w, kettle.id, "loop_stopped");
+    let stops = audit_events(&w, kettle.id, AuditEvent::LoopStopped);
     assert_eq!(stops.len(), 1);
     assert!(
         stops[0].contains("quote the Message-IDs of mail we sent"),
@@ -656,7 +660,7 @@ async fn the_circuit_breaker_counts_relayed_answers_too() {
             )
             .unwrap();
         }
-        let kinds: Vec<String> = store
+        let kinds: Vec<OutboundKind> = store
             .read()
             .outbox(None)
             .unwrap()
@@ -664,7 +668,10 @@ async fn the_circuit_breaker_counts_relayed_answers_too() {
             .map(|o| o.kind)
             .collect();
         assert_eq!(
-            kinds.iter().filter(|k| *k == "agent_reply").count(),
+            kinds
+                .iter()
+                .filter(|k| **k == OutboundKind::AgentReply)
+                .count(),
             3,
             "{kinds:?}"
         );

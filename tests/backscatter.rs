@@ -7,6 +7,7 @@
 
 mod common;
 
+use mailcase::case::kinds::AuditEvent;
 use std::time::Duration;
 
 use common::replies::thunderbird_reply;
@@ -61,19 +62,19 @@ fn acks_queued_to(w: &World, address: &str) -> i64 {
         .outbox(None)
         .expect("the outbox")
         .iter()
-        .filter(|o| o.kind == "ack" && o.recipient == address)
+        .filter(|o| o.kind == mailcase::case::kinds::OutboundKind::Ack && o.recipient == address)
         .count() as i64
 }
 
 /// The audit events (event, detail) of the case of `customer`.
-fn case_events(w: &World, customer: &str) -> Vec<(String, String)> {
+fn case_events(w: &World, customer: &str) -> Vec<(AuditEvent, String)> {
     let case = w.case_of(customer);
     w.store()
         .read()
         .audit_of_case(Some(case.id))
         .unwrap()
         .into_iter()
-        .map(|a| (a.2, a.3))
+        .map(|a| (a.event, a.detail))
         .collect()
 }
 
@@ -99,13 +100,13 @@ async fn a_complaint_flagged_as_spam_opens_a_case_without_acknowledgment_and_war
     let events = case_events(&w, &victim);
     let suspected = events
         .iter()
-        .find(|(e, _)| e == "suspected_spam")
+        .find(|(e, _)| *e == AuditEvent::SuspectedSpam)
         .unwrap_or_else(|| panic!("no suspected_spam event in {events:?}"));
     assert!(suspected.1.contains("X-Spam-Flag: YES"), "{}", suspected.1);
     assert!(
         events
             .iter()
-            .any(|(e, d)| e == "ack_suppressed" && d.contains("suspected spam")),
+            .any(|(e, d)| *e == AuditEvent::AckSuppressed && d.contains("suspected spam")),
         "{events:?}"
     );
     assert_eq!(acks_queued_to(&w, &victim), 0);
@@ -135,7 +136,7 @@ async fn a_complaint_flagged_as_spam_opens_a_case_without_acknowledgment_and_war
     wait_for("the flagged reply joined its case", WAIT, || async {
         case_events(&w, &clean)
             .iter()
-            .any(|(e, _)| e == "message_joined")
+            .any(|(e, _)| *e == AuditEvent::MessageJoined)
             .then_some(())
     })
     .await;
@@ -213,7 +214,7 @@ async fn dmarc_failure_in_our_authentication_results_means_no_acknowledgment_and
     assert_eq!(case.status, "new", "not acknowledged");
     let events = case_events(&w, &victim);
     assert!(
-        events.iter().any(|(e, d)| e == "suspected_spam"
+        events.iter().any(|(e, d)| *e == AuditEvent::SuspectedSpam
             && d.contains("Authentication-Results from mx.support.test: dmarc=fail")),
         "{events:?}"
     );
@@ -221,7 +222,7 @@ async fn dmarc_failure_in_our_authentication_results_means_no_acknowledgment_and
     assert!(w.mailbox(&victim, "INBOX").await.is_empty());
     assert!(case_events(&w, &other)
         .iter()
-        .all(|(e, _)| e != "suspected_spam"));
+        .all(|(e, _)| *e != AuditEvent::SuspectedSpam));
     d.stop().await;
 }
 

@@ -2,6 +2,7 @@
 
 mod common;
 
+use mailcase::case::kinds::{Audience, AuditEvent, MessageOutcome, OutboundState};
 use std::time::Duration;
 
 use common::replies::*;
@@ -80,13 +81,15 @@ async fn a_bounce_marks_the_address_undeliverable_tells_the_agents_and_the_outbo
     wait_for("the answer recorded and not sent", WAIT, || async {
         let a = w.store().read().audit_of_case(Some(case.id)).unwrap();
         a.iter()
-            .any(|(_, _, e, d)| e == "not_sent" && d.contains("bounced"))
+            .any(|a| a.event == AuditEvent::NotSent && a.detail.contains("bounced"))
             .then_some(())
     })
     .await;
     let out = w.store().read().outbox(Some(case.id)).unwrap();
     assert_eq!(
-        out.iter().filter(|o| o.audience == "customer").count(),
+        out.iter()
+            .filter(|o| o.audience == Audience::Customer)
+            .count(),
         1,
         "only the acknowledgment: {out:?}"
     );
@@ -128,7 +131,7 @@ async fn pending_mail_to_an_address_that_bounces_meanwhile_is_dropped_by_the_out
         .await;
     let row = wait_for("the queued ack dropped", WAIT, || async {
         let o = w.store().read().outbox(None).unwrap();
-        o.into_iter().find(|r| r.status == "failed")
+        o.into_iter().find(|r| r.status == OutboundState::Failed)
     })
     .await;
     assert!(
@@ -168,7 +171,7 @@ async fn a_flood_from_one_sender_joins_their_open_case_instead_of_opening_hundre
         .messages_of_case(latest)
         .unwrap()
         .iter()
-        .filter(|m| m.outcome == "flood_joined")
+        .filter(|m| m.outcome == MessageOutcome::FloodJoined)
         .count();
     assert_eq!(joined, 37);
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -224,6 +227,9 @@ async fn the_flood_rule_counts_the_from_address_so_reply_to_cannot_push_mail_int
         "Mallory's mail opened a case of its own (answered to Reply-To)"
     );
     let all = s.read().all_messages().unwrap();
-    assert!(all.iter().all(|m| m.outcome != "flood_joined"), "{all:?}");
+    assert!(
+        all.iter().all(|m| m.outcome != MessageOutcome::FloodJoined),
+        "{all:?}"
+    );
     d.stop().await;
 }

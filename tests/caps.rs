@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use mailcase::case::kinds::AuditEvent;
 use mailcase::pipeline::{process_batch, Inbound, Outcome};
 
 fn complaint(from: &str, n: u32) -> Inbound {
@@ -54,7 +55,8 @@ fn a_fourth_complaint_in_an_hour_from_one_address_gets_no_acknowledgment() {
     assert!(
         audit
             .iter()
-            .any(|a| a.2 == "ack_suppressed" && a.3.contains("per_sender_per_hour")),
+            .any(|a| a.event == AuditEvent::AckSuppressed
+                && a.detail.contains("per_sender_per_hour")),
         "{audit:?}"
     );
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use common::replies::*;
 use common::*;
+use mailcase::case::kinds::MessageOutcome;
 use mailcase::parse::InboundMessage;
 
 const CONFIG: &str = r#"
@@ -115,7 +116,7 @@ async fn wait_status(w: &World, reference: &str, status: &str) {
     .await
 }
 
-async fn wait_outcome(w: &World, case_id: i64, outcome: &str) {
+async fn wait_outcome(w: &World, case_id: i64, outcome: MessageOutcome) {
     wait_for(&format!("a message {outcome}"), WAIT, || async {
         let m = w.store().read().messages_of_case(case_id).unwrap();
         m.iter().any(|m| m.outcome == outcome).then_some(())
@@ -185,7 +186,7 @@ async fn fill() -> Filled {
     );
     let agent_address = card.reply_to.as_ref().unwrap().address.clone();
     w.send_raw(&w.ann, &agent_address, note.as_bytes()).await;
-    wait_outcome(&w, billing_case.id, "agent_note").await;
+    wait_outcome(&w, billing_case.id, MessageOutcome::AgentNote).await;
     let answer = thunderbird_reply(
         &w.ann,
         "Ann Agent",
@@ -200,7 +201,7 @@ async fn fill() -> Filled {
     let rating = thunderbird_reply(&bob, "Bob Brown", &request, "5 - quick and friendly");
     let customer_address = request.reply_to.as_ref().unwrap().address.clone();
     w.send_raw(&bob, &customer_address, rating.as_bytes()).await;
-    wait_outcome(&w, billing_case.id, "rating").await;
+    wait_outcome(&w, billing_case.id, MessageOutcome::Rating).await;
 
     // And a second, unrelated question of Bob's.
     w.send_complaint(

@@ -2,6 +2,7 @@
 
 mod common;
 
+use mailcase::case::kinds::OutboundState;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -101,7 +102,11 @@ fn deliver_stores_a_piped_message_and_queues_its_acknowledgment() {
     assert_eq!(s.read().counts().unwrap().cases, 1);
     let o = s.read().outbox(None).unwrap();
     assert_eq!(o.len(), 1);
-    assert_eq!(o[0].status, "pending", "the daemon's outbox sends it");
+    assert_eq!(
+        o[0].status,
+        OutboundState::Pending,
+        "the daemon's outbox sends it"
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::replies::*;
 use common::*;
+use mailcase::case::kinds::{Audience, AuditEvent, MessageOutcome, TimerKind, Visibility};
 use mailcase::parse::InboundMessage;
 use mailcase::store::CaseRow;
 
@@ -87,7 +88,7 @@ impl Conv {
         self.w.send_raw(from, &to, raw.as_bytes()).await;
     }
 
-    async fn wait_outcome(&self, outcome: &str, n: usize) {
+    async fn wait_outcome(&self, outcome: MessageOutcome, n: usize) {
         let id = self.case.id;
         wait_for(
             &format!("{n} message(s) with outcome {outcome}"),
@@ -207,7 +208,10 @@ async fn agents_get_the_case_card_and_a_thunderbird_answer_reaches_the_customer_
         "first-response clock stopped"
     );
     let msgs = c.w.store().read().messages_of_case(case.id).unwrap();
-    let agent_msg = msgs.iter().find(|m| m.outcome == "agent_reply").unwrap();
+    let agent_msg = msgs
+        .iter()
+        .find(|m| m.outcome == MessageOutcome::AgentReply)
+        .unwrap();
     assert!(
         agent_msg.body_text.contains("wrote:"),
         "the raw text is kept whole"
@@ -272,7 +276,7 @@ async fn a_note_never_reaches_the_customer_and_an_unknown_command_goes_back_to_t
         "#note\r\n#priority urgent\r\nCustomer called, very upset; checking with billing.",
     );
     c.reply(&c.w.ann, &c.card, raw).await;
-    c.wait_outcome("agent_note", 1).await;
+    c.wait_outcome(MessageOutcome::AgentNote, 1).await;
     let case = c.case();
     assert_eq!(case.priority, "urgent", "commands in a note still apply");
     assert!(case.first_response_at.is_none(), "a note is not an answer");
@@ -292,7 +296,10 @@ async fn a_note_never_reaches_the_customer_and_an_unknown_command_goes_back_to_t
 
     // The customer only ever got the acknowledgment: nothing else was queued to them.
     let out = c.w.store().read().outbox(Some(c.case.id)).unwrap();
-    let to_customer: Vec<_> = out.iter().filter(|o| o.audience == "customer").collect();
+    let to_customer: Vec<_> = out
+        .iter()
+        .filter(|o| o.audience == Audience::Customer)
+        .collect();
     assert_eq!(to_customer.len(), 1, "{to_customer:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(c.w.mailbox(&c.customer, "INBOX").await.len(), 1);
@@ -354,7 +361,7 @@ async fn strangers_and_forged_tokens_never_get_into_a_case() {
         unique("m")
     );
     c.w.send_raw(&mallory, &agent_addr, raw.as_bytes()).await;
-    c.wait_outcome("unverified_note", 1).await;
+    c.wait_outcome(MessageOutcome::UnverifiedNote, 1).await;
     wait_for("the forged-token mail in its own case", WAIT, || async {
         let n = c.w.store().read().cases().unwrap().len();
         (n >= 3).then_some(())
@@ -368,9 +375,9 @@ async fn strangers_and_forged_tokens_never_get_into_a_case() {
     let msgs = c.w.store().read().messages_of_case(case.id).unwrap();
     let note = msgs
         .iter()
-        .find(|m| m.outcome == "unverified_note")
+        .find(|m| m.outcome == MessageOutcome::UnverifiedNote)
         .unwrap();
-    assert!(!note.verified && note.visibility == "internal");
+    assert!(!note.verified && note.visibility == Visibility::Internal);
     assert!(note
         .note
         .as_deref()
@@ -430,11 +437,11 @@ async fn resolve_tells_the_customer_and_their_reply_reopens_the_case_and_tells_t
     assert_eq!(case.status, "in_progress");
     assert_eq!(case.reopen_count, 1);
     let audit = c.w.store().read().audit_of_case(Some(case.id)).unwrap();
-    assert!(audit.iter().any(|(_, _, e, _)| e == "reopened"));
+    assert!(audit.iter().any(|a| a.event == AuditEvent::Reopened));
     let statuses: Vec<&str> = audit
         .iter()
-        .filter(|(_, _, e, _)| e == "status")
-        .map(|(_, _, _, d)| d.as_str())
+        .filter(|a| a.event == AuditEvent::Status)
+        .map(|a| a.detail.as_str())
         .collect();
     assert!(
         statuses.iter().any(|d| d.contains("\"to\":\"resolved\"")),
@@ -450,7 +457,7 @@ async fn an_agent_writing_into_the_customer_thread_is_not_relayed_and_is_told_wh
     // customer's reply address, not the agents'.
     let raw = thunderbird_reply(&c.w.ann, "Ann Agent", &c.ack, "#resolve\r\nDone.");
     c.reply(&c.w.ann, &c.ack, raw).await;
-    c.wait_outcome("unverified_note", 1).await;
+    c.wait_outcome(MessageOutcome::UnverifiedNote, 1).await;
     let ann = wait_mail(&c.w, &c.w.ann, 2).await;
     assert!(
         ann[1].text.contains("internal note only"),
@@ -471,7 +478,7 @@ async fn strict_mode_relays_only_what_our_server_authenticated() {
     // No Authentication-Results at all: an unverified note.
     let raw = thunderbird_reply(&c.w.ann, "Ann Agent", &c.card, "Refunded.");
     c.reply(&c.w.ann, &c.card, raw).await;
-    c.wait_outcome("unverified_note", 1).await;
+    c.wait_outcome(MessageOutcome::UnverifiedNote, 1).await;
     assert!(c.case().first_response_at.is_none());
 
     // Our server's field saying DKIM passed for the agent's domain, with a forged "pass"
@@ -575,19 +582,23 @@ async fn escalation_priority_category_and_assignment_by_command() {
         "commands alone are not an answer"
     );
     // The first-response breach timer moved to the urgent target (2 hours, wall clock).
-    let breach = c
-        .w
-        .store()
-        .read()
-        .timers(Some(case.id))
-        .unwrap()
-        .into_iter()
-        .find(|t| {
-            t.kind == "first_response_breach" && t.fired_at.is_none() && t.cancelled_at.is_none()
-        })
-        .expect("an active breach timer");
-    assert_eq!(Some(breach.target_at.clone()), case.first_response_due);
-    let due = mailcase::store::parse_ts(&breach.target_at).unwrap();
+    let breach =
+        c.w.store()
+            .read()
+            .timers(Some(case.id))
+            .unwrap()
+            .into_iter()
+            .find(|t| {
+                t.kind == TimerKind::FirstResponseBreach
+                    && t.fired_at.is_none()
+                    && t.cancelled_at.is_none()
+            })
+            .expect("an active breach timer");
+    assert_eq!(
+        Some(mailcase::store::ts(breach.target_at)),
+        case.first_response_due
+    );
+    let due = breach.target_at;
     let created = mailcase::store::parse_ts(&case.created_at).unwrap();
     assert!(
         due - created <= chrono::Duration::hours(2) + chrono::Duration::minutes(1),
@@ -615,9 +626,9 @@ async fn escalation_priority_category_and_assignment_by_command() {
     let case = c.case();
     assert_eq!(case.status, "escalated");
     let audit = c.w.store().read().audit_of_case(Some(case.id)).unwrap();
-    assert!(audit
-        .iter()
-        .any(|(_, a, e, d)| e == "status" && *a == c.w.bob && d.contains("threatens")));
+    assert!(audit.iter().any(|r| r.event == AuditEvent::Status
+        && r.actor == c.w.bob
+        && r.detail.contains("threatens")));
     c.stop().await;
 }
 

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::replies::wait_mail;
 use common::*;
+use mailcase::case::kinds::{AuditEvent, OutboundKind, OutboundState};
 use mailcase::parse::{parse, InboundMessage, ParseLimits};
+use mailcase::store::AuditRow;
 
 const AGENTS: &str = r#"
 [[agents.members]]
@@ -190,12 +192,15 @@ async fn a_message_over_the_size_limit_is_quarantined_unread_and_the_mailbox_goe
         "the oversized mail was not downloaded"
     );
     let audit = w.store().read().audit_of_case(None).unwrap();
-    let q_audit: Vec<_> = audit.iter().filter(|a| a.2 == "quarantined").collect();
+    let q_audit: Vec<_> = audit
+        .iter()
+        .filter(|a| a.event == AuditEvent::Quarantined)
+        .collect();
     assert_eq!(q_audit.len(), 1, "{audit:?}");
     assert!(
-        q_audit[0].3.contains("max_message_size"),
+        q_audit[0].detail.contains("max_message_size"),
         "{}",
-        q_audit[0].3
+        q_audit[0].detail
     );
     // The message itself waits whole in the Quarantine folder.
     let qf = read_raw(&w.support, "Quarantine", &w.env).await;
@@ -278,7 +283,10 @@ async fn a_mime_bomb_is_quarantined_with_its_reason_and_the_mailbox_goes_on() {
     assert!(deep.1.starts_with("unparseable: "), "{}", deep.1);
     let audit = w.store().read().audit_of_case(None).unwrap();
     assert_eq!(
-        audit.iter().filter(|a| a.2 == "quarantined").count(),
+        audit
+            .iter()
+            .filter(|a| a.event == AuditEvent::Quarantined)
+            .count(),
         2,
         "{audit:?}"
     );
@@ -951,15 +959,15 @@ async fn a_mail_loop_with_an_autoresponder_that_ignores_auto_submitted_stops_at_
         .outbox(None)
         .unwrap()
         .into_iter()
-        .filter(|o| o.recipient == robot && o.kind == "ack")
+        .filter(|o| o.recipient == robot && o.kind == OutboundKind::Ack)
         .collect();
     assert_eq!(acks.len(), cap, "{acks:?}");
-    assert!(acks.iter().all(|o| o.status == "sent"));
+    assert!(acks.iter().all(|o| o.status == OutboundState::Sent));
     let mut suppressed = Vec::new();
     for case in s.read().cases().unwrap() {
         assert_eq!(case.customer_address, robot);
-        for (_, _, event, detail) in s.read().audit_of_case(Some(case.id)).unwrap() {
-            if event == "ack_suppressed" {
+        for AuditRow { event, detail, .. } in s.read().audit_of_case(Some(case.id)).unwrap() {
+            if event == AuditEvent::AckSuppressed {
                 suppressed.push(detail);
             }
         }

@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use mailcase::case::kinds::{AuditEvent, OutboundState};
 use mailcase::case::Reference;
 
 const T: Duration = Duration::from_secs(60);
@@ -62,7 +63,7 @@ async fn a_complaint_gets_one_case_and_one_acknowledgment_with_its_reference() {
     // The stored Message-ID of the ack is the one the customer got.
     let out = w.store().read().outbox(Some(case.id)).unwrap();
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].status, "sent");
+    assert_eq!(out[0].status, OutboundState::Sent);
     assert_eq!(ack.message_id.as_deref(), Some(out[0].message_id.as_str()));
 }
 
@@ -197,7 +198,10 @@ async fn unparseable_and_oversized_messages_go_to_quarantine_and_do_not_block_th
     assert_eq!(s.read().counts().unwrap().cases, 1);
     let audit = s.read().audit_of_case(None).unwrap();
     assert_eq!(
-        audit.iter().filter(|a| a.2 == "quarantined").count(),
+        audit
+            .iter()
+            .filter(|a| a.event == AuditEvent::Quarantined)
+            .count(),
         2,
         "reasons are in the audit log"
     );

@@ -13,6 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::replies::*;
 use common::*;
+use mailcase::case::kinds::AuditEvent;
+use mailcase::store::AuditRow;
 use mailcase::store::CaseRow;
 
 const AGENTS: &str = r#"
@@ -169,14 +171,20 @@ fn assert_scrubbed(w: &World, before: &CaseRow, address: &str) {
     }
     assert!(s.read().timers(Some(before.id)).unwrap().is_empty());
     let audit = s.read().audit_of_case(Some(before.id)).unwrap();
-    assert!(audit.iter().any(|(_, _, e, _)| e == "case_opened"));
-    for (_, actor, event, detail) in &audit {
+    assert!(audit.iter().any(|a| a.event == AuditEvent::CaseOpened));
+    for AuditRow {
+        actor,
+        event,
+        detail,
+        ..
+    } in &audit
+    {
         assert!(!actor.contains('@'), "{event} by {actor}");
         assert!(
             !detail.to_lowercase().contains(address),
             "{event}: {detail}"
         );
-        if event != "status" && event != "purged" && event != "erased" {
+        if ![AuditEvent::Status, AuditEvent::Purged, AuditEvent::Erased].contains(event) {
             assert_eq!(detail, "{}", "{event} detail scrubbed");
         }
     }
@@ -251,9 +259,9 @@ async fn retention_purges_closed_cases_when_due_keeps_held_ones_and_runs_daily()
     assert!(r.ok, "{}", r.stderr);
     assert!(r.stdout.contains("on legal hold"), "{}", r.stdout);
     let audit = w.store().read().audit_of_case(Some(disputed.id)).unwrap();
-    assert!(audit
-        .iter()
-        .any(|(_, a, e, d)| e == "legal_hold" && a == "cli:records-test" && d.contains("Dispute")));
+    assert!(audit.iter().any(|r| r.event == AuditEvent::LegalHold
+        && r.actor == "cli:records-test"
+        && r.detail.contains("Dispute")));
 
     // 45 days on: the general case is due, the billing one (60 days) and the held one are
     // not, the open one never; quarantine, raw bytes and robot mail are past their time.
@@ -345,7 +353,7 @@ async fn retention_purges_closed_cases_when_due_keeps_held_ones_and_runs_daily()
     })
     .await
     .0;
-    assert!(first_run < day45, "ran at start: {first_run}");
+    assert!(at(first_run) < day45, "ran at start: {first_run}");
     clock.advance(chrono::Duration::days(61));
     wake.notify_one();
     let before_invoice = case_by_id(&w, invoice.id);
@@ -357,7 +365,7 @@ async fn retention_purges_closed_cases_when_due_keeps_held_ones_and_runs_daily()
             .read()
             .maintenance("purge")
             .unwrap()
-            .filter(|(last_run, _)| *last_run >= day61)
+            .filter(|(last_run, _)| at(*last_run) >= day61)
     })
     .await;
     assert!(
@@ -390,16 +398,21 @@ async fn retention_purges_closed_cases_when_due_keeps_held_ones_and_runs_daily()
     assert!(r.ok, "{}", r.stderr);
     assert!(purged(&w, disputed.id));
     assert_scrubbed(&w, &held, &tom);
-    let events: Vec<String> = w
+    let events: Vec<AuditEvent> = w
         .store()
         .read()
         .audit_of_case(Some(disputed.id))
         .unwrap()
         .into_iter()
-        .map(|(_, _, e, _)| e)
+        .map(|a| a.event)
         .collect();
-    for e in ["case_opened", "legal_hold", "legal_hold_released", "purged"] {
-        assert!(events.contains(&e.to_string()), "{e} in {events:?}");
+    for e in [
+        AuditEvent::CaseOpened,
+        AuditEvent::LegalHold,
+        AuditEvent::LegalHoldReleased,
+        AuditEvent::Purged,
+    ] {
+        assert!(events.contains(&e), "{e} in {events:?}");
     }
     // The open case is never purged, whatever its age.
     assert_eq!(case_by_id(&w, open.id).customer_address, tom);
@@ -639,10 +652,10 @@ async fn export_then_erase_an_address_leaves_counts_and_no_byte_of_it() {
         .audit_of_case(None)
         .unwrap()
         .into_iter()
-        .filter(|(_, _, e, _)| e == "erasure")
+        .filter(|a| a.event == AuditEvent::Erasure)
         .collect();
     assert_eq!(erasure.len(), 1);
-    let (_, actor, _, detail) = &erasure[0];
+    let AuditRow { actor, detail, .. } = &erasure[0];
     assert_eq!(actor, "cli:records-test");
     let detail: serde_json::Value = serde_json::from_str(detail).unwrap();
     assert_eq!(detail["cases"], 1);

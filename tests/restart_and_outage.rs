@@ -5,6 +5,7 @@
 
 mod common;
 
+use mailcase::case::kinds::OutboundState;
 use std::collections::HashMap;
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -167,7 +168,9 @@ async fn postfix_down_for_a_minute_delays_acknowledgments_and_loses_none() {
         || async {
             let o = w.store().read().outbox(None).unwrap();
             o.iter()
-                .any(|r| r.status == "pending" && r.attempts >= 1 && r.last_error.is_some())
+                .any(|r| {
+                    r.status == OutboundState::Pending && r.attempts >= 1 && r.last_error.is_some()
+                })
                 .then_some(())
         },
     )
@@ -178,7 +181,7 @@ async fn postfix_down_for_a_minute_delays_acknowledgments_and_loses_none() {
     d.stop().await;
     assert_eq!(dupes, 0);
     let o = w.store().read().outbox(None).unwrap();
-    assert!(o.iter().all(|r| r.status == "sent"), "{o:?}");
+    assert!(o.iter().all(|r| r.status == OutboundState::Sent), "{o:?}");
     assert!(
         o.iter().all(|r| r.attempts >= 2),
         "they were retried: {o:?}"

@@ -5,6 +5,7 @@
 
 mod common;
 
+use mailcase::case::kinds::{Audience, AuditEvent, MessageOutcome, TimerKind, TimerOutcome};
 use std::time::Duration;
 
 use common::replies::*;
@@ -73,7 +74,7 @@ async fn a_breach_reminds_then_escalates_to_the_manager_and_tells_the_customer()
     let timers = w.store().read().timers(Some(case.id)).unwrap();
     let breach: Vec<_> = timers
         .iter()
-        .filter(|t| t.kind == "first_response_breach" && t.fired_at.is_some())
+        .filter(|t| t.kind == TimerKind::FirstResponseBreach && t.fired_at.is_some())
         .collect();
     assert_eq!(breach.len(), 1, "{timers:#?}");
     d.stop().await;
@@ -210,7 +211,7 @@ async fn a_follow_up_answered_still_broken_reopens_the_case_and_rearms_the_sla()
     assert!(ann[1].text.contains("still wrong"));
     let case = w.case_of(&jane);
     assert_eq!(case.status, "in_progress");
-    let active: Vec<String> = w
+    let active: Vec<TimerKind> = w
         .store()
         .read()
         .timers(Some(case.id))
@@ -219,11 +220,8 @@ async fn a_follow_up_answered_still_broken_reopens_the_case_and_rearms_the_sla()
         .filter(|t| t.fired_at.is_none() && t.cancelled_at.is_none())
         .map(|t| t.kind)
         .collect();
-    assert!(
-        active.contains(&"resolution_breach".to_string()),
-        "{active:?}"
-    );
-    assert!(!active.contains(&"auto_close".to_string()), "{active:?}");
+    assert!(active.contains(&TimerKind::ResolutionBreach), "{active:?}");
+    assert!(!active.contains(&TimerKind::AutoClose), "{active:?}");
     d.stop().await;
 }
 
@@ -293,7 +291,7 @@ async fn a_clicked_rating_link_is_stored_a_poor_one_escalates_and_forged_links_a
     wait_for("the forged rating recorded as ignored", WAIT, || async {
         let m = w.store().read().all_messages().unwrap();
         m.iter()
-            .any(|m| m.outcome == "feedback_ignored")
+            .any(|m| m.outcome == MessageOutcome::FeedbackIgnored)
             .then_some(())
     })
     .await;
@@ -348,7 +346,7 @@ async fn a_thanks_closes_at_once_and_silence_closes_after_the_follow_up() {
         .unwrap();
     assert!(audit
         .iter()
-        .any(|(_, _, e, d)| e == "status" && d.contains("no answer to the follow-up")));
+        .any(|a| a.event == AuditEvent::Status && a.detail.contains("no answer to the follow-up")));
     drop(fu);
 
     // Another customer answers the follow-up with a plain thanks: closed at once, not
@@ -406,10 +404,13 @@ async fn customer_mail_waits_for_the_send_window() {
     let t = wait_for("the update deferred", WAIT, || async {
         let t = w.store().read().timers(Some(case.id)).unwrap();
         t.into_iter()
-            .find(|t| t.kind == "status_update" && t.due_at != t.target_at)
+            .find(|t| t.kind == TimerKind::StatusUpdate && t.due_at != t.target_at)
     })
     .await;
-    assert!(t.due_at.starts_with("2026-11-24T07:00"), "{t:?}");
+    assert!(
+        mailcase::store::ts(t.due_at).starts_with("2026-11-24T07:00"),
+        "{t:?}"
+    );
     assert_eq!(w.mailbox(&jane, "INBOX").await.len(), 1);
     // Tuesday 08:01: it goes out.
     jump(&clock, &wake, chrono::Duration::minutes(11 * 60 + 30)).await;
@@ -470,8 +471,8 @@ async fn overdue_timers_after_downtime_fire_exactly_once() {
     let timers = w.store().read().timers(None).unwrap();
     let skipped = timers
         .iter()
-        .filter(|t| t.kind == "first_response_warning")
-        .filter(|t| t.outcome.as_deref() == Some("skipped: the breach is due too"))
+        .filter(|t| t.kind == TimerKind::FirstResponseWarning)
+        .filter(|t| t.outcome == Some(TimerOutcome::SkippedBreachDue))
         .count();
     assert_eq!(skipped, 3, "{timers:#?}");
     d.stop().await;
@@ -504,7 +505,7 @@ async fn no_scheduled_mail_to_an_address_that_bounced() {
     wait_for("the bounce recorded on the case", WAIT, || async {
         let a = w.store().read().audit_of_case(Some(case.id)).unwrap();
         a.iter()
-            .any(|(_, _, e, _)| e == "address_undeliverable")
+            .any(|a| a.event == AuditEvent::AddressUndeliverable)
             .then_some(())
     })
     .await;
@@ -513,13 +514,15 @@ async fn no_scheduled_mail_to_an_address_that_bounced() {
     wait_for("the update skipped", WAIT, || async {
         let a = w.store().read().audit_of_case(Some(case.id)).unwrap();
         a.iter()
-            .any(|(_, _, e, d)| e == "not_sent" && d.contains("bounced"))
+            .any(|a| a.event == AuditEvent::NotSent && a.detail.contains("bounced"))
             .then_some(())
     })
     .await;
     let out = w.store().read().outbox(Some(case.id)).unwrap();
     assert_eq!(
-        out.iter().filter(|o| o.audience == "customer").count(),
+        out.iter()
+            .filter(|o| o.audience == Audience::Customer)
+            .count(),
         1,
         "only the acknowledgment: {out:?}"
     );

@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod judge;
+pub mod kinds;
 pub mod reference;
 pub mod status;
 

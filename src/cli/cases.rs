@@ -6,12 +6,17 @@ use std::io::Write;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{find_case, short_time, write_table, CliError};
+use super::{find_case, short_at, short_time, write_table, CliError};
 use crate::business_time::BusinessCalendar;
+use crate::case::kinds::{
+    Audience, AuditEvent, MessageOutcome, OutboundKind, OutboundState, ParticipantRole, TimerKind,
+    TimerOutcome, Visibility,
+};
 use crate::case::Status;
 use crate::config::{Config, HumanDuration};
 use crate::store::{
-    CaseFilter, CaseView, MessageRow, OutboxStatus, RatingRow, Reader, Store, TimerRow,
+    ser_opt_ts, ser_ts, AuditRow, CaseFilter, CaseView, MessageRow, OutboxStatus, RatingRow,
+    Reader, Store, TimerRow,
 };
 
 /// Options of `mailcase cases`.
@@ -284,8 +289,9 @@ pub fn list(
 /// One event in a case's life, as `mailcase case` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
-    /// Stored UTC time.
-    pub at: String,
+    /// UTC, written as stored.
+    #[serde(serialize_with = "ser_ts")]
+    pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub what: What,
 }
@@ -298,8 +304,8 @@ pub enum What {
     Message {
         number: usize,
         from: Option<String>,
-        role: Option<String>,
-        outcome: String,
+        role: Option<ParticipantRole>,
+        outcome: MessageOutcome,
         internal: bool,
         verified: bool,
         robot: Option<String>,
@@ -323,22 +329,25 @@ pub enum What {
     },
     /// A deadline armed, fired or cancelled.
     Timer {
-        timer: String,
+        timer: TimerKind,
         event: String,
-        target_at: String,
-        due_at: String,
-        outcome: Option<String>,
+        #[serde(serialize_with = "ser_ts")]
+        target_at: DateTime<Utc>,
+        #[serde(serialize_with = "ser_ts")]
+        due_at: DateTime<Utc>,
+        outcome: Option<TimerOutcome>,
     },
     /// Mail we queued, and how its delivery went.
     Mail {
-        mail: String,
-        audience: String,
+        mail: OutboundKind,
+        audience: Audience,
         recipient: String,
         subject: String,
-        status: String,
+        status: OutboundState,
         attempts: i64,
         last_error: Option<String>,
-        sent_at: Option<String>,
+        #[serde(serialize_with = "ser_opt_ts")]
+        sent_at: Option<DateTime<Utc>>,
         message_id: String,
     },
     /// A satisfaction rating.
@@ -350,7 +359,7 @@ pub enum What {
     /// Any other audit event.
     Event {
         actor: String,
-        event: String,
+        event: AuditEvent,
         detail: serde_json::Value,
     },
 }
@@ -382,13 +391,13 @@ fn message_entries(messages: &[MessageRow]) -> Vec<Entry> {
         .iter()
         .enumerate()
         .map(|(i, m)| Entry {
-            at: m.received_at.clone(),
+            at: m.received_at,
             what: What::Message {
                 number: i + 1,
                 from: m.from_address.clone(),
-                role: m.role.clone(),
-                outcome: m.outcome.clone(),
-                internal: m.visibility == "internal",
+                role: m.role,
+                outcome: m.outcome,
+                internal: m.visibility == Visibility::Internal,
                 verified: m.verified,
                 robot: m.robot.clone(),
                 note: m.note.clone(),
@@ -400,20 +409,26 @@ fn message_entries(messages: &[MessageRow]) -> Vec<Entry> {
         .collect()
 }
 
-fn audit_entries(audit: Vec<(String, String, String, String)>) -> Vec<Entry> {
+fn audit_entries(audit: Vec<AuditRow>) -> Vec<Entry> {
     let mut v = Vec::new();
-    for (at, actor, event, detail) in audit {
+    for AuditRow {
+        at,
+        actor,
+        event,
+        detail,
+    } in audit
+    {
         let d: serde_json::Value = serde_json::from_str(&detail).unwrap_or(detail.into());
         let s = |k: &str| d.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
-        let what = match event.as_str() {
-            "status" => What::Status {
+        let what = match event {
+            AuditEvent::Status => What::Status {
                 actor,
                 from: s("from"),
                 to: s("to"),
                 reason: s("reason"),
             },
             // The message itself is in the timeline; only the commands it carried are news.
-            "agent_answer" | "internal_note" => {
+            AuditEvent::AgentAnswer | AuditEvent::InternalNote => {
                 let commands: Vec<String> = d
                     .get("commands")
                     .and_then(|c| c.as_array())
@@ -428,8 +443,8 @@ fn audit_entries(audit: Vec<(String, String, String, String)>) -> Vec<Entry> {
                 }
                 What::Commands { actor, commands }
             }
-            "message_joined" => continue,
-            "rated" => What::Rating {
+            AuditEvent::MessageJoined => continue,
+            AuditEvent::Rated => What::Rating {
                 actor,
                 rating: d.get("rating").and_then(|r| r.as_u64()),
                 comment: d.get("comment").and_then(|c| c.as_str()).map(String::from),
@@ -448,22 +463,22 @@ fn audit_entries(audit: Vec<(String, String, String, String)>) -> Vec<Entry> {
 fn timer_entries(timers: &[TimerRow]) -> Vec<Entry> {
     let mut v = Vec::new();
     for t in timers {
-        let mut one = |at: &str, event: &str, outcome: Option<String>| {
+        let mut one = |at: DateTime<Utc>, event: &str, outcome: Option<TimerOutcome>| {
             v.push(Entry {
-                at: at.to_string(),
+                at,
                 what: What::Timer {
-                    timer: t.kind.clone(),
+                    timer: t.kind,
                     event: event.into(),
-                    target_at: t.target_at.clone(),
-                    due_at: t.due_at.clone(),
+                    target_at: t.target_at,
+                    due_at: t.due_at,
                     outcome,
                 },
             })
         };
-        one(&t.created_at, "armed", None);
-        if let Some(f) = &t.fired_at {
+        one(t.created_at, "armed", None);
+        if let Some(f) = t.fired_at {
             one(f, "fired", t.outcome.clone());
-        } else if let Some(c) = &t.cancelled_at {
+        } else if let Some(c) = t.cancelled_at {
             one(c, "cancelled", t.outcome.clone());
         }
     }
@@ -499,8 +514,7 @@ pub fn timeline(read: &Reader<'_>, case_id: i64) -> Result<Vec<Entry>, CliError>
     v.extend(audit_entries(read.audit_of_case(Some(case_id))?));
     v.extend(timer_entries(&read.timers(Some(case_id))?));
     v.extend(mail_entries(read.outbox(Some(case_id))?));
-    // Stored times are fixed-width UTC text; the sort is stable, so rows of one kind keep
-    // their insertion order.
+    // The sort is stable, so rows of one kind keep their insertion order.
     v.sort_by(|a, b| a.at.cmp(&b.at).then(a.what.rank().cmp(&b.what.rank())));
     Ok(v)
 }
@@ -509,7 +523,7 @@ pub fn timeline(read: &Reader<'_>, case_id: i64) -> Result<Vec<Entry>, CliError>
 #[derive(Debug, Clone, Serialize)]
 pub struct Participant {
     pub address: String,
-    pub role: String,
+    pub role: ParticipantRole,
     /// Mail to it bounced; nothing more is sent to it.
     pub undeliverable: bool,
 }
@@ -562,7 +576,7 @@ fn indent(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
 }
 
 fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
-    let at = short_time(&e.at);
+    let at = short_at(e.at);
     match &e.what {
         What::Message {
             number,
@@ -580,7 +594,7 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
             // as a note.
             let label = if robot.is_some() {
                 "robot message"
-            } else if outcome == "flood_joined" {
+            } else if *outcome == MessageOutcome::FloodJoined {
                 "held message (flood)"
             } else if *internal {
                 "internal note"
@@ -591,7 +605,7 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
                 out,
                 "{at}  {label} #{number} from {} ({}) [{outcome}]{}{}",
                 from.as_deref().unwrap_or("?"),
-                role.as_deref().unwrap_or("robot"),
+                role.map_or("robot", ParticipantRole::as_str),
                 if *verified { "" } else { " UNVERIFIED" },
                 robot
                     .as_deref()
@@ -620,20 +634,19 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
             outcome,
         } => {
             let when = if due_at == target_at {
-                format!("due {}", short_time(target_at))
+                format!("due {}", short_at(*target_at))
             } else {
                 format!(
                     "due {} (send window; target {})",
-                    short_time(due_at),
-                    short_time(target_at)
+                    short_at(*due_at),
+                    short_at(*target_at)
                 )
             };
             writeln!(
                 out,
                 "{at}  timer {timer} {event}, {when}{}",
                 outcome
-                    .as_deref()
-                    .filter(|o| !o.is_empty())
+                    .as_ref()
                     .map(|o| format!(": {o}"))
                     .unwrap_or_default()
             )?
@@ -649,8 +662,10 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
             sent_at,
             ..
         } => {
-            let delivery = match (status.as_str(), sent_at) {
-                ("sent", Some(s)) => format!("sent {} after {attempts} attempt(s)", short_time(s)),
+            let delivery = match (status, sent_at) {
+                (OutboundState::Sent, Some(s)) => {
+                    format!("sent {} after {attempts} attempt(s)", short_at(*s))
+                }
                 _ => format!("{status}, {attempts} attempt(s)"),
             };
             writeln!(

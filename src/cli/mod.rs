@@ -241,6 +241,11 @@ fn short_time(t: &str) -> String {
     t.chars().take(19).collect::<String>().replace('T', " ")
 }
 
+/// [`short_time`] of a time: to the second, UTC.
+fn short_at(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ use std::io::Write;
 
 use super::{find_case, CliError};
 use crate::business_time::BusinessCalendar;
+use crate::case::kinds::{AuditEvent, ParticipantRole, Visibility};
 use crate::case::Reference;
 use crate::config::Config;
 use crate::pipeline::{case_mail_context, excerpt, format_local, human_size, promise_text};
@@ -72,15 +73,15 @@ fn attachments(read: &Reader<'_>, m: Option<&MessageRow>, limit: u64) -> Vec<Att
 fn last_audit(
     read: &Reader<'_>,
     case_id: i64,
-    event: &str,
+    event: AuditEvent,
     keep: impl Fn(&serde_json::Value) -> bool,
 ) -> Result<Option<serde_json::Value>, CliError> {
     Ok(read
         .audit_of_case(Some(case_id))?
         .into_iter()
         .rev()
-        .filter(|(_, _, e, _)| e == event)
-        .filter_map(|(_, _, _, d)| serde_json::from_str::<serde_json::Value>(&d).ok())
+        .filter(|a| a.event == event)
+        .filter_map(|a| serde_json::from_str::<serde_json::Value>(&a.detail).ok())
         .find(|d| keep(d)))
 }
 
@@ -102,11 +103,11 @@ fn mail_context(
     let case = &v.case;
     let mut m = case_mail_context(cfg, cal, case);
     let messages = read.messages_of_case(case.id)?;
-    let by = |roles: &[&str]| {
+    let by = |roles: &[ParticipantRole]| {
         messages
             .iter()
             .rev()
-            .find(|m| m.role.as_deref().is_some_and(|r| roles.contains(&r)))
+            .find(|m| m.role.is_some_and(|r| roles.contains(&r)))
     };
     let limit = cfg.agents.attach_limit.0;
     match name {
@@ -116,7 +117,7 @@ fn mail_context(
             m.attachments = attachments(read, first, limit);
         }
         "customer_agent_reply" | "agent_command_error" => {
-            let answer = by(&["agent"]);
+            let answer = by(&[ParticipantRole::Agent]);
             m.text = answer.map(visible).unwrap_or_default();
             let from = answer
                 .and_then(|a| a.from_address.clone())
@@ -124,11 +125,11 @@ fn mail_context(
             m.agent_name = cfg.agent(&from).map(|a| a.name.clone()).unwrap_or(from);
         }
         _ => {
-            let latest = by(&["customer", "cc"]);
+            let latest = by(&[ParticipantRole::Customer, ParticipantRole::Cc]);
             m.text = latest.map(visible).unwrap_or_default();
             m.attachments = attachments(read, latest, limit);
             m.sender = latest
-                .filter(|l| l.role.as_deref() == Some("cc"))
+                .filter(|l| l.role == Some(ParticipantRole::Cc))
                 .and_then(|l| l.from_address.clone());
         }
     }
@@ -139,15 +140,17 @@ fn mail_context(
         }
     }
     m.reopened = case.reopen_count > 0;
-    m.reason = last_audit(read, case.id, "status", |d| d["to"] == "escalated")?
-        .and_then(|d| d["reason"].as_str().map(String::from));
+    m.reason = last_audit(read, case.id, AuditEvent::Status, |d| {
+        d["to"] == "escalated"
+    })?
+    .and_then(|d| d["reason"].as_str().map(String::from));
     if name == "agent_undeliverable" {
-        if let Some(d) = last_audit(read, case.id, "address_undeliverable", |_| true)? {
+        if let Some(d) = last_audit(read, case.id, AuditEvent::AddressUndeliverable, |_| true)? {
             m.sender = d["address"].as_str().map(String::from);
             m.reason = d["reason"].as_str().map(String::from);
         }
     }
-    if let Some(d) = last_audit(read, case.id, "command_rejected", |_| true)? {
+    if let Some(d) = last_audit(read, case.id, AuditEvent::CommandRejected, |_| true)? {
         m.errors = d["errors"]
             .as_array()
             .map(|a| {
@@ -173,12 +176,10 @@ fn mail_context(
         .iter()
         .filter(|m| m.robot.is_none())
         .map(|msg| HistoryLine {
-            at: parse_ts(&msg.received_at)
-                .map(|t| format_local(t, cal))
-                .unwrap_or(msg.received_at.clone()),
+            at: format_local(msg.received_at, cal),
             from: msg.from_address.clone().unwrap_or_default(),
-            role: msg.role.clone().unwrap_or_default(),
-            internal: msg.visibility == "internal",
+            role: msg.role.map(|r| r.as_str().to_string()).unwrap_or_default(),
+            internal: msg.visibility == Visibility::Internal,
             text: visible(msg).chars().take(2000).collect(),
         })
         .collect();

@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::store::health::FailureLog;
-use crate::store::{parse_ts, OutboundRow, SharedStore, Store, StoreError};
+use crate::store::{OutboundRow, SharedStore, Store, StoreError};
 pub use smtp::{Connection, SmtpError};
 
 /// With nothing due, look at the queue again after this long (new rows also wake us).
@@ -441,8 +441,7 @@ fn record(
             match r {
                 SendResult::Sent => {}
                 SendResult::Transient(e) => {
-                    let created = parse_ts(&row.created_at).unwrap_or(now);
-                    let next = next_attempt(cfg, row.attempts, created, now);
+                    let next = next_attempt(cfg, row.attempts, row.created_at, now);
                     tx.mark_attempt_failed(row, e, next, now)?;
                 }
                 SendResult::Permanent(e) => tx.mark_attempt_failed(row, e, None, now)?,

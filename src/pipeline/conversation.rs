@@ -16,6 +16,9 @@ use super::{format_local, open_case, promise_text, Engine, Link, Outcome};
 use crate::authres::{self, AuthVerdict};
 use crate::case::commands::{self, Command, Parsed};
 use crate::case::judge::{judge, strip_sign_off, Judgement};
+use crate::case::kinds::{
+    Audience, AuditEvent, MessageOutcome, OutboundKind, ParticipantRole, Visibility,
+};
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::Reference;
 use crate::config::{AgentConfig, AgentVerify};
@@ -62,7 +65,7 @@ impl<'t> Ctx<'_, 't> {
     fn threading(
         &self,
         case: &CaseRow,
-        audience: &str,
+        audience: Audience,
     ) -> Result<(Option<String>, Vec<String>), StoreError> {
         let ids = self.tx.thread_ids(case.id, audience)?;
         let refs = if ids.len() > MAX_REFERENCES {
@@ -81,7 +84,7 @@ impl<'t> Ctx<'_, 't> {
     pub fn send_customer(
         &self,
         case: &CaseRow,
-        kind: &str,
+        kind: OutboundKind,
         from_name: String,
         template: &str,
         mctx: &MailContext,
@@ -92,7 +95,7 @@ impl<'t> Ctx<'_, 't> {
                 Some(case.id),
                 self.now,
                 "system",
-                "not_sent",
+                AuditEvent::NotSent,
                 &serde_json::json!({"kind": kind, "reason": "the customer's address bounced before"}),
             )?;
             return Ok(false);
@@ -106,12 +109,12 @@ impl<'t> Ctx<'_, 't> {
             .render(template, mctx)
             .map_err(|e| StoreError::Data(e.to_string()))?;
         let reference = self.reference(case)?;
-        let (in_reply_to, references) = self.threading(case, "customer")?;
+        let (in_reply_to, references) = self.threading(case, Audience::Customer)?;
         let message_id = compose::new_message_id(&case.reference, &self.engine.domain);
         let subject = subject::customer_subject(&reference, &case.subject, self.prefix());
         // Answers written by an agent are personal mail; status updates sent without text
         // are automatic (RFC 3834: auto-generated).
-        let automatic = kind != "agent_reply";
+        let automatic = kind != OutboundKind::AgentReply;
         let built = compose::build(&Outgoing {
             from_name,
             from_address: cfg.support.address.clone(),
@@ -141,7 +144,7 @@ impl<'t> Ctx<'_, 't> {
                     Some(case.id),
                     self.now,
                     "system",
-                    "not_sent",
+                    AuditEvent::NotSent,
                     &serde_json::json!({"kind": kind, "reason": e.to_string()}),
                 )?;
                 return Ok(false);
@@ -157,7 +160,7 @@ impl<'t> Ctx<'_, 't> {
             subject: &subject,
             body: &body,
             now: self.now,
-            audience: "customer",
+            audience: Audience::Customer,
         })?;
         // Status updates are due an interval after our last public word to the customer.
         self.tx
@@ -176,12 +179,10 @@ impl<'t> Ctx<'_, 't> {
             .map(|m| {
                 let text = m.reply_text.clone().unwrap_or(m.body_text.clone());
                 HistoryLine {
-                    at: parse_ts(&m.received_at)
-                        .map(|t| format_local(t, &self.engine.calendar))
-                        .unwrap_or(m.received_at.clone()),
+                    at: format_local(m.received_at, &self.engine.calendar),
                     from: m.from_address.clone().unwrap_or_default(),
-                    role: m.role.clone().unwrap_or_default(),
-                    internal: m.visibility == "internal",
+                    role: m.role.map(|r| r.as_str().to_string()).unwrap_or_default(),
+                    internal: m.visibility == Visibility::Internal,
                     text: text.chars().take(2000).collect(),
                 }
             })
@@ -194,7 +195,7 @@ impl<'t> Ctx<'_, 't> {
     pub fn send_agents(
         &self,
         case: &CaseRow,
-        kind: &str,
+        kind: OutboundKind,
         to: &[String],
         template: &str,
         mctx: &MailContext,
@@ -225,7 +226,7 @@ impl<'t> Ctx<'_, 't> {
         &self,
         case: &CaseRow,
         recipient: Option<&str>,
-        kind: &str,
+        kind: OutboundKind,
     ) -> Result<bool, StoreError> {
         let why = match self.guard().may_send(case, recipient)? {
             Verdict::Send => return Ok(true),
@@ -239,7 +240,7 @@ impl<'t> Ctx<'_, 't> {
             Some(case.id),
             self.now,
             "system",
-            "not_sent",
+            AuditEvent::NotSent,
             &serde_json::json!({"kind": kind, "reason": why}),
         )?;
         Ok(false)
@@ -251,7 +252,7 @@ impl<'t> Ctx<'_, 't> {
         m.reason = Some(reason.to_string());
         self.send_agents_ungated(
             case,
-            "agent_loop_stopped",
+            OutboundKind::AgentLoopStopped,
             &self.engine.config.notify_addresses(),
             "agent_loop_stopped",
             &m,
@@ -263,7 +264,7 @@ impl<'t> Ctx<'_, 't> {
     fn send_agents_ungated(
         &self,
         case: &CaseRow,
-        kind: &str,
+        kind: OutboundKind,
         to: &[String],
         template: &str,
         mctx: &MailContext,
@@ -279,7 +280,7 @@ impl<'t> Ctx<'_, 't> {
             .render(template, mctx)
             .map_err(|e| StoreError::Data(e.to_string()))?;
         let reference = self.reference(case)?;
-        let (in_reply_to, references) = self.threading(case, "agent")?;
+        let (in_reply_to, references) = self.threading(case, Audience::Agent)?;
         let subject = subject::agent_subject(
             &reference,
             &case.subject,
@@ -325,7 +326,7 @@ impl<'t> Ctx<'_, 't> {
             subject: &subject,
             body: &body,
             now: self.now,
-            audience: "agent",
+            audience: Audience::Agent,
         })?;
         Ok(())
     }
@@ -346,8 +347,12 @@ impl<'t> Ctx<'_, 't> {
             outcome: r.outcome,
             raw: &item.raw,
             role: Some(r.role),
-            visibility: if r.internal { "internal" } else { "public" },
-            verified: r.outcome != "unverified_note",
+            visibility: if r.internal {
+                Visibility::Internal
+            } else {
+                Visibility::Public
+            },
+            verified: r.outcome != MessageOutcome::UnverifiedNote,
             note: r.note,
         })
     }
@@ -415,8 +420,8 @@ pub fn case_mail_context(
 
 /// How an inbound message is recorded on its case.
 struct Record<'a> {
-    outcome: &'a str,
-    role: &'a str,
+    outcome: MessageOutcome,
+    role: ParticipantRole,
     internal: bool,
     note: Option<&'a str>,
 }
@@ -469,7 +474,14 @@ pub(super) fn notify_new_case(
     m.linked_reference = link.map(|l| l.case().reference.clone());
     m.late_reply = matches!(link, Some(Link::LateReply(_)));
     m.suspected_spam = super::spam_verdict(c.engine, msg, link).map(|s| s.to_string());
-    c.send_agents(case, "agent_new_case", &to, "agent_new_case", &m, files)
+    c.send_agents(
+        case,
+        OutboundKind::AgentNewCase,
+        &to,
+        "agent_new_case",
+        &m,
+        files,
+    )
 }
 
 /// A message from the customer's side of a case (customer reply address, one of our
@@ -529,13 +541,17 @@ pub(super) fn from_customer_side(
             );
         }
     }
-    let role = if is_customer { "customer" } else { "cc" };
+    let role = if is_customer {
+        ParticipantRole::Customer
+    } else {
+        ParticipantRole::Cc
+    };
     c.store_message(
         case,
         msg,
         item,
         Record {
-            outcome: "joined",
+            outcome: MessageOutcome::Joined,
             role,
             internal: false,
             note: None,
@@ -554,7 +570,7 @@ pub(super) fn from_customer_side(
         Some(case.id),
         c.now,
         &actor,
-        "message_joined",
+        AuditEvent::MessageJoined,
         &serde_json::json!({"message_id": msg.message_id, "subject": msg.subject, "role": role}),
     )?;
     if let Some(reason) = c.guard().after_inbound(case, Side::Customer, msg)? {
@@ -573,7 +589,7 @@ pub(super) fn from_customer_side(
             Some(case.id),
             c.now,
             &actor,
-            "reopened",
+            AuditEvent::Reopened,
             &serde_json::json!({"by": "customer reply", "resolved_at": case.resolved_at}),
         )?;
     }
@@ -585,7 +601,7 @@ pub(super) fn from_customer_side(
     m.text = visible(msg);
     m.attachments = attachments;
     m.reopened = reopened;
-    m.sender = (role != "customer").then(|| from.clone());
+    m.sender = (role != ParticipantRole::Customer).then(|| from.clone());
     let mut to_agents = c.engine.config.notify_addresses();
     if let Some(a) = &current.assignee {
         if !to_agents.contains(a) {
@@ -594,7 +610,7 @@ pub(super) fn from_customer_side(
     }
     c.send_agents(
         &current,
-        "agent_customer_message",
+        OutboundKind::AgentCustomerMessage,
         &to_agents,
         "agent_customer_message",
         &m,
@@ -648,8 +664,8 @@ fn record_rating(
         msg,
         item,
         Record {
-            outcome: "rating",
-            role: "customer",
+            outcome: MessageOutcome::Rating,
+            role: ParticipantRole::Customer,
             internal: false,
             note: None,
         },
@@ -659,7 +675,7 @@ fn record_rating(
         Some(case.id),
         c.now,
         if from.is_empty() { "customer" } else { &from },
-        "rated",
+        AuditEvent::Rated,
         &serde_json::json!({"rating": rating, "comment": comment}),
     )?;
     let low = c.engine.config.feedback.escalate_at_or_below;
@@ -694,8 +710,8 @@ fn not_the_customers_word(
         msg,
         item,
         Record {
-            outcome: "joined",
-            role: "cc",
+            outcome: MessageOutcome::Joined,
+            role: ParticipantRole::Cc,
             internal: false,
             note: Some("not from the customer: does not close or rate the case"),
         },
@@ -704,7 +720,7 @@ fn not_the_customers_word(
         Some(case.id),
         c.now,
         if from.is_empty() { "unknown" } else { &from },
-        "closing_refused",
+        AuditEvent::ClosingRefused,
         &serde_json::json!({
             "message_id": msg.message_id,
             "reason": "only the customer confirms, closes or rates a case",
@@ -730,8 +746,8 @@ fn satisfied(
         msg,
         item,
         Record {
-            outcome: "satisfied",
-            role: "customer",
+            outcome: MessageOutcome::Satisfied,
+            role: ParticipantRole::Customer,
             internal: false,
             note: None,
         },
@@ -767,8 +783,8 @@ pub(super) fn flood_join(
         msg,
         item,
         Record {
-            outcome: "flood_joined",
-            role: "customer",
+            outcome: MessageOutcome::FloodJoined,
+            role: ParticipantRole::Customer,
             // Internal: its Message-ID never threads anybody into the case.
             internal: true,
             note: Some("over a flood cap: joined the latest case of the flood"),
@@ -778,7 +794,7 @@ pub(super) fn flood_join(
         Some(case.id),
         c.now,
         "system",
-        "flood_joined",
+        AuditEvent::FloodJoined,
         &serde_json::json!({
             "message_id": msg.message_id,
             "subject": msg.subject,
@@ -791,7 +807,7 @@ pub(super) fn flood_join(
             Some(case.id),
             c.now,
             "system",
-            "flood_summary",
+            AuditEvent::FloodSummary,
             &serde_json::json!({"reason": reason}),
         )?;
         tracing::warn!(case = %case.reference, reason, "flood: further mail like this joins the case, unacknowledged");
@@ -799,7 +815,7 @@ pub(super) fn flood_join(
         m.reason = Some(reason.to_string());
         c.send_agents(
             case,
-            "agent_flood_held",
+            OutboundKind::AgentFloodHeld,
             &c.engine.config.notify_addresses(),
             "agent_flood_held",
             &m,
@@ -826,7 +842,7 @@ pub(super) fn undeliverable(
         Some(case_id),
         c.now,
         "system",
-        "address_undeliverable",
+        AuditEvent::AddressUndeliverable,
         &serde_json::json!({"address": address, "reason": reason}),
     )?;
     let mut m = c.mail_ctx(&case);
@@ -834,7 +850,7 @@ pub(super) fn undeliverable(
     m.reason = Some(reason.to_string());
     c.send_agents(
         &case,
-        "agent_undeliverable",
+        OutboundKind::AgentUndeliverable,
         &c.engine.config.notify_addresses(),
         "agent_undeliverable",
         &m,
@@ -935,21 +951,31 @@ pub(super) fn from_agent_side(
         msg,
         item,
         Record {
-            outcome: if note { "agent_note" } else { "agent_reply" },
-            role: "agent",
+            outcome: if note {
+                MessageOutcome::AgentNote
+            } else {
+                MessageOutcome::AgentReply
+            },
+            role: ParticipantRole::Agent,
             internal: note,
             note: None,
         },
     )?;
-    c.tx.add_participant(case.id, &from, Some(&agent.name), "agent", c.now)?;
+    c.tx.add_participant(
+        case.id,
+        &from,
+        Some(&agent.name),
+        ParticipantRole::Agent,
+        c.now,
+    )?;
     c.tx.audit(
         Some(case.id),
         c.now,
         &from,
         if note {
-            "internal_note"
+            AuditEvent::InternalNote
         } else {
-            "agent_answer"
+            AuditEvent::AgentAnswer
         },
         &serde_json::json!({
             "message_id": msg.message_id,
@@ -1066,7 +1092,7 @@ pub(super) fn from_agent_side(
                 Some(case.id),
                 c.now,
                 &from,
-                "first_response",
+                AuditEvent::FirstResponse,
                 &serde_json::json!({"due": current.first_response_due}),
             )?;
         }
@@ -1125,7 +1151,7 @@ pub(super) fn from_agent_side(
             m.text = text.clone();
             c.send_customer(
                 &current,
-                "agent_reply",
+                OutboundKind::AgentReply,
                 from_name,
                 "customer_agent_reply",
                 &m,
@@ -1134,7 +1160,7 @@ pub(super) fn from_agent_side(
         None if update.is_some() => {
             c.send_customer(
                 &current,
-                "status_update",
+                OutboundKind::StatusUpdate,
                 from_name,
                 "customer_agent_reply",
                 &m,
@@ -1232,8 +1258,8 @@ fn rejected(
         msg,
         item,
         Record {
-            outcome: "command_rejected",
-            role: "agent",
+            outcome: MessageOutcome::CommandRejected,
+            role: ParticipantRole::Agent,
             internal: true,
             note: Some(&note),
         },
@@ -1242,7 +1268,7 @@ fn rejected(
         Some(case.id),
         c.now,
         &agent.address.to_lowercase(),
-        "command_rejected",
+        AuditEvent::CommandRejected,
         &serde_json::json!({"errors": errors}),
     )?;
     let mut m = c.mail_ctx(case);
@@ -1251,7 +1277,7 @@ fn rejected(
     m.agent_name = agent.name.clone();
     c.send_agents(
         case,
-        "agent_command_error",
+        OutboundKind::AgentCommandError,
         &[agent.address.to_lowercase()],
         "agent_command_error",
         &m,
@@ -1279,8 +1305,8 @@ fn unverified(
         msg,
         item,
         Record {
-            outcome: "unverified_note",
-            role: "agent",
+            outcome: MessageOutcome::UnverifiedNote,
+            role: ParticipantRole::Agent,
             internal: true,
             note: Some(why),
         },
@@ -1289,7 +1315,7 @@ fn unverified(
         Some(case.id),
         c.now,
         if from.is_empty() { "unknown" } else { from },
-        "unverified_note",
+        AuditEvent::UnverifiedNote,
         &serde_json::json!({"reason": why}),
     )?;
     if let Some(a) = agent {
@@ -1301,7 +1327,7 @@ fn unverified(
         m.agent_name = a.name.clone();
         c.send_agents(
             case,
-            "agent_command_error",
+            OutboundKind::AgentCommandError,
             &[a.address.to_lowercase()],
             "agent_command_error",
             &m,

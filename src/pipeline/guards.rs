@@ -27,6 +27,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::case::kinds::AuditEvent;
 use crate::config::LoopsConfig;
 use crate::parse::InboundMessage;
 use crate::store::guards::LoopStop;
@@ -123,12 +124,12 @@ impl Guard<'_, '_> {
                     Some(case.id),
                     self.now,
                     "system",
-                    "our_message_id_quoted",
+                    AuditEvent::OurMessageIdQuoted,
                     &serde_json::json!({"message_id": id, "side": side.name()}),
                 )?;
-                let times = self
-                    .tx
-                    .audit_count_since(case.id, "our_message_id_quoted", from)?;
+                let times =
+                    self.tx
+                        .audit_count_since(case.id, AuditEvent::OurMessageIdQuoted, from)?;
                 if times >= 2 {
                     let why = format!(
                         "{times} messages from {} within {} quote the Message-IDs of mail we sent (last <{id}>): an auto-responder echoing our mail",
@@ -201,7 +202,7 @@ impl Guard<'_, '_> {
             Some(case.id),
             self.now,
             "system",
-            "loop_stopped",
+            AuditEvent::LoopStopped,
             &serde_json::json!({"reason": reason}),
         )?;
         Ok(reason)

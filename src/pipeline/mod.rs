@@ -18,6 +18,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::business_time::calendar::weekday_name;
 use crate::business_time::BusinessCalendar;
+use crate::case::kinds::{
+    Audience, AuditEvent, MessageOutcome, OutboundKind, ParticipantRole, Visibility,
+};
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::Reference;
 use crate::classify::robot::{self, RobotKind};
@@ -374,7 +377,7 @@ fn process_one(
                 None,
                 now,
                 "system",
-                "duplicate_ignored",
+                AuditEvent::DuplicateIgnored,
                 &serde_json::json!({"message_id": msg.message_id, "uid": item.source.as_ref().map(|s| s.uid)}),
             )?;
             return Ok(Outcome::Duplicate);
@@ -389,7 +392,7 @@ fn process_one(
                 None,
                 now,
                 "system",
-                "message_id_collision",
+                AuditEvent::MessageIdCollision,
                 &serde_json::json!({"message_id": msg.message_id, "fingerprint": fingerprint, "uid": item.source.as_ref().map(|s| s.uid)}),
             )?;
             let mut m = msg.clone();
@@ -434,10 +437,10 @@ fn process_one(
             msg,
             received_at: now,
             robot: None,
-            outcome: "feedback_ignored",
+            outcome: MessageOutcome::FeedbackIgnored,
             raw: &item.raw,
             role: None,
-            visibility: "internal",
+            visibility: Visibility::Internal,
             verified: false,
             note: Some(reason),
         })?;
@@ -445,7 +448,7 @@ fn process_one(
             None,
             now,
             "system",
-            "feedback_ignored",
+            AuditEvent::FeedbackIgnored,
             &serde_json::json!({"message_id": msg.message_id, "reason": reason}),
         )?;
         return Ok(Outcome::Ignored {
@@ -467,10 +470,10 @@ fn process_one(
             msg,
             received_at: now,
             robot: Some((kind, &verdict.reason)),
-            outcome: "robot",
+            outcome: MessageOutcome::Robot,
             raw: &item.raw,
             role: None,
-            visibility: "internal",
+            visibility: Visibility::Internal,
             verified: true,
             note: None,
         })?;
@@ -478,7 +481,7 @@ fn process_one(
             case.map(|c| c.id),
             now,
             "system",
-            "robot_recorded",
+            AuditEvent::RobotRecorded,
             &serde_json::json!({"kind": kind, "reason": verdict.reason}),
         )?;
         // A bounce of our mail: only a report that returns one of our customer-facing
@@ -741,7 +744,7 @@ fn open_case(
         case_id,
         &customer_addr,
         customer.name.as_deref(),
-        "customer",
+        ParticipantRole::Customer,
         now,
     )?;
     tx.insert_message(&NewMessage {
@@ -750,10 +753,10 @@ fn open_case(
         msg,
         received_at: now,
         robot: None,
-        outcome: "new_case",
+        outcome: MessageOutcome::NewCase,
         raw: &item.raw,
-        role: Some("customer"),
-        visibility: "public",
+        role: Some(ParticipantRole::Customer),
+        visibility: Visibility::Public,
         verified: true,
         note: None,
     })?;
@@ -761,7 +764,7 @@ fn open_case(
         Some(case_id),
         now,
         &customer_addr,
-        "case_opened",
+        AuditEvent::CaseOpened,
         &serde_json::json!({
             "reference": reference.as_str(),
             "category": class.category,
@@ -803,7 +806,7 @@ fn open_case(
                 Some(case_id),
                 now,
                 "system",
-                "ack_suppressed",
+                AuditEvent::AckSuppressed,
                 &serde_json::json!({"reason": why}),
             )?;
             false
@@ -833,14 +836,14 @@ fn ack_allowed(
     if !ack.enabled {
         return Ok(Err("acknowledgments are disabled in config".into()));
     }
-    let hour = tx.count_outbound_to(recipient, "ack", now - Duration::hours(1))?;
+    let hour = tx.count_outbound_to(recipient, OutboundKind::Ack, now - Duration::hours(1))?;
     if hour >= i64::from(ack.per_sender_per_hour) {
         return Ok(Err(format!(
             "per-sender cap: {hour} acknowledgments to this address in the last hour (acknowledgment.per_sender_per_hour = {})",
             ack.per_sender_per_hour
         )));
     }
-    let day = tx.count_outbound_to(recipient, "ack", now - Duration::days(1))?;
+    let day = tx.count_outbound_to(recipient, OutboundKind::Ack, now - Duration::days(1))?;
     if day >= i64::from(ack.per_sender_per_day) {
         return Ok(Err(format!(
             "per-sender cap: {day} acknowledgments to this address in the last day (acknowledgment.per_sender_per_day = {})",
@@ -875,7 +878,7 @@ fn suspected_spam(
         Some(case_id),
         now,
         "system",
-        "suspected_spam",
+        AuditEvent::SuspectedSpam,
         &serde_json::json!({"reasons": suspicion.reasons, "action": "no_ack"}),
     )?;
     Ok(Err(format!(
@@ -1004,7 +1007,7 @@ fn enqueue_ack(
     };
     tx.enqueue(&NewOutbound {
         case_id: Some(case_id),
-        kind: "ack",
+        kind: OutboundKind::Ack,
         automatic: true,
         message_id: &message_id,
         envelope_from: &cfg.support.address,
@@ -1012,7 +1015,7 @@ fn enqueue_ack(
         subject: &subject,
         body: &body,
         now,
-        audience: "customer",
+        audience: Audience::Customer,
     })?;
     Ok(Ok(()))
 }

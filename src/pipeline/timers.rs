@@ -12,26 +12,27 @@
 //! The SLA clock pauses while the case waits on the customer: the remaining time (business or
 //! wall, as the priority says) is kept and runs again from the customer's reply.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 use super::conversation::{history, Ctx};
 use super::Engine;
+use crate::case::kinds::{AuditEvent, BreachedTarget, OutboundKind, TimerKind, TimerOutcome};
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::Reference;
 use crate::config::{ClockKind, FeedbackWhen};
 use crate::render::RatingLink;
-use crate::store::{parse_ts, ts, CaseRow, Store, StoreError, TimerRow};
+use crate::store::{parse_ts, CaseRow, Store, StoreError, TimerRow};
 
 /// The kinds [`sync`] manages (one-shot kinds such as `escalation_notice` are left alone).
-const MANAGED: &[&str] = &[
-    "first_response_warning",
-    "first_response_breach",
-    "resolution_warning",
-    "resolution_breach",
-    "status_update",
-    "follow_up",
-    "feedback_request",
-    "auto_close",
+const MANAGED: &[TimerKind] = &[
+    TimerKind::FirstResponseWarning,
+    TimerKind::FirstResponseBreach,
+    TimerKind::ResolutionWarning,
+    TimerKind::ResolutionBreach,
+    TimerKind::StatusUpdate,
+    TimerKind::FollowUp,
+    TimerKind::FeedbackRequest,
+    TimerKind::AutoClose,
 ];
 
 fn std_dur(d: std::time::Duration) -> Duration {
@@ -46,7 +47,7 @@ fn clock_of(engine: &Engine, case: &CaseRow) -> ClockKind {
 }
 
 /// The timers a case should have now: (kind, when).
-pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(&'static str, DateTime<Utc>)> {
+pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(TimerKind, DateTime<Utc>)> {
     let cfg = &engine.config;
     let Ok(status) = case.status.parse::<Status>() else {
         return vec![];
@@ -62,16 +63,16 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(&'static str, Dat
             if case.first_response_at.is_none() && case.resolved_at.is_none() {
                 if let Some(due) = case.first_response_due.as_deref().and_then(parse_ts) {
                     if lead > Duration::zero() {
-                        out.push(("first_response_warning", due - lead));
+                        out.push((TimerKind::FirstResponseWarning, due - lead));
                     }
-                    out.push(("first_response_breach", due));
+                    out.push((TimerKind::FirstResponseBreach, due));
                 }
             }
             if let Some(due) = case.resolution_due.as_deref().and_then(parse_ts) {
                 if lead > Duration::zero() {
-                    out.push(("resolution_warning", due - lead));
+                    out.push((TimerKind::ResolutionWarning, due - lead));
                 }
-                out.push(("resolution_breach", due));
+                out.push((TimerKind::ResolutionBreach, due));
             }
             let every = std_dur(cfg.sla.status_update_interval.0);
             if every > Duration::zero() {
@@ -81,7 +82,7 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(&'static str, Dat
                     .or(Some(case.created_at.as_str()))
                     .and_then(parse_ts);
                 if let Some(l) = last {
-                    out.push(("status_update", l + every));
+                    out.push((TimerKind::StatusUpdate, l + every));
                 }
             }
         }
@@ -94,10 +95,10 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(&'static str, Dat
                     let at = engine
                         .calendar
                         .add_business(r, business_len(engine, cfg.follow_up.after.0));
-                    out.push(("follow_up", at));
+                    out.push((TimerKind::FollowUp, at));
                 }
                 if cfg.feedback.when == FeedbackWhen::Resolved && case.feedback_sent_at.is_none() {
-                    out.push(("feedback_request", r));
+                    out.push((TimerKind::FeedbackRequest, r));
                 }
                 let from = if follow_up_on {
                     case.follow_up_sent_at.as_deref().and_then(parse_ts)
@@ -105,7 +106,7 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(&'static str, Dat
                     Some(r)
                 };
                 if let Some(f) = from {
-                    out.push(("auto_close", f + close_after));
+                    out.push((TimerKind::AutoClose, f + close_after));
                 }
             }
         }
@@ -115,7 +116,7 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(&'static str, Dat
             if cfg.feedback.when != FeedbackWhen::Never && case.feedback_sent_at.is_none() =>
         {
             if let Some(c) = case.closed_at.as_deref().and_then(parse_ts) {
-                out.push(("feedback_request", c));
+                out.push((TimerKind::FeedbackRequest, c));
             }
         }
         _ => {}
@@ -143,21 +144,23 @@ pub(super) fn sync(c: &Ctx<'_, '_>, case_id: i64) -> Result<(), StoreError> {
 pub(super) fn sync_case(c: &Ctx<'_, '_>, case: &CaseRow) -> Result<(), StoreError> {
     let want = desired(c.engine, case);
     let timers = c.tx.timers_of_case(case.id)?;
+    // Times are stored to the microsecond: a wanted time is compared as it would be stored.
+    let stored = |t: DateTime<Utc>| t.trunc_subsecs(6);
     // Active timers: kept when unmanaged or still wanted as they are, else cancelled.
     let (active, gone): (Vec<&TimerRow>, Vec<&TimerRow>) = timers
         .iter()
         .filter(|t| t.fired_at.is_none() && t.cancelled_at.is_none())
         .partition(|a| {
-            !MANAGED.contains(&a.kind.as_str())
+            !MANAGED.contains(&a.kind)
                 || want
                     .iter()
-                    .any(|(k, t)| *k == a.kind && ts(*t) == a.target_at)
+                    .any(|(k, t)| *k == a.kind && stored(*t) == a.target_at)
         });
     for g in gone {
-        c.tx.cancel_timers(case.id, &[g.kind.as_str()], c.now, "no longer due")?;
+        c.tx.cancel_timers(case.id, &[g.kind], c.now, &TimerOutcome::NoLongerDue)?;
     }
     for (kind, at) in want {
-        let target = ts(at);
+        let target = stored(at);
         let present = active
             .iter()
             .any(|a| a.kind == kind && a.target_at == target);
@@ -227,7 +230,7 @@ pub(super) fn on_status_change(
                 Some(case.id),
                 now,
                 "system",
-                "sla_resumed",
+                AuditEvent::SlaResumed,
                 &serde_json::json!({"paused_at": case.sla_paused_at}),
             )?;
         }
@@ -317,7 +320,7 @@ pub fn fire_due(store: &mut Store, engine: &Engine, limit: usize) -> Result<usiz
                     // A bug or bad data for this one timer: settle it so it cannot fire in a
                     // loop, and say so.
                     tx.rollback_to_savepoint()?;
-                    tx.settle_timer(t.id, now, &format!("failed: {e}"))?;
+                    tx.settle_timer(t.id, now, &TimerOutcome::Failed(e.to_string()))?;
                     tracing::error!(timer = t.id, kind = %t.kind, case = t.case_id, error = %e, "timer failed");
                 }
             }
@@ -326,25 +329,24 @@ pub fn fire_due(store: &mut Store, engine: &Engine, limit: usize) -> Result<usiz
     })
 }
 
-fn fire(c: &Ctx<'_, '_>, t: &TimerRow) -> Result<String, StoreError> {
+fn fire(c: &Ctx<'_, '_>, t: &TimerRow) -> Result<TimerOutcome, StoreError> {
     let Some(case) = c.tx.case_by_id(t.case_id)? else {
-        c.tx.settle_timer(t.id, c.now, "case gone")?;
-        return Ok("case gone".into());
+        c.tx.settle_timer(t.id, c.now, &TimerOutcome::CaseGone)?;
+        return Ok(TimerOutcome::CaseGone);
     };
-    let target = parse_ts(&t.target_at).unwrap_or(c.now);
-    if MANAGED.contains(&t.kind.as_str()) {
+    if MANAGED.contains(&t.kind) {
         let still = desired(c.engine, &case)
             .iter()
-            .any(|(k, at)| *k == t.kind && *at == target);
+            .any(|(k, at)| *k == t.kind && *at == t.target_at);
         if !still {
-            c.tx.settle_timer(t.id, c.now, "stale: the case changed")?;
+            c.tx.settle_timer(t.id, c.now, &TimerOutcome::Stale)?;
             sync(c, case.id)?;
-            return Ok("stale".into());
+            return Ok(TimerOutcome::Stale);
         }
     }
-    let outcome = match t.kind.as_str() {
-        "first_response_warning" | "resolution_warning" => {
-            let breach_field = if t.kind == "first_response_warning" {
+    let outcome = match t.kind {
+        TimerKind::FirstResponseWarning | TimerKind::ResolutionWarning => {
+            let breach_field = if t.kind == TimerKind::FirstResponseWarning {
                 &case.first_response_due
             } else {
                 &case.resolution_due
@@ -354,42 +356,44 @@ fn fire(c: &Ctx<'_, '_>, t: &TimerRow) -> Result<String, StoreError> {
                 .and_then(parse_ts)
                 .is_some_and(|b| b <= c.now)
             {
-                "skipped: the breach is due too".to_string()
+                TimerOutcome::SkippedBreachDue
             } else {
-                warn_agents(c, &case, &t.kind)?;
-                "agents reminded".to_string()
+                warn_agents(c, &case, t.kind)?;
+                TimerOutcome::AgentsReminded
             }
         }
-        "first_response_breach" | "resolution_breach" => {
-            let what = if t.kind == "first_response_breach" {
-                "first-response target breached"
+        TimerKind::FirstResponseBreach | TimerKind::ResolutionBreach => {
+            let what = if t.kind == TimerKind::FirstResponseBreach {
+                BreachedTarget::FirstResponse
             } else {
-                "resolution target breached"
+                BreachedTarget::Resolution
             };
-            escalate(c, &case, "system", what, true)?;
-            format!("escalated: {what}")
+            escalate(c, &case, "system", what.as_str(), true)?;
+            TimerOutcome::Escalated(what)
         }
-        "escalation_notice" if matches!(case.status.as_str(), "resolved" | "closed") => {
-            "skipped: the case was resolved meanwhile".to_string()
+        TimerKind::EscalationNotice if matches!(case.status.as_str(), "resolved" | "closed") => {
+            TimerOutcome::SkippedResolved
         }
-        "status_update" | "follow_up" | "feedback_request" | "escalation_notice" => {
+        TimerKind::StatusUpdate
+        | TimerKind::FollowUp
+        | TimerKind::FeedbackRequest
+        | TimerKind::EscalationNotice => {
             if let Some(open) = window_wait(c, &case) {
                 c.tx.defer_timer(t.id, open)?;
-                return Ok(format!("deferred to {} (send window)", ts(open)));
+                return Ok(TimerOutcome::Deferred(open));
             }
-            customer_mail(c, &case, &t.kind)?
+            customer_mail(c, &case, t.kind)?
         }
-        "auto_close" => {
+        TimerKind::AutoClose => {
             let from: Status = case.status.parse().map_err(StoreError::Data)?;
             match transition(from, CaseEvent::Close) {
                 Ok(to) => {
                     c.set_status(&case, from, to, "system", "no answer to the follow-up")?;
-                    "closed".to_string()
+                    TimerOutcome::Closed
                 }
-                Err(_) => "not closable".to_string(),
+                Err(_) => TimerOutcome::NotClosable,
             }
         }
-        other => format!("unknown timer kind {other}"),
     };
     c.tx.settle_timer(t.id, c.now, &outcome)?;
     sync(c, case.id)?;
@@ -397,12 +401,12 @@ fn fire(c: &Ctx<'_, '_>, t: &TimerRow) -> Result<String, StoreError> {
 }
 
 /// Reminds the assigned agent (or the agents) that a target is near.
-fn warn_agents(c: &Ctx<'_, '_>, case: &CaseRow, kind: &str) -> Result<(), StoreError> {
+fn warn_agents(c: &Ctx<'_, '_>, case: &CaseRow, kind: TimerKind) -> Result<(), StoreError> {
     let to = match &case.assignee {
         Some(a) => vec![a.clone()],
         None => c.engine.config.notify_addresses(),
     };
-    let (what, due) = if kind == "first_response_warning" {
+    let (what, due) = if kind == TimerKind::FirstResponseWarning {
         ("first response", case.first_response_due.as_deref())
     } else {
         ("resolution", case.resolution_due.as_deref())
@@ -413,7 +417,14 @@ fn warn_agents(c: &Ctx<'_, '_>, case: &CaseRow, kind: &str) -> Result<(), StoreE
         .and_then(parse_ts)
         .map(|d| super::format_local(d, &c.engine.calendar))
         .unwrap_or_default();
-    c.send_agents(case, "sla_warning", &to, "agent_sla_warning", &m, vec![])
+    c.send_agents(
+        case,
+        OutboundKind::SlaWarning,
+        &to,
+        "agent_sla_warning",
+        &m,
+        vec![],
+    )
 }
 
 /// Escalates a case: status `escalated` (when the life cycle allows), the escalation contacts
@@ -436,7 +447,7 @@ pub(super) fn escalate(
     notify_escalation(c, case, reason)?;
     if tell_customer && !already && !matches!(from, Status::Resolved | Status::Closed) {
         // Through a one-shot timer so the send window applies like for any scheduled mail.
-        c.tx.arm_timer(case.id, "escalation_notice", c.now, c.now, c.now)?;
+        c.tx.arm_timer(case.id, TimerKind::EscalationNotice, c.now, c.now, c.now)?;
     }
     Ok(())
 }
@@ -461,14 +472,30 @@ pub(super) fn notify_escalation(
         Some(case.id),
         c.now,
         "system",
-        "escalation_notified",
+        AuditEvent::EscalationNotified,
         &serde_json::json!({"to": to, "reason": reason}),
     )?;
-    c.send_agents(case, "escalation", &to, "manager_escalation", &m, vec![])
+    c.send_agents(
+        case,
+        OutboundKind::Escalation,
+        &to,
+        "manager_escalation",
+        &m,
+        vec![],
+    )
 }
 
-/// The scheduled mail to the customer of `kind`.
-fn customer_mail(c: &Ctx<'_, '_>, case: &CaseRow, kind: &str) -> Result<String, StoreError> {
+/// The scheduled mail to the customer of a timer of `kind`.
+fn customer_mail(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    kind: TimerKind,
+) -> Result<TimerOutcome, StoreError> {
+    let Some(mail) = kind.customer_mail() else {
+        return Err(StoreError::Data(format!(
+            "a {kind} timer sends no mail to the customer"
+        )));
+    };
     let cfg = &c.engine.config;
     let mut m = c.mail_ctx(case);
     let reference =
@@ -487,15 +514,15 @@ fn customer_mail(c: &Ctx<'_, '_>, case: &CaseRow, kind: &str) -> Result<String, 
             })
             .collect()
     };
-    let template = match kind {
-        "status_update" => "customer_status_update",
-        "follow_up" => {
+    let template = match mail {
+        OutboundKind::StatusUpdate => "customer_status_update",
+        OutboundKind::FollowUp => {
             if cfg.feedback.when == FeedbackWhen::FollowUp && case.feedback_sent_at.is_none() {
                 m.rating_links = links();
             }
             "customer_follow_up"
         }
-        "feedback_request" => {
+        OutboundKind::FeedbackRequest => {
             m.rating_links = links();
             "customer_feedback_request"
         }
@@ -520,22 +547,22 @@ fn customer_mail(c: &Ctx<'_, '_>, case: &CaseRow, kind: &str) -> Result<String, 
             "customer_update"
         }
     };
-    let sent = c.send_customer(case, kind, cfg.support.name.clone(), template, &m)?;
-    match kind {
-        "follow_up" => {
+    let sent = c.send_customer(case, mail, cfg.support.name.clone(), template, &m)?;
+    match mail {
+        OutboundKind::FollowUp => {
             c.tx.set_case_time(case.id, "follow_up_sent_at", Some(c.now))?;
             if !m.rating_links.is_empty() {
                 c.tx.set_case_time(case.id, "feedback_sent_at", Some(c.now))?;
             }
         }
-        "feedback_request" => {
+        OutboundKind::FeedbackRequest => {
             c.tx.set_case_time(case.id, "feedback_sent_at", Some(c.now))?
         }
         _ => {}
     }
     Ok(if sent {
-        format!("{kind} queued")
+        TimerOutcome::Queued(mail)
     } else {
-        format!("{kind} not sent (address undeliverable or refused)")
+        TimerOutcome::NotSent(mail)
     })
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::{erase, export, normalize_address, retention, RecordsError};
+use crate::case::kinds::AuditEvent;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::store::Store;
@@ -233,7 +234,7 @@ pub fn export(
             None,
             now,
             &actor(),
-            "data_export",
+            AuditEvent::DataExport,
             &serde_json::json!({
                 "cases": summary.cases, "messages": summary.messages,
                 "fingerprint": erase::fingerprint(&key, &address),

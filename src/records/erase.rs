@@ -19,6 +19,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::RecordsError;
+use crate::case::kinds::AuditEvent;
 use crate::store::records::{Scrub, SweepCounts};
 use crate::store::Store;
 
@@ -127,7 +128,7 @@ pub fn erase(
             None,
             now,
             actor,
-            "erasure",
+            AuditEvent::Erasure,
             &serde_json::to_value(&r).unwrap_or_default(),
         )?;
         Ok(r)

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::chart::{self, Chart, ChartError};
 use super::output::View;
 use super::{build, Period, Report};
+use crate::case::kinds::{Audience, OutboundKind};
 use crate::config::{DigestConfig, DigestSchedule};
 use crate::outbox::compose::{self, ComposeError, InlineImage, Outgoing, Recipient};
 use crate::pipeline::Engine;
@@ -360,7 +361,7 @@ pub fn send_due(store: &mut Store, engine: &Engine) -> Result<DigestOutcome, Dig
             period.to,
             &NewOutbound {
                 case_id: None,
-                kind: "digest",
+                kind: OutboundKind::Digest,
                 automatic: true,
                 message_id: &message_id,
                 envelope_from: &engine.config.support.address,
@@ -368,7 +369,7 @@ pub fn send_due(store: &mut Store, engine: &Engine) -> Result<DigestOutcome, Dig
                 subject: &subject,
                 body: &body,
                 now,
-                audience: "agent",
+                audience: Audience::Agent,
             },
         )
     })?;

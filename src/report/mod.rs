@@ -637,7 +637,7 @@ pub fn build(
                     reference: r.reference.clone(),
                     rating: r.rating,
                     comment: text.to_string(),
-                    at: r.at.clone(),
+                    at: ts(r.at),
                 })
             })
             .collect(),
@@ -688,8 +688,7 @@ pub fn build(
         }
     }
     for r in &ratings {
-        let Some(t) = parse_ts(&r.at) else { continue };
-        let l = bucket_of(t);
+        let l = bucket_of(r.at);
         if let Some(i) = buckets.iter().position(|b| b.label == l) {
             buckets[i].ratings += 1;
             rating_sums[i] += u64::from(r.rating);

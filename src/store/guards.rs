@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
-use super::{parse_ts, ts, Store, StoreError, Tx};
+use super::columns::col_opt;
+use super::{ts, Store, StoreError, Tx};
+use crate::case::kinds::AuditEvent;
 
 /// A case that stopped relaying because its conversation looked like a mail loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,19 +44,17 @@ impl Tx<'_> {
         let mut st = self.tx.prepare_cached(
             "SELECT stopped_at, reason, resumed_at FROM loop_stops WHERE case_id = ?1",
         )?;
-        let row: Option<(Option<String>, String, Option<String>)> = st
-            .query_row([case_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let state = st
+            .query_row([case_id], |r| {
+                let stopped_at: Option<DateTime<Utc>> = col_opt(r, 0)?;
+                let reason: String = r.get(1)?;
+                Ok(LoopState {
+                    stop: stopped_at.map(|stopped_at| LoopStop { stopped_at, reason }),
+                    resumed_at: col_opt(r, 2)?,
+                })
+            })
             .optional()?;
-        let Some((stopped_at, reason, resumed_at)) = row else {
-            return Ok(LoopState::default());
-        };
-        Ok(LoopState {
-            stop: stopped_at
-                .as_deref()
-                .and_then(parse_ts)
-                .map(|stopped_at| LoopStop { stopped_at, reason }),
-            resumed_at: resumed_at.as_deref().and_then(parse_ts),
-        })
+        Ok(state.unwrap_or_default())
     }
 
     /// Stops the case's relaying (a case already stopped keeps its first stop).
@@ -164,7 +164,7 @@ impl Tx<'_> {
     pub fn audit_count_since(
         &self,
         case_id: i64,
-        event: &str,
+        event: AuditEvent,
         since: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let mut st = self.tx.prepare_cached(
@@ -275,7 +275,7 @@ impl Store {
                 Some(case_id),
                 now,
                 actor,
-                "loop_resumed",
+                AuditEvent::LoopResumed,
                 &serde_json::json!({"stopped_at": ts(stop.stopped_at), "reason": stop.reason, "held_agent_answers": held}),
             )?;
             Ok(Some(held))

@@ -11,10 +11,17 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
+use crate::case::kinds::{
+    Audience, AuditEvent, MessageOutcome, OutboundKind, OutboundState, ParticipantRole, TimerKind,
+    TimerOutcome, Visibility,
+};
 use crate::parse::{Attachment, InboundMessage};
+use columns::{col, col_opt};
 
+mod columns;
 mod report;
 mod views;
+pub use columns::{ser_opt_ts, ser_ts};
 pub use report::{ReportCase, ReportRating};
 pub use views::{CaseFilter, CaseView, RatingRow};
 pub mod sqlite;
@@ -47,13 +54,25 @@ pub enum StoreError {
     #[error("database schema version {found} is older than this mailcase's ({known}); start the daemon once (or run any writing command) to upgrade it")]
     TooOld { found: i64, known: i64 },
     #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(#[source] rusqlite::Error),
     #[error("database: {0}")]
     Data(String),
     /// The file at the database path is not a mailcase database (or cannot be read): it is
     /// left as it is, never initialised over.
     #[error("database {path}: {problem}")]
     Refused { path: String, problem: String },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// A column that holds no value of its type (see `columns`) is bad data, not an SQL error.
+    fn from(e: rusqlite::Error) -> StoreError {
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
+            if let Some(bad) = inner.downcast_ref::<columns::BadValue>() {
+                return StoreError::Data(bad.to_string());
+            }
+        }
+        StoreError::Sql(e)
+    }
 }
 
 impl StoreError {
@@ -205,12 +224,12 @@ pub struct NewMessage<'a> {
     pub msg: &'a InboundMessage,
     pub received_at: DateTime<Utc>,
     pub robot: Option<(&'a str, &'a str)>,
-    pub outcome: &'a str,
+    pub outcome: MessageOutcome,
     pub raw: &'a [u8],
-    /// `customer`, `agent`, `cc` (someone else on the customer side) or None (robots).
-    pub role: Option<&'a str>,
-    /// `public` or `internal` (an agent's `#note`, or a message that failed its role's checks).
-    pub visibility: &'a str,
+    /// The author's role; None for robots.
+    pub role: Option<ParticipantRole>,
+    /// Internal: an agent's `#note`, or a message that failed its role's checks.
+    pub visibility: Visibility,
     /// False when the message claimed a role it could not prove (see `note`).
     pub verified: bool,
     /// Why it is internal or unverified, for agents reading the case.
@@ -221,7 +240,7 @@ pub struct NewMessage<'a> {
 #[derive(Debug, Clone)]
 pub struct NewOutbound<'a> {
     pub case_id: Option<i64>,
-    pub kind: &'a str,
+    pub kind: OutboundKind,
     pub automatic: bool,
     pub message_id: &'a str,
     pub envelope_from: &'a str,
@@ -229,8 +248,8 @@ pub struct NewOutbound<'a> {
     pub subject: &'a str,
     pub body: &'a [u8],
     pub now: DateTime<Utc>,
-    /// `customer` or `agent`: whose mail thread this message continues.
-    pub audience: &'a str,
+    /// Whose mail thread this message continues.
+    pub audience: Audience,
 }
 
 /// A queued outbound message, as the outbox worker sees it.
@@ -238,14 +257,14 @@ pub struct NewOutbound<'a> {
 pub struct OutboundRow {
     pub id: i64,
     pub case_id: Option<i64>,
-    pub kind: String,
+    pub kind: OutboundKind,
     pub automatic: bool,
     pub message_id: String,
     pub envelope_from: String,
     pub recipient: String,
     pub body: Vec<u8>,
     pub attempts: i64,
-    pub created_at: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A stored inbound message (metadata and visible text).
@@ -256,15 +275,16 @@ pub struct MessageRow {
     pub message_id: Option<String>,
     pub from_address: Option<String>,
     pub subject: String,
-    pub received_at: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub received_at: DateTime<Utc>,
     pub body_text: String,
     pub robot: Option<String>,
-    pub outcome: String,
+    pub outcome: MessageOutcome,
     /// What the author wrote now (quoted history and signature removed); `None` when that is
     /// the whole text (`body_text`), which is then not stored twice.
     pub reply_text: Option<String>,
-    pub role: Option<String>,
-    pub visibility: String,
+    pub role: Option<ParticipantRole>,
+    pub visibility: Visibility,
     pub verified: bool,
     pub note: Option<String>,
 }
@@ -274,16 +294,18 @@ pub struct MessageRow {
 pub struct OutboxStatus {
     pub id: i64,
     pub case_id: Option<i64>,
-    pub kind: String,
+    pub kind: OutboundKind,
     pub message_id: String,
     pub recipient: String,
     pub subject: String,
-    pub status: String,
+    pub status: OutboundState,
     pub attempts: i64,
     pub last_error: Option<String>,
-    pub created_at: String,
-    pub sent_at: Option<String>,
-    pub audience: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub sent_at: Option<DateTime<Utc>>,
+    pub audience: Audience,
 }
 
 /// A scheduled deadline.
@@ -291,13 +313,28 @@ pub struct OutboxStatus {
 pub struct TimerRow {
     pub id: i64,
     pub case_id: i64,
-    pub kind: String,
-    pub target_at: String,
-    pub due_at: String,
-    pub created_at: String,
-    pub fired_at: Option<String>,
-    pub cancelled_at: Option<String>,
-    pub outcome: Option<String>,
+    pub kind: TimerKind,
+    #[serde(serialize_with = "ser_ts")]
+    pub target_at: DateTime<Utc>,
+    #[serde(serialize_with = "ser_ts")]
+    pub due_at: DateTime<Utc>,
+    #[serde(serialize_with = "ser_ts")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub fired_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub outcome: Option<TimerOutcome>,
+}
+
+/// An audit event as stored (`detail` is its JSON text).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRow {
+    #[serde(serialize_with = "ser_ts")]
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub event: AuditEvent,
+    pub detail: String,
 }
 
 /// Counts for `mailcase cases`-style summaries and tests.
@@ -672,12 +709,15 @@ impl Store {
     /// Participants of a case as (address, role, undeliverable).
     ///
     /// # Errors
-    /// SQL errors.
-    pub fn participants(&self, case_id: i64) -> Result<Vec<(String, String, bool)>, StoreError> {
+    /// SQL errors; an unknown role is a data error.
+    pub fn participants(
+        &self,
+        case_id: i64,
+    ) -> Result<Vec<(String, ParticipantRole, bool)>, StoreError> {
         let mut st = self.conn.prepare_cached(
             "SELECT address, role, undeliverable FROM participants WHERE case_id = ?1 ORDER BY added_at, address",
         )?;
-        let rows = st.query_map([case_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let rows = st.query_map([case_id], |r| Ok((r.get(0)?, col(r, 1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -875,14 +915,14 @@ impl Reader<'_> {
                 Ok(OutboundRow {
                     id: r.get(0)?,
                     case_id: r.get(1)?,
-                    kind: r.get(2)?,
+                    kind: col(r, 2)?,
                     automatic: r.get::<_, i64>(3)? != 0,
                     message_id: r.get(4)?,
                     envelope_from: r.get(5)?,
                     recipient: r.get(6)?,
                     body: r.get(7)?,
                     attempts: r.get(8)?,
-                    created_at: r.get(9)?,
+                    created_at: col(r, 9)?,
                 })
             })?);
         }
@@ -973,13 +1013,13 @@ impl Reader<'_> {
                 message_id: r.get(2)?,
                 from_address: r.get(3)?,
                 subject: r.get(4)?,
-                received_at: r.get(5)?,
+                received_at: col(r, 5)?,
                 body_text: r.get(6)?,
                 robot: r.get(7)?,
-                outcome: r.get(8)?,
+                outcome: col(r, 8)?,
                 reply_text: r.get(9)?,
-                role: r.get(10)?,
-                visibility: r.get(11)?,
+                role: col_opt(r, 10)?,
+                visibility: col(r, 11)?,
                 verified: r.get(12)?,
                 note: r.get(13)?,
             })
@@ -1001,34 +1041,36 @@ impl Reader<'_> {
             Ok(OutboxStatus {
                 id: r.get(0)?,
                 case_id: r.get(1)?,
-                kind: r.get(2)?,
+                kind: col(r, 2)?,
                 message_id: r.get(3)?,
                 recipient: r.get(4)?,
                 subject: r.get(5)?,
-                status: r.get(6)?,
+                status: col(r, 6)?,
                 attempts: r.get(7)?,
                 last_error: r.get(8)?,
-                created_at: r.get(9)?,
-                sent_at: r.get(10)?,
-                audience: r.get(11)?,
+                created_at: col(r, 9)?,
+                sent_at: col_opt(r, 10)?,
+                audience: col(r, 11)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Audit events of a case as (at, actor, event, detail), oldest first.
+    /// Audit events of a case (or of no case when `case_id` is None), oldest first.
     ///
     /// # Errors
-    /// SQL errors.
-    pub fn audit_of_case(
-        &self,
-        case_id: Option<i64>,
-    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+    /// SQL errors; an unknown event is a data error.
+    pub fn audit_of_case(&self, case_id: Option<i64>) -> Result<Vec<AuditRow>, StoreError> {
         let mut st = self.conn.prepare_cached(
             "SELECT at, actor, event, detail FROM audit WHERE (?1 IS NULL AND case_id IS NULL) OR case_id = ?1 ORDER BY id",
         )?;
         let rows = st.query_map([case_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok(AuditRow {
+                at: col(r, 0)?,
+                actor: r.get(1)?,
+                event: col(r, 2)?,
+                detail: r.get(3)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -1082,13 +1124,13 @@ impl Reader<'_> {
             Ok(TimerRow {
                 id: r.get(0)?,
                 case_id: r.get(1)?,
-                kind: r.get(2)?,
-                target_at: r.get(3)?,
-                due_at: r.get(4)?,
-                created_at: r.get(5)?,
-                fired_at: r.get(6)?,
-                cancelled_at: r.get(7)?,
-                outcome: r.get(8)?,
+                kind: col(r, 2)?,
+                target_at: col(r, 3)?,
+                due_at: col(r, 4)?,
+                created_at: col(r, 5)?,
+                fired_at: col_opt(r, 6)?,
+                cancelled_at: col_opt(r, 7)?,
+                outcome: col_opt(r, 8)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -1364,7 +1406,7 @@ impl Tx<'_> {
             Some(case_id),
             now,
             actor,
-            "status",
+            AuditEvent::Status,
             &serde_json::json!({"from": from, "to": to, "reason": reason}),
         )
     }
@@ -1389,7 +1431,7 @@ impl Tx<'_> {
         case_id: i64,
         address: &str,
         name: Option<&str>,
-        role: &str,
+        role: ParticipantRole,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut st = self.tx.prepare_cached(
@@ -1522,7 +1564,7 @@ impl Tx<'_> {
             None,
             now,
             "system",
-            "quarantined",
+            AuditEvent::Quarantined,
             &serde_json::json!({"uid": source.map(|s| s.uid), "reason": reason, "size": size}),
         )?;
         Ok(id)
@@ -1570,7 +1612,7 @@ impl Tx<'_> {
                     row.case_id,
                     now,
                     "system",
-                    "outbound_failed",
+                    AuditEvent::OutboundFailed,
                     &serde_json::json!({"kind": row.kind, "message_id": row.message_id, "error": error}),
                 )?;
                 0
@@ -1588,7 +1630,7 @@ impl Tx<'_> {
         case_id: Option<i64>,
         now: DateTime<Utc>,
         actor: &str,
-        event: &str,
+        event: AuditEvent,
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
         let mut st = self.tx.prepare_cached(
@@ -1629,7 +1671,7 @@ impl Tx<'_> {
     ///
     /// # Errors
     /// SQL errors.
-    pub fn thread_ids(&self, case_id: i64, audience: &str) -> Result<Vec<String>, StoreError> {
+    pub fn thread_ids(&self, case_id: i64, audience: Audience) -> Result<Vec<String>, StoreError> {
         let mut st = self.tx.prepare_cached(
             // At the same instant (one batch), what came in precedes what we sent in answer.
             "SELECT message_id, at FROM (
@@ -1670,6 +1712,9 @@ impl Tx<'_> {
             "closed_at" => "closed_at",
             other => return Err(StoreError::Data(format!("not a case field: {other}"))),
         };
+        let event: AuditEvent = field
+            .parse()
+            .map_err(|e: crate::case::kinds::UnknownName| StoreError::Data(e.to_string()))?;
         let old: Option<String> = self
             .tx
             .prepare_cached(&format!("SELECT {column} FROM cases WHERE id = ?1"))?
@@ -1683,7 +1728,7 @@ impl Tx<'_> {
             Some(case_id),
             now,
             actor,
-            field,
+            event,
             &serde_json::json!({"from": old, "to": value}),
         )
     }
@@ -1760,12 +1805,12 @@ impl Tx<'_> {
     pub fn arm_timer(
         &self,
         case_id: i64,
-        kind: &str,
+        kind: TimerKind,
         target: DateTime<Utc>,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.cancel_timers(case_id, &[kind], now, "replaced")?;
+        self.cancel_timers(case_id, &[kind], now, &TimerOutcome::Replaced)?;
         self.insert_timer(case_id, kind, target, due, now)
     }
 
@@ -1777,7 +1822,7 @@ impl Tx<'_> {
     pub fn insert_timer(
         &self,
         case_id: i64,
-        kind: &str,
+        kind: TimerKind,
         target: DateTime<Utc>,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -1795,9 +1840,9 @@ impl Tx<'_> {
     pub fn cancel_timers(
         &self,
         case_id: i64,
-        kinds: &[&str],
+        kinds: &[TimerKind],
         now: DateTime<Utc>,
-        why: &str,
+        why: &TimerOutcome,
     ) -> Result<(), StoreError> {
         let mut st = self.tx.prepare_cached(
             "UPDATE timers SET cancelled_at = ?3, outcome = ?4 WHERE case_id = ?1 AND kind = ?2 AND fired_at IS NULL AND cancelled_at IS NULL",
@@ -1827,7 +1872,7 @@ impl Tx<'_> {
         &self,
         id: i64,
         now: DateTime<Utc>,
-        outcome: &str,
+        outcome: &TimerOutcome,
     ) -> Result<(), StoreError> {
         self.tx.prepare_cached("UPDATE timers SET fired_at = ?2, outcome = ?3 WHERE id = ?1 AND fired_at IS NULL AND cancelled_at IS NULL")?.execute(
             params![id, ts(now), outcome],
@@ -1877,7 +1922,7 @@ impl Tx<'_> {
     pub fn count_outbound_to(
         &self,
         recipient: &str,
-        kind: &str,
+        kind: OutboundKind,
         since: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let mut st = self.tx.prepare_cached(
@@ -1945,7 +1990,7 @@ mod tests {
                     .map(|i| {
                         tx.enqueue(&NewOutbound {
                             case_id: None,
-                            kind: "ack",
+                            kind: OutboundKind::Ack,
                             automatic: true,
                             message_id: &format!("<m{i}@support.test>"),
                             envelope_from: "support@support.test",
@@ -1953,7 +1998,7 @@ mod tests {
                             subject: "s",
                             body: format!("body {i}").as_bytes(),
                             now: t0 + chrono::Duration::seconds(i),
-                            audience: "customer",
+                            audience: Audience::Customer,
                         })
                     })
                     .collect()
@@ -2001,7 +2046,7 @@ mod tests {
                 None,
                 DateTime::<Utc>::UNIX_EPOCH,
                 "system",
-                "marker",
+                AuditEvent::Quarantined,
                 &serde_json::json!({}),
             )
         })
@@ -2015,7 +2060,7 @@ mod tests {
             )
             .unwrap();
             r.query_row(
-                "SELECT COUNT(*) FROM audit WHERE event = 'marker'",
+                "SELECT COUNT(*) FROM audit WHERE event = 'quarantined'",
                 [],
                 |r| r.get::<_, i64>(0),
             )

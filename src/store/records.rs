@@ -12,7 +12,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
-use super::{ts, Reader, Store, StoreError, Tx};
+use super::columns::{col, col_opt};
+use super::{ser_opt_ts, ser_ts, ts, Reader, Store, StoreError, Tx};
+use crate::case::kinds::{
+    AuditEvent, MessageOutcome, OutboundKind, OutboundState, ParticipantRole, Visibility,
+};
 
 /// Why a case loses its personal data; also the marker written into the unique keys it had
 /// (`purged:<id>`), so they stay unique and say what happened.
@@ -29,6 +33,14 @@ impl Scrub {
         match self {
             Scrub::Purged => "purged",
             Scrub::Erased => "erased",
+        }
+    }
+
+    /// The audit event of a scrubbed case.
+    fn event(self) -> AuditEvent {
+        match self {
+            Scrub::Purged => AuditEvent::Purged,
+            Scrub::Erased => AuditEvent::Erased,
         }
     }
 }
@@ -59,7 +71,8 @@ pub struct QuarantineItem {
     pub uid: Option<u32>,
     pub reason: String,
     pub size: i64,
-    pub at: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub at: DateTime<Utc>,
 }
 
 /// A stored message, as retention lists it.
@@ -68,7 +81,8 @@ pub struct MessageItem {
     pub id: i64,
     /// The reference of its case (None: it belongs to none).
     pub reference: Option<String>,
-    pub received_at: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub received_at: DateTime<Utc>,
     pub raw_size: i64,
 }
 
@@ -133,9 +147,10 @@ pub struct PersonCase {
 pub struct ParticipantEntry {
     pub address: String,
     pub name: Option<String>,
-    pub role: String,
+    pub role: ParticipantRole,
     pub undeliverable: bool,
-    pub added_at: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub added_at: DateTime<Utc>,
 }
 
 /// An inbound message with everything stored about it (`raw` is written as a file).
@@ -148,17 +163,19 @@ pub struct StoredMessage {
     pub from_name: Option<String>,
     pub reply_address: Option<String>,
     pub subject: String,
-    pub sent_date: Option<String>,
-    pub received_at: String,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub sent_date: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "ser_ts")]
+    pub received_at: DateTime<Utc>,
     pub body_text: String,
     /// The text without quoted history and signature; `None` when it is all of `body_text`.
     pub reply_text: Option<String>,
     /// Attachment metadata as stored (JSON list of name, content type, size).
     pub attachments: serde_json::Value,
     pub robot: Option<String>,
-    pub outcome: String,
-    pub role: Option<String>,
-    pub visibility: String,
+    pub outcome: MessageOutcome,
+    pub role: Option<ParticipantRole>,
+    pub visibility: Visibility,
     pub note: Option<String>,
     pub raw_size: i64,
     #[serde(skip)]
@@ -170,13 +187,15 @@ pub struct StoredMessage {
 pub struct StoredOutbound {
     pub id: i64,
     pub case_id: Option<i64>,
-    pub kind: String,
+    pub kind: OutboundKind,
     pub message_id: String,
     pub recipient: String,
     pub subject: String,
-    pub status: String,
-    pub created_at: String,
-    pub sent_at: Option<String>,
+    pub status: OutboundState,
+    #[serde(serialize_with = "ser_ts")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub sent_at: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub body: Vec<u8>,
 }
@@ -186,15 +205,17 @@ pub struct StoredOutbound {
 pub struct RatingEntry {
     pub rating: u8,
     pub comment: Option<String>,
-    pub at: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub at: DateTime<Utc>,
 }
 
 /// An audit event.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditEntry {
-    pub at: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub at: DateTime<Utc>,
     pub actor: String,
-    pub event: String,
+    pub event: AuditEvent,
     pub detail: String,
 }
 
@@ -220,15 +241,15 @@ fn stored_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
         from_name: r.get(4)?,
         reply_address: r.get(5)?,
         subject: r.get(6)?,
-        sent_date: r.get(7)?,
-        received_at: r.get(8)?,
+        sent_date: col_opt(r, 7)?,
+        received_at: col(r, 8)?,
         body_text: r.get(9)?,
         reply_text: r.get(10)?,
         attachments: serde_json::from_str(&attachments).unwrap_or(serde_json::Value::Null),
         robot: r.get(12)?,
-        outcome: r.get(13)?,
-        role: r.get(14)?,
-        visibility: r.get(15)?,
+        outcome: col(r, 13)?,
+        role: col_opt(r, 14)?,
+        visibility: col(r, 15)?,
         note: r.get(16)?,
         raw_size: r.get(17)?,
         raw: r.get(18)?,
@@ -242,13 +263,13 @@ fn stored_outbound(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredOutbound> {
     Ok(StoredOutbound {
         id: r.get(0)?,
         case_id: r.get(1)?,
-        kind: r.get(2)?,
+        kind: col(r, 2)?,
         message_id: r.get(3)?,
         recipient: r.get(4)?,
         subject: r.get(5)?,
-        status: r.get(6)?,
-        created_at: r.get(7)?,
-        sent_at: r.get(8)?,
+        status: col(r, 6)?,
+        created_at: col(r, 7)?,
+        sent_at: col_opt(r, 8)?,
         body: r.get(9)?,
     })
 }
@@ -357,7 +378,7 @@ impl Reader<'_> {
                     uid: r.get(1)?,
                     reason: r.get(2)?,
                     size: r.get(3)?,
-                    at: r.get(4)?,
+                    at: col(r, 4)?,
                 })
             },
         )
@@ -438,13 +459,13 @@ impl Reader<'_> {
     ///
     /// # Errors
     /// SQL errors.
-    pub fn maintenance(&self, name: &str) -> Result<Option<(String, String)>, StoreError> {
+    pub fn maintenance(&self, name: &str) -> Result<Option<(DateTime<Utc>, String)>, StoreError> {
         Ok(self
             .conn
             .query_row(
                 "SELECT last_run_at, detail FROM maintenance WHERE name = ?1",
                 [name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((col(r, 0)?, r.get(1)?)),
             )
             .optional()?)
     }
@@ -502,9 +523,9 @@ impl Reader<'_> {
                     Ok(ParticipantEntry {
                         address: r.get(0)?,
                         name: r.get(1)?,
-                        role: r.get(2)?,
+                        role: col(r, 2)?,
                         undeliverable: r.get(3)?,
-                        added_at: r.get(4)?,
+                        added_at: col(r, 4)?,
                     })
                 },
             )?;
@@ -534,7 +555,7 @@ impl Reader<'_> {
                         Ok(RatingEntry {
                             rating: r.get(0)?,
                             comment: r.get(1)?,
-                            at: r.get(2)?,
+                            at: col(r, 2)?,
                         })
                     },
                 )
@@ -549,9 +570,9 @@ impl Reader<'_> {
                     [id],
                     |r| {
                         Ok(AuditEntry {
-                            at: r.get(0)?,
+                            at: col(r, 0)?,
                             actor: r.get(1)?,
-                            event: r.get(2)?,
+                            event: col(r, 2)?,
                             detail: r.get(3)?,
                         })
                     },
@@ -597,7 +618,7 @@ fn message_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageItem> {
     Ok(MessageItem {
         id: r.get(0)?,
         reference: r.get(1)?,
-        received_at: r.get(2)?,
+        received_at: col(r, 2)?,
         raw_size: r.get(3)?,
     })
 }
@@ -672,7 +693,7 @@ impl Store {
                         Some(case.id),
                         now,
                         actor,
-                        "legal_hold",
+                        AuditEvent::LegalHold,
                         &serde_json::json!({"reason": r}),
                     )?;
                 }
@@ -685,7 +706,7 @@ impl Store {
                         Some(case.id),
                         now,
                         actor,
-                        "legal_hold_released",
+                        AuditEvent::LegalHoldReleased,
                         &serde_json::json!({}),
                     )?;
                 }
@@ -745,11 +766,11 @@ impl Tx<'_> {
         let t = self.tx;
         let marker = how.as_str();
         // Addresses acting in the audit trail become their role on the case.
-        let roles: HashMap<String, String> = collect(
+        let roles: HashMap<String, ParticipantRole> = collect(
             t,
             "SELECT lower(address), role FROM participants WHERE case_id = ?1",
             [case_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, col(r, 1)?)),
         )?
         .into_iter()
         .collect();
@@ -772,24 +793,24 @@ impl Tx<'_> {
             "UPDATE ratings SET comment = NULL WHERE case_id = ?1",
             [case_id],
         )?;
-        let events: Vec<(i64, String, String, String)> = collect(
+        let events: Vec<(i64, String, AuditEvent, String)> = collect(
             t,
             "SELECT id, actor, event, detail FROM audit WHERE case_id = ?1",
             [case_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, col(r, 2)?, r.get(3)?)),
         )?;
         for (id, actor, event, detail) in &events {
             let actor = if actor.contains('@') {
                 roles
                     .get(&actor.to_lowercase())
-                    .cloned()
-                    .unwrap_or_else(|| "person".into())
+                    .map_or("person", |r| r.as_str())
+                    .to_string()
             } else {
                 actor.clone()
             };
             // A status change keeps where it went (reports measure time in each status);
             // every other detail may quote people, addresses or text and goes.
-            let kept = if event == "status" {
+            let kept = if *event == AuditEvent::Status {
                 let v: serde_json::Value = serde_json::from_str(detail).unwrap_or_default();
                 serde_json::json!({"from": v.get("from"), "to": v.get("to")})
             } else {
@@ -818,7 +839,7 @@ impl Tx<'_> {
             Some(case_id),
             now,
             actor,
-            marker,
+            how.event(),
             &serde_json::json!({
                 "messages": messages, "outbound": outbound, "participants": participants,
             }),

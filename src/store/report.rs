@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
-use super::{ts, NewOutbound, Reader, StoreError, Tx};
+use super::columns::col;
+use super::{ser_ts, ts, NewOutbound, Reader, StoreError, Tx};
+use crate::case::kinds::AuditEvent;
 
 /// A case as reports see it: its figures, never its text beyond the subject (blank once the
 /// case was purged or erased).
@@ -36,7 +38,8 @@ pub struct ReportRating {
     pub category: String,
     pub rating: u8,
     pub comment: Option<String>,
-    pub at: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub at: DateTime<Utc>,
 }
 
 const REPORT_COLS: &str = "id, reference, status, category, priority, subject, created_at, first_response_due, first_response_at, resolution_due, resolved_at, reopen_count, escalated_at, purged_at, erased_at";
@@ -115,7 +118,7 @@ impl Reader<'_> {
                 category: r.get(2)?,
                 rating: r.get(3)?,
                 comment: r.get(4)?,
-                at: r.get(5)?,
+                at: col(r, 5)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -194,7 +197,7 @@ impl Tx<'_> {
             None,
             mail.now,
             "system",
-            "digest_queued",
+            AuditEvent::DigestQueued,
             &serde_json::json!({"slot": slot, "to": mail.recipient, "from": ts(period_from), "until": ts(period_to)}),
         )?;
         Ok(true)

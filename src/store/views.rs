@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params_from_iter, OptionalExtension, ToSql};
 
-use super::{case_from_row, parse_ts, ts, CaseRow, Reader, StoreError, CASE_COLS};
+use super::columns::col;
+use super::{case_from_row, parse_ts, ser_ts, ts, CaseRow, Reader, StoreError, CASE_COLS};
 
 /// Which cases `mailcase cases` lists; every set field must match.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +73,8 @@ impl CaseView {
 pub struct RatingRow {
     pub rating: u8,
     pub comment: Option<String>,
-    pub at: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub at: DateTime<Utc>,
 }
 
 fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseView> {
@@ -213,7 +215,7 @@ impl Reader<'_> {
                     Ok(RatingRow {
                         rating: r.get(0)?,
                         comment: r.get(1)?,
-                        at: r.get(2)?,
+                        at: col(r, 2)?,
                     })
                 },
             )
