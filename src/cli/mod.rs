@@ -241,6 +241,11 @@ fn short_time(t: &str) -> String {
     t.chars().take(19).collect::<String>().replace('T', " ")
 }
 
+/// A UTC time as people read it, as [`short_time`] shows it stored: `2026-11-23 10:00:05`.
+fn short_utc(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

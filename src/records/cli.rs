@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::{erase, export, normalize_address, retention, RecordsError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{ts, Store};
 
 /// Who ran a command, for the audit log: `cli:<login>`.
 pub fn actor() -> String {
@@ -142,7 +142,11 @@ pub fn purge(
             writeln!(
                 out,
                 "  case {}  {} / {}  closed {}  (kept {} days)",
-                d.case.reference, d.case.category, d.case.priority, d.case.closed_at, d.days
+                d.case.reference,
+                d.case.category,
+                d.case.priority,
+                ts(d.case.closed_at),
+                d.days
             )?;
         }
         for h in &plan.held {

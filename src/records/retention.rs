@@ -82,8 +82,8 @@ pub fn plan(
         .closed_cases_unheld()?
         .into_iter()
         .filter_map(|case| {
-            let days = policy.closed_case_days(&case.category, &case.priority)?;
-            let until = parse_ts(&case.closed_at)? + Duration::days(i64::from(days));
+            let days = policy.closed_case_days(case.category.as_str(), case.priority.as_str())?;
+            let until = case.closed_at + Duration::days(i64::from(days));
             (ts(until) <= now_s).then_some(DueCase { case, days })
         })
         .collect();

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{ts, Reader, Store, StoreError, Tx};
+use crate::case::{Category, Priority, Status};
 
 /// Why a case loses its personal data; also the marker written into the unique keys it had
 /// (`purged:<id>`), so they stay unique and say what happened.
@@ -38,9 +39,10 @@ impl Scrub {
 pub struct ClosedCase {
     pub id: i64,
     pub reference: String,
-    pub category: String,
-    pub priority: String,
-    pub closed_at: String,
+    pub category: Category,
+    pub priority: Priority,
+    #[serde(serialize_with = "super::values::ser_time")]
+    pub closed_at: DateTime<Utc>,
 }
 
 /// A case under legal hold.
@@ -115,8 +117,10 @@ pub struct PersonCase {
     /// `customer` when the case is theirs, else `participant`.
     pub relation: String,
     pub legal_hold: Option<String>,
-    pub purged_at: Option<String>,
-    pub erased_at: Option<String>,
+    #[serde(serialize_with = "super::values::ser_opt_time")]
+    pub purged_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "super::values::ser_opt_time")]
+    pub erased_at: Option<DateTime<Utc>>,
     /// Participant entries of this address on the case.
     pub participant_entries: Vec<ParticipantEntry>,
     /// Their own case: every message; someone else's: the messages this address sent.
@@ -281,9 +285,9 @@ impl Reader<'_> {
                 Ok(ClosedCase {
                     id: r.get(0)?,
                     reference: r.get(1)?,
-                    category: r.get(2)?,
-                    priority: r.get(3)?,
-                    closed_at: r.get(4)?,
+                    category: super::values::category(r, 2, "cases.category")?,
+                    priority: super::values::priority(r, 3, "cases.priority")?,
+                    closed_at: super::values::time(r, 4, "cases.closed_at")?,
                 })
             },
         )
@@ -463,7 +467,13 @@ impl Reader<'_> {
             let (legal_hold, purged_at, erased_at) = c.query_row(
                 "SELECT legal_hold, purged_at, erased_at FROM cases WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        super::values::opt_time(r, 1, "cases.purged_at")?,
+                        super::values::opt_time(r, 2, "cases.erased_at")?,
+                    ))
+                },
             )?;
             let own = case.customer_address.eq_ignore_ascii_case(address);
             let participant_entries = collect(
@@ -811,19 +821,19 @@ impl Tx<'_> {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let status: String =
+        let status =
             self.tx
                 .query_row("SELECT status FROM cases WHERE id = ?1", [case_id], |r| {
-                    r.get(0)
+                    super::values::status(r, 0, "cases.status")
                 })?;
-        if status == "closed" {
+        if status == Status::Closed {
             return Ok(false);
         }
         self.tx.execute(
             "UPDATE cases SET closed_at = COALESCE(closed_at, ?2) WHERE id = ?1",
             params![case_id, ts(now)],
         )?;
-        self.set_status(case_id, &status, "closed", actor, reason, now)?;
+        self.set_status(case_id, status, Status::Closed, actor, reason, now)?;
         Ok(true)
     }
 
