@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::replies::{ids_header, thunderbird_reply, wait_mail};
 use common::*;
 use mailcase::case::kinds::{AuditEvent, MessageOutcome, OutboundKind};
+use mailcase::case::Status;
 use mailcase::parse::InboundMessage;
 
 const ANN_ONLY: &str = r#"
@@ -400,7 +401,7 @@ async fn a_forged_from_with_a_strangers_reply_to_registers_nobody_new_and_cannot
     )
     .await;
     wait_for("resolved", WAIT, || async {
-        (w.case_of(&customer).status == "resolved").then_some(())
+        (w.case_of(&customer).status == Status::Resolved).then_some(())
     })
     .await;
     let resolved_mail = wait_mail(&w, &customer, 2).await;
@@ -427,7 +428,11 @@ async fn a_forged_from_with_a_strangers_reply_to_registers_nobody_new_and_cannot
     })
     .await;
     let now = w.case_of(&customer);
-    assert_eq!(now.status, "resolved", "only the customer closes the case");
+    assert_eq!(
+        now.status,
+        Status::Resolved,
+        "only the customer closes the case"
+    );
     assert_eq!(
         audit_events(&w, case.id, AuditEvent::ClosingRefused).len(),
         1
@@ -446,7 +451,7 @@ async fn a_forged_from_with_a_strangers_reply_to_registers_nobody_new_and_cannot
     )
     .await;
     wait_for("closed by the customer", WAIT, || async {
-        (w.case_of(&customer).status == "closed").then_some(())
+        (w.case_of(&customer).status == Status::Closed).then_some(())
     })
     .await;
     d.stop().await;

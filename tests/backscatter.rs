@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::replies::thunderbird_reply;
 use common::*;
+use mailcase::case::Status;
 
 const AGENTS: &str = r#"
 [[agents.members]]
@@ -96,7 +97,7 @@ async fn a_complaint_flagged_as_spam_opens_a_case_without_acknowledgment_and_war
 
     // The case stands (nothing lost), audited as suspected spam, never acknowledged.
     let case = w.case_of(&victim);
-    assert_eq!(case.status, "new", "not acknowledged");
+    assert_eq!(case.status, Status::New, "not acknowledged");
     let events = case_events(&w, &victim);
     let suspected = events
         .iter()
@@ -211,7 +212,7 @@ async fn dmarc_failure_in_our_authentication_results_means_no_acknowledgment_and
     w.wait_inbox_empty().await;
 
     let case = w.case_of(&victim);
-    assert_eq!(case.status, "new", "not acknowledged");
+    assert_eq!(case.status, Status::New, "not acknowledged");
     let events = case_events(&w, &victim);
     assert!(
         events.iter().any(|(e, d)| *e == AuditEvent::SuspectedSpam

@@ -17,6 +17,7 @@ use std::time::Duration;
 use common::replies::*;
 use common::*;
 use mailcase::case::kinds::MessageOutcome;
+use mailcase::case::Status;
 use mailcase::parse::InboundMessage;
 
 const CONFIG: &str = r#"
@@ -108,7 +109,7 @@ async fn case_of(w: &World, customer: &str, n: usize) -> Vec<mailcase::store::Ca
     .await
 }
 
-async fn wait_status(w: &World, reference: &str, status: &str) {
+async fn wait_status(w: &World, reference: &str, status: Status) {
     wait_for(&format!("{reference} {status}"), WAIT, || async {
         let c = w.store().read().case_by_reference(reference).unwrap()?;
         (c.status == status).then_some(())
@@ -158,7 +159,7 @@ async fn fill() -> Filled {
     // Back to today: its first-response target passed long ago, so the scheduler escalates it.
     clock.advance(ten_days);
     wake.notify_one();
-    wait_status(&w, &outage, "escalated").await;
+    wait_status(&w, &outage, Status::Escalated).await;
 
     // Today: Bob's billing complaint, with markup that must stay text.
     let bob = w.customer("bob");
@@ -194,7 +195,7 @@ async fn fill() -> Filled {
         "#resolve\r\nHello Bob, we refunded the second payment today.\r\n\r\nAnn",
     );
     w.send_raw(&w.ann, &agent_address, answer.as_bytes()).await;
-    wait_status(&w, &billing, "resolved").await;
+    wait_status(&w, &billing, Status::Resolved).await;
 
     // Bob rates the handling from the feedback request.
     let request = mail_about(&w, &bob, &billing, "how satisfied are you").await;

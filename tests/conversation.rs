@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::replies::*;
 use common::*;
 use mailcase::case::kinds::{Audience, AuditEvent, MessageOutcome, TimerKind, Visibility};
+use mailcase::case::Status;
 use mailcase::parse::InboundMessage;
 use mailcase::store::CaseRow;
 
@@ -202,7 +203,7 @@ async fn agents_get_the_case_card_and_a_thunderbird_answer_reaches_the_customer_
     );
 
     let case = c.case();
-    assert_eq!(case.status, "in_progress");
+    assert_eq!(case.status, Status::InProgress);
     assert!(
         case.first_response_at.is_some(),
         "first-response clock stopped"
@@ -241,7 +242,7 @@ async fn outlook_wait_then_gmail_customer_reply_comes_back_to_the_agents_in_thei
         "Outlook header block stripped"
     );
     assert!(!question.subject.contains("AW:"), "{}", question.subject);
-    assert_eq!(c.case().status, "waiting_on_customer");
+    assert_eq!(c.case().status, Status::WaitingOnCustomer);
 
     // Jane answers from Gmail, to the address in Reply-To.
     let raw = gmail_reply(&c.customer, "Jane Doe", question, "Sure: 4242.\nThanks!");
@@ -260,7 +261,7 @@ async fn outlook_wait_then_gmail_customer_reply_comes_back_to_the_agents_in_thei
     assert!(fwd.subject.contains(&c.case.reference));
     assert_eq!(
         c.case().status,
-        "in_progress",
+        Status::InProgress,
         "the customer's reply resumes the case"
     );
     c.stop().await;
@@ -292,7 +293,7 @@ async fn a_note_never_reaches_the_customer_and_an_unknown_command_goes_back_to_t
         bounce.text
     );
     assert!(bounce.text.contains("#resolve"), "help lists the commands");
-    assert_eq!(c.case().status, "acknowledged", "nothing changed");
+    assert_eq!(c.case().status, Status::Acknowledged, "nothing changed");
 
     // The customer only ever got the acknowledgment: nothing else was queued to them.
     let out = c.w.store().read().outbox(Some(c.case.id)).unwrap();
@@ -369,7 +370,8 @@ async fn strangers_and_forged_tokens_never_get_into_a_case() {
     .await;
     let case = c.case();
     assert_eq!(
-        case.status, "acknowledged",
+        case.status,
+        Status::Acknowledged,
         "nobody but an agent changes the case"
     );
     let msgs = c.w.store().read().messages_of_case(case.id).unwrap();
@@ -409,7 +411,7 @@ async fn resolve_tells_the_customer_and_their_reply_reopens_the_case_and_tells_t
     );
     assert!(answer.text.contains("14 days"), "{}", answer.text);
     let case = c.case();
-    assert_eq!(case.status, "resolved");
+    assert_eq!(case.status, Status::Resolved);
     assert!(case.resolved_at.is_some());
 
     // Jane is not satisfied and replies with Apple Mail.
@@ -434,7 +436,7 @@ async fn resolve_tells_the_customer_and_their_reply_reopens_the_case_and_tells_t
     assert!(fwd.text.contains("still see both payments"));
     assert!(!fwd.text.contains("Sent from my iPhone"), "{}", fwd.text);
     let case = c.case();
-    assert_eq!(case.status, "in_progress");
+    assert_eq!(case.status, Status::InProgress);
     assert_eq!(case.reopen_count, 1);
     let audit = c.w.store().read().audit_of_case(Some(case.id)).unwrap();
     assert!(audit.iter().any(|a| a.event == AuditEvent::Reopened));
@@ -464,7 +466,7 @@ async fn an_agent_writing_into_the_customer_thread_is_not_relayed_and_is_told_wh
         "{}",
         ann[1].text
     );
-    assert_eq!(c.case().status, "acknowledged");
+    assert_eq!(c.case().status, Status::Acknowledged);
     c.stop().await;
 }
 
@@ -502,7 +504,7 @@ async fn a_reply_after_the_reopen_window_opens_a_new_linked_case() {
     let raw = thunderbird_reply(&c.w.ann, "Ann Agent", &c.card, "#resolve\r\nRefunded.");
     c.reply(&c.w.ann, &c.card, raw).await;
     let mails = wait_mail(&c.w, &c.customer, 2).await;
-    assert_eq!(c.case().status, "resolved");
+    assert_eq!(c.case().status, Status::Resolved);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let raw = gmail_reply(
         &c.customer,
@@ -522,7 +524,7 @@ async fn a_reply_after_the_reopen_window_opens_a_new_linked_case() {
         "{}",
         jane[2].subject
     );
-    assert_eq!(c.case().status, "resolved");
+    assert_eq!(c.case().status, Status::Resolved);
     let ann = wait_mail(&c.w, &c.w.ann, 2).await;
     let card = ann
         .iter()
@@ -543,7 +545,7 @@ async fn a_reply_after_the_reopen_window_opens_a_new_linked_case() {
     );
     c.reply(&c.w.ann, &c.card, raw).await;
     wait_for("reopened by #reopen", WAIT, || async {
-        (c.case().status == "in_progress").then_some(())
+        (c.case().status == Status::InProgress).then_some(())
     })
     .await;
     assert_eq!(c.case().reopen_count, 1);
@@ -594,12 +596,9 @@ async fn escalation_priority_category_and_assignment_by_command() {
                     && t.cancelled_at.is_none()
             })
             .expect("an active breach timer");
-    assert_eq!(
-        Some(mailcase::store::ts(breach.target_at)),
-        case.first_response_due
-    );
+    assert_eq!(Some(breach.target_at), case.first_response_due);
     let due = breach.target_at;
-    let created = mailcase::store::parse_ts(&case.created_at).unwrap();
+    let created = case.created_at;
     assert!(
         due - created <= chrono::Duration::hours(2) + chrono::Duration::minutes(1),
         "{due}"
@@ -624,7 +623,7 @@ async fn escalation_priority_category_and_assignment_by_command() {
         "internal reason stays internal"
     );
     let case = c.case();
-    assert_eq!(case.status, "escalated");
+    assert_eq!(case.status, Status::Escalated);
     let audit = c.w.store().read().audit_of_case(Some(case.id)).unwrap();
     assert!(audit.iter().any(|r| r.event == AuditEvent::Status
         && r.actor == c.w.bob
@@ -655,7 +654,7 @@ async fn an_agents_out_of_office_reply_to_a_card_is_recorded_and_never_answered(
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         c.case().status,
-        "acknowledged",
+        Status::Acknowledged,
         "a robot's #resolve is not a command"
     );
     assert_eq!(
@@ -679,7 +678,7 @@ async fn an_answer_that_asks_a_question_waits_on_the_customer() {
     c.reply(&c.w.ann, &c.card, raw).await;
     wait_mail(&c.w, &c.customer, 2).await;
     let case = c.case();
-    assert_eq!(case.status, "waiting_on_customer");
+    assert_eq!(case.status, Status::WaitingOnCustomer);
     assert!(case.sla_paused_at.is_some(), "the SLA clock is paused");
     c.stop().await;
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::*;
 use mailcase::case::kinds::{AuditEvent, OutboundState};
 use mailcase::case::Reference;
+use mailcase::case::Status;
 
 const T: Duration = Duration::from_secs(60);
 
@@ -36,7 +37,7 @@ async fn a_complaint_gets_one_case_and_one_acknowledgment_with_its_reference() {
     let case = &cases[0];
     assert_eq!(case.category, "billing");
     assert_eq!(case.priority, "normal");
-    assert_eq!(case.status, "acknowledged");
+    assert_eq!(case.status, Status::Acknowledged);
     assert_eq!(case.customer_address, alice);
     assert_eq!(case.customer_name.as_deref(), Some("Alice Example"));
     let r = Reference::find_in_subject(&ack.subject, "CMP").expect("reference tag in subject");

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use common::replies::*;
 use common::*;
 use mail_parser::{MessageParser, MimeHeaders};
+use mailcase::case::Status;
 
 const EXTRA: &str = r#"
 [[agents.members]]
@@ -271,7 +272,7 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
     // Nobody answers Max: at 12:05 his 2-hour target is breached and the case escalated.
     jump(&clock, &wake, chrono::Duration::minutes(65)).await;
     wait_for("Max's case escalated", WAIT, || async {
-        (w.case_of(&max).status == "escalated").then_some(())
+        (w.case_of(&max).status == Status::Escalated).then_some(())
     })
     .await;
 

@@ -8,9 +8,13 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where a case stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Where every case starts.
+    #[default]
     New,
     Acknowledged,
     InProgress,

@@ -6,16 +6,16 @@ use std::io::Write;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{find_case, short_at, short_time, write_table, CliError};
+use super::{find_case, short_utc, write_table, CliError};
 use crate::business_time::BusinessCalendar;
 use crate::case::kinds::{
     Audience, AuditEvent, MessageOutcome, OutboundKind, OutboundState, ParticipantRole, TimerKind,
     TimerOutcome, Visibility,
 };
-use crate::case::Status;
+use crate::case::{Category, Priority, Status};
 use crate::config::{Config, HumanDuration};
 use crate::store::{
-    ser_opt_ts, ser_ts, AuditRow, CaseFilter, CaseView, MessageRow, OutboxStatus, RatingRow,
+    ser_opt_ts, ser_ts, ts, AuditRow, CaseFilter, CaseView, MessageRow, OutboxStatus, RatingRow,
     Reader, Store, TimerRow,
 };
 
@@ -116,17 +116,21 @@ pub fn filter(cfg: &Config, a: &CasesArgs, now: DateTime<Utc>) -> Result<CaseFil
         status: a
             .status
             .as_deref()
-            .map(|s| known("status", s, &statuses))
+            .map(|s| {
+                known("status", s, &statuses)?
+                    .parse()
+                    .map_err(CliError::Usage)
+            })
             .transpose()?,
         category: a
             .category
             .as_deref()
-            .map(|s| known("category", s, &categories))
+            .map(|s| known("category", s, &categories).map(Category::from))
             .transpose()?,
         priority: a
             .priority
             .as_deref()
-            .map(|s| known("priority", s, &priorities))
+            .map(|s| known("priority", s, &priorities).map(Priority::from))
             .transpose()?,
         customer: a.customer.as_deref().map(|c| c.trim().to_lowercase()),
         since: a
@@ -172,26 +176,27 @@ const CSV_COLUMNS: [&str; 19] = [
 fn csv_row(v: &CaseView, overdue: bool) -> [String; 19] {
     let c = &v.case;
     let o = |s: &Option<String>| s.clone().unwrap_or_default();
+    let t = |t: &Option<DateTime<Utc>>| t.map(ts).unwrap_or_default();
     [
         c.reference.clone(),
-        c.status.clone(),
-        c.category.clone(),
-        c.priority.clone(),
+        c.status.to_string(),
+        c.category.to_string(),
+        c.priority.to_string(),
         c.customer_address.clone(),
         o(&c.customer_name),
         c.subject.clone(),
-        c.created_at.clone(),
-        c.updated_at.clone(),
-        o(&c.first_response_due),
-        o(&c.first_response_at),
-        o(&c.resolution_due),
-        o(&c.resolved_at),
+        ts(c.created_at),
+        ts(c.updated_at),
+        t(&c.first_response_due),
+        t(&c.first_response_at),
+        t(&c.resolution_due),
+        t(&c.resolved_at),
         o(&c.assignee),
         overdue.to_string(),
-        o(&v.escalated_at),
+        t(&v.escalated_at),
         o(&v.legal_hold),
-        o(&v.purged_at),
-        o(&v.erased_at),
+        t(&v.purged_at),
+        t(&v.erased_at),
     ]
 }
 
@@ -252,14 +257,14 @@ pub fn list(
         .map(|v| {
             let c = &v.case;
             let due = if c.first_response_at.is_none() {
-                c.first_response_due.as_deref()
+                c.first_response_due
             } else {
-                c.resolution_due.as_deref()
+                c.resolution_due
             };
             let due = match (due, v.overdue(now)) {
-                (Some(d), true) => format!("{} OVERDUE", short_time(d)),
-                (Some(d), false) if !matches!(c.status.as_str(), "resolved" | "closed") => {
-                    short_time(d)
+                (Some(d), true) => format!("{} OVERDUE", short_utc(&d)),
+                (Some(d), false) if !matches!(c.status, Status::Resolved | Status::Closed) => {
+                    short_utc(&d)
                 }
                 _ => "-".into(),
             };
@@ -267,15 +272,15 @@ pub fn list(
             let status = if v.loop_stopped_at.is_some() {
                 format!("{} STOPPED", c.status)
             } else {
-                c.status.clone()
+                c.status.to_string()
             };
             vec![
                 c.reference.clone(),
                 status,
-                c.category.clone(),
-                c.priority.clone(),
+                c.category.to_string(),
+                c.priority.to_string(),
                 personal(v, &c.customer_address),
-                short_time(&c.created_at),
+                short_utc(&c.created_at),
                 due,
                 personal(v, &c.subject).chars().take(60).collect(),
             ]
@@ -576,7 +581,7 @@ fn indent(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
 }
 
 fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
-    let at = short_at(e.at);
+    let at = short_utc(&e.at);
     match &e.what {
         What::Message {
             number,
@@ -634,12 +639,12 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
             outcome,
         } => {
             let when = if due_at == target_at {
-                format!("due {}", short_at(*target_at))
+                format!("due {}", short_utc(target_at))
             } else {
                 format!(
                     "due {} (send window; target {})",
-                    short_at(*due_at),
-                    short_at(*target_at)
+                    short_utc(due_at),
+                    short_utc(target_at)
                 )
             };
             writeln!(
@@ -664,7 +669,7 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
         } => {
             let delivery = match (status, sent_at) {
                 (OutboundState::Sent, Some(s)) => {
-                    format!("sent {} after {attempts} attempt(s)", short_at(*s))
+                    format!("sent {} after {attempts} attempt(s)", short_utc(s))
                 }
                 _ => format!("{status}, {attempts} attempt(s)"),
             };
@@ -702,7 +707,7 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
 fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
     let v = &r.case;
     let c = &v.case;
-    let dash = |s: &Option<String>| s.as_deref().map(short_time).unwrap_or("-".into());
+    let dash = |t: &Option<DateTime<Utc>>| t.as_ref().map(short_utc).unwrap_or("-".into());
     writeln!(out, "{}  {}", c.reference, personal(v, &c.subject))?;
     writeln!(
         out,
@@ -720,7 +725,7 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
     writeln!(
         out,
         "opened {}  first response due {}  answered {}  resolution due {}{}",
-        short_time(&c.created_at),
+        short_utc(&c.created_at),
         dash(&c.first_response_due),
         dash(&c.first_response_at),
         dash(&c.resolution_due),
@@ -730,7 +735,7 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
         writeln!(
             out,
             "relaying stopped {} as a mail loop: nothing is sent on this case until `mailcase resume {}`",
-            short_time(at),
+            short_utc(at),
             c.reference
         )?;
     }
@@ -741,8 +746,7 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
         dash(&c.resolved_at),
         c.reopen_count,
         c.sla_paused_at
-            .as_deref()
-            .map(|p| format!("  SLA clock paused since {}", short_time(p)))
+            .map(|p| format!("  SLA clock paused since {}", short_utc(&p)))
             .unwrap_or_default(),
         r.linked_case
             .as_deref()
@@ -756,10 +760,10 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
         writeln!(
             out,
             "personal data erased {} (data-protection request)",
-            short_time(t)
+            short_utc(t)
         )?;
     } else if let Some(t) = &v.purged_at {
-        writeln!(out, "personal data purged {} (retention)", short_time(t))?;
+        writeln!(out, "personal data purged {} (retention)", short_utc(t))?;
     }
     if let Some(rt) = &r.rating {
         writeln!(

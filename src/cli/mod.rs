@@ -236,13 +236,8 @@ fn write_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> st
     out.write_all(aligned_table(header, rows).as_bytes())
 }
 
-/// A stored UTC time as people read it: `2026-11-23 10:00:05`.
-fn short_time(t: &str) -> String {
-    t.chars().take(19).collect::<String>().replace('T', " ")
-}
-
-/// [`short_time`] of a time: to the second, UTC.
-fn short_at(t: chrono::DateTime<chrono::Utc>) -> String {
+/// A UTC time as people read it: `2026-11-23 10:00:05`.
+fn short_utc(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 

@@ -13,7 +13,7 @@ use crate::pipeline::{case_mail_context, excerpt, format_local, human_size, prom
 use crate::render::{
     self, AckContext, AttachmentInfo, HistoryLine, MailContext, RatingLink, Rendered, Renderer,
 };
-use crate::store::{parse_ts, CaseView, MessageRow, Reader, Store};
+use crate::store::{CaseView, MessageRow, Reader, Store};
 use crate::thread::subject;
 use crate::thread::token::TokenKey;
 
@@ -161,16 +161,13 @@ fn mail_context(
             .unwrap_or_default();
     }
     let (kind, due) = if case.first_response_at.is_none() {
-        ("first response", case.first_response_due.as_deref())
+        ("first response", case.first_response_due)
     } else {
-        ("resolution", case.resolution_due.as_deref())
+        ("resolution", case.resolution_due)
     };
     m.sla_kind = kind.into();
     if name == "agent_sla_warning" {
-        m.due_local = due
-            .and_then(parse_ts)
-            .map(|d| format_local(d, cal))
-            .unwrap_or_default();
+        m.due_local = due.map(|d| format_local(d, cal)).unwrap_or_default();
     }
     m.history = messages
         .iter()
@@ -234,13 +231,11 @@ fn ack_context(
         category_label: m.category_label,
         priority_label: m.priority_label,
         promise: cfg
-            .priority(&case.priority)
+            .priority(case.priority.as_str())
             .map(|p| promise_text(p.first_response.0, p.clock))
             .unwrap_or_default(),
         due_local: case
             .first_response_due
-            .as_deref()
-            .and_then(parse_ts)
             .map(|d| format_local(d, cal))
             .unwrap_or_default(),
         excerpt: first

@@ -20,12 +20,12 @@ use crate::case::kinds::{
     Audience, AuditEvent, MessageOutcome, OutboundKind, ParticipantRole, Visibility,
 };
 use crate::case::status::{transition, CaseEvent, Status};
-use crate::case::Reference;
+use crate::case::{Category, Priority, Reference};
 use crate::config::{AgentConfig, AgentVerify};
 use crate::outbox::compose::{self, OutAttachment, Outgoing, Recipient};
 use crate::parse::{self, InboundMessage};
 use crate::render::{help_lines, AttachmentInfo, HistoryLine, MailContext};
-use crate::store::{parse_ts, CaseRow, NewMessage, NewOutbound, StoreError, Tx};
+use crate::store::{ts, CaseChange, CaseRow, NewMessage, NewOutbound, StoreError, Tx};
 use crate::thread::subject;
 use crate::thread::token::Role;
 
@@ -50,10 +50,6 @@ impl<'t> Ctx<'_, 't> {
 
     fn reference(&self, case: &CaseRow) -> Result<Reference, StoreError> {
         Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))
-    }
-
-    fn status(case: &CaseRow) -> Result<Status, StoreError> {
-        case.status.parse().map_err(StoreError::Data)
     }
 
     /// The values every case template sees, filled from the case.
@@ -164,7 +160,7 @@ impl<'t> Ctx<'_, 't> {
         })?;
         // Status updates are due an interval after our last public word to the customer.
         self.tx
-            .set_case_time(case.id, "last_public_at", Some(self.now))?;
+            .update_case(case.id, &CaseChange::LastPublicAt(Some(self.now)))?;
         Ok(true)
     }
 
@@ -369,7 +365,7 @@ impl<'t> Ctx<'_, 't> {
     ) -> Result<(), StoreError> {
         if from != to {
             self.tx
-                .set_status(case.id, from.as_str(), to.as_str(), actor, reason, self.now)?;
+                .set_status(case.id, from, to, actor, reason, self.now)?;
             // The SLA bookkeeping reads the case as it is now (an earlier change in the same
             // message may have moved a deadline).
             let current = self.tx.case_by_id(case.id)?.unwrap_or_else(|| case.clone());
@@ -388,9 +384,9 @@ pub fn case_mail_context(
     calendar: &crate::business_time::BusinessCalendar,
     case: &CaseRow,
 ) -> MailContext {
-    let prio = cfg.priority(&case.priority);
+    let prio = cfg.priority(case.priority.as_str());
     let due = if case.first_response_at.is_none() {
-        case.first_response_due.as_deref().and_then(parse_ts)
+        case.first_response_due
     } else {
         None
     };
@@ -400,14 +396,14 @@ pub fn case_mail_context(
         customer_name: case.customer_name.clone().filter(|n| !n.trim().is_empty()),
         customer_address: case.customer_address.clone(),
         subject: subject::base_subject(&case.subject, &cfg.support.reference_prefix),
-        status: case.status.clone(),
+        status: case.status.to_string(),
         category_label: cfg
-            .category(&case.category)
+            .category(case.category.as_str())
             .and_then(|c| c.label.clone())
-            .unwrap_or_else(|| case.category.clone()),
+            .unwrap_or_else(|| case.category.to_string()),
         priority_label: prio
             .and_then(|p| p.label.clone())
-            .unwrap_or_else(|| case.priority.clone()),
+            .unwrap_or_else(|| case.priority.to_string()),
         promise: prio
             .map(|p| promise_text(p.first_response.0, p.clock))
             .unwrap_or_default(),
@@ -498,7 +494,7 @@ pub(super) fn from_customer_side(
     if c.engine.config.agent(&from).is_some() && from != case.customer_address {
         return from_agent_side(c, case, msg, item, false);
     }
-    let status = Ctx::status(case)?;
+    let status = case.status;
     // Who the sender is comes from From alone: Reply-To is whatever the sender wrote, so a
     // mail with the customer's From and a stranger's Reply-To neither makes the stranger the
     // customer nor registers them on the case (docs/design.md invariants 4 and 6).
@@ -526,8 +522,7 @@ pub(super) fn from_customer_side(
     if matches!(status, Status::Resolved | Status::Closed) {
         let window = Duration::from_std(c.engine.config.conversation.reopen_window.0)
             .unwrap_or(Duration::days(14));
-        let resolved_at = case.resolved_at.as_deref().and_then(parse_ts);
-        if resolved_at.is_some_and(|t| c.now - t <= window) {
+        if case.resolved_at.is_some_and(|t| c.now - t <= window) {
             reopened = true;
         } else {
             // Too late to reopen: a new case, linked, so the history is one step away.
@@ -590,12 +585,12 @@ pub(super) fn from_customer_side(
             c.now,
             &actor,
             AuditEvent::Reopened,
-            &serde_json::json!({"by": "customer reply", "resolved_at": case.resolved_at}),
+            &serde_json::json!({"by": "customer reply", "resolved_at": case.resolved_at.map(ts)}),
         )?;
     }
 
     let mut current = case.clone();
-    current.status = to.as_str().to_string();
+    current.status = to;
     let (attachments, files) = forwarded_attachments(c.engine, &item.raw);
     let mut m = c.mail_ctx(&current);
     m.text = visible(msg);
@@ -993,45 +988,58 @@ pub(super) fn from_agent_side(
     let mut reason = None;
     for cmd in &p.commands {
         match cmd {
-            Command::Priority(n) if *n != current.priority => {
-                raised = rank(c.engine, n) < rank(c.engine, &current.priority);
-                c.tx.set_case_field(case.id, "priority", Some(n), &from, c.now)?;
-                current.priority = n.clone();
+            Command::Priority(n) if current.priority != n.as_str() => {
+                raised = rank(c.engine, n) < rank(c.engine, current.priority.as_str());
+                let priority = Priority::new(n.as_str());
+                c.tx.update_case_audited(
+                    case.id,
+                    &CaseChange::Priority(priority.clone()),
+                    &from,
+                    c.now,
+                )?;
+                current.priority = priority;
                 if current.first_response_at.is_none() {
                     if let Some(pr) = cfg.priority(n) {
                         let due = c
                             .engine
                             .calendar
                             .deadline(c.now, pr.first_response.0, pr.clock);
-                        let old = current.first_response_due.as_deref().and_then(parse_ts);
-                        if old.is_none_or(|o| due < o) {
-                            let v = crate::store::ts(due);
-                            c.tx.set_case_field(
+                        if current.first_response_due.is_none_or(|o| due < o) {
+                            c.tx.update_case_audited(
                                 case.id,
-                                "first_response_due",
-                                Some(&v),
+                                &CaseChange::FirstResponseDue(Some(due)),
                                 &from,
                                 c.now,
                             )?;
-                            current.first_response_due = Some(v);
+                            current.first_response_due = Some(due);
                         }
                     }
                 }
                 if let Some((r, clock)) = cfg.priority(n).and_then(|p| p.resolution_target()) {
                     let due = c.engine.calendar.deadline(c.now, r, clock);
-                    let old = current.resolution_due.as_deref().and_then(parse_ts);
-                    if old.is_none_or(|o| due < o) {
-                        c.tx.set_case_time(case.id, "resolution_due", Some(due))?;
-                        current.resolution_due = Some(crate::store::ts(due));
+                    if current.resolution_due.is_none_or(|o| due < o) {
+                        c.tx.update_case(case.id, &CaseChange::ResolutionDue(Some(due)))?;
+                        current.resolution_due = Some(due);
                     }
                 }
             }
-            Command::Category(n) if *n != current.category => {
-                c.tx.set_case_field(case.id, "category", Some(n), &from, c.now)?;
-                current.category = n.clone();
+            Command::Category(n) if current.category != n.as_str() => {
+                let category = Category::new(n.as_str());
+                c.tx.update_case_audited(
+                    case.id,
+                    &CaseChange::Category(category.clone()),
+                    &from,
+                    c.now,
+                )?;
+                current.category = category;
             }
             Command::Assign(a) => {
-                c.tx.set_case_field(case.id, "assignee", Some(a), &from, c.now)?;
+                c.tx.update_case_audited(
+                    case.id,
+                    &CaseChange::Assignee(Some(a.clone())),
+                    &from,
+                    c.now,
+                )?;
                 current.assignee = Some(a.clone());
             }
             Command::Escalate(r) => reason = r.clone(),
@@ -1040,7 +1048,7 @@ pub(super) fn from_agent_side(
     }
 
     // State changes, in a fixed order: the answer itself, then the command's event.
-    let mut status = Ctx::status(&current)?;
+    let mut status = current.status;
     let mut events: Vec<(CaseEvent, &str)> = Vec::new();
     if p.has("reopen") {
         events.push((CaseEvent::Reopen, "#reopen"));
@@ -1084,7 +1092,7 @@ pub(super) fn from_agent_side(
         }
         status = next;
     }
-    current.status = status.as_str().to_string();
+    current.status = status;
     if relay.is_some() {
         c.tx.set_first_response(case.id, c.now)?;
         if current.first_response_at.is_none() {
@@ -1093,7 +1101,7 @@ pub(super) fn from_agent_side(
                 c.now,
                 &from,
                 AuditEvent::FirstResponse,
-                &serde_json::json!({"due": current.first_response_due}),
+                &serde_json::json!({"due": current.first_response_due.map(ts)}),
             )?;
         }
     }
@@ -1127,7 +1135,7 @@ pub(super) fn from_agent_side(
     m.agent_name = agent.name.clone();
     if p.has("escalate") || raised {
         // A new timeline: the current priority's first-response target from now.
-        if let Some(pr) = cfg.priority(&current.priority) {
+        if let Some(pr) = cfg.priority(current.priority.as_str()) {
             let due = c
                 .engine
                 .calendar
@@ -1205,7 +1213,8 @@ fn validate(c: &Ctx<'_, '_>, case: &CaseRow, p: &Parsed) -> Result<(), Vec<Strin
     }
     // Simulate the state changes so a command that makes no sense (resolving a resolved
     // case) is caught before anything is written.
-    if let Ok(mut s) = Ctx::status(case) {
+    {
+        let mut s = case.status;
         for (name, ev) in [
             ("reopen", CaseEvent::Reopen),
             ("wait", CaseEvent::WaitOnCustomer),

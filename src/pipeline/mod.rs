@@ -22,7 +22,7 @@ use crate::case::kinds::{
     Audience, AuditEvent, MessageOutcome, OutboundKind, ParticipantRole, Visibility,
 };
 use crate::case::status::{transition, CaseEvent, Status};
-use crate::case::Reference;
+use crate::case::{Category, Priority, Reference};
 use crate::classify::robot::{self, RobotKind};
 use crate::classify::{Classification, Classifier};
 use crate::clock::SharedClock;
@@ -633,7 +633,7 @@ fn flood_target(
         None => None,
     };
     // Never into a resolved or closed case: a genuinely new complaint then opens its own.
-    let Some(case) = case.filter(|c| !matches!(c.status.as_str(), "resolved" | "closed")) else {
+    let Some(case) = case.filter(|c| !matches!(c.status, Status::Resolved | Status::Closed)) else {
         return Ok(None);
     };
     // The agents get one summary per flood case, with the first message held on it, naming
@@ -723,9 +723,9 @@ fn open_case(
     };
     let case_id = tx.insert_case(&NewCase {
         reference: reference.as_str(),
-        status: Status::New.as_str(),
-        category: &class.category,
-        priority: &class.priority,
+        status: Status::New,
+        category: &Category::new(class.category.as_str()),
+        priority: &Priority::new(class.priority.as_str()),
         subject,
         customer_address: &customer_addr,
         customer_name: customer.name.as_deref(),
@@ -793,8 +793,8 @@ fn open_case(
                 .map_err(|e| StoreError::Data(e.to_string()))?;
             tx.set_status(
                 case_id,
-                Status::New.as_str(),
-                to.as_str(),
+                Status::New,
+                to,
                 "system",
                 "acknowledgment queued",
                 now,

@@ -21,7 +21,7 @@ use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::Reference;
 use crate::config::{ClockKind, FeedbackWhen};
 use crate::render::RatingLink;
-use crate::store::{parse_ts, CaseRow, Store, StoreError, TimerRow};
+use crate::store::{ts, CaseChange, CaseRow, Store, StoreError, TimerRow};
 
 /// The kinds [`sync`] manages (one-shot kinds such as `escalation_notice` are left alone).
 const MANAGED: &[TimerKind] = &[
@@ -42,33 +42,30 @@ fn std_dur(d: std::time::Duration) -> Duration {
 fn clock_of(engine: &Engine, case: &CaseRow) -> ClockKind {
     engine
         .config
-        .priority(&case.priority)
+        .priority(case.priority.as_str())
         .map_or(ClockKind::Business, |p| p.clock)
 }
 
 /// The timers a case should have now: (kind, when).
 pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(TimerKind, DateTime<Utc>)> {
     let cfg = &engine.config;
-    let Ok(status) = case.status.parse::<Status>() else {
-        return vec![];
-    };
     let mut out = Vec::new();
     let lead = std_dur(cfg.sla.warning_lead.0);
-    match status {
+    match case.status {
         Status::New | Status::Acknowledged | Status::InProgress | Status::Escalated
             if case.sla_paused_at.is_none() =>
         {
             // The first-response target ends with the first answer, or with a resolution
             // (a case resolved without text and reopened later is past its first response).
             if case.first_response_at.is_none() && case.resolved_at.is_none() {
-                if let Some(due) = case.first_response_due.as_deref().and_then(parse_ts) {
+                if let Some(due) = case.first_response_due {
                     if lead > Duration::zero() {
                         out.push((TimerKind::FirstResponseWarning, due - lead));
                     }
                     out.push((TimerKind::FirstResponseBreach, due));
                 }
             }
-            if let Some(due) = case.resolution_due.as_deref().and_then(parse_ts) {
+            if let Some(due) = case.resolution_due {
                 if lead > Duration::zero() {
                     out.push((TimerKind::ResolutionWarning, due - lead));
                 }
@@ -76,18 +73,12 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(TimerKind, DateTi
             }
             let every = std_dur(cfg.sla.status_update_interval.0);
             if every > Duration::zero() {
-                let last = case
-                    .last_public_at
-                    .as_deref()
-                    .or(Some(case.created_at.as_str()))
-                    .and_then(parse_ts);
-                if let Some(l) = last {
-                    out.push((TimerKind::StatusUpdate, l + every));
-                }
+                let last = case.last_public_at.unwrap_or(case.created_at);
+                out.push((TimerKind::StatusUpdate, last + every));
             }
         }
         Status::Resolved => {
-            let resolved = case.resolved_at.as_deref().and_then(parse_ts);
+            let resolved = case.resolved_at;
             let close_after = std_dur(cfg.follow_up.close_after.0);
             let follow_up_on = !cfg.follow_up.after.0.is_zero();
             if let Some(r) = resolved {
@@ -101,7 +92,7 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(TimerKind, DateTi
                     out.push((TimerKind::FeedbackRequest, r));
                 }
                 let from = if follow_up_on {
-                    case.follow_up_sent_at.as_deref().and_then(parse_ts)
+                    case.follow_up_sent_at
                 } else {
                     Some(r)
                 };
@@ -115,7 +106,7 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(TimerKind, DateTi
         Status::Closed
             if cfg.feedback.when != FeedbackWhen::Never && case.feedback_sent_at.is_none() =>
         {
-            if let Some(c) = case.closed_at.as_deref().and_then(parse_ts) {
+            if let Some(c) = case.closed_at {
                 out.push((TimerKind::FeedbackRequest, c));
             }
         }
@@ -188,75 +179,66 @@ pub(super) fn on_status_change(
 ) -> Result<(), StoreError> {
     let now = c.now;
     if to == Status::WaitingOnCustomer && from != Status::WaitingOnCustomer {
-        c.tx.set_case_time(case.id, "sla_paused_at", Some(now))?;
+        c.tx.update_case(case.id, &CaseChange::SlaPausedAt(Some(now)))?;
     }
     if from == Status::WaitingOnCustomer && to != Status::WaitingOnCustomer {
-        if let Some(paused) = case.sla_paused_at.as_deref().and_then(parse_ts) {
-            let prio = c.engine.config.priority(&case.priority);
+        if let Some(paused) = case.sla_paused_at {
+            let prio = c.engine.config.priority(case.priority.as_str());
             let first_clock = clock_of(c.engine, case);
             let resolution_clock = prio
                 .and_then(|p| p.resolution_target())
                 .map_or(first_clock, |(_, k)| k);
-            for (field, due, kind) in [
-                (
-                    "first_response_due",
-                    case.first_response_due
-                        .as_deref()
-                        .filter(|_| case.first_response_at.is_none()),
-                    first_clock,
-                ),
-                (
-                    "resolution_due",
-                    case.resolution_due.as_deref(),
-                    resolution_clock,
-                ),
-            ] {
-                let Some(due) = due.and_then(parse_ts) else {
-                    continue;
-                };
-                if due <= paused {
-                    continue; // already breached when the clock stopped
-                }
-                let new_due = match kind {
+            // The remaining time of each unbreached target, kept across the pause.
+            let moved = |due: Option<DateTime<Utc>>, kind: ClockKind| {
+                let due = due.filter(|due| *due > paused)?; // breached when the clock stopped
+                Some(match kind {
                     ClockKind::Wall => now + (due - paused),
                     ClockKind::Business => c
                         .engine
                         .calendar
                         .add_business(now, c.engine.calendar.business_between(paused, due)),
-                };
-                c.tx.set_case_time(case.id, field, Some(new_due))?;
+                })
+            };
+            let first_due = case
+                .first_response_due
+                .filter(|_| case.first_response_at.is_none());
+            if let Some(d) = moved(first_due, first_clock) {
+                c.tx.update_case(case.id, &CaseChange::FirstResponseDue(Some(d)))?;
+            }
+            if let Some(d) = moved(case.resolution_due, resolution_clock) {
+                c.tx.update_case(case.id, &CaseChange::ResolutionDue(Some(d)))?;
             }
             c.tx.audit(
                 Some(case.id),
                 now,
                 "system",
                 AuditEvent::SlaResumed,
-                &serde_json::json!({"paused_at": case.sla_paused_at}),
+                &serde_json::json!({"paused_at": case.sla_paused_at.map(ts)}),
             )?;
         }
-        c.tx.set_case_time(case.id, "sla_paused_at", None)?;
+        c.tx.update_case(case.id, &CaseChange::SlaPausedAt(None))?;
     }
     if to == Status::Resolved {
-        c.tx.set_case_time(case.id, "follow_up_sent_at", None)?;
-        c.tx.set_case_time(case.id, "feedback_sent_at", None)?;
+        c.tx.update_case(case.id, &CaseChange::FollowUpSentAt(None))?;
+        c.tx.update_case(case.id, &CaseChange::FeedbackSentAt(None))?;
     }
     if to == Status::Closed {
-        c.tx.set_case_time(case.id, "closed_at", Some(now))?;
+        c.tx.update_case(case.id, &CaseChange::ClosedAt(Some(now)))?;
     }
     let reopened = matches!(from, Status::Resolved | Status::Closed)
         && !matches!(to, Status::Resolved | Status::Closed);
     if reopened {
         // Status updates count from the reopening, not from our last word before it.
-        c.tx.set_case_time(case.id, "last_public_at", Some(now))?;
+        c.tx.update_case(case.id, &CaseChange::LastPublicAt(Some(now)))?;
         // A new resolution target from now (the first-response one was met before).
-        if let Some(p) = c.engine.config.priority(&case.priority) {
+        if let Some(p) = c.engine.config.priority(case.priority.as_str()) {
             let (target, clock) = p
                 .resolution_target()
                 .unwrap_or((p.first_response.0, p.clock));
             let due = c.engine.calendar.deadline(now, target, clock);
-            c.tx.set_case_time(case.id, "resolution_due", Some(due))?;
+            c.tx.update_case(case.id, &CaseChange::ResolutionDue(Some(due)))?;
         }
-        c.tx.set_case_time(case.id, "closed_at", None)?;
+        c.tx.update_case(case.id, &CaseChange::ClosedAt(None))?;
     }
     Ok(())
 }
@@ -286,7 +268,7 @@ pub fn resync_all(store: &mut Store, engine: &Engine) -> Result<usize, StoreErro
         .read()
         .cases()?
         .into_iter()
-        .filter(|c| c.status != "closed")
+        .filter(|c| c.status != Status::Closed)
         .map(|c| c.id)
         .collect();
     store.write(|tx| {
@@ -347,15 +329,11 @@ fn fire(c: &Ctx<'_, '_>, t: &TimerRow) -> Result<TimerOutcome, StoreError> {
     let outcome = match t.kind {
         TimerKind::FirstResponseWarning | TimerKind::ResolutionWarning => {
             let breach_field = if t.kind == TimerKind::FirstResponseWarning {
-                &case.first_response_due
+                case.first_response_due
             } else {
-                &case.resolution_due
+                case.resolution_due
             };
-            if breach_field
-                .as_deref()
-                .and_then(parse_ts)
-                .is_some_and(|b| b <= c.now)
-            {
+            if breach_field.is_some_and(|b| b <= c.now) {
                 TimerOutcome::SkippedBreachDue
             } else {
                 warn_agents(c, &case, t.kind)?;
@@ -371,7 +349,7 @@ fn fire(c: &Ctx<'_, '_>, t: &TimerRow) -> Result<TimerOutcome, StoreError> {
             escalate(c, &case, "system", what.as_str(), true)?;
             TimerOutcome::Escalated(what)
         }
-        TimerKind::EscalationNotice if matches!(case.status.as_str(), "resolved" | "closed") => {
+        TimerKind::EscalationNotice if matches!(case.status, Status::Resolved | Status::Closed) => {
             TimerOutcome::SkippedResolved
         }
         TimerKind::StatusUpdate
@@ -385,7 +363,7 @@ fn fire(c: &Ctx<'_, '_>, t: &TimerRow) -> Result<TimerOutcome, StoreError> {
             customer_mail(c, &case, t.kind)?
         }
         TimerKind::AutoClose => {
-            let from: Status = case.status.parse().map_err(StoreError::Data)?;
+            let from = case.status;
             match transition(from, CaseEvent::Close) {
                 Ok(to) => {
                     c.set_status(&case, from, to, "system", "no answer to the follow-up")?;
@@ -407,14 +385,13 @@ fn warn_agents(c: &Ctx<'_, '_>, case: &CaseRow, kind: TimerKind) -> Result<(), S
         None => c.engine.config.notify_addresses(),
     };
     let (what, due) = if kind == TimerKind::FirstResponseWarning {
-        ("first response", case.first_response_due.as_deref())
+        ("first response", case.first_response_due)
     } else {
-        ("resolution", case.resolution_due.as_deref())
+        ("resolution", case.resolution_due)
     };
     let mut m = c.mail_ctx(case);
     m.sla_kind = what.to_string();
     m.due_local = due
-        .and_then(parse_ts)
         .map(|d| super::format_local(d, &c.engine.calendar))
         .unwrap_or_default();
     c.send_agents(
@@ -437,7 +414,7 @@ pub(super) fn escalate(
     reason: &str,
     tell_customer: bool,
 ) -> Result<(), StoreError> {
-    let from: Status = case.status.parse().map_err(StoreError::Data)?;
+    let from = case.status;
     let already = from == Status::Escalated;
     if let Ok(to) = transition(from, CaseEvent::Escalate) {
         if !matches!(from, Status::Resolved | Status::Closed) {
@@ -461,7 +438,7 @@ pub(super) fn notify_escalation(
     let mut to = c
         .engine
         .config
-        .escalation_contacts(&case.category, &case.priority);
+        .escalation_contacts(case.category.as_str(), case.priority.as_str());
     if to.is_empty() {
         to = c.engine.config.notify_addresses();
     }
@@ -529,7 +506,7 @@ fn customer_mail(
         _ => {
             // escalation_notice: the new timeline is the priority's first-response target
             // from now.
-            if let Some(p) = cfg.priority(&case.priority) {
+            if let Some(p) = cfg.priority(case.priority.as_str()) {
                 let due = c
                     .engine
                     .calendar
@@ -550,13 +527,13 @@ fn customer_mail(
     let sent = c.send_customer(case, mail, cfg.support.name.clone(), template, &m)?;
     match mail {
         OutboundKind::FollowUp => {
-            c.tx.set_case_time(case.id, "follow_up_sent_at", Some(c.now))?;
+            c.tx.update_case(case.id, &CaseChange::FollowUpSentAt(Some(c.now)))?;
             if !m.rating_links.is_empty() {
-                c.tx.set_case_time(case.id, "feedback_sent_at", Some(c.now))?;
+                c.tx.update_case(case.id, &CaseChange::FeedbackSentAt(Some(c.now)))?;
             }
         }
         OutboundKind::FeedbackRequest => {
-            c.tx.set_case_time(case.id, "feedback_sent_at", Some(c.now))?
+            c.tx.update_case(case.id, &CaseChange::FeedbackSentAt(Some(c.now)))?
         }
         _ => {}
     }

@@ -11,7 +11,7 @@ use super::{erase, export, normalize_address, retention, RecordsError};
 use crate::case::kinds::AuditEvent;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{ts, Store};
 
 /// Who ran a command, for the audit log: `cli:<login>`.
 pub fn actor() -> String {
@@ -143,7 +143,11 @@ pub fn purge(
             writeln!(
                 out,
                 "  case {}  {} / {}  closed {}  (kept {} days)",
-                d.case.reference, d.case.category, d.case.priority, d.case.closed_at, d.days
+                d.case.reference,
+                d.case.category,
+                d.case.priority,
+                ts(d.case.closed_at),
+                d.days
             )?;
         }
         for h in &plan.held {

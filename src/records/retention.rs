@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::config::RetentionConfig;
 use crate::store::records::{ClosedCase, HeldCase, MessageItem, QuarantineItem, Scrub};
-use crate::store::{parse_ts, ts, Store, StoreError};
+use crate::store::{ts, Store, StoreError};
 
 /// The name of the daily purge in the `maintenance` table.
 pub const JOB: &str = "purge";
@@ -82,8 +82,8 @@ pub fn plan(
         .closed_cases_unheld()?
         .into_iter()
         .filter_map(|case| {
-            let days = policy.closed_case_days(&case.category, &case.priority)?;
-            let until = parse_ts(&case.closed_at)? + Duration::days(i64::from(days));
+            let days = policy.closed_case_days(case.category.as_str(), case.priority.as_str())?;
+            let until = case.closed_at + Duration::days(i64::from(days));
             (ts(until) <= now_s).then_some(DueCase { case, days })
         })
         .collect();

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::business_time::BusinessCalendar;
 use crate::config::Config;
-use crate::store::{parse_ts, ts, Reader, ReportCase, StoreError};
+use crate::store::{ts, Reader, ReportCase, StoreError};
 
 /// Up to this period length the timeline has one bucket per day, beyond it one per ISO week.
 const DAILY_UP_TO_DAYS: i64 = 31;
@@ -209,11 +209,15 @@ enum Outcome {
     NoTarget,
 }
 
-fn outcome(due: Option<&str>, reached: Option<&str>, as_of: DateTime<Utc>) -> Outcome {
-    let Some(due) = due.and_then(parse_ts) else {
+fn outcome(
+    due: Option<DateTime<Utc>>,
+    reached: Option<DateTime<Utc>>,
+    as_of: DateTime<Utc>,
+) -> Outcome {
+    let Some(due) = due else {
         return Outcome::NoTarget;
     };
-    match reached.and_then(parse_ts) {
+    match reached {
         Some(r) if r <= due => Outcome::Met,
         Some(_) => Outcome::Missed,
         None if due < as_of => Outcome::Missed,
@@ -237,12 +241,12 @@ impl SlaFigure {
 /// The first-response outcome: the first answer, or the resolution of a case resolved
 /// without one, against the (pause-adjusted) due time stored on the case.
 fn first_response_outcome(c: &ReportCase, as_of: DateTime<Utc>) -> Outcome {
-    let reached = c.first_response_at.as_deref().or(c.resolved_at.as_deref());
-    outcome(c.first_response_due.as_deref(), reached, as_of)
+    let reached = c.first_response_at.or(c.resolved_at);
+    outcome(c.first_response_due, reached, as_of)
 }
 
 fn resolution_outcome(c: &ReportCase, as_of: DateTime<Utc>) -> Outcome {
-    outcome(c.resolution_due.as_deref(), c.resolved_at.as_deref(), as_of)
+    outcome(c.resolution_due, c.resolved_at, as_of)
 }
 
 /// The median (mean of the two middle values for an even count) and the 90th percentile
@@ -457,21 +461,19 @@ fn weeks_between(first: NaiveDate, last: NaiveDate) -> Vec<String> {
 fn case_line(c: &ReportCase, cal: &BusinessCalendar, what: String) -> CaseLine {
     CaseLine {
         reference: c.reference.clone(),
-        category: c.category.clone(),
-        priority: c.priority.clone(),
-        status: c.status.clone(),
+        category: c.category.to_string(),
+        priority: c.priority.to_string(),
+        status: c.status.to_string(),
         subject: if c.purged_at.is_some() || c.erased_at.is_some() {
             String::new()
         } else {
             c.subject.clone()
         },
-        opened: parse_ts(&c.created_at)
-            .map(|t| {
-                t.with_timezone(&cal.tz())
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string()
-            })
-            .unwrap_or_default(),
+        opened: c
+            .created_at
+            .with_timezone(&cal.tz())
+            .format("%Y-%m-%d %H:%M")
+            .to_string(),
         what,
     }
 }
@@ -514,11 +516,11 @@ pub fn build(
         })
         .collect();
     for c in &cases {
-        if !categories.iter().any(|(n, _)| *n == c.category) {
-            categories.push((c.category.clone(), c.category.clone()));
+        if !categories.iter().any(|(n, _)| c.category == n.as_str()) {
+            categories.push((c.category.to_string(), c.category.to_string()));
         }
-        if !priorities.iter().any(|(n, _)| *n == c.priority) {
-            priorities.push((c.priority.clone(), c.priority.clone()));
+        if !priorities.iter().any(|(n, _)| c.priority == n.as_str()) {
+            priorities.push((c.priority.to_string(), c.priority.to_string()));
         }
     }
     let count_by = |names: &[(String, String)], f: &dyn Fn(&ReportCase) -> &str| -> Vec<Count> {
@@ -555,21 +557,19 @@ pub fn build(
     let mut breached = Vec::new();
     let mut words: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for c in &cases {
-        let Some(created) = parse_ts(&c.created_at) else {
-            continue;
-        };
+        let created = c.created_at;
         let local = created.with_timezone(&tz);
         *weeks.entry(iso_week_label(local.date_naive())).or_default() += 1;
         hours[local.hour() as usize] += 1;
-        if let Some(f) = c.first_response_at.as_deref().and_then(parse_ts) {
+        if let Some(f) = c.first_response_at {
             first_times.push(cal.business_between(created, f).num_seconds());
         }
-        if let Some(r) = c.resolved_at.as_deref().and_then(parse_ts) {
+        if let Some(r) = c.resolved_at {
             resolution_times.push(cal.business_between(created, r).num_seconds());
         }
         let fr = first_response_outcome(c, as_of);
         let res = resolution_outcome(c, as_of);
-        if let Some(row) = sla.iter_mut().find(|r| r.priority == c.priority) {
+        if let Some(row) = sla.iter_mut().find(|r| c.priority == r.priority.as_str()) {
             row.first_response.add(fr);
             row.resolution.add(res);
         }
@@ -584,7 +584,7 @@ pub fn build(
             breached.push(case_line(c, cal, missed.join(", ")));
         }
         if c.purged_at.is_none() && c.erased_at.is_none() {
-            let per = words.entry(c.category.clone()).or_default();
+            let per = words.entry(c.category.to_string()).or_default();
             for w in subject_words(&c.subject) {
                 *per.entry(w).or_default() += 1;
             }
@@ -678,11 +678,10 @@ pub fn build(
         .collect();
     let mut rating_sums = vec![0u64; buckets.len()];
     for c in &cases {
-        let Some(t) = parse_ts(&c.created_at) else {
-            continue;
-        };
-        let l = bucket_of(t);
-        let ci = categories.iter().position(|(n, _)| *n == c.category);
+        let l = bucket_of(c.created_at);
+        let ci = categories
+            .iter()
+            .position(|(n, _)| c.category == n.as_str());
         if let (Some(b), Some(ci)) = (buckets.iter_mut().find(|b| b.label == l), ci) {
             b.cases_by_category[ci] += 1;
         }
@@ -746,8 +745,6 @@ pub fn build(
             .map(|c| {
                 let at = c
                     .escalated_at
-                    .as_deref()
-                    .and_then(parse_ts)
                     .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_default();
                 case_line(c, cal, format!("escalated {at}"))
@@ -883,20 +880,20 @@ mod tests {
 
     #[test]
     fn targets_are_met_missed_or_pending_against_the_report_time() {
-        let t = |s: &str| s.to_string();
-        let as_of = parse_ts("2026-11-25T12:00:00Z").unwrap();
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let as_of = t("2026-11-25T12:00:00Z");
         let due = t("2026-11-24T09:00:00.000000Z");
         assert_eq!(
-            outcome(Some(&due), Some("2026-11-24T08:59:00Z"), as_of),
+            outcome(Some(due), Some(t("2026-11-24T08:59:00Z")), as_of),
             Outcome::Met
         );
         assert_eq!(
-            outcome(Some(&due), Some("2026-11-24T09:00:01Z"), as_of),
+            outcome(Some(due), Some(t("2026-11-24T09:00:01Z")), as_of),
             Outcome::Missed
         );
-        assert_eq!(outcome(Some(&due), None, as_of), Outcome::Missed);
+        assert_eq!(outcome(Some(due), None, as_of), Outcome::Missed);
         let later = t("2026-11-26T09:00:00Z");
-        assert_eq!(outcome(Some(&later), None, as_of), Outcome::Pending);
+        assert_eq!(outcome(Some(later), None, as_of), Outcome::Pending);
         assert_eq!(outcome(None, None, as_of), Outcome::NoTarget);
     }
 

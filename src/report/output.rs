@@ -4,7 +4,6 @@
 use serde::Serialize;
 
 use super::{CaseLine, Report, SlaFigure, Timing};
-use crate::store::parse_ts;
 
 /// A duration of business time, readable: `45s`, `12m`, `3h 05m`.
 pub fn human_seconds(s: i64) -> String {
@@ -22,9 +21,11 @@ fn percent(r: Option<f64>) -> String {
     r.map_or_else(|| "-".to_string(), |r| format!("{:.0}%", r * 100.0))
 }
 
+/// A time of the report document (RFC 3339, as `report --json` writes it) in the report's
+/// time zone (also the document's, written from the calendar's).
 fn local(ts: &str, tz: &str) -> String {
     let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
-    parse_ts(ts)
+    chrono::DateTime::parse_from_rfc3339(ts)
         .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
 }

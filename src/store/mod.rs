@@ -15,11 +15,13 @@ use crate::case::kinds::{
     Audience, AuditEvent, MessageOutcome, OutboundKind, OutboundState, ParticipantRole, TimerKind,
     TimerOutcome, Visibility,
 };
+use crate::case::{Category, Priority, Status};
 use crate::parse::{Attachment, InboundMessage};
 use columns::{col, col_opt};
 
 mod columns;
 mod report;
+mod values;
 mod views;
 pub use columns::{ser_opt_ts, ser_ts};
 pub use report::{ReportCase, ReportRating};
@@ -53,6 +55,8 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("database schema version {found} is older than this mailcase's ({known}); start the daemon once (or run any writing command) to upgrade it")]
     TooOld { found: i64, known: i64 },
+    /// (`From<rusqlite::Error>` is in `values`: a stored value that does not read as its
+    /// type becomes [`StoreError::Data`].)
     #[error("database: {0}")]
     Sql(#[source] rusqlite::Error),
     #[error("database: {0}")]
@@ -68,6 +72,9 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
         if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
             if let Some(bad) = inner.downcast_ref::<columns::BadValue>() {
+                return StoreError::Data(bad.to_string());
+            }
+            if let Some(bad) = inner.downcast_ref::<values::BadValue>() {
                 return StoreError::Data(bad.to_string());
             }
         }
@@ -157,46 +164,111 @@ pub struct Store {
     gate: Option<std::sync::Arc<WriteGate>>,
 }
 
-/// A case as stored.
+/// A case as stored. Serialized (`mailcase cases --json`) with its times as they are stored.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct CaseRow {
     pub id: i64,
     pub reference: String,
-    pub status: String,
-    pub category: String,
-    pub priority: String,
+    pub status: Status,
+    pub category: Category,
+    pub priority: Priority,
     pub subject: String,
     pub customer_address: String,
     pub customer_name: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub first_response_due: Option<String>,
+    #[serde(serialize_with = "values::ser_time")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "values::ser_time")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub first_response_due: Option<DateTime<Utc>>,
     pub linked_case_id: Option<i64>,
     /// The agent address the case is assigned to (`#assign`).
     pub assignee: Option<String>,
     /// When an agent first answered the customer (stops the first-response clock).
-    pub first_response_at: Option<String>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub first_response_at: Option<DateTime<Utc>>,
     /// When it was last resolved (start of the reopen window).
-    pub resolved_at: Option<String>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub resolved_at: Option<DateTime<Utc>>,
     pub reopen_count: i64,
     /// When the resolution target falls due (None: the priority has none).
-    pub resolution_due: Option<String>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub resolution_due: Option<DateTime<Utc>>,
     /// Set while the SLA clock is paused (waiting on the customer).
-    pub sla_paused_at: Option<String>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub sla_paused_at: Option<DateTime<Utc>>,
     /// The last public message to the customer.
-    pub last_public_at: Option<String>,
-    pub follow_up_sent_at: Option<String>,
-    pub feedback_sent_at: Option<String>,
-    pub closed_at: Option<String>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub last_public_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub follow_up_sent_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub feedback_sent_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// One change to a case's row, for [`Tx::update_case`] and [`Tx::update_case_audited`]: the
+/// column it names is the store's business.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseChange {
+    Priority(Priority),
+    Category(Category),
+    /// The agent address the case is assigned to.
+    Assignee(Option<String>),
+    FirstResponseDue(Option<DateTime<Utc>>),
+    ResolutionDue(Option<DateTime<Utc>>),
+    SlaPausedAt(Option<DateTime<Utc>>),
+    LastPublicAt(Option<DateTime<Utc>>),
+    FollowUpSentAt(Option<DateTime<Utc>>),
+    FeedbackSentAt(Option<DateTime<Utc>>),
+    ClosedAt(Option<DateTime<Utc>>),
+    ResolvedAt(Option<DateTime<Utc>>),
+}
+
+impl CaseChange {
+    /// The column it changes (also the name of its audit event).
+    fn column(&self) -> &'static str {
+        match self {
+            CaseChange::Priority(_) => "priority",
+            CaseChange::Category(_) => "category",
+            CaseChange::Assignee(_) => "assignee",
+            CaseChange::FirstResponseDue(_) => "first_response_due",
+            CaseChange::ResolutionDue(_) => "resolution_due",
+            CaseChange::SlaPausedAt(_) => "sla_paused_at",
+            CaseChange::LastPublicAt(_) => "last_public_at",
+            CaseChange::FollowUpSentAt(_) => "follow_up_sent_at",
+            CaseChange::FeedbackSentAt(_) => "feedback_sent_at",
+            CaseChange::ClosedAt(_) => "closed_at",
+            CaseChange::ResolvedAt(_) => "resolved_at",
+        }
+    }
+
+    /// The value as stored.
+    fn stored(&self) -> Option<String> {
+        match self {
+            CaseChange::Priority(p) => Some(p.as_str().to_string()),
+            CaseChange::Category(c) => Some(c.as_str().to_string()),
+            CaseChange::Assignee(a) => a.clone(),
+            CaseChange::FirstResponseDue(t)
+            | CaseChange::ResolutionDue(t)
+            | CaseChange::SlaPausedAt(t)
+            | CaseChange::LastPublicAt(t)
+            | CaseChange::FollowUpSentAt(t)
+            | CaseChange::FeedbackSentAt(t)
+            | CaseChange::ClosedAt(t)
+            | CaseChange::ResolvedAt(t) => t.map(ts),
+        }
+    }
 }
 
 /// A case about to be created.
 #[derive(Debug, Clone)]
 pub struct NewCase<'a> {
     pub reference: &'a str,
-    pub status: &'a str,
-    pub category: &'a str,
-    pub priority: &'a str,
+    pub status: Status,
+    pub category: &'a Category,
+    pub priority: &'a Priority,
     pub subject: &'a str,
     pub customer_address: &'a str,
     pub customer_name: Option<&'a str>,
@@ -845,30 +917,31 @@ pub struct Reader<'c> {
     conn: &'c Connection,
 }
 
+/// Reads a row of [`CASE_COLS`]; a status or time that does not parse names its column.
 fn case_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
     Ok(CaseRow {
         id: r.get(0)?,
         reference: r.get(1)?,
-        status: r.get(2)?,
-        category: r.get(3)?,
-        priority: r.get(4)?,
+        status: values::status(r, 2, "cases.status")?,
+        category: values::category(r, 3, "cases.category")?,
+        priority: values::priority(r, 4, "cases.priority")?,
         subject: r.get(5)?,
         customer_address: r.get(6)?,
         customer_name: r.get(7)?,
-        created_at: r.get(8)?,
-        updated_at: r.get(9)?,
-        first_response_due: r.get(10)?,
+        created_at: values::time(r, 8, "cases.created_at")?,
+        updated_at: values::time(r, 9, "cases.updated_at")?,
+        first_response_due: values::opt_time(r, 10, "cases.first_response_due")?,
         linked_case_id: r.get(11)?,
         assignee: r.get(12)?,
-        first_response_at: r.get(13)?,
-        resolved_at: r.get(14)?,
+        first_response_at: values::opt_time(r, 13, "cases.first_response_at")?,
+        resolved_at: values::opt_time(r, 14, "cases.resolved_at")?,
         reopen_count: r.get(15)?,
-        resolution_due: r.get(16)?,
-        sla_paused_at: r.get(17)?,
-        last_public_at: r.get(18)?,
-        follow_up_sent_at: r.get(19)?,
-        feedback_sent_at: r.get(20)?,
-        closed_at: r.get(21)?,
+        resolution_due: values::opt_time(r, 16, "cases.resolution_due")?,
+        sla_paused_at: values::opt_time(r, 17, "cases.sla_paused_at")?,
+        last_public_at: values::opt_time(r, 18, "cases.last_public_at")?,
+        follow_up_sent_at: values::opt_time(r, 19, "cases.follow_up_sent_at")?,
+        feedback_sent_at: values::opt_time(r, 20, "cases.feedback_sent_at")?,
+        closed_at: values::opt_time(r, 21, "cases.closed_at")?,
     })
 }
 
@@ -1369,9 +1442,9 @@ impl Tx<'_> {
         )?;
         st.execute(params![
             c.reference,
-            c.status,
-            c.category,
-            c.priority,
+            c.status.as_str(),
+            c.category.as_str(),
+            c.priority.as_str(),
             c.subject,
             c.customer_address,
             c.customer_name,
@@ -1391,12 +1464,13 @@ impl Tx<'_> {
     pub fn set_status(
         &self,
         case_id: i64,
-        from: &str,
-        to: &str,
+        from: Status,
+        to: Status,
         actor: &str,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let (from, to) = (from.as_str(), to.as_str());
         self.tx.prepare_cached("UPDATE cases SET status = ?2, updated_at = ?3,
                     escalated_at = CASE WHEN ?2 = 'escalated' THEN COALESCE(escalated_at, ?3) ELSE escalated_at END
              WHERE id = ?1")?.execute(
@@ -1687,32 +1761,21 @@ impl Tx<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Changes one of a case's classification fields and audits the change.
+    /// Changes a field of a case, bumps its `updated_at` and audits the change (an event
+    /// named for the field, with the stored texts before and after).
     ///
     /// # Errors
-    /// SQL errors; an unknown field is a data error.
-    pub fn set_case_field(
+    /// SQL errors.
+    pub fn update_case_audited(
         &self,
         case_id: i64,
-        field: &str,
-        value: Option<&str>,
+        change: &CaseChange,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let column = match field {
-            "priority" => "priority",
-            "category" => "category",
-            "assignee" => "assignee",
-            "first_response_due" => "first_response_due",
-            "resolution_due" => "resolution_due",
-            "sla_paused_at" => "sla_paused_at",
-            "last_public_at" => "last_public_at",
-            "follow_up_sent_at" => "follow_up_sent_at",
-            "feedback_sent_at" => "feedback_sent_at",
-            "closed_at" => "closed_at",
-            other => return Err(StoreError::Data(format!("not a case field: {other}"))),
-        };
-        let event: AuditEvent = field
+        let column = change.column();
+        let value = change.stored();
+        let event: AuditEvent = column
             .parse()
             .map_err(|e: crate::case::kinds::UnknownName| StoreError::Data(e.to_string()))?;
         let old: Option<String> = self
@@ -1766,24 +1829,18 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Sets a bookkeeping field of a case without an audit event (times the scheduler keeps).
+    /// Sets a bookkeeping field of a case (times the scheduler keeps) without an audit
+    /// event and without bumping `updated_at`.
     ///
     /// # Errors
-    /// SQL errors; an unknown field is a data error.
-    pub fn set_case_time(
-        &self,
-        case_id: i64,
-        field: &str,
-        value: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        let column = match field {
-            "first_response_due" | "resolution_due" | "sla_paused_at" | "last_public_at"
-            | "follow_up_sent_at" | "feedback_sent_at" | "closed_at" | "resolved_at" => field,
-            other => return Err(StoreError::Data(format!("not a case time: {other}"))),
-        };
+    /// SQL errors.
+    pub fn update_case(&self, case_id: i64, change: &CaseChange) -> Result<(), StoreError> {
         self.tx
-            .prepare_cached(&format!("UPDATE cases SET {column} = ?2 WHERE id = ?1"))?
-            .execute(params![case_id, value.map(ts)])?;
+            .prepare_cached(&format!(
+                "UPDATE cases SET {} = ?2 WHERE id = ?1",
+                change.column()
+            ))?
+            .execute(params![case_id, change.stored()])?;
         Ok(())
     }
 
@@ -2094,7 +2151,8 @@ mod tests {
             c.pragma_update(None, "user_version", 1).unwrap();
             c.execute(
                 "INSERT INTO cases(reference, status, category, priority, subject, customer_address, created_at, updated_at)
-                 VALUES ('CMP-00000-0', 'acknowledged', 'general', 'normal', 's', 'a@b.test', 't', 't')",
+                 VALUES ('CMP-00000-0', 'acknowledged', 'general', 'normal', 's', 'a@b.test',
+                         '2026-11-23T08:00:00.000000Z', '2026-11-23T08:00:00.000000Z')",
                 [],
             )
             .unwrap();

@@ -17,6 +17,7 @@ use super::{ser_opt_ts, ser_ts, ts, Reader, Store, StoreError, Tx};
 use crate::case::kinds::{
     AuditEvent, MessageOutcome, OutboundKind, OutboundState, ParticipantRole, Visibility,
 };
+use crate::case::{Category, Priority, Status};
 
 /// Why a case loses its personal data; also the marker written into the unique keys it had
 /// (`purged:<id>`), so they stay unique and say what happened.
@@ -50,9 +51,10 @@ impl Scrub {
 pub struct ClosedCase {
     pub id: i64,
     pub reference: String,
-    pub category: String,
-    pub priority: String,
-    pub closed_at: String,
+    pub category: Category,
+    pub priority: Priority,
+    #[serde(serialize_with = "super::values::ser_time")]
+    pub closed_at: DateTime<Utc>,
 }
 
 /// A case under legal hold.
@@ -129,8 +131,10 @@ pub struct PersonCase {
     /// `customer` when the case is theirs, else `participant`.
     pub relation: String,
     pub legal_hold: Option<String>,
-    pub purged_at: Option<String>,
-    pub erased_at: Option<String>,
+    #[serde(serialize_with = "super::values::ser_opt_time")]
+    pub purged_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "super::values::ser_opt_time")]
+    pub erased_at: Option<DateTime<Utc>>,
     /// Participant entries of this address on the case.
     pub participant_entries: Vec<ParticipantEntry>,
     /// Their own case: every message; someone else's: the messages this address sent.
@@ -302,9 +306,9 @@ impl Reader<'_> {
                 Ok(ClosedCase {
                     id: r.get(0)?,
                     reference: r.get(1)?,
-                    category: r.get(2)?,
-                    priority: r.get(3)?,
-                    closed_at: r.get(4)?,
+                    category: super::values::category(r, 2, "cases.category")?,
+                    priority: super::values::priority(r, 3, "cases.priority")?,
+                    closed_at: super::values::time(r, 4, "cases.closed_at")?,
                 })
             },
         )
@@ -511,7 +515,13 @@ impl Reader<'_> {
             let (legal_hold, purged_at, erased_at) = c.query_row(
                 "SELECT legal_hold, purged_at, erased_at FROM cases WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        super::values::opt_time(r, 1, "cases.purged_at")?,
+                        super::values::opt_time(r, 2, "cases.erased_at")?,
+                    ))
+                },
             )?;
             let own = case.customer_address.eq_ignore_ascii_case(address);
             let participant_entries = collect(
@@ -859,19 +869,19 @@ impl Tx<'_> {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let status: String =
+        let status =
             self.tx
                 .query_row("SELECT status FROM cases WHERE id = ?1", [case_id], |r| {
-                    r.get(0)
+                    super::values::status(r, 0, "cases.status")
                 })?;
-        if status == "closed" {
+        if status == Status::Closed {
             return Ok(false);
         }
         self.tx.execute(
             "UPDATE cases SET closed_at = COALESCE(closed_at, ?2) WHERE id = ?1",
             params![case_id, ts(now)],
         )?;
-        self.set_status(case_id, &status, "closed", actor, reason, now)?;
+        self.set_status(case_id, status, Status::Closed, actor, reason, now)?;
         Ok(true)
     }
 

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::columns::col;
-use super::{ser_ts, ts, NewOutbound, Reader, StoreError, Tx};
+use super::{ser_ts, ts, values, NewOutbound, Reader, StoreError, Tx};
 use crate::case::kinds::AuditEvent;
+use crate::case::{Category, Priority, Status};
 
 /// A case as reports see it: its figures, never its text beyond the subject (blank once the
 /// case was purged or erased).
@@ -14,20 +15,28 @@ use crate::case::kinds::AuditEvent;
 pub struct ReportCase {
     pub id: i64,
     pub reference: String,
-    pub status: String,
-    pub category: String,
-    pub priority: String,
+    pub status: Status,
+    pub category: Category,
+    pub priority: Priority,
     pub subject: String,
-    pub created_at: String,
-    pub first_response_due: Option<String>,
-    pub first_response_at: Option<String>,
-    pub resolution_due: Option<String>,
-    pub resolved_at: Option<String>,
+    #[serde(serialize_with = "values::ser_time")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub first_response_due: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub first_response_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub resolution_due: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub resolved_at: Option<DateTime<Utc>>,
     pub reopen_count: i64,
-    pub escalated_at: Option<String>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub escalated_at: Option<DateTime<Utc>>,
     /// Set when retention or an erasure removed the case's personal data.
-    pub purged_at: Option<String>,
-    pub erased_at: Option<String>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub purged_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// One satisfaction rating with its case's classification.
@@ -35,7 +44,7 @@ pub struct ReportCase {
 pub struct ReportRating {
     pub case_id: i64,
     pub reference: String,
-    pub category: String,
+    pub category: Category,
     pub rating: u8,
     pub comment: Option<String>,
     #[serde(serialize_with = "ser_ts")]
@@ -48,19 +57,19 @@ fn report_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportCase> {
     Ok(ReportCase {
         id: r.get(0)?,
         reference: r.get(1)?,
-        status: r.get(2)?,
-        category: r.get(3)?,
-        priority: r.get(4)?,
+        status: values::status(r, 2, "cases.status")?,
+        category: values::category(r, 3, "cases.category")?,
+        priority: values::priority(r, 4, "cases.priority")?,
         subject: r.get(5)?,
-        created_at: r.get(6)?,
-        first_response_due: r.get(7)?,
-        first_response_at: r.get(8)?,
-        resolution_due: r.get(9)?,
-        resolved_at: r.get(10)?,
+        created_at: values::time(r, 6, "cases.created_at")?,
+        first_response_due: values::opt_time(r, 7, "cases.first_response_due")?,
+        first_response_at: values::opt_time(r, 8, "cases.first_response_at")?,
+        resolution_due: values::opt_time(r, 9, "cases.resolution_due")?,
+        resolved_at: values::opt_time(r, 10, "cases.resolved_at")?,
         reopen_count: r.get(11)?,
-        escalated_at: r.get(12)?,
-        purged_at: r.get(13)?,
-        erased_at: r.get(14)?,
+        escalated_at: values::opt_time(r, 12, "cases.escalated_at")?,
+        purged_at: values::opt_time(r, 13, "cases.purged_at")?,
+        erased_at: values::opt_time(r, 14, "cases.erased_at")?,
     })
 }
 
@@ -115,7 +124,7 @@ impl Reader<'_> {
             Ok(ReportRating {
                 case_id: r.get(0)?,
                 reference: r.get(1)?,
-                category: r.get(2)?,
+                category: values::category(r, 2, "cases.category")?,
                 rating: r.get(3)?,
                 comment: r.get(4)?,
                 at: col(r, 5)?,

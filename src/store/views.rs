@@ -8,14 +8,15 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params_from_iter, OptionalExtension, ToSql};
 
 use super::columns::col;
-use super::{case_from_row, parse_ts, ser_ts, ts, CaseRow, Reader, StoreError, CASE_COLS};
+use super::{case_from_row, ser_ts, ts, values, CaseRow, Reader, StoreError, CASE_COLS};
+use crate::case::{Category, Priority, Status};
 
 /// Which cases `mailcase cases` lists; every set field must match.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
-    pub status: Option<String>,
-    pub category: Option<String>,
-    pub priority: Option<String>,
+    pub status: Option<Status>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
     /// Lower-cased customer address.
     pub customer: Option<String>,
     /// Opened at or after this instant.
@@ -32,13 +33,17 @@ pub struct CaseView {
     pub case: CaseRow,
     /// The reason a case is on legal hold (never purged).
     pub legal_hold: Option<String>,
-    pub escalated_at: Option<String>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub escalated_at: Option<DateTime<Utc>>,
     /// Retention removed its personal data.
-    pub purged_at: Option<String>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub purged_at: Option<DateTime<Utc>>,
     /// A data-protection request erased its customer's personal data.
-    pub erased_at: Option<String>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub erased_at: Option<DateTime<Utc>>,
     /// The loop guard stopped the case's relaying at this time (`mailcase resume` ends it).
-    pub loop_stopped_at: Option<String>,
+    #[serde(serialize_with = "values::ser_opt_time")]
+    pub loop_stopped_at: Option<DateTime<Utc>>,
 }
 
 impl CaseView {
@@ -47,13 +52,12 @@ impl CaseView {
     /// customer, whose clock stopped there.
     pub fn overdue(&self, now: DateTime<Utc>) -> bool {
         let c = &self.case;
-        if matches!(c.status.as_str(), "resolved" | "closed") {
+        if matches!(c.status, Status::Resolved | Status::Closed) {
             return false;
         }
-        let clock = c.sla_paused_at.as_deref().and_then(parse_ts).unwrap_or(now);
-        let passed = |due: Option<&str>| due.and_then(parse_ts).is_some_and(|d| d < clock);
-        (c.first_response_at.is_none() && passed(c.first_response_due.as_deref()))
-            || passed(c.resolution_due.as_deref())
+        let clock = c.sla_paused_at.unwrap_or(now);
+        let passed = |due: Option<DateTime<Utc>>| due.is_some_and(|d| d < clock);
+        (c.first_response_at.is_none() && passed(c.first_response_due)) || passed(c.resolution_due)
     }
 
     /// "(purged)" or "(erased)" when the case's personal fields were blanked.
@@ -81,10 +85,10 @@ fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseView> {
     Ok(CaseView {
         case: case_from_row(r)?,
         legal_hold: r.get("legal_hold")?,
-        escalated_at: r.get("escalated_at")?,
-        purged_at: r.get("purged_at")?,
-        erased_at: r.get("erased_at")?,
-        loop_stopped_at: r.get("loop_stopped_at")?,
+        escalated_at: values::opt_time(r, "escalated_at", "cases.escalated_at")?,
+        purged_at: values::opt_time(r, "purged_at", "cases.purged_at")?,
+        erased_at: values::opt_time(r, "erased_at", "cases.erased_at")?,
+        loop_stopped_at: values::opt_time(r, "loop_stopped_at", "loop_stops.stopped_at")?,
     })
 }
 
@@ -108,13 +112,13 @@ impl Reader<'_> {
             cond.push(sql.replace('?', &format!("?{}", args.len())));
         };
         if let Some(s) = &f.status {
-            arg(&mut cond, "status = ?", Box::new(s.clone()));
+            arg(&mut cond, "status = ?", Box::new(s.as_str()));
         }
         if let Some(c) = &f.category {
-            arg(&mut cond, "category = ?", Box::new(c.clone()));
+            arg(&mut cond, "category = ?", Box::new(c.as_str().to_string()));
         }
         if let Some(p) = &f.priority {
-            arg(&mut cond, "priority = ?", Box::new(p.clone()));
+            arg(&mut cond, "priority = ?", Box::new(p.as_str().to_string()));
         }
         if let Some(c) = &f.customer {
             arg(
@@ -225,7 +229,7 @@ impl Reader<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{NewCase, Store};
+    use super::super::{CaseChange, NewCase, Store};
     use super::*;
     use chrono::TimeZone;
 
@@ -237,9 +241,9 @@ mod tests {
         s.write(|tx| {
             tx.insert_case(&NewCase {
                 reference,
-                status: "acknowledged",
-                category: "billing",
-                priority: "normal",
+                status: Status::Acknowledged,
+                category: &Category::new("billing"),
+                priority: &Priority::new("normal"),
                 subject: "s",
                 customer_address: customer,
                 customer_name: None,
@@ -263,7 +267,7 @@ mod tests {
         let paused = case(&mut s, "CMP-00004-4", "d@x.test", at(8));
         s.write(|tx| {
             tx.set_first_response(answered, at(9))?;
-            tx.set_case_time(paused, "sla_paused_at", Some(at(9)))
+            tx.update_case(paused, &CaseChange::SlaPausedAt(Some(at(9))))
         })
         .unwrap();
         let refs = |f: &CaseFilter| -> Vec<i64> {
@@ -290,6 +294,127 @@ mod tests {
         };
         assert_eq!(refs(&since), vec![fresh]);
         assert_eq!(refs(&CaseFilter::default()).len(), 4);
+    }
+
+    #[test]
+    fn listed_json_and_csv_carry_every_value_as_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("v.db")).unwrap();
+        let id = case(&mut s, "CMP-00001-1", "a@x.test", at(8));
+        s.write(|tx| {
+            tx.set_first_response(id, at(9) + chrono::Duration::nanoseconds(123_456_789))?;
+            tx.update_case(id, &CaseChange::SlaPausedAt(Some(at(10))))?;
+            tx.set_status(
+                id,
+                Status::Acknowledged,
+                Status::Escalated,
+                "system",
+                "test",
+                at(10),
+            )
+        })
+        .unwrap();
+        let stored: Vec<(String, Option<String>)> = {
+            let mut st = s
+                .conn
+                .prepare(&format!("SELECT {} FROM cases", view_cols()))
+                .unwrap();
+            let names: Vec<String> = st.column_names().map(str::to_string).collect();
+            st.query_row([], |r| {
+                Ok(names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        let v = match r.get_ref(i).unwrap() {
+                            rusqlite::types::ValueRef::Null => None,
+                            rusqlite::types::ValueRef::Integer(n) => Some(n.to_string()),
+                            v => Some(v.as_str().unwrap().to_string()),
+                        };
+                        (n.clone(), v)
+                    })
+                    .collect())
+            })
+            .unwrap()
+        };
+        let cfg = crate::config::Config::from_toml(
+            include_str!("../../tests/fixtures/config/base.toml"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let args = crate::cli::cases::CasesArgs {
+            json: true,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        crate::cli::cases::list(&cfg, &s, &args, at(12), &mut out).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let listed = &json[0];
+        for (name, value) in &stored {
+            let want = match value {
+                None => serde_json::Value::Null,
+                Some(v) if name == "id" || name == "reopen_count" || name == "linked_case_id" => {
+                    serde_json::Value::from(v.parse::<i64>().unwrap())
+                }
+                Some(v) => serde_json::Value::from(v.as_str()),
+            };
+            assert_eq!(listed[name], want, "{name}");
+        }
+        assert_eq!(listed["first_response_at"], "2026-11-23T09:00:00.123456Z");
+        assert_eq!(listed["status"], "escalated");
+        let args = crate::cli::cases::CasesArgs {
+            csv: true,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        crate::cli::cases::list(&cfg, &s, &args, at(12), &mut out).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        let row = csv.lines().nth(1).unwrap();
+        assert!(
+            row.starts_with(
+                "CMP-00001-1,escalated,billing,normal,a@x.test,,s,2026-11-23T08:00:00.000000Z,2026-11-23T10:00:00.000000Z,2026-11-23T10:00:00.000000Z,2026-11-23T09:00:00.123456Z,,,,false,2026-11-23T10:00:00.000000Z,"
+            ),
+            "{csv}"
+        );
+    }
+
+    #[test]
+    fn a_stored_value_that_does_not_parse_is_a_data_error_naming_its_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("v.db")).unwrap();
+        case(&mut s, "CMP-00001-1", "a@x.test", at(8));
+        for (column, value) in [
+            ("status", "pending"),
+            ("first_response_due", "tomorrow"),
+            ("created_at", "2026-11-23 08:00"),
+        ] {
+            let old: String = s
+                .conn
+                .query_row(&format!("SELECT {column} FROM cases"), [], |r| r.get(0))
+                .unwrap();
+            s.conn
+                .execute(&format!("UPDATE cases SET {column} = ?1"), [value])
+                .unwrap();
+            for e in [
+                s.read().cases().unwrap_err(),
+                s.read().case_view("CMP-00001-1").unwrap_err(),
+                s.read()
+                    .cases_opened(at(0) - chrono::Duration::days(1), at(23))
+                    .map(|_| ())
+                    .unwrap_err(),
+            ] {
+                match e {
+                    StoreError::Data(m) => {
+                        assert!(m.contains(&format!("cases.{column}")), "{m}");
+                        assert!(m.contains(value), "{m}");
+                    }
+                    other => panic!("{column}: {other:?}"),
+                }
+            }
+            s.conn
+                .execute(&format!("UPDATE cases SET {column} = ?1"), [old])
+                .unwrap();
+        }
+        assert_eq!(s.read().cases().unwrap().len(), 1);
     }
 
     #[test]

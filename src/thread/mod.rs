@@ -145,7 +145,7 @@ mod tests {
         CaseRow {
             id,
             reference: reference.into(),
-            status: "acknowledged".into(),
+            status: crate::case::Status::Acknowledged,
             category: "general".into(),
             priority: "normal".into(),
             subject: "s".into(),

@@ -55,7 +55,7 @@ fn case_row(id: i64, reference: &str) -> CaseRow {
     CaseRow {
         id,
         reference: reference.into(),
-        status: "acknowledged".into(),
+        status: mailcase::case::Status::Acknowledged,
         category: "general".into(),
         priority: "normal".into(),
         subject: "s".into(),
