@@ -2,11 +2,8 @@
 //! `digests` bookkeeping that makes each digest slot go out exactly once.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
 
-use super::columns::col;
-use super::{ser_ts, ts, values, NewOutbound, Reader, StoreError, Tx};
-use crate::case::kinds::AuditEvent;
+use super::*;
 use crate::case::{Category, Priority, Status};
 
 /// A case as reports see it: its figures, never its text beyond the subject (blank once the
@@ -19,23 +16,23 @@ pub struct ReportCase {
     pub category: Category,
     pub priority: Priority,
     pub subject: String,
-    #[serde(serialize_with = "values::ser_time")]
+    #[serde(serialize_with = "ser_ts")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "values::ser_opt_time")]
+    #[serde(serialize_with = "ser_opt_ts")]
     pub first_response_due: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "values::ser_opt_time")]
+    #[serde(serialize_with = "ser_opt_ts")]
     pub first_response_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "values::ser_opt_time")]
+    #[serde(serialize_with = "ser_opt_ts")]
     pub resolution_due: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "values::ser_opt_time")]
+    #[serde(serialize_with = "ser_opt_ts")]
     pub resolved_at: Option<DateTime<Utc>>,
     pub reopen_count: i64,
-    #[serde(serialize_with = "values::ser_opt_time")]
+    #[serde(serialize_with = "ser_opt_ts")]
     pub escalated_at: Option<DateTime<Utc>>,
     /// Set when retention or an erasure removed the case's personal data.
-    #[serde(serialize_with = "values::ser_opt_time")]
+    #[serde(serialize_with = "ser_opt_ts")]
     pub purged_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "values::ser_opt_time")]
+    #[serde(serialize_with = "ser_opt_ts")]
     pub erased_at: Option<DateTime<Utc>>,
 }
 
@@ -51,164 +48,75 @@ pub struct ReportRating {
     pub at: DateTime<Utc>,
 }
 
-const REPORT_COLS: &str = "id, reference, status, category, priority, subject, created_at, first_response_due, first_response_at, resolution_due, resolved_at, reopen_count, escalated_at, purged_at, erased_at";
-
-fn report_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportCase> {
-    Ok(ReportCase {
-        id: r.get(0)?,
-        reference: r.get(1)?,
-        status: values::status(r, 2, "cases.status")?,
-        category: values::category(r, 3, "cases.category")?,
-        priority: values::priority(r, 4, "cases.priority")?,
-        subject: r.get(5)?,
-        created_at: values::time(r, 6, "cases.created_at")?,
-        first_response_due: values::opt_time(r, 7, "cases.first_response_due")?,
-        first_response_at: values::opt_time(r, 8, "cases.first_response_at")?,
-        resolution_due: values::opt_time(r, 9, "cases.resolution_due")?,
-        resolved_at: values::opt_time(r, 10, "cases.resolved_at")?,
-        reopen_count: r.get(11)?,
-        escalated_at: values::opt_time(r, 12, "cases.escalated_at")?,
-        purged_at: values::opt_time(r, 13, "cases.purged_at")?,
-        erased_at: values::opt_time(r, 14, "cases.erased_at")?,
-    })
-}
-
-impl Reader<'_> {
+/// Queries: report
+pub trait ReportReads {
     /// Cases opened in `[from, to)`, oldest first (purged and erased ones included).
     ///
     /// # Errors
     /// SQL errors.
-    pub fn cases_opened(
+    fn cases_opened(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<ReportCase>, StoreError> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {REPORT_COLS} FROM cases WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id"
-        ))?;
-        let rows = st.query_map(params![ts(from), ts(to)], report_case)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+    ) -> Result<Vec<ReportCase>, StoreError>;
 
     /// Cases first escalated in `[from, to)`, whenever they were opened.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn cases_escalated(
+    fn cases_escalated(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<ReportCase>, StoreError> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {REPORT_COLS} FROM cases WHERE escalated_at >= ?1 AND escalated_at < ?2 ORDER BY escalated_at, id"
-        ))?;
-        let rows = st.query_map(params![ts(from), ts(to)], report_case)?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+    ) -> Result<Vec<ReportCase>, StoreError>;
 
     /// Ratings given in `[from, to)`, oldest first.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn ratings_given(
+    fn ratings_given(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<ReportRating>, StoreError> {
-        let mut st = self.conn.prepare(
-            "SELECT r.case_id, c.reference, c.category, r.rating, r.comment, r.at
-             FROM ratings r JOIN cases c ON c.id = r.case_id
-             WHERE r.at >= ?1 AND r.at < ?2 ORDER BY r.at, r.case_id",
-        )?;
-        let rows = st.query_map(params![ts(from), ts(to)], |r| {
-            Ok(ReportRating {
-                case_id: r.get(0)?,
-                reference: r.get(1)?,
-                category: values::category(r, 2, "cases.category")?,
-                rating: r.get(3)?,
-                comment: r.get(4)?,
-                at: col(r, 5)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+    ) -> Result<Vec<ReportRating>, StoreError>;
 
     /// True when the digest of this slot was already queued.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn digest_sent(&self, slot: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT 1 FROM digests WHERE slot = ?1", [slot], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
+    fn digest_sent(&self, slot: &str) -> Result<bool, StoreError>;
 
     /// True when any slot of this schedule (`weekly`...) was recorded, sent or skipped.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn any_digest(&self, schedule: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT 1 FROM digests WHERE slot LIKE ?1 || ':%' LIMIT 1",
-                [schedule],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
-    }
+    fn any_digest(&self, schedule: &str) -> Result<bool, StoreError>;
 }
 
-impl Tx<'_> {
+/// Writes inside one transaction (`Store::write`): report
+pub trait ReportWrites {
     /// Records a slot as handled without sending anything (no outbox row).
     ///
     /// # Errors
     /// SQL errors.
-    pub fn skip_digest(
+    fn skip_digest(
         &self,
         slot: &str,
         period_from: DateTime<Utc>,
         period_to: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.tx.execute(
-            "INSERT INTO digests(slot, period_from, period_to, created_at, outbox_id) VALUES (?1, ?2, ?3, ?4, NULL)
-             ON CONFLICT(slot) DO NOTHING",
-            params![slot, ts(period_from), ts(period_to), ts(now)],
-        )?;
-        Ok(())
-    }
+    ) -> Result<(), StoreError>;
 
     /// Queues a digest and records its slot in this transaction; returns false (and queues
     /// nothing) when the slot was already recorded, so a slot goes out once across restarts.
     ///
     /// # Errors
     /// SQL errors.
-    pub fn enqueue_digest(
+    fn enqueue_digest(
         &self,
         slot: &str,
         period_from: DateTime<Utc>,
         period_to: DateTime<Utc>,
         mail: &NewOutbound<'_>,
-    ) -> Result<bool, StoreError> {
-        if self.read().digest_sent(slot)? {
-            return Ok(false);
-        }
-        let id = self.enqueue(mail)?;
-        self.tx.execute(
-            "INSERT INTO digests(slot, period_from, period_to, created_at, outbox_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![slot, ts(period_from), ts(period_to), ts(mail.now), id],
-        )?;
-        self.audit(
-            None,
-            mail.now,
-            "system",
-            AuditEvent::DigestQueued,
-            &serde_json::json!({"slot": slot, "to": mail.recipient, "from": ts(period_from), "until": ts(period_to)}),
-        )?;
-        Ok(true)
-    }
+    ) -> Result<bool, StoreError>;
 }

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::SqliteStore;
 use crate::config::Config;
 use crate::store::health::FailureLog;
-use crate::store::{blocking, SharedStore, Store, StoreError};
+use crate::store::{SharedStore, Store, StoreError};
 
 /// Hands the database's single write lock to the daemon's tasks (ingest, outbox,
 /// scheduler; one connection each) in the order they asked for it. Without it they meet only
@@ -70,7 +71,7 @@ pub struct DaemonStores {
     pub ingest: SharedStore,
     pub outbox: SharedStore,
     pub scheduler: SharedStore,
-    checkpoint: SharedStore,
+    checkpoint: Arc<std::sync::Mutex<SqliteStore>>,
 }
 
 impl Store {
@@ -80,7 +81,8 @@ impl Store {
     /// # Errors
     /// [`StoreError`] from opening or migrating the database.
     pub fn open_configured(config: &Config) -> Result<Store, StoreError> {
-        open_sized(&config.db_path(), config.store.max_size.map(|m| m.0), None)
+        let s = open_sized(&config.db_path(), config.store.max_size.map(|m| m.0), None)?;
+        Ok(Store::new(Box::new(s)))
     }
 }
 
@@ -88,8 +90,8 @@ fn open_sized(
     path: &Path,
     max_size: Option<u64>,
     gate: Option<&Arc<WriteGate>>,
-) -> Result<Store, StoreError> {
-    let mut s = Store::open(path)?;
+) -> Result<SqliteStore, StoreError> {
+    let mut s = SqliteStore::open(path)?;
     if let Some(gate) = gate {
         s.set_write_gate(gate.clone());
     }
@@ -113,7 +115,7 @@ impl DaemonStores {
             let mut s = open_sized(&db, max, Some(&gate))?;
             s.defer_checkpoints()?;
             s.set_cache_kib(cache_kib)?;
-            Ok(Arc::new(std::sync::Mutex::new(s)))
+            Ok(Arc::new(std::sync::Mutex::new(Store::new(Box::new(s)))))
         };
         let ingest = deferred(2048)?;
         let outbox = deferred(1024)?;
@@ -145,14 +147,23 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// commit without copying pages into the database file under the write lock; a last one at
 /// shutdown. A failing checkpoint (a full disk) is retried at the same pace, and logged once
 /// when it starts failing and once when it works again ([`FailureLog`]), not 4 times a second.
-async fn checkpointer(store: SharedStore, shutdown: CancellationToken) {
+async fn checkpointer(store: Arc<std::sync::Mutex<SqliteStore>>, shutdown: CancellationToken) {
     let mut log = FailureLog::new("checkpointer");
     loop {
         let stop = tokio::select! {
             _ = shutdown.cancelled() => true,
             _ = tokio::time::sleep(CHECKPOINT_EVERY) => false,
         };
-        log.record(&blocking(&store, |s| s.checkpoint()).await);
+        let s = store.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            s.lock()
+                .map_err(|_| StoreError::Data("store lock poisoned".into()))?
+                .checkpoint()
+        })
+        .await
+        .map_err(|e| StoreError::Data(format!("checkpoint task failed: {e}")))
+        .and_then(|r| r);
+        log.record(&done);
         if stop {
             break;
         }

@@ -10,12 +10,12 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use rusqlite::{Row, RowIndex};
 
-use super::{parse_ts, ts};
 use crate::case::{Category, Priority, Status};
+use crate::store::parse_ts;
 
 /// A stored value that does not read as its column's type.
 #[derive(Debug)]
-pub(super) struct BadValue {
+pub(crate) struct BadValue {
     column: &'static str,
     value: String,
     problem: String,
@@ -128,20 +128,4 @@ pub(super) fn category<I: RowIndex>(
 ) -> rusqlite::Result<Category> {
     let v = convert(r, idx, column, |s| Ok(Category::new(s)))?;
     required(v, r, idx, column)
-}
-
-/// Serializes a time as it is stored.
-pub(super) fn ser_time<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&ts(*t))
-}
-
-/// Serializes an optional time as it is stored (`null` when unset).
-pub(super) fn ser_opt_time<S: serde::Serializer>(
-    t: &Option<DateTime<Utc>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_str(&ts(*t)),
-        None => s.serialize_none(),
-    }
 }

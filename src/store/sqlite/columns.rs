@@ -8,17 +8,17 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSql, ToSqlOutput, Type, ValueRef};
 use rusqlite::Row;
 
-use super::{parse_ts, ts};
 use crate::case::kinds::{
     Audience, AuditEvent, MessageOutcome, OutboundKind, OutboundState, ParticipantRole, TimerKind,
     TimerOutcome, Visibility,
 };
+use crate::store::{parse_ts, ts};
 
 /// A column whose text is not a value of its type (carried inside rusqlite's conversion error
 /// until `StoreError` takes it over).
 #[derive(Debug, thiserror::Error)]
 #[error("column {column}: {problem}")]
-pub(super) struct BadValue {
+pub(crate) struct BadValue {
     pub column: String,
     pub problem: String,
 }
@@ -126,13 +126,15 @@ pub fn ser_opt_ts<S: serde::Serializer>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Store, StoreError};
+    use super::super::StoreError;
     use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::*;
 
     #[test]
     fn an_unknown_stored_name_is_a_data_error_naming_its_column() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("c.db")).unwrap();
+        let s = SqliteStore::open(&dir.path().join("c.db")).unwrap();
         s.conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
         s.conn
             .execute(

@@ -1,0 +1,397 @@
+//! The SQLite implementation of [`crate::store::views`].
+
+use rusqlite::{params_from_iter, OptionalExtension, ToSql};
+
+use super::*;
+use crate::store::views::*;
+
+fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseView> {
+    Ok(CaseView {
+        case: case_from_row(r)?,
+        legal_hold: r.get("legal_hold")?,
+        escalated_at: values::opt_time(r, "escalated_at", "cases.escalated_at")?,
+        purged_at: values::opt_time(r, "purged_at", "cases.purged_at")?,
+        erased_at: values::opt_time(r, "erased_at", "cases.erased_at")?,
+        loop_stopped_at: values::opt_time(r, "loop_stopped_at", "loop_stops.stopped_at")?,
+    })
+}
+
+fn view_cols() -> String {
+    format!(
+        "{CASE_COLS}, legal_hold, escalated_at, purged_at, erased_at,
+         (SELECT stopped_at FROM loop_stops WHERE loop_stops.case_id = cases.id) AS loop_stopped_at"
+    )
+}
+
+impl ViewReads for SqliteReader<'_> {
+    /// Cases matching `f`, newest first.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn cases_matching(&self, f: &CaseFilter) -> Result<Vec<CaseView>, StoreError> {
+        let mut cond: Vec<String> = Vec::new();
+        let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+        let mut arg = |cond: &mut Vec<String>, sql: &str, v: Box<dyn ToSql>| {
+            args.push(v);
+            cond.push(sql.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(s) = &f.status {
+            arg(&mut cond, "status = ?", Box::new(s.as_str()));
+        }
+        if let Some(c) = &f.category {
+            arg(&mut cond, "category = ?", Box::new(c.as_str().to_string()));
+        }
+        if let Some(p) = &f.priority {
+            arg(&mut cond, "priority = ?", Box::new(p.as_str().to_string()));
+        }
+        if let Some(c) = &f.customer {
+            arg(
+                &mut cond,
+                "lower(customer_address) = ?",
+                Box::new(c.clone()),
+            );
+        }
+        if let Some(t) = f.since {
+            arg(&mut cond, "created_at >= ?", Box::new(ts(t)));
+        }
+        let wher = if cond.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", cond.join(" AND "))
+        };
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {} FROM cases {wher} ORDER BY created_at DESC, id DESC",
+            view_cols()
+        ))?;
+        let rows = st.query_map(params_from_iter(args.iter()), view_from_row)?;
+        let mut v: Vec<CaseView> = rows.collect::<Result<_, _>>()?;
+        if let Some(now) = f.overdue_at {
+            v.retain(|c| c.overdue(now));
+        }
+        Ok(v)
+    }
+
+    /// One case with its records-management facts.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn case_view(&self, reference: &str) -> Result<Option<CaseView>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {} FROM cases WHERE reference = ?1", view_cols()),
+                [reference],
+                view_from_row,
+            )
+            .optional()?)
+    }
+
+    /// The reference and customer address of a case by its id (for linked cases).
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn case_reference(&self, case_id: i64) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT reference, customer_address FROM cases WHERE id = ?1",
+                [case_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Every case reference, for suggesting the one a person meant.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn references(&self) -> Result<Vec<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT reference FROM cases ORDER BY id")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The stored raw bytes of a message: `None` when there is no such message, `Some(None)`
+    /// when its bytes were removed (purged or erased).
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn raw_message(&self, message_id: i64) -> Result<Option<Option<Vec<u8>>>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT raw FROM messages WHERE id = ?1",
+                [message_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The rating of a case with when it was given.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn rating_row(&self, case_id: i64) -> Result<Option<RatingRow>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT rating, comment, at FROM ratings WHERE case_id = ?1",
+                [case_id],
+                |r| {
+                    Ok(RatingRow {
+                        rating: r.get(0)?,
+                        comment: r.get(1)?,
+                        at: col(r, 2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CaseChange, NewCase, Store};
+    use super::*;
+    use crate::case::{Category, Priority, Status};
+    use chrono::TimeZone;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, h, 0, 0).unwrap()
+    }
+
+    fn case(s: &mut Store, reference: &str, customer: &str, opened: DateTime<Utc>) -> i64 {
+        s.write(|tx| {
+            tx.insert_case(&NewCase {
+                reference,
+                status: Status::Acknowledged,
+                category: &Category::new("billing"),
+                priority: &Priority::new("normal"),
+                subject: "s",
+                customer_address: customer,
+                customer_name: None,
+                now: opened,
+                first_response_due: Some(opened + chrono::Duration::hours(2)),
+                resolution_due: None,
+                last_public_at: None,
+                linked_case_id: None,
+            })
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn overdue_means_an_open_case_past_an_unmet_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("v.db")).unwrap();
+        let late = case(&mut s, "CMP-00001-1", "a@x.test", at(8));
+        let answered = case(&mut s, "CMP-00002-2", "b@x.test", at(8));
+        let fresh = case(&mut s, "CMP-00003-3", "C@x.test", at(11));
+        let paused = case(&mut s, "CMP-00004-4", "d@x.test", at(8));
+        s.write(|tx| {
+            tx.set_first_response(answered, at(9))?;
+            tx.update_case(paused, &CaseChange::SlaPausedAt(Some(at(9))))
+        })
+        .unwrap();
+        let refs = |f: &CaseFilter| -> Vec<i64> {
+            s.read()
+                .cases_matching(f)
+                .unwrap()
+                .iter()
+                .map(|c| c.case.id)
+                .collect()
+        };
+        let overdue = CaseFilter {
+            overdue_at: Some(at(12)),
+            ..CaseFilter::default()
+        };
+        assert_eq!(refs(&overdue), vec![late]);
+        let customer = CaseFilter {
+            customer: Some("c@x.test".into()),
+            ..CaseFilter::default()
+        };
+        assert_eq!(refs(&customer), vec![fresh]);
+        let since = CaseFilter {
+            since: Some(at(10)),
+            ..CaseFilter::default()
+        };
+        assert_eq!(refs(&since), vec![fresh]);
+        assert_eq!(refs(&CaseFilter::default()).len(), 4);
+    }
+
+    #[test]
+    fn listed_json_and_csv_carry_every_value_as_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("v.db")).unwrap();
+        let id = case(&mut s, "CMP-00001-1", "a@x.test", at(8));
+        s.write(|tx| {
+            tx.set_first_response(id, at(9) + chrono::Duration::nanoseconds(123_456_789))?;
+            tx.update_case(id, &CaseChange::SlaPausedAt(Some(at(10))))?;
+            tx.set_status(
+                id,
+                Status::Acknowledged,
+                Status::Escalated,
+                "system",
+                "test",
+                at(10),
+            )
+        })
+        .unwrap();
+        let stored: Vec<(String, Option<String>)> = {
+            let mut st = s
+                .as_sqlite()
+                .expect("sqlite")
+                .conn
+                .prepare(&format!("SELECT {} FROM cases", view_cols()))
+                .unwrap();
+            let names: Vec<String> = st.column_names().map(str::to_string).collect();
+            st.query_row([], |r| {
+                Ok(names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        let v = match r.get_ref(i).unwrap() {
+                            rusqlite::types::ValueRef::Null => None,
+                            rusqlite::types::ValueRef::Integer(n) => Some(n.to_string()),
+                            v => Some(v.as_str().unwrap().to_string()),
+                        };
+                        (n.clone(), v)
+                    })
+                    .collect())
+            })
+            .unwrap()
+        };
+        let cfg = crate::config::Config::from_toml(
+            include_str!("../../../tests/fixtures/config/base.toml"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let args = crate::cli::cases::CasesArgs {
+            json: true,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        crate::cli::cases::list(&cfg, &s, &args, at(12), &mut out).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let listed = &json[0];
+        for (name, value) in &stored {
+            let want = match value {
+                None => serde_json::Value::Null,
+                Some(v) if name == "id" || name == "reopen_count" || name == "linked_case_id" => {
+                    serde_json::Value::from(v.parse::<i64>().unwrap())
+                }
+                Some(v) => serde_json::Value::from(v.as_str()),
+            };
+            assert_eq!(listed[name], want, "{name}");
+        }
+        assert_eq!(listed["first_response_at"], "2026-11-23T09:00:00.123456Z");
+        assert_eq!(listed["status"], "escalated");
+        let args = crate::cli::cases::CasesArgs {
+            csv: true,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        crate::cli::cases::list(&cfg, &s, &args, at(12), &mut out).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        let row = csv.lines().nth(1).unwrap();
+        assert!(
+            row.starts_with(
+                "CMP-00001-1,escalated,billing,normal,a@x.test,,s,2026-11-23T08:00:00.000000Z,2026-11-23T10:00:00.000000Z,2026-11-23T10:00:00.000000Z,2026-11-23T09:00:00.123456Z,,,,false,2026-11-23T10:00:00.000000Z,"
+            ),
+            "{csv}"
+        );
+    }
+
+    #[test]
+    fn a_stored_value_that_does_not_parse_is_a_data_error_naming_its_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("v.db")).unwrap();
+        case(&mut s, "CMP-00001-1", "a@x.test", at(8));
+        for (column, value) in [
+            ("status", "pending"),
+            ("first_response_due", "tomorrow"),
+            ("created_at", "2026-11-23 08:00"),
+        ] {
+            let old: String = s
+                .as_sqlite()
+                .expect("sqlite")
+                .conn
+                .query_row(&format!("SELECT {column} FROM cases"), [], |r| r.get(0))
+                .unwrap();
+            s.as_sqlite()
+                .expect("sqlite")
+                .conn
+                .execute(&format!("UPDATE cases SET {column} = ?1"), [value])
+                .unwrap();
+            for e in [
+                s.read().cases().unwrap_err(),
+                s.read().case_view("CMP-00001-1").unwrap_err(),
+                s.read()
+                    .cases_opened(at(0) - chrono::Duration::days(1), at(23))
+                    .map(|_| ())
+                    .unwrap_err(),
+            ] {
+                match e {
+                    StoreError::Data(m) => {
+                        assert!(m.contains(&format!("cases.{column}")), "{m}");
+                        assert!(m.contains(value), "{m}");
+                    }
+                    other => panic!("{column}: {other:?}"),
+                }
+            }
+            s.as_sqlite()
+                .expect("sqlite")
+                .conn
+                .execute(&format!("UPDATE cases SET {column} = ?1"), [old])
+                .unwrap();
+        }
+        assert_eq!(s.read().cases().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_purged_case_is_listed_and_shown_as_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("v.db")).unwrap();
+        let id = case(&mut s, "CMP-00001-5", "a@x.test", at(8));
+        // What retention leaves of a case: the figures, no personal data.
+        s.as_sqlite().expect("sqlite").conn
+            .execute(
+                "UPDATE cases SET subject = '', customer_address = '', customer_name = NULL, purged_at = ?2 WHERE id = ?1",
+                rusqlite::params![id, ts(at(9))],
+            )
+            .unwrap();
+        let v = s.read().case_view("CMP-00001-5").unwrap().unwrap();
+        assert_eq!(v.blanked(), Some("(purged)"));
+        let cfg = crate::config::Config::from_toml(
+            include_str!("../../../tests/fixtures/config/base.toml"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let args = crate::cli::cases::CasesArgs::default();
+        crate::cli::cases::list(&cfg, &s, &args, at(12), &mut out).unwrap();
+        let table = String::from_utf8(out).unwrap();
+        let row = table.lines().nth(1).unwrap();
+        assert!(row.starts_with("CMP-00001-5"), "{table}");
+        assert_eq!(
+            row.matches("(purged)").count(),
+            2,
+            "customer and subject: {table}"
+        );
+        let mut out = Vec::new();
+        let args = crate::cli::cases::CaseArgs {
+            reference: "cmp-00001-5".into(),
+            json: false,
+            raw: None,
+        };
+        crate::cli::cases::show(&s, &args, at(12), &mut out).unwrap();
+        let shown = String::from_utf8(out).unwrap();
+        assert!(shown.starts_with("CMP-00001-5  (purged)"), "{shown}");
+        assert!(
+            shown.contains("personal data purged 2026-11-23 09:00:00"),
+            "{shown}"
+        );
+    }
+}
