@@ -226,7 +226,7 @@ async fn feed(
                     "outbox: dropped queued mail to addresses that bounced"
                 );
             }
-            let due = s.read().due_outbound(now, read, &except)?;
+            let due = s.claim_due_outbound(now, read, &except)?;
             let sent = if first && !due.is_empty() {
                 s.read().sent_since(now - Duration::minutes(1))?
             } else {

@@ -97,7 +97,7 @@ pub struct Counts {
     pub outbox_failed: i64,
 }
 
-/// Queries: Cases: the case row, its participants, ratings and audit trail.
+/// Queries of this room (see the module doc).
 pub trait CaseReads {
     /// A case by its reference.
     ///
@@ -130,7 +130,7 @@ pub trait CaseReads {
     fn counts(&self) -> Result<Counts, StoreError>;
 }
 
-/// Writes inside one transaction (`Store::write`): Cases: the case row, its participants, ratings and audit trail.
+/// Writes of this room, inside one transaction ([`Store::write`]).
 pub trait CaseWrites {
     /// The case of the most recent of these Message-IDs that *we* issued (an outbound row).
     /// Only these thread anyone into a case: we sent that message to the case's people.
@@ -296,7 +296,7 @@ pub trait CaseWrites {
     ) -> Result<(i64, Option<i64>), StoreError>;
 }
 
-/// Operations on the store outside a caller's transaction: Cases: the case row, its participants, ratings and audit trail.
+/// Operations of this room outside a caller's transaction (each is its own).
 pub trait CaseOps {
     /// Participants of a case as (address, role, undeliverable).
     ///

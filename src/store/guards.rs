@@ -30,7 +30,7 @@ pub enum FloodKey<'a> {
     Domain(&'a str),
 }
 
-/// Writes inside one transaction (`Store::write`): guards
+/// Writes of this room, inside one transaction ([`Store::write`]).
 pub trait GuardWrites {
     /// The case's loop state in one read: its stop, if it is stopped now, and when an admin
     /// last resumed it (the guard counts only what came after that, or the same burst would
@@ -133,7 +133,7 @@ pub trait GuardWrites {
     ) -> Result<Vec<i64>, StoreError>;
 }
 
-/// Operations on the store outside a caller's transaction: guards
+/// Operations of this room outside a caller's transaction (each is its own).
 pub trait GuardOps {
     /// An admin resumes a case stopped as a loop: it relays again, and the guard counts only
     /// what comes after `now`. Returns `None` when the case was not stopped, else how many

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 
-/// Operations on the store outside a caller's transaction: Leases: which daemon holds a mailbox, with expiry, so a second one waits.
+/// Operations of this room outside a caller's transaction (each is its own).
 pub trait LeaseOps {
     /// Tries to take (or renew) the named lease for `holder` until `now + ttl`. Only one
     /// daemon fetches from a mailbox at a time: a second one started by mistake waits.

@@ -55,7 +55,7 @@ pub struct MessageRow {
     pub note: Option<String>,
 }
 
-/// Queries: Inbound messages: what was stored, deduplication, quarantine and the IMAP positions seen.
+/// Queries of this room (see the module doc).
 pub trait MessageReads {
     /// Messages of a case, oldest first.
     ///
@@ -82,7 +82,7 @@ pub trait MessageReads {
     fn seen_uid(&self, src: &ImapSource) -> Result<bool, StoreError>;
 }
 
-/// Writes inside one transaction (`Store::write`): Inbound messages: what was stored, deduplication, quarantine and the IMAP positions seen.
+/// Writes of this room, inside one transaction ([`Store::write`]).
 pub trait MessageWrites {
     /// Whether these exact raw bytes (hex SHA-256) were stored, and whether a message with
     /// this dedupe key was: one statement for the question every new message asks.
@@ -138,7 +138,7 @@ pub trait MessageWrites {
     ) -> Result<i64, StoreError>;
 }
 
-/// Operations on the store outside a caller's transaction: Inbound messages: what was stored, deduplication, quarantine and the IMAP positions seen.
+/// Operations of this room outside a caller's transaction (each is its own).
 pub trait MessageOps {
     /// Records the UIDVALIDITY of a mailbox; returns the previous value when it changed.
     ///

@@ -54,20 +54,8 @@ pub struct OutboxStatus {
     pub audience: Audience,
 }
 
-/// Queries: The durable outbox: queued mail, its sending state and the threads it continues.
+/// Queries of this room (see the module doc).
 pub trait OutboxReads {
-    /// Due pending outbound rows, oldest first, at most `limit`, leaving out the ids in
-    /// `except`.
-    ///
-    /// # Errors
-    /// SQL errors.
-    fn due_outbound(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-        except: &std::collections::HashSet<i64>,
-    ) -> Result<Vec<OutboundRow>, StoreError>;
-
     /// When the next pending row falls due, to sleep until then.
     ///
     /// # Errors
@@ -87,7 +75,7 @@ pub trait OutboxReads {
     fn outbox(&self, case_id: Option<i64>) -> Result<Vec<OutboxStatus>, StoreError>;
 }
 
-/// Writes inside one transaction (`Store::write`): The durable outbox: queued mail, its sending state and the threads it continues.
+/// Writes of this room, inside one transaction ([`Store::write`]).
 pub trait OutboxWrites {
     /// Marks outbound rows sent, in one transaction.
     ///
@@ -133,8 +121,23 @@ pub trait OutboxWrites {
     ) -> Result<i64, StoreError>;
 }
 
-/// Operations on the store outside a caller's transaction: The durable outbox: queued mail, its sending state and the threads it continues.
+/// Operations of this room outside a caller's transaction (each is its own).
 pub trait OutboxOps {
+    /// The rows this process is to send now: due pending rows, oldest first, at most
+    /// `limit`, leaving out the ids in `except` (in flight here). An engine that several
+    /// daemons share hands each row to one of them (a row lock and a claim that expires, so a
+    /// dead daemon's rows go to another). The SQLite engine records no claim: its database
+    /// has one daemon, which alone sends.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn claim_due_outbound(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: usize,
+        except: &std::collections::HashSet<i64>,
+    ) -> Result<Vec<OutboundRow>, StoreError>;
+
     /// Marks pending customer mail to an address that bounced on its case as failed (it would
     /// only bounce again); returns how many rows.
     ///

@@ -225,7 +225,7 @@ pub struct SweepCounts {
     pub blobs_dropped: usize,
 }
 
-/// Queries: records
+/// Queries of this room (see the module doc).
 pub trait RecordReads {
     /// Closed cases that are neither on hold nor already purged or erased, oldest first.
     ///
@@ -310,7 +310,7 @@ pub trait RecordReads {
     fn person_records(&self, address: &str) -> Result<PersonRecords, StoreError>;
 }
 
-/// Writes inside one transaction (`Store::write`): records
+/// Writes of this room, inside one transaction ([`Store::write`]).
 pub trait RecordWrites {
     /// True when a case was purged or erased: nothing may join it any more (an old reply
     /// token still verifies, but there is nobody left on the case to answer).
@@ -389,7 +389,7 @@ pub trait RecordWrites {
     fn sweep(&self, needle: &str, free_text_only: bool) -> Result<SweepCounts, StoreError>;
 }
 
-/// Operations on the store outside a caller's transaction: records
+/// Operations of this room outside a caller's transaction (each is its own).
 pub trait RecordOps {
     /// Zeroes deleted content on this connection (SQLite `secure_delete`), so what a purge
     /// or erasure removes does not linger in freed pages of the file.

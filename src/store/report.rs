@@ -48,7 +48,7 @@ pub struct ReportRating {
     pub at: DateTime<Utc>,
 }
 
-/// Queries: report
+/// Queries of this room (see the module doc).
 pub trait ReportReads {
     /// Cases opened in `[from, to)`, oldest first (purged and erased ones included).
     ///
@@ -93,7 +93,7 @@ pub trait ReportReads {
     fn any_digest(&self, schedule: &str) -> Result<bool, StoreError>;
 }
 
-/// Writes inside one transaction (`Store::write`): report
+/// Writes of this room, inside one transaction ([`Store::write`]).
 pub trait ReportWrites {
     /// Records a slot as handled without sending anything (no outbox row).
     ///

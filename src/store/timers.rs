@@ -23,7 +23,7 @@ pub struct TimerRow {
     pub outcome: Option<TimerOutcome>,
 }
 
-/// Queries: Timers: a case's deadlines as rows, armed, deferred, fired or cancelled.
+/// Queries of this room (see the module doc).
 pub trait TimerReads {
     /// Active timers due at or before `now`, earliest first.
     ///
@@ -44,7 +44,7 @@ pub trait TimerReads {
     fn timers(&self, case_id: Option<i64>) -> Result<Vec<TimerRow>, StoreError>;
 }
 
-/// Writes inside one transaction (`Store::write`): Timers: a case's deadlines as rows, armed, deferred, fired or cancelled.
+/// Writes of this room, inside one transaction ([`Store::write`]).
 pub trait TimerWrites {
     /// Every timer row of a case, active, fired and cancelled, in no particular order.
     ///

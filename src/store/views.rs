@@ -79,7 +79,7 @@ pub struct RatingRow {
     pub at: DateTime<Utc>,
 }
 
-/// Queries: views
+/// Queries of this room (see the module doc).
 pub trait ViewReads {
     /// Cases matching `f`, newest first.
     ///

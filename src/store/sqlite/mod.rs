@@ -670,32 +670,25 @@ mod tests {
             })
             .unwrap();
         let now = t0 + chrono::Duration::minutes(1);
-        let got = |except: &HashSet<i64>, limit| -> Vec<i64> {
-            s.read()
-                .due_outbound(now, limit, except)
+        let got = |s: &mut SqliteStore, except: &HashSet<i64>, limit| -> Vec<i64> {
+            s.claim_due_outbound(now, limit, except)
                 .unwrap()
                 .iter()
                 .map(|r| r.id)
                 .collect()
         };
-        assert_eq!(got(&HashSet::new(), 3), ids[..3]);
+        assert_eq!(got(&mut s, &HashSet::new(), 3), ids[..3]);
         // The first three are with the senders: the next read is the three after them.
         let taken: HashSet<i64> = ids[..3].iter().copied().collect();
-        assert_eq!(got(&taken, 3), ids[3..]);
-        let rows = s.read().due_outbound(now, 1, &taken).unwrap();
+        assert_eq!(got(&mut s, &taken, 3), ids[3..]);
+        let rows = s.claim_due_outbound(now, 1, &taken).unwrap();
         assert_eq!(rows[0].body, b"body 3");
         assert_eq!(rows[0].recipient, "c3@customer.test");
         // Everything in flight: nothing to read, however large the limit.
         let all: HashSet<i64> = ids.iter().copied().collect();
-        assert!(got(&all, 10).is_empty());
+        assert!(got(&mut s, &all, 10).is_empty());
         // Not yet due is not read either.
-        assert!(
-            s.read()
-                .due_outbound(t0, 10, &HashSet::new())
-                .unwrap()
-                .len()
-                == 1
-        );
+        assert!(s.claim_due_outbound(t0, 10, &HashSet::new()).unwrap().len() == 1);
     }
 
     #[test]

@@ -7,60 +7,6 @@ use super::*;
 use crate::store::outbox::*;
 
 impl OutboxReads for SqliteReader<'_> {
-    /// Due pending outbound rows, oldest first, at most `limit`, leaving out the ids in
-    /// `except`.
-    ///
-    /// # Errors
-    /// SQL errors.
-    fn due_outbound(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-        except: &std::collections::HashSet<i64>,
-    ) -> Result<Vec<OutboundRow>, StoreError> {
-        // The ids first (from the outbox_due index alone), skipping the rows in `except`
-        // (taken by the sender and not yet recorded), then the chosen rows with their bodies.
-        let mut ids = Vec::with_capacity(limit);
-        {
-            let mut st = self.conn.prepare_cached(
-                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
-                 ORDER BY next_attempt_at, id LIMIT ?2",
-            )?;
-            let mut rows = st.query(params![ts(now), (limit + except.len()) as i64])?;
-            while let Some(r) = rows.next()? {
-                let id: i64 = r.get(0)?;
-                if !except.contains(&id) {
-                    ids.push(id);
-                    if ids.len() >= limit {
-                        break;
-                    }
-                }
-            }
-        }
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, case_id, kind, automatic, message_id, envelope_from, recipient, body, attempts, created_at
-             FROM outbox WHERE id = ?1",
-        )?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(st.query_row([id], |r| {
-                Ok(OutboundRow {
-                    id: r.get(0)?,
-                    case_id: r.get(1)?,
-                    kind: col(r, 2)?,
-                    automatic: r.get::<_, i64>(3)? != 0,
-                    message_id: r.get(4)?,
-                    envelope_from: r.get(5)?,
-                    recipient: r.get(6)?,
-                    body: r.get(7)?,
-                    attempts: r.get(8)?,
-                    created_at: col(r, 9)?,
-                })
-            })?);
-        }
-        Ok(out)
-    }
-
     /// When the next pending row falls due, to sleep until then.
     ///
     /// # Errors
@@ -232,6 +178,55 @@ impl OutboxWrites for SqliteTx<'_> {
 }
 
 impl OutboxOps for SqliteStore {
+    fn claim_due_outbound(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: usize,
+        except: &std::collections::HashSet<i64>,
+    ) -> Result<Vec<OutboundRow>, StoreError> {
+        // The ids first (from the outbox_due index alone), skipping the rows in `except`
+        // (taken by the sender and not yet recorded), then the chosen rows with their bodies.
+        let mut ids = Vec::with_capacity(limit);
+        {
+            let mut st = self.conn.prepare_cached(
+                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, id LIMIT ?2",
+            )?;
+            let mut rows = st.query(params![ts(now), (limit + except.len()) as i64])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                if !except.contains(&id) {
+                    ids.push(id);
+                    if ids.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, case_id, kind, automatic, message_id, envelope_from, recipient, body, attempts, created_at
+             FROM outbox WHERE id = ?1",
+        )?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(st.query_row([id], |r| {
+                Ok(OutboundRow {
+                    id: r.get(0)?,
+                    case_id: r.get(1)?,
+                    kind: col(r, 2)?,
+                    automatic: r.get::<_, i64>(3)? != 0,
+                    message_id: r.get(4)?,
+                    envelope_from: r.get(5)?,
+                    recipient: r.get(6)?,
+                    body: r.get(7)?,
+                    attempts: r.get(8)?,
+                    created_at: col(r, 9)?,
+                })
+            })?);
+        }
+        Ok(out)
+    }
+
     /// Marks pending customer mail to an address that bounced on its case as failed (it would
     /// only bounce again); returns how many rows.
     ///
