@@ -765,7 +765,7 @@ impl Report {
             reference: "CMP-7KQ4X-M".into(),
             category: "billing".into(),
             priority: "urgent".into(),
-            status: "escalated".into(),
+            status: crate::case::Status::Escalated.as_str().into(),
             subject: "Charged twice <script>alert(1)</script> {{ reference }}".into(),
             opened: "2026-11-23 10:00".into(),
             what: "first response missed".into(),
