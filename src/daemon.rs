@@ -1,4 +1,6 @@
-//! The daemon: ingest and outbox tasks around one store, stopped by one cancellation token.
+//! The daemon: the ingest, outbox and scheduler tasks, each on its own store connection
+//! ([`DaemonStores`]), the store's own upkeep (SQLite: the WAL checkpointer) and the config
+//! reload, all stopped by one cancellation token.
 //!
 //! `run(config, clock, shutdown)` takes its shutdown as a parameter (like mini-redis), so
 //! tests start and stop a real daemon in-process. Stages stop between messages: a batch in

@@ -9,10 +9,11 @@
 //! copied them) are dropped. The audit log records the erasure with counts and a keyed hash
 //! of the address, never the address itself.
 //!
-//! SQLite keeps deleted content in freed pages and in the write-ahead log, so the
-//! connection erases with `secure_delete` on and then rewrites the file (VACUUM) and empties
-//! the log (checkpoint TRUNCATE); finally the files are read back to prove the address is
-//! gone. Cases under legal hold are not erased: the request is refused, naming them.
+//! Deleted content can outlive its rows in an engine's files, so the store erases with
+//! `secure_delete` on and then compacts (`compact`; the SQLite engine rewrites the file with
+//! VACUUM and empties its write-ahead log); finally `store::trace_on_disk` reads back what
+//! the engine keeps on disk to prove the address is gone. Cases under legal hold are not
+//! erased: the request is refused, naming them.
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
