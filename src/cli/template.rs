@@ -7,9 +7,10 @@ use std::io::Write;
 use super::{find_case, CliError};
 use crate::business_time::BusinessCalendar;
 use crate::case::kinds::{AuditEvent, ParticipantRole, Visibility};
+use crate::case::service_level::ServiceLevel;
 use crate::case::Reference;
 use crate::config::Config;
-use crate::pipeline::{case_mail_context, excerpt, format_local, human_size, promise_text};
+use crate::pipeline::{case_mail_context, excerpt, format_local, human_size};
 use crate::render::{
     self, AckContext, AttachmentInfo, HistoryLine, MailContext, RatingLink, Rendered, Renderer,
 };
@@ -230,9 +231,8 @@ fn ack_context(
         },
         category_label: m.category_label,
         priority_label: m.priority_label,
-        promise: cfg
-            .priority(case.priority.as_str())
-            .map(|p| promise_text(p.first_response.0, p.clock))
+        promise: ServiceLevel::of(cfg, cal, case.priority.as_str())
+            .map(|s| s.promise())
             .unwrap_or_default(),
         due_local: case
             .first_response_due

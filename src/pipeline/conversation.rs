@@ -10,15 +10,16 @@
 //! unverified and changes nothing. Everything here runs inside the message's transaction:
 //! the case change, the audit events and the outgoing mail commit together or not at all.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
-use super::{format_local, open_case, promise_text, Engine, Link, Outcome};
+use super::{format_local, open_case, Engine, Link, Outcome};
 use crate::authres::{self, AuthVerdict};
 use crate::case::commands::{self, Command, Parsed};
 use crate::case::judge::{judge, strip_sign_off, Judgement};
 use crate::case::kinds::{
     Audience, AuditEvent, MessageOutcome, OutboundKind, ParticipantRole, Visibility,
 };
+use crate::case::service_level::ServiceLevel;
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::{Category, Priority, Reference};
 use crate::config::{AgentConfig, AgentVerify};
@@ -404,8 +405,8 @@ pub fn case_mail_context(
         priority_label: prio
             .and_then(|p| p.label.clone())
             .unwrap_or_else(|| case.priority.to_string()),
-        promise: prio
-            .map(|p| promise_text(p.first_response.0, p.clock))
+        promise: ServiceLevel::of(cfg, calendar, case.priority.as_str())
+            .map(|s| s.promise())
             .unwrap_or_default(),
         due_local: due.map(|d| format_local(d, calendar)).unwrap_or_default(),
         help: help_lines(),
@@ -520,8 +521,7 @@ pub(super) fn from_customer_side(
         }
     }
     if matches!(status, Status::Resolved | Status::Closed) {
-        let window = Duration::from_std(c.engine.config.conversation.reopen_window.0)
-            .unwrap_or(Duration::days(14));
+        let window = c.engine.config.conversation.reopen_window.chrono();
         if case.resolved_at.is_some_and(|t| c.now - t <= window) {
             reopened = true;
         } else {
@@ -998,12 +998,9 @@ pub(super) fn from_agent_side(
                     c.now,
                 )?;
                 current.priority = priority;
+                let level = ServiceLevel::of(cfg, &c.engine.calendar, n);
                 if current.first_response_at.is_none() {
-                    if let Some(pr) = cfg.priority(n) {
-                        let due = c
-                            .engine
-                            .calendar
-                            .deadline(c.now, pr.first_response.0, pr.clock);
+                    if let Some(due) = level.map(|l| l.first_response_due(c.now)) {
                         if current.first_response_due.is_none_or(|o| due < o) {
                             c.tx.update_case_audited(
                                 case.id,
@@ -1015,8 +1012,7 @@ pub(super) fn from_agent_side(
                         }
                     }
                 }
-                if let Some((r, clock)) = cfg.priority(n).and_then(|p| p.resolution_target()) {
-                    let due = c.engine.calendar.deadline(c.now, r, clock);
+                if let Some(due) = level.and_then(|l| l.resolution_due(c.now)) {
                     if current.resolution_due.is_none_or(|o| due < o) {
                         c.tx.update_case(case.id, &CaseChange::ResolutionDue(Some(due)))?;
                         current.resolution_due = Some(due);
@@ -1135,13 +1131,9 @@ pub(super) fn from_agent_side(
     m.agent_name = agent.name.clone();
     if p.has("escalate") || raised {
         // A new timeline: the current priority's first-response target from now.
-        if let Some(pr) = cfg.priority(current.priority.as_str()) {
-            let due = c
-                .engine
-                .calendar
-                .deadline(c.now, pr.first_response.0, pr.clock);
-            m.due_local = format_local(due, &c.engine.calendar);
-            m.promise = promise_text(pr.first_response.0, pr.clock);
+        if let Some(l) = ServiceLevel::of(cfg, &c.engine.calendar, current.priority.as_str()) {
+            m.due_local = format_local(l.first_response_due(c.now), &c.engine.calendar);
+            m.promise = l.promise();
         }
     }
     if let Some(t) = update {

@@ -21,12 +21,13 @@ use crate::business_time::BusinessCalendar;
 use crate::case::kinds::{
     Audience, AuditEvent, MessageOutcome, OutboundKind, ParticipantRole, Visibility,
 };
+use crate::case::service_level::ServiceLevel;
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::{Category, Priority, Reference};
 use crate::classify::robot::{self, RobotKind};
 use crate::classify::{Classification, Classifier};
 use crate::clock::SharedClock;
-use crate::config::{ClockKind, Config, SpamAction};
+use crate::config::{Config, SpamAction};
 use crate::outbox::compose::{self, Outgoing};
 use crate::parse::{self, InboundMessage, ParseLimits};
 use crate::render::{AckContext, Renderer};
@@ -701,15 +702,10 @@ fn open_case(
         .ok_or_else(|| StoreError::Data("message has no sender address".into()))?;
     let customer_addr = customer.normalized();
     let class: Classification = engine.classifier.classify(msg);
-    let prio = cfg
-        .priority(&class.priority)
+    let level = ServiceLevel::of(cfg, &engine.calendar, &class.priority)
         .ok_or_else(|| StoreError::Data(format!("unknown priority {}", class.priority)))?;
-    let due = engine
-        .calendar
-        .deadline(now, prio.first_response.0, prio.clock);
-    let resolution_due = prio
-        .resolution_target()
-        .map(|(r, clock)| engine.calendar.deadline(now, r, clock));
+    let due = level.first_response_due(now);
+    let resolution_due = level.resolution_due(now);
 
     let mut rng = rand::thread_rng();
     let mut reference = Reference::generate(&cfg.support.reference_prefix, &mut rng);
@@ -886,23 +882,6 @@ fn suspected_spam(
     )))
 }
 
-/// "within 2 hours", "within 1 business day".
-pub fn promise_text(d: std::time::Duration, kind: ClockKind) -> String {
-    let secs = d.as_secs();
-    let (n, unit) = if secs % 86_400 == 0 {
-        (secs / 86_400, "day")
-    } else if secs % 3600 == 0 {
-        (secs / 3600, "hour")
-    } else {
-        (secs.div_ceil(60), "minute")
-    };
-    let plural = if n == 1 { "" } else { "s" };
-    match kind {
-        ClockKind::Business => format!("within {n} business {unit}{plural}"),
-        ClockKind::Wall => format!("within {n} {unit}{plural}"),
-    }
-}
-
 /// The due time as the customer reads it, in the business time zone.
 pub fn format_local(t: DateTime<Utc>, cal: &BusinessCalendar) -> String {
     use chrono::Datelike;
@@ -957,8 +936,8 @@ fn enqueue_ack(
         priority_label: prio
             .and_then(|p| p.label.clone())
             .unwrap_or_else(|| class.priority.clone()),
-        promise: prio
-            .map(|p| promise_text(p.first_response.0, p.clock))
+        promise: ServiceLevel::of(cfg, &engine.calendar, &class.priority)
+            .map(|s| s.promise())
             .unwrap_or_default(),
         due_local: format_local(due, &engine.calendar),
         excerpt: excerpt(&msg.text, 300),
@@ -1045,27 +1024,6 @@ mod tests {
         let clock: SharedClock = Arc::new(crate::clock::SystemClock);
         let e = Engine::new(cfg, clock).unwrap_err().to_string();
         assert!(e.contains("no_such_variable"), "{e}");
-    }
-
-    #[test]
-    fn promises_read_naturally() {
-        use std::time::Duration as D;
-        assert_eq!(
-            promise_text(D::from_secs(7200), ClockKind::Wall),
-            "within 2 hours"
-        );
-        assert_eq!(
-            promise_text(D::from_secs(86_400), ClockKind::Business),
-            "within 1 business day"
-        );
-        assert_eq!(
-            promise_text(D::from_secs(3 * 86_400), ClockKind::Business),
-            "within 3 business days"
-        );
-        assert_eq!(
-            promise_text(D::from_secs(1800), ClockKind::Wall),
-            "within 30 minutes"
-        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::digest::{self, DigestError};
 use super::output::{render_csv, render_table};
@@ -101,8 +101,9 @@ pub fn period(
             let since = args.since.as_deref().unwrap_or("30d");
             let d = HumanDuration::parse(since)
                 .map_err(|e| ReportError::Usage(format!("--since: {e}")))?;
-            let d = Duration::from_std(d.0)
-                .map_err(|_| ReportError::Usage(format!("--since `{since}` is too long")))?;
+            let d = d
+                .try_chrono()
+                .ok_or_else(|| ReportError::Usage(format!("--since `{since}` is too long")))?;
             Period {
                 from: now - d,
                 to: now,

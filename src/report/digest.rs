@@ -109,7 +109,7 @@ pub fn next_slot(c: &DigestConfig, tz: Tz, now: DateTime<Utc>) -> Option<DateTim
 /// The period a slot reports: `digest.period` before it, or since the previous slot.
 pub fn period_of(c: &DigestConfig, tz: Tz, slot: DateTime<Utc>) -> Period {
     let from = match c.period {
-        Some(p) => slot - Duration::from_std(p.0).unwrap_or(Duration::days(7)),
+        Some(p) => slot - p.chrono(),
         None => latest_slot(c, tz, slot - Duration::seconds(1)).unwrap_or(slot - Duration::days(7)),
     };
     Period { from, to: slot }
