@@ -7,7 +7,7 @@
 //! (disk full, locked database) aborts the whole batch and leaves every message of it in the
 //! INBOX for the next round.
 
-mod conversation;
+mod customer;
 pub mod dedupe;
 mod guards;
 mod timers;
@@ -36,7 +36,7 @@ use crate::store::{CaseRow, ImapSource, NewCase, NewMessage, NewOutbound, Store,
 use crate::thread::token::{Role, TokenKey};
 use crate::thread::{self, subject, Threading};
 
-pub use conversation::{case_mail_context, human_duration, human_size};
+pub use customer::{case_mail_context, human_duration, human_size};
 pub use timers::{fire_due, resync_all};
 
 /// Everything the pipeline needs that comes from config, built once (and again on reload).
@@ -502,8 +502,8 @@ fn process_one(
                     true
                 };
                 if failed && tx.mark_undeliverable_on(case_id, &recipient)? {
-                    let c = conversation::Ctx { tx, engine, now };
-                    conversation::undeliverable(&c, case_id, &recipient, &verdict.reason)?;
+                    let c = customer::Ctx { tx, engine, now };
+                    customer::undeliverable(&c, case_id, &recipient, &verdict.reason)?;
                 }
             }
         }
@@ -514,28 +514,28 @@ fn process_one(
         });
     }
 
-    let c = conversation::Ctx { tx, engine, now };
+    let c = customer::Ctx { tx, engine, now };
     match threading {
         Threading::ByToken {
             case,
             role: Role::Agent,
-        } => conversation::from_agent_side(&c, &case, msg, item, true),
+        } => customer::from_agent_side(&c, &case, msg, item, true),
         Threading::ByToken {
             case,
             role: Role::Feedback,
         } => {
             let rating = token.as_ref().and_then(|t| t.rating).unwrap_or(0);
-            conversation::feedback_link(&c, &case, msg, item, rating)
+            customer::feedback_link(&c, &case, msg, item, rating)
         }
         Threading::ByToken {
             case,
             role: Role::Customer,
         }
         | Threading::ByMessageId(case)
-        | Threading::ByReferenceTag(case) => conversation::from_customer_side(&c, &case, msg, item),
+        | Threading::ByReferenceTag(case) => customer::from_customer_side(&c, &case, msg, item),
         Threading::New { mentioned } => {
             if let Some(f) = flood_target(tx, engine, msg, now)? {
-                return conversation::flood_join(&c, &f.case, msg, item, &f.reason, f.first);
+                return customer::flood_join(&c, &f.case, msg, item, &f.reason, f.first);
             }
             open_case(
                 tx,
@@ -811,8 +811,8 @@ fn open_case(
     let case = tx
         .case_by_id(case_id)?
         .ok_or_else(|| StoreError::Data("case vanished inside its transaction".into()))?;
-    let c = conversation::Ctx { tx, engine, now };
-    conversation::notify_new_case(&c, &case, msg, item, link)?;
+    let c = customer::Ctx { tx, engine, now };
+    customer::notify_new_case(&c, &case, msg, item, link)?;
     timers::sync_case(&c, &case)?;
     Ok(Outcome::NewCase {
         reference: reference.as_str().to_string(),
