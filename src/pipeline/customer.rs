@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{format_local, open_case, Engine, Link, Outcome};
+use super::{open_case, Engine, Link, Outcome};
 use crate::authres::{self, AuthVerdict};
 use crate::case::commands::{self, Command, Parsed};
 use crate::case::judge::{judge, strip_sign_off, Judgement};
@@ -23,9 +23,9 @@ use crate::case::service_level::ServiceLevel;
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::{Category, Priority, Reference};
 use crate::config::{AgentConfig, AgentVerify};
+use crate::mail::{self, AttachmentInfo, HistoryLine, MailContext};
 use crate::outbox::compose::{self, OutAttachment, Outgoing, Recipient};
 use crate::parse::{self, InboundMessage};
-use crate::render::{help_lines, AttachmentInfo, HistoryLine, MailContext};
 use crate::store::{ts, CaseChange, CaseRow, NewMessage, NewOutbound, StoreError, Tx};
 use crate::thread::subject;
 use crate::thread::token::Role;
@@ -55,7 +55,7 @@ impl<'t> Ctx<'_, 't> {
 
     /// The values every case template sees, filled from the case.
     pub(super) fn mail_ctx(&self, case: &CaseRow) -> MailContext {
-        case_mail_context(&self.engine.config, &self.engine.calendar, case)
+        mail::case_mail_context(&self.engine.config, &self.engine.calendar, case)
     }
 
     /// In-Reply-To and References continuing one side's thread of the case.
@@ -167,23 +167,11 @@ impl<'t> Ctx<'_, 't> {
 
     /// The case's public and internal messages for a digest, oldest first.
     fn history_lines(&self, case: &CaseRow) -> Result<Vec<HistoryLine>, StoreError> {
-        Ok(self
-            .tx
-            .read()
-            .messages_of_case(case.id)?
-            .into_iter()
-            .filter(|m| m.robot.is_none())
-            .map(|m| {
-                let text = m.reply_text.clone().unwrap_or(m.body_text.clone());
-                HistoryLine {
-                    at: format_local(m.received_at, &self.engine.calendar),
-                    from: m.from_address.clone().unwrap_or_default(),
-                    role: m.role.map(|r| r.as_str().to_string()).unwrap_or_default(),
-                    internal: m.visibility == Visibility::Internal,
-                    text: text.chars().take(2000).collect(),
-                }
-            })
-            .collect())
+        let messages = self.tx.read().messages_of_case(case.id)?;
+        // The text as stored: the reply without its quoted history, else the whole text.
+        Ok(mail::history(&messages, &self.engine.calendar, |m| {
+            m.reply_text.clone().unwrap_or(m.body_text.clone())
+        }))
     }
 
     /// Queues a message to agents (`to`), Reply-To the case's agent reply address, continuing
@@ -378,43 +366,6 @@ impl<'t> Ctx<'_, 't> {
     }
 }
 
-/// The values every case template sees, filled from the case: what the pipeline starts
-/// from for each mail, and what `mailcase template preview` shows an admin.
-pub fn case_mail_context(
-    cfg: &crate::config::Config,
-    calendar: &crate::business_time::BusinessCalendar,
-    case: &CaseRow,
-) -> MailContext {
-    let prio = cfg.priority(case.priority.as_str());
-    let due = if case.first_response_at.is_none() {
-        case.first_response_due
-    } else {
-        None
-    };
-    MailContext {
-        reference: case.reference.clone(),
-        support_name: cfg.support.name.clone(),
-        customer_name: case.customer_name.clone().filter(|n| !n.trim().is_empty()),
-        customer_address: case.customer_address.clone(),
-        subject: subject::base_subject(&case.subject, &cfg.support.reference_prefix),
-        status: case.status.to_string(),
-        category_label: cfg
-            .category(case.category.as_str())
-            .and_then(|c| c.label.clone())
-            .unwrap_or_else(|| case.category.to_string()),
-        priority_label: prio
-            .and_then(|p| p.label.clone())
-            .unwrap_or_else(|| case.priority.to_string()),
-        promise: ServiceLevel::of(cfg, calendar, case.priority.as_str())
-            .map(|s| s.promise())
-            .unwrap_or_default(),
-        due_local: due.map(|d| format_local(d, calendar)).unwrap_or_default(),
-        help: help_lines(),
-        reopen_window: human_duration(cfg.conversation.reopen_window.0),
-        ..MailContext::default()
-    }
-}
-
 /// How an inbound message is recorded on its case.
 struct Record<'a> {
     outcome: MessageOutcome,
@@ -429,18 +380,10 @@ fn forwarded_attachments(engine: &Engine, raw: &[u8]) -> (Vec<AttachmentInfo>, V
     let mut info = Vec::new();
     let mut files = Vec::new();
     for a in parse::attachment_data(raw, limit) {
-        let name = a
-            .meta
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("attachment-{}", info.len() + 1));
         let attached = !a.data.is_empty() || a.meta.size == 0;
-        info.push(AttachmentInfo {
-            name: name.clone(),
-            content_type: a.meta.content_type.clone(),
-            size: human_size(a.meta.size),
-            attached,
-        });
+        let listed = mail::attachment_info(info.len(), &a.meta, attached);
+        let name = listed.name.clone();
+        info.push(listed);
         if attached {
             files.push(OutAttachment {
                 name,
@@ -1131,19 +1074,17 @@ pub(super) fn from_agent_side(
     m.agent_name = agent.name.clone();
     if p.has("escalate") || raised {
         // A new timeline: the current priority's first-response target from now.
-        if let Some(l) = ServiceLevel::of(cfg, &c.engine.calendar, current.priority.as_str()) {
-            m.due_local = format_local(l.first_response_due(c.now), &c.engine.calendar);
-            m.promise = l.promise();
-        }
+        mail::new_timeline(
+            &mut m,
+            cfg,
+            &c.engine.calendar,
+            current.priority.as_str(),
+            c.now,
+        );
     }
     if let Some(t) = update {
-        let r = c
-            .engine
-            .renderer
-            .render(t, &m)
+        mail::with_update(&c.engine.renderer, t, &mut m)
             .map_err(|e| StoreError::Data(e.to_string()))?;
-        m.update_text = Some(r.text.trim().to_string());
-        m.update_html = Some(r.html);
     }
     let from_name = format!("{} via {}", agent.name, cfg.support.name);
     let relayed = match &relay {
@@ -1341,30 +1282,6 @@ fn unverified(
     })
 }
 
-/// "14 days", "2 hours", "30 minutes".
-pub fn human_duration(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    let (n, unit) = if s >= 86_400 && s % 86_400 == 0 {
-        (s / 86_400, "day")
-    } else if s >= 3600 && s % 3600 == 0 {
-        (s / 3600, "hour")
-    } else {
-        (s.div_ceil(60), "minute")
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
-}
-
-/// "980 bytes", "12 KB", "3.4 MB".
-pub fn human_size(n: usize) -> String {
-    if n < 1024 {
-        format!("{n} bytes")
-    } else if n < 1024 * 1024 {
-        format!("{} KB", n.div_ceil(1024))
-    } else {
-        format!("{:.1} MB", n as f64 / (1024.0 * 1024.0))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1379,16 +1296,5 @@ mod tests {
             "Why did this happen? A cable was cut.\nIt is fixed now.\nWe are sorry about it.\nBest wishes,\nAnn"
         ));
         assert!(!asks_a_question("It is fixed."));
-    }
-
-    #[test]
-    fn durations_and_sizes_read_naturally() {
-        use std::time::Duration as D;
-        assert_eq!(human_duration(D::from_secs(14 * 86_400)), "14 days");
-        assert_eq!(human_duration(D::from_secs(3600)), "1 hour");
-        assert_eq!(human_duration(D::from_secs(90)), "2 minutes");
-        assert_eq!(human_size(980), "980 bytes");
-        assert_eq!(human_size(12 * 1024), "12 KB");
-        assert_eq!(human_size(3_565_158), "3.4 MB");
     }
 }

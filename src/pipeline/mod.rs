@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::business_time::calendar::weekday_name;
 use crate::business_time::BusinessCalendar;
 use crate::case::kinds::{
     Audience, AuditEvent, MessageOutcome, OutboundKind, ParticipantRole, Visibility,
@@ -28,15 +27,15 @@ use crate::classify::robot::{self, RobotKind};
 use crate::classify::{Classification, Classifier};
 use crate::clock::SharedClock;
 use crate::config::{Config, SpamAction};
+use crate::mail::{self, AckFacts};
 use crate::outbox::compose::{self, Outgoing};
 use crate::parse::{self, InboundMessage, ParseLimits};
-use crate::render::{AckContext, Renderer};
+use crate::render::Renderer;
 use crate::store::guards::FloodKey;
 use crate::store::{CaseRow, ImapSource, NewCase, NewMessage, NewOutbound, Store, StoreError, Tx};
 use crate::thread::token::{Role, TokenKey};
 use crate::thread::{self, subject, Threading};
 
-pub use customer::{case_mail_context, human_duration, human_size};
 pub use timers::{fire_due, resync_all};
 
 /// Everything the pipeline needs that comes from config, built once (and again on reload).
@@ -74,10 +73,10 @@ impl Engine {
     /// A rule that does not compile or a template that does not load or render.
     pub fn new(config: Arc<Config>, clock: SharedClock) -> Result<Engine, EngineError> {
         let classifier = Classifier::from_config(&config)?;
-        let renderer = Renderer::load(&config.templates_dir())?;
+        let renderer = mail::load_templates(&config.templates_dir())?;
         // Render every template once now: a template an admin broke is refused at start or
         // reload, instead of failing (and quarantining) every complaint that needs it.
-        crate::render::check_all(&renderer)?;
+        mail::check_all(&renderer)?;
         let calendar = BusinessCalendar::from_config(&config.calendar);
         let source = config
             .token_secret_source()
@@ -882,31 +881,6 @@ fn suspected_spam(
     )))
 }
 
-/// The due time as the customer reads it, in the business time zone.
-pub fn format_local(t: DateTime<Utc>, cal: &BusinessCalendar) -> String {
-    use chrono::Datelike;
-    let l = t.with_timezone(&cal.tz());
-    format!(
-        "{} {}, {}",
-        weekday_name(l.weekday()),
-        l.format("%-d %B %Y"),
-        l.format("%H:%M %Z")
-    )
-}
-
-/// The first lines of a complaint, for the acknowledgment's summary.
-pub fn excerpt(text: &str, max_chars: usize) -> String {
-    let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() <= max_chars {
-        return one;
-    }
-    let cut: String = one.chars().take(max_chars).collect();
-    match cut.rfind(' ') {
-        Some(p) if p > max_chars / 2 => format!("{}...", &cut[..p]),
-        _ => format!("{cut}..."),
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn enqueue_ack(
     tx: &Tx<'_>,
@@ -920,37 +894,27 @@ fn enqueue_ack(
     now: DateTime<Utc>,
 ) -> Result<Result<(), String>, StoreError> {
     let cfg = &engine.config;
-    let prio = cfg.priority(&class.priority);
-    let ctx = AckContext {
-        reference: reference.as_str().to_string(),
-        customer_name: customer.name.clone().filter(|n| !n.trim().is_empty()),
-        subject: if msg.subject.is_empty() {
-            "(no subject)".into()
-        } else {
-            msg.subject.clone()
+    let ctx = mail::ack_context(
+        cfg,
+        &engine.calendar,
+        AckFacts {
+            reference: reference.as_str(),
+            customer_name: customer.name.clone(),
+            subject: &msg.subject,
+            category: &class.category,
+            priority: &class.priority,
+            due: Some(due),
+            text: &msg.text,
+            attachments: msg
+                .attachments
+                .iter()
+                .map(|a| a.name.clone().unwrap_or_else(|| a.content_type.clone()))
+                .collect(),
         },
-        category_label: cfg
-            .category(&class.category)
-            .and_then(|c| c.label.clone())
-            .unwrap_or_else(|| class.category.clone()),
-        priority_label: prio
-            .and_then(|p| p.label.clone())
-            .unwrap_or_else(|| class.priority.clone()),
-        promise: ServiceLevel::of(cfg, &engine.calendar, &class.priority)
-            .map(|s| s.promise())
-            .unwrap_or_default(),
-        due_local: format_local(due, &engine.calendar),
-        excerpt: excerpt(&msg.text, 300),
-        attachments: msg
-            .attachments
-            .iter()
-            .map(|a| a.name.clone().unwrap_or_else(|| a.content_type.clone()))
-            .collect(),
-        support_name: cfg.support.name.clone(),
-    };
+    );
     let rendered = engine
         .renderer
-        .render("acknowledgment", &ctx)
+        .render(mail::ACKNOWLEDGMENT, &ctx)
         .map_err(|e| StoreError::Data(e.to_string()))?;
     let message_id = compose::new_message_id(reference.as_str(), &engine.domain);
     let mut references = msg.references.clone();
@@ -1005,7 +969,7 @@ mod tests {
 
     #[test]
     fn a_template_that_cannot_render_is_refused_when_the_engine_is_built() {
-        let dir = crate::render::tests::copy_of_templates();
+        let dir = crate::mail::copy_of_templates();
         std::fs::write(
             dir.path().join("acknowledgment.txt.tera"),
             "{{ reference }}",
@@ -1024,13 +988,5 @@ mod tests {
         let clock: SharedClock = Arc::new(crate::clock::SystemClock);
         let e = Engine::new(cfg, clock).unwrap_err().to_string();
         assert!(e.contains("no_such_variable"), "{e}");
-    }
-
-    #[test]
-    fn excerpts_cut_at_a_word() {
-        assert_eq!(excerpt("short  text\n here", 300), "short text here");
-        let long = "word ".repeat(100);
-        let e = excerpt(&long, 50);
-        assert!(e.ends_with("...") && e.len() <= 53, "{e}");
     }
 }

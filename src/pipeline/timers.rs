@@ -21,7 +21,7 @@ use crate::case::service_level::{resumed_due, ServiceLevel, Target};
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::Reference;
 use crate::config::FeedbackWhen;
-use crate::render::RatingLink;
+use crate::mail;
 use crate::store::{ts, CaseChange, CaseRow, Store, StoreError, TimerRow};
 
 /// The kinds [`sync`] manages (one-shot kinds such as `escalation_notice` are left alone).
@@ -371,7 +371,7 @@ fn warn_agents(c: &Ctx<'_, '_>, case: &CaseRow, kind: TimerKind) -> Result<(), S
     let mut m = c.mail_ctx(case);
     m.sla_kind = what.to_string();
     m.due_local = due
-        .map(|d| super::format_local(d, &c.engine.calendar))
+        .map(|d| mail::format_local(d, &c.engine.calendar))
         .unwrap_or_default();
     c.send_agents(
         case,
@@ -456,19 +456,13 @@ fn customer_mail(
     let mut m = c.mail_ctx(case);
     let reference =
         Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))?;
-    let links = || -> Vec<RatingLink> {
-        (1..=5)
-            .map(|n| RatingLink {
-                rating: n,
-                href: format!(
-                    "mailto:{}?subject=Rating%20{n}%20for%20{}",
-                    c.engine
-                        .tokens
-                        .feedback_address(&cfg.support.address, &reference, n),
-                    case.reference
-                ),
-            })
-            .collect()
+    let links = || {
+        mail::rating_links(
+            Some(&c.engine.tokens),
+            &cfg.support.address,
+            &reference,
+            &case.reference,
+        )
     };
     let template = match mail {
         OutboundKind::StatusUpdate => "customer_status_update",
@@ -485,17 +479,15 @@ fn customer_mail(
         _ => {
             // escalation_notice: the new timeline is the priority's first-response target
             // from now.
-            if let Some(l) = ServiceLevel::of(cfg, &c.engine.calendar, case.priority.as_str()) {
-                m.due_local = super::format_local(l.first_response_due(c.now), &c.engine.calendar);
-                m.promise = l.promise();
-            }
-            let r = c
-                .engine
-                .renderer
-                .render("customer_escalated", &m)
+            mail::new_timeline(
+                &mut m,
+                cfg,
+                &c.engine.calendar,
+                case.priority.as_str(),
+                c.now,
+            );
+            mail::with_update(&c.engine.renderer, "customer_escalated", &mut m)
                 .map_err(|e| StoreError::Data(e.to_string()))?;
-            m.update_text = Some(r.text.trim().to_string());
-            m.update_html = Some(r.html);
             "customer_update"
         }
     };

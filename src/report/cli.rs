@@ -12,7 +12,7 @@ use super::{build, Period};
 use crate::business_time::BusinessCalendar;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, HumanDuration};
-use crate::render::{RenderError, Renderer};
+use crate::render::RenderError;
 use crate::store::{Store, StoreError};
 
 /// The period and the output of `mailcase report`.
@@ -140,7 +140,7 @@ pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result
         source,
     };
     if let Some(path) = &args.html {
-        let renderer = Renderer::load(&cfg.templates_dir())?;
+        let renderer = crate::mail::load_templates(&cfg.templates_dir())?;
         let html = digest::page_html(
             &renderer,
             "Complaints report".into(),
