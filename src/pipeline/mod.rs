@@ -7,6 +7,8 @@
 //! (disk full, locked database) aborts the whole batch and leaves every message of it in the
 //! INBOX for the next round.
 
+mod agent;
+mod context;
 mod customer;
 pub mod dedupe;
 mod guards;
@@ -501,7 +503,7 @@ fn process_one(
                     true
                 };
                 if failed && tx.mark_undeliverable_on(case_id, &recipient)? {
-                    let c = customer::Ctx { tx, engine, now };
+                    let c = context::Ctx { tx, engine, now };
                     customer::undeliverable(&c, case_id, &recipient, &verdict.reason)?;
                 }
             }
@@ -513,12 +515,12 @@ fn process_one(
         });
     }
 
-    let c = customer::Ctx { tx, engine, now };
+    let c = context::Ctx { tx, engine, now };
     match threading {
         Threading::ByToken {
             case,
             role: Role::Agent,
-        } => customer::from_agent_side(&c, &case, msg, item, true),
+        } => agent::from_agent_side(&c, &case, msg, item, true),
         Threading::ByToken {
             case,
             role: Role::Feedback,
@@ -810,7 +812,7 @@ fn open_case(
     let case = tx
         .case_by_id(case_id)?
         .ok_or_else(|| StoreError::Data("case vanished inside its transaction".into()))?;
-    let c = customer::Ctx { tx, engine, now };
+    let c = context::Ctx { tx, engine, now };
     customer::notify_new_case(&c, &case, msg, item, link)?;
     timers::sync_case(&c, &case)?;
     Ok(Outcome::NewCase {

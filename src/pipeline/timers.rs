@@ -14,7 +14,7 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 
-use super::customer::{history, Ctx};
+use super::context::{history, Ctx};
 use super::Engine;
 use crate::case::kinds::{AuditEvent, BreachedTarget, OutboundKind, TimerKind, TimerOutcome};
 use crate::case::service_level::{resumed_due, ServiceLevel, Target};
