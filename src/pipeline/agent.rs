@@ -13,7 +13,7 @@ use super::context::{visible, Ctx, Record};
 use super::guards::Side;
 use super::{Engine, Inbound, Outcome};
 use crate::authres::{self, AuthVerdict};
-use crate::case::commands::{self, Command, Parsed};
+use crate::case::commands::{self, Command};
 use crate::case::kinds::{AuditEvent, MessageOutcome, OutboundKind, ParticipantRole};
 use crate::case::service_level::ServiceLevel;
 use crate::case::status::{transition, CaseEvent};
@@ -22,21 +22,6 @@ use crate::config::{AgentConfig, AgentVerify};
 use crate::mail;
 use crate::parse::InboundMessage;
 use crate::store::{ts, CaseChange, CaseRow, StoreError};
-
-/// True when an answer ends by asking the customer something: one of its last four lines of
-/// text (the question may sit above a short sign-off) ends with a question mark.
-pub fn asks_a_question(text: &str) -> bool {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines
-        .iter()
-        .rev()
-        .take(4)
-        .any(|l| l.ends_with('?') || l.ends_with('？'))
-}
 
 /// Whether the receiving server vouches for an agent's mail (strict mode only).
 fn authenticated(c: &Ctx<'_, '_>, msg: &InboundMessage, from: &str) -> Result<(), String> {
@@ -93,13 +78,14 @@ pub(super) fn from_agent_side(
     let text = crate::parse::quoted::new_text(source).unwrap_or_default();
     let parsed = commands::parse(&text)
         .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())
-        .and_then(|p| validate(c, case, &p).map(|()| p));
+        .and_then(|p| p.validate(case.status, &c.engine.config).map(|()| p));
     let p = match parsed {
         Ok(p) => p,
         Err(errors) => return rejected(c, case, msg, item, &agent, &text, errors),
     };
-    let note = p.has("note");
-    let relay = (!note && !p.text.is_empty()).then(|| p.text.clone());
+    let cfg = &c.engine.config;
+    let plan = p.plan(cfg.sla.pause_on_question);
+    let (note, relay) = (plan.note, plan.relay.clone());
     c.store_message(
         case,
         msg,
@@ -141,10 +127,9 @@ pub(super) fn from_agent_side(
         c.loop_stopped(case, &reason)?;
     }
 
-    let cfg = &c.engine.config;
+    // The commands that set a field of the case, in the order written.
     let mut current = case.clone();
     let mut raised = false;
-    let mut reason = None;
     for cmd in &p.commands {
         match cmd {
             Command::Priority(n) if current.priority != n.as_str() => {
@@ -197,48 +182,18 @@ pub(super) fn from_agent_side(
                 )?;
                 current.assignee = Some(a.clone());
             }
-            Command::Escalate(r) => reason = r.clone(),
             _ => {}
         }
     }
 
-    // State changes, in a fixed order: the answer itself, then the command's event.
+    // State changes, in the plan's fixed order: the answer itself, then the commands' events.
     let mut status = current.status;
-    let mut events: Vec<(CaseEvent, &str)> = Vec::new();
-    if p.has("reopen") {
-        events.push((CaseEvent::Reopen, "#reopen"));
-    }
-    if relay.is_some() {
-        events.push((CaseEvent::AgentReplied, "agent answered"));
-    }
-    if p.has("wait") {
-        events.push((CaseEvent::WaitOnCustomer, "#wait"));
-    } else if cfg.sla.pause_on_question
-        && !p.has("resolve")
-        && !p.has("escalate")
-        && relay.as_deref().is_some_and(asks_a_question)
-    {
-        events.push((
-            CaseEvent::WaitOnCustomer,
-            "the agent asked the customer a question",
-        ));
-    }
-    if p.has("escalate") {
-        events.push((CaseEvent::Escalate, "#escalate"));
-    }
-    if p.has("resolve") {
-        events.push((CaseEvent::Resolve, "#resolve"));
-    }
-    for (ev, why) in events {
+    for &(ev, ref why) in &plan.events {
         // Explicit commands were validated; an answer on a closed case keeps it closed.
         let Ok(next) = transition(status, ev) else {
             continue;
         };
-        let why = match (ev, &reason) {
-            (CaseEvent::Escalate, Some(r)) => format!("#escalate: {r}"),
-            _ => why.to_string(),
-        };
-        c.set_status(&current, status, next, &from, &why)?;
+        c.set_status(&current, status, next, &from, why)?;
         if ev == CaseEvent::Resolve {
             c.tx.set_resolved(case.id, true, c.now)?;
         }
@@ -261,8 +216,8 @@ pub(super) fn from_agent_side(
         }
     }
 
-    if p.has("escalate") {
-        let why = match &reason {
+    if let Some(reason) = &plan.escalation {
+        let why = match reason {
             Some(r) => format!("escalated by {}: {r}", agent.name),
             None => format!("escalated by {}", agent.name),
         };
@@ -277,18 +232,10 @@ pub(super) fn from_agent_side(
     }
     // What the customer is told: the answer, with a status update when the state changed in
     // a way they care about.
-    let update = if p.has("resolve") {
-        Some("customer_resolved")
-    } else if p.has("escalate") {
-        Some("customer_escalated")
-    } else if raised {
-        Some("customer_priority_raised")
-    } else {
-        None
-    };
+    let update = plan.update.or(raised.then_some("customer_priority_raised"));
     let mut m = c.mail_ctx(&current);
     m.agent_name = agent.name.clone();
-    if p.has("escalate") || raised {
+    if plan.escalation.is_some() || raised {
         // A new timeline: the current priority's first-response target from now.
         mail::new_timeline(
             &mut m,
@@ -330,64 +277,6 @@ pub(super) fn from_agent_side(
         reference: case.reference.clone(),
         relayed,
     })
-}
-
-/// Checks a parsed reply against config and the case's state, before anything changes.
-fn validate(c: &Ctx<'_, '_>, case: &CaseRow, p: &Parsed) -> Result<(), Vec<String>> {
-    let cfg = &c.engine.config;
-    let mut errors = Vec::new();
-    for cmd in &p.commands {
-        match cmd {
-            Command::Priority(n) if cfg.priority(n).is_none() => errors.push(format!(
-                "`#priority {n}`: no such priority; use one of {}",
-                cfg.priorities
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            Command::Category(n) if cfg.category(n).is_none() => errors.push(format!(
-                "`#category {n}`: no such category; use one of {}",
-                cfg.categories
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            Command::Assign(a) if cfg.agent(a).is_none() => {
-                errors.push(format!("`#assign {a}`: not a configured agent address"))
-            }
-            _ => {}
-        }
-    }
-    // Simulate the state changes so a command that makes no sense (resolving a resolved
-    // case) is caught before anything is written.
-    {
-        let mut s = case.status;
-        for (name, ev) in [
-            ("reopen", CaseEvent::Reopen),
-            ("wait", CaseEvent::WaitOnCustomer),
-            ("escalate", CaseEvent::Escalate),
-            ("resolve", CaseEvent::Resolve),
-        ] {
-            if p.has(name) {
-                match transition(s, ev) {
-                    Ok(n) => s = n,
-                    Err(_) => {
-                        errors.push(format!("`#{name}`: the case is {s}, so it cannot be done"))
-                    }
-                }
-            }
-        }
-    }
-    if p.commands.is_empty() && p.text.is_empty() {
-        errors.push("the reply is empty once the quoted text is removed: nothing to send".into());
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
 }
 
 /// Position of a priority in config (0 = most urgent).
@@ -496,21 +385,4 @@ fn unverified(
         reference: case.reference.clone(),
         reason: why.to_string(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_question_at_the_end_of_an_answer_is_recognised() {
-        assert!(asks_a_question(
-            "Hello,\ncould you send the order number?\n\nThanks,\nAnn"
-        ));
-        assert!(asks_a_question("Which browser do you use?"));
-        assert!(!asks_a_question(
-            "Why did this happen? A cable was cut.\nIt is fixed now.\nWe are sorry about it.\nBest wishes,\nAnn"
-        ));
-        assert!(!asks_a_question("It is fixed."));
-    }
 }
