@@ -30,6 +30,7 @@ pub mod config;
 pub mod daemon;
 pub mod ingest;
 pub mod logging;
+pub mod mail;
 pub mod outbox;
 pub mod parse;
 pub mod pipeline;

@@ -392,7 +392,7 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
         out,
         "templates {}: ok ({})",
         cfg.templates_dir().display(),
-        mailcase::render::templates().collect::<Vec<_>>().join(", ")
+        mailcase::mail::templates().collect::<Vec<_>>().join(", ")
     )?;
     writeln!(out, "{}", mailcase::store::check_database(&cfg)?)?;
     if offline {

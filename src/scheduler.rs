@@ -111,7 +111,7 @@ pub async fn run(
             None => sleep,
         };
         // Never past the next digest slot.
-        let sleep = crate::report::digest::until_next(&e, e.clock.now())
+        let sleep = crate::report::digest::until_next(&e.config, &e.calendar, e.clock.now())
             .map_or(sleep, |d| sleep.min(e.clock.real(d)));
         if sleep.is_zero() {
             continue;
@@ -173,7 +173,17 @@ async fn digest_round(
     log: &mut FailureLog,
 ) -> bool {
     let e = engine.clone();
-    let r = blocking(store, move |s| Ok(digest::send_due(s, &e))).await;
+    let r = blocking(store, move |s| {
+        let now = e.clock.now();
+        Ok(digest::send_due(
+            s,
+            &e.config,
+            &e.calendar,
+            &e.renderer,
+            now,
+        ))
+    })
+    .await;
     match &r {
         Ok(Ok(_)) => log.succeeded(),
         Ok(Err(DigestError::Store(err))) | Err(err) => log.failed(err),

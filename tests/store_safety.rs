@@ -181,7 +181,7 @@ fn an_unreadable_templates_folder_is_named_with_the_os_error() {
     // same kind of failure (an I/O error other than "not found") on every machine.
     let not_a_dir = d.path().join("templates");
     std::fs::write(&not_a_dir, "").unwrap();
-    let e = mailcase::render::Renderer::load(&not_a_dir)
+    let e = mailcase::mail::load_templates(&not_a_dir)
         .unwrap_err()
         .to_string();
     assert!(e.contains(&not_a_dir.display().to_string()), "{e}");
@@ -192,7 +192,7 @@ fn an_unreadable_templates_folder_is_named_with_the_os_error() {
     std::fs::create_dir(&dir).unwrap();
     let ack = dir.join("acknowledgment.txt.tera");
     std::os::unix::fs::symlink(&ack, &ack).unwrap();
-    let e = mailcase::render::Renderer::load(&dir)
+    let e = mailcase::mail::load_templates(&dir)
         .unwrap_err()
         .to_string();
     assert!(e.contains(&ack.display().to_string()), "{e}");

@@ -9,10 +9,19 @@
 //! lines between them allowed); the first other line starts the text. Parsing is strict: an
 //! unknown command, a missing or extra argument or two commands that contradict each other
 //! rejects the whole reply, because an agent who mistyped `#reslove` must not have their
-//! text relayed to the customer with the case left open. Whether a priority, category or
-//! assignee exists is checked against config by the caller.
+//! text relayed to the customer with the case left open.
+//!
+//! What each command does lives here too, beside its parsing: [`Command::check`] (what the
+//! config must know), [`Command::event`] (what it asks of the life cycle),
+//! [`Command::customer_update`] (what the customer is told), and [`Parsed::validate`] and
+//! [`Parsed::plan`], which turn a reply into the checked, ordered [`Plan`] the pipeline
+//! carries out. A new command is a variant, its line in [`parse_line`] and [`HELP`], and its
+//! meaning in these methods.
 
 use std::fmt;
+
+use super::status::{transition, CaseEvent, Status};
+use crate::config::Config;
 
 /// One command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +58,77 @@ impl Command {
             Command::Reopen => "reopen",
         }
     }
+
+    /// What the config must know for this command (a priority, a category, an agent); the
+    /// agent's error when it does not.
+    pub fn check(&self, cfg: &Config) -> Option<String> {
+        match self {
+            Command::Priority(n) if cfg.priority(n).is_none() => Some(format!(
+                "`#priority {n}`: no such priority; use one of {}",
+                cfg.priorities
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Command::Category(n) if cfg.category(n).is_none() => Some(format!(
+                "`#category {n}`: no such category; use one of {}",
+                cfg.categories
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Command::Assign(a) if cfg.agent(a).is_none() => {
+                Some(format!("`#assign {a}`: not a configured agent address"))
+            }
+            _ => None,
+        }
+    }
+
+    /// The life-cycle event the command asks for, if any.
+    pub fn event(&self) -> Option<CaseEvent> {
+        match self {
+            Command::Reopen => Some(CaseEvent::Reopen),
+            Command::Wait => Some(CaseEvent::WaitOnCustomer),
+            Command::Escalate(_) => Some(CaseEvent::Escalate),
+            Command::Resolve => Some(CaseEvent::Resolve),
+            Command::Note | Command::Priority(_) | Command::Category(_) | Command::Assign(_) => {
+                None
+            }
+        }
+    }
+
+    /// The status update (a template) the customer gets with the answer, if the command
+    /// changes the case in a way they care about. A raised priority tells them too, but
+    /// whether it rose depends on the case (see the pipeline's agent side).
+    pub fn customer_update(&self) -> Option<&'static str> {
+        match self {
+            Command::Resolve => Some("customer_resolved"),
+            Command::Escalate(_) => Some("customer_escalated"),
+            _ => None,
+        }
+    }
+}
+
+/// The order in which the commands' life-cycle events apply, whatever order they were
+/// written in.
+const EVENT_ORDER: &[&str] = &["reopen", "wait", "escalate", "resolve"];
+
+/// What an agent's checked reply does to the case, in order: the pipeline carries it out
+/// (field changes, audit events, mail) inside the message's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The reply is an internal note: recorded, never relayed.
+    pub note: bool,
+    /// The text relayed to the customer.
+    pub relay: Option<String>,
+    /// The life-cycle events in the order they apply, each with the reason audited.
+    pub events: Vec<(CaseEvent, String)>,
+    /// `#escalate`: the escalation contacts are told, with the internal reason if given.
+    pub escalation: Option<Option<String>>,
+    /// The status update the customer gets with the answer (resolved beats escalated).
+    pub update: Option<&'static str>,
 }
 
 /// The commands an agent can use, for the answer to a rejected reply.
@@ -111,6 +191,105 @@ impl Parsed {
     pub fn has(&self, name: &str) -> bool {
         self.commands.iter().any(|c| c.name() == name)
     }
+
+    fn get(&self, name: &str) -> Option<&Command> {
+        self.commands.iter().find(|c| c.name() == name)
+    }
+
+    /// Checks the reply against the config and the case's status, before anything changes.
+    ///
+    /// # Errors
+    /// Every problem, for the agent: a name the config does not know, a command the case's
+    /// state does not allow (resolving a resolved case), or nothing to send.
+    pub fn validate(&self, status: Status, cfg: &Config) -> Result<(), Vec<String>> {
+        let mut errors: Vec<String> = self.commands.iter().filter_map(|c| c.check(cfg)).collect();
+        // Simulate the state changes so a command that makes no sense is caught before
+        // anything is written.
+        let mut s = status;
+        for name in EVENT_ORDER {
+            if let Some(ev) = self.get(name).and_then(Command::event) {
+                match transition(s, ev) {
+                    Ok(n) => s = n,
+                    Err(_) => {
+                        errors.push(format!("`#{name}`: the case is {s}, so it cannot be done"))
+                    }
+                }
+            }
+        }
+        if self.commands.is_empty() && self.text.is_empty() {
+            errors
+                .push("the reply is empty once the quoted text is removed: nothing to send".into());
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// What the reply does, in order: the answer itself (relayed unless it is a note), then
+    /// the commands' events; with `pause_on_question`, an answer that ends by asking the
+    /// customer something waits on them, unless it resolves or escalates.
+    pub fn plan(&self, pause_on_question: bool) -> Plan {
+        let note = self.has("note");
+        let relay = (!note && !self.text.is_empty()).then(|| self.text.clone());
+        let escalation = match self.get("escalate") {
+            Some(Command::Escalate(r)) => Some(r.clone()),
+            _ => None,
+        };
+        let mut events = Vec::new();
+        for name in EVENT_ORDER {
+            let Some(ev) = self.get(name).and_then(Command::event) else {
+                if *name == "wait"
+                    && pause_on_question
+                    && !self.has("resolve")
+                    && !self.has("escalate")
+                    && relay.as_deref().is_some_and(asks_a_question)
+                {
+                    events.push((
+                        CaseEvent::WaitOnCustomer,
+                        "the agent asked the customer a question".to_string(),
+                    ));
+                }
+                continue;
+            };
+            let why = match &escalation {
+                Some(Some(r)) if ev == CaseEvent::Escalate => format!("#escalate: {r}"),
+                _ => format!("#{name}"),
+            };
+            events.push((ev, why));
+        }
+        // The answer comes after a reopening and before everything else.
+        if relay.is_some() {
+            let at = usize::from(self.has("reopen"));
+            events.insert(at, (CaseEvent::AgentReplied, "agent answered".to_string()));
+        }
+        let update = ["resolve", "escalate"]
+            .into_iter()
+            .find_map(|n| self.get(n).and_then(Command::customer_update));
+        Plan {
+            note,
+            relay,
+            events,
+            escalation,
+            update,
+        }
+    }
+}
+
+/// True when an answer ends by asking the customer something: one of its last four lines of
+/// text (the question may sit above a short sign-off) ends with a question mark.
+pub fn asks_a_question(text: &str) -> bool {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .iter()
+        .rev()
+        .take(4)
+        .any(|l| l.ends_with('?') || l.ends_with('？'))
 }
 
 fn is_command_line(line: &str) -> bool {
@@ -290,6 +469,69 @@ mod tests {
         assert!(parse("#resolve\n#wait\nbye").is_err());
         assert!(parse("#priority high\n#priority low\n").is_err());
         assert!(parse("#reopen\n#wait\nWhat is the order number?").is_ok());
+    }
+
+    #[test]
+    fn a_question_at_the_end_of_an_answer_is_recognised() {
+        assert!(asks_a_question(
+            "Hello,\ncould you send the order number?\n\nThanks,\nAnn"
+        ));
+        assert!(asks_a_question("Which browser do you use?"));
+        assert!(!asks_a_question(
+            "Why did this happen? A cable was cut.\nIt is fixed now.\nWe are sorry about it.\nBest wishes,\nAnn"
+        ));
+        assert!(!asks_a_question("It is fixed."));
+    }
+
+    #[test]
+    fn a_plan_puts_the_answer_after_a_reopening_and_before_the_commands() {
+        let p = parse("#reopen\n#wait\nWhat is the order number?").unwrap();
+        let plan = p.plan(false);
+        let events: Vec<CaseEvent> = plan.events.iter().map(|(e, _)| *e).collect();
+        assert_eq!(
+            events,
+            vec![
+                CaseEvent::Reopen,
+                CaseEvent::AgentReplied,
+                CaseEvent::WaitOnCustomer
+            ]
+        );
+        assert_eq!(plan.relay.as_deref(), Some("What is the order number?"));
+        assert_eq!(plan.update, None);
+    }
+
+    #[test]
+    fn a_plan_escalates_with_its_reason_and_tells_the_customer() {
+        let plan = parse("#escalate angry\nWe are on it?").unwrap().plan(true);
+        assert_eq!(
+            plan.events,
+            vec![
+                (CaseEvent::AgentReplied, "agent answered".to_string()),
+                (CaseEvent::Escalate, "#escalate: angry".to_string())
+            ],
+            "an escalation does not wait on the customer's answer to a question"
+        );
+        assert_eq!(plan.escalation, Some(Some("angry".into())));
+        assert_eq!(plan.update, Some("customer_escalated"));
+        let asks = parse("Which browser do you use?").unwrap();
+        assert_eq!(
+            asks.plan(true).events.last().map(|(e, _)| *e),
+            Some(CaseEvent::WaitOnCustomer)
+        );
+        assert_eq!(asks.plan(false).events.len(), 1);
+    }
+
+    #[test]
+    fn a_note_relays_nothing() {
+        let plan = parse("#note\n#resolve\nsolved internally")
+            .unwrap()
+            .plan(false);
+        assert!(plan.note && plan.relay.is_none());
+        assert_eq!(
+            plan.events,
+            vec![(CaseEvent::Resolve, "#resolve".to_string())]
+        );
+        assert_eq!(plan.update, Some("customer_resolved"));
     }
 
     #[test]

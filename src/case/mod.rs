@@ -6,6 +6,7 @@ pub mod commands;
 pub mod judge;
 pub mod kinds;
 pub mod reference;
+pub mod service_level;
 pub mod status;
 
 pub use classification::{Category, Priority};

@@ -87,8 +87,9 @@ pub fn parse_since(
             "--since {e}; give a span such as 7d or 24h, or a date such as 2026-11-01"
         ))
     })?;
-    let span = chrono::Duration::from_std(span.0)
-        .map_err(|_| CliError::Usage(format!("--since {s}: too long")))?;
+    let span = span
+        .try_chrono()
+        .ok_or_else(|| CliError::Usage(format!("--since {s}: too long")))?;
     Ok(now - span)
 }
 

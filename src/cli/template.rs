@@ -6,13 +6,11 @@ use std::io::Write;
 
 use super::{find_case, CliError};
 use crate::business_time::BusinessCalendar;
-use crate::case::kinds::{AuditEvent, ParticipantRole, Visibility};
+use crate::case::kinds::{AuditEvent, ParticipantRole};
 use crate::case::Reference;
 use crate::config::Config;
-use crate::pipeline::{case_mail_context, excerpt, format_local, human_size, promise_text};
-use crate::render::{
-    self, AckContext, AttachmentInfo, HistoryLine, MailContext, RatingLink, Rendered, Renderer,
-};
+use crate::mail::{self, AckContext, AckFacts, AttachmentInfo, MailContext};
+use crate::render::Rendered;
 use crate::store::{CaseView, MessageRow, Reader, Store};
 use crate::thread::subject;
 use crate::thread::token::TokenKey;
@@ -56,16 +54,7 @@ fn attachments(read: &Reader<'_>, m: Option<&MessageRow>, limit: u64) -> Vec<Att
     crate::parse::attachment_data(&raw, 0)
         .into_iter()
         .enumerate()
-        .map(|(i, a)| AttachmentInfo {
-            name: a
-                .meta
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("attachment-{}", i + 1)),
-            content_type: a.meta.content_type.clone(),
-            size: human_size(a.meta.size),
-            attached: a.meta.size as u64 <= limit,
-        })
+        .map(|(i, a)| mail::attachment_info(i, &a.meta, a.meta.size as u64 <= limit))
         .collect()
 }
 
@@ -101,7 +90,7 @@ fn mail_context(
     name: &str,
 ) -> Result<MailContext, CliError> {
     let case = &v.case;
-    let mut m = case_mail_context(cfg, cal, case);
+    let mut m = mail::case_mail_context(cfg, cal, case);
     let messages = read.messages_of_case(case.id)?;
     let by = |roles: &[ParticipantRole]| {
         messages
@@ -167,38 +156,19 @@ fn mail_context(
     };
     m.sla_kind = kind.into();
     if name == "agent_sla_warning" {
-        m.due_local = due.map(|d| format_local(d, cal)).unwrap_or_default();
+        m.due_local = due.map(|d| mail::format_local(d, cal)).unwrap_or_default();
     }
-    m.history = messages
-        .iter()
-        .filter(|m| m.robot.is_none())
-        .map(|msg| HistoryLine {
-            at: format_local(msg.received_at, cal),
-            from: msg.from_address.clone().unwrap_or_default(),
-            role: msg.role.map(|r| r.as_str().to_string()).unwrap_or_default(),
-            internal: msg.visibility == Visibility::Internal,
-            text: visible(msg).chars().take(2000).collect(),
-        })
-        .collect();
+    m.history = mail::history(&messages, cal, visible);
     if matches!(name, "customer_follow_up" | "customer_feedback_request") {
         let reference =
             Reference::parse(&case.reference).map_err(|e| CliError::Reference(e.to_string()))?;
-        m.rating_links = (1..=5)
-            .map(|n| RatingLink {
-                rating: n,
-                href: match the_key(cfg) {
-                    Some(k) => format!(
-                        "mailto:{}?subject=Rating%20{n}%20for%20{}",
-                        k.feedback_address(&cfg.support.address, &reference, n),
-                        case.reference
-                    ),
-                    // Previewing does not need the secret; the daemon signs real links.
-                    None => format!(
-                        "mailto:(signed rating address {n}, reply-token key not readable here)"
-                    ),
-                },
-            })
-            .collect();
+        // Previewing does not need the secret; the daemon signs real links.
+        m.rating_links = mail::rating_links(
+            the_key(cfg).as_ref(),
+            &cfg.support.address,
+            &reference,
+            &case.reference,
+        );
     }
     if let Some(r) = read.rating_row(case.id)? {
         m.rating = Some(r.rating);
@@ -214,40 +184,28 @@ fn ack_context(
     v: &CaseView,
 ) -> Result<AckContext, CliError> {
     let case = &v.case;
-    let m = case_mail_context(cfg, cal, case);
     let first = read.messages_of_case(case.id)?.into_iter().next();
     let subject = first
         .as_ref()
         .map(|f| f.subject.clone())
         .unwrap_or(case.subject.clone());
-    Ok(AckContext {
-        reference: case.reference.clone(),
-        customer_name: m.customer_name,
-        subject: if subject.is_empty() {
-            "(no subject)".into()
-        } else {
-            subject
+    Ok(mail::ack_context(
+        cfg,
+        cal,
+        AckFacts {
+            reference: &case.reference,
+            customer_name: case.customer_name.clone(),
+            subject: &subject,
+            category: case.category.as_str(),
+            priority: case.priority.as_str(),
+            due: case.first_response_due,
+            text: first.as_ref().map_or("", |f| f.body_text.as_str()),
+            attachments: attachments(read, first.as_ref(), u64::MAX)
+                .into_iter()
+                .map(|a| a.name)
+                .collect(),
         },
-        category_label: m.category_label,
-        priority_label: m.priority_label,
-        promise: cfg
-            .priority(case.priority.as_str())
-            .map(|p| promise_text(p.first_response.0, p.clock))
-            .unwrap_or_default(),
-        due_local: case
-            .first_response_due
-            .map(|d| format_local(d, cal))
-            .unwrap_or_default(),
-        excerpt: first
-            .as_ref()
-            .map(|f| excerpt(&f.body_text, 300))
-            .unwrap_or_default(),
-        attachments: attachments(read, first.as_ref(), u64::MAX)
-            .into_iter()
-            .map(|a| a.name)
-            .collect(),
-        support_name: cfg.support.name.clone(),
-    })
+    ))
 }
 
 /// Renders template `name` for the case `reference` with the templates in `config`'s folder.
@@ -261,10 +219,10 @@ pub fn render_preview(
     name: &str,
     reference: &str,
 ) -> Result<Preview, CliError> {
-    if !render::templates().any(|t| t == name) {
+    if !mail::templates().any(|t| t == name) {
         return Err(CliError::Usage(format!(
             "no template `{name}`; the templates are: {}",
-            render::templates().collect::<Vec<_>>().join(", ")
+            mail::templates().collect::<Vec<_>>().join(", ")
         )));
     }
     if name == crate::report::digest::TEMPLATE {
@@ -273,13 +231,13 @@ pub fn render_preview(
             "`{name}` is the management digest, not a case template: see it with `mailcase report --since 7d --html FILE`"
         )));
     }
-    let renderer = Renderer::load(&cfg.templates_dir())?;
+    let renderer = mail::load_templates(&cfg.templates_dir())?;
     let read = store.read();
     let v = find_case(&read, reference)?;
     let cal = BusinessCalendar::from_config(&cfg.calendar);
     let prefix = &cfg.support.reference_prefix;
     let r = Reference::parse(&v.case.reference).map_err(|e| CliError::Reference(e.to_string()))?;
-    if name == "acknowledgment" {
+    if name == mail::ACKNOWLEDGMENT {
         let ctx = ack_context(cfg, &cal, &read, &v)?;
         return Ok(Preview {
             subject: subject::customer_subject(&r, &ctx.subject, prefix),
@@ -289,9 +247,7 @@ pub fn render_preview(
     let mut ctx = mail_context(cfg, &cal, &read, &v, name)?;
     if name == "customer_update" {
         // As the escalation notice is built: the escalation text inside the update.
-        let inner = renderer.render("customer_escalated", &ctx)?;
-        ctx.update_text = Some(inner.text.trim().to_string());
-        ctx.update_html = Some(inner.html);
+        mail::with_update(&renderer, "customer_escalated", &mut ctx)?;
     }
     let subject = if name.starts_with("customer_") {
         subject::customer_subject(&r, &v.case.subject, prefix)

@@ -60,6 +60,25 @@ impl HumanDuration {
         }
         Ok(HumanDuration(Duration::from_millis(total)))
     }
+
+    /// The longest duration [`HumanDuration::chrono`] gives: a thousand years of 365 days.
+    /// Every duration a config sensibly holds is shorter and converts exactly; a longer one
+    /// means "never" and saturates here, so adding it to a date cannot overflow.
+    pub const CHRONO_MAX: chrono::Duration = chrono::Duration::days(365 * 1000);
+
+    /// This duration for date arithmetic, exact up to [`HumanDuration::CHRONO_MAX`] and
+    /// saturating there.
+    pub fn chrono(&self) -> chrono::Duration {
+        self.try_chrono()
+            .map_or(Self::CHRONO_MAX, |d| d.min(Self::CHRONO_MAX))
+    }
+
+    /// This duration for date arithmetic, or `None` when chrono cannot hold it (beyond
+    /// about 292 million years): for a span typed on the command line, where too long is
+    /// an error rather than "never".
+    pub fn try_chrono(&self) -> Option<chrono::Duration> {
+        chrono::Duration::from_std(self.0).ok()
+    }
 }
 
 impl<'de> Deserialize<'de> for HumanDuration {
@@ -152,6 +171,25 @@ pub fn split_address(addr: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_convert_exactly_and_saturate_at_a_thousand_years() {
+        let h = |s: &str| HumanDuration::parse(s).unwrap();
+        assert_eq!(h("10m").chrono(), chrono::Duration::minutes(10));
+        assert_eq!(h("1h30m").chrono(), chrono::Duration::seconds(5400));
+        assert_eq!(h("100ms").chrono(), chrono::Duration::milliseconds(100));
+        assert_eq!(h("14d").chrono(), chrono::Duration::days(14));
+        assert_eq!(h("52000w").chrono(), chrono::Duration::weeks(52_000));
+        assert_eq!(h("52200w").chrono(), HumanDuration::CHRONO_MAX);
+        // Beyond what chrono can hold at all: still the bound, never a panic.
+        let huge = HumanDuration(Duration::from_millis(u64::MAX));
+        assert_eq!(huge.try_chrono(), None);
+        assert_eq!(huge.chrono(), HumanDuration::CHRONO_MAX);
+        assert_eq!(
+            h("52200w").try_chrono(),
+            Some(chrono::Duration::weeks(52_200))
+        );
+    }
 
     #[test]
     fn durations_parse() {

@@ -207,9 +207,7 @@ async fn session(
         // The engine may have been reloaded (SIGHUP); config changes to the mailbox itself
         // need a reconnect, which the next session picks up.
         let eng = engine_cell.read().await.clone();
-        let lease_ttl =
-            chrono::Duration::from_std(m.poll_interval.0 * 3 + StdDuration::from_secs(60))
-                .unwrap_or(chrono::Duration::minutes(5));
+        let lease_ttl = m.poll_interval.chrono() * 3 + chrono::Duration::seconds(60);
         let (k, h, now) = (key.clone(), holder.to_string(), eng.clock.now());
         // Renewed at most every LEASE_RENEW_EVERY (well within its time to live of at least
         // 63 s), not at every quick check: each renewal is a write with its fsync.

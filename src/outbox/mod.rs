@@ -56,7 +56,7 @@ pub fn next_attempt(
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let o = &cfg.outbox;
-    if now - created_at > Duration::from_std(o.give_up_after.0).unwrap_or(Duration::days(5)) {
+    if now - created_at > o.give_up_after.chrono() {
         return None;
     }
     let initial = o.retry_initial.0.as_secs().max(1);
@@ -251,9 +251,7 @@ async fn feed(
             to_send.push(r);
         }
         if over && first {
-            let until = now
-                + Duration::from_std(config.outbox.breaker_cooldown.0)
-                    .unwrap_or(Duration::minutes(5));
+            let until = now + config.outbox.breaker_cooldown.chrono();
             if !*breaker_logged {
                 tracing::error!(
                     sent_last_minute,

@@ -73,7 +73,7 @@ impl Guard<'_, '_> {
     /// the admin's last resume if later.
     fn state(&self, case: &CaseRow) -> Result<(Option<LoopStop>, DateTime<Utc>), StoreError> {
         let state = self.tx.loop_state(case.id)?;
-        let window = Duration::from_std(self.loops.window.0).unwrap_or(Duration::minutes(10));
+        let window = self.loops.window.chrono();
         let from = self.now - window;
         let since = match state.resumed_at {
             Some(r) if r > from => r,

@@ -7,7 +7,9 @@
 //! (disk full, locked database) aborts the whole batch and leaves every message of it in the
 //! INBOX for the next round.
 
-mod conversation;
+mod agent;
+mod context;
+mod customer;
 pub mod dedupe;
 mod guards;
 mod timers;
@@ -16,26 +18,26 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::business_time::calendar::weekday_name;
 use crate::business_time::BusinessCalendar;
 use crate::case::kinds::{
     Audience, AuditEvent, MessageOutcome, OutboundKind, ParticipantRole, Visibility,
 };
+use crate::case::service_level::ServiceLevel;
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::{Category, Priority, Reference};
 use crate::classify::robot::{self, RobotKind};
 use crate::classify::{Classification, Classifier};
 use crate::clock::SharedClock;
-use crate::config::{ClockKind, Config, SpamAction};
+use crate::config::{Config, SpamAction};
+use crate::mail::{self, AckFacts};
 use crate::outbox::compose::{self, Outgoing};
 use crate::parse::{self, InboundMessage, ParseLimits};
-use crate::render::{AckContext, Renderer};
+use crate::render::Renderer;
 use crate::store::guards::FloodKey;
 use crate::store::{CaseRow, ImapSource, NewCase, NewMessage, NewOutbound, Store, StoreError, Tx};
 use crate::thread::token::{Role, TokenKey};
 use crate::thread::{self, subject, Threading};
 
-pub use conversation::{case_mail_context, human_duration, human_size};
 pub use timers::{fire_due, resync_all};
 
 /// Everything the pipeline needs that comes from config, built once (and again on reload).
@@ -73,10 +75,10 @@ impl Engine {
     /// A rule that does not compile or a template that does not load or render.
     pub fn new(config: Arc<Config>, clock: SharedClock) -> Result<Engine, EngineError> {
         let classifier = Classifier::from_config(&config)?;
-        let renderer = Renderer::load(&config.templates_dir())?;
+        let renderer = mail::load_templates(&config.templates_dir())?;
         // Render every template once now: a template an admin broke is refused at start or
         // reload, instead of failing (and quarantining) every complaint that needs it.
-        crate::render::check_all(&renderer)?;
+        mail::check_all(&renderer)?;
         let calendar = BusinessCalendar::from_config(&config.calendar);
         let source = config
             .token_secret_source()
@@ -501,8 +503,8 @@ fn process_one(
                     true
                 };
                 if failed && tx.mark_undeliverable_on(case_id, &recipient)? {
-                    let c = conversation::Ctx { tx, engine, now };
-                    conversation::undeliverable(&c, case_id, &recipient, &verdict.reason)?;
+                    let c = context::Ctx { tx, engine, now };
+                    customer::undeliverable(&c, case_id, &recipient, &verdict.reason)?;
                 }
             }
         }
@@ -513,28 +515,28 @@ fn process_one(
         });
     }
 
-    let c = conversation::Ctx { tx, engine, now };
+    let c = context::Ctx { tx, engine, now };
     match threading {
         Threading::ByToken {
             case,
             role: Role::Agent,
-        } => conversation::from_agent_side(&c, &case, msg, item, true),
+        } => agent::from_agent_side(&c, &case, msg, item, true),
         Threading::ByToken {
             case,
             role: Role::Feedback,
         } => {
             let rating = token.as_ref().and_then(|t| t.rating).unwrap_or(0);
-            conversation::feedback_link(&c, &case, msg, item, rating)
+            customer::feedback_link(&c, &case, msg, item, rating)
         }
         Threading::ByToken {
             case,
             role: Role::Customer,
         }
         | Threading::ByMessageId(case)
-        | Threading::ByReferenceTag(case) => conversation::from_customer_side(&c, &case, msg, item),
+        | Threading::ByReferenceTag(case) => customer::from_customer_side(&c, &case, msg, item),
         Threading::New { mentioned } => {
             if let Some(f) = flood_target(tx, engine, msg, now)? {
-                return conversation::flood_join(&c, &f.case, msg, item, &f.reason, f.first);
+                return customer::flood_join(&c, &f.case, msg, item, &f.reason, f.first);
             }
             open_case(
                 tx,
@@ -701,15 +703,10 @@ fn open_case(
         .ok_or_else(|| StoreError::Data("message has no sender address".into()))?;
     let customer_addr = customer.normalized();
     let class: Classification = engine.classifier.classify(msg);
-    let prio = cfg
-        .priority(&class.priority)
+    let level = ServiceLevel::of(cfg, &engine.calendar, &class.priority)
         .ok_or_else(|| StoreError::Data(format!("unknown priority {}", class.priority)))?;
-    let due = engine
-        .calendar
-        .deadline(now, prio.first_response.0, prio.clock);
-    let resolution_due = prio
-        .resolution_target()
-        .map(|(r, clock)| engine.calendar.deadline(now, r, clock));
+    let due = level.first_response_due(now);
+    let resolution_due = level.resolution_due(now);
 
     let mut rng = rand::thread_rng();
     let mut reference = Reference::generate(&cfg.support.reference_prefix, &mut rng);
@@ -815,8 +812,8 @@ fn open_case(
     let case = tx
         .case_by_id(case_id)?
         .ok_or_else(|| StoreError::Data("case vanished inside its transaction".into()))?;
-    let c = conversation::Ctx { tx, engine, now };
-    conversation::notify_new_case(&c, &case, msg, item, link)?;
+    let c = context::Ctx { tx, engine, now };
+    customer::notify_new_case(&c, &case, msg, item, link)?;
     timers::sync_case(&c, &case)?;
     Ok(Outcome::NewCase {
         reference: reference.as_str().to_string(),
@@ -886,48 +883,6 @@ fn suspected_spam(
     )))
 }
 
-/// "within 2 hours", "within 1 business day".
-pub fn promise_text(d: std::time::Duration, kind: ClockKind) -> String {
-    let secs = d.as_secs();
-    let (n, unit) = if secs % 86_400 == 0 {
-        (secs / 86_400, "day")
-    } else if secs % 3600 == 0 {
-        (secs / 3600, "hour")
-    } else {
-        (secs.div_ceil(60), "minute")
-    };
-    let plural = if n == 1 { "" } else { "s" };
-    match kind {
-        ClockKind::Business => format!("within {n} business {unit}{plural}"),
-        ClockKind::Wall => format!("within {n} {unit}{plural}"),
-    }
-}
-
-/// The due time as the customer reads it, in the business time zone.
-pub fn format_local(t: DateTime<Utc>, cal: &BusinessCalendar) -> String {
-    use chrono::Datelike;
-    let l = t.with_timezone(&cal.tz());
-    format!(
-        "{} {}, {}",
-        weekday_name(l.weekday()),
-        l.format("%-d %B %Y"),
-        l.format("%H:%M %Z")
-    )
-}
-
-/// The first lines of a complaint, for the acknowledgment's summary.
-pub fn excerpt(text: &str, max_chars: usize) -> String {
-    let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() <= max_chars {
-        return one;
-    }
-    let cut: String = one.chars().take(max_chars).collect();
-    match cut.rfind(' ') {
-        Some(p) if p > max_chars / 2 => format!("{}...", &cut[..p]),
-        _ => format!("{cut}..."),
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn enqueue_ack(
     tx: &Tx<'_>,
@@ -941,37 +896,27 @@ fn enqueue_ack(
     now: DateTime<Utc>,
 ) -> Result<Result<(), String>, StoreError> {
     let cfg = &engine.config;
-    let prio = cfg.priority(&class.priority);
-    let ctx = AckContext {
-        reference: reference.as_str().to_string(),
-        customer_name: customer.name.clone().filter(|n| !n.trim().is_empty()),
-        subject: if msg.subject.is_empty() {
-            "(no subject)".into()
-        } else {
-            msg.subject.clone()
+    let ctx = mail::ack_context(
+        cfg,
+        &engine.calendar,
+        AckFacts {
+            reference: reference.as_str(),
+            customer_name: customer.name.clone(),
+            subject: &msg.subject,
+            category: &class.category,
+            priority: &class.priority,
+            due: Some(due),
+            text: &msg.text,
+            attachments: msg
+                .attachments
+                .iter()
+                .map(|a| a.name.clone().unwrap_or_else(|| a.content_type.clone()))
+                .collect(),
         },
-        category_label: cfg
-            .category(&class.category)
-            .and_then(|c| c.label.clone())
-            .unwrap_or_else(|| class.category.clone()),
-        priority_label: prio
-            .and_then(|p| p.label.clone())
-            .unwrap_or_else(|| class.priority.clone()),
-        promise: prio
-            .map(|p| promise_text(p.first_response.0, p.clock))
-            .unwrap_or_default(),
-        due_local: format_local(due, &engine.calendar),
-        excerpt: excerpt(&msg.text, 300),
-        attachments: msg
-            .attachments
-            .iter()
-            .map(|a| a.name.clone().unwrap_or_else(|| a.content_type.clone()))
-            .collect(),
-        support_name: cfg.support.name.clone(),
-    };
+    );
     let rendered = engine
         .renderer
-        .render("acknowledgment", &ctx)
+        .render(mail::ACKNOWLEDGMENT, &ctx)
         .map_err(|e| StoreError::Data(e.to_string()))?;
     let message_id = compose::new_message_id(reference.as_str(), &engine.domain);
     let mut references = msg.references.clone();
@@ -1026,7 +971,7 @@ mod tests {
 
     #[test]
     fn a_template_that_cannot_render_is_refused_when_the_engine_is_built() {
-        let dir = crate::render::tests::copy_of_templates();
+        let dir = crate::mail::copy_of_templates();
         std::fs::write(
             dir.path().join("acknowledgment.txt.tera"),
             "{{ reference }}",
@@ -1045,34 +990,5 @@ mod tests {
         let clock: SharedClock = Arc::new(crate::clock::SystemClock);
         let e = Engine::new(cfg, clock).unwrap_err().to_string();
         assert!(e.contains("no_such_variable"), "{e}");
-    }
-
-    #[test]
-    fn promises_read_naturally() {
-        use std::time::Duration as D;
-        assert_eq!(
-            promise_text(D::from_secs(7200), ClockKind::Wall),
-            "within 2 hours"
-        );
-        assert_eq!(
-            promise_text(D::from_secs(86_400), ClockKind::Business),
-            "within 1 business day"
-        );
-        assert_eq!(
-            promise_text(D::from_secs(3 * 86_400), ClockKind::Business),
-            "within 3 business days"
-        );
-        assert_eq!(
-            promise_text(D::from_secs(1800), ClockKind::Wall),
-            "within 30 minutes"
-        );
-    }
-
-    #[test]
-    fn excerpts_cut_at_a_word() {
-        assert_eq!(excerpt("short  text\n here", 300), "short text here");
-        let long = "word ".repeat(100);
-        let e = excerpt(&long, 50);
-        assert!(e.ends_with("...") && e.len() <= 53, "{e}");
     }
 }

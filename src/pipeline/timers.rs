@@ -14,13 +14,14 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 
-use super::conversation::{history, Ctx};
+use super::context::{history, Ctx};
 use super::Engine;
 use crate::case::kinds::{AuditEvent, BreachedTarget, OutboundKind, TimerKind, TimerOutcome};
+use crate::case::service_level::{resumed_due, ServiceLevel, Target};
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::Reference;
-use crate::config::{ClockKind, FeedbackWhen};
-use crate::render::RatingLink;
+use crate::config::FeedbackWhen;
+use crate::mail;
 use crate::store::{ts, CaseChange, CaseRow, Store, StoreError, TimerRow};
 
 /// The kinds [`sync`] manages (one-shot kinds such as `escalation_notice` are left alone).
@@ -35,22 +36,11 @@ const MANAGED: &[TimerKind] = &[
     TimerKind::AutoClose,
 ];
 
-fn std_dur(d: std::time::Duration) -> Duration {
-    Duration::from_std(d).unwrap_or(Duration::days(365 * 100))
-}
-
-fn clock_of(engine: &Engine, case: &CaseRow) -> ClockKind {
-    engine
-        .config
-        .priority(case.priority.as_str())
-        .map_or(ClockKind::Business, |p| p.clock)
-}
-
 /// The timers a case should have now: (kind, when).
 pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(TimerKind, DateTime<Utc>)> {
     let cfg = &engine.config;
     let mut out = Vec::new();
-    let lead = std_dur(cfg.sla.warning_lead.0);
+    let lead = cfg.sla.warning_lead.chrono();
     match case.status {
         Status::New | Status::Acknowledged | Status::InProgress | Status::Escalated
             if case.sla_paused_at.is_none() =>
@@ -71,7 +61,7 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(TimerKind, DateTi
                 }
                 out.push((TimerKind::ResolutionBreach, due));
             }
-            let every = std_dur(cfg.sla.status_update_interval.0);
+            let every = cfg.sla.status_update_interval.chrono();
             if every > Duration::zero() {
                 let last = case.last_public_at.unwrap_or(case.created_at);
                 out.push((TimerKind::StatusUpdate, last + every));
@@ -79,7 +69,7 @@ pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(TimerKind, DateTi
         }
         Status::Resolved => {
             let resolved = case.resolved_at;
-            let close_after = std_dur(cfg.follow_up.close_after.0);
+            let close_after = cfg.follow_up.close_after.chrono();
             let follow_up_on = !cfg.follow_up.after.0.is_zero();
             if let Some(r) = resolved {
                 if follow_up_on && case.follow_up_sent_at.is_none() {
@@ -183,29 +173,19 @@ pub(super) fn on_status_change(
     }
     if from == Status::WaitingOnCustomer && to != Status::WaitingOnCustomer {
         if let Some(paused) = case.sla_paused_at {
-            let prio = c.engine.config.priority(case.priority.as_str());
-            let first_clock = clock_of(c.engine, case);
-            let resolution_clock = prio
-                .and_then(|p| p.resolution_target())
-                .map_or(first_clock, |(_, k)| k);
             // The remaining time of each unbreached target, kept across the pause.
-            let moved = |due: Option<DateTime<Utc>>, kind: ClockKind| {
-                let due = due.filter(|due| *due > paused)?; // breached when the clock stopped
-                Some(match kind {
-                    ClockKind::Wall => now + (due - paused),
-                    ClockKind::Business => c
-                        .engine
-                        .calendar
-                        .add_business(now, c.engine.calendar.business_between(paused, due)),
-                })
+            let moved = |due: Option<DateTime<Utc>>, target: Target| {
+                let (cfg, cal) = (&c.engine.config, &c.engine.calendar);
+                let kind = ServiceLevel::clock_of(cfg, cal, case.priority.as_str(), target);
+                resumed_due(cal, kind, due?, paused, now)
             };
             let first_due = case
                 .first_response_due
                 .filter(|_| case.first_response_at.is_none());
-            if let Some(d) = moved(first_due, first_clock) {
+            if let Some(d) = moved(first_due, Target::FirstResponse) {
                 c.tx.update_case(case.id, &CaseChange::FirstResponseDue(Some(d)))?;
             }
-            if let Some(d) = moved(case.resolution_due, resolution_clock) {
+            if let Some(d) = moved(case.resolution_due, Target::Resolution) {
                 c.tx.update_case(case.id, &CaseChange::ResolutionDue(Some(d)))?;
             }
             c.tx.audit(
@@ -231,11 +211,9 @@ pub(super) fn on_status_change(
         // Status updates count from the reopening, not from our last word before it.
         c.tx.update_case(case.id, &CaseChange::LastPublicAt(Some(now)))?;
         // A new resolution target from now (the first-response one was met before).
-        if let Some(p) = c.engine.config.priority(case.priority.as_str()) {
-            let (target, clock) = p
-                .resolution_target()
-                .unwrap_or((p.first_response.0, p.clock));
-            let due = c.engine.calendar.deadline(now, target, clock);
+        let level = ServiceLevel::of(&c.engine.config, &c.engine.calendar, case.priority.as_str());
+        if let Some(l) = level {
+            let due = l.reopened_resolution_due(now);
             c.tx.update_case(case.id, &CaseChange::ResolutionDue(Some(due)))?;
         }
         c.tx.update_case(case.id, &CaseChange::ClosedAt(None))?;
@@ -245,7 +223,8 @@ pub(super) fn on_status_change(
 
 /// Whether customer mail may go out now for this case; `Some(t)`: wait until `t`.
 fn window_wait(c: &Ctx<'_, '_>, case: &CaseRow) -> Option<DateTime<Utc>> {
-    if clock_of(c.engine, case) == ClockKind::Wall {
+    let level = ServiceLevel::of(&c.engine.config, &c.engine.calendar, case.priority.as_str());
+    if level.is_some_and(|l| l.is_wall_clock()) {
         return None; // urgent cases are exempt from the quiet hours
     }
     let w = &c.engine.window;
@@ -392,7 +371,7 @@ fn warn_agents(c: &Ctx<'_, '_>, case: &CaseRow, kind: TimerKind) -> Result<(), S
     let mut m = c.mail_ctx(case);
     m.sla_kind = what.to_string();
     m.due_local = due
-        .map(|d| super::format_local(d, &c.engine.calendar))
+        .map(|d| mail::format_local(d, &c.engine.calendar))
         .unwrap_or_default();
     c.send_agents(
         case,
@@ -477,19 +456,13 @@ fn customer_mail(
     let mut m = c.mail_ctx(case);
     let reference =
         Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))?;
-    let links = || -> Vec<RatingLink> {
-        (1..=5)
-            .map(|n| RatingLink {
-                rating: n,
-                href: format!(
-                    "mailto:{}?subject=Rating%20{n}%20for%20{}",
-                    c.engine
-                        .tokens
-                        .feedback_address(&cfg.support.address, &reference, n),
-                    case.reference
-                ),
-            })
-            .collect()
+    let links = || {
+        mail::rating_links(
+            Some(&c.engine.tokens),
+            &cfg.support.address,
+            &reference,
+            &case.reference,
+        )
     };
     let template = match mail {
         OutboundKind::StatusUpdate => "customer_status_update",
@@ -506,21 +479,15 @@ fn customer_mail(
         _ => {
             // escalation_notice: the new timeline is the priority's first-response target
             // from now.
-            if let Some(p) = cfg.priority(case.priority.as_str()) {
-                let due = c
-                    .engine
-                    .calendar
-                    .deadline(c.now, p.first_response.0, p.clock);
-                m.due_local = super::format_local(due, &c.engine.calendar);
-                m.promise = super::promise_text(p.first_response.0, p.clock);
-            }
-            let r = c
-                .engine
-                .renderer
-                .render("customer_escalated", &m)
+            mail::new_timeline(
+                &mut m,
+                cfg,
+                &c.engine.calendar,
+                case.priority.as_str(),
+                c.now,
+            );
+            mail::with_update(&c.engine.renderer, "customer_escalated", &mut m)
                 .map_err(|e| StoreError::Data(e.to_string()))?;
-            m.update_text = Some(r.text.trim().to_string());
-            m.update_html = Some(r.html);
             "customer_update"
         }
     };

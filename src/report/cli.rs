@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::digest::{self, DigestError};
 use super::output::{render_csv, render_table};
@@ -12,7 +12,7 @@ use super::{build, Period};
 use crate::business_time::BusinessCalendar;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, HumanDuration};
-use crate::render::{RenderError, Renderer};
+use crate::render::RenderError;
 use crate::store::{Store, StoreError};
 
 /// The period and the output of `mailcase report`.
@@ -101,8 +101,9 @@ pub fn period(
             let since = args.since.as_deref().unwrap_or("30d");
             let d = HumanDuration::parse(since)
                 .map_err(|e| ReportError::Usage(format!("--since: {e}")))?;
-            let d = Duration::from_std(d.0)
-                .map_err(|_| ReportError::Usage(format!("--since `{since}` is too long")))?;
+            let d = d
+                .try_chrono()
+                .ok_or_else(|| ReportError::Usage(format!("--since `{since}` is too long")))?;
             Period {
                 from: now - d,
                 to: now,
@@ -139,7 +140,7 @@ pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result
         source,
     };
     if let Some(path) = &args.html {
-        let renderer = Renderer::load(&cfg.templates_dir())?;
+        let renderer = crate::mail::load_templates(&cfg.templates_dir())?;
         let html = digest::page_html(
             &renderer,
             "Complaints report".into(),

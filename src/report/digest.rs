@@ -4,7 +4,7 @@
 //!
 //! Exactly once per slot: the slot is a row of the `digests` table written in the same
 //! transaction as the outbox row, and checked in that transaction. The scheduler task calls
-//! [`send_due`] on each round (time comes from the engine's clock, so tests move it) and
+//! [`send_due`] on each round (with the time of the engine's clock, so tests move it) and
 //! sleeps no longer than [`until_next`]. A slot missed while the daemon was down is sent once,
 //! late, within [`LATE_LIMIT`]; older ones are skipped. When digests are first enabled, the
 //! slot just past is recorded as skipped rather than sent with a period from before.
@@ -16,10 +16,10 @@ use serde::Serialize;
 use super::chart::{self, Chart, ChartError};
 use super::output::View;
 use super::{build, Period, Report};
+use crate::business_time::BusinessCalendar;
 use crate::case::kinds::{Audience, OutboundKind};
-use crate::config::{DigestConfig, DigestSchedule};
+use crate::config::{Config, DigestConfig, DigestSchedule};
 use crate::outbox::compose::{self, ComposeError, InlineImage, Outgoing, Recipient};
-use crate::pipeline::Engine;
 use crate::render::{RenderError, Renderer};
 use crate::store::{ts, NewOutbound, Store, StoreError};
 
@@ -109,7 +109,7 @@ pub fn next_slot(c: &DigestConfig, tz: Tz, now: DateTime<Utc>) -> Option<DateTim
 /// The period a slot reports: `digest.period` before it, or since the previous slot.
 pub fn period_of(c: &DigestConfig, tz: Tz, slot: DateTime<Utc>) -> Period {
     let from = match c.period {
-        Some(p) => slot - Duration::from_std(p.0).unwrap_or(Duration::days(7)),
+        Some(p) => slot - p.chrono(),
         None => latest_slot(c, tz, slot - Duration::seconds(1)).unwrap_or(slot - Duration::days(7)),
     };
     Period { from, to: slot }
@@ -121,12 +121,16 @@ pub fn slot_key(c: &DigestConfig, slot: DateTime<Utc>) -> String {
 }
 
 /// How long the scheduler may sleep before the next slot (None: digests are off).
-pub fn until_next(engine: &Engine, now: DateTime<Utc>) -> Option<std::time::Duration> {
-    let c = &engine.config.digest;
+pub fn until_next(
+    cfg: &Config,
+    calendar: &BusinessCalendar,
+    now: DateTime<Utc>,
+) -> Option<std::time::Duration> {
+    let c = &cfg.digest;
     if !c.enabled {
         return None;
     }
-    next_slot(c, engine.calendar.tz(), now).map(|t| (t - now).to_std().unwrap_or_default())
+    next_slot(c, calendar.tz(), now).map(|t| (t - now).to_std().unwrap_or_default())
 }
 
 /// A chart as the template places it.
@@ -181,24 +185,6 @@ impl DigestContext {
                 .collect(),
         }
     }
-
-    /// A sample with hostile text, for `mailcase check`.
-    pub fn sample() -> Self {
-        let r = Report::sample();
-        let charts = vec![ChartRef {
-            title: "Volume by category".into(),
-            alt: "Cases <opened> per day".into(),
-            src: "cid:volume.sample@support.test".into(),
-            width: chart::WIDTH,
-            height: chart::HEIGHT,
-        }];
-        DigestContext::new(
-            "Weekly complaints digest".into(),
-            "Example Support".into(),
-            &r,
-            charts,
-        )
-    }
 }
 
 fn title(c: &DigestConfig) -> String {
@@ -243,13 +229,13 @@ pub fn page_html(
 /// # Errors
 /// A chart, template or address that fails.
 pub fn compose_mail(
-    engine: &Engine,
+    cfg: &Config,
+    renderer: &Renderer,
     r: &Report,
     to: &[String],
     message_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(Vec<u8>, String), DigestError> {
-    let cfg = &engine.config;
     let domain = cfg.message_id_domain();
     let charts: Vec<Chart> = chart::all(r)?;
     let unique = message_id.split('@').next().unwrap_or("digest").to_string();
@@ -266,7 +252,7 @@ pub fn compose_mail(
         .collect();
     let title = title(&cfg.digest);
     let ctx = DigestContext::new(title.clone(), cfg.support.name.clone(), r, refs);
-    let rendered = engine.renderer.render(TEMPLATE, &ctx)?;
+    let rendered = renderer.render(TEMPLATE, &ctx)?;
     let subject = format!("{}: {}, {}", cfg.support.name, title, ctx.view.period);
     let inline: Vec<InlineImage> = charts
         .iter()
@@ -315,17 +301,23 @@ pub enum DigestOutcome {
     Skipped { slot: String, why: String },
 }
 
-/// Queues the digest of the slot that is due, if any and not yet queued.
+/// Queues the digest of the slot that is due at `now`, if any and not yet queued, with the
+/// daemon's config, business calendar and templates.
 ///
 /// # Errors
 /// [`DigestError`]; nothing is recorded then, and the next round tries again.
-pub fn send_due(store: &mut Store, engine: &Engine) -> Result<DigestOutcome, DigestError> {
-    let c = &engine.config.digest;
+pub fn send_due(
+    store: &mut Store,
+    cfg: &Config,
+    calendar: &BusinessCalendar,
+    renderer: &Renderer,
+    now: DateTime<Utc>,
+) -> Result<DigestOutcome, DigestError> {
+    let c = &cfg.digest;
     if !c.enabled {
         return Ok(DigestOutcome::Nothing);
     }
-    let now = engine.clock.now();
-    let tz = engine.calendar.tz();
+    let tz = calendar.tz();
     let Some(slot) = latest_slot(c, tz, now) else {
         return Ok(DigestOutcome::Nothing);
     };
@@ -342,7 +334,7 @@ pub fn send_due(store: &mut Store, engine: &Engine) -> Result<DigestOutcome, Dig
             why: "digests were enabled after this slot".into(),
         });
     }
-    let to = engine.config.digest_recipients();
+    let to = cfg.digest_recipients();
     if to.is_empty() {
         store.write(|tx| tx.skip_digest(&key, period.from, period.to, now))?;
         return Ok(DigestOutcome::Skipped {
@@ -350,9 +342,9 @@ pub fn send_due(store: &mut Store, engine: &Engine) -> Result<DigestOutcome, Dig
             why: "nobody to send it to".into(),
         });
     }
-    let report = build(&store.read(), &engine.config, &engine.calendar, period, now)?;
-    let message_id = compose::new_message_id("digest", &engine.config.message_id_domain());
-    let (body, subject) = compose_mail(engine, &report, &to, &message_id, now)?;
+    let report = build(&store.read(), cfg, calendar, period, now)?;
+    let message_id = compose::new_message_id("digest", &cfg.message_id_domain());
+    let (body, subject) = compose_mail(cfg, renderer, &report, &to, &message_id, now)?;
     let recipient = to.join(",");
     let queued = store.write(|tx| {
         tx.enqueue_digest(
@@ -364,7 +356,7 @@ pub fn send_due(store: &mut Store, engine: &Engine) -> Result<DigestOutcome, Dig
                 kind: OutboundKind::Digest,
                 automatic: true,
                 message_id: &message_id,
-                envelope_from: &engine.config.support.address,
+                envelope_from: &cfg.support.address,
                 recipient: &recipient,
                 subject: &subject,
                 body: &body,

@@ -1,0 +1,175 @@
+//! The values of each mail, filled from a case: the builders the pipeline uses for the mail
+//! it queues and `mailcase template preview` uses to show an admin the same mail.
+
+use chrono::{DateTime, Utc};
+
+use super::format::{excerpt, format_local, human_duration, human_size};
+use super::{help_lines, AckContext, AttachmentInfo, HistoryLine, MailContext, RatingLink};
+use crate::business_time::BusinessCalendar;
+use crate::case::service_level::ServiceLevel;
+use crate::case::Reference;
+use crate::config::Config;
+use crate::parse::Attachment;
+use crate::store::{CaseRow, MessageRow};
+use crate::thread::subject;
+use crate::thread::token::TokenKey;
+
+/// The values every case template sees, filled from the case: what the pipeline starts
+/// from for each mail, and what `mailcase template preview` shows an admin.
+pub fn case_mail_context(cfg: &Config, calendar: &BusinessCalendar, case: &CaseRow) -> MailContext {
+    let due = if case.first_response_at.is_none() {
+        case.first_response_due
+    } else {
+        None
+    };
+    MailContext {
+        reference: case.reference.clone(),
+        support_name: cfg.support.name.clone(),
+        customer_name: case.customer_name.clone().filter(|n| !n.trim().is_empty()),
+        customer_address: case.customer_address.clone(),
+        subject: subject::base_subject(&case.subject, &cfg.support.reference_prefix),
+        status: case.status.to_string(),
+        category_label: category_label(cfg, case.category.as_str()),
+        priority_label: priority_label(cfg, case.priority.as_str()),
+        promise: promise(cfg, calendar, case.priority.as_str()),
+        due_local: due.map(|d| format_local(d, calendar)).unwrap_or_default(),
+        help: help_lines(),
+        reopen_window: human_duration(cfg.conversation.reopen_window.0),
+        ..MailContext::default()
+    }
+}
+
+/// A category's label for customers: its configured label, or its name.
+fn category_label(cfg: &Config, name: &str) -> String {
+    cfg.category(name)
+        .and_then(|c| c.label.clone())
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// A priority's label for customers: its configured label, or its name.
+fn priority_label(cfg: &Config, name: &str) -> String {
+    cfg.priority(name)
+        .and_then(|p| p.label.clone())
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// The promise of the priority `name` ("within 1 business day"); empty for a priority the
+/// config does not know.
+fn promise(cfg: &Config, calendar: &BusinessCalendar, name: &str) -> String {
+    ServiceLevel::of(cfg, calendar, name)
+        .map(|s| s.promise())
+        .unwrap_or_default()
+}
+
+/// What the acknowledgment is about: the complaint that opened the case.
+#[derive(Debug, Clone)]
+pub struct AckFacts<'a> {
+    pub reference: &'a str,
+    /// The customer's name as written (a blank one is no name).
+    pub customer_name: Option<String>,
+    /// The complaint's subject (an empty one reads "(no subject)").
+    pub subject: &'a str,
+    pub category: &'a str,
+    pub priority: &'a str,
+    /// When the first response is due.
+    pub due: Option<DateTime<Utc>>,
+    /// The complaint's text, summarised in the acknowledgment.
+    pub text: &'a str,
+    /// The names of its attachments.
+    pub attachments: Vec<String>,
+}
+
+/// The acknowledgment's values.
+pub fn ack_context(cfg: &Config, calendar: &BusinessCalendar, f: AckFacts<'_>) -> AckContext {
+    AckContext {
+        reference: f.reference.to_string(),
+        customer_name: f.customer_name.filter(|n| !n.trim().is_empty()),
+        subject: if f.subject.is_empty() {
+            "(no subject)".into()
+        } else {
+            f.subject.to_string()
+        },
+        category_label: category_label(cfg, f.category),
+        priority_label: priority_label(cfg, f.priority),
+        promise: promise(cfg, calendar, f.priority),
+        due_local: f.due.map(|d| format_local(d, calendar)).unwrap_or_default(),
+        excerpt: excerpt(f.text, 300),
+        attachments: f.attachments,
+        support_name: cfg.support.name.clone(),
+    }
+}
+
+/// A new timeline for the customer (after an escalation or a raised priority): the current
+/// priority's first-response target from `now`, and its promise.
+pub fn new_timeline(
+    m: &mut MailContext,
+    cfg: &Config,
+    calendar: &BusinessCalendar,
+    priority: &str,
+    now: DateTime<Utc>,
+) {
+    if let Some(l) = ServiceLevel::of(cfg, calendar, priority) {
+        m.due_local = format_local(l.first_response_due(now), calendar);
+        m.promise = l.promise();
+    }
+}
+
+/// The case's messages for a digest, oldest first, robots left out; `text` says which text
+/// of a message is shown (at most 2000 characters of it).
+pub fn history(
+    messages: &[MessageRow],
+    calendar: &BusinessCalendar,
+    text: impl Fn(&MessageRow) -> String,
+) -> Vec<HistoryLine> {
+    messages
+        .iter()
+        .filter(|m| m.robot.is_none())
+        .map(|m| HistoryLine {
+            at: format_local(m.received_at, calendar),
+            from: m.from_address.clone().unwrap_or_default(),
+            role: m.role.map(|r| r.as_str().to_string()).unwrap_or_default(),
+            internal: m.visibility == crate::case::kinds::Visibility::Internal,
+            text: text(m).chars().take(2000).collect(),
+        })
+        .collect()
+}
+
+/// The `index`-th attachment of a message as the agents' templates list it; `attached` when
+/// it travels with the mail (within `agents.attach_limit`) rather than being only listed.
+pub fn attachment_info(index: usize, a: &Attachment, attached: bool) -> AttachmentInfo {
+    AttachmentInfo {
+        name: a
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("attachment-{}", index + 1)),
+        content_type: a.content_type.clone(),
+        size: human_size(a.size),
+        attached,
+    }
+}
+
+/// The one-click rating links 1-5 of a case: mailto links to its signed feedback addresses
+/// (`shown` is the reference as the subject names it). Without the reply-token key (a
+/// preview where it is not readable) the links say so instead.
+pub fn rating_links(
+    key: Option<&TokenKey>,
+    support_address: &str,
+    reference: &Reference,
+    shown: &str,
+) -> Vec<RatingLink> {
+    (1..=5)
+        .map(|n| RatingLink {
+            rating: n,
+            href: match key {
+                Some(k) => format!(
+                    "mailto:{}?subject=Rating%20{n}%20for%20{}",
+                    k.feedback_address(support_address, reference, n),
+                    shown
+                ),
+                None => {
+                    format!("mailto:(signed rating address {n}, reply-token key not readable here)")
+                }
+            },
+        })
+        .collect()
+}

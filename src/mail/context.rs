@@ -1,0 +1,201 @@
+//! What the templates see: the acknowledgment's values ([`AckContext`]) and the one set every
+//! case template shares ([`MailContext`]), with the samples `mailcase check` and the engine's
+//! start-up check render them against.
+
+use serde::Serialize;
+
+/// What the acknowledgment template sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct AckContext {
+    pub reference: String,
+    pub customer_name: Option<String>,
+    pub subject: String,
+    pub category_label: String,
+    pub priority_label: String,
+    /// "within 2 hours", "within 1 business day".
+    pub promise: String,
+    /// The due time in the business time zone, e.g. "Tuesday 24 November 2026, 10:00 CET".
+    pub due_local: String,
+    pub excerpt: String,
+    pub attachments: Vec<String>,
+    pub support_name: String,
+}
+
+impl AckContext {
+    /// A sample, for `mailcase check` and template previews.
+    pub fn sample() -> AckContext {
+        AckContext {
+            reference: "CMP-7KQ4X-M".into(),
+            customer_name: Some("Jane Doe".into()),
+            subject: "Invoice charged twice <script>alert(1)</script> {{ reference }}".into(),
+            category_label: "Billing".into(),
+            priority_label: "Normal".into(),
+            promise: "within 1 business day".into(),
+            due_local: "Tuesday 24 November 2026, 10:00 CET".into(),
+            excerpt: "I was charged twice for my November invoice.".into(),
+            attachments: vec!["invoice.pdf".into()],
+            support_name: "Example Support".into(),
+        }
+    }
+}
+
+/// An attachment as templates list it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentInfo {
+    pub name: String,
+    pub content_type: String,
+    /// "12 KB".
+    pub size: String,
+    /// False when it was too large to attach (listed only).
+    pub attached: bool,
+}
+
+/// One message of a case, for digests.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryLine {
+    /// Local time, readable.
+    pub at: String,
+    pub from: String,
+    /// `customer`, `agent`, `cc`.
+    pub role: String,
+    /// An internal note (never shown to the customer).
+    pub internal: bool,
+    pub text: String,
+}
+
+/// A one-click rating: a mailto link to a signed feedback address.
+#[derive(Debug, Clone, Serialize)]
+pub struct RatingLink {
+    pub rating: u8,
+    pub href: String,
+}
+
+/// A command and what it does, for the agents' help.
+#[derive(Debug, Clone, Serialize)]
+pub struct HelpLine {
+    pub command: String,
+    pub meaning: String,
+}
+
+/// What every case template (agent notifications, relayed answers, status updates) sees.
+/// One set of variables for all of them, so an admin editing one template can use anything
+/// another one uses; values that do not apply are empty.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct MailContext {
+    pub reference: String,
+    pub support_name: String,
+    pub customer_name: Option<String>,
+    pub customer_address: String,
+    /// The case's subject (without prefixes and tag).
+    pub subject: String,
+    pub status: String,
+    pub category_label: String,
+    pub priority_label: String,
+    /// "within 2 hours": the current promise for the next answer.
+    pub promise: String,
+    /// The due time in the business time zone (first response, or the new one after
+    /// escalation or a priority change).
+    pub due_local: String,
+    /// The message this mail is about: the complaint, the customer's reply, or the agent's
+    /// answer (quoted history removed).
+    pub text: String,
+    pub attachments: Vec<AttachmentInfo>,
+    /// Who wrote `text`, when it is not the case's customer (a colleague in Cc).
+    pub sender: Option<String>,
+    /// The agent answering, as shown to the customer.
+    pub agent_name: String,
+    /// The case this one mentions (a reference quoted by someone who is not its customer).
+    pub linked_reference: Option<String>,
+    /// `linked_reference` is the customer's own resolved case, answered after its reopen
+    /// window (rather than a case quoted by someone who is not its participant).
+    pub late_reply: bool,
+    /// The customer's message reopened a resolved case.
+    pub reopened: bool,
+    /// Why the receiving server's verdicts make this new case suspected spam (its sender
+    /// may be forged, so it was not acknowledged); `None` for an ordinary case.
+    pub suspected_spam: Option<String>,
+    /// A status update rendered from its own template, appended to a relayed answer.
+    pub update_text: Option<String>,
+    pub update_html: Option<String>,
+    /// The internal reason given with `#escalate`.
+    pub reason: Option<String>,
+    /// What was wrong with an agent's reply.
+    pub errors: Vec<String>,
+    /// The commands agents can use.
+    pub help: Vec<HelpLine>,
+    /// "14 days": how long a reply reopens a resolved case.
+    pub reopen_window: String,
+    /// Which target a reminder is about: "first response" or "resolution".
+    pub sla_kind: String,
+    /// The case's messages, for escalation digests.
+    pub history: Vec<HistoryLine>,
+    /// One-click rating links 1-5 (feedback requests).
+    pub rating_links: Vec<RatingLink>,
+    /// A rating the customer gave, and its comment.
+    pub rating: Option<u8>,
+    pub comment: Option<String>,
+}
+
+impl MailContext {
+    /// A sample with hostile customer text, for `mailcase check` and template previews.
+    pub fn sample() -> MailContext {
+        MailContext {
+            reference: "CMP-7KQ4X-M".into(),
+            support_name: "Example Support".into(),
+            customer_name: Some("Jane Doe".into()),
+            customer_address: "jane@customer.test".into(),
+            subject: "Invoice charged twice <script>alert(1)</script> {{ reference }}".into(),
+            status: "in_progress".into(),
+            category_label: "Billing".into(),
+            priority_label: "Normal".into(),
+            promise: "within 1 business day".into(),
+            due_local: "Tuesday 24 November 2026, 10:00 CET".into(),
+            text: "I was charged twice.\n<b>Please</b> refund {% raw %}".into(),
+            attachments: vec![AttachmentInfo {
+                name: "invoice.pdf".into(),
+                content_type: "application/pdf".into(),
+                size: "12 KB".into(),
+                attached: true,
+            }],
+            sender: Some("colleague@customer.test".into()),
+            agent_name: "Ann Agent".into(),
+            linked_reference: Some("CMP-0A1B2-3".into()),
+            late_reply: false,
+            reopened: true,
+            suspected_spam: Some("suspected spam: X-Spam-Flag: YES".into()),
+            update_text: Some("Your case is resolved.".into()),
+            update_html: Some("<p>Your case is resolved.</p>".into()),
+            reason: Some("customer threatens to cancel".into()),
+            errors: vec!["`#reslove`: unknown command #reslove".into()],
+            help: help_lines(),
+            reopen_window: "14 days".into(),
+            sla_kind: "first response".into(),
+            history: vec![HistoryLine {
+                at: "Monday 23 November 2026, 10:00 CET".into(),
+                from: "jane@customer.test".into(),
+                role: "customer".into(),
+                internal: false,
+                text: "I was charged twice <script>x</script>".into(),
+            }],
+            rating_links: (1..=5)
+                .map(|n| RatingLink {
+                    rating: n,
+                    href: format!("mailto:support+f.cmp-7kq4x-m.0000000000000000.{n}@support.test?subject=Rating%20{n}"),
+                })
+                .collect(),
+            rating: Some(2),
+            comment: Some("Took too long <b>really</b>".into()),
+        }
+    }
+}
+
+/// The command help as template values.
+pub fn help_lines() -> Vec<HelpLine> {
+    crate::case::commands::HELP
+        .iter()
+        .map(|(c, m)| HelpLine {
+            command: (*c).into(),
+            meaning: (*m).into(),
+        })
+        .collect()
+}

@@ -1,0 +1,84 @@
+//! The mail the daemon sends, built in one place for the pipeline and for
+//! `mailcase template preview`: which templates exist ([`TEMPLATES`]), what they see
+//! (`context.rs`), how those values are filled from a case (`build.rs`), how times, sizes
+//! and durations read in them (`format.rs`), and the check that every template renders
+//! against samples before the daemon relies on it (`check.rs`).
+//!
+//! The arrows go one way: `pipeline` and `cli` use this module; it uses `render` (tera) and
+//! the digest's context from `report::digest`; `render` knows nothing of mail.
+
+mod build;
+mod check;
+mod context;
+mod format;
+
+use std::path::Path;
+
+use crate::render::{RenderError, Renderer};
+
+pub use build::{
+    ack_context, attachment_info, case_mail_context, history, new_timeline, rating_links, AckFacts,
+};
+pub use check::check_all;
+pub use context::{
+    help_lines, AckContext, AttachmentInfo, HelpLine, HistoryLine, MailContext, RatingLink,
+};
+pub use format::{excerpt, format_local, human_duration, human_size};
+
+/// The acknowledgment's template, the one that sees an [`AckContext`].
+pub const ACKNOWLEDGMENT: &str = "acknowledgment";
+
+/// The templates that see a [`MailContext`] (every one but the acknowledgment).
+pub const CASE_TEMPLATES: &[&str] = &[
+    "agent_sla_warning",
+    "agent_undeliverable",
+    "agent_loop_stopped",
+    "agent_flood_held",
+    "manager_escalation",
+    "customer_update",
+    "customer_status_update",
+    "customer_follow_up",
+    "customer_feedback_request",
+    "agent_new_case",
+    "agent_customer_message",
+    "agent_command_error",
+    "customer_agent_reply",
+    "customer_resolved",
+    "customer_escalated",
+    "customer_priority_raised",
+];
+
+/// Every template the daemon uses (names without `.txt.tera`/`.html.tera`): the
+/// acknowledgment, the case templates and the management digest.
+pub fn templates() -> impl Iterator<Item = &'static str> {
+    std::iter::once(ACKNOWLEDGMENT)
+        .chain(CASE_TEMPLATES.iter().copied())
+        .chain(std::iter::once(crate::report::digest::TEMPLATE))
+}
+
+/// Loads the templates folder, requiring every template of [`templates`] in both parts.
+///
+/// # Errors
+/// As [`Renderer::load`].
+pub fn load_templates(dir: &Path) -> Result<Renderer, RenderError> {
+    Renderer::load(dir, &templates().collect::<Vec<_>>())
+}
+
+/// Renders the status update `template` with `m` and puts it into `m`, to be appended to the
+/// mail `m` is for (a relayed answer, the escalation notice).
+///
+/// # Errors
+/// The update's template does not render.
+pub fn with_update(
+    renderer: &Renderer,
+    template: &str,
+    m: &mut MailContext,
+) -> Result<(), RenderError> {
+    let r = renderer.render(template, m)?;
+    m.update_text = Some(r.text.trim().to_string());
+    m.update_html = Some(r.html);
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) use check::tests::copy_of_templates;

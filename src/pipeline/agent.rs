@@ -1,0 +1,388 @@
+//! The agents' side of a case: agents answer from their own mail client through the agent
+//! reply address; the commands at the top of their reply change the case, and the customer
+//! gets the answer and the status updates in one thread.
+//!
+//! Who may do what (docs/design.md invariant 4): an agent's reply is relayed, and its commands
+//! applied, only when it comes from a configured agent address *through the agent reply
+//! address* (and, in the strict mode, with our server's Authentication-Results vouching for
+//! it). Anything else that claims the agent role is kept as an internal note flagged
+//! unverified and changes nothing. A reply with a bad command is rejected whole, and the
+//! agent is told why.
+
+use super::context::{visible, Ctx, Record};
+use super::guards::Side;
+use super::{Engine, Inbound, Outcome};
+use crate::authres::{self, AuthVerdict};
+use crate::case::commands::{self, Command};
+use crate::case::kinds::{AuditEvent, MessageOutcome, OutboundKind, ParticipantRole};
+use crate::case::service_level::ServiceLevel;
+use crate::case::status::{transition, CaseEvent};
+use crate::case::{Category, Priority};
+use crate::config::{AgentConfig, AgentVerify};
+use crate::mail;
+use crate::parse::InboundMessage;
+use crate::store::{ts, CaseChange, CaseRow, StoreError};
+
+/// Whether the receiving server vouches for an agent's mail (strict mode only).
+fn authenticated(c: &Ctx<'_, '_>, msg: &InboundMessage, from: &str) -> Result<(), String> {
+    let a = &c.engine.config.agents;
+    if a.verify == AgentVerify::None {
+        return Ok(());
+    }
+    let id = a.authserv_id.as_deref().unwrap_or_default();
+    let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    match authres::verify(&msg.headers, id, domain) {
+        AuthVerdict::Pass { .. } => Ok(()),
+        AuthVerdict::Fail { why } => Err(format!("not authenticated by {id}: {why}")),
+        AuthVerdict::Missing => Err(format!(
+            "no Authentication-Results from {id}: the message did not pass through our server's checks"
+        )),
+    }
+}
+
+/// A message claiming the agent role: through the agent reply address (`via_token`), or a
+/// configured agent writing into the customer's side of the case.
+pub(super) fn from_agent_side(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    via_token: bool,
+) -> Result<Outcome, StoreError> {
+    let from = msg.from_address().unwrap_or_default();
+    let agent: Option<AgentConfig> = c.engine.config.agent(&from).cloned();
+    let checked: Result<AgentConfig, String> = match (&agent, via_token) {
+        (Some(a), true) => authenticated(c, msg, &from).map(|()| a.clone()),
+        (None, _) => Err(format!(
+            "{} is not a configured agent address; only agents can answer through the agent reply address",
+            if from.is_empty() { "(no From address)" } else { &from }
+        )),
+        (Some(_), false) => Err(
+            "it was sent to the customer's side of the case, not to the agent reply address; \
+             to answer, reply to the case notification"
+                .into(),
+        ),
+    };
+    let agent = match checked {
+        Ok(a) => a,
+        Err(why) => return unverified(c, case, msg, item, &from, agent.as_ref(), &why),
+    };
+
+    // Only what the agent wrote now: a reply that only quotes (the card, a digest with
+    // internal notes) relays nothing and is rejected as empty.
+    let source = if msg.html_only {
+        &msg.reply_text
+    } else {
+        &msg.text
+    };
+    let text = crate::parse::quoted::new_text(source).unwrap_or_default();
+    let parsed = commands::parse(&text)
+        .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())
+        .and_then(|p| p.validate(case.status, &c.engine.config).map(|()| p));
+    let p = match parsed {
+        Ok(p) => p,
+        Err(errors) => return rejected(c, case, msg, item, &agent, &text, errors),
+    };
+    let cfg = &c.engine.config;
+    let plan = p.plan(cfg.sla.pause_on_question);
+    let (note, relay) = (plan.note, plan.relay.clone());
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: if note {
+                MessageOutcome::AgentNote
+            } else {
+                MessageOutcome::AgentReply
+            },
+            role: ParticipantRole::Agent,
+            internal: note,
+            note: None,
+        },
+    )?;
+    c.tx.add_participant(
+        case.id,
+        &from,
+        Some(&agent.name),
+        ParticipantRole::Agent,
+        c.now,
+    )?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        &from,
+        if note {
+            AuditEvent::InternalNote
+        } else {
+            AuditEvent::AgentAnswer
+        },
+        &serde_json::json!({
+            "message_id": msg.message_id,
+            "commands": p.commands.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            "relayed": relay.is_some(),
+        }),
+    )?;
+    if let Some(reason) = c.guard().after_inbound(case, Side::Agent, msg)? {
+        c.loop_stopped(case, &reason)?;
+    }
+
+    // The commands that set a field of the case, in the order written.
+    let mut current = case.clone();
+    let mut raised = false;
+    for cmd in &p.commands {
+        match cmd {
+            Command::Priority(n) if current.priority != n.as_str() => {
+                raised = rank(c.engine, n) < rank(c.engine, current.priority.as_str());
+                let priority = Priority::new(n.as_str());
+                c.tx.update_case_audited(
+                    case.id,
+                    &CaseChange::Priority(priority.clone()),
+                    &from,
+                    c.now,
+                )?;
+                current.priority = priority;
+                let level = ServiceLevel::of(cfg, &c.engine.calendar, n);
+                if current.first_response_at.is_none() {
+                    if let Some(due) = level.map(|l| l.first_response_due(c.now)) {
+                        if current.first_response_due.is_none_or(|o| due < o) {
+                            c.tx.update_case_audited(
+                                case.id,
+                                &CaseChange::FirstResponseDue(Some(due)),
+                                &from,
+                                c.now,
+                            )?;
+                            current.first_response_due = Some(due);
+                        }
+                    }
+                }
+                if let Some(due) = level.and_then(|l| l.resolution_due(c.now)) {
+                    if current.resolution_due.is_none_or(|o| due < o) {
+                        c.tx.update_case(case.id, &CaseChange::ResolutionDue(Some(due)))?;
+                        current.resolution_due = Some(due);
+                    }
+                }
+            }
+            Command::Category(n) if current.category != n.as_str() => {
+                let category = Category::new(n.as_str());
+                c.tx.update_case_audited(
+                    case.id,
+                    &CaseChange::Category(category.clone()),
+                    &from,
+                    c.now,
+                )?;
+                current.category = category;
+            }
+            Command::Assign(a) => {
+                c.tx.update_case_audited(
+                    case.id,
+                    &CaseChange::Assignee(Some(a.clone())),
+                    &from,
+                    c.now,
+                )?;
+                current.assignee = Some(a.clone());
+            }
+            _ => {}
+        }
+    }
+
+    // State changes, in the plan's fixed order: the answer itself, then the commands' events.
+    let mut status = current.status;
+    for &(ev, ref why) in &plan.events {
+        // Explicit commands were validated; an answer on a closed case keeps it closed.
+        let Ok(next) = transition(status, ev) else {
+            continue;
+        };
+        c.set_status(&current, status, next, &from, why)?;
+        if ev == CaseEvent::Resolve {
+            c.tx.set_resolved(case.id, true, c.now)?;
+        }
+        if ev == CaseEvent::Reopen {
+            c.tx.set_resolved(case.id, false, c.now)?;
+        }
+        status = next;
+    }
+    current.status = status;
+    if relay.is_some() {
+        c.tx.set_first_response(case.id, c.now)?;
+        if current.first_response_at.is_none() {
+            c.tx.audit(
+                Some(case.id),
+                c.now,
+                &from,
+                AuditEvent::FirstResponse,
+                &serde_json::json!({"due": current.first_response_due.map(ts)}),
+            )?;
+        }
+    }
+
+    if let Some(reason) = &plan.escalation {
+        let why = match reason {
+            Some(r) => format!("escalated by {}: {r}", agent.name),
+            None => format!("escalated by {}", agent.name),
+        };
+        let now_case = c.tx.case_by_id(case.id)?.unwrap_or_else(|| current.clone());
+        super::timers::notify_escalation(c, &now_case, &why)?;
+    }
+    super::timers::sync(c, case.id)?;
+    if note {
+        return Ok(Outcome::AgentNote {
+            reference: case.reference.clone(),
+        });
+    }
+    // What the customer is told: the answer, with a status update when the state changed in
+    // a way they care about.
+    let update = plan.update.or(raised.then_some("customer_priority_raised"));
+    let mut m = c.mail_ctx(&current);
+    m.agent_name = agent.name.clone();
+    if plan.escalation.is_some() || raised {
+        // A new timeline: the current priority's first-response target from now.
+        mail::new_timeline(
+            &mut m,
+            cfg,
+            &c.engine.calendar,
+            current.priority.as_str(),
+            c.now,
+        );
+    }
+    if let Some(t) = update {
+        mail::with_update(&c.engine.renderer, t, &mut m)
+            .map_err(|e| StoreError::Data(e.to_string()))?;
+    }
+    let from_name = format!("{} via {}", agent.name, cfg.support.name);
+    let relayed = match &relay {
+        Some(text) => {
+            m.text = text.clone();
+            c.send_customer(
+                &current,
+                OutboundKind::AgentReply,
+                from_name,
+                "customer_agent_reply",
+                &m,
+            )?
+        }
+        None if update.is_some() => {
+            c.send_customer(
+                &current,
+                OutboundKind::StatusUpdate,
+                from_name,
+                "customer_agent_reply",
+                &m,
+            )?;
+            false
+        }
+        None => false,
+    };
+    Ok(Outcome::AgentReply {
+        reference: case.reference.clone(),
+        relayed,
+    })
+}
+
+/// Position of a priority in config (0 = most urgent).
+fn rank(engine: &Engine, name: &str) -> usize {
+    engine
+        .config
+        .priorities
+        .iter()
+        .position(|p| p.name == name)
+        .unwrap_or(usize::MAX)
+}
+
+/// An agent's reply with bad commands: recorded, nothing else changes, the agent is told.
+fn rejected(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    agent: &AgentConfig,
+    text: &str,
+    errors: Vec<String>,
+) -> Result<Outcome, StoreError> {
+    let note = format!("not relayed: {}", errors.join("; "));
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: MessageOutcome::CommandRejected,
+            role: ParticipantRole::Agent,
+            internal: true,
+            note: Some(&note),
+        },
+    )?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        &agent.address.to_lowercase(),
+        AuditEvent::CommandRejected,
+        &serde_json::json!({"errors": errors}),
+    )?;
+    let mut m = c.mail_ctx(case);
+    m.errors = errors;
+    m.text = text.to_string();
+    m.agent_name = agent.name.clone();
+    c.send_agents(
+        case,
+        OutboundKind::AgentCommandError,
+        &[agent.address.to_lowercase()],
+        "agent_command_error",
+        &m,
+        vec![],
+    )?;
+    Ok(Outcome::CommandRejected {
+        reference: case.reference.clone(),
+    })
+}
+
+/// A message claiming the agent role that failed its checks: an internal note flagged
+/// unverified, no state change. A configured agent (the real one, whatever the From header
+/// says) is told why; a stranger is not answered.
+fn unverified(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    from: &str,
+    agent: Option<&AgentConfig>,
+    why: &str,
+) -> Result<Outcome, StoreError> {
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: MessageOutcome::UnverifiedNote,
+            role: ParticipantRole::Agent,
+            internal: true,
+            note: Some(why),
+        },
+    )?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        if from.is_empty() { "unknown" } else { from },
+        AuditEvent::UnverifiedNote,
+        &serde_json::json!({"reason": why}),
+    )?;
+    if let Some(a) = agent {
+        let mut m = c.mail_ctx(case);
+        m.errors = vec![format!(
+            "your message was kept as an internal note only: {why}"
+        )];
+        m.text = visible(msg);
+        m.agent_name = a.name.clone();
+        c.send_agents(
+            case,
+            OutboundKind::AgentCommandError,
+            &[a.address.to_lowercase()],
+            "agent_command_error",
+            &m,
+            vec![],
+        )?;
+    }
+    Ok(Outcome::Unverified {
+        reference: case.reference.clone(),
+        reason: why.to_string(),
+    })
+}

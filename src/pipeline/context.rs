@@ -1,0 +1,398 @@
+//! The mail context of one message's processing ([`Ctx`]): the transaction, the engine and
+//! the time, and what every side of the conversation does with them: queue mail to the
+//! customer or the agents (threaded, through the loop guard), record an inbound message, change
+//! the status with its SLA bookkeeping, and read the case's history. Everything here runs
+//! inside the message's transaction: the case change, the audit events and the outgoing mail
+//! commit together or not at all.
+
+use chrono::{DateTime, Utc};
+
+use super::guards::{Guard, Verdict};
+use super::{Engine, Inbound};
+use crate::case::kinds::{
+    Audience, AuditEvent, MessageOutcome, OutboundKind, ParticipantRole, Visibility,
+};
+use crate::case::status::Status;
+use crate::case::Reference;
+use crate::mail::{self, AttachmentInfo, HistoryLine, MailContext};
+use crate::outbox::compose::{self, OutAttachment, Outgoing, Recipient};
+use crate::parse::{self, InboundMessage};
+use crate::store::{CaseChange, CaseRow, NewMessage, NewOutbound, StoreError, Tx};
+use crate::thread::subject;
+use crate::thread::token::Role;
+
+/// At most this many Message-IDs in a References header: the root and the latest ones
+/// (RFC 5322 allows trimming; clients thread on the root and the parent).
+const MAX_REFERENCES: usize = 20;
+
+/// What one message's processing needs.
+pub(super) struct Ctx<'a, 't> {
+    pub tx: &'a Tx<'t>,
+    pub engine: &'a Engine,
+    pub now: DateTime<Utc>,
+}
+
+impl<'t> Ctx<'_, 't> {
+    fn prefix(&self) -> &str {
+        &self.engine.config.support.reference_prefix
+    }
+
+    fn reference(&self, case: &CaseRow) -> Result<Reference, StoreError> {
+        Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))
+    }
+
+    /// The values every case template sees, filled from the case.
+    pub(super) fn mail_ctx(&self, case: &CaseRow) -> MailContext {
+        mail::case_mail_context(&self.engine.config, &self.engine.calendar, case)
+    }
+
+    /// In-Reply-To and References continuing one side's thread of the case.
+    fn threading(
+        &self,
+        case: &CaseRow,
+        audience: Audience,
+    ) -> Result<(Option<String>, Vec<String>), StoreError> {
+        let ids = self.tx.thread_ids(case.id, audience)?;
+        let refs = if ids.len() > MAX_REFERENCES {
+            let mut v = vec![ids[0].clone()];
+            v.extend_from_slice(&ids[ids.len() - (MAX_REFERENCES - 1)..]);
+            v
+        } else {
+            ids.clone()
+        };
+        Ok((ids.last().cloned(), refs))
+    }
+
+    /// Queues a message to the case's customer, from the support address with Reply-To the
+    /// customer's signed reply address. Returns false (audited) when it cannot be sent: the
+    /// address bounced before, or lettre refuses it; the case change stands either way.
+    pub fn send_customer(
+        &self,
+        case: &CaseRow,
+        kind: OutboundKind,
+        from_name: String,
+        template: &str,
+        mctx: &MailContext,
+    ) -> Result<bool, StoreError> {
+        let cfg = &self.engine.config;
+        if self.tx.is_undeliverable(case.id, &case.customer_address)? {
+            self.tx.audit(
+                Some(case.id),
+                self.now,
+                "system",
+                AuditEvent::NotSent,
+                &serde_json::json!({"kind": kind, "reason": "the customer's address bounced before"}),
+            )?;
+            return Ok(false);
+        }
+        if !self.gate(case, Some(&case.customer_address), kind)? {
+            return Ok(false);
+        }
+        let rendered = self
+            .engine
+            .renderer
+            .render(template, mctx)
+            .map_err(|e| StoreError::Data(e.to_string()))?;
+        let reference = self.reference(case)?;
+        let (in_reply_to, references) = self.threading(case, Audience::Customer)?;
+        let message_id = compose::new_message_id(&case.reference, &self.engine.domain);
+        let subject = subject::customer_subject(&reference, &case.subject, self.prefix());
+        // Answers written by an agent are personal mail; status updates sent without text
+        // are automatic (RFC 3834: auto-generated).
+        let automatic = kind != OutboundKind::AgentReply;
+        let built = compose::build(&Outgoing {
+            from_name,
+            from_address: cfg.support.address.clone(),
+            to: vec![Recipient {
+                name: case.customer_name.clone(),
+                address: case.customer_address.clone(),
+            }],
+            reply_to: Some(self.engine.tokens.address(
+                &cfg.support.address,
+                Role::Customer,
+                &reference,
+            )),
+            subject: subject.clone(),
+            message_id: message_id.clone(),
+            in_reply_to,
+            references,
+            auto_submitted: automatic.then_some("auto-generated"),
+            text: rendered.text,
+            html: Some(rendered.html),
+            attachments: vec![],
+            date: self.now,
+        });
+        let body = match built {
+            Ok(b) => b,
+            Err(e) => {
+                self.tx.audit(
+                    Some(case.id),
+                    self.now,
+                    "system",
+                    AuditEvent::NotSent,
+                    &serde_json::json!({"kind": kind, "reason": e.to_string()}),
+                )?;
+                return Ok(false);
+            }
+        };
+        self.tx.enqueue(&NewOutbound {
+            case_id: Some(case.id),
+            kind,
+            automatic,
+            message_id: &message_id,
+            envelope_from: &cfg.support.address,
+            recipient: &case.customer_address,
+            subject: &subject,
+            body: &body,
+            now: self.now,
+            audience: Audience::Customer,
+        })?;
+        // Status updates are due an interval after our last public word to the customer.
+        self.tx
+            .update_case(case.id, &CaseChange::LastPublicAt(Some(self.now)))?;
+        Ok(true)
+    }
+
+    /// The case's public and internal messages for a digest, oldest first.
+    fn history_lines(&self, case: &CaseRow) -> Result<Vec<HistoryLine>, StoreError> {
+        let messages = self.tx.read().messages_of_case(case.id)?;
+        // The text as stored: the reply without its quoted history, else the whole text.
+        Ok(mail::history(&messages, &self.engine.calendar, |m| {
+            m.reply_text.clone().unwrap_or(m.body_text.clone())
+        }))
+    }
+
+    /// Queues a message to agents (`to`), Reply-To the case's agent reply address, continuing
+    /// the agents' thread of the case. One message to all of them, so every agent's client
+    /// sees the same Message-IDs and threads it the same way.
+    pub fn send_agents(
+        &self,
+        case: &CaseRow,
+        kind: OutboundKind,
+        to: &[String],
+        template: &str,
+        mctx: &MailContext,
+        attachments: Vec<OutAttachment>,
+    ) -> Result<(), StoreError> {
+        if to.is_empty() {
+            return Ok(());
+        }
+        if !self.gate(case, None, kind)? {
+            return Ok(());
+        }
+        self.send_agents_ungated(case, kind, to, template, mctx, attachments)
+    }
+
+    /// The loop guard of this message's transaction.
+    pub(super) fn guard(&self) -> Guard<'_, 't> {
+        Guard {
+            tx: self.tx,
+            loops: &self.engine.config.loops,
+            domain: &self.engine.domain,
+            now: self.now,
+        }
+    }
+
+    /// Asks the loop guard whether mail of `kind` may be queued on the case; when not, audits
+    /// why, and when this check stopped the case, tells the agents.
+    fn gate(
+        &self,
+        case: &CaseRow,
+        recipient: Option<&str>,
+        kind: OutboundKind,
+    ) -> Result<bool, StoreError> {
+        let why = match self.guard().may_send(case, recipient)? {
+            Verdict::Send => return Ok(true),
+            Verdict::Refused(why) => why,
+            Verdict::Stopped(reason) => {
+                self.loop_stopped(case, &reason)?;
+                format!("the case stopped relaying as a mail loop ({reason})")
+            }
+        };
+        self.tx.audit(
+            Some(case.id),
+            self.now,
+            "system",
+            AuditEvent::NotSent,
+            &serde_json::json!({"kind": kind, "reason": why}),
+        )?;
+        Ok(false)
+    }
+
+    /// Tells the agents, once, that the loop guard stopped the case.
+    pub(super) fn loop_stopped(&self, case: &CaseRow, reason: &str) -> Result<(), StoreError> {
+        let mut m = self.mail_ctx(case);
+        m.reason = Some(reason.to_string());
+        self.send_agents_ungated(
+            case,
+            OutboundKind::AgentLoopStopped,
+            &self.engine.config.notify_addresses(),
+            "agent_loop_stopped",
+            &m,
+            vec![],
+        )
+    }
+
+    /// [`Ctx::send_agents`] without the loop guard: for the notice that it stopped the case.
+    fn send_agents_ungated(
+        &self,
+        case: &CaseRow,
+        kind: OutboundKind,
+        to: &[String],
+        template: &str,
+        mctx: &MailContext,
+        attachments: Vec<OutAttachment>,
+    ) -> Result<(), StoreError> {
+        let cfg = &self.engine.config;
+        if to.is_empty() {
+            return Ok(());
+        }
+        let rendered = self
+            .engine
+            .renderer
+            .render(template, mctx)
+            .map_err(|e| StoreError::Data(e.to_string()))?;
+        let reference = self.reference(case)?;
+        let (in_reply_to, references) = self.threading(case, Audience::Agent)?;
+        let subject = subject::agent_subject(
+            &reference,
+            &case.subject,
+            self.prefix(),
+            in_reply_to.is_none(),
+        );
+        let message_id = compose::new_message_id(&case.reference, &self.engine.domain);
+        let recipients: Vec<Recipient> = to
+            .iter()
+            .map(|a| Recipient {
+                name: cfg.agent(a).map(|m| m.name.clone()),
+                address: a.clone(),
+            })
+            .collect();
+        let body = compose::build(&Outgoing {
+            from_name: cfg.support.name.clone(),
+            from_address: cfg.support.address.clone(),
+            to: recipients,
+            reply_to: Some(self.engine.tokens.address(
+                &cfg.support.address,
+                Role::Agent,
+                &reference,
+            )),
+            subject: subject.clone(),
+            message_id: message_id.clone(),
+            in_reply_to,
+            references,
+            auto_submitted: Some("auto-generated"),
+            text: rendered.text,
+            html: Some(rendered.html),
+            attachments,
+            date: self.now,
+        })
+        // Agent addresses are validated config, so this is a bug, not bad input.
+        .map_err(|e| StoreError::Data(e.to_string()))?;
+        self.tx.enqueue(&NewOutbound {
+            case_id: Some(case.id),
+            kind,
+            automatic: true,
+            message_id: &message_id,
+            envelope_from: &cfg.support.address,
+            recipient: &to.join(","),
+            subject: &subject,
+            body: &body,
+            now: self.now,
+            audience: Audience::Agent,
+        })?;
+        Ok(())
+    }
+
+    pub(super) fn store_message(
+        &self,
+        case: &CaseRow,
+        msg: &InboundMessage,
+        item: &Inbound,
+        r: Record<'_>,
+    ) -> Result<i64, StoreError> {
+        self.tx.insert_message(&NewMessage {
+            case_id: Some(case.id),
+            source: item.source.as_ref(),
+            msg,
+            received_at: self.now,
+            robot: None,
+            outcome: r.outcome,
+            raw: &item.raw,
+            role: Some(r.role),
+            visibility: if r.internal {
+                Visibility::Internal
+            } else {
+                Visibility::Public
+            },
+            verified: r.outcome != MessageOutcome::UnverifiedNote,
+            note: r.note,
+        })
+    }
+
+    /// Changes the status (already checked by `transition`), audits it and keeps the SLA
+    /// clock right (pause, resume, re-arm).
+    pub(super) fn set_status(
+        &self,
+        case: &CaseRow,
+        from: Status,
+        to: Status,
+        actor: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        if from != to {
+            self.tx
+                .set_status(case.id, from, to, actor, reason, self.now)?;
+            // The SLA bookkeeping reads the case as it is now (an earlier change in the same
+            // message may have moved a deadline).
+            let current = self.tx.case_by_id(case.id)?.unwrap_or_else(|| case.clone());
+            super::timers::on_status_change(self, &current, from, to)?;
+        } else {
+            self.tx.touch_case(case.id, self.now)?;
+        }
+        Ok(())
+    }
+}
+
+/// How an inbound message is recorded on its case.
+pub(super) struct Record<'a> {
+    pub outcome: MessageOutcome,
+    pub role: ParticipantRole,
+    pub internal: bool,
+    pub note: Option<&'a str>,
+}
+
+/// The customer's attachments for agents: attached up to `agents.attach_limit`, listed beyond.
+pub(super) fn forwarded_attachments(
+    engine: &Engine,
+    raw: &[u8],
+) -> (Vec<AttachmentInfo>, Vec<OutAttachment>) {
+    let limit = usize::try_from(engine.config.agents.attach_limit.0).unwrap_or(usize::MAX);
+    let mut info = Vec::new();
+    let mut files = Vec::new();
+    for a in parse::attachment_data(raw, limit) {
+        let attached = !a.data.is_empty() || a.meta.size == 0;
+        let listed = mail::attachment_info(info.len(), &a.meta, attached);
+        let name = listed.name.clone();
+        info.push(listed);
+        if attached {
+            files.push(OutAttachment {
+                name,
+                content_type: a.meta.content_type,
+                data: a.data,
+            });
+        }
+    }
+    (info, files)
+}
+
+/// The case history for escalation digests.
+pub(super) fn history(c: &Ctx<'_, '_>, case: &CaseRow) -> Result<Vec<HistoryLine>, StoreError> {
+    c.history_lines(case)
+}
+
+/// The text a person wrote in this message: quoted history and signature removed, or the
+/// whole text when nothing is left (a message that is only a quote is still shown).
+pub(super) fn visible(msg: &InboundMessage) -> String {
+    msg.new_text().trim().to_string()
+}

@@ -1,0 +1,418 @@
+//! The customer's side of a case: the agents are told about a new case and every later
+//! message from the customer or a colleague in Cc; a reply to a resolved case reopens it,
+//! confirms it (the customer's "thanks, solved" closes it) or rates it; a flood's mail joins
+//! its latest case; a bounce marks an address undeliverable.
+//!
+//! Only the customer decides (docs/design.md invariant 6): confirming, closing and rating from
+//! anybody else is stored and audited, and changes nothing.
+
+use super::agent::from_agent_side;
+use super::context::{forwarded_attachments, visible, Ctx, Record};
+use super::guards::Side;
+use super::{open_case, Inbound, Link, Outcome};
+use crate::case::judge::{judge, strip_sign_off, Judgement};
+use crate::case::kinds::{AuditEvent, MessageOutcome, OutboundKind, ParticipantRole};
+use crate::case::status::{transition, CaseEvent, Status};
+use crate::parse::InboundMessage;
+use crate::store::{ts, CaseRow, StoreError};
+
+/// Tells the agents about a new case: the case card with the complaint and its attachments.
+pub(super) fn notify_new_case(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    link: Option<Link<'_>>,
+) -> Result<(), StoreError> {
+    let to = c.engine.config.notify_addresses();
+    if to.is_empty() {
+        return Ok(());
+    }
+    let (attachments, files) = forwarded_attachments(c.engine, &item.raw);
+    let mut m = c.mail_ctx(case);
+    m.text = msg.text.clone();
+    m.attachments = attachments;
+    m.linked_reference = link.map(|l| l.case().reference.clone());
+    m.late_reply = matches!(link, Some(Link::LateReply(_)));
+    m.suspected_spam = super::spam_verdict(c.engine, msg, link).map(|s| s.to_string());
+    c.send_agents(
+        case,
+        OutboundKind::AgentNewCase,
+        &to,
+        "agent_new_case",
+        &m,
+        files,
+    )
+}
+
+/// A message from the customer's side of a case (customer reply address, one of our
+/// Message-IDs, or the tag from a participant).
+pub(super) fn from_customer_side(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+) -> Result<Outcome, StoreError> {
+    let from = msg.from_address().unwrap_or_default();
+    // An agent writing into the customer's thread (reply-all on a relayed answer, a reply to
+    // the acknowledgment) is not answering through the agent address: never relayed.
+    if c.engine.config.agent(&from).is_some() && from != case.customer_address {
+        return from_agent_side(c, case, msg, item, false);
+    }
+    let status = case.status;
+    // Who the sender is comes from From alone: Reply-To is whatever the sender wrote, so a
+    // mail with the customer's From and a stranger's Reply-To neither makes the stranger the
+    // customer nor registers them on the case (docs/design.md invariants 4 and 6).
+    let is_customer = !from.is_empty() && from == case.customer_address;
+    let mut reopened = false;
+    if matches!(status, Status::Resolved | Status::Closed) {
+        let f = &c.engine.config.follow_up;
+        let name = msg.from.as_ref().and_then(|m| m.name.as_deref());
+        let text = strip_sign_off(&visible(msg), name);
+        let judged = judge(&text, &f.satisfied_phrases, &f.unsatisfied_words);
+        match judged {
+            // Confirming, closing and rating are the customer's alone.
+            Judgement::Rating { .. } | Judgement::Satisfied if !is_customer => {
+                return not_the_customers_word(c, case, msg, item);
+            }
+            Judgement::Rating { rating, comment }
+                if case.feedback_sent_at.is_some() || case.follow_up_sent_at.is_some() =>
+            {
+                return record_rating(c, case, msg, item, rating, comment.as_deref());
+            }
+            Judgement::Satisfied => return satisfied(c, case, status, msg, item),
+            _ => {}
+        }
+    }
+    if matches!(status, Status::Resolved | Status::Closed) {
+        let window = c.engine.config.conversation.reopen_window.chrono();
+        if case.resolved_at.is_some_and(|t| c.now - t <= window) {
+            reopened = true;
+        } else {
+            // Too late to reopen: a new case, linked, so the history is one step away.
+            return open_case(
+                c.tx,
+                c.engine,
+                msg,
+                item,
+                Some(Link::LateReply(case)),
+                c.now,
+            );
+        }
+    }
+    let role = if is_customer {
+        ParticipantRole::Customer
+    } else {
+        ParticipantRole::Cc
+    };
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: MessageOutcome::Joined,
+            role,
+            internal: false,
+            note: None,
+        },
+    )?;
+    if !from.is_empty() {
+        let name = msg.from.as_ref().and_then(|m| m.name.as_deref());
+        c.tx.add_participant(case.id, &from, name, role, c.now)?;
+    }
+    let actor = if from.is_empty() {
+        "customer".to_string()
+    } else {
+        from.clone()
+    };
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        &actor,
+        AuditEvent::MessageJoined,
+        &serde_json::json!({"message_id": msg.message_id, "subject": msg.subject, "role": role}),
+    )?;
+    if let Some(reason) = c.guard().after_inbound(case, Side::Customer, msg)? {
+        c.loop_stopped(case, &reason)?;
+    }
+    let to = transition(status, CaseEvent::CustomerReplied).unwrap_or(status);
+    let reason = if reopened {
+        "customer replied after resolution (reopened)"
+    } else {
+        "customer replied"
+    };
+    c.set_status(case, status, to, &actor, reason)?;
+    if reopened {
+        c.tx.set_resolved(case.id, false, c.now)?;
+        c.tx.audit(
+            Some(case.id),
+            c.now,
+            &actor,
+            AuditEvent::Reopened,
+            &serde_json::json!({"by": "customer reply", "resolved_at": case.resolved_at.map(ts)}),
+        )?;
+    }
+
+    let mut current = case.clone();
+    current.status = to;
+    let (attachments, files) = forwarded_attachments(c.engine, &item.raw);
+    let mut m = c.mail_ctx(&current);
+    m.text = visible(msg);
+    m.attachments = attachments;
+    m.reopened = reopened;
+    m.sender = (role != ParticipantRole::Customer).then(|| from.clone());
+    let mut to_agents = c.engine.config.notify_addresses();
+    if let Some(a) = &current.assignee {
+        if !to_agents.contains(a) {
+            to_agents.push(a.clone());
+        }
+    }
+    c.send_agents(
+        &current,
+        OutboundKind::AgentCustomerMessage,
+        &to_agents,
+        "agent_customer_message",
+        &m,
+        files,
+    )?;
+    super::timers::sync(c, case.id)?;
+    Ok(if reopened {
+        Outcome::Reopened {
+            reference: case.reference.clone(),
+        }
+    } else {
+        Outcome::Joined {
+            reference: case.reference.clone(),
+        }
+    })
+}
+
+/// A click on a rating link (`support+f.<reference>.<mac>.<n>@`): the rating counts, the
+/// mail's text (if the customer wrote one) is the comment.
+pub(super) fn feedback_link(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    rating: u8,
+) -> Result<Outcome, StoreError> {
+    // The link reached the customer; a rating mailed from another address (the mail
+    // forwarded, the address guessed) is not the customer's.
+    if msg.from_address().as_deref() != Some(case.customer_address.as_str()) {
+        return not_the_customers_word(c, case, msg, item);
+    }
+    let text = visible(msg);
+    // The link opens an empty mail (or our subject only); anything the customer typed is
+    // their comment.
+    let comment = (!text.trim().is_empty()).then(|| text.trim().to_string());
+    record_rating(c, case, msg, item, rating, comment.as_deref())
+}
+
+/// Stores a rating (the last one counts) and escalates a poor one.
+fn record_rating(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    rating: u8,
+    comment: Option<&str>,
+) -> Result<Outcome, StoreError> {
+    let from = msg.from_address().unwrap_or_default();
+    let message_id = c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: MessageOutcome::Rating,
+            role: ParticipantRole::Customer,
+            internal: false,
+            note: None,
+        },
+    )?;
+    c.tx.set_rating(case.id, rating, comment, Some(message_id), c.now)?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        if from.is_empty() { "customer" } else { &from },
+        AuditEvent::Rated,
+        &serde_json::json!({"rating": rating, "comment": comment}),
+    )?;
+    let low = c.engine.config.feedback.escalate_at_or_below;
+    if rating <= low {
+        let mut why = format!("the customer rated the handling {rating}/5");
+        if let Some(cm) = comment {
+            why.push_str(&format!(
+                ": \"{}\"",
+                cm.chars().take(200).collect::<String>()
+            ));
+        }
+        super::timers::notify_escalation(c, case, &why)?;
+    }
+    Ok(Outcome::Rated {
+        reference: case.reference.clone(),
+        rating,
+    })
+}
+
+/// A "thanks, solved" or a rating on a resolved case from somebody other than the customer
+/// (a colleague in Cc, anybody holding the reply address): kept on the case for the agents,
+/// but it neither closes, rates nor reopens the case.
+fn not_the_customers_word(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+) -> Result<Outcome, StoreError> {
+    let from = msg.from_address().unwrap_or_default();
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: MessageOutcome::Joined,
+            role: ParticipantRole::Cc,
+            internal: false,
+            note: Some("not from the customer: does not close or rate the case"),
+        },
+    )?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        if from.is_empty() { "unknown" } else { &from },
+        AuditEvent::ClosingRefused,
+        &serde_json::json!({
+            "message_id": msg.message_id,
+            "reason": "only the customer confirms, closes or rates a case",
+        }),
+    )?;
+    c.tx.touch_case(case.id, c.now)?;
+    Ok(Outcome::Joined {
+        reference: case.reference.clone(),
+    })
+}
+
+/// A plain "thanks, solved" to a resolved case: the customer confirmed it, so it closes.
+fn satisfied(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    status: Status,
+    msg: &InboundMessage,
+    item: &Inbound,
+) -> Result<Outcome, StoreError> {
+    let from = msg.from_address().unwrap_or_default();
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: MessageOutcome::Satisfied,
+            role: ParticipantRole::Customer,
+            internal: false,
+            note: None,
+        },
+    )?;
+    if let Ok(to) = transition(status, CaseEvent::Close) {
+        c.set_status(
+            case,
+            status,
+            to,
+            &from,
+            "the customer confirmed the issue is solved",
+        )?;
+    }
+    super::timers::sync(c, case.id)?;
+    Ok(Outcome::Joined {
+        reference: case.reference.clone(),
+    })
+}
+
+/// A flood's new mail: recorded on the case it joins (see `flood_target`), no
+/// acknowledgment, no card of its own, no state change; with the first message held on a
+/// case, the agents get one summary (`first`).
+pub(super) fn flood_join(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    reason: &str,
+    first: bool,
+) -> Result<Outcome, StoreError> {
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: MessageOutcome::FloodJoined,
+            role: ParticipantRole::Customer,
+            // Internal: its Message-ID never threads anybody into the case.
+            internal: true,
+            note: Some("over a flood cap: joined the latest case of the flood"),
+        },
+    )?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        "system",
+        AuditEvent::FloodJoined,
+        &serde_json::json!({
+            "message_id": msg.message_id,
+            "subject": msg.subject,
+            "reason": reason,
+        }),
+    )?;
+    c.tx.touch_case(case.id, c.now)?;
+    if first {
+        c.tx.audit(
+            Some(case.id),
+            c.now,
+            "system",
+            AuditEvent::FloodSummary,
+            &serde_json::json!({"reason": reason}),
+        )?;
+        tracing::warn!(case = %case.reference, reason, "flood: further mail like this joins the case, unacknowledged");
+        let mut m = c.mail_ctx(case);
+        m.reason = Some(reason.to_string());
+        c.send_agents(
+            case,
+            OutboundKind::AgentFloodHeld,
+            &c.engine.config.notify_addresses(),
+            "agent_flood_held",
+            &m,
+            vec![],
+        )?;
+    }
+    Ok(Outcome::Joined {
+        reference: case.reference.clone(),
+    })
+}
+
+/// A bounce says `address` cannot receive mail: audited on the case, pending mail to it is
+/// dropped by the outbox, and the agents are told (called once per case and address).
+pub(super) fn undeliverable(
+    c: &Ctx<'_, '_>,
+    case_id: i64,
+    address: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let Some(case) = c.tx.case_by_id(case_id)? else {
+        return Ok(());
+    };
+    c.tx.audit(
+        Some(case_id),
+        c.now,
+        "system",
+        AuditEvent::AddressUndeliverable,
+        &serde_json::json!({"address": address, "reason": reason}),
+    )?;
+    let mut m = c.mail_ctx(&case);
+    m.sender = Some(address.to_string());
+    m.reason = Some(reason.to_string());
+    c.send_agents(
+        &case,
+        OutboundKind::AgentUndeliverable,
+        &c.engine.config.notify_addresses(),
+        "agent_undeliverable",
+        &m,
+        vec![],
+    )
+}
