@@ -7,17 +7,39 @@
 //!   -> parse    (raw bytes -> InboundMessage)        -- pure
 //!   -> classify (robot? spam verdict? category, priority)   -- pure
 //!   -> thread   (existing case or new one)           -- pure over store lookups
-//!   -> pipeline (one SQLite transaction: case, message, audit, outbox rows;
+//!   -> pipeline (one store transaction: case, message, audit, outbox rows;
 //!                dedupe by Message-ID with content, flood caps, loop guard)
 //!   -> ingest   (UID MOVE to the processed folder, only after commit)
-//! outbox (pending rows -> SMTP via lettre, retries with backoff)   -- network
-//! records (retention purge, legal hold, data-protection export and erasure)
-//! scheduler (due timers, and the management digest of `report` at each slot)
+//! outbox (pending rows -> SMTP, retries with backoff)   -- network
+//! scheduler (due timers, the retention purge and the management digest at each slot)
 //! ```
 //!
-//! `store` is the only module that touches SQLite; `clock` the only one that reads the time.
-//! `daemon::run(config, clock, shutdown, options)` wires the tasks; `main.rs` is the CLI;
-//! `logging` is the log output that never panics and caps other crates at info.
+//! Every module, by what it holds:
+//! - `ingest`: IMAP login, the mailbox lease, fetch, move after commit, IDLE, reconnects.
+//! - `parse` (with `parse::quoted`, quoted history and signatures): raw bytes to
+//!   `InboundMessage`; `authres`: our server's Authentication-Results.
+//! - `classify`: robots, spam, category and priority; `thread`: which case, reply tokens,
+//!   subjects.
+//! - `case`: the domain's types and rules that need no I/O: references, the life cycle
+//!   (`status`), the stored kinds (`kinds`), priority and category, service levels
+//!   (`service_level`), agents' commands and what each does (`commands`), what a customer's
+//!   reply means (`judge`).
+//! - `pipeline`: the transaction per batch; `context` (sending and recording inside it),
+//!   `customer` and `agent` (each side of the conversation), `dedupe`, `guards` (loops and
+//!   floods), `timers` (the timer rules).
+//! - `mail`: every mail the daemon sends, built once for the pipeline, the digest and
+//!   `mailcase template preview`; `render`: tera, text and HTML parts; `outbox`: composing
+//!   with lettre, our SMTP client, the send loop.
+//! - `business_time`: business-hour arithmetic, local time ranges, the send window;
+//!   `scheduler`: sleeps until the next timer or slot.
+//! - `store`: the system of record's API (per-table traits over the domain's types) and
+//!   `store::sqlite`, the engine, the only module that touches SQLite.
+//! - `records`: retention, legal hold, export, erasure; `report`: `mailcase report` and the
+//!   digest.
+//! - `config` (typed, parsed once) and `secret`; `clock`, the only reader of the time.
+//! - `daemon::run(config, clock, shutdown, options)` wires the tasks; `cli` and `main.rs`
+//!   are the command line; `logging` is the log output that never panics and caps other
+//!   crates at info; `sd_notify` speaks systemd's notification protocol.
 #![forbid(unsafe_code)]
 
 pub mod authres;

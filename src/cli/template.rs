@@ -130,7 +130,7 @@ fn mail_context(
     }
     m.reopened = case.reopen_count > 0;
     m.reason = last_audit(read, case.id, AuditEvent::Status, |d| {
-        d["to"] == "escalated"
+        d["to"] == crate::case::Status::Escalated.as_str()
     })?
     .and_then(|d| d["reason"].as_str().map(String::from));
     if name == "agent_undeliverable" {

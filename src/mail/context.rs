@@ -145,7 +145,7 @@ impl MailContext {
             customer_name: Some("Jane Doe".into()),
             customer_address: "jane@customer.test".into(),
             subject: "Invoice charged twice <script>alert(1)</script> {{ reference }}".into(),
-            status: "in_progress".into(),
+            status: crate::case::Status::InProgress.as_str().into(),
             category_label: "Billing".into(),
             priority_label: "Normal".into(),
             promise: "within 1 business day".into(),
