@@ -40,9 +40,9 @@ pub use messages::*;
 pub use outbox::*;
 pub use records::*;
 pub use report::*;
-pub use sqlite::columns::{ser_opt_ts, ser_ts};
 pub use sqlite::daemon::{DaemonStores, WriteGate};
 pub use sqlite::files::{check_database, trace_on_disk, Trace};
+pub use sqlite::values::{ser_opt_ts, ser_ts};
 pub use timers::*;
 pub use views::*;
 
@@ -68,21 +68,6 @@ pub enum StoreError {
     /// left as it is, never initialised over.
     #[error("database {path}: {problem}")]
     Refused { path: String, problem: String },
-}
-
-impl From<rusqlite::Error> for StoreError {
-    /// A column that holds no value of its type (see `columns`) is bad data, not an SQL error.
-    fn from(e: rusqlite::Error) -> StoreError {
-        if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
-            if let Some(bad) = inner.downcast_ref::<sqlite::columns::BadValue>() {
-                return StoreError::Data(bad.to_string());
-            }
-            if let Some(bad) = inner.downcast_ref::<sqlite::values::BadValue>() {
-                return StoreError::Data(bad.to_string());
-            }
-        }
-        StoreError::Sql(e)
-    }
 }
 
 impl StoreError {

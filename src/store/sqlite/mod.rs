@@ -13,10 +13,9 @@ use std::time::Duration as StdDuration;
 use rusqlite::{Connection, OpenFlags, Transaction};
 
 use crate::store::*;
-use columns::{col, col_opt};
+use values::{col, col_opt};
 
 mod cases;
-pub(crate) mod columns;
 pub mod daemon;
 pub mod files;
 mod guards;
@@ -259,6 +258,18 @@ const CASE_COLS: &str = "id, reference, status, category, priority, subject, cus
 /// One write transaction, with the domain operations the pipeline needs.
 pub struct SqliteTx<'a> {
     tx: &'a Transaction<'a>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// A column that holds no value of its type (see [`values`]) is bad data, not an SQL error.
+    fn from(e: rusqlite::Error) -> StoreError {
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
+            if let Some(bad) = inner.downcast_ref::<values::BadValue>() {
+                return StoreError::Data(bad.to_string());
+            }
+        }
+        StoreError::Sql(e)
+    }
 }
 
 impl SqliteStore {
