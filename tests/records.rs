@@ -296,6 +296,12 @@ async fn retention_purges_closed_cases_when_due_keeps_held_ones_and_runs_daily()
         .collect();
     assert_eq!(unattached.len(), 1, "{}", r.stdout);
     assert!(unattached[0].contains(&format!("#{} ", robot_msg.id)));
+    // Times as the store keeps them (RFC 3339, UTC), as this listing has always shown them.
+    assert!(
+        unattached[0].contains(&mailcase::store::ts(robot_msg.received_at)),
+        "{}",
+        unattached[0]
+    );
     let raw_lines: Vec<&str> = r
         .stdout
         .lines()

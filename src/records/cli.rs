@@ -168,7 +168,7 @@ pub fn purge(
                 "  quarantine #{}  uid {}  {}  {} bytes  {}",
                 q.id,
                 q.uid.map(|u| u.to_string()).unwrap_or_else(|| "-".into()),
-                q.at,
+                ts(q.at),
                 q.size,
                 q.reason
             )?;
@@ -185,7 +185,7 @@ pub fn purge(
                 "  raw #{}  {}  {}  {} bytes",
                 m.id,
                 m.reference.as_deref().unwrap_or("(no case)"),
-                m.received_at,
+                ts(m.received_at),
                 m.raw_size
             )?;
         }
@@ -195,7 +195,7 @@ pub fn purge(
             plan.unattached.len()
         )?;
         for m in &plan.unattached {
-            writeln!(out, "  unattached #{}  {}", m.id, m.received_at)?;
+            writeln!(out, "  unattached #{}  {}", m.id, ts(m.received_at))?;
         }
         Ok(())
     };
