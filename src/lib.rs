@@ -42,6 +42,22 @@
 //!   crates at info; `sd_notify` speaks systemd's notification protocol.
 #![forbid(unsafe_code)]
 
+/// `From` for an error variant whose message already shows the wrapped error: written by hand
+/// rather than with thiserror's `#[from]`, which would also make it the variant's `source()`,
+/// and a chain printed whole (`mailcase: {e:#}` in main.rs) would then say it twice. For the
+/// same reason a field a message shows is called `error`, not `source` (which thiserror takes
+/// as the source): an error either shows its cause or exposes it, never both.
+macro_rules! shown_from {
+    ($enum:ident :: $variant:ident ( $ty:ty )) => {
+        impl From<$ty> for $enum {
+            fn from(e: $ty) -> Self {
+                $enum::$variant(e)
+            }
+        }
+    };
+}
+pub(crate) use shown_from;
+
 pub mod authres;
 pub mod business_time;
 pub mod case;

@@ -398,37 +398,82 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
     if offline {
         return Ok(());
     }
-    let mut s = mailcase::ingest::connect(&cfg).await?;
-    let caps = s.capabilities().await?;
-    let mb = s
-        .select(&cfg.mailbox.inbox)
+    // Both logins are tried whatever the first one gives: a line for each, on standard
+    // output when it went well and on standard error with the reason when not.
+    let imap = check_imap(&cfg).await;
+    let imap_line = format!(
+        "imap {}:{} as {}",
+        cfg.mailbox.host, cfg.mailbox.port, cfg.mailbox.user
+    );
+    report_login(&mut out, &imap_line, &imap)?;
+    let smtp = check_smtp(&cfg).await;
+    let smtp_line = format!("smtp {}:{}", cfg.smtp.host, cfg.smtp.port);
+    report_login(&mut out, &smtp_line, &smtp)?;
+    match (imap.is_ok(), smtp.is_ok()) {
+        (true, true) => Ok(()),
+        (false, true) => anyhow::bail!("check failed: the IMAP login"),
+        (true, false) => anyhow::bail!("check failed: the SMTP login"),
+        (false, false) => anyhow::bail!("check failed: the IMAP and the SMTP login"),
+    }
+}
+
+/// `what: ok (...)` on standard output, or `mailcase: what: FAILED: why` on standard error.
+fn report_login(
+    out: &mut impl std::io::Write,
+    what: &str,
+    result: &Result<String, String>,
+) -> std::io::Result<()> {
+    match result {
+        Ok(ok) => writeln!(out, "{what}: {ok}"),
+        Err(why) => {
+            out.flush()?;
+            say(format_args!("mailcase: {what}: FAILED: {why}"));
+            Ok(())
+        }
+    }
+}
+
+/// Logs in to IMAP and selects the inbox: "ok (...)" or the reason it failed.
+async fn check_imap(cfg: &Config) -> Result<String, String> {
+    use mailcase::ingest::connect::imap_text;
+    let mut s = mailcase::ingest::connect(cfg)
         .await
-        .with_context(|| format!("imap: cannot select mailbox.inbox `{}`", cfg.mailbox.inbox))?;
-    writeln!(
-        out,
-        "imap {}:{} as {}: ok ({} messages in {}; IDLE {}, MOVE {})",
-        cfg.mailbox.host,
-        cfg.mailbox.port,
-        cfg.mailbox.user,
+        .map_err(|e| e.to_string())?;
+    let caps = s
+        .capabilities()
+        .await
+        .map_err(|e| format!("imap: capabilities: {}", imap_text(&e)))?;
+    let mb = s.select(&cfg.mailbox.inbox).await.map_err(|e| {
+        format!(
+            "imap: cannot select mailbox.inbox `{}`: {}",
+            cfg.mailbox.inbox,
+            imap_text(&e)
+        )
+    })?;
+    let _ = s.logout().await;
+    Ok(format!(
+        "ok ({} messages in {}; IDLE {}, MOVE {})",
         mb.exists,
         cfg.mailbox.inbox,
         if caps.has_str("IDLE") { "yes" } else { "no" },
         if caps.has_str("MOVE") { "yes" } else { "no" },
-    )?;
-    let _ = s.logout().await;
-    let c = mailcase::outbox::Connection::open(&cfg).await?;
+    ))
+}
+
+/// Connects and logs in to SMTP: "ok (...)" or the reason it failed.
+async fn check_smtp(cfg: &Config) -> Result<String, String> {
+    let c = mailcase::outbox::Connection::open(cfg)
+        .await
+        .map_err(|e| e.to_string())?;
     let e = c.extensions();
-    writeln!(
-        out,
-        "smtp {}:{}: ok (PIPELINING {}, 8BITMIME {}, SMTPUTF8 {})",
-        cfg.smtp.host,
-        cfg.smtp.port,
+    let ok = format!(
+        "ok (PIPELINING {}, 8BITMIME {}, SMTPUTF8 {})",
         if e.pipelining { "yes" } else { "no" },
         if e.eight_bit { "yes" } else { "no" },
         if e.smtputf8 { "yes" } else { "no" },
-    )?;
+    );
     c.quit().await;
-    Ok(())
+    Ok(ok)
 }
 
 /// Where the daemon would create the database `db` (and the folders above it): the nearest

@@ -51,19 +51,19 @@ pub enum Credential {
 /// Why a secret could not be read. The secret itself never appears here.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("cannot read password file {path}: {source}")]
+    #[error("cannot read password file {path}: {error}")]
     File {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("environment variable {0} is not set (or not valid UTF-8)")]
     Env(String),
     #[error("credential `{0}` not found: $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)")]
     NoCredentialsDir(String),
-    #[error("cannot read credential {path}: {source}")]
+    #[error("cannot read credential {path}: {error}")]
     Credential {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("token command `{cmd}` failed: {reason}")]
     Command { cmd: String, reason: String },
@@ -96,9 +96,9 @@ pub async fn resolve(
             };
             let s = tokio::fs::read_to_string(&path)
                 .await
-                .map_err(|source| SecretError::File {
+                .map_err(|error| SecretError::File {
                     path: path.clone(),
-                    source,
+                    error,
                 })?;
             Ok(Credential::Password(trimmed(
                 s,
@@ -116,10 +116,10 @@ pub async fn resolve(
             let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
                 .ok_or_else(|| SecretError::NoCredentialsDir(name.clone()))?;
             let path = PathBuf::from(dir).join(name);
-            let s = tokio::fs::read_to_string(&path).await.map_err(|source| {
+            let s = tokio::fs::read_to_string(&path).await.map_err(|error| {
                 SecretError::Credential {
                     path: path.clone(),
-                    source,
+                    error,
                 }
             })?;
             Ok(Credential::Password(trimmed(
@@ -175,9 +175,9 @@ pub fn read_key(source: &SecretSource, base: &std::path::Path) -> Result<Secret,
             } else {
                 base.join(p)
             };
-            let s = std::fs::read_to_string(&path).map_err(|source| SecretError::File {
+            let s = std::fs::read_to_string(&path).map_err(|error| SecretError::File {
                 path: path.clone(),
-                source,
+                error,
             })?;
             trimmed(s, format!("key file {}", path.display()))
         }
@@ -189,9 +189,9 @@ pub fn read_key(source: &SecretSource, base: &std::path::Path) -> Result<Secret,
             let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
                 .ok_or_else(|| SecretError::NoCredentialsDir(name.clone()))?;
             let path = PathBuf::from(dir).join(name);
-            let s = std::fs::read_to_string(&path).map_err(|source| SecretError::Credential {
+            let s = std::fs::read_to_string(&path).map_err(|error| SecretError::Credential {
                 path: path.clone(),
-                source,
+                error,
             })?;
             trimmed(s, format!("credential {name}"))
         }

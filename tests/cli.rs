@@ -53,6 +53,57 @@ fn check_fails_with_a_wrong_password_and_says_so() {
 }
 
 #[test]
+fn check_words_a_refused_login_as_text_and_still_tries_smtp() {
+    let w = World::new("checkboth", "");
+    std::fs::write(w.dir.path().join("imap-password"), "wrong\n").unwrap();
+    let out = mailcase(&w, &["check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}\n{err}");
+    // The server's own words, not the IMAP library's debug notation.
+    assert!(err.contains("Authentication failed"), "{err}");
+    assert!(
+        !err.contains("Some(") && !err.contains("code: None"),
+        "{err}"
+    );
+    // The SMTP login is tried all the same and has its line.
+    assert!(
+        text.contains(&format!("smtp 127.0.0.1:{}: ok", w.env.smtp_port)),
+        "{text}\n{err}"
+    );
+    assert!(
+        err.contains("IMAP"),
+        "the last word names what failed: {err}"
+    );
+}
+
+#[test]
+fn a_missing_password_file_is_reported_once() {
+    let w = World::new("checknopw", "");
+    std::fs::remove_file(w.dir.path().join("imap-password")).unwrap();
+    let out = mailcase(&w, &["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("imap-password"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+}
+
+#[test]
+fn a_missing_config_file_is_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .arg("--config")
+        .arg(dir.path().join("nonexistent.toml"))
+        .args(["check", "--offline"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("nonexistent.toml"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+#[test]
 fn check_names_a_misspelled_key() {
     let w = World::new("checkkey", "");
     let text = std::fs::read_to_string(&w.config_path)

@@ -27,11 +27,11 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
     #[error("writing the output: {0}")]
-    Output(#[from] std::io::Error),
+    Output(std::io::Error),
     #[error("writing CSV: {0}")]
-    Csv(#[from] csv::Error),
+    Csv(csv::Error),
     #[error("writing JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
 }
 
 /// Standard output as the commands write it: once the reader has gone (`mailcase cases |
@@ -327,3 +327,7 @@ mod tests {
         assert_eq!(normalise("sol-abcde-f"), "SOL-ABCDE-F");
     }
 }
+
+crate::shown_from!(CliError::Output(std::io::Error));
+crate::shown_from!(CliError::Csv(csv::Error));
+crate::shown_from!(CliError::Json(serde_json::Error));

@@ -37,10 +37,10 @@ use file::ConfigFile;
 /// Errors from loading a config: the file, its TOML syntax or unknown keys, or semantic checks.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("config file {path}: {message}")]
     Syntax { path: PathBuf, message: String },
@@ -108,9 +108,9 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the file and every problem with its TOML key.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let base = path
             .parent()

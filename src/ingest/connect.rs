@@ -13,34 +13,79 @@ use tokio_rustls::TlsConnector;
 use crate::config::{Config, TlsMode};
 use crate::secret::{self, Credential};
 
+/// An IMAP error as an admin reads it. async-imap words a NO or BAD answer with Rust's debug
+/// notation (`code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")`):
+/// this keeps the server's own text.
+pub fn imap_text(e: &async_imap::error::Error) -> String {
+    use async_imap::error::Error;
+    match e {
+        Error::No(s) => format!("server said NO: {}", server_text(s)),
+        Error::Bad(s) => format!("server said BAD: {}", server_text(s)),
+        other => other.to_string(),
+    }
+}
+
+/// Why a login was refused: the server's text alone for a NO or BAD answer.
+fn refusal_text(e: &async_imap::error::Error) -> String {
+    use async_imap::error::Error;
+    match e {
+        Error::No(s) | Error::Bad(s) => server_text(s),
+        other => imap_text(other),
+    }
+}
+
+/// The server's text out of async-imap's `code: ..., info: Some("...")`; anything else as it is.
+fn server_text(s: &str) -> String {
+    let Some(start) = s.find("info: Some(\"") else {
+        return s.to_string();
+    };
+    let quoted = &s[start + "info: Some(".len()..];
+    let Some(body) = quoted.strip_suffix(')') else {
+        return s.to_string();
+    };
+    // Undo the debug notation's escapes of a string literal.
+    let mut out = String::new();
+    let mut chars = body.trim_matches('"').chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push(' '),
+            Some('r') | Some('t') => out.push(' '),
+            Some(o) => out.push(o),
+            None => {}
+        }
+    }
+    out
+}
+
 /// Errors while connecting; `is_transient()` separates "retry later" from "fix the config".
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("imap {host}:{port}: cannot connect: {source}")]
+    #[error("imap {host}:{port}: cannot connect: {error}")]
     Tcp {
         host: String,
         port: u16,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("imap {host}: TLS handshake failed: {source}")]
-    Tls {
-        host: String,
-        source: std::io::Error,
-    },
+    #[error("imap {host}: TLS handshake failed: {error}")]
+    Tls { host: String, error: std::io::Error },
     #[error("imap: invalid server name `{0}` for TLS")]
     ServerName(String),
     #[error("imap: cannot read mailbox.ca_file {path}: {reason}")]
     Ca { path: String, reason: String },
     #[error("imap: {0}")]
-    Secret(#[from] secret::SecretError),
+    Secret(secret::SecretError),
     #[error("imap: login as {user} refused: {reason}")]
     Login { user: String, reason: String },
-    #[error("imap: {0}")]
-    Protocol(#[from] async_imap::error::Error),
+    #[error("imap: {}", imap_text(.0))]
+    Protocol(async_imap::error::Error),
     #[error("imap: timed out after {0:?}")]
     Timeout(std::time::Duration),
     #[error("imap: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
 }
 
 impl ConnectError {
@@ -153,7 +198,7 @@ pub fn tls_connector_for(
         .with_safe_default_protocol_versions()
         .map_err(|e| ConnectError::Tls {
             host: host.to_string(),
-            source: std::io::Error::other(e),
+            error: std::io::Error::other(e),
         })?
         .with_root_certificates(roots)
         .with_no_client_auth();
@@ -167,7 +212,7 @@ async fn tls_wrap(cfg: &Config, tcp: TcpStream) -> Result<ImapStream, ConnectErr
     let s = tls_connector(cfg)?
         .connect(name, tcp)
         .await
-        .map_err(|source| ConnectError::Tls { host, source })?;
+        .map_err(|error| ConnectError::Tls { host, error })?;
     Ok(ImapStream::Tls(Box::new(s)))
 }
 
@@ -198,10 +243,10 @@ async fn connect_inner(cfg: &Config) -> Result<ImapSession, ConnectError> {
     let m = &cfg.mailbox;
     let tcp = TcpStream::connect((m.host.as_str(), m.port))
         .await
-        .map_err(|source| ConnectError::Tcp {
+        .map_err(|error| ConnectError::Tcp {
             host: m.host.clone(),
             port: m.port,
-            source,
+            error,
         })?;
     let _ = tcp.set_nodelay(true);
     let mut client = match m.tls {
@@ -250,6 +295,32 @@ async fn login(cfg: &Config, client: Client<ImapStream>) -> Result<ImapSession, 
     };
     result.map_err(|(e, _)| ConnectError::Login {
         user: m.user.clone(),
-        reason: e.to_string(),
+        reason: refusal_text(&e),
     })
+}
+
+crate::shown_from!(ConnectError::Secret(secret::SecretError));
+crate::shown_from!(ConnectError::Protocol(async_imap::error::Error));
+crate::shown_from!(ConnectError::Io(std::io::Error));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_login_reads_as_the_servers_text() {
+        let e = async_imap::error::Error::No(
+            r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication \"failed\".")"#.into(),
+        );
+        assert_eq!(
+            refusal_text(&e),
+            r#"[AUTHENTICATIONFAILED] Authentication "failed"."#
+        );
+        assert_eq!(
+            imap_text(&e),
+            r#"server said NO: [AUTHENTICATIONFAILED] Authentication "failed"."#
+        );
+        let other = async_imap::error::Error::Bad("outcome: Bad".into());
+        assert_eq!(imap_text(&other), "server said BAD: outcome: Bad");
+    }
 }

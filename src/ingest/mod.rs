@@ -30,10 +30,10 @@ pub use connect::{connect, ConnectError, ImapSession};
 pub enum IngestError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    #[error("imap: {}", connect::imap_text(.0))]
+    Imap(async_imap::error::Error),
     #[error("imap: {0}")]
-    Imap(#[from] async_imap::error::Error),
-    #[error("imap: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("imap: mailbox {0} has no UIDVALIDITY")]
@@ -762,3 +762,6 @@ mod tests {
         assert!(plan_batches(std::iter::empty(), 10, 10).is_empty());
     }
 }
+
+crate::shown_from!(IngestError::Imap(async_imap::error::Error));
+crate::shown_from!(IngestError::Io(std::io::Error));

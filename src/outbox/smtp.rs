@@ -46,7 +46,7 @@ pub enum SmtpError {
         reason: String,
     },
     #[error("smtp: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("smtp: timed out after {0:?}")]
     Timeout(Duration),
     #[error("smtp: malformed reply: {0}")]
@@ -614,3 +614,5 @@ mod tests {
         assert!(SmtpError::Address("x".into()).is_permanent());
     }
 }
+
+crate::shown_from!(SmtpError::Io(std::io::Error));

@@ -39,7 +39,7 @@ fn open(cfg: &Config) -> Result<Store, RecordsError> {
 fn io(e: std::io::Error) -> RecordsError {
     RecordsError::Io {
         path: "<stdout>".into(),
-        source: e,
+        error: e,
     }
 }
 

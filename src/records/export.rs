@@ -182,7 +182,7 @@ pub fn export(
         let _ = std::fs::remove_file(&tmp);
         return Err(RecordsError::Io {
             path: out.to_path_buf(),
-            source: e,
+            error: e,
         });
     }
     std::fs::rename(&tmp, out).map_err(RecordsError::io(out))?;

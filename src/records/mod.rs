@@ -27,10 +27,10 @@ use crate::store::StoreError;
 pub enum RecordsError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The request cannot be carried out as asked; the message says why and what to do.
     #[error("{0}")]
@@ -39,9 +39,9 @@ pub enum RecordsError {
 
 impl RecordsError {
     fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> RecordsError + '_ {
-        move |source| RecordsError::Io {
+        move |error| RecordsError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }

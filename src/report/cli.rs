@@ -55,13 +55,10 @@ pub enum ReportError {
     Digest(#[from] DigestError),
     #[error("{0}")]
     Usage(String),
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot write {path}: {error}")]
+    Write { path: String, error: std::io::Error },
     #[error("json: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
 }
 
 /// A `--from`/`--to` value: a local date (`end`: the end of that day) or an RFC 3339 time.
@@ -135,9 +132,9 @@ pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result
     let period = period(args, &cal, as_of)?;
     let store = Store::open_read_only(&cfg.db_path())?;
     let report = build(&store.read(), &cfg, &cal, period, as_of)?;
-    let io = |source| ReportError::Write {
+    let io = |error| ReportError::Write {
         path: "standard output".into(),
-        source,
+        error,
     };
     if let Some(path) = &args.html {
         let renderer = crate::mail::load_templates(&cfg.templates_dir())?;
@@ -147,9 +144,9 @@ pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result
             cfg.support.name.clone(),
             &report,
         )?;
-        std::fs::write(path, html).map_err(|source| ReportError::Write {
+        std::fs::write(path, html).map_err(|error| ReportError::Write {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         writeln!(out, "report written to {}", path.display()).map_err(io)?;
     } else if args.json {
@@ -161,3 +158,5 @@ pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result
     }
     Ok(())
 }
+
+crate::shown_from!(ReportError::Json(serde_json::Error));

@@ -38,11 +38,11 @@ pub enum DigestError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("digest: {0}")]
-    Chart(#[from] ChartError),
+    Chart(ChartError),
     #[error("digest: {0}")]
-    Render(#[from] RenderError),
+    Render(RenderError),
     #[error("digest: {0}")]
-    Compose(#[from] ComposeError),
+    Compose(ComposeError),
 }
 
 impl DigestError {
@@ -454,3 +454,7 @@ mod tests {
         assert_eq!(slot_key(&c, slot), "monthly:2026-12-01T07:00:00.000000Z");
     }
 }
+
+crate::shown_from!(DigestError::Chart(ChartError));
+crate::shown_from!(DigestError::Render(RenderError));
+crate::shown_from!(DigestError::Compose(ComposeError));

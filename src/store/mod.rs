@@ -49,10 +49,10 @@ pub use views::*;
 /// Errors from the store. `is_transient()` says whether retrying later can succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database {path}: {source}")]
+    #[error("database {path}: {error}")]
     Open {
         path: String,
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     #[error("database schema version {found} is newer than this mailcase understands ({known}); upgrade mailcase")]
     TooNew { found: i64, known: i64 },
@@ -61,7 +61,7 @@ pub enum StoreError {
     /// (`From<rusqlite::Error>` is in `values`: a stored value that does not read as its
     /// type becomes [`StoreError::Data`].)
     #[error("database: {0}")]
-    Sql(#[source] rusqlite::Error),
+    Sql(rusqlite::Error),
     #[error("database: {0}")]
     Data(String),
     /// The file at the database path is not a mailcase database (or cannot be read): it is
@@ -75,7 +75,7 @@ impl StoreError {
     /// retried. Anything else is a bug or corruption and is reported as such.
     pub fn is_transient(&self) -> bool {
         let e = match self {
-            StoreError::Sql(e) | StoreError::Open { source: e, .. } => e,
+            StoreError::Sql(e) | StoreError::Open { error: e, .. } => e,
             _ => return false,
         };
         match e {
@@ -97,7 +97,7 @@ impl StoreError {
         matches!(
             self,
             StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
-                | StoreError::Open { source: rusqlite::Error::SqliteFailure(f, _), .. }
+                | StoreError::Open { error: rusqlite::Error::SqliteFailure(f, _), .. }
                 if f.code == rusqlite::ErrorCode::DiskFull
         )
     }

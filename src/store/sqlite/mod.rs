@@ -89,9 +89,9 @@ impl CaseChange {
 }
 
 fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+    let conn = Connection::open_with_flags(path, flags).map_err(|error| StoreError::Open {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     conn.busy_timeout(StdDuration::from_secs(10))?;
     Ok(conn)
