@@ -426,6 +426,8 @@ fn report_login(
     match result {
         Ok(ok) => writeln!(out, "{what}: {ok}"),
         Err(why) => {
+            // The errors name the server themselves (`smtp host:port: ...`): once is enough.
+            let why = why.strip_prefix(&format!("{what}: ")).unwrap_or(why);
             out.flush()?;
             say(format_args!("mailcase: {what}: FAILED: {why}"));
             Ok(())
