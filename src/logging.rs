@@ -54,22 +54,36 @@ pub struct LogSink {
 struct Inner {
     out: Mutex<Box<dyn Write + Send>>,
     broken: CancellationToken,
+    /// True only for a stderr that is a terminal.
+    colours: bool,
 }
 
 impl LogSink {
     /// Log lines to the process's standard error (the journal under systemd).
+    /// Colours only when stderr is a terminal: the journal, a pipe or a log file would keep
+    /// the escape codes.
     pub fn stderr() -> LogSink {
-        LogSink::new(std::io::stderr())
+        LogSink::with_colours(std::io::stderr(), std::io::stderr().is_terminal())
     }
 
-    /// Log lines to any writer (tests give one that fails).
+    /// Log lines to any writer (tests give one that fails), without colours.
     pub fn new(out: impl Write + Send + 'static) -> LogSink {
+        LogSink::with_colours(out, false)
+    }
+
+    fn with_colours(out: impl Write + Send + 'static, colours: bool) -> LogSink {
         LogSink {
             inner: Arc::new(Inner {
                 out: Mutex::new(Box::new(out)),
                 broken: CancellationToken::new(),
+                colours,
             }),
         }
+    }
+
+    /// True when lines may carry ANSI colour codes: only on a terminal.
+    pub fn colours(&self) -> bool {
+        self.inner.colours
     }
 
     /// True once a write failed: the output is gone and lines are being discarded.
@@ -103,6 +117,7 @@ impl std::fmt::Debug for LogSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogSink")
             .field("broken", &self.is_broken())
+            .field("colours", &self.colours())
             .finish()
     }
 }
@@ -146,7 +161,7 @@ pub fn install(directives: &str, json: bool, sink: LogSink) -> bool {
     let filter = user.and(tracing_subscriber::filter::filter_fn(below_the_cap));
     // Colours only on a terminal: the journal and log files would keep the escape codes.
     let fmt = tracing_subscriber::fmt::layer()
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(sink.colours())
         .with_writer(sink)
         .log_internal_errors(false);
     let layer = if json {
@@ -220,6 +235,7 @@ mod tests {
             .and(tracing_subscriber::filter::filter_fn(below_the_cap));
         tracing_subscriber::registry().with(
             tracing_subscriber::fmt::layer()
+                .with_ansi(sink.colours())
                 .with_writer(sink)
                 .log_internal_errors(false)
                 .with_filter(filter),
@@ -272,5 +288,17 @@ mod tests {
         assert!(text.contains("connected, no secret"), "{text}");
         assert!(text.contains("our own trace line"), "{text}");
         assert!(text.contains("our own module's trace line"), "{text}");
+    }
+
+    #[test]
+    fn a_sink_that_is_not_a_terminal_gets_no_colours() {
+        let (sink, written, _) = failing(usize::MAX, std::io::ErrorKind::BrokenPipe);
+        assert!(!sink.colours());
+        tracing::subscriber::with_default(subscriber(sink, "info"), || {
+            tracing::warn!(field = 1, "a warning");
+        });
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("a warning"), "{text}");
+        assert!(!text.contains('\x1b'), "{text:?}");
     }
 }

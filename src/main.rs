@@ -35,6 +35,8 @@ struct Cli {
         short,
         global = true,
         env = "MAILCASE_CONFIG",
+        // Help shows `[env: MAILCASE_CONFIG]`, not the variable's current (often empty) value.
+        hide_env_values = true,
         default_value = "/etc/mailcase/mailcase.toml"
     )]
     config: PathBuf,
@@ -80,7 +82,7 @@ enum Command {
     Template(TemplateCommand),
     /// Put a case under legal hold (kept whatever the retention policy says), or release it.
     Hold {
-        /// Reference, e.g. CMP-7KQ4X-M.
+        /// Reference, e.g. CMP-7KQ4X-V.
         reference: String,
         /// Why it is held (a dispute, a court order): recorded in the audit log.
         #[arg(long, required_unless_present = "release")]
@@ -91,7 +93,7 @@ enum Command {
     },
     /// Let a case that was stopped as a mail loop relay again (see [loops] in the config).
     Resume {
-        /// Reference, e.g. CMP-7KQ4X-M.
+        /// Reference, e.g. CMP-7KQ4X-V.
         reference: String,
     },
     /// Apply the retention policy ([retention]) now; the daemon also does this daily.

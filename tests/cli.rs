@@ -236,3 +236,68 @@ fn the_shipped_example_config_passes_check_offline() {
     assert!(text.contains("management_digest"), "{text}");
     assert!(!db.exists(), "check creates no database");
 }
+
+#[test]
+fn help_names_the_config_variable_without_showing_its_value() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .arg("--help")
+        .env("MAILCASE_CONFIG", "/somewhere/else.toml")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("[env: MAILCASE_CONFIG]"), "{text}");
+    assert!(!text.contains("MAILCASE_CONFIG="), "{text}");
+    assert!(!text.contains("/somewhere/else.toml"), "{text}");
+    // Without the variable, too: clap would print an empty `MAILCASE_CONFIG=]`.
+    let out = Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .arg("--help")
+        .env_remove("MAILCASE_CONFIG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("MAILCASE_CONFIG"), "{text}");
+    assert!(!text.contains("MAILCASE_CONFIG=]"), "{text}");
+}
+
+#[test]
+fn the_example_references_in_the_docs_are_valid() {
+    use mailcase::case::Reference;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![
+        root.join("README.md"),
+        root.join("config/mailcase.example.toml"),
+    ];
+    for e in std::fs::read_dir(root.join("docs")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "md") {
+            files.push(p);
+        }
+    }
+    // The README's example of a typo the command line corrects: it must stay invalid.
+    let typos = ["CMP-7KQ4Y-V"];
+    let re = regex::Regex::new(r"(?i)\bCMP-[0-9A-Z]{5}-[0-9A-Z]\b").unwrap();
+    let mut seen = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        for m in re.find_iter(&text) {
+            seen += 1;
+            let r = m.as_str();
+            if typos.contains(&r) {
+                assert!(
+                    Reference::parse(r).is_err(),
+                    "{}: typo {r} is valid",
+                    f.display()
+                );
+            } else {
+                assert!(
+                    Reference::parse(r).is_ok(),
+                    "{}: example {r} fails its check: {:?}",
+                    f.display(),
+                    Reference::parse(r)
+                );
+            }
+        }
+    }
+    assert!(seen >= 5, "only {seen} references found");
+}

@@ -66,7 +66,9 @@ async fn a_broken_log_pipe_ends_the_daemon_for_systemd_to_restart_and_loses_no_m
     std::thread::spawn(move || {
         let mut r = BufReader::new(stderr);
         let mut line = String::new();
+        let mut all = String::new();
         while r.read_line(&mut line).is_ok_and(|n| n > 0) {
+            all.push_str(&line);
             if line.contains("ingest: logged in") {
                 break;
             }
@@ -74,12 +76,17 @@ async fn a_broken_log_pipe_ends_the_daemon_for_systemd_to_restart_and_loses_no_m
         }
         // Dropping the reader closes the last read end of the pipe.
         drop(r);
-        let _ = tx.send(line);
+        let _ = tx.send((line, all));
     });
-    let first = rx
+    let (first, all) = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("the daemon logs its IMAP login");
     assert!(first.contains("logged in"), "{first}");
+    // A pipe gets no colours (src/logging.rs: only a terminal does).
+    assert!(
+        !all.contains("\x1b["),
+        "ANSI escape codes in the piped log:\n{all}"
+    );
 
     // A complaint arrives: the daemon takes it in, its next log line fails, and it stops.
     let jane = w.customer("jane");
@@ -220,6 +227,11 @@ async fn nothing_secret_at(level: &str) {
     child.0 = None;
 
     let text = std::fs::read_to_string(&log).unwrap();
+    // A log file gets no colours (src/logging.rs: only a terminal does).
+    assert!(
+        !text.contains("\x1b["),
+        "ANSI escape codes in the log file:\n{text}"
+    );
     let password = &w.env.password;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let forbidden = [

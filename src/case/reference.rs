@@ -13,14 +13,14 @@ const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKMNPQRSTVWXY";
 const BODY_LEN: usize = 5;
 const CHECK_MOD: u32 = 31;
 
-/// A validated reference such as `CMP-7KQ4X-M`.
+/// A validated reference such as `CMP-7KQ4X-V`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Reference(String);
 
 /// Why a reference typed by a person is not valid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReferenceError {
-    #[error("`{0}` is not a reference like CMP-7KQ4X-M")]
+    #[error("`{0}` is not a reference like CMP-7KQ4X-V")]
     Shape(String),
     #[error("`{input}` has a wrong check character; did you mean {suggestion}?")]
     Check { input: String, suggestion: String },
@@ -151,7 +151,7 @@ impl Reference {
         &self.0
     }
 
-    /// The subject tag, `[CMP-7KQ4X-M]`.
+    /// The subject tag, `[CMP-7KQ4X-V]`.
     pub fn tag(&self) -> String {
         format!("[{}]", self.0)
     }

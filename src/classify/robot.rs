@@ -635,7 +635,7 @@ mod tests {
     #[test]
     fn own_addresses_match_case_and_plus_insensitively() {
         assert_eq!(
-            kind("From: Support <Support+CMP-7KQ4X-M@Example.com>"),
+            kind("From: Support <Support+CMP-7KQ4X-V@Example.com>"),
             Some(RobotKind::OwnMail)
         );
         assert_eq!(

@@ -53,7 +53,7 @@ pub struct CasesArgs {
 /// Options of `mailcase case`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CaseArgs {
-    /// Reference, e.g. CMP-7KQ4X-M (lower case accepted; a typo is caught and the case
+    /// Reference, e.g. CMP-7KQ4X-V (lower case accepted; a typo is caught and the case
     /// meant suggested).
     pub reference: String,
     /// JSON instead of text.

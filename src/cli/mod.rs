@@ -100,7 +100,7 @@ pub fn open_store(cfg: &Config) -> Result<Store, CliError> {
 }
 
 /// Upper case, Crockford look-alikes read as digits after the prefix (as
-/// [`Reference::parse`] reads them), so `cmp-7kq4x-m` and `CMP-7KQ4X-M` compare equal.
+/// [`Reference::parse`] reads them), so `cmp-7kq4x-v` and `CMP-7KQ4X-V` compare equal.
 fn normalise(input: &str) -> String {
     let t = input.trim().to_ascii_uppercase();
     match t.split_once('-') {
@@ -147,7 +147,7 @@ fn typo_distance(a: &str, b: &str) -> usize {
 }
 
 /// Existing references one typo away from what was typed (hyphens ignored, so
-/// `CMP7KQ4XM` finds `CMP-7KQ4X-M` too).
+/// `CMP7KQ4XV` finds `CMP-7KQ4X-V` too).
 pub fn similar_references(input: &str, existing: &[String]) -> Vec<String> {
     let typed = normalise(input).replace('-', "");
     existing
@@ -184,7 +184,7 @@ pub fn find_case(read: &Reader<'_>, input: &str) -> Result<CaseView, CliError> {
             }
             let why = match &e {
                 ReferenceError::Check { .. } => "its check character does not match (a typo?)",
-                ReferenceError::Shape(_) => "it is not shaped like CMP-7KQ4X-M",
+                ReferenceError::Shape(_) => "it is not shaped like CMP-7KQ4X-V",
             };
             let candidates = similar_references(typed, &read.references()?);
             Err(CliError::Reference(if candidates.is_empty() {
@@ -247,17 +247,17 @@ mod tests {
 
     #[test]
     fn a_typo_in_a_reference_finds_the_case_meant() {
-        let existing = vec!["CMP-7KQ4X-M".to_string(), "CMP-0A1B2-3".to_string()];
+        let existing = vec!["CMP-7KQ4X-V".to_string(), "CMP-0A1B2-F".to_string()];
         for typed in [
-            "CMP-7KQ4Y-M", // one symbol wrong
-            "CMP-K7Q4X-M", // two neighbours swapped
+            "CMP-7KQ4Y-V", // one symbol wrong
+            "CMP-K7Q4X-V", // two neighbours swapped
             "cmp-7kq4x-n", // the check symbol wrong, lower case
-            "CMP7KQ4XM",   // hyphens left out
-            "CMP-7KQ4-M",  // a symbol left out
+            "CMP7KQ4XV",   // hyphens left out
+            "CMP-7KQ4-V",  // a symbol left out
         ] {
             assert_eq!(
                 similar_references(typed, &existing),
-                vec!["CMP-7KQ4X-M"],
+                vec!["CMP-7KQ4X-V"],
                 "{typed}"
             );
         }

@@ -112,7 +112,7 @@ pub struct SupportConfig {
     pub address: String,
     /// Display name on outgoing mail.
     pub name: String,
-    /// Prefix of reference numbers, e.g. `CMP` gives `CMP-7KQ4X-M`.
+    /// Prefix of reference numbers, e.g. `CMP` gives `CMP-7KQ4X-V`.
     #[serde(default = "default_prefix")]
     pub reference_prefix: String,
     /// Other addresses that are ours (aliases, no-reply): mail from them is never answered.

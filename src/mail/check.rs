@@ -71,6 +71,7 @@ pub fn digest_sample() -> DigestContext {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::mail::context::{SAMPLE_LINKED_REFERENCE, SAMPLE_REFERENCE};
     use crate::mail::load_templates;
     use std::path::PathBuf;
 
@@ -105,7 +106,10 @@ pub(crate) mod tests {
             );
         }
         let card = r.render("agent_new_case", &MailContext::sample()).unwrap();
-        assert!(card.text.contains("CMP-0A1B2-3"), "linked case named");
+        assert!(
+            card.text.contains(SAMPLE_LINKED_REFERENCE),
+            "linked case named"
+        );
         assert!(card.text.contains("#resolve"), "commands listed");
     }
 
@@ -113,7 +117,7 @@ pub(crate) mod tests {
     fn shipped_templates_render_and_escape_html() {
         let r = load_templates(&shipped()).unwrap();
         let out = r.render("acknowledgment", &AckContext::sample()).unwrap();
-        assert!(out.text.contains("CMP-7KQ4X-M"));
+        assert!(out.text.contains(SAMPLE_REFERENCE));
         assert!(
             out.text.contains("{{ reference }}"),
             "customer text is data, not template"
@@ -139,7 +143,7 @@ pub(crate) mod tests {
             out.text.contains("Took <b>three</b> days"),
             "text part unescaped"
         );
-        assert!(out.text.contains("CMP-7KQ4X-M"));
+        assert!(out.text.contains(SAMPLE_REFERENCE));
     }
 
     #[test]

@@ -4,6 +4,13 @@
 
 use serde::Serialize;
 
+/// The reference the samples carry: a valid one (its check symbol matches, see
+/// src/case/reference.rs), as the README's examples use.
+pub const SAMPLE_REFERENCE: &str = "CMP-7KQ4X-V";
+
+/// The linked case of [`MailContext::sample`], valid too.
+pub const SAMPLE_LINKED_REFERENCE: &str = "CMP-0A1B2-F";
+
 /// What the acknowledgment template sees.
 #[derive(Debug, Clone, Serialize)]
 pub struct AckContext {
@@ -25,7 +32,7 @@ impl AckContext {
     /// A sample, for `mailcase check` and template previews.
     pub fn sample() -> AckContext {
         AckContext {
-            reference: "CMP-7KQ4X-M".into(),
+            reference: SAMPLE_REFERENCE.into(),
             customer_name: Some("Jane Doe".into()),
             subject: "Invoice charged twice <script>alert(1)</script> {{ reference }}".into(),
             category_label: "Billing".into(),
@@ -140,7 +147,7 @@ impl MailContext {
     /// A sample with hostile customer text, for `mailcase check` and template previews.
     pub fn sample() -> MailContext {
         MailContext {
-            reference: "CMP-7KQ4X-M".into(),
+            reference: SAMPLE_REFERENCE.into(),
             support_name: "Example Support".into(),
             customer_name: Some("Jane Doe".into()),
             customer_address: "jane@customer.test".into(),
@@ -159,7 +166,7 @@ impl MailContext {
             }],
             sender: Some("colleague@customer.test".into()),
             agent_name: "Ann Agent".into(),
-            linked_reference: Some("CMP-0A1B2-3".into()),
+            linked_reference: Some(SAMPLE_LINKED_REFERENCE.into()),
             late_reply: false,
             reopened: true,
             suspected_spam: Some("suspected spam: X-Spam-Flag: YES".into()),
@@ -180,7 +187,10 @@ impl MailContext {
             rating_links: (1..=5)
                 .map(|n| RatingLink {
                     rating: n,
-                    href: format!("mailto:support+f.cmp-7kq4x-m.0000000000000000.{n}@support.test?subject=Rating%20{n}"),
+                    href: format!(
+                        "mailto:support+f.{}.0000000000000000.{n}@support.test?subject=Rating%20{n}",
+                        SAMPLE_REFERENCE.to_ascii_lowercase()
+                    ),
                 })
                 .collect(),
             rating: Some(2),
@@ -198,4 +208,29 @@ pub fn help_lines() -> Vec<HelpLine> {
             meaning: (*m).into(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::Reference;
+
+    #[test]
+    fn the_sample_references_are_valid() {
+        for r in [SAMPLE_REFERENCE, SAMPLE_LINKED_REFERENCE] {
+            assert_eq!(
+                Reference::parse(r).map(|r| r.to_string()),
+                Ok(r.to_string())
+            );
+        }
+        assert_eq!(AckContext::sample().reference, SAMPLE_REFERENCE);
+        let m = MailContext::sample();
+        assert_eq!(m.reference, SAMPLE_REFERENCE);
+        assert_eq!(m.linked_reference.as_deref(), Some(SAMPLE_LINKED_REFERENCE));
+        let rating = &m.rating_links[0].href;
+        assert!(
+            rating.contains(&format!(".{}.", SAMPLE_REFERENCE.to_ascii_lowercase())),
+            "{rating}"
+        );
+    }
 }

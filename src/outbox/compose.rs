@@ -243,7 +243,7 @@ mod tests {
                 address: "jane@customer.test".into(),
             }],
             reply_to: None,
-            subject: "[CMP-7KQ4X-M] Re: help\r\nBcc: victim@evil.test".into(),
+            subject: "[CMP-7KQ4X-V] Re: help\r\nBcc: victim@evil.test".into(),
             message_id: "mc.x.1@support.test".into(),
             in_reply_to: Some("orig@customer.test".into()),
             references: vec!["root@customer.test".into(), "orig@customer.test".into()],
@@ -355,10 +355,10 @@ mod tests {
 
     #[test]
     fn message_ids_are_unique_and_in_our_domain() {
-        let a = new_message_id("CMP-7KQ4X-M", "support.test");
-        let b = new_message_id("CMP-7KQ4X-M", "support.test");
+        let a = new_message_id("CMP-7KQ4X-V", "support.test");
+        let b = new_message_id("CMP-7KQ4X-V", "support.test");
         assert_ne!(a, b);
         assert!(a.ends_with("@support.test"));
-        assert!(a.starts_with("mc.CMP-7KQ4X-M."));
+        assert!(a.starts_with("mc.CMP-7KQ4X-V."));
     }
 }

@@ -762,7 +762,7 @@ impl Report {
             count,
         };
         let hostile = CaseLine {
-            reference: "CMP-7KQ4X-M".into(),
+            reference: "CMP-7KQ4X-V".into(),
             category: "billing".into(),
             priority: "urgent".into(),
             status: crate::case::Status::Escalated.as_str().into(),
@@ -815,7 +815,7 @@ impl Report {
                     })
                     .collect(),
                 comments: vec![Comment {
-                    reference: "CMP-7KQ4X-M".into(),
+                    reference: "CMP-7KQ4X-V".into(),
                     rating: 2,
                     comment: "Took <b>three</b> days {% raw %}".into(),
                     at: "2026-11-24T10:00:00.000000Z".into(),
@@ -871,7 +871,7 @@ mod tests {
 
     #[test]
     fn subject_words_drop_tags_prefixes_numbers_and_stop_words() {
-        let w = subject_words("Re: [CMP-7KQ4X-M] AW: Invoice 4711 charged TWICE for my order!");
+        let w = subject_words("Re: [CMP-7KQ4X-V] AW: Invoice 4711 charged TWICE for my order!");
         let got: Vec<&str> = w.iter().map(String::as_str).collect();
         assert_eq!(got, vec!["charged", "invoice", "order", "twice"]);
         assert!(subject_words("").is_empty());

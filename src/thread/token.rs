@@ -2,7 +2,7 @@
 //!
 //! Every message we send has Reply-To set to an address whose `+detail` names the case and
 //! the role of the person we wrote to, signed with HMAC-SHA256 under a key from config:
-//! `c.cmp-7kq4x-m.<mac>` for the customer, `a.<reference>.<mac>` for agents. A reply to it
+//! `c.cmp-7kq4x-v.<mac>` for the customer, `a.<reference>.<mac>` for agents. A reply to it
 //! comes back to the support mailbox (the `+detail` is delivered to the base address) and
 //! tells us the case and the role without trusting any header the sender wrote.
 //!
@@ -112,7 +112,7 @@ impl TokenKey {
         m
     }
 
-    /// The `+detail` for this case and role, e.g. `c.cmp-7kq4x-m.0f3kq8x2m9a7c1vd`.
+    /// The `+detail` for this case and role, e.g. `c.cmp-7kq4x-v.0f3kq8x2m9a7c1vd`.
     pub fn token(&self, role: Role, reference: &Reference) -> String {
         let tag = self.mac(role, reference.as_str()).finalize().into_bytes();
         format!(
