@@ -5,12 +5,24 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 
+# MAILENV_DIR and MAILENV_*_PORT, when set, go through to tests/mailserver/up.sh (another state
+# dir and other ports, e.g. beside a test run); the end of the demo repeats them in its stop command.
+given_env=""
+for v in MAILENV_DIR MAILENV_IMAP_PORT MAILENV_LMTP_PORT MAILENV_SMTP_PORT MAILENV_SUBMISSION_PORT; do
+  if [ -n "${!v:-}" ]; then
+    export "${v?}"
+    given_env+="$v=${!v} "
+  fi
+done
+
 echo "== starting the local mail servers (installs Dovecot and Postfix when missing)" >&2
 eval "$(tests/mailserver/up.sh)"
 
-echo "== building mailcase" >&2
-cargo build --release --quiet
-bin="$repo/target/release/mailcase"
+echo "== building mailcase (release; several minutes on a small machine)" >&2
+cargo build --release
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$repo/$target" ;; esac
+bin="$target/release/mailcase"
 
 work="$(mktemp -d /tmp/mailcase-demo.XXXXXX)"
 support="support-demo-$$@support.test"
@@ -68,4 +80,12 @@ echo "== that case in full (mailcase case $first)"
 kill -TERM $daemon; wait $daemon || true
 trap - EXIT
 echo
+echo "== the demo is over; what it leaves behind"
 echo "demo state kept in $work (config, database, daemon.log)"
+echo "  try: $bin --config $cfg cases"
+echo "       $bin --config $cfg case $first"
+echo "       $bin --config $cfg report --from 2026-11-23 --to 2026-11-29   (the demo clock's week)"
+echo "the mail servers are still running (tests and the next demo reuse them), state in $MAILENV_DIR:"
+echo "  Dovecot IMAP 127.0.0.1:$MAILENV_IMAP_PORT, LMTP 127.0.0.1:$MAILENV_LMTP_PORT;" \
+     "Postfix SMTP 127.0.0.1:$MAILENV_SMTP_PORT, submission 127.0.0.1:$MAILENV_SUBMISSION_PORT"
+echo "  stop them:  ${given_env}tests/mailserver/down.sh     (add --purge to delete $MAILENV_DIR too)"
