@@ -624,18 +624,7 @@ mod tests {
 
     use proptest::prelude::*;
 
-    /// Zones with and without DST: 30-minute (Lord Howe) and 2-hour (Troll) shifts, changes
-    /// at midnight (Santiago), a half-hour offset (Kolkata).
-    const ZONES: &[&str] = &[
-        "Europe/Berlin",
-        "America/New_York",
-        "Australia/Sydney",
-        "Asia/Kolkata",
-        "UTC",
-        "Australia/Lord_Howe",
-        "America/Santiago",
-        "Antarctica/Troll",
-    ];
+    use crate::business_time::TEST_ZONES as ZONES;
 
     /// Local dates of DST changes in 2026-2028 in the zones above.
     const DST_DATES: &[(i32, u32, u32)] = &[

@@ -277,16 +277,7 @@ mod tests {
 
     // ---- properties --------------------------------------------------------------------
 
-    const ZONES: &[&str] = &[
-        "Europe/Berlin",
-        "America/New_York",
-        "Australia/Sydney",
-        "Asia/Kolkata",
-        "UTC",
-        "Australia/Lord_Howe",
-        "America/Santiago",
-        "Antarctica/Troll",
-    ];
+    use crate::business_time::TEST_ZONES as ZONES;
 
     const T_2026: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
     const T_2029: i64 = 1_861_920_000; // 2029-01-01T00:00:00Z

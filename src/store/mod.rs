@@ -118,14 +118,14 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 /// A store connection shared by one async task, used from blocking threads.
 pub type SharedStore = std::sync::Arc<std::sync::Mutex<Store>>;
 
-/// Runs `f` on a shared store in a blocking thread, so SQLite's fsyncs never stall the
-/// async runtime.
+/// Runs `f` on a shared store (a [`SharedStore`], or an engine's own connection) in a
+/// blocking thread, so SQLite's fsyncs never stall the async runtime.
 ///
 /// # Errors
 /// Whatever `f` returns; a poisoned lock or a failed task as [`StoreError::Data`].
-pub async fn blocking<T: Send + 'static>(
-    store: &SharedStore,
-    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+pub async fn blocking<S: Send + 'static, T: Send + 'static>(
+    store: &std::sync::Arc<std::sync::Mutex<S>>,
+    f: impl FnOnce(&mut S) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let s = store.clone();
     tokio::task::spawn_blocking(move || {

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::SqliteStore;
 use crate::config::Config;
 use crate::store::health::FailureLog;
-use crate::store::{SharedStore, Store, StoreError};
+use crate::store::{blocking, SharedStore, Store, StoreError};
 
 /// Hands the database's single write lock to the daemon's tasks (ingest, outbox,
 /// scheduler; one connection each) in the order they asked for it. Without it they meet only
@@ -154,16 +154,7 @@ async fn checkpointer(store: Arc<std::sync::Mutex<SqliteStore>>, shutdown: Cance
             _ = shutdown.cancelled() => true,
             _ = tokio::time::sleep(CHECKPOINT_EVERY) => false,
         };
-        let s = store.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            s.lock()
-                .map_err(|_| StoreError::Data("store lock poisoned".into()))?
-                .checkpoint()
-        })
-        .await
-        .map_err(|e| StoreError::Data(format!("checkpoint task failed: {e}")))
-        .and_then(|r| r);
-        log.record(&done);
+        log.record(&blocking(&store, |s| s.checkpoint()).await);
         if stop {
             break;
         }
