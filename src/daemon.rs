@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::SharedClock;
 use crate::config::{Config, ConfigError};
 use crate::ingest::{self, IngestHooks};
+use crate::monitor::Monitor;
 use crate::outbox;
 use crate::pipeline::{Engine, EngineError};
 use crate::store::{DaemonStores, StoreError};
@@ -30,6 +31,12 @@ pub enum DaemonError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The metrics listener could not bind its address.
+    #[error("metrics.listen: cannot listen on {addr}: {error}")]
+    Metrics {
+        addr: std::net::SocketAddr,
+        error: std::io::Error,
+    },
 }
 
 /// Options beyond the config.
@@ -94,6 +101,19 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| Arc::new(Notify::new()));
     let tracker = TaskTracker::new();
+    let monitor = Arc::new(Monitor::new(&ingest::holder_name()));
+    // Bound before anything runs: a taken port stops the start, naming the key.
+    if let Some(addr) = config.metrics.listen {
+        let listener = crate::monitor::http::bind(addr)
+            .await
+            .map_err(|error| DaemonError::Metrics { addr, error })?;
+        tracing::info!(%addr, "metrics: serving GET /metrics");
+        tracker.spawn(crate::monitor::http::serve(
+            listener,
+            monitor.clone(),
+            shutdown.clone(),
+        ));
+    }
 
     let noop: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {});
     let hooks = IngestHooks {
@@ -101,6 +121,7 @@ pub async fn run(
         scheduler: wake.clone(),
         on_ready: opts.on_ready.clone().unwrap_or_else(|| noop.clone()),
         on_healthy: opts.on_healthy.clone().unwrap_or(noop),
+        monitor: monitor.clone(),
     };
     if opts.ingest {
         tracker.spawn(ingest::run(
@@ -117,6 +138,7 @@ pub async fn run(
         stores.scheduler.clone(),
         notify.clone(),
         wake.clone(),
+        monitor.clone(),
         shutdown.clone(),
     ));
     tracker.spawn(outbox::run(
@@ -124,6 +146,13 @@ pub async fn run(
         stores.outbox.clone(),
         clock.clone(),
         notify.clone(),
+        monitor.clone(),
+        shutdown.clone(),
+    ));
+    tracker.spawn(crate::monitor::heartbeat(
+        monitor.clone(),
+        stores.scheduler.clone(),
+        engine_cell.clone(),
         shutdown.clone(),
     ));
     tracker.spawn(stores.upkeep(shutdown.clone()));

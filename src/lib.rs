@@ -37,6 +37,8 @@
 //! - `records`: retention, legal hold, export, erasure; `report`: `mailcase report` and the
 //!   digest.
 //! - `config` (typed, parsed once) and `secret`; `clock`, the only reader of the time.
+//! - `monitor`: what an operator sees of a running daemon, its heartbeat for `mailcase
+//!   status` and its metrics (Prometheus text format on an optional loopback listener).
 //! - `daemon::run(config, clock, shutdown, options)` wires the tasks; `cli` and `main.rs`
 //!   are the command line; `logging` is the log output that never panics and caps other
 //!   crates at info; `sd_notify` speaks systemd's notification protocol.
@@ -69,6 +71,7 @@ pub mod daemon;
 pub mod ingest;
 pub mod logging;
 pub mod mail;
+pub mod monitor;
 pub mod outbox;
 pub mod parse;
 pub mod pipeline;

@@ -123,6 +123,13 @@ enum Command {
     },
     /// Report a period: volumes, response and resolution times, SLA, escalations, ratings.
     Report(mailcase::report::cli::ReportArgs),
+    /// Show whether the daemon runs, its last IMAP round and SMTP send, the INBOX backlog,
+    /// the outbox, the quarantine, cases at risk and the last error. Exit 3 when no daemon runs.
+    Status {
+        /// Write it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 const EX_DATAERR: u8 = 65;
@@ -199,6 +206,7 @@ fn main() -> ExitCode {
         } => rt
             .block_on(run(&cli, *no_ingest, clock_start.as_deref(), *clock_rate))
             .unwrap_or_else(failed),
+        Command::Status { json } => rt.block_on(status(&cli, *json)).unwrap_or_else(failed),
         _ => rt
             .block_on(dispatch(&cli))
             .map(|()| ExitCode::SUCCESS)
@@ -257,7 +265,9 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         Command::Report(args) => {
             to_stdout(|o| Ok(mailcase::report::cli::run(&cli.config, args, o)?))
         }
-        Command::Deliver | Command::Run { .. } => unreachable!("handled in main"),
+        Command::Deliver | Command::Run { .. } | Command::Status { .. } => {
+            unreachable!("handled in main")
+        }
     }
 }
 
@@ -548,6 +558,22 @@ fn to_stdout(f: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>) -> a
     f(&mut out)?;
     out.flush().context("writing the output")?;
     Ok(())
+}
+
+/// `mailcase status`: exit 0 when a daemon runs, 3 (LSB "not running") when none does.
+async fn status(cli: &Cli, json: bool) -> anyhow::Result<ExitCode> {
+    let cfg = Config::load(&cli.config)?;
+    let store = mailcase::cli::open_store(&cfg)?;
+    let mut running = false;
+    to_stdout(|o| {
+        running = mailcase::cli::status::status(&cfg, &store, json, now(), now(), o)?;
+        Ok(())
+    })?;
+    Ok(if running {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(mailcase::cli::status::NOT_RUNNING)
+    })
 }
 
 fn now() -> chrono::DateTime<chrono::Utc> {

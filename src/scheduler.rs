@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, RwLock};
 use tokio_util::sync::CancellationToken;
 
+use crate::monitor::{Monitor, Stage};
 use crate::pipeline::{fire_due, Engine};
 use crate::report::digest::DigestError;
 use crate::report::digest::{self, DigestOutcome};
@@ -33,6 +34,7 @@ pub async fn run(
     store: SharedStore,
     outbox: Arc<Notify>,
     wake: Arc<Notify>,
+    monitor: Arc<Monitor>,
     shutdown: CancellationToken,
 ) {
     {
@@ -80,7 +82,11 @@ pub async fn run(
         let e2 = e.clone();
         let fired = blocking(&store, move |s| fire_due(s, &e2, ROUND)).await;
         logs.timers.record(&fired);
-        let sleep = match fired {
+        match &fired {
+            Ok(f) => monitor.sla(f.sla_warnings, f.sla_breaches),
+            Err(err) => monitor.error(Stage::Scheduler, &err.to_string()),
+        }
+        let sleep = match fired.map(|f| f.timers) {
             Ok(n) if n > 0 => {
                 outbox.notify_one();
                 if n == ROUND {

@@ -238,7 +238,11 @@ fn no_human_mail_of_the_corpus_is_suspected_spam_not_even_one_forwarding_a_flagg
 
     let dir = repo().join("../shared/corpus");
     let Ok(labels) = std::fs::read_to_string(dir.join("labels.tsv")) else {
-        println!("corpus not found at {}, skipped", dir.display());
+        common::skip::skipped(
+            "the spam check of the corpus's human mail",
+            &format!("the corpus is not at {}", dir.display()),
+            "MAILCASE_REQUIRE_CORPUS",
+        );
         return;
     };
     let mut judged = Vec::new();

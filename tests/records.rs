@@ -360,20 +360,17 @@ async fn retention_purges_closed_cases_when_due_keeps_held_ones_and_runs_daily()
     clock.advance(chrono::Duration::days(61));
     wake.notify_one();
     let before_invoice = case_by_id(&w, invoice.id);
-    // The run is recorded after its purge commits: wait for the record, not the purge, or
-    // a loaded machine reads the record of the run before.
+    // The purge and the record of its run commit together: once the case is seen purged,
+    // the record read at once is this run's, never the run before.
     let day61 = at(t0 + chrono::Duration::days(61));
-    let (last_run, detail) = wait_for("the daily purge, recorded", WAIT, || async {
-        w.store()
-            .read()
-            .maintenance("purge")
-            .unwrap()
-            .filter(|(last_run, _)| at(*last_run) >= day61)
+    wait_for("the daily purge", WAIT, || async {
+        purged(&w, invoice.id).then_some(())
     })
     .await;
+    let (last_run, detail) = w.store().read().maintenance("purge").unwrap().unwrap();
     assert!(
-        purged(&w, invoice.id),
-        "purged by the run recorded at {last_run}"
+        at(last_run) >= day61,
+        "the purge is visible with the record of its run, not the run before: {last_run}"
     );
     assert_scrubbed(&w, &before_invoice, &jane);
     assert!(detail.contains("\"cases\":1"), "{detail}");

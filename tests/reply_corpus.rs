@@ -5,6 +5,9 @@
 //! signatures and mobile footers, and drops every quoted block of a bottom-post) the test says
 //! so. When the corpus folder is absent the tests say so and pass, like `tests/corpus.rs`.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -21,7 +24,11 @@ fn corpus() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        println!("corpus not found at {}, skipped", dir.display());
+        skip::skipped(
+            "the corpus tests",
+            &format!("the corpus is not at {}", dir.display()),
+            "MAILCASE_REQUIRE_CORPUS",
+        );
         None
     }
 }

@@ -140,6 +140,7 @@ pub fn filter(cfg: &Config, a: &CasesArgs, now: DateTime<Utc>) -> Result<CaseFil
             .map(|s| parse_since(s, now, &cal))
             .transpose()?,
         overdue_at: a.overdue.then_some(now),
+        due_by: None,
     })
 }
 

@@ -1,10 +1,11 @@
 //! The admin's commands that read the database while the daemon runs: `mailcase cases`,
-//! `mailcase case REF` and `mailcase template preview`.
+//! `mailcase case REF`, `mailcase status` and `mailcase template preview`.
 //!
 //! They open the store read-only (WAL: the daemon keeps writing meanwhile) and write to any
 //! `Write`, so tests and `main.rs` share them. Errors say what to type instead.
 
 pub mod cases;
+pub mod status;
 pub mod template;
 
 use std::io::Write;

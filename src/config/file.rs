@@ -52,6 +52,8 @@ pub(super) struct ConfigFile {
     #[serde(default)]
     log: LogConfig,
     #[serde(default)]
+    metrics: MetricsConfig,
+    #[serde(default)]
     retention: RetentionConfig,
     #[serde(default)]
     digest: written::DigestConfig,
@@ -98,6 +100,7 @@ impl ConfigFile {
             limits: self.limits,
             loops: self.loops,
             log: self.log,
+            metrics: self.metrics,
             retention: self.retention,
             digest,
             spam: self.spam,

@@ -89,6 +89,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub loops: LoopsConfig,
     pub log: LogConfig,
+    /// The metrics listener (off by default).
+    pub metrics: MetricsConfig,
     pub retention: RetentionConfig,
     /// The management digest (off without a `[digest]` section).
     pub digest: DigestConfig,

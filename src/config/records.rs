@@ -1,4 +1,5 @@
-//! What the daemon keeps: the database, how long personal data stays in it, and its log.
+//! What the daemon keeps and shows: the database, how long personal data stays in it, its log
+//! and its metrics.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -94,6 +95,16 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// tracing filter, e.g. `info` or `mailcase=debug`.
     pub level: Option<String>,
+}
+
+/// The metrics listener (off without a `listen` address).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where to serve `GET /metrics` (Prometheus text format), e.g. `127.0.0.1:9464`. Only a
+    /// loopback address: the figures name no person, but they tell an outsider how busy the
+    /// support desk is; a Prometheus on another machine scrapes through a proxy or tunnel.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Log output format.

@@ -42,6 +42,14 @@ impl Config {
                 );
             }
         }
+        if let Some(addr) = self.metrics.listen {
+            if !addr.ip().is_loopback() {
+                push(
+                    "metrics.listen",
+                    format!("`{addr}` is not a loopback address; serve the metrics on 127.0.0.1 or [::1] and let a proxy or tunnel carry them further"),
+                );
+            }
+        }
         match self.mailbox.secret_source() {
             Ok(None) => push(
                 "mailbox",
@@ -660,6 +668,33 @@ values = []
         ] {
             assert!(e.contains(key), "{key} missing in: {e}");
         }
+    }
+
+    #[test]
+    fn the_metrics_listener_is_loopback_only_and_a_bad_address_names_its_key() {
+        let with = |listen: &str| {
+            Config::from_toml(
+                &format!("{MINIMAL}\n[metrics]\nlisten = \"{listen}\"\n"),
+                Path::new("."),
+            )
+        };
+        assert_eq!(
+            with("127.0.0.1:9464").unwrap().metrics.listen,
+            Some("127.0.0.1:9464".parse().unwrap())
+        );
+        assert!(with("[::1]:9464").is_ok());
+        let e = with("0.0.0.0:9464").unwrap_err().to_string();
+        assert!(
+            e.contains("metrics.listen: `0.0.0.0:9464` is not a loopback address"),
+            "{e}"
+        );
+        let e = with("localhost").unwrap_err().to_string();
+        assert!(e.contains("metrics.listen") || e.contains("listen"), "{e}");
+        assert!(Config::from_toml(MINIMAL, Path::new("."))
+            .unwrap()
+            .metrics
+            .listen
+            .is_none());
     }
 
     #[test]

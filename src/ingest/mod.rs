@@ -12,11 +12,12 @@
 pub mod backoff;
 pub mod connect;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use async_imap::extensions::idle::IdleResponse;
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +54,8 @@ pub struct IngestHooks {
     pub on_ready: Arc<dyn Fn() + Send + Sync>,
     /// Called after every healthy round (systemd watchdog).
     pub on_healthy: Arc<dyn Fn() + Send + Sync>,
+    /// Told what each round did (status, metrics); its holder name is the lease's.
+    pub monitor: Arc<crate::monitor::Monitor>,
 }
 
 impl std::fmt::Debug for IngestHooks {
@@ -83,11 +86,7 @@ pub async fn run(
     hooks: IngestHooks,
     shutdown: CancellationToken,
 ) {
-    let holder = format!(
-        "pid {} on {}",
-        std::process::id(),
-        hostname().unwrap_or_else(|| "?".into())
-    );
+    let holder = hooks.monitor.holder().to_string();
     let mut backoff = backoff::Backoff::reconnect();
     let mut ready_sent = false;
     while !shutdown.is_cancelled() {
@@ -119,6 +118,11 @@ pub async fn run(
                 };
                 // One line per failed attempt; once the delay reaches its cap, a long
                 // outage logs one line every 15-30 s.
+                let stage = match &e {
+                    IngestError::Store(_) => crate::monitor::Stage::Store,
+                    _ => crate::monitor::Stage::Imap,
+                };
+                hooks.monitor.error(stage, &e.to_string());
                 if transient {
                     tracing::warn!(error = %e, retry_in = ?retry_in, failures, "ingest: error, reconnecting");
                 } else {
@@ -136,6 +140,15 @@ pub async fn run(
     if let Err(e) = crate::store::blocking(&store, move |s| s.release_lease(&key, &h)).await {
         tracing::warn!(error = %e, "ingest: could not release the fetch lease");
     }
+}
+
+/// This process's name in leases and the daemons table: `pid N on HOST`.
+pub fn holder_name() -> String {
+    format!(
+        "pid {} on {}",
+        std::process::id(),
+        hostname().unwrap_or_else(|| "?".into())
+    )
 }
 
 fn hostname() -> Option<String> {
@@ -239,6 +252,9 @@ async fn session(
         } else {
             tracing::warn!(mailbox = %key, "ingest: another mailcase holds the fetch lease for this mailbox; waiting");
         }
+        if have_lease {
+            hooks.monitor.imap_round();
+        }
         (hooks.on_healthy)();
         // A whole round done: this connection worked (the backoff starts over).
         *worked = true;
@@ -339,9 +355,11 @@ async fn drain(
             }
         }
     }
+    hooks.monitor.inbox_backlog(listing.len());
     if listing.is_empty() {
         return Ok(0);
     }
+    let mut left = listing.len();
     // Oversized messages are quarantined from their size alone, never downloaded.
     let oversized: Vec<(u32, u64)> = listing
         .iter()
@@ -362,8 +380,10 @@ async fn drain(
             })
             .await?;
             log_outcome(uid, &o);
+            hooks.monitor.message(o.name());
             quarantined.push(uid);
         }
+        left = left.saturating_sub(quarantined.len());
         move_uids(
             s,
             &quarantined,
@@ -385,8 +405,16 @@ async fn drain(
     // Pipelined: while batch k commits (on the blocking pool), batch k+1 is fetched and
     // parsed on a blocking thread (parsing stays out of the write lock), and committed
     // batches are moved. Nothing moves out of the inbox before its own commit (invariant 1).
+    // When each fetched message arrived in the mailbox (INTERNALDATE), for the ingest lag.
+    let mut arrived: HashMap<u32, DateTime<Utc>> = HashMap::new();
     let mut next = match batches.first() {
-        Some(b) => Some(parse_ahead(eng, fetch_batch(s, b, key, uidvalidity, t).await?).await?),
+        Some(b) => Some(
+            parse_ahead(
+                eng,
+                fetch_batch(s, b, key, uidvalidity, t, &mut arrived).await?,
+            )
+            .await?,
+        ),
         None => None,
     };
     // Committed, still in the inbox: moved while a later batch commits once there are
@@ -417,7 +445,7 @@ async fn drain(
         let imap = async {
             let mut parsing = None;
             if let Some(b) = batches.get(i + 1).filter(|_| !shutdown.is_cancelled()) {
-                let items = fetch_batch(s, b, key, uidvalidity, t).await?;
+                let items = fetch_batch(s, b, key, uidvalidity, t, &mut arrived).await?;
                 parsing = Some(parse_ahead(eng, items));
             }
             let fetched_at = started.elapsed();
@@ -444,9 +472,14 @@ async fn drain(
             "ingest: batch committed"
         );
         let mut queued = false;
+        let committed_at = crate::clock::Clock::now(&crate::clock::SystemClock);
         for (item, o) in items.iter().zip(&outcomes) {
             let uid = item.source.as_ref().map(|s| s.uid).unwrap_or(0);
             log_outcome(uid, o);
+            hooks.monitor.message(o.name());
+            if let Some(at) = arrived.remove(&uid) {
+                hooks.monitor.ingest_lag(at, committed_at);
+            }
             // Almost every outcome may have queued mail now (acknowledgments, agent
             // cards, relayed answers, command errors): wake the outbox unless the batch
             // held only duplicates, robots and quarantined mail.
@@ -462,6 +495,8 @@ async fn drain(
                 to_move.processed.push(uid);
             }
         }
+        left = left.saturating_sub(items.len());
+        hooks.monitor.inbox_backlog(left);
         drop(items);
         if queued {
             hooks.outbox.notify_one();
@@ -542,11 +577,12 @@ async fn fetch_batch(
     key: &str,
     uidvalidity: u32,
     t: StdDuration,
+    arrived: &mut HashMap<u32, DateTime<Utc>>,
 ) -> Result<Vec<Inbound>, IngestError> {
     let set = uid_set(uids);
     let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
     let mut items = Vec::with_capacity(uids.len());
-    let mut stream = timed(t, s.uid_fetch(&set, "(UID BODY.PEEK[])")).await?;
+    let mut stream = timed(t, s.uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")).await?;
     loop {
         let Some(f) = timed(t, stream.try_next()).await? else {
             break;
@@ -556,6 +592,9 @@ async fn fetch_batch(
         };
         if !wanted.contains(&uid) {
             continue; // unsolicited FETCH data for another message
+        }
+        if let Some(at) = f.internal_date() {
+            arrived.insert(uid, at.with_timezone(&Utc));
         }
         items.push(Inbound {
             source: Some(ImapSource {
@@ -572,38 +611,38 @@ async fn fetch_batch(
 fn log_outcome(uid: u32, o: &Outcome) {
     match o {
         Outcome::Quarantined { reason } => {
-            tracing::warn!(uid, outcome = "quarantined", reason = %reason, "message quarantined")
+            tracing::warn!(uid, outcome = o.name(), reason = %reason, "message quarantined")
         }
-        Outcome::Duplicate => tracing::info!(uid, outcome = "duplicate", "message already stored"),
+        Outcome::Duplicate => tracing::info!(uid, outcome = o.name(), "message already stored"),
         Outcome::NewCase {
             reference,
             acknowledged,
         } => tracing::info!(
-            uid, outcome = "new_case", reference = %reference, acknowledged = *acknowledged, "new case"
+            uid, outcome = o.name(), reference = %reference, acknowledged = *acknowledged, "new case"
         ),
         Outcome::Joined { reference } => {
-            tracing::info!(uid, outcome = "joined", reference = %reference, "message joined case")
+            tracing::info!(uid, outcome = o.name(), reference = %reference, "message joined case")
         }
         Outcome::Reopened { reference } => {
-            tracing::info!(uid, outcome = "reopened", reference = %reference, "customer reply reopened case")
+            tracing::info!(uid, outcome = o.name(), reference = %reference, "customer reply reopened case")
         }
         Outcome::AgentReply { reference, relayed } => tracing::info!(
-            uid, outcome = "agent_reply", reference = %reference, relayed = *relayed, "agent answer"
+            uid, outcome = o.name(), reference = %reference, relayed = *relayed, "agent answer"
         ),
         Outcome::AgentNote { reference } => {
-            tracing::info!(uid, outcome = "agent_note", reference = %reference, "internal note")
+            tracing::info!(uid, outcome = o.name(), reference = %reference, "internal note")
         }
         Outcome::CommandRejected { reference } => tracing::warn!(
-            uid, outcome = "command_rejected", reference = %reference, "agent reply rejected, agent told why"
+            uid, outcome = o.name(), reference = %reference, "agent reply rejected, agent told why"
         ),
         Outcome::Rated { reference, rating } => tracing::info!(
-            uid, outcome = "rated", reference = %reference, rating = *rating, "satisfaction rating"
+            uid, outcome = o.name(), reference = %reference, rating = *rating, "satisfaction rating"
         ),
         Outcome::Ignored { reason } => {
-            tracing::warn!(uid, outcome = "ignored", reason = %reason, "message ignored")
+            tracing::warn!(uid, outcome = o.name(), reason = %reason, "message ignored")
         }
         Outcome::Unverified { reference, reason } => tracing::warn!(
-            uid, outcome = "unverified_note", reference = %reference, reason = %reason,
+            uid, outcome = o.name(), reference = %reference, reason = %reason,
             "message claiming the agent role kept as unverified note"
         ),
         Outcome::Robot {
@@ -611,7 +650,7 @@ fn log_outcome(uid: u32, o: &Outcome) {
             reason,
             reference,
         } => tracing::info!(
-            uid, outcome = "robot", kind = kind.as_str(), reason = %reason,
+            uid, outcome = o.name(), kind = kind.as_str(), reason = %reason,
             reference = reference.as_deref().unwrap_or("-"), "robot recorded, not answered"
         ),
     }

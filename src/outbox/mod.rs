@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::monitor::{Monitor, SendCount, Stage};
 use crate::store::health::FailureLog;
 use crate::store::{OutboundRow, SharedStore, Store, StoreError};
 pub use smtp::{Connection, SmtpError};
@@ -292,6 +293,7 @@ async fn record_results(
     round: &Round,
     mut rx: mpsc::UnboundedReceiver<Sent>,
     log: &mut FailureLog,
+    monitor: &Monitor,
 ) -> bool {
     let in_flight = &round.in_flight;
     let mut any_transient = false;
@@ -316,23 +318,52 @@ async fn record_results(
                 ),
                 SendResult::Transient(e) => {
                     any_transient = true;
+                    monitor.error(Stage::Smtp, e);
                     tracing::warn!(
                         kind = %row.kind, message_id = %row.message_id, error = %e,
                         "outbox: send failed, will retry"
                     )
                 }
-                SendResult::Permanent(e) => tracing::error!(
-                    kind = %row.kind, message_id = %row.message_id, error = %e,
-                    "outbox: refused by the server, giving up"
-                ),
+                SendResult::Permanent(e) => {
+                    monitor.error(Stage::Smtp, e);
+                    tracing::error!(
+                        kind = %row.kind, message_id = %row.message_id, error = %e,
+                        "outbox: refused by the server, giving up"
+                    )
+                }
             }
         }
         let ids: Vec<i64> = group.iter().map(|(row, _)| row.id).collect();
-        let cfg = config.clone();
         let done_at = clock.now();
+        // What the metrics count once the results are recorded.
+        let counts: Vec<(String, SendCount)> = group
+            .iter()
+            .map(|(row, r)| {
+                let c = match r {
+                    SendResult::Sent => SendCount::Sent,
+                    SendResult::Transient(_)
+                        if next_attempt(config, row.attempts, row.created_at, done_at)
+                            .is_some() =>
+                    {
+                        SendCount::Retry
+                    }
+                    SendResult::Transient(_) | SendResult::Permanent(_) => SendCount::Failed,
+                };
+                (row.kind.to_string(), c)
+            })
+            .collect();
+        let cfg = config.clone();
         let recorded =
             crate::store::blocking(store, move |s| record(s, &cfg, &group, done_at)).await;
         log.record(&recorded);
+        match &recorded {
+            Ok(()) => {
+                for (kind, c) in &counts {
+                    monitor.send(kind, *c);
+                }
+            }
+            Err(e) => monitor.error(Stage::Store, &e.to_string()),
+        }
         if recorded.is_err() {
             // Still pending: they will be resent (with the same Message-ID), after a backoff.
             round.stop.store(true, Ordering::Relaxed);
@@ -354,6 +385,7 @@ pub async fn run(
     store: SharedStore,
     clock: SharedClock,
     notify: Arc<Notify>,
+    monitor: Arc<Monitor>,
     shutdown: CancellationToken,
 ) {
     let pool: Mutex<Vec<Pooled>> = Mutex::new(Vec::new());
@@ -380,7 +412,15 @@ pub async fn run(
                 &mut breaker_logged
             ),
             send_all(&config, &pool, rows_rx, tx, &round, &shutdown),
-            record_results(&config, &store, &clock, &round, rx, &mut record_log)
+            record_results(
+                &config,
+                &store,
+                &clock,
+                &round,
+                rx,
+                &mut record_log,
+                &monitor
+            )
         );
         queue_log.record(&fed);
         if stopped || any_transient {

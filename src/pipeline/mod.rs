@@ -38,7 +38,7 @@ use crate::store::{CaseRow, ImapSource, NewCase, NewMessage, NewOutbound, Store,
 use crate::thread::token::{Role, TokenKey};
 use crate::thread::{self, subject, Threading};
 
-pub use timers::{fire_due, resync_all};
+pub use timers::{fire_due, resync_all, Fired};
 
 /// Everything the pipeline needs that comes from config, built once (and again on reload).
 #[derive(Debug)]
@@ -157,6 +157,24 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome's name, as the log and the metrics name it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::NewCase { .. } => "new_case",
+            Outcome::Joined { .. } => "joined",
+            Outcome::Reopened { .. } => "reopened",
+            Outcome::AgentReply { .. } => "agent_reply",
+            Outcome::AgentNote { .. } => "agent_note",
+            Outcome::CommandRejected { .. } => "command_rejected",
+            Outcome::Unverified { .. } => "unverified_note",
+            Outcome::Rated { .. } => "rated",
+            Outcome::Ignored { .. } => "ignored",
+            Outcome::Robot { .. } => "robot",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Quarantined { .. } => "quarantined",
+        }
+    }
+
     /// True when the message goes to the quarantine folder rather than the processed one.
     pub fn is_quarantined(&self) -> bool {
         matches!(self, Outcome::Quarantined { .. })

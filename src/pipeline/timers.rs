@@ -259,21 +259,40 @@ pub fn resync_all(store: &mut Store, engine: &Engine) -> Result<usize, StoreErro
     })
 }
 
-/// Fires the timers due at `now` (at most `limit`), one savepoint each. Returns how many
-/// were handled.
+/// What one round of timers did, once committed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Fired {
+    /// Timers handled (fired, skipped or settled).
+    pub timers: usize,
+    /// Agents warned that a target is near.
+    pub sla_warnings: usize,
+    /// Targets missed: the case was escalated.
+    pub sla_breaches: usize,
+}
+
+/// Fires the timers due at `now` (at most `limit`), one savepoint each.
 ///
 /// # Errors
 /// Transient store errors (nothing is committed; the timers stay due).
-pub fn fire_due(store: &mut Store, engine: &Engine, limit: usize) -> Result<usize, StoreError> {
+pub fn fire_due(store: &mut Store, engine: &Engine, limit: usize) -> Result<Fired, StoreError> {
     let now = engine.clock.now();
     store.write(|tx| {
         let due = tx.read().due_timers(now, limit)?;
         let c = Ctx { tx, engine, now };
+        let mut fired = Fired {
+            timers: due.len(),
+            ..Fired::default()
+        };
         for t in &due {
             tx.savepoint()?;
             match fire(&c, t) {
                 Ok(outcome) => {
                     tx.release()?;
+                    match &outcome {
+                        TimerOutcome::AgentsReminded => fired.sla_warnings += 1,
+                        TimerOutcome::Escalated(_) => fired.sla_breaches += 1,
+                        _ => {}
+                    }
                     tracing::info!(timer = t.id, kind = %t.kind, case = t.case_id, outcome = %outcome, "timer");
                 }
                 Err(e) if e.is_transient() => return Err(e),
@@ -286,7 +305,7 @@ pub fn fire_due(store: &mut Store, engine: &Engine, limit: usize) -> Result<usiz
                 }
             }
         }
-        Ok(due.len())
+        Ok(fired)
     })
 }
 

@@ -203,7 +203,7 @@ pub fn purge(
     if dry_run {
         return Ok(());
     }
-    let report = retention::execute(&mut store, &plan, policy, &actor(), now)?;
+    let report = retention::execute(&mut store, &plan, policy, &actor(), now, None)?;
     writeln!(
         out,
         "purged: {} case(s) ({} message(s)), {} quarantined, {} raw message(s), {} sent bodies, {} message(s) of no case",

@@ -123,47 +123,47 @@ pub fn plan(
     })
 }
 
-/// Carries out a plan: one transaction per case, one for the rest. Deleted content is
-/// zeroed in the file (`secure_delete`).
+/// Carries out a plan in one transaction, zeroing deleted content in the file
+/// (`secure_delete`). With `record`, the run is recorded in the `maintenance` table under
+/// that name in the same transaction: whoever sees a purged case sees the record of its run,
+/// and a crash leaves neither (the next run does it all again).
 ///
 /// # Errors
-/// SQL errors; what committed before stays done and the next run does the rest.
+/// SQL errors; nothing is purged then.
 pub fn execute(
     store: &mut Store,
     plan: &PurgePlan,
     policy: &RetentionConfig,
     actor: &str,
     now: DateTime<Utc>,
+    record: Option<&str>,
 ) -> Result<PurgeReport, StoreError> {
     store.secure_delete()?;
-    let mut report = PurgeReport::default();
-    for due in &plan.cases {
-        // Re-checked inside the transaction: a hold set since the plan was made wins.
-        let done = store.write(|tx| {
-            if tx.read().legal_hold(due.case.id)?.is_some() || tx.is_scrubbed(due.case.id)? {
-                return Ok(None);
-            }
-            tx.scrub_case(due.case.id, Scrub::Purged, actor, now)
-                .map(Some)
-        })?;
-        if let Some(c) = done {
-            report.cases += 1;
-            report.case_messages += c.messages;
-        }
-    }
     let raw_ids: Vec<i64> = plan.raw.iter().map(|m| m.id).collect();
     let unattached: Vec<i64> = plan.unattached.iter().map(|m| m.id).collect();
     let quarantine: Vec<i64> = plan.quarantine.iter().map(|q| q.id).collect();
     store.write(|tx| {
+        let mut report = PurgeReport::default();
+        for due in &plan.cases {
+            // Re-checked inside the transaction: a hold set since the plan was made wins.
+            if tx.read().legal_hold(due.case.id)?.is_some() || tx.is_scrubbed(due.case.id)? {
+                continue;
+            }
+            let c = tx.scrub_case(due.case.id, Scrub::Purged, actor, now)?;
+            report.cases += 1;
+            report.case_messages += c.messages;
+        }
         report.unattached = tx.scrub_messages(&unattached, Scrub::Purged)?;
         report.raw_messages = tx.drop_raw(&raw_ids)?;
         if let Some(c) = cutoff(now, policy.raw_days) {
             report.sent_bodies = tx.drop_sent_bodies(c)?;
         }
         report.quarantined = tx.delete_quarantine(&quarantine)?;
-        Ok(())
-    })?;
-    Ok(report)
+        if let Some(job) = record {
+            tx.record_maintenance(job, now, &serde_json::to_value(&report).unwrap_or_default())?;
+        }
+        Ok(report)
+    })
 }
 
 /// Plans and carries out the purge at `now`.
@@ -177,7 +177,7 @@ pub fn purge(
     now: DateTime<Utc>,
 ) -> Result<PurgeReport, StoreError> {
     let p = plan(store, policy, now)?;
-    execute(store, &p, policy, actor, now)
+    execute(store, &p, policy, actor, now, None)
 }
 
 /// The daemon's daily purge: runs when the last run (in the `maintenance` table) is a day
@@ -220,8 +220,8 @@ pub fn daily(
             });
         }
     }
-    let report = purge(store, policy, "system", now)?;
-    store.record_maintenance(JOB, now, &serde_json::to_value(&report).unwrap_or_default())?;
+    let p = plan(store, policy, now)?;
+    let report = execute(store, &p, policy, "system", now, Some(JOB))?;
     Ok(Daily::Ran {
         report,
         next: now + interval(),

@@ -22,6 +22,7 @@ use crate::case::kinds::*;
 use crate::parse::Attachment;
 
 pub mod cases;
+pub mod daemons;
 pub mod guards;
 pub mod health;
 pub mod leases;
@@ -34,6 +35,7 @@ pub mod timers;
 pub mod views;
 
 pub use cases::*;
+pub use daemons::*;
 pub use guards::*;
 pub use leases::*;
 pub use messages::*;
@@ -156,11 +158,19 @@ pub type Tx<'a> = dyn Writes + 'a;
 
 /// Every query of every table.
 pub trait Reads:
-    CaseReads + MessageReads + OutboxReads + TimerReads + RecordReads + ViewReads + ReportReads
+    CaseReads
+    + MessageReads
+    + OutboxReads
+    + TimerReads
+    + RecordReads
+    + ViewReads
+    + ReportReads
+    + DaemonReads
 {
 }
 impl<
         T: ?Sized
+            + DaemonReads
             + CaseReads
             + MessageReads
             + OutboxReads
@@ -253,11 +263,12 @@ pub trait EngineCore {
 
 /// A storage engine: everything the rest of mailcase asks of the system of record.
 pub trait Engine:
-    Send + EngineCore + CaseOps + MessageOps + OutboxOps + LeaseOps + GuardOps + RecordOps
+    Send + EngineCore + CaseOps + MessageOps + OutboxOps + LeaseOps + GuardOps + RecordOps + DaemonOps
 {
 }
 impl<
         T: ?Sized
+            + DaemonOps
             + Send
             + EngineCore
             + CaseOps

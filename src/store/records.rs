@@ -387,6 +387,18 @@ pub trait RecordWrites {
     /// # Errors
     /// SQL errors.
     fn sweep(&self, needle: &str, free_text_only: bool) -> Result<SweepCounts, StoreError>;
+
+    /// Records that the named periodic job ran, in the transaction of its last step, so
+    /// whoever sees the record sees all the job did.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn record_maintenance(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError>;
 }
 
 /// Operations of this room outside a caller's transaction (each is its own).
@@ -418,15 +430,4 @@ pub trait RecordOps {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<HoldChange, StoreError>;
-
-    /// Records that the named periodic job ran.
-    ///
-    /// # Errors
-    /// SQL errors.
-    fn record_maintenance(
-        &mut self,
-        name: &str,
-        now: DateTime<Utc>,
-        detail: &serde_json::Value,
-    ) -> Result<(), StoreError>;
 }

@@ -22,6 +22,9 @@ pub struct CaseFilter {
     /// Only open cases whose first-response or resolution target passed unmet at this instant
     /// (at the pause, for a case waiting on the customer: its clock stopped there).
     pub overdue_at: Option<DateTime<Utc>>,
+    /// Only open cases with a target not yet met that falls due at or before this instant
+    /// (overdue ones included; a paused case counts at its due time, and is never at risk).
+    pub due_by: Option<DateTime<Utc>>,
 }
 
 /// A case with the records-management facts of schema v4.
@@ -56,6 +59,31 @@ impl CaseView {
         let clock = c.sla_paused_at.unwrap_or(now);
         let passed = |due: Option<DateTime<Utc>>| due.is_some_and(|d| d < clock);
         (c.first_response_at.is_none() && passed(c.first_response_due)) || passed(c.resolution_due)
+    }
+
+    /// The earliest target of an open case not yet met: the first response (until the
+    /// first answer or a resolution) or the resolution.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        let c = &self.case;
+        if matches!(c.status, Status::Resolved | Status::Closed) {
+            return None;
+        }
+        let first = c
+            .first_response_due
+            .filter(|_| c.first_response_at.is_none() && c.resolved_at.is_none());
+        match (first, c.resolution_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// True when the case is open, its clock runs (not waiting on the customer), no target
+    /// has passed yet, and one falls due within `lead` of `now`: the cases an operator still
+    /// has time to save.
+    pub fn at_risk(&self, now: DateTime<Utc>, lead: chrono::Duration) -> bool {
+        self.case.sla_paused_at.is_none()
+            && !self.overdue(now)
+            && self.next_due().is_some_and(|d| d <= now + lead)
     }
 
     /// "(purged)" or "(erased)" when the case's personal fields were blanked.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod replies;
+pub mod skip;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -17,6 +17,7 @@ use values::{col, col_opt};
 
 mod cases;
 pub mod daemon;
+mod daemons;
 pub mod files;
 mod guards;
 mod leases;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_records.sql"),
     include_str!("migrations/005_undeliverable_index.sql"),
     include_str!("migrations/006_guards.sql"),
+    include_str!("migrations/008_daemons.sql"),
 ];
 
 /// Pending customer mail to an address that bounced on its case. CROSS JOIN keeps the

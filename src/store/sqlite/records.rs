@@ -431,6 +431,24 @@ impl RecordReads for SqliteReader<'_> {
 }
 
 impl RecordWrites for SqliteTx<'_> {
+    /// Records that the named periodic job ran.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn record_maintenance(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO maintenance(name, last_run_at, detail) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET last_run_at = excluded.last_run_at, detail = excluded.detail",
+            params![name, ts(now), detail.to_string()],
+        )?;
+        Ok(())
+    }
+
     /// True when a case was purged or erased: nothing may join it any more (an old reply
     /// token still verifies, but there is nobody left on the case to answer).
     ///
@@ -832,24 +850,6 @@ impl RecordOps for SqliteStore {
             }
             Ok(change)
         })
-    }
-
-    /// Records that the named periodic job ran.
-    ///
-    /// # Errors
-    /// SQL errors.
-    fn record_maintenance(
-        &mut self,
-        name: &str,
-        now: DateTime<Utc>,
-        detail: &serde_json::Value,
-    ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO maintenance(name, last_run_at, detail) VALUES (?1, ?2, ?3)
-             ON CONFLICT(name) DO UPDATE SET last_run_at = excluded.last_run_at, detail = excluded.detail",
-            params![name, ts(now), detail.to_string()],
-        )?;
-        Ok(())
     }
 }
 

@@ -54,6 +54,13 @@ impl ViewReads for SqliteReader<'_> {
         if let Some(t) = f.since {
             arg(&mut cond, "created_at >= ?", Box::new(ts(t)));
         }
+        if let Some(t) = f.due_by {
+            arg(
+                &mut cond,
+                "status NOT IN ('resolved', 'closed') AND ((first_response_at IS NULL AND resolved_at IS NULL AND first_response_due <= ?) OR resolution_due <= ?)",
+                Box::new(ts(t)),
+            );
+        }
         let wher = if cond.is_empty() {
             String::new()
         } else {

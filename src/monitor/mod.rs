@@ -1,0 +1,439 @@
+//! What an operator sees of a running daemon: its activity (for `mailcase status`, through
+//! a heartbeat row in the store) and its metrics (Prometheus text format, on an optional
+//! loopback listener: [`http`]).
+//!
+//! One [`Monitor`] per daemon, handed to the ingest, the outbox and the scheduler, which tell
+//! it what they did once it is committed: a message's outcome after its batch committed, a
+//! send after its result was recorded, a warning or breach after its timer round committed.
+//! The heartbeat task ([`heartbeat`]) writes the activity to the store every
+//! [`HEARTBEAT_EVERY`] and reads back the figures that live there (outbox depth,
+//! quarantine, cases at risk), so `status` and the metrics show the same numbers.
+//!
+//! Times here are real time (UTC), whatever clock the daemon judges cases by: they say when
+//! the process last did something.
+
+pub mod http;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{CaseFilter, DaemonRecord, SharedStore, StoreError};
+
+/// The real time, whatever clock the daemon judges cases by.
+fn real_now() -> DateTime<Utc> {
+    use crate::clock::Clock;
+    crate::clock::SystemClock.now()
+}
+
+/// How often the daemon writes its heartbeat and refreshes the figures read from the store.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+
+/// A daemon whose heartbeat is older than this is taken for dead by `status`.
+pub fn heartbeat_stale_after() -> chrono::Duration {
+    chrono::Duration::seconds(HEARTBEAT_EVERY.as_secs() as i64 * 3)
+}
+
+/// Rows of daemons whose heartbeat stopped this long ago are deleted.
+fn forget_after() -> chrono::Duration {
+    chrono::Duration::days(7)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SendLabels {
+    kind: String,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SlaLabel {
+    event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabel {
+    stage: &'static str,
+}
+
+/// The result of one send, as the metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendCount {
+    /// Accepted by the server.
+    Sent,
+    /// Failed for now; retried later.
+    Retry,
+    /// Given up on: refused for good, or out of time.
+    Failed,
+}
+
+impl SendCount {
+    fn as_str(self) -> &'static str {
+        match self {
+            SendCount::Sent => "sent",
+            SendCount::Retry => "retry",
+            SendCount::Failed => "failed",
+        }
+    }
+}
+
+/// Where an error an operator should see happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Logging in to or reading the mailbox.
+    Imap,
+    /// Sending mail.
+    Smtp,
+    /// Reading or writing the store.
+    Store,
+    /// Timers, the purge, the digest.
+    Scheduler,
+}
+
+impl Stage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stage::Imap => "imap",
+            Stage::Smtp => "smtp",
+            Stage::Store => "store",
+            Stage::Scheduler => "scheduler",
+        }
+    }
+}
+
+/// The process's activity, written to the store by the heartbeat.
+#[derive(Debug, Clone, Default)]
+struct Activity {
+    last_imap_round_at: Option<DateTime<Utc>>,
+    last_smtp_send_at: Option<DateTime<Utc>>,
+    inbox_backlog: Option<(i64, DateTime<Utc>)>,
+    last_error: Option<(String, DateTime<Utc>)>,
+}
+
+/// The metrics and the activity of one daemon (see the module doc).
+#[derive(Debug)]
+pub struct Monitor {
+    registry: Registry,
+    holder: String,
+    started_at: DateTime<Utc>,
+    activity: Mutex<Activity>,
+    messages: Family<OutcomeLabel, Counter>,
+    sends: Family<SendLabels, Counter>,
+    sla: Family<SlaLabel, Counter>,
+    errors: Family<StageLabel, Counter>,
+    ingest_lag: Histogram,
+    inbox_backlog: Gauge,
+    outbox_pending: Gauge,
+    outbox_oldest_age: Gauge,
+    outbox_failed: Gauge,
+    quarantined: Gauge,
+    cases_at_risk: Gauge,
+    cases_overdue: Gauge,
+    last_imap_round: Gauge,
+    last_smtp_send: Gauge,
+}
+
+impl Monitor {
+    /// A monitor for the daemon `holder` (`pid N on HOST`, as in the leases).
+    pub fn new(holder: &str) -> Monitor {
+        let mut registry = Registry::with_prefix("mailcase");
+        let m = Monitor {
+            registry: Registry::default(),
+            holder: holder.to_string(),
+            started_at: real_now(),
+            activity: Mutex::new(Activity::default()),
+            messages: Family::default(),
+            sends: Family::default(),
+            sla: Family::default(),
+            errors: Family::default(),
+            // 0.1 s to about 27 hours.
+            ingest_lag: Histogram::new(exponential_buckets(0.1, 4.0, 10)),
+            inbox_backlog: Gauge::default(),
+            outbox_pending: Gauge::default(),
+            outbox_oldest_age: Gauge::default(),
+            outbox_failed: Gauge::default(),
+            quarantined: Gauge::default(),
+            cases_at_risk: Gauge::default(),
+            cases_overdue: Gauge::default(),
+            last_imap_round: Gauge::default(),
+            last_smtp_send: Gauge::default(),
+        };
+        registry.register(
+            "build",
+            "The running program",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        registry.register(
+            "messages",
+            "Inbound messages taken in, by outcome (new_case, joined, agent_reply, robot, quarantined, duplicate, ...)",
+            m.messages.clone(),
+        );
+        registry.register(
+            "outbound",
+            "Outbound send attempts, by kind of mail (ack is the acknowledgment) and result (sent, retry, failed)",
+            m.sends.clone(),
+        );
+        registry.register(
+            "sla_events",
+            "Service-level events: warning (agents reminded before a target), breach (a target missed, the case escalated)",
+            m.sla.clone(),
+        );
+        registry.register(
+            "errors",
+            "Errors an operator may need to act on, by stage (imap, smtp, store, scheduler)",
+            m.errors.clone(),
+        );
+        registry.register_with_unit(
+            "ingest_lag",
+            "From a message's arrival in the mailbox (IMAP INTERNALDATE) to its case committed",
+            prometheus_client::registry::Unit::Seconds,
+            m.ingest_lag.clone(),
+        );
+        registry.register(
+            "inbox_backlog",
+            "Messages in the inbox not yet taken in, at the last listing",
+            m.inbox_backlog.clone(),
+        );
+        registry.register(
+            "outbox_pending",
+            "Outbound messages waiting to be sent or retried",
+            m.outbox_pending.clone(),
+        );
+        registry.register_with_unit(
+            "outbox_oldest_pending_age",
+            "Age of the oldest outbound message still waiting (0 when none)",
+            prometheus_client::registry::Unit::Seconds,
+            m.outbox_oldest_age.clone(),
+        );
+        registry.register(
+            "outbox_failed",
+            "Outbound messages given up on",
+            m.outbox_failed.clone(),
+        );
+        registry.register(
+            "quarantine_messages",
+            "Messages in quarantine",
+            m.quarantined.clone(),
+        );
+        registry.register(
+            "cases_at_risk",
+            "Open cases whose first-response or resolution target falls due within sla.warning_lead",
+            m.cases_at_risk.clone(),
+        );
+        registry.register(
+            "cases_overdue",
+            "Open cases past a first-response or resolution target",
+            m.cases_overdue.clone(),
+        );
+        registry.register(
+            "last_imap_round_timestamp_seconds",
+            "When the last complete IMAP round ended (Unix time; 0 before the first)",
+            m.last_imap_round.clone(),
+        );
+        registry.register(
+            "last_smtp_send_timestamp_seconds",
+            "When the SMTP server last accepted a message (Unix time; 0 before the first)",
+            m.last_smtp_send.clone(),
+        );
+        Monitor { registry, ..m }
+    }
+
+    /// The daemon's name in the store (`pid N on HOST`).
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    fn activity(&self) -> std::sync::MutexGuard<'_, Activity> {
+        // A poisoned lock only means a panic mid-update of plain values: keep using them.
+        self.activity
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A message's outcome (its batch committed), named as the log names it.
+    pub fn message(&self, outcome: &'static str) {
+        self.messages.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// How long a message waited in the mailbox before its case committed.
+    pub fn ingest_lag(&self, arrived: DateTime<Utc>, committed: DateTime<Utc>) {
+        let s = (committed - arrived).num_milliseconds().max(0) as f64 / 1000.0;
+        self.ingest_lag.observe(s);
+    }
+
+    /// Messages in the inbox not yet taken in.
+    pub fn inbox_backlog(&self, n: usize) {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        self.inbox_backlog.set(n);
+        self.activity().inbox_backlog = Some((n, real_now()));
+    }
+
+    /// A complete IMAP round.
+    pub fn imap_round(&self) {
+        let now = real_now();
+        self.last_imap_round.set(now.timestamp());
+        self.activity().last_imap_round_at = Some(now);
+    }
+
+    /// One send's result (recorded in the store), by its kind of mail.
+    pub fn send(&self, kind: &str, result: SendCount) {
+        self.sends
+            .get_or_create(&SendLabels {
+                kind: kind.to_string(),
+                result: result.as_str(),
+            })
+            .inc();
+        if result == SendCount::Sent {
+            let now = real_now();
+            self.last_smtp_send.set(now.timestamp());
+            self.activity().last_smtp_send_at = Some(now);
+        }
+    }
+
+    /// Service-level warnings and breaches of a committed timer round.
+    pub fn sla(&self, warnings: usize, breaches: usize) {
+        if warnings > 0 {
+            self.sla
+                .get_or_create(&SlaLabel { event: "warning" })
+                .inc_by(warnings as u64);
+        }
+        if breaches > 0 {
+            self.sla
+                .get_or_create(&SlaLabel { event: "breach" })
+                .inc_by(breaches as u64);
+        }
+    }
+
+    /// An error an operator may need to act on; the text must hold no secret (error texts
+    /// of the IMAP, SMTP and store layers do not).
+    pub fn error(&self, stage: Stage, text: &str) {
+        self.errors
+            .get_or_create(&StageLabel {
+                stage: stage.as_str(),
+            })
+            .inc();
+        let line: String = text.chars().take(500).collect();
+        self.activity().last_error = Some((format!("{}: {line}", stage.as_str()), real_now()));
+    }
+
+    /// The metrics in the OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// The heartbeat row as of `now`.
+    fn record(&self, now: DateTime<Utc>, stopped: bool) -> DaemonRecord {
+        let a = self.activity().clone();
+        DaemonRecord {
+            holder: self.holder.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: self.started_at,
+            heartbeat_at: now,
+            stopped_at: stopped.then_some(now),
+            last_imap_round_at: a.last_imap_round_at,
+            last_smtp_send_at: a.last_smtp_send_at,
+            inbox_backlog: a.inbox_backlog.map(|(n, _)| n),
+            inbox_backlog_at: a.inbox_backlog.map(|(_, t)| t),
+            last_error: a.last_error.as_ref().map(|(e, _)| e.clone()),
+            last_error_at: a.last_error.map(|(_, t)| t),
+        }
+    }
+
+    /// Sets the gauges that live in the store.
+    fn set_store_figures(&self, f: &StoreFigures, now: DateTime<Utc>) {
+        self.outbox_pending.set(f.outbox.pending);
+        self.outbox_failed.set(f.outbox.failed);
+        self.outbox_oldest_age.set(
+            f.outbox
+                .oldest_pending_at
+                .map_or(0, |t| (now - t).num_seconds().max(0)),
+        );
+        self.quarantined.set(f.quarantined);
+        self.cases_at_risk.set(f.at_risk as i64);
+        self.cases_overdue.set(f.overdue as i64);
+    }
+}
+
+/// The figures an operator watches that are read from the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreFigures {
+    pub outbox: crate::store::OutboxDepth,
+    pub quarantined: i64,
+    /// Open cases with a target due within the warning lead, not yet past it.
+    pub at_risk: usize,
+    /// Open cases past a target.
+    pub overdue: usize,
+}
+
+/// Reads [`StoreFigures`], judging targets at `judged_at` (the daemon's clock) with the
+/// warning lead `lead`.
+///
+/// # Errors
+/// SQL errors.
+pub fn store_figures(
+    r: &crate::store::Reader<'_>,
+    judged_at: DateTime<Utc>,
+    lead: chrono::Duration,
+) -> Result<StoreFigures, StoreError> {
+    let due = r.cases_matching(&CaseFilter {
+        due_by: Some(judged_at + lead),
+        ..CaseFilter::default()
+    })?;
+    let overdue = due.iter().filter(|c| c.overdue(judged_at)).count();
+    let at_risk = due.iter().filter(|c| c.at_risk(judged_at, lead)).count();
+    Ok(StoreFigures {
+        outbox: r.outbox_depth()?,
+        quarantined: r.quarantine_count()?,
+        at_risk,
+        overdue,
+    })
+}
+
+/// Writes the heartbeat every [`HEARTBEAT_EVERY`] and refreshes the store's figures until
+/// `shutdown`; then writes the row once more, marked stopped.
+pub async fn heartbeat(
+    monitor: Arc<Monitor>,
+    store: SharedStore,
+    engine: Arc<tokio::sync::RwLock<Arc<crate::pipeline::Engine>>>,
+    shutdown: CancellationToken,
+) {
+    let mut log = crate::store::health::FailureLog::new("heartbeat");
+    loop {
+        let stopping = shutdown.is_cancelled();
+        let eng = engine.read().await.clone();
+        let (judged_at, lead) = (eng.clock.now(), eng.config.sla.warning_lead.chrono());
+        let (m, now) = (monitor.clone(), real_now());
+        let r = crate::store::blocking(&store, move |s| {
+            s.record_daemon(&m.record(now, stopping), forget_after())?;
+            store_figures(&s.read(), judged_at, lead)
+        })
+        .await;
+        log.record(&r);
+        if let Ok(f) = r {
+            monitor.set_store_figures(&f, now);
+        }
+        if stopping {
+            break;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
+        }
+    }
+}
