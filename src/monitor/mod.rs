@@ -326,7 +326,13 @@ impl Monitor {
             })
             .inc();
         let line: String = text.chars().take(500).collect();
-        self.activity().last_error = Some((format!("{}: {line}", stage.as_str()), real_now()));
+        // IMAP and SMTP errors name their stage already ("imap: login as ... refused").
+        let line = if line.starts_with(stage.as_str()) {
+            line
+        } else {
+            format!("{}: {line}", stage.as_str())
+        };
+        self.activity().last_error = Some((line, real_now()));
     }
 
     /// The metrics in the OpenMetrics text format.
@@ -435,5 +441,123 @@ pub async fn heartbeat(
             _ = shutdown.cancelled() => {}
             _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// A monitor that has seen one of everything.
+    fn busy() -> Monitor {
+        let m = Monitor::new("pid 1 on test");
+        m.message("new_case");
+        m.message("new_case");
+        m.message("robot");
+        m.ingest_lag(t("2026-12-06T10:00:00Z"), t("2026-12-06T10:00:02.500Z"));
+        m.inbox_backlog(7);
+        m.imap_round();
+        m.send("ack", SendCount::Sent);
+        m.send("ack", SendCount::Retry);
+        m.send("agent_reply", SendCount::Failed);
+        m.sla(2, 1);
+        m.error(Stage::Smtp, "smtp: 421 try again later");
+        m.set_store_figures(
+            &StoreFigures {
+                outbox: crate::store::OutboxDepth {
+                    pending: 3,
+                    oldest_pending_at: Some(t("2026-12-06T09:59:00Z")),
+                    failed: 1,
+                },
+                quarantined: 2,
+                at_risk: 4,
+                overdue: 5,
+            },
+            t("2026-12-06T10:00:00Z"),
+        );
+        m
+    }
+
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines().find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|r| r.strip_prefix(' '))
+                .and_then(|v| v.parse().ok())
+        })
+    }
+
+    #[test]
+    fn every_figure_is_exported_under_its_documented_name() {
+        let text = busy().encode();
+        for (series, value) in [
+            ("mailcase_messages_total{outcome=\"new_case\"}", 2.0),
+            ("mailcase_messages_total{outcome=\"robot\"}", 1.0),
+            ("mailcase_outbound_total{kind=\"ack\",result=\"sent\"}", 1.0),
+            (
+                "mailcase_outbound_total{kind=\"ack\",result=\"retry\"}",
+                1.0,
+            ),
+            (
+                "mailcase_outbound_total{kind=\"agent_reply\",result=\"failed\"}",
+                1.0,
+            ),
+            ("mailcase_sla_events_total{event=\"warning\"}", 2.0),
+            ("mailcase_sla_events_total{event=\"breach\"}", 1.0),
+            ("mailcase_errors_total{stage=\"smtp\"}", 1.0),
+            ("mailcase_ingest_lag_seconds_count", 1.0),
+            ("mailcase_ingest_lag_seconds_sum", 2.5),
+            ("mailcase_ingest_lag_seconds_bucket{le=\"1.6\"}", 0.0),
+            ("mailcase_ingest_lag_seconds_bucket{le=\"6.4\"}", 1.0),
+            ("mailcase_inbox_backlog", 7.0),
+            ("mailcase_outbox_pending", 3.0),
+            ("mailcase_outbox_oldest_pending_age_seconds", 60.0),
+            ("mailcase_outbox_failed", 1.0),
+            ("mailcase_quarantine_messages", 2.0),
+            ("mailcase_cases_at_risk", 4.0),
+            ("mailcase_cases_overdue", 5.0),
+        ] {
+            assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");
+        }
+        assert!(sample(&text, "mailcase_last_imap_round_timestamp_seconds").unwrap() > 1.7e9);
+        assert!(sample(&text, "mailcase_last_smtp_send_timestamp_seconds").unwrap() > 1.7e9);
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    /// The shipped alert rules name only series the daemon exports.
+    #[test]
+    fn the_alert_rules_use_only_exported_series() {
+        let text = busy().encode();
+        let rules = include_str!("../../config/prometheus-alerts.yml");
+        let names: std::collections::BTreeSet<&str> = regex::Regex::new(r"mailcase_[a-z_]+")
+            .unwrap()
+            .find_iter(rules)
+            .map(|m| m.as_str())
+            .collect();
+        assert!(names.len() >= 8, "{names:?}");
+        for n in names {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(n) && l[n.len()..].starts_with(['{', ' '])),
+                "{n} is in config/prometheus-alerts.yml but not exported:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_heartbeat_row_carries_the_activity_and_a_stop() {
+        let m = busy();
+        let now = t("2026-12-06T10:00:00Z");
+        let r = m.record(now, false);
+        assert_eq!(r.holder, "pid 1 on test");
+        assert_eq!(r.heartbeat_at, now);
+        assert_eq!(r.stopped_at, None);
+        assert_eq!(r.inbox_backlog, Some(7));
+        assert!(r.last_imap_round_at.is_some() && r.last_smtp_send_at.is_some());
+        assert_eq!(r.last_error.as_deref(), Some("smtp: 421 try again later"));
+        assert_eq!(m.record(now, true).stopped_at, Some(now));
     }
 }
