@@ -5,7 +5,8 @@ import os, secrets, subprocess, tempfile, uuid
 repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 env = dict(l.split("=", 1) for l in subprocess.check_output([f"{repo}/tests/mailserver/up.sh"], text=True).split() if "=" in l)
 IMAP, SMTP, PW = int(env["MAILENV_IMAP_PORT"]), int(env["MAILENV_SMTP_PORT"]), env["MAILENV_PASSWORD"]
-BIN = f"{repo}/target/release/mailcase"
+# MAILCASE_BIN measures another build (an older commit's, for a before/after comparison).
+BIN = os.environ.get("MAILCASE_BIN", f"{repo}/target/release/mailcase")
 
 
 def world(tag, outbox_extra="", tail=""):

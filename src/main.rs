@@ -10,7 +10,7 @@ use std::time::Duration;
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use mailcase::cli::template::TemplateCommand;
@@ -130,6 +130,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the shell completion script for SHELL (the Debian package installs them).
+    ///
+    /// For example `mailcase completions bash > ~/.local/share/bash-completion/completions/mailcase`.
+    Completions { shell: clap_complete::Shell },
+    /// Write the man pages, mailcase.1 and one per subcommand, into DIR (the Debian package
+    /// installs them).
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 const EX_DATAERR: u8 = 65;
@@ -182,6 +192,24 @@ fn limit_malloc_arenas() {}
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
+    // Generated from the definitions above; no config, no runtime.
+    match &cli.command {
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics on a write error.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "mailcase", &mut script);
+            return to_stdout(|o| Ok(o.write_all(&script)?))
+                .map(|()| ExitCode::SUCCESS)
+                .unwrap_or_else(failed);
+        }
+        Command::Man { dir } => {
+            return clap_mangen::generate_to(Cli::command(), dir)
+                .with_context(|| format!("writing man pages to {}", dir.display()))
+                .map(|()| ExitCode::SUCCESS)
+                .unwrap_or_else(failed);
+        }
+        _ => {}
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
@@ -265,9 +293,11 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         Command::Report(args) => {
             to_stdout(|o| Ok(mailcase::report::cli::run(&cli.config, args, o)?))
         }
-        Command::Deliver | Command::Run { .. } | Command::Status { .. } => {
-            unreachable!("handled in main")
-        }
+        Command::Deliver
+        | Command::Run { .. }
+        | Command::Status { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. } => unreachable!("handled in main"),
     }
 }
 

@@ -38,7 +38,7 @@ fn unit_with_binary() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let unit = std::fs::read_to_string(repo().join("systemd/mailcase.service"))
         .unwrap()
-        .replace("/usr/local/bin/mailcase", env!("CARGO_BIN_EXE_mailcase"));
+        .replace("/usr/bin/mailcase", env!("CARGO_BIN_EXE_mailcase"));
     let path = dir.path().join("mailcase.service");
     std::fs::write(&path, unit).unwrap();
     (dir, path)
@@ -48,8 +48,10 @@ fn unit_with_binary() -> (tempfile::TempDir, std::path::PathBuf) {
 fn the_unit_passes_systemd_analyze_verify_and_its_exposure_is_low() {
     ensure_tool("systemd-analyze", "systemd");
     let (_dir, path) = unit_with_binary();
+    // --man=no: Documentation=man:mailcase(1) exists once the package is installed, which
+    // packaging/ci-check.sh verifies with the man page check on.
     let out = Command::new("systemd-analyze")
-        .arg("verify")
+        .args(["verify", "--man=no"])
         .arg(&path)
         .output()
         .unwrap();
