@@ -6,7 +6,7 @@
 //! its files) stays inside it.
 //!
 //! Each table's part of the API has a room of its own (`cases`, `messages`, `outbox`,
-//! `timers`, `leases`, `guards`, `records`, `views`, `report`): its types and its `*Reads`
+//! `timers`, `leases`, `guards`, `records`, `views`, `report`, `clock`): its types and its `*Reads`
 //! (queries), `*Writes` (inside one transaction, [`Store::write`]) and `*Ops` (outside a
 //! caller's transaction) traits. [`Reads`], [`Writes`] and [`Engine`] gather them.
 //!
@@ -22,6 +22,7 @@ use crate::case::kinds::*;
 use crate::parse::Attachment;
 
 pub mod cases;
+pub mod clock;
 pub mod guards;
 pub mod health;
 pub mod leases;
@@ -34,6 +35,7 @@ pub mod timers;
 pub mod views;
 
 pub use cases::*;
+pub use clock::*;
 pub use guards::*;
 pub use leases::*;
 pub use messages::*;
@@ -156,12 +158,20 @@ pub type Tx<'a> = dyn Writes + 'a;
 
 /// Every query of every table.
 pub trait Reads:
-    CaseReads + MessageReads + OutboxReads + TimerReads + RecordReads + ViewReads + ReportReads
+    CaseReads
+    + MessageReads
+    + OutboxReads
+    + TimerReads
+    + RecordReads
+    + ViewReads
+    + ReportReads
+    + ClockReads
 {
 }
 impl<
         T: ?Sized
             + CaseReads
+            + ClockReads
             + MessageReads
             + OutboxReads
             + TimerReads
@@ -253,7 +263,7 @@ pub trait EngineCore {
 
 /// A storage engine: everything the rest of mailcase asks of the system of record.
 pub trait Engine:
-    Send + EngineCore + CaseOps + MessageOps + OutboxOps + LeaseOps + GuardOps + RecordOps
+    Send + EngineCore + CaseOps + MessageOps + OutboxOps + LeaseOps + GuardOps + RecordOps + ClockOps
 {
 }
 impl<
@@ -261,6 +271,7 @@ impl<
             + Send
             + EngineCore
             + CaseOps
+            + ClockOps
             + MessageOps
             + OutboxOps
             + LeaseOps

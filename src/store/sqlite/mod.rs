@@ -16,6 +16,7 @@ use crate::store::*;
 use values::{col, col_opt};
 
 mod cases;
+mod clock;
 pub mod daemon;
 pub mod files;
 mod guards;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_records.sql"),
     include_str!("migrations/005_undeliverable_index.sql"),
     include_str!("migrations/006_guards.sql"),
+    include_str!("migrations/007_clock.sql"),
 ];
 
 /// Pending customer mail to an address that bounced on its case. CROSS JOIN keeps the
