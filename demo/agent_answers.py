@@ -13,6 +13,7 @@ escalation digest and Bob an escalation notice.
 Everything goes through the local Postfix and is read back from the Dovecot mailboxes.
 """
 import imaplib
+import re
 import smtplib
 import sys
 import time
@@ -22,6 +23,8 @@ from email.utils import make_msgid
 
 imap_port, smtp_port, password, tag, ann, manager = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3],
                                                     sys.argv[4], sys.argv[5], sys.argv[6])
+# The reference of the case Ann answers is written here, for run.sh to show that case in full.
+answered_file = sys.argv[7]
 alice = f"alice-{tag}@customer.test"
 
 
@@ -41,6 +44,15 @@ def inbox(user, want, timeout=60):
         if len(msgs) >= want or time.time() > end:
             return msgs
         time.sleep(0.5)
+
+
+def excerpt(text, lines):
+    """The first `lines` lines of text, indented, saying how many more there are."""
+    all_lines = text.strip().splitlines()
+    shown = "    " + "\n    ".join(all_lines[:lines])
+    if len(all_lines) > lines:
+        shown += f"\n    ... ({len(all_lines) - lines} more lines)"
+    return shown
 
 
 def text_of(msg):
@@ -65,12 +77,15 @@ def reply(parent, frm, body, quote_intro):
 
 cards = inbox(ann, 4)
 card = next(c for c in cards if "Invoice charged twice" in str(c["Subject"]))
-print(f"  Ann's mailbox has {len(cards)} case cards; she opens: {card['Subject']}")
+reference = re.search(r"\[([A-Z]+-[0-9A-Z]{5}-[0-9A-Z])\]", str(card["Subject"])).group(1)
+with open(answered_file, "w") as f:
+    f.write(reference + "\n")
+print(f"  Ann's mailbox has {len(cards)} case cards; she opens {reference}: {card['Subject']}")
 print(f"    Reply-To: {card['Reply-To']}")
 reply(card, f"Ann Agent <{ann}>",
       "#resolve\nHello Alice,\n\nwe have refunded the second payment; it will show on your card within 3-5 days.\n\nBest regards,\nAnn",
       "On 23.11.26 10:00, Example Support wrote:")
-print("  Ann answered from her mail client with #resolve on the first line")
+print(f"  Ann answered {reference} from her mail client with #resolve on the first line")
 
 got = inbox(alice, 2)
 answer = next(m for m in got if "via" in str(m["From"]))
@@ -81,7 +96,7 @@ print("    " + "\n    ".join(text_of(answer).strip().splitlines()))
 got = inbox(alice, 3, timeout=90)
 follow_up = got[-1]
 print(f"\n  The follow-up arrived: Subject: {follow_up['Subject']}")
-print("    " + "\n    ".join(text_of(follow_up).strip().splitlines()[:16]))
+print("    " + "\n    ".join(text_of(follow_up).strip().splitlines()))
 
 link = next(l.split("mailto:")[1].split("?")[0] for l in text_of(follow_up).splitlines()
             if "mailto:" in l and l.strip().startswith("4"))
@@ -107,10 +122,10 @@ for _ in range(120):
         break
     time.sleep(0.5)
 print(f"\n  Ann received: Subject: {fwd['Subject']}")
-print("    " + "\n    ".join(text_of(fwd).strip().splitlines()[:9]))
+print(excerpt(text_of(fwd), 9))
 
 esc = inbox(manager, 1, timeout=60)
 print(f"\n  The manager's mailbox: {len(esc)} escalation(s)")
 for m in esc:
     print(f"    Subject: {m['Subject']}")
-    print("    " + "\n    ".join(text_of(m).strip().splitlines()[:3]))
+    print(excerpt(text_of(m), 3))

@@ -70,12 +70,13 @@ echo "== what the customers received"
 python3 demo/show_inboxes.py "$MAILENV_IMAP_PORT" "$MAILENV_PASSWORD" "demo$$"
 echo
 echo "== an agent answers one case; the follow-up with rating links arrives; the customer rates and reopens"
-python3 demo/agent_answers.py "$MAILENV_IMAP_PORT" "$MAILENV_SMTP_PORT" "$MAILENV_PASSWORD" "demo$$" "$ann" "$manager"
+python3 demo/agent_answers.py "$MAILENV_IMAP_PORT" "$MAILENV_SMTP_PORT" "$MAILENV_PASSWORD" "demo$$" "$ann" "$manager" \
+  "$work/answered"
 sleep 1
-first=$("$bin" --config "$cfg" cases --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["reference"])')
+answered=$(cat "$work/answered")
 echo
-echo "== that case in full (mailcase case $first)"
-"$bin" --config "$cfg" case "$first"
+echo "== the case Ann answered, in full (mailcase case $answered)"
+"$bin" --config "$cfg" case "$answered"
 
 kill -TERM $daemon; wait $daemon || true
 trap - EXIT
@@ -83,7 +84,7 @@ echo
 echo "== the demo is over; what it leaves behind"
 echo "demo state kept in $work (config, database, daemon.log)"
 echo "  try: $bin --config $cfg cases"
-echo "       $bin --config $cfg case $first"
+echo "       $bin --config $cfg case $answered"
 echo "       $bin --config $cfg report --from 2026-11-23 --to 2026-11-29   (the demo clock's week)"
 echo "the mail servers are still running (tests and the next demo reuse them), state in $MAILENV_DIR:"
 echo "  Dovecot IMAP 127.0.0.1:$MAILENV_IMAP_PORT, LMTP 127.0.0.1:$MAILENV_LMTP_PORT;" \

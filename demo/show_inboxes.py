@@ -1,4 +1,4 @@
-"""Prints what each demo customer received in their Dovecot INBOX."""
+"""Prints what each demo customer received in their Dovecot INBOX: each message's whole text part."""
 import email
 import email.policy
 import imaplib
@@ -20,6 +20,6 @@ for local in ["alice", "bob", "chloe", "dan", "erin"]:
                 print(f"    Subject: {m['Subject']}")
                 print(f"    Auto-Submitted: {m['Auto-Submitted']}   In-Reply-To: {m['In-Reply-To']}")
                 body = m.get_body(preferencelist=("plain",))
-                for line in body.get_content().splitlines()[:16]:
+                for line in body.get_content().rstrip().splitlines():
                     print(f"    | {line}")
     c.logout()

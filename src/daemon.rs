@@ -14,13 +14,14 @@ use tokio::sync::{Notify, RwLock};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::clock::SharedClock;
+use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::ingest::{self, IngestHooks};
 use crate::monitor::Monitor;
 use crate::outbox;
 use crate::pipeline::{Engine, EngineError};
-use crate::store::{DaemonStores, StoreError};
+use crate::store::health::FailureLog;
+use crate::store::{blocking, DaemonStores, SharedStore, SimulatedClock, StoreError};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +55,22 @@ pub struct Options {
     pub ingest: bool,
     /// Wakes the scheduler (tests notify it after moving their clock).
     pub scheduler_wake: Option<Arc<Notify>>,
+    /// The clock is a simulated one (`run --clock-start --clock-rate`): its time is recorded
+    /// in the store every [`CLOCK_RECORD_INTERVAL`] and at shutdown, so the admin's commands
+    /// judge due times by it. Without it a record left by an earlier run is removed.
+    pub simulated_clock: Option<SimulatedStart>,
 }
+
+/// Where a simulated clock started and how fast it runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimulatedStart {
+    pub start: chrono::DateTime<chrono::Utc>,
+    /// Simulated seconds per real second.
+    pub rate: f64,
+}
+
+/// How often (real time) a daemon on a simulated clock records that clock's time.
+pub const CLOCK_RECORD_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Default for Options {
     fn default() -> Self {
@@ -65,6 +81,7 @@ impl Default for Options {
             reload: None,
             ingest: true,
             scheduler_wake: None,
+            simulated_clock: None,
         }
     }
 }
@@ -156,6 +173,12 @@ pub async fn run(
         shutdown.clone(),
     ));
     tracker.spawn(stores.upkeep(shutdown.clone()));
+    tracker.spawn(record_clock(
+        stores.scheduler.clone(),
+        clock.clone(),
+        opts.simulated_clock,
+        shutdown.clone(),
+    ));
     if let (Some(reload), Some(path)) = (opts.reload.clone(), opts.config_path.clone()) {
         let cell = engine_cell.clone();
         let sd = shutdown.clone();
@@ -194,4 +217,91 @@ pub async fn run(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Keeps the store's record of a simulated clock current: its time every
+/// [`CLOCK_RECORD_INTERVAL`] and once more at shutdown. On the real clock it removes a record
+/// an earlier run left, once.
+async fn record_clock(
+    store: SharedStore,
+    clock: SharedClock,
+    simulated: Option<SimulatedStart>,
+    shutdown: CancellationToken,
+) {
+    let mut log = FailureLog::new("recording the simulated clock");
+    loop {
+        let clock = clock.clone();
+        let r = blocking(&store, move |s| {
+            let record = simulated.map(|sim| SimulatedClock {
+                now: clock.now(),
+                started_at: sim.start,
+                rate: sim.rate,
+                recorded_at: SystemClock.now(),
+            });
+            s.record_clock(record.as_ref())
+        })
+        .await;
+        log.record(&r);
+        if simulated.is_none() || shutdown.is_cancelled() {
+            return;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = tokio::time::sleep(CLOCK_RECORD_INTERVAL) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn utc(s: &str) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    }
+
+    #[tokio::test]
+    async fn a_simulated_clock_is_recorded_as_it_runs_and_the_real_clock_removes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = Arc::new(std::sync::Mutex::new(
+            Store::open(&dir.path().join("d.db")).unwrap(),
+        ));
+        let start = utc("2026-11-23T09:00:00Z");
+        let sim = SimulatedStart { start, rate: 600.0 };
+        let clock: SharedClock = Arc::new(crate::clock::MovableClock::with_rate(start, 600.0));
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(record_clock(
+            store.clone(),
+            clock.clone(),
+            Some(sim),
+            shutdown.clone(),
+        ));
+        let recorded = || store.lock().unwrap().read().simulated_clock().unwrap();
+        let mut first = None;
+        for _ in 0..50 {
+            first = recorded();
+            if first.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let first = first.expect("recorded at start");
+        assert_eq!((first.started_at, first.rate), (start, 600.0));
+        // Rewritten as it runs: a later recording shows the clock moved on.
+        tokio::time::sleep(CLOCK_RECORD_INTERVAL + Duration::from_millis(300)).await;
+        let later = recorded().unwrap();
+        assert!(later.now > first.now, "{later:?} after {first:?}");
+        // And once more at shutdown, with the time the clock stopped at.
+        shutdown.cancel();
+        task.await.unwrap();
+        let last = recorded().unwrap();
+        assert!(last.now >= later.now && last.now <= clock.now());
+
+        // A daemon on the real clock removes the record, once, and ends.
+        record_clock(store.clone(), clock, None, CancellationToken::new()).await;
+        assert_eq!(recorded(), None);
+    }
 }

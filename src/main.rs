@@ -259,7 +259,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Check { offline } => check(cli, *offline).await,
         Command::Cases(a) => with_db(cli, |c, s, o| mailcase::cli::cases::list(c, s, a, now(), o)),
-        Command::Case(a) => with_db(cli, |_, s, o| mailcase::cli::cases::show(s, a, now(), o)),
+        Command::Case(a) => with_db(cli, |c, s, o| mailcase::cli::cases::show(c, s, a, now(), o)),
         Command::Template(TemplateCommand::Preview { name, case, html }) => {
             with_db(cli, |c, s, o| {
                 mailcase::cli::template::preview(c, s, name, case, *html, o)
@@ -333,6 +333,7 @@ async fn run(
         }
     };
     hard_deadline(shutdown.clone(), exit_code.clone());
+    let mut simulated = None;
     let clock: SharedClock = if clock_start.is_some() || clock_rate.is_some() {
         let start = match clock_start {
             Some(s) => chrono::DateTime::parse_from_rfc3339(s)
@@ -345,6 +346,7 @@ async fn run(
             anyhow::bail!("--clock-rate must be a positive number");
         }
         tracing::warn!(start = %start, rate, "running on a demo clock, not the real time");
+        simulated = Some(mailcase::daemon::SimulatedStart { start, rate });
         Arc::new(mailcase::clock::MovableClock::with_rate(start, rate))
     } else {
         Arc::new(SystemClock)
@@ -368,6 +370,7 @@ async fn run(
         ingest: !no_ingest,
         on_ready: Some(Arc::new(move || n1.ready("running: watching the mailbox"))),
         on_healthy: Some(Arc::new(move || n2.healthy())),
+        simulated_clock: simulated,
         ..Default::default()
     };
     let n3 = notifier.clone();
@@ -596,7 +599,7 @@ async fn status(cli: &Cli, json: bool) -> anyhow::Result<ExitCode> {
     let store = mailcase::cli::open_store(&cfg)?;
     let mut running = false;
     to_stdout(|o| {
-        running = mailcase::cli::status::status(&cfg, &store, json, now(), now(), o)?;
+        running = mailcase::cli::status::status(&cfg, &store, json, now(), o)?;
         Ok(())
     })?;
     Ok(if running {

@@ -11,7 +11,9 @@ pub enum SecretSource {
     File(PathBuf),
     /// An environment variable holding the password.
     Env(String),
-    /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>` (LoadCredential=).
+    /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>` (LoadCredential=), or, where
+    /// that is not set or lacks it (an admin's shell), the file the unit's `LoadCredential=`
+    /// loads it from: `<[service] credentials_dir>/<name>`.
     Credential(String),
     /// A command printing an OAuth2 access token on stdout (XOAUTH2, for Microsoft 365 / Gmail).
     OAuth2Command(Vec<String>),
@@ -39,6 +41,55 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Where secrets named by the config are looked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Places {
+    /// Relative secret files resolve against this (the config file's folder).
+    pub base_dir: PathBuf,
+    /// Credentials outside systemd (`[service] credentials_dir`): the folder the unit's
+    /// `LoadCredential=` lines read, so `mailcase check` in a shell reads the same files as
+    /// the daemon under systemd.
+    pub credentials_dir: PathBuf,
+}
+
+/// The file holding credential `name`: `$CREDENTIALS_DIRECTORY/<name>` (`env_dir`, set by
+/// systemd for the unit) when there, else `<credentials_dir>/<name>`.
+///
+/// # Errors
+/// [`SecretError::CredentialNotFound`] naming both places when neither has it.
+fn credential_file(
+    name: &str,
+    env_dir: Option<&std::ffi::OsStr>,
+    credentials_dir: &std::path::Path,
+) -> Result<PathBuf, SecretError> {
+    let under_systemd = env_dir.map(|d| PathBuf::from(d).join(name));
+    if let Some(p) = &under_systemd {
+        if p.exists() {
+            return Ok(p.clone());
+        }
+    }
+    let fallback = credentials_dir.join(name);
+    if fallback.exists() {
+        return Ok(fallback);
+    }
+    Err(SecretError::CredentialNotFound {
+        name: name.to_string(),
+        systemd: match under_systemd {
+            Some(p) => format!("not in {}", p.display()),
+            None => "$CREDENTIALS_DIRECTORY is not set (systemd sets it for the unit's LoadCredential= lines)".into(),
+        },
+        fallback,
+    })
+}
+
+fn credential_file_here(name: &str, places: &Places) -> Result<PathBuf, SecretError> {
+    credential_file(
+        name,
+        std::env::var_os("CREDENTIALS_DIRECTORY").as_deref(),
+        &places.credentials_dir,
+    )
+}
+
 /// What kind of login a secret is for.
 #[derive(Debug, Clone)]
 pub enum Credential {
@@ -58,8 +109,13 @@ pub enum SecretError {
     },
     #[error("environment variable {0} is not set (or not valid UTF-8)")]
     Env(String),
-    #[error("credential `{0}` not found: $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)")]
-    NoCredentialsDir(String),
+    #[error("credential `{name}` not found: {systemd}, and no file {} ([service] credentials_dir)", fallback.display())]
+    CredentialNotFound {
+        name: String,
+        /// Why `$CREDENTIALS_DIRECTORY` did not have it.
+        systemd: String,
+        fallback: PathBuf,
+    },
     #[error("cannot read credential {path}: {error}")]
     Credential {
         path: PathBuf,
@@ -83,10 +139,8 @@ fn trimmed(s: String, what: String) -> Result<Secret, SecretError> {
 ///
 /// # Errors
 /// [`SecretError`] saying which source failed and how.
-pub async fn resolve(
-    source: &SecretSource,
-    base: &std::path::Path,
-) -> Result<Credential, SecretError> {
+pub async fn resolve(source: &SecretSource, places: &Places) -> Result<Credential, SecretError> {
+    let base = &places.base_dir;
     match source {
         SecretSource::File(p) => {
             let path = if p.is_absolute() {
@@ -113,9 +167,7 @@ pub async fn resolve(
             )?))
         }
         SecretSource::Credential(name) => {
-            let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
-                .ok_or_else(|| SecretError::NoCredentialsDir(name.clone()))?;
-            let path = PathBuf::from(dir).join(name);
+            let path = credential_file_here(name, places)?;
             let s = tokio::fs::read_to_string(&path).await.map_err(|error| {
                 SecretError::Credential {
                     path: path.clone(),
@@ -167,7 +219,8 @@ pub async fn resolve(
 ///
 /// # Errors
 /// [`SecretError`] saying which source failed and how.
-pub fn read_key(source: &SecretSource, base: &std::path::Path) -> Result<Secret, SecretError> {
+pub fn read_key(source: &SecretSource, places: &Places) -> Result<Secret, SecretError> {
+    let base = &places.base_dir;
     match source {
         SecretSource::File(p) => {
             let path = if p.is_absolute() {
@@ -186,9 +239,7 @@ pub fn read_key(source: &SecretSource, base: &std::path::Path) -> Result<Secret,
             trimmed(s, format!("environment variable {name}"))
         }
         SecretSource::Credential(name) => {
-            let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
-                .ok_or_else(|| SecretError::NoCredentialsDir(name.clone()))?;
-            let path = PathBuf::from(dir).join(name);
+            let path = credential_file_here(name, places)?;
             let s = std::fs::read_to_string(&path).map_err(|error| SecretError::Credential {
                 path: path.clone(),
                 error,
@@ -199,5 +250,93 @@ pub fn read_key(source: &SecretSource, base: &std::path::Path) -> Result<Secret,
             cmd: argv.first().cloned().unwrap_or_default(),
             reason: "a command cannot supply the token key".into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn places(credentials_dir: &std::path::Path) -> Places {
+        Places {
+            base_dir: PathBuf::from("/nonexistent-config-dir"),
+            credentials_dir: credentials_dir.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn a_credential_is_read_from_credentials_directory_first_then_the_units_folder() {
+        let systemd = tempfile::tempdir().unwrap();
+        let etc = tempfile::tempdir().unwrap();
+        std::fs::write(etc.path().join("imap-password"), "from-etc\n").unwrap();
+        // An admin's shell: no $CREDENTIALS_DIRECTORY, the file the unit loads is read.
+        assert_eq!(
+            credential_file("imap-password", None, etc.path()).unwrap(),
+            etc.path().join("imap-password")
+        );
+        // Under systemd: $CREDENTIALS_DIRECTORY wins where it has the credential...
+        std::fs::write(systemd.path().join("imap-password"), "from-systemd").unwrap();
+        assert_eq!(
+            credential_file(
+                "imap-password",
+                Some(systemd.path().as_os_str()),
+                etc.path()
+            )
+            .unwrap(),
+            systemd.path().join("imap-password")
+        );
+        // ... and the folder is still looked at for one it lacks.
+        std::fs::write(etc.path().join("token-key"), "k").unwrap();
+        assert_eq!(
+            credential_file("token-key", Some(systemd.path().as_os_str()), etc.path()).unwrap(),
+            etc.path().join("token-key")
+        );
+    }
+
+    #[test]
+    fn a_missing_credential_names_both_places() {
+        let systemd = tempfile::tempdir().unwrap();
+        let etc = tempfile::tempdir().unwrap();
+        let e = credential_file("smtp-password", None, etc.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("$CREDENTIALS_DIRECTORY is not set"), "{e}");
+        assert!(
+            e.contains(&etc.path().join("smtp-password").display().to_string()),
+            "{e}"
+        );
+        assert!(e.contains("[service] credentials_dir"), "{e}");
+        let e = credential_file(
+            "smtp-password",
+            Some(systemd.path().as_os_str()),
+            etc.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(&systemd.path().join("smtp-password").display().to_string()),
+            "{e}"
+        );
+        assert!(
+            e.contains(&etc.path().join("smtp-password").display().to_string()),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_key_is_read_from_the_units_folder_without_systemd() {
+        // Whatever this process's environment says, a file in the folder is found (a
+        // $CREDENTIALS_DIRECTORY of the test runner would not hold this name).
+        let etc = tempfile::tempdir().unwrap();
+        let name = format!("token-key-test-{}", std::process::id());
+        std::fs::write(etc.path().join(&name), "0123456789abcdef\n").unwrap();
+        let k = read_key(&SecretSource::Credential(name), &places(etc.path())).unwrap();
+        assert_eq!(k.expose(), "0123456789abcdef");
+        let e = read_key(
+            &SecretSource::Credential("absent".into()),
+            &places(etc.path()),
+        )
+        .unwrap_err();
+        assert!(matches!(e, SecretError::CredentialNotFound { .. }), "{e}");
     }
 }

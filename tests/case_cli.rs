@@ -426,7 +426,7 @@ fn case_shows_one_timeline_in_time_order_with_visible_text_only() {
         pos(&format!("message #3 from {}", f.w.ann)),
         pos("we refunded the second payment today"),
         pos(&format!("commands #resolve by {}", f.w.ann)),
-        pos("-> resolved by"),
+        pos("→ resolved by"),
         pos("mail agent_reply to customer"),
         pos("timer feedback_request fired"),
         pos(&format!("message #4 from {}", f.bob)),
@@ -438,6 +438,16 @@ fn case_shows_one_timeline_in_time_order_with_visible_text_only() {
     );
     // Visible text only: the quoted card is not repeated under Ann's answer.
     assert!(!text.contains("wrote:"), "{text}");
+    // Audit details in words, not the JSON they are stored as; times say their zone.
+    assert!(!text.contains("{\""), "{text}");
+    assert!(text.contains("case opened: "), "{text}");
+    assert!(text.contains("timeline (UTC):"), "{text}");
+    assert!(
+        text.lines()
+            .nth(2)
+            .is_some_and(|l| l.starts_with("opened ") && l.contains(" UTC")),
+        "{text}"
+    );
     // Delivery state of what we sent.
     assert!(text.contains("sent "), "{text}");
     assert!(text.contains("attempt(s)"), "{text}");

@@ -235,6 +235,49 @@ fn the_shipped_example_config_passes_check_offline() {
     );
     assert!(text.contains("management_digest"), "{text}");
     assert!(!db.exists(), "check creates no database");
+
+    // An admin's shell, as the README's install line runs it: no $CREDENTIALS_DIRECTORY, so
+    // the credential is read where the unit's LoadCredential= loads it from
+    // (`[service] credentials_dir`, here the test's folder instead of /etc/mailcase/credentials).
+    let commented = "# credentials_dir = \"/etc/mailcase/credentials\"";
+    let config = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        config.contains(commented),
+        "the example documents credentials_dir"
+    );
+    std::fs::write(
+        &path,
+        config.replace(
+            commented,
+            &format!("credentials_dir = {:?}", creds.display().to_string()),
+        ),
+    )
+    .unwrap();
+    let shell_check = || {
+        Command::new(env!("CARGO_BIN_EXE_mailcase"))
+            .arg("--config")
+            .arg(&path)
+            .args(["check", "--offline"])
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .output()
+            .unwrap()
+    };
+    let out = shell_check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Neither place has it: the error names both.
+    std::fs::remove_file(creds.join("token-key")).unwrap();
+    let out = shell_check();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("$CREDENTIALS_DIRECTORY is not set"), "{err}");
+    assert!(
+        err.contains(&creds.join("token-key").display().to_string()),
+        "{err}"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::io::Write;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{find_case, short_utc, write_table, CliError};
+use super::{find_case, short_utc, write_table, CliError, JudgedAt};
 use crate::business_time::BusinessCalendar;
 use crate::case::kinds::{
     Audience, AuditEvent, MessageOutcome, OutboundKind, OutboundState, ParticipantRole, TimerKind,
@@ -16,7 +16,7 @@ use crate::case::{Category, Priority, Status};
 use crate::config::{Config, HumanDuration};
 use crate::store::{
     ser_opt_ts, ser_ts, ts, AuditRow, CaseFilter, CaseView, MessageRow, OutboxStatus, RatingRow,
-    Reader, Store, TimerRow,
+    Reader, SimulatedClock, Store, TimerRow,
 };
 
 /// Options of `mailcase cases`.
@@ -221,6 +221,8 @@ pub fn list(
     now: DateTime<Utc>,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
+    let judged = JudgedAt::read(&store.read(), now)?;
+    let now = judged.at;
     let f = filter(cfg, args, now)?;
     let rows = store.read().cases_matching(&f)?;
     if args.json {
@@ -243,6 +245,9 @@ pub fn list(
         }
         w.flush()?;
         return Ok(());
+    }
+    if let Some(note) = judged.note() {
+        writeln!(out, "{note}")?;
     }
     let header = [
         "REFERENCE",
@@ -311,7 +316,12 @@ pub enum What {
     Message {
         number: usize,
         from: Option<String>,
+        /// The role the message came in as (an escalation contact answering through the
+        /// agents' reply address comes in as `agent`).
         role: Option<ParticipantRole>,
+        /// Who the author is to the case, in words: `customer`, `cc`, `agent`, `escalation
+        /// contact` (a manager of `[[escalation]]` who is not an agent) or `robot`.
+        author: &'static str,
         outcome: MessageOutcome,
         internal: bool,
         verified: bool,
@@ -347,7 +357,11 @@ pub enum What {
     /// Mail we queued, and how its delivery went.
     Mail {
         mail: OutboundKind,
+        /// Whose thread it continues (the escalation contacts' mail goes in the agents').
         audience: Audience,
+        /// Who the recipient is to the case: `customer`, `agent`, or `escalation contact`
+        /// (the manager of `[[escalation]]`, who is no agent).
+        recipient_role: &'static str,
         recipient: String,
         subject: String,
         status: OutboundState,
@@ -393,7 +407,39 @@ fn visible(m: &MessageRow) -> String {
     }
 }
 
-fn message_entries(messages: &[MessageRow]) -> Vec<Entry> {
+/// The escalation contacts who are not agents: the managers, who get escalations through the
+/// agents' thread (lower case).
+pub fn managers(cfg: &Config) -> Vec<String> {
+    let agents: Vec<String> = cfg
+        .agents
+        .members
+        .iter()
+        .map(|a| a.address.to_lowercase())
+        .collect();
+    let mut v: Vec<String> = cfg
+        .escalation
+        .iter()
+        .flat_map(|e| e.contacts.iter().map(|c| c.to_lowercase()))
+        .filter(|c| !agents.contains(c))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Who the author of a message is to the case, in words.
+fn author(m: &MessageRow, managers: &[String]) -> &'static str {
+    let from = m.from_address.as_deref().map(str::to_lowercase);
+    match m.role {
+        Some(ParticipantRole::Agent) if from.is_some_and(|f| managers.contains(&f)) => {
+            "escalation contact"
+        }
+        Some(r) => r.as_str(),
+        None => "robot",
+    }
+}
+
+fn message_entries(messages: &[MessageRow], managers: &[String]) -> Vec<Entry> {
     messages
         .iter()
         .enumerate()
@@ -403,6 +449,7 @@ fn message_entries(messages: &[MessageRow]) -> Vec<Entry> {
                 number: i + 1,
                 from: m.from_address.clone(),
                 role: m.role,
+                author: author(m, managers),
                 outcome: m.outcome,
                 internal: m.visibility == Visibility::Internal,
                 verified: m.verified,
@@ -492,6 +539,17 @@ fn timer_entries(timers: &[TimerRow]) -> Vec<Entry> {
     v
 }
 
+/// Who the recipient of mail of `kind` is to the case. Mail to the escalation contacts and
+/// the digest's recipients travels in the agents' thread but goes to managers, not agents.
+fn recipient_role(kind: OutboundKind, audience: Audience) -> &'static str {
+    match (kind, audience) {
+        (OutboundKind::Escalation, _) => "escalation contact",
+        (OutboundKind::Digest, _) => "digest recipient",
+        (_, Audience::Customer) => "customer",
+        (_, Audience::Agent) => "agent",
+    }
+}
+
 fn mail_entries(outbox: Vec<OutboxStatus>) -> Vec<Entry> {
     outbox
         .into_iter()
@@ -500,6 +558,7 @@ fn mail_entries(outbox: Vec<OutboxStatus>) -> Vec<Entry> {
             what: What::Mail {
                 mail: o.kind,
                 audience: o.audience,
+                recipient_role: recipient_role(o.kind, o.audience),
                 recipient: o.recipient,
                 subject: o.subject,
                 status: o.status,
@@ -512,12 +571,17 @@ fn mail_entries(outbox: Vec<OutboxStatus>) -> Vec<Entry> {
         .collect()
 }
 
-/// A case's whole history in time order.
+/// A case's whole history in time order; messages from `managers` (see [`managers`]) are
+/// named as theirs.
 ///
 /// # Errors
 /// SQL errors.
-pub fn timeline(read: &Reader<'_>, case_id: i64) -> Result<Vec<Entry>, CliError> {
-    let mut v = message_entries(&read.messages_of_case(case_id)?);
+pub fn timeline(
+    read: &Reader<'_>,
+    case_id: i64,
+    managers: &[String],
+) -> Result<Vec<Entry>, CliError> {
+    let mut v = message_entries(&read.messages_of_case(case_id)?, managers);
     v.extend(audit_entries(read.audit_of_case(Some(case_id))?));
     v.extend(timer_entries(&read.timers(Some(case_id))?));
     v.extend(mail_entries(read.outbox(Some(case_id))?));
@@ -540,6 +604,10 @@ pub struct Participant {
 pub struct CaseReport {
     pub case: CaseView,
     pub overdue: bool,
+    /// When `overdue` was judged: now, or the daemon's simulated clock (`simulated_clock`).
+    #[serde(serialize_with = "ser_ts")]
+    pub judged_at: DateTime<Utc>,
+    pub simulated_clock: Option<SimulatedClock>,
     pub linked_case: Option<String>,
     pub participants: Vec<Participant>,
     pub rating: Option<RatingRow>,
@@ -550,8 +618,15 @@ pub struct CaseReport {
 ///
 /// # Errors
 /// SQL errors.
-pub fn report(store: &Store, case: CaseView, now: DateTime<Utc>) -> Result<CaseReport, CliError> {
+pub fn report(
+    cfg: &Config,
+    store: &Store,
+    case: CaseView,
+    now: DateTime<Utc>,
+) -> Result<CaseReport, CliError> {
     let read = store.read();
+    let judged = JudgedAt::read(&read, now)?;
+    let now = judged.at;
     let id = case.case.id;
     let linked_case = match case.case.linked_case_id {
         Some(l) => read.case_reference(l)?.map(|(reference, _)| reference),
@@ -559,6 +634,8 @@ pub fn report(store: &Store, case: CaseView, now: DateTime<Utc>) -> Result<CaseR
     };
     Ok(CaseReport {
         overdue: case.overdue(now),
+        judged_at: now,
+        simulated_clock: judged.simulated,
         linked_case,
         participants: store
             .participants(id)?
@@ -570,7 +647,7 @@ pub fn report(store: &Store, case: CaseView, now: DateTime<Utc>) -> Result<CaseR
             })
             .collect(),
         rating: read.rating_row(id)?,
-        timeline: timeline(&read, id)?,
+        timeline: timeline(&read, id, &managers(cfg))?,
         case,
     })
 }
@@ -588,7 +665,7 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
         What::Message {
             number,
             from,
-            role,
+            author,
             outcome,
             internal,
             verified,
@@ -612,7 +689,7 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
                 out,
                 "{at}  {label} #{number} from {} ({}) [{outcome}]{}{}",
                 from.as_deref().unwrap_or("?"),
-                role.map_or("robot", ParticipantRole::as_str),
+                author,
                 if *verified { "" } else { " UNVERIFIED" },
                 robot
                     .as_deref()
@@ -629,7 +706,7 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
             from,
             to,
             reason,
-        } => writeln!(out, "{at}  status {from} -> {to} by {actor}: {reason}")?,
+        } => writeln!(out, "{at}  status {from} → {to} by {actor}: {reason}")?,
         What::Commands { actor, commands } => {
             writeln!(out, "{at}  commands {} by {actor}", commands.join(" "))?
         }
@@ -660,7 +737,7 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
         }
         What::Mail {
             mail,
-            audience,
+            recipient_role,
             recipient,
             subject,
             status,
@@ -677,7 +754,7 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
             };
             writeln!(
                 out,
-                "{at}  mail {mail} to {audience} {recipient} [{delivery}{}] {subject}",
+                "{at}  mail {mail} to {recipient_role} {recipient} [{delivery}{}] {subject}",
                 last_error
                     .as_deref()
                     .map(|e| format!("; last error: {e}"))
@@ -701,7 +778,15 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
             actor,
             event,
             detail,
-        } => writeln!(out, "{at}  {event} by {actor} {detail}")?,
+        } => {
+            let words = super::audit::describe(*event, detail);
+            let name = event.as_str().replace('_', " ");
+            if words.is_empty() {
+                writeln!(out, "{at}  {name} (by {actor})")?
+            } else {
+                writeln!(out, "{at}  {name}: {words} (by {actor})")?
+            }
+        }
     }
     Ok(())
 }
@@ -709,7 +794,8 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
 fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
     let v = &r.case;
     let c = &v.case;
-    let dash = |t: &Option<DateTime<Utc>>| t.as_ref().map(short_utc).unwrap_or("-".into());
+    let utc = |t: &DateTime<Utc>| format!("{} UTC", short_utc(t));
+    let dash = |t: &Option<DateTime<Utc>>| t.as_ref().map(utc).unwrap_or("-".into());
     writeln!(out, "{}  {}", c.reference, personal(v, &c.subject))?;
     writeln!(
         out,
@@ -727,17 +813,25 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
     writeln!(
         out,
         "opened {}  first response due {}  answered {}  resolution due {}{}",
-        short_utc(&c.created_at),
+        utc(&c.created_at),
         dash(&c.first_response_due),
         dash(&c.first_response_at),
         dash(&c.resolution_due),
         if r.overdue { "  OVERDUE" } else { "" }
     )?;
+    if let Some(note) = (JudgedAt {
+        at: r.judged_at,
+        simulated: r.simulated_clock.clone(),
+    })
+    .note()
+    {
+        writeln!(out, "{note}")?;
+    }
     if let Some(at) = &v.loop_stopped_at {
         writeln!(
             out,
             "relaying stopped {} as a mail loop: nothing is sent on this case until `mailcase resume {}`",
-            short_utc(at),
+            utc(at),
             c.reference
         )?;
     }
@@ -748,7 +842,7 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
         dash(&c.resolved_at),
         c.reopen_count,
         c.sla_paused_at
-            .map(|p| format!("  SLA clock paused since {}", short_utc(&p)))
+            .map(|p| format!("  SLA clock paused since {}", utc(&p)))
             .unwrap_or_default(),
         r.linked_case
             .as_deref()
@@ -762,10 +856,10 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
         writeln!(
             out,
             "personal data erased {} (data-protection request)",
-            short_utc(t)
+            utc(t)
         )?;
     } else if let Some(t) = &v.purged_at {
-        writeln!(out, "personal data purged {} (retention)", short_utc(t))?;
+        writeln!(out, "personal data purged {} (retention)", utc(t))?;
     }
     if let Some(rt) = &r.rating {
         writeln!(
@@ -805,6 +899,7 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
 /// A reference that names no case (with suggestions), a message number out of range or
 /// without stored bytes, the store, or the output.
 pub fn show(
+    cfg: &Config,
     store: &Store,
     args: &CaseArgs,
     now: DateTime<Utc>,
@@ -834,7 +929,7 @@ pub fn show(
             ))),
         };
     }
-    let r = report(store, case, now)?;
+    let r = report(cfg, store, case, now)?;
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &r)?;
         writeln!(out)?;
@@ -842,4 +937,93 @@ pub fn show(
         write_report(out, &r)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn printed(e: &Entry) -> String {
+        let mut out = Vec::new();
+        write_entry(&mut out, e).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_manager_is_named_escalation_contact_not_agent() {
+        let cfg = Config::from_toml(
+            &format!(
+                "{}\n[[agents.members]]\naddress = \"Ann@support.test\"\nname = \"Ann\"\n\n[[escalation]]\ncontacts = [\"Mgr@support.test\", \"ann@support.test\"]\n",
+                include_str!("../../tests/fixtures/config/base.toml")
+            ),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        // An agent who is also an escalation contact stays an agent.
+        assert_eq!(managers(&cfg), vec!["mgr@support.test"]);
+
+        // The escalation digest goes through the agents' thread, to the manager.
+        let mail = |kind, audience, recipient: &str| Entry {
+            at: utc("2026-11-23T11:16:28Z"),
+            what: What::Mail {
+                mail: kind,
+                audience,
+                recipient_role: recipient_role(kind, audience),
+                recipient: recipient.into(),
+                subject: "Re: [CMP-0E928-A] Website down!!".into(),
+                status: OutboundState::Sent,
+                attempts: 1,
+                last_error: None,
+                sent_at: Some(utc("2026-11-23T11:16:30Z")),
+                message_id: "<m@x>".into(),
+            },
+        };
+        let line = printed(&mail(
+            OutboundKind::Escalation,
+            Audience::Agent,
+            "mgr@support.test",
+        ));
+        assert!(
+            line.contains("mail escalation to escalation contact mgr@support.test"),
+            "{line}"
+        );
+        let line = printed(&mail(
+            OutboundKind::AgentNewCase,
+            Audience::Agent,
+            "ann@support.test",
+        ));
+        assert!(line.contains("to agent ann@support.test"), "{line}");
+
+        // The manager answering the escalation (through the agents' reply address) comes in
+        // as an agent's unverified note; the timeline names the manager's role.
+        let message = |from: &str| MessageRow {
+            id: 1,
+            case_id: Some(1),
+            message_id: None,
+            from_address: Some(from.into()),
+            subject: "Re: x".into(),
+            received_at: utc("2026-11-23T11:30:00Z"),
+            body_text: "On it.".into(),
+            robot: None,
+            outcome: MessageOutcome::UnverifiedNote,
+            reply_text: None,
+            role: Some(ParticipantRole::Agent),
+            visibility: Visibility::Internal,
+            verified: false,
+            note: None,
+        };
+        let m = managers(&cfg);
+        let from_manager = &message_entries(&[message("MGR@support.test")], &m)[0];
+        let line = printed(from_manager);
+        assert!(
+            line.contains("from MGR@support.test (escalation contact)"),
+            "{line}"
+        );
+        let from_ann = &message_entries(&[message("ann@support.test")], &m)[0];
+        assert!(printed(from_ann).contains("(agent)"));
+    }
 }

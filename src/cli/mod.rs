@@ -4,6 +4,7 @@
 //! They open the store read-only (WAL: the daemon keeps writing meanwhile) and write to any
 //! `Write`, so tests and `main.rs` share them. Errors say what to type instead.
 
+pub mod audit;
 pub mod cases;
 pub mod status;
 pub mod template;
@@ -12,7 +13,7 @@ use std::io::Write;
 
 use crate::case::{Reference, ReferenceError};
 use crate::config::Config;
-use crate::store::{CaseView, Reader, Store, StoreError};
+use crate::store::{CaseView, Reader, SimulatedClock, Store, StoreError};
 
 /// Why a command could not do what was asked; `main` prints it and exits non-zero.
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +236,51 @@ pub fn aligned_table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 fn write_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
     out.write_all(aligned_table(header, rows).as_bytes())
+}
+
+/// The instant a command judges due times at (OVERDUE, missed targets): now, or, when the
+/// last daemon on the database ran on a simulated clock (`run --clock-start`, the demo), the
+/// time that clock last recorded: its cases were opened and promised in that time, and
+/// today's date would make every one of them overdue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JudgedAt {
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The daemon's simulated clock, when `at` is its time.
+    pub simulated: Option<SimulatedClock>,
+}
+
+impl JudgedAt {
+    /// `real_now`, or the simulated clock the store holds.
+    ///
+    /// # Errors
+    /// SQL errors.
+    pub fn read(
+        read: &Reader<'_>,
+        real_now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<JudgedAt, StoreError> {
+        Ok(match read.simulated_clock()? {
+            Some(c) => JudgedAt {
+                at: c.now,
+                simulated: Some(c),
+            },
+            None => JudgedAt {
+                at: real_now,
+                simulated: None,
+            },
+        })
+    }
+
+    /// One line saying that times are judged at the simulated clock (None on the real one).
+    pub fn note(&self) -> Option<String> {
+        self.simulated.as_ref().map(|c| {
+            format!(
+                "due times judged at the daemon's simulated clock, {} UTC (run --clock-start {}, rate {}), not at today's date",
+                c.now.format("%Y-%m-%d %H:%M"),
+                c.started_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                c.rate
+            )
+        })
+    }
 }
 
 /// A UTC time as people read it: `2026-11-23 10:00:05`.

@@ -15,7 +15,7 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::CliError;
+use super::{CliError, JudgedAt};
 use crate::config::Config;
 use crate::monitor::{heartbeat_stale_after, store_figures, StoreFigures};
 use crate::store::{CaseFilter, CaseView, DaemonRecord, LeaseRow, Store};
@@ -29,9 +29,10 @@ pub struct StatusReport {
     /// When this was read (real time).
     #[serde(serialize_with = "crate::store::ser_ts")]
     pub at: DateTime<Utc>,
-    /// When the cases were judged (the daemon's clock; the real time but in demos).
+    /// When the cases were judged: now, or the daemon's simulated clock (`simulated_clock`).
     #[serde(serialize_with = "crate::store::ser_ts")]
     pub judged_at: DateTime<Utc>,
+    pub simulated_clock: Option<crate::store::SimulatedClock>,
     pub database: String,
     /// The daemon that runs (the freshest heartbeat), if any.
     pub running: Option<DaemonRecord>,
@@ -68,17 +69,15 @@ impl DueCase {
     }
 }
 
-/// Reads the status at `now` (real time), judging cases at `judged_at`.
+/// Reads the status at `now` (real time), judging cases at now or at the simulated clock a
+/// demo daemon recorded ([`JudgedAt`]).
 ///
 /// # Errors
 /// Store errors.
-pub fn read(
-    cfg: &Config,
-    store: &Store,
-    now: DateTime<Utc>,
-    judged_at: DateTime<Utc>,
-) -> Result<StatusReport, CliError> {
+pub fn read(cfg: &Config, store: &Store, now: DateTime<Utc>) -> Result<StatusReport, CliError> {
     let r = store.read();
+    let judged = JudgedAt::read(&r, now)?;
+    let judged_at = judged.at;
     let daemons = r.daemons()?;
     let fresh = |d: &&DaemonRecord| {
         d.stopped_at.is_none() && now - d.heartbeat_at < heartbeat_stale_after()
@@ -102,6 +101,7 @@ pub fn read(
     Ok(StatusReport {
         at: now,
         judged_at,
+        simulated_clock: judged.simulated,
         database: cfg.db_path().display().to_string(),
         running,
         last_seen,
@@ -150,12 +150,12 @@ pub fn write_text(s: &StatusReport, out: &mut dyn Write) -> std::io::Result<bool
     let now = s.at;
     writeln!(out, "mailcase status of {}", s.database)?;
     writeln!(out, "  as of {}", s.at.format("%Y-%m-%d %H:%M:%S UTC"))?;
-    if s.judged_at != s.at {
-        writeln!(
-            out,
-            "  cases judged at the daemon's clock, {}",
-            s.judged_at.format("%Y-%m-%d %H:%M UTC")
-        )?;
+    let judged = JudgedAt {
+        at: s.judged_at,
+        simulated: s.simulated_clock.clone(),
+    };
+    if let Some(note) = judged.note() {
+        writeln!(out, "  {note}")?;
     }
     let row = |out: &mut dyn Write, name: &str, text: &str| writeln!(out, "{name:<14} {text}");
     match (&s.running, &s.last_seen) {
@@ -315,10 +315,9 @@ pub fn status(
     store: &Store,
     json: bool,
     now: DateTime<Utc>,
-    judged_at: DateTime<Utc>,
     out: &mut dyn Write,
 ) -> Result<bool, CliError> {
-    let s = read(cfg, store, now, judged_at)?;
+    let s = read(cfg, store, now)?;
     if json {
         serde_json::to_writer_pretty(&mut *out, &s).map_err(CliError::Json)?;
         writeln!(out).map_err(CliError::Output)?;
@@ -365,7 +364,7 @@ mod tests {
             store.record_daemon(r, chrono::Duration::days(7)).unwrap();
         }
         let mut out = Vec::new();
-        let running = status(&cfg, &store, false, t(now), t(now), &mut out).unwrap();
+        let running = status(&cfg, &store, false, t(now), &mut out).unwrap();
         (String::from_utf8(out).unwrap(), running)
     }
 

@@ -76,7 +76,7 @@ fn last_audit(
 
 fn the_key(cfg: &Config) -> Option<TokenKey> {
     let source = cfg.token_secret_source().ok()?;
-    let secret = crate::secret::read_key(&source, &cfg.base_dir).ok()?;
+    let secret = crate::secret::read_key(&source, &cfg.secret_places()).ok()?;
     TokenKey::new(&secret).ok()
 }
 

@@ -59,6 +59,8 @@ pub(super) struct ConfigFile {
     digest: written::DigestConfig,
     #[serde(default)]
     spam: SpamConfig,
+    #[serde(default)]
+    service: ServiceConfig,
 }
 
 /// The problems of the values [`ConfigFile::parse`] read, by section: `Config::validate`
@@ -104,6 +106,7 @@ impl ConfigFile {
             retention: self.retention,
             digest,
             spam: self.spam,
+            service: self.service,
             base_dir,
         };
         let problems = SectionProblems {

@@ -10,7 +10,8 @@
 //! The rooms: `values.rs` (durations, sizes, times, weekdays, zones, addresses), `mail.rs`
 //! (servers, support identity, agents, outbox, templates), `service.rs` (priorities,
 //! classification, calendar, service levels, send window, escalation, follow-up, feedback,
-//! digest), `limits.rs` (input limits, loop guard, spam), `records.rs` (store, retention, log).
+//! digest), `limits.rs` (input limits, loop guard, spam), `records.rs` (store, retention, log,
+//! service).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -96,6 +97,8 @@ pub struct Config {
     pub digest: DigestConfig,
     /// The receiving server's spam and SPF/DMARC verdicts on new complaints.
     pub spam: SpamConfig,
+    /// How it runs as a service (where credentials are found outside systemd).
+    pub service: ServiceConfig,
     /// Folder the config was read from; relative paths in it are resolved against this.
     pub base_dir: PathBuf,
 }
@@ -149,6 +152,15 @@ impl Config {
                 path: PathBuf::from("<text>"),
                 problems,
             })
+        }
+    }
+
+    /// Where the secrets the config names are read: files relative to its folder,
+    /// credentials outside systemd in `[service] credentials_dir`.
+    pub fn secret_places(&self) -> crate::secret::Places {
+        crate::secret::Places {
+            base_dir: self.base_dir.clone(),
+            credentials_dir: self.resolve(&self.service.credentials_dir),
         }
     }
 

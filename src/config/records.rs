@@ -107,6 +107,29 @@ pub struct MetricsConfig {
     pub listen: Option<std::net::SocketAddr>,
 }
 
+/// How the daemon is installed as a service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Where `*_credential` secrets are read when `$CREDENTIALS_DIRECTORY` (set by systemd
+    /// for the unit) does not have them, e.g. `mailcase check` in an admin's shell: the
+    /// folder the unit's `LoadCredential=` lines load them from.
+    #[serde(default = "default_credentials_dir")]
+    pub credentials_dir: PathBuf,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            credentials_dir: default_credentials_dir(),
+        }
+    }
+}
+
+fn default_credentials_dir() -> PathBuf {
+    PathBuf::from("/etc/mailcase/credentials")
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -283,7 +283,7 @@ async fn login(cfg: &Config, client: Client<ImapStream>) -> Result<ImapSession, 
             user: m.user.clone(),
             reason: "no password source configured".into(),
         })?;
-    let result = match secret::resolve(&src, &cfg.base_dir).await? {
+    let result = match secret::resolve(&src, &cfg.secret_places()).await? {
         Credential::Password(p) => client.login(&m.user, p.expose()).await,
         Credential::OAuth2(tok) => {
             let a = XOAuth2 {

@@ -199,7 +199,7 @@ impl Connection {
             c.ehlo(&hello).await.map_err(|e| fail(e.to_string()))?;
         }
         if let (Some(user), Some(src)) = (&s.user, s.secret_source().map_err(fail)?) {
-            let cred = secret::resolve(&src, &cfg.base_dir)
+            let cred = secret::resolve(&src, &cfg.secret_places())
                 .await
                 .map_err(|e| fail(e.to_string()))?;
             c.auth(user, &cred).await.map_err(|e| fail(e.to_string()))?;

@@ -83,7 +83,7 @@ impl Engine {
         let source = config
             .token_secret_source()
             .map_err(EngineError::TokenKey)?;
-        let secret = crate::secret::read_key(&source, &config.base_dir)
+        let secret = crate::secret::read_key(&source, &config.secret_places())
             .map_err(|e| EngineError::TokenKey(e.to_string()))?;
         let tokens = TokenKey::new(&secret).map_err(|e| EngineError::TokenKey(e.to_string()))?;
         let window = crate::business_time::window::SendWindow::new(

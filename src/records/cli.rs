@@ -262,7 +262,7 @@ fn token_key(cfg: &Config) -> Result<Vec<u8>, RecordsError> {
     let source = cfg
         .token_secret_source()
         .map_err(|m| RecordsError::Refused(format!("support: {m}")))?;
-    let secret = crate::secret::read_key(&source, &cfg.base_dir)
+    let secret = crate::secret::read_key(&source, &cfg.secret_places())
         .map_err(|e| RecordsError::Refused(e.to_string()))?;
     Ok(secret.expose().as_bytes().to_vec())
 }

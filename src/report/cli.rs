@@ -10,6 +10,7 @@ use super::digest::{self, DigestError};
 use super::output::{render_csv, render_table};
 use super::{build, Period};
 use crate::business_time::BusinessCalendar;
+use crate::cli::JudgedAt;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, HumanDuration};
 use crate::render::RenderError;
@@ -122,15 +123,20 @@ pub fn period(
 pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result<(), ReportError> {
     let cfg = Config::load(config_path)?;
     let cal = BusinessCalendar::from_config(&cfg.calendar);
-    let now = SystemClock.now();
-    let as_of = match &args.as_of {
-        Some(s) => DateTime::parse_from_rfc3339(s.trim())
-            .map_err(|_| ReportError::Usage(format!("--as-of `{s}` is not an RFC 3339 time")))?
-            .with_timezone(&Utc),
-        None => now,
+    let store = Store::open_read_only(&cfg.db_path())?;
+    // Now, or the simulated clock the last daemon ran on (the demo's): its cases were
+    // promised in that time.
+    let judged = JudgedAt::read(&store.read(), SystemClock.now())?;
+    let (as_of, note) = match &args.as_of {
+        Some(s) => (
+            DateTime::parse_from_rfc3339(s.trim())
+                .map_err(|_| ReportError::Usage(format!("--as-of `{s}` is not an RFC 3339 time")))?
+                .with_timezone(&Utc),
+            None,
+        ),
+        None => (judged.at, judged.note()),
     };
     let period = period(args, &cal, as_of)?;
-    let store = Store::open_read_only(&cfg.db_path())?;
     let report = build(&store.read(), &cfg, &cal, period, as_of)?;
     let io = |error| ReportError::Write {
         path: "standard output".into(),
@@ -154,6 +160,9 @@ pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result
     } else if args.csv {
         write!(out, "{}", render_csv(&report)).map_err(io)?;
     } else {
+        if let Some(note) = note {
+            writeln!(out, "{note}").map_err(io)?;
+        }
         write!(out, "{}", render_table(&report)).map_err(io)?;
     }
     Ok(())

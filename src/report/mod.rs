@@ -747,7 +747,7 @@ pub fn build(
                     .escalated_at
                     .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_default();
-                case_line(c, cal, format!("escalated {at}"))
+                case_line(c, cal, format!("escalated {at} ({})", tz.name()))
             })
             .collect(),
     })
@@ -847,7 +847,7 @@ impl Report {
             breached: vec![hostile.clone()],
             escalated: vec![CaseLine {
                 subject: String::new(),
-                what: "escalated 2026-11-23 12:00".into(),
+                what: "escalated 2026-11-23 12:00 (Europe/Berlin)".into(),
                 ..hostile
             }],
         }

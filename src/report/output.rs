@@ -303,18 +303,22 @@ fn case_rows(v: &[CaseLine]) -> Vec<Vec<String>> {
 pub fn render_table(r: &Report) -> String {
     let v = View::of(r);
     let mut o = String::new();
-    o.push_str(&format!("Report {}\nas of {}\n\n", v.period, v.as_of));
+    o.push_str(&format!(
+        "Report {}\nas of {} ({})\n\n",
+        v.period, v.as_of, v.timezone
+    ));
     let head: Vec<Vec<String>> = v
         .headline
         .iter()
         .map(|f| vec![f.label.clone(), f.value.clone()])
         .collect();
     table(&mut o, &["FIGURE", "VALUE"], &head);
+    let busiest = format!("BUSIEST HOUR ({})", v.timezone);
     for (title, lines) in [
         ("CATEGORY", &v.categories),
         ("PRIORITY", &v.priorities),
         ("ISO WEEK", &v.weeks),
-        ("BUSIEST HOUR", &v.busiest_hours),
+        (busiest.as_str(), &v.busiest_hours),
     ] {
         o.push('\n');
         table(&mut o, &[title, "CASES", "SHARE"], &count_rows(lines));
@@ -367,12 +371,13 @@ pub fn render_table(r: &Report) -> String {
             .collect();
         table(&mut o, &["KEYWORDS", "WORDS (CASES)"], &k);
     }
+    let opened = format!("OPENED ({})", v.timezone);
     let case_header = [
         "REFERENCE",
         "CATEGORY",
         "PRIORITY",
         "STATUS",
-        "OPENED",
+        opened.as_str(),
         "WHAT",
         "SUBJECT",
     ];
@@ -511,6 +516,24 @@ mod tests {
         assert_eq!(human_seconds(12 * 60 + 5), "12m");
         assert_eq!(human_seconds(3 * 3600 + 5 * 60), "3h 05m");
         assert_eq!(human_seconds(30 * 3600), "30h 00m");
+    }
+
+    #[test]
+    fn every_time_of_the_table_names_its_zone() {
+        let t = render_table(&Report::sample());
+        let zone = "(Europe/Berlin)";
+        assert!(t.lines().next().unwrap().ends_with(zone), "{t}");
+        assert!(
+            t.lines().nth(1).unwrap().starts_with("as of ")
+                && t.lines().nth(1).unwrap().ends_with(zone),
+            "{t}"
+        );
+        assert!(t.contains(&format!("BUSIEST HOUR {zone}")), "{t}");
+        assert!(t.contains(&format!("OPENED {zone}")), "{t}");
+        assert!(
+            t.contains(&format!("escalated 2026-11-23 12:00 {zone}")),
+            "{t}"
+        );
     }
 
     #[test]

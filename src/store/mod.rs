@@ -6,7 +6,7 @@
 //! its files) stays inside it.
 //!
 //! Each table's part of the API has a room of its own (`cases`, `messages`, `outbox`,
-//! `timers`, `leases`, `guards`, `records`, `views`, `report`): its types and its `*Reads`
+//! `timers`, `leases`, `guards`, `records`, `views`, `report`, `clock`, `daemons`): its types and its `*Reads`
 //! (queries), `*Writes` (inside one transaction, [`Store::write`]) and `*Ops` (outside a
 //! caller's transaction) traits. [`Reads`], [`Writes`] and [`Engine`] gather them.
 //!
@@ -22,6 +22,7 @@ use crate::case::kinds::*;
 use crate::parse::Attachment;
 
 pub mod cases;
+pub mod clock;
 pub mod daemons;
 pub mod guards;
 pub mod health;
@@ -35,6 +36,7 @@ pub mod timers;
 pub mod views;
 
 pub use cases::*;
+pub use clock::*;
 pub use daemons::*;
 pub use guards::*;
 pub use leases::*;
@@ -166,12 +168,14 @@ pub trait Reads:
     + ViewReads
     + ReportReads
     + DaemonReads
+    + ClockReads
 {
 }
 impl<
         T: ?Sized
             + DaemonReads
             + CaseReads
+            + ClockReads
             + MessageReads
             + OutboxReads
             + TimerReads
@@ -263,7 +267,16 @@ pub trait EngineCore {
 
 /// A storage engine: everything the rest of mailcase asks of the system of record.
 pub trait Engine:
-    Send + EngineCore + CaseOps + MessageOps + OutboxOps + LeaseOps + GuardOps + RecordOps + DaemonOps
+    Send
+    + EngineCore
+    + CaseOps
+    + MessageOps
+    + OutboxOps
+    + LeaseOps
+    + GuardOps
+    + RecordOps
+    + DaemonOps
+    + ClockOps
 {
 }
 impl<
@@ -272,6 +285,7 @@ impl<
             + Send
             + EngineCore
             + CaseOps
+            + ClockOps
             + MessageOps
             + OutboxOps
             + LeaseOps

@@ -21,8 +21,13 @@ pub fn skipped(what: &str, why: &str, require: &str) {
         std::env::var_os(require).is_none_or(|v| v != "1"),
         "{require}=1 but {why}: {what} cannot run"
     );
-    let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !said.get_or_insert_with(HashSet::new).insert(what.to_string()) {
+    let mut said = SAID
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !said
+        .get_or_insert_with(HashSet::new)
+        .insert(what.to_string())
+    {
         return;
     }
     let _ = writeln!(

@@ -16,6 +16,7 @@ use crate::store::*;
 use values::{col, col_opt};
 
 mod cases;
+mod clock;
 pub mod daemon;
 mod daemons;
 pub mod files;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_records.sql"),
     include_str!("migrations/005_undeliverable_index.sql"),
     include_str!("migrations/006_guards.sql"),
+    include_str!("migrations/007_clock.sql"),
     include_str!("migrations/008_daemons.sql"),
 ];
 

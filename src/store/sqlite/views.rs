@@ -229,6 +229,70 @@ mod tests {
     }
 
     #[test]
+    fn cases_and_case_judge_due_times_at_a_recorded_simulated_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("v.db")).unwrap();
+        // Opened at 08:00 on the demo's day, first response due at 10:00; read weeks later.
+        case(&mut s, "CMP-00001-1", "a@x.test", at(8));
+        let real_now = at(8) + chrono::Duration::days(13);
+        let cfg = crate::config::Config::from_toml(
+            include_str!("../../../tests/fixtures/config/base.toml"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let table = |s: &Store| {
+            let mut out = Vec::new();
+            crate::cli::cases::list(&cfg, s, &Default::default(), real_now, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let shown = |s: &Store, json: bool| {
+            let args = crate::cli::cases::CaseArgs {
+                reference: "CMP-00001-1".into(),
+                json,
+                raw: None,
+            };
+            let mut out = Vec::new();
+            crate::cli::cases::show(&cfg, s, &args, real_now, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        // On the real clock: overdue, and nothing said about a clock.
+        let t = table(&s);
+        assert!(t.starts_with("REFERENCE"), "{t}");
+        assert!(t.contains("OPENED (UTC)") && t.contains("DUE (UTC)"), "{t}");
+        assert!(t.contains("OVERDUE"), "{t}");
+        assert!(shown(&s, false).contains("OVERDUE"));
+
+        // A daemon on a simulated clock recorded 09:00 of that day: not overdue, and said so.
+        let sim = SimulatedClock {
+            now: at(9),
+            started_at: at(7),
+            rate: 600.0,
+            recorded_at: real_now,
+        };
+        s.record_clock(Some(&sim)).unwrap();
+        assert_eq!(s.read().simulated_clock().unwrap(), Some(sim.clone()));
+        let t = table(&s);
+        let note = "due times judged at the daemon's simulated clock, 2026-11-23 09:00 UTC";
+        assert!(t.lines().next().unwrap().starts_with(note), "{t}");
+        assert!(!t.contains("OVERDUE"), "{t}");
+        let text = shown(&s, false);
+        assert!(text.contains(note) && !text.contains("OVERDUE"), "{text}");
+        assert!(text.contains("opened 2026-11-23 08:00:00 UTC"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&shown(&s, true)).unwrap();
+        assert_eq!(json["overdue"], false);
+        assert_eq!(json["judged_at"], "2026-11-23T09:00:00.000000Z");
+        assert_eq!(json["simulated_clock"]["rate"], 600.0);
+        // A later recording replaces it; a daemon on the real clock removes it.
+        s.record_clock(Some(&SimulatedClock { now: at(11), ..sim }))
+            .unwrap();
+        assert!(table(&s).contains("OVERDUE"));
+        s.record_clock(None).unwrap();
+        assert_eq!(s.read().simulated_clock().unwrap(), None);
+        let t = table(&s);
+        assert!(t.starts_with("REFERENCE") && t.contains("OVERDUE"), "{t}");
+    }
+
+    #[test]
     fn listed_json_and_csv_carry_every_value_as_stored() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("v.db")).unwrap();
@@ -393,7 +457,7 @@ mod tests {
             json: false,
             raw: None,
         };
-        crate::cli::cases::show(&s, &args, at(12), &mut out).unwrap();
+        crate::cli::cases::show(&cfg, &s, &args, at(12), &mut out).unwrap();
         let shown = String::from_utf8(out).unwrap();
         assert!(shown.starts_with("CMP-00001-5  (purged)"), "{shown}");
         assert!(

@@ -1,0 +1,378 @@
+//! Audit events in words, for `mailcase case REF`: the details the pipeline stores as JSON
+//! (`{"from":"normal","to":"high"}`) read as text (`normal → high`). `--json` keeps the
+//! stored details as they are.
+
+use serde_json::Value;
+
+use crate::case::kinds::AuditEvent;
+use crate::store::parse_ts;
+
+/// A stored detail value as text: times as `2026-11-23 10:00:05 UTC`, lists joined, nothing
+/// as `-`.
+fn text(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "-".into(),
+        Some(Value::String(s)) => match parse_ts(s) {
+            Some(t) => format!("{} UTC", super::short_utc(&t)),
+            None => s.clone(),
+        },
+        Some(Value::Array(a)) if a.is_empty() => "-".into(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| text(Some(x)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(Value::Object(o)) => o
+            .iter()
+            .map(|(k, x)| format!("{} {}", k.replace('_', " "), text(Some(x))))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// `label: value` for each key present (and not null), joined with `; `.
+fn fields(d: &Value, keys: &[(&str, &str)]) -> String {
+    keys.iter()
+        .filter(|(k, _)| d.get(*k).is_some_and(|v| !v.is_null()))
+        .map(|(k, label)| {
+            let v = text(d.get(*k));
+            if label.is_empty() {
+                v
+            } else {
+                format!("{label} {v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Everything in `d` not named in `known`, as `key value` pairs: a detail written by a later
+/// version, or one this function does not list, is still shown rather than dropped.
+fn rest(d: &Value, known: &[&str]) -> String {
+    match d.as_object() {
+        Some(o) => o
+            .iter()
+            .filter(|(k, v)| !known.contains(&k.as_str()) && !v.is_null())
+            .map(|(k, v)| format!("{} {}", k.replace('_', " "), text(Some(v))))
+            .collect::<Vec<_>>()
+            .join("; "),
+        None if d.is_null() => String::new(),
+        None => text(Some(d)),
+    }
+}
+
+fn join(parts: &[String]) -> String {
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The words of an event's detail (may be empty: a purged case keeps no details).
+pub fn describe(event: AuditEvent, d: &Value) -> String {
+    use AuditEvent as E;
+    let change = || {
+        if d.get("from").is_none() && d.get("to").is_none() {
+            String::new()
+        } else {
+            format!("{} → {}", text(d.get("from")), text(d.get("to")))
+        }
+    };
+    let (main, known): (String, &[&str]) = match event {
+        E::Status
+        | E::Priority
+        | E::Category
+        | E::Assignee
+        | E::FirstResponseDue
+        | E::ResolutionDue
+        | E::SlaPausedAt
+        | E::LastPublicAt
+        | E::FollowUpSentAt
+        | E::FeedbackSentAt
+        | E::ClosedAt => (
+            join(&[change(), fields(d, &[("reason", "")])]),
+            &["from", "to", "reason"],
+        ),
+        E::CaseOpened => (
+            fields(
+                d,
+                &[
+                    ("reference", ""),
+                    ("category", "category"),
+                    ("priority", "priority"),
+                    ("matched_rules", "matched rules"),
+                    ("first_response_due", "first response due"),
+                    ("linked_case_id", "linked to case id"),
+                ],
+            ),
+            &[
+                "reference",
+                "category",
+                "priority",
+                "matched_rules",
+                "first_response_due",
+                "linked_case_id",
+            ],
+        ),
+        E::AgentAnswer | E::InternalNote => (
+            join(&[
+                match d.get("relayed").and_then(Value::as_bool) {
+                    Some(true) => "relayed to the customer".into(),
+                    Some(false) => "not relayed".into(),
+                    None => String::new(),
+                },
+                match d.get("commands").and_then(Value::as_array) {
+                    Some(c) if !c.is_empty() => format!(
+                        "commands {}",
+                        c.iter()
+                            .filter_map(Value::as_str)
+                            .map(|c| format!("#{c}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                    _ => String::new(),
+                },
+                fields(d, &[("message_id", "message")]),
+            ]),
+            &["relayed", "commands", "message_id"],
+        ),
+        E::FirstResponse => (fields(d, &[("due", "due")]), &["due"]),
+        E::Rated => (
+            join(&[
+                d.get("rating")
+                    .map(|r| format!("{}/5", text(Some(r))))
+                    .unwrap_or_default(),
+                d.get("comment")
+                    .and_then(Value::as_str)
+                    .map(|c| format!("\"{c}\""))
+                    .unwrap_or_default(),
+            ]),
+            &["rating", "comment"],
+        ),
+        E::EscalationNotified => (
+            fields(d, &[("to", "escalation contacts"), ("reason", "")]),
+            &["to", "reason"],
+        ),
+        E::Reopened => (
+            fields(d, &[("by", "by"), ("resolved_at", "resolved")]),
+            &["by", "resolved_at"],
+        ),
+        E::SlaResumed => (fields(d, &[("paused_at", "paused since")]), &["paused_at"]),
+        E::NotSent => (
+            fields(d, &[("kind", ""), ("reason", "")]),
+            &["kind", "reason"],
+        ),
+        E::OutboundFailed => (
+            fields(
+                d,
+                &[("kind", ""), ("message_id", "message"), ("error", "error")],
+            ),
+            &["kind", "message_id", "error"],
+        ),
+        E::AddressUndeliverable => (
+            fields(d, &[("address", ""), ("reason", "")]),
+            &["address", "reason"],
+        ),
+        E::CommandRejected => (fields(d, &[("errors", "")]), &["errors"]),
+        E::SuspectedSpam => (
+            fields(d, &[("reasons", ""), ("action", "action")]),
+            &["reasons", "action"],
+        ),
+        E::DigestQueued => (
+            fields(
+                d,
+                &[
+                    ("slot", "slot"),
+                    ("to", "to"),
+                    ("from", "period from"),
+                    ("until", "until"),
+                ],
+            ),
+            &["slot", "to", "from", "until"],
+        ),
+        E::LoopResumed => (
+            fields(
+                d,
+                &[
+                    ("stopped_at", "stopped"),
+                    ("reason", ""),
+                    ("held_agent_answers", "held agent answers"),
+                ],
+            ),
+            &["stopped_at", "reason", "held_agent_answers"],
+        ),
+        E::Purged | E::Erased => (
+            fields(
+                d,
+                &[
+                    ("messages", "messages"),
+                    ("outbound", "mails"),
+                    ("participants", "participants"),
+                ],
+            ),
+            &["messages", "outbound", "participants"],
+        ),
+        E::MessageJoined
+        | E::FloodJoined
+        | E::ClosingRefused
+        | E::FeedbackIgnored
+        | E::DuplicateIgnored
+        | E::MessageIdCollision
+        | E::OurMessageIdQuoted
+        | E::RobotRecorded
+        | E::Quarantined
+        | E::LoopStopped
+        | E::FloodSummary
+        | E::AckSuppressed
+        | E::UnverifiedNote
+        | E::LegalHold
+        | E::LegalHoldReleased
+        | E::DataExport
+        | E::Erasure => (
+            fields(
+                d,
+                &[
+                    ("kind", ""),
+                    ("role", "role"),
+                    ("side", "from the"),
+                    ("subject", "subject"),
+                    ("reason", ""),
+                    ("message_id", "message"),
+                ],
+            ),
+            &["kind", "role", "side", "subject", "reason", "message_id"],
+        ),
+    };
+    join(&[main, rest(d, known)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A detail as the pipeline writes it for each event (the shapes of the `audit` calls).
+    fn sample(e: AuditEvent) -> Value {
+        use AuditEvent as E;
+        match e {
+            E::Status => {
+                json!({"from": "new", "to": "acknowledged", "reason": "acknowledgment queued"})
+            }
+            E::Priority => json!({"from": "normal", "to": "high"}),
+            E::Category => json!({"from": "general", "to": "billing"}),
+            E::Assignee => json!({"from": null, "to": "ann@support.test"}),
+            E::FirstResponseDue
+            | E::ResolutionDue
+            | E::SlaPausedAt
+            | E::LastPublicAt
+            | E::FollowUpSentAt
+            | E::FeedbackSentAt
+            | E::ClosedAt => {
+                json!({"from": "2026-11-23T10:00:00.000000Z", "to": null})
+            }
+            E::CaseOpened => {
+                json!({"reference": "CMP-7KQ4X-V", "category": "billing", "priority": "normal",
+                "matched_rules": ["invoice"], "first_response_due": "2026-11-23T17:00:00.000000Z", "linked_case_id": null})
+            }
+            E::AgentAnswer | E::InternalNote => {
+                json!({"message_id": "<a@b>", "commands": ["resolve"], "relayed": true})
+            }
+            E::FirstResponse => json!({"due": "2026-11-23T17:00:00.000000Z"}),
+            E::Rated => json!({"rating": 4, "comment": "quick"}),
+            E::EscalationNotified => {
+                json!({"to": ["mgr@support.test"], "reason": "first response target missed"})
+            }
+            E::Reopened => {
+                json!({"by": "customer reply", "resolved_at": "2026-11-23T12:00:00.000000Z"})
+            }
+            E::SlaResumed => json!({"paused_at": "2026-11-23T12:00:00.000000Z"}),
+            E::NotSent => {
+                json!({"kind": "follow_up", "reason": "the customer's address bounced before"})
+            }
+            E::OutboundFailed => {
+                json!({"kind": "ack", "message_id": "<m@x>", "error": "550 no such user"})
+            }
+            E::AddressUndeliverable => json!({"address": "a@b.test", "reason": "550"}),
+            E::CommandRejected => json!({"errors": ["unknown command #fix"]}),
+            E::SuspectedSpam => json!({"reasons": ["X-Spam-Flag: YES"], "action": "no_ack"}),
+            E::DigestQueued => json!({"slot": "2026-11-30T07:00:00.000000Z", "to": ["m@x"],
+                "from": "2026-11-23T00:00:00.000000Z", "until": "2026-11-30T00:00:00.000000Z"}),
+            E::LoopResumed => {
+                json!({"stopped_at": "2026-11-23T12:00:00.000000Z", "reason": "loop", "held_agent_answers": 2})
+            }
+            E::Purged | E::Erased => json!({"messages": 3, "outbound": 2, "participants": 1}),
+            E::MessageJoined => json!({"message_id": "<a@b>", "subject": "Re: x", "role": "cc"}),
+            E::FloodJoined => json!({"message_id": "<a@b>", "subject": "x", "reason": "flood"}),
+            E::ClosingRefused => {
+                json!({"message_id": "<a@b>", "reason": "only the customer closes"})
+            }
+            E::FeedbackIgnored => json!({"message_id": "<a@b>", "reason": "forged link"}),
+            E::DuplicateIgnored => json!({"message_id": "<a@b>", "uid": 7}),
+            E::MessageIdCollision => {
+                json!({"message_id": "<a@b>", "fingerprint": "ab12", "uid": 8})
+            }
+            E::OurMessageIdQuoted => json!({"message_id": "<a@b>", "side": "customer"}),
+            E::RobotRecorded => json!({"kind": "auto_reply", "reason": "Auto-Submitted"}),
+            E::Quarantined => json!({"uid": 9, "reason": "too big", "size": 12345}),
+            E::LoopStopped
+            | E::FloodSummary
+            | E::AckSuppressed
+            | E::UnverifiedNote
+            | E::LegalHold => {
+                json!({"reason": "because"})
+            }
+            E::LegalHoldReleased => json!({}),
+            E::DataExport => json!({"cases": 2, "messages": 5, "fingerprint": "ab"}),
+            E::Erasure => {
+                json!({"cases": 1, "cases_closed": 0, "messages": 3, "participant_entries": 0,
+                "swept": {"values_redacted": 1, "blobs_dropped": 0}, "fingerprint": "ab"})
+            }
+        }
+    }
+
+    #[test]
+    fn every_audit_event_reads_as_text_not_json() {
+        for &e in AuditEvent::ALL {
+            let d = sample(e);
+            let s = describe(e, &d);
+            assert!(
+                !s.contains(['{', '}', '[', ']', '"']) || e == AuditEvent::Rated,
+                "{e}: {s}"
+            );
+            if !d.as_object().is_some_and(|o| o.is_empty()) {
+                assert!(!s.is_empty(), "{e} says nothing of {d}");
+            }
+        }
+        assert_eq!(
+            describe(
+                AuditEvent::Priority,
+                &json!({"from": "normal", "to": "high"})
+            ),
+            "normal → high"
+        );
+        assert_eq!(
+            describe(
+                AuditEvent::FirstResponseDue,
+                &json!({"from": "2026-11-23T10:00:00.000000Z", "to": null})
+            ),
+            "2026-11-23 10:00:00 UTC → -"
+        );
+        assert_eq!(
+            describe(AuditEvent::Rated, &json!({"rating": 4, "comment": "quick"})),
+            "4/5; \"quick\""
+        );
+        assert_eq!(
+            describe(
+                AuditEvent::Quarantined,
+                &json!({"uid": 9, "reason": "too big", "size": 12345})
+            ),
+            "too big; size 12345; uid 9"
+        );
+        // A purged case keeps no details: nothing to say, and no `{}`.
+        assert_eq!(describe(AuditEvent::Rated, &json!({})), "");
+        assert_eq!(describe(AuditEvent::CaseOpened, &json!({})), "");
+    }
+}
