@@ -30,6 +30,7 @@ ann="ann-demo-$$@support.test"
 manager="mgr-demo-$$@support.test"
 echo "$MAILENV_PASSWORD" > "$work/imap-password"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token.key"
+metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 {
   sed -e "s/@IMAP_PORT@/$MAILENV_IMAP_PORT/" -e "s/@SMTP_PORT@/$MAILENV_SMTP_PORT/" \
       -e "s/@SUPPORT@/$support/g" -e "s#@TEMPLATES@#$repo/templates#" \
@@ -38,6 +39,8 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token.key"
   printf '\n[[escalation]]\ncontacts = ["%s"]\n' "$manager"
   # Short follow-up for the demo: one business hour after resolution, with the rating links.
   printf '\n[follow_up]\nafter = "1h"\n\n[feedback]\nwhen = "follow-up"\n'
+  # Prometheus metrics on a free loopback port.
+  printf '\n[metrics]\nlisten = "127.0.0.1:%s"\n' "$metrics_port"
 } > "$work/mailcase.toml"
 cfg="$work/mailcase.toml"
 
@@ -77,6 +80,13 @@ answered=$(cat "$work/answered")
 echo
 echo "== the case Ann answered, in full (mailcase case $answered)"
 "$bin" --config "$cfg" case "$answered"
+echo
+echo "== the service as an operator sees it (mailcase status, while the daemon runs)"
+"$bin" --config "$cfg" status || true
+echo
+echo "== a few of its metrics (GET http://127.0.0.1:$metrics_port/metrics)"
+python3 -c 'import sys, urllib.request; print("".join(l for l in urllib.request.urlopen(sys.argv[1]).read().decode().splitlines(True) if l.startswith(("mailcase_messages_total", "mailcase_outbound_total", "mailcase_sla_events_total", "mailcase_cases_"))), end="")' \
+  "http://127.0.0.1:$metrics_port/metrics"
 
 kill -TERM $daemon; wait $daemon || true
 trap - EXIT
@@ -86,6 +96,7 @@ echo "demo state kept in $work (config, database, daemon.log)"
 echo "  try: $bin --config $cfg cases"
 echo "       $bin --config $cfg case $answered"
 echo "       $bin --config $cfg report --from 2026-11-23 --to 2026-11-29   (the demo clock's week)"
+echo "       $bin --config $cfg status     (now says the daemon stopped; exit status 3)"
 echo "the mail servers are still running (tests and the next demo reuse them), state in $MAILENV_DIR:"
 echo "  Dovecot IMAP 127.0.0.1:$MAILENV_IMAP_PORT, LMTP 127.0.0.1:$MAILENV_LMTP_PORT;" \
      "Postfix SMTP 127.0.0.1:$MAILENV_SMTP_PORT, submission 127.0.0.1:$MAILENV_SUBMISSION_PORT"

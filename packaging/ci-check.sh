@@ -63,8 +63,8 @@ fi
 
 step "mailcase check --offline on the installed files"
 # Dummy secrets where the unit's LoadCredential= reads them (it needs all three; check
-# --offline reads only token-key, the passwords are read at login). CREDENTIALS_DIRECTORY is
-# set as systemd sets it for the service.
+# --offline reads only token-key, the passwords are read at login). First with
+# CREDENTIALS_DIRECTORY set as systemd sets it for the service, then as in a shell.
 creds=/etc/mailcase/credentials
 for name in imap-password smtp-password; do
     printf 'dummy %s\n' "$name" | install -m 600 /dev/stdin "$creds/$name"
@@ -76,6 +76,11 @@ out=$(CREDENTIALS_DIRECTORY=$creds /usr/bin/mailcase --config /etc/mailcase/mail
 echo "$out"
 grep -q '^templates /usr/share/mailcase/templates: ok' <<<"$out" ||
     fail "check did not read the installed templates"
+# As an admin types it in a shell (README), without systemd's CREDENTIALS_DIRECTORY: the
+# credentials are read from [service] credentials_dir, where the unit loads them from.
+env -u CREDENTIALS_DIRECTORY /usr/bin/mailcase --config /etc/mailcase/mailcase.toml check --offline >/dev/null ||
+    fail "check --offline from a shell, without CREDENTIALS_DIRECTORY"
+echo "from a shell without CREDENTIALS_DIRECTORY: ok"
 # As the service runs: the mailcase user, its state directory (made by systemd-tmpfiles at
 # install when systemd runs; here, for a container, made the same way), credentials it can read.
 [[ -d /var/lib/mailcase ]] || systemd-tmpfiles --create /usr/lib/tmpfiles.d/mailcase.conf

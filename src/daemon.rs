@@ -120,18 +120,16 @@ pub async fn run(
     let tracker = TaskTracker::new();
     let monitor = Arc::new(Monitor::new(&ingest::holder_name()));
     // Bound before anything runs: a taken port stops the start, naming the key.
-    if let Some(addr) = config.metrics.listen {
-        let listener = crate::monitor::http::bind(addr)
-            .await
-            .map_err(|error| DaemonError::Metrics { addr, error })?;
-        tracing::info!(%addr, "metrics: serving GET /metrics");
-        tracker.spawn(crate::monitor::http::serve(
-            listener,
-            monitor.clone(),
-            shutdown.clone(),
-        ));
-    }
-
+    let metrics_listener = match config.metrics.listen {
+        Some(addr) => {
+            let l = crate::monitor::http::bind(addr)
+                .await
+                .map_err(|error| DaemonError::Metrics { addr, error })?;
+            tracing::info!(%addr, "metrics: serving GET /metrics");
+            Some(l)
+        }
+        None => None,
+    };
     let noop: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {});
     let hooks = IngestHooks {
         outbox: notify.clone(),
@@ -166,10 +164,21 @@ pub async fn run(
         monitor.clone(),
         shutdown.clone(),
     ));
+    let source = Arc::new(crate::monitor::StoreSource {
+        store: stores.scheduler.clone(),
+        engine: engine_cell.clone(),
+    });
+    if let Some(listener) = metrics_listener {
+        tracker.spawn(crate::monitor::http::serve(
+            listener,
+            monitor.clone(),
+            Some(source.clone()),
+            shutdown.clone(),
+        ));
+    }
     tracker.spawn(crate::monitor::heartbeat(
         monitor.clone(),
-        stores.scheduler.clone(),
-        engine_cell.clone(),
+        source.clone(),
         shutdown.clone(),
     ));
     tracker.spawn(stores.upkeep(shutdown.clone()));

@@ -194,21 +194,22 @@ pub fn write_text(s: &StatusReport, out: &mut dyn Write) -> std::io::Result<bool
     if s.leases.is_empty() {
         row(out, "Mailbox lease", "free (no daemon reads the mailbox)")?;
     }
+    // Leases are written in the daemon's time (a demo's simulated clock), like the cases.
     for l in &s.leases {
-        let state = if l.expires_at > now {
+        let state = if l.expires_at > s.judged_at {
             "held"
         } else {
             "expired"
         };
+        let until = if l.expires_at.date_naive() == s.judged_at.date_naive() {
+            l.expires_at.format("%H:%M:%S UTC")
+        } else {
+            l.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+        };
         row(
             out,
             "Mailbox lease",
-            &format!(
-                "{} {state} by {} until {}",
-                l.name,
-                l.holder,
-                l.expires_at.format("%H:%M:%S UTC")
-            ),
+            &format!("{} {state} by {} until {until}", l.name, l.holder),
         )?;
     }
     let never = "never".to_string();

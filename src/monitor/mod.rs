@@ -7,7 +7,8 @@
 //! send after its result was recorded, a warning or breach after its timer round committed.
 //! The heartbeat task ([`heartbeat`]) writes the activity to the store every
 //! [`HEARTBEAT_EVERY`] and reads back the figures that live there (outbox depth,
-//! quarantine, cases at risk), so `status` and the metrics show the same numbers.
+//! quarantine, cases at risk), so `status` and the metrics show the same numbers; a scrape
+//! reads them afresh too.
 //!
 //! Times here are real time (UTC), whatever clock the daemon judges cases by: they say when
 //! the process last did something.
@@ -411,29 +412,57 @@ pub fn store_figures(
     })
 }
 
+/// Where the figures that live in the store come from: a store connection and the engine
+/// (its clock and `sla.warning_lead`).
+pub struct StoreSource {
+    pub store: SharedStore,
+    pub engine: Arc<tokio::sync::RwLock<Arc<crate::pipeline::Engine>>>,
+}
+
+impl std::fmt::Debug for StoreSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreSource")
+    }
+}
+
+impl StoreSource {
+    /// Reads the store's figures into `monitor`'s gauges; with `heartbeat`, first writes the
+    /// daemon's row (`Some(true)`: marked stopped).
+    ///
+    /// # Errors
+    /// Store errors (the gauges keep their last values).
+    pub async fn refresh(
+        &self,
+        monitor: &Arc<Monitor>,
+        heartbeat: Option<bool>,
+    ) -> Result<(), StoreError> {
+        let eng = self.engine.read().await.clone();
+        let (judged_at, lead) = (eng.clock.now(), eng.config.sla.warning_lead.chrono());
+        let (m, now) = (monitor.clone(), real_now());
+        let f = crate::store::blocking(&self.store, move |s| {
+            if let Some(stopped) = heartbeat {
+                s.record_daemon(&m.record(now, stopped), forget_after())?;
+            }
+            store_figures(&s.read(), judged_at, lead)
+        })
+        .await?;
+        monitor.set_store_figures(&f, now);
+        Ok(())
+    }
+}
+
 /// Writes the heartbeat every [`HEARTBEAT_EVERY`] and refreshes the store's figures until
 /// `shutdown`; then writes the row once more, marked stopped.
 pub async fn heartbeat(
     monitor: Arc<Monitor>,
-    store: SharedStore,
-    engine: Arc<tokio::sync::RwLock<Arc<crate::pipeline::Engine>>>,
+    source: Arc<StoreSource>,
     shutdown: CancellationToken,
 ) {
     let mut log = crate::store::health::FailureLog::new("heartbeat");
     loop {
         let stopping = shutdown.is_cancelled();
-        let eng = engine.read().await.clone();
-        let (judged_at, lead) = (eng.clock.now(), eng.config.sla.warning_lead.chrono());
-        let (m, now) = (monitor.clone(), real_now());
-        let r = crate::store::blocking(&store, move |s| {
-            s.record_daemon(&m.record(now, stopping), forget_after())?;
-            store_figures(&s.read(), judged_at, lead)
-        })
-        .await;
+        let r = source.refresh(&monitor, Some(stopping)).await;
         log.record(&r);
-        if let Ok(f) = r {
-            monitor.set_store_figures(&f, now);
-        }
         if stopping {
             break;
         }
