@@ -230,14 +230,14 @@ pub async fn run(
 
 /// Keeps the store's record of a simulated clock current: its time every
 /// [`CLOCK_RECORD_INTERVAL`] and once more at shutdown. On the real clock it removes a record
-/// an earlier run left, once.
+/// an earlier run left, once (retried every [`CLOCK_RECORD_INTERVAL`] until it succeeds).
 async fn record_clock(
     store: SharedStore,
     clock: SharedClock,
     simulated: Option<SimulatedStart>,
     shutdown: CancellationToken,
 ) {
-    let mut log = FailureLog::new("recording the simulated clock");
+    let mut log = FailureLog::new("recording the daemon's clock");
     loop {
         let clock = clock.clone();
         let r = blocking(&store, move |s| {
@@ -251,7 +251,9 @@ async fn record_clock(
         })
         .await;
         log.record(&r);
-        if simulated.is_none() || shutdown.is_cancelled() {
+        // On the real clock the record goes once: done when the delete succeeded (a full
+        // disk at start makes it try again, and say when it worked).
+        if (simulated.is_none() && r.is_ok()) || shutdown.is_cancelled() {
             return;
         }
         tokio::select! {
