@@ -134,8 +134,8 @@ enum Command {
     ///
     /// For example `mailcase completions bash > ~/.local/share/bash-completion/completions/mailcase`.
     Completions { shell: clap_complete::Shell },
-    /// Write the man pages, mailcase.1 and one per subcommand, into DIR (the Debian package
-    /// installs them).
+    /// Write the man pages, mailcase.1 and one per subcommand, into DIR, made when missing
+    /// (the Debian package installs them).
     Man {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
@@ -203,7 +203,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(failed);
         }
         Command::Man { dir } => {
-            return clap_mangen::generate_to(Cli::command(), dir)
+            return std::fs::create_dir_all(dir)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| Ok(clap_mangen::generate_to(Cli::command(), dir)?))
                 .with_context(|| format!("writing man pages to {}", dir.display()))
                 .map(|()| ExitCode::SUCCESS)
                 .unwrap_or_else(failed);

@@ -46,9 +46,12 @@ fn subcommands() -> Vec<String> {
 
 #[test]
 fn the_man_pages_have_a_page_for_every_subcommand_and_the_main_page_lists_them() {
-    let dir = tempfile::tempdir().unwrap();
-    mailcase(&["man", dir.path().to_str().unwrap()]);
-    let main = std::fs::read_to_string(dir.path().join("mailcase.1")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // A folder that does not exist yet is made, like `mkdir -p`.
+    let dir = tmp.path().join("man/man1");
+    mailcase(&["man", dir.to_str().unwrap()]);
+    let dir = dir.as_path();
+    let main = std::fs::read_to_string(dir.join("mailcase.1")).unwrap();
     assert!(main.starts_with(".ie \\n(.g .ds Aq"), "roff: {main:.200}");
     assert!(main.contains(".TH mailcase 1"), "{main:.300}");
     // The options common to every subcommand, with the config file's default.
@@ -59,13 +62,13 @@ fn the_man_pages_have_a_page_for_every_subcommand_and_the_main_page_lists_them()
             main.contains(&format!("mailcase\\-{sub}(1)")),
             "mailcase.1 lists {sub}:\n{main}"
         );
-        let page = std::fs::read_to_string(dir.path().join(format!("mailcase-{sub}.1")))
+        let page = std::fs::read_to_string(dir.join(format!("mailcase-{sub}.1")))
             .unwrap_or_else(|e| panic!("mailcase-{sub}.1: {e}"));
         assert!(page.contains(&format!(".TH mailcase-{sub} 1")), "{page}");
     }
     // Nested subcommands get their own page too.
-    assert!(dir.path().join("mailcase-template-preview.1").exists());
-    let check = std::fs::read_to_string(dir.path().join("mailcase-check.1")).unwrap();
+    assert!(dir.join("mailcase-template-preview.1").exists());
+    let check = std::fs::read_to_string(dir.join("mailcase-check.1")).unwrap();
     assert!(check.contains("offline"), "{check}");
 }
 
