@@ -1,6 +1,6 @@
 """Shared helpers of the benchmark scripts: the real local servers (tests/mailserver), a
 config for a fresh support mailbox, the release binary, sample complaints."""
-import os, secrets, subprocess, tempfile, uuid
+import atexit, os, secrets, shutil, subprocess, tempfile, uuid
 
 repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 env = dict(l.split("=", 1) for l in subprocess.check_output([f"{repo}/tests/mailserver/up.sh"], text=True).split() if "=" in l)
@@ -12,6 +12,10 @@ BIN = os.environ.get("MAILCASE_BIN", f"{repo}/target/release/mailcase")
 def world(tag, outbox_extra="", tail=""):
     """A temp dir with a config for support-<tag>@support.test; `tail` is appended TOML."""
     d = tempfile.mkdtemp(prefix="mailcase-fig-")
+    # A 10000 backlog leaves a database of about 200 MB: gone when the script ends, unless
+    # MAILCASE_BENCH_KEEP=1 (to look at a run's database or log afterwards).
+    if os.environ.get("MAILCASE_BENCH_KEEP") != "1":
+        atexit.register(shutil.rmtree, d, ignore_errors=True)
     support = f"support-{tag}@support.test"
     open(f"{d}/imap-password", "w").write(PW + "\n")
     open(f"{d}/token.key", "w").write(secrets.token_hex(32) + "\n")
