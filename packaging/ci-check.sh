@@ -27,9 +27,12 @@ if dpkg-query -W -f '${db:Status-Status}' mailcase 2>/dev/null | grep -qv '^not-
 fi
 
 step "build"
-packaging/build-deb.sh | tee /dev/stderr | tail -n 1 >/tmp/mailcase-ci-deb-path
-deb=$(cat /tmp/mailcase-ci-deb-path)
-rm -f /tmp/mailcase-ci-deb-path
+# Its output goes on to ours and into a file whose last line is the .deb's path. Not `tee
+# /dev/stderr`: when stderr is a file (a CI log), that reopens and truncates it.
+build_log=$(mktemp)
+packaging/build-deb.sh | tee "$build_log"
+deb=$(tail -n 1 "$build_log")
+rm -f "$build_log"
 [[ $deb == /*.deb && -f $deb ]] || fail "build-deb.sh did not end with the path of a .deb: $deb"
 ls -l "$deb"
 dpkg-deb --info "$deb"
