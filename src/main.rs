@@ -597,11 +597,9 @@ fn to_stdout(f: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<()>) -> a
 
 /// `mailcase status`: exit 0 when a daemon runs, 3 (LSB "not running") when none does.
 async fn status(cli: &Cli, json: bool) -> anyhow::Result<ExitCode> {
-    let cfg = Config::load(&cli.config)?;
-    let store = mailcase::cli::open_store(&cfg)?;
     let mut running = false;
-    to_stdout(|o| {
-        running = mailcase::cli::status::status(&cfg, &store, json, now(), o)?;
+    with_db(cli, |c, s, o| {
+        running = mailcase::cli::status::status(c, s, json, now(), o)?;
         Ok(())
     })?;
     Ok(if running {

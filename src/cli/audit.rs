@@ -31,57 +31,72 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
-/// `label: value` for each key present (and not null), joined with `; `.
-fn fields(d: &Value, keys: &[(&str, &str)]) -> String {
-    keys.iter()
-        .filter(|(k, _)| d.get(*k).is_some_and(|v| !v.is_null()))
-        .map(|(k, label)| {
-            let v = text(d.get(*k));
-            if label.is_empty() {
+/// The words of one event's detail, and the keys they used: whatever else the detail holds
+/// (written by a later version, or not listed here) is still shown, at the end, rather than
+/// dropped.
+struct Words<'a> {
+    d: &'a Value,
+    used: Vec<&'static str>,
+    parts: Vec<String>,
+}
+
+impl<'a> Words<'a> {
+    fn of(d: &'a Value) -> Words<'a> {
+        Words {
+            d,
+            used: Vec::new(),
+            parts: Vec::new(),
+        }
+    }
+
+    /// `label value` for each key present (and not null); an empty label shows the value
+    /// alone.
+    fn fields(mut self, keys: &[(&'static str, &str)]) -> Self {
+        for (k, label) in keys {
+            self.used.push(k);
+            if self.d.get(*k).is_none_or(Value::is_null) {
+                continue;
+            }
+            let v = text(self.d.get(*k));
+            self.parts.push(if label.is_empty() {
                 v
             } else {
                 format!("{label} {v}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// Everything in `d` not named in `known`, as `key value` pairs: a detail written by a later
-/// version, or one this function does not list, is still shown rather than dropped.
-fn rest(d: &Value, known: &[&str]) -> String {
-    match d.as_object() {
-        Some(o) => o
-            .iter()
-            .filter(|(k, v)| !known.contains(&k.as_str()) && !v.is_null())
-            .map(|(k, v)| format!("{} {}", k.replace('_', " "), text(Some(v))))
-            .collect::<Vec<_>>()
-            .join("; "),
-        None if d.is_null() => String::new(),
-        None => text(Some(d)),
+            });
+        }
+        self
     }
-}
 
-fn join(parts: &[String]) -> String {
-    parts
-        .iter()
-        .filter(|p| !p.is_empty())
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ")
+    /// `words`, made from the keys `keys` (nothing when empty).
+    fn words(mut self, keys: &[&'static str], words: String) -> Self {
+        self.used.extend(keys);
+        if !words.is_empty() {
+            self.parts.push(words);
+        }
+        self
+    }
+
+    /// The parts, then the keys no part used, joined with `; `.
+    fn done(mut self) -> String {
+        if let Some(o) = self.d.as_object() {
+            let used = &self.used;
+            self.parts.extend(
+                o.iter()
+                    .filter(|(k, v)| !used.contains(&k.as_str()) && !v.is_null())
+                    .map(|(k, v)| format!("{} {}", k.replace('_', " "), text(Some(v)))),
+            );
+        } else if !self.d.is_null() {
+            self.parts.push(text(Some(self.d)));
+        }
+        self.parts.join("; ")
+    }
 }
 
 /// The words of an event's detail (may be empty: a purged case keeps no details).
 pub fn describe(event: AuditEvent, d: &Value) -> String {
     use AuditEvent as E;
-    let change = || {
-        if d.get("from").is_none() && d.get("to").is_none() {
-            String::new()
-        } else {
-            format!("{} → {}", text(d.get("from")), text(d.get("to")))
-        }
-    };
-    let (main, known): (String, &[&str]) = match event {
+    let w = Words::of(d);
+    match event {
         E::Status
         | E::Priority
         | E::Category
@@ -92,38 +107,35 @@ pub fn describe(event: AuditEvent, d: &Value) -> String {
         | E::LastPublicAt
         | E::FollowUpSentAt
         | E::FeedbackSentAt
-        | E::ClosedAt => (
-            join(&[change(), fields(d, &[("reason", "")])]),
-            &["from", "to", "reason"],
-        ),
-        E::CaseOpened => (
-            fields(
-                d,
-                &[
-                    ("reference", ""),
-                    ("category", "category"),
-                    ("priority", "priority"),
-                    ("matched_rules", "matched rules"),
-                    ("first_response_due", "first response due"),
-                    ("linked_case_id", "linked to case id"),
-                ],
-            ),
-            &[
-                "reference",
-                "category",
-                "priority",
-                "matched_rules",
-                "first_response_due",
-                "linked_case_id",
-            ],
-        ),
-        E::AgentAnswer | E::InternalNote => (
-            join(&[
+        | E::ClosedAt => w
+            .words(
+                &["from", "to"],
+                if d.get("from").is_none() && d.get("to").is_none() {
+                    String::new()
+                } else {
+                    format!("{} → {}", text(d.get("from")), text(d.get("to")))
+                },
+            )
+            .fields(&[("reason", "")]),
+        E::CaseOpened => w.fields(&[
+            ("reference", ""),
+            ("category", "category"),
+            ("priority", "priority"),
+            ("matched_rules", "matched rules"),
+            ("first_response_due", "first response due"),
+            ("linked_case_id", "linked to case id"),
+        ]),
+        E::AgentAnswer | E::InternalNote => w
+            .words(
+                &["relayed"],
                 match d.get("relayed").and_then(Value::as_bool) {
                     Some(true) => "relayed to the customer".into(),
                     Some(false) => "not relayed".into(),
                     None => String::new(),
                 },
+            )
+            .words(
+                &["commands"],
                 match d.get("commands").and_then(Value::as_array) {
                     Some(c) if !c.is_empty() => format!(
                         "commands {}",
@@ -135,86 +147,49 @@ pub fn describe(event: AuditEvent, d: &Value) -> String {
                     ),
                     _ => String::new(),
                 },
-                fields(d, &[("message_id", "message")]),
-            ]),
-            &["relayed", "commands", "message_id"],
-        ),
-        E::FirstResponse => (fields(d, &[("due", "due")]), &["due"]),
-        E::Rated => (
-            join(&[
+            )
+            .fields(&[("message_id", "message")]),
+        E::FirstResponse => w.fields(&[("due", "due")]),
+        E::Rated => w
+            .words(
+                &["rating"],
                 d.get("rating")
                     .map(|r| format!("{}/5", text(Some(r))))
                     .unwrap_or_default(),
+            )
+            .words(
+                &["comment"],
                 d.get("comment")
                     .and_then(Value::as_str)
                     .map(|c| format!("\"{c}\""))
                     .unwrap_or_default(),
-            ]),
-            &["rating", "comment"],
-        ),
-        E::EscalationNotified => (
-            fields(d, &[("to", "escalation contacts"), ("reason", "")]),
-            &["to", "reason"],
-        ),
-        E::Reopened => (
-            fields(d, &[("by", "by"), ("resolved_at", "resolved")]),
-            &["by", "resolved_at"],
-        ),
-        E::SlaResumed => (fields(d, &[("paused_at", "paused since")]), &["paused_at"]),
-        E::NotSent => (
-            fields(d, &[("kind", ""), ("reason", "")]),
-            &["kind", "reason"],
-        ),
-        E::OutboundFailed => (
-            fields(
-                d,
-                &[("kind", ""), ("message_id", "message"), ("error", "error")],
             ),
-            &["kind", "message_id", "error"],
-        ),
-        E::AddressUndeliverable => (
-            fields(d, &[("address", ""), ("reason", "")]),
-            &["address", "reason"],
-        ),
-        E::CommandRejected => (fields(d, &[("errors", "")]), &["errors"]),
-        E::SuspectedSpam => (
-            fields(d, &[("reasons", ""), ("action", "action")]),
-            &["reasons", "action"],
-        ),
-        E::DigestQueued => (
-            fields(
-                d,
-                &[
-                    ("slot", "slot"),
-                    ("to", "to"),
-                    ("from", "period from"),
-                    ("until", "until"),
-                ],
-            ),
-            &["slot", "to", "from", "until"],
-        ),
-        E::LoopResumed => (
-            fields(
-                d,
-                &[
-                    ("stopped_at", "stopped"),
-                    ("reason", ""),
-                    ("held_agent_answers", "held agent answers"),
-                ],
-            ),
-            &["stopped_at", "reason", "held_agent_answers"],
-        ),
-        E::Purged | E::Erased => (
-            fields(
-                d,
-                &[
-                    ("messages", "messages"),
-                    ("outbound", "mails"),
-                    ("participants", "participants"),
-                ],
-            ),
-            &["messages", "outbound", "participants"],
-        ),
+        E::EscalationNotified => w.fields(&[("to", "escalation contacts"), ("reason", "")]),
+        E::Reopened => w.fields(&[("by", "by"), ("resolved_at", "resolved")]),
+        E::SlaResumed => w.fields(&[("paused_at", "paused since")]),
+        E::NotSent => w.fields(&[("kind", ""), ("reason", "")]),
+        E::OutboundFailed => {
+            w.fields(&[("kind", ""), ("message_id", "message"), ("error", "error")])
+        }
+        E::AddressUndeliverable => w.fields(&[("address", ""), ("reason", "")]),
+        E::CommandRejected => w.fields(&[("errors", "")]),
+        E::SuspectedSpam => w.fields(&[("reasons", ""), ("action", "action")]),
+        E::DigestQueued => w.fields(&[
+            ("slot", "slot"),
+            ("to", "to"),
+            ("from", "period from"),
+            ("until", "until"),
+        ]),
+        E::LoopResumed => w.fields(&[
+            ("stopped_at", "stopped"),
+            ("reason", ""),
+            ("held_agent_answers", "held agent answers"),
+        ]),
+        E::Purged | E::Erased => w.fields(&[
+            ("messages", "messages"),
+            ("outbound", "mails"),
+            ("participants", "participants"),
+        ]),
         E::MessageJoined
         | E::FloodJoined
         | E::ClosingRefused
@@ -231,22 +206,16 @@ pub fn describe(event: AuditEvent, d: &Value) -> String {
         | E::LegalHold
         | E::LegalHoldReleased
         | E::DataExport
-        | E::Erasure => (
-            fields(
-                d,
-                &[
-                    ("kind", ""),
-                    ("role", "role"),
-                    ("side", "from the"),
-                    ("subject", "subject"),
-                    ("reason", ""),
-                    ("message_id", "message"),
-                ],
-            ),
-            &["kind", "role", "side", "subject", "reason", "message_id"],
-        ),
-    };
-    join(&[main, rest(d, known)])
+        | E::Erasure => w.fields(&[
+            ("kind", ""),
+            ("role", "role"),
+            ("side", "from the"),
+            ("subject", "subject"),
+            ("reason", ""),
+            ("message_id", "message"),
+        ]),
+    }
+    .done()
 }
 
 #[cfg(test)]

@@ -410,17 +410,11 @@ fn visible(m: &MessageRow) -> String {
 /// The escalation contacts who are not agents: the managers, who get escalations through the
 /// agents' thread (lower case).
 pub fn managers(cfg: &Config) -> Vec<String> {
-    let agents: Vec<String> = cfg
-        .agents
-        .members
-        .iter()
-        .map(|a| a.address.to_lowercase())
-        .collect();
     let mut v: Vec<String> = cfg
         .escalation
         .iter()
         .flat_map(|e| e.contacts.iter().map(|c| c.to_lowercase()))
-        .filter(|c| !agents.contains(c))
+        .filter(|c| cfg.agent(c).is_none())
         .collect();
     v.sort();
     v.dedup();

@@ -18,7 +18,8 @@ use serde::Serialize;
 use super::{CliError, JudgedAt};
 use crate::config::Config;
 use crate::monitor::{heartbeat_stale_after, store_figures, StoreFigures};
-use crate::store::{CaseFilter, CaseView, DaemonRecord, LeaseRow, Store};
+use crate::report::output::human_seconds;
+use crate::store::{CaseView, DaemonRecord, LeaseRow, Store};
 
 /// Exit status when no daemon runs (LSB: "program is not running").
 pub const NOT_RUNNING: u8 = 3;
@@ -91,13 +92,9 @@ pub fn read(cfg: &Config, store: &Store, now: DateTime<Utc>) -> Result<StatusRep
     let StoreFigures {
         outbox,
         quarantined,
-        ..
+        at_risk,
+        overdue,
     } = store_figures(&r, judged_at, lead)?;
-    let mut due = r.cases_matching(&CaseFilter {
-        due_by: Some(judged_at + lead),
-        ..CaseFilter::default()
-    })?;
-    due.sort_by_key(|v| v.next_due());
     Ok(StatusReport {
         at: now,
         judged_at,
@@ -109,28 +106,48 @@ pub fn read(cfg: &Config, store: &Store, now: DateTime<Utc>) -> Result<StatusRep
         outbox,
         quarantined,
         warning_lead_seconds: lead.num_seconds(),
-        at_risk: due
-            .iter()
-            .filter(|v| v.at_risk(judged_at, lead))
-            .filter_map(DueCase::of)
-            .collect(),
-        overdue: due
-            .iter()
-            .filter(|v| v.overdue(judged_at))
-            .filter_map(DueCase::of)
-            .collect(),
+        at_risk: at_risk.iter().filter_map(DueCase::of).collect(),
+        overdue: overdue.iter().filter_map(DueCase::of).collect(),
     })
 }
 
-/// A span of real time, short: `4s`, `12m`, `3h 05m`, `2d 03h`.
+/// A span of real time, short: `4s`, `12m`, `3h 05m` as the report writes durations
+/// ([`human_seconds`]), and from a day on `2d 03h`.
 fn span(d: chrono::Duration) -> String {
     let s = d.num_seconds().max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d {:02}h", s / 86_400, (s % 86_400) / 3600),
+    if s < 86_400 {
+        human_seconds(s)
+    } else {
+        format!("{}d {:02}h", s / 86_400, (s % 86_400) / 3600)
     }
+}
+
+/// The first ten cases of a list, one line each, with how many more there are and `more`,
+/// the command that lists them all.
+fn write_cases(
+    out: &mut dyn Write,
+    cases: &[DueCase],
+    judged_at: DateTime<Utc>,
+    more: Option<&str>,
+) -> std::io::Result<()> {
+    for c in cases.iter().take(10) {
+        writeln!(
+            out,
+            "               {}  {:<8} {:<12} due {}",
+            c.reference,
+            c.priority,
+            c.status,
+            at(c.due, judged_at)
+        )?;
+    }
+    if let Some(more) = more.filter(|_| cases.len() > 10) {
+        writeln!(
+            out,
+            "               ... and {} more: {more}",
+            cases.len() - 10
+        )?;
+    }
+    Ok(())
 }
 
 fn at(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
@@ -264,38 +281,19 @@ pub fn write_text(s: &StatusReport, out: &mut dyn Write) -> std::io::Result<bool
             s.at_risk.len()
         ),
     )?;
-    for c in s.at_risk.iter().take(10) {
-        writeln!(
-            out,
-            "               {}  {:<8} {:<12} due {}",
-            c.reference,
-            c.priority,
-            c.status,
-            at(c.due, s.judged_at)
-        )?;
-    }
+    // No command lists the cases at risk alone.
+    write_cases(out, &s.at_risk, s.judged_at, None)?;
     row(
         out,
         "Overdue",
         &format!("{} open case(s) past a target", s.overdue.len()),
     )?;
-    for c in s.overdue.iter().take(10) {
-        writeln!(
-            out,
-            "               {}  {:<8} {:<12} due {}",
-            c.reference,
-            c.priority,
-            c.status,
-            at(c.due, s.judged_at)
-        )?;
-    }
-    if s.overdue.len() > 10 {
-        writeln!(
-            out,
-            "               ... and {} more: mailcase cases --overdue",
-            s.overdue.len() - 10
-        )?;
-    }
+    write_cases(
+        out,
+        &s.overdue,
+        s.judged_at,
+        Some("mailcase cases --overdue"),
+    )?;
     row(
         out,
         "Last error",

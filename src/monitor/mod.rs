@@ -56,7 +56,7 @@ struct OutcomeLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SendLabels {
-    kind: String,
+    kind: &'static str,
     result: &'static str,
 }
 
@@ -115,6 +115,21 @@ impl Stage {
     }
 }
 
+/// `metric`, registered in `r` under `name` (and `unit`), for the monitor to keep.
+fn registered<M: prometheus_client::registry::Metric + Clone>(
+    r: &mut Registry,
+    name: &str,
+    help: &str,
+    unit: Option<prometheus_client::registry::Unit>,
+    metric: M,
+) -> M {
+    match unit {
+        Some(u) => r.register_with_unit(name, help, u, metric.clone()),
+        None => r.register(name, help, metric.clone()),
+    }
+    metric
+}
+
 /// The process's activity, written to the store by the heartbeat.
 #[derive(Debug, Clone, Default)]
 struct Activity {
@@ -150,106 +165,118 @@ pub struct Monitor {
 impl Monitor {
     /// A monitor for the daemon `holder` (`pid N on HOST`, as in the leases).
     pub fn new(holder: &str) -> Monitor {
-        let mut registry = Registry::with_prefix("mailcase");
-        let m = Monitor {
-            registry: Registry::default(),
-            holder: holder.to_string(),
-            started_at: real_now(),
-            activity: Mutex::new(Activity::default()),
-            messages: Family::default(),
-            sends: Family::default(),
-            sla: Family::default(),
-            errors: Family::default(),
-            // 0.1 s to about 27 hours.
-            ingest_lag: Histogram::new(exponential_buckets(0.1, 4.0, 10)),
-            inbox_backlog: Gauge::default(),
-            outbox_pending: Gauge::default(),
-            outbox_oldest_age: Gauge::default(),
-            outbox_failed: Gauge::default(),
-            quarantined: Gauge::default(),
-            cases_at_risk: Gauge::default(),
-            cases_overdue: Gauge::default(),
-            last_imap_round: Gauge::default(),
-            last_smtp_send: Gauge::default(),
-        };
-        registry.register(
+        let mut r = Registry::with_prefix("mailcase");
+        r.register(
             "build",
             "The running program",
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
-        registry.register(
-            "messages",
-            "Inbound messages taken in, by outcome (new_case, joined, agent_reply, robot, quarantined, duplicate, ...)",
-            m.messages.clone(),
-        );
-        registry.register(
-            "outbound",
-            "Outbound send attempts, by kind of mail (ack is the acknowledgment) and result (sent, retry, failed)",
-            m.sends.clone(),
-        );
-        registry.register(
-            "sla_events",
-            "Service-level events: warning (agents reminded before a target), breach (a target missed, the case escalated)",
-            m.sla.clone(),
-        );
-        registry.register(
-            "errors",
-            "Errors an operator may need to act on, by stage (imap, smtp, store, scheduler)",
-            m.errors.clone(),
-        );
-        registry.register_with_unit(
-            "ingest_lag",
-            "From a message's arrival in the mailbox (IMAP INTERNALDATE) to its case committed",
-            prometheus_client::registry::Unit::Seconds,
-            m.ingest_lag.clone(),
-        );
-        registry.register(
-            "inbox_backlog",
-            "Messages in the inbox not yet taken in, at the last listing",
-            m.inbox_backlog.clone(),
-        );
-        registry.register(
-            "outbox_pending",
-            "Outbound messages waiting to be sent or retried",
-            m.outbox_pending.clone(),
-        );
-        registry.register_with_unit(
-            "outbox_oldest_pending_age",
-            "Age of the oldest outbound message still waiting (0 when none)",
-            prometheus_client::registry::Unit::Seconds,
-            m.outbox_oldest_age.clone(),
-        );
-        registry.register(
-            "outbox_failed",
-            "Outbound messages given up on",
-            m.outbox_failed.clone(),
-        );
-        registry.register(
-            "quarantine_messages",
-            "Messages in quarantine",
-            m.quarantined.clone(),
-        );
-        registry.register(
-            "cases_at_risk",
-            "Open cases whose first-response or resolution target falls due within sla.warning_lead",
-            m.cases_at_risk.clone(),
-        );
-        registry.register(
-            "cases_overdue",
-            "Open cases past a first-response or resolution target",
-            m.cases_overdue.clone(),
-        );
-        registry.register(
-            "last_imap_round_timestamp_seconds",
-            "When the last complete IMAP round ended (Unix time; 0 before the first)",
-            m.last_imap_round.clone(),
-        );
-        registry.register(
-            "last_smtp_send_timestamp_seconds",
-            "When the SMTP server last accepted a message (Unix time; 0 before the first)",
-            m.last_smtp_send.clone(),
-        );
-        Monitor { registry, ..m }
+        let seconds = Some(prometheus_client::registry::Unit::Seconds);
+        Monitor {
+            holder: holder.to_string(),
+            started_at: real_now(),
+            activity: Mutex::new(Activity::default()),
+            messages: registered(
+                &mut r,
+                "messages",
+                "Inbound messages taken in, by outcome (new_case, joined, agent_reply, robot, quarantined, duplicate, ...)",
+                None,
+                Family::default(),
+            ),
+            sends: registered(
+                &mut r,
+                "outbound",
+                "Outbound send attempts, by kind of mail (ack is the acknowledgment) and result (sent, retry, failed)",
+                None,
+                Family::default(),
+            ),
+            sla: registered(
+                &mut r,
+                "sla_events",
+                "Service-level events: warning (agents reminded before a target), breach (a target missed, the case escalated)",
+                None,
+                Family::default(),
+            ),
+            errors: registered(
+                &mut r,
+                "errors",
+                "Errors an operator may need to act on, by stage (imap, smtp, store, scheduler)",
+                None,
+                Family::default(),
+            ),
+            ingest_lag: registered(
+                &mut r,
+                "ingest_lag",
+                "From a message's arrival in the mailbox (IMAP INTERNALDATE) to its case committed",
+                seconds.clone(),
+                // 0.1 s to about 27 hours.
+                Histogram::new(exponential_buckets(0.1, 4.0, 10)),
+            ),
+            inbox_backlog: registered(
+                &mut r,
+                "inbox_backlog",
+                "Messages in the inbox not yet taken in, at the last listing",
+                None,
+                Gauge::default(),
+            ),
+            outbox_pending: registered(
+                &mut r,
+                "outbox_pending",
+                "Outbound messages waiting to be sent or retried",
+                None,
+                Gauge::default(),
+            ),
+            outbox_oldest_age: registered(
+                &mut r,
+                "outbox_oldest_pending_age",
+                "Age of the oldest outbound message still waiting (0 when none)",
+                seconds,
+                Gauge::default(),
+            ),
+            outbox_failed: registered(
+                &mut r,
+                "outbox_failed",
+                "Outbound messages given up on",
+                None,
+                Gauge::default(),
+            ),
+            quarantined: registered(
+                &mut r,
+                "quarantine_messages",
+                "Messages in quarantine",
+                None,
+                Gauge::default(),
+            ),
+            cases_at_risk: registered(
+                &mut r,
+                "cases_at_risk",
+                "Open cases whose first-response or resolution target falls due within sla.warning_lead",
+                None,
+                Gauge::default(),
+            ),
+            cases_overdue: registered(
+                &mut r,
+                "cases_overdue",
+                "Open cases past a first-response or resolution target",
+                None,
+                Gauge::default(),
+            ),
+            last_imap_round: registered(
+                &mut r,
+                "last_imap_round_timestamp_seconds",
+                "When the last complete IMAP round ended (Unix time; 0 before the first)",
+                None,
+                Gauge::default(),
+            ),
+            last_smtp_send: registered(
+                &mut r,
+                "last_smtp_send_timestamp_seconds",
+                "When the SMTP server last accepted a message (Unix time; 0 before the first)",
+                None,
+                Gauge::default(),
+            ),
+            registry: r,
+        }
     }
 
     /// The daemon's name in the store (`pid N on HOST`).
@@ -290,10 +317,10 @@ impl Monitor {
     }
 
     /// One send's result (recorded in the store), by its kind of mail.
-    pub fn send(&self, kind: &str, result: SendCount) {
+    pub fn send(&self, kind: &'static str, result: SendCount) {
         self.sends
             .get_or_create(&SendLabels {
-                kind: kind.to_string(),
+                kind,
                 result: result.as_str(),
             })
             .inc();
@@ -362,30 +389,51 @@ impl Monitor {
         }
     }
 
-    /// Sets the gauges that live in the store.
+    /// Sets the gauges of the figures that live in the store.
     fn set_store_figures(&self, f: &StoreFigures, now: DateTime<Utc>) {
-        self.outbox_pending.set(f.outbox.pending);
-        self.outbox_failed.set(f.outbox.failed);
+        self.set_store_gauges(
+            &f.outbox,
+            f.quarantined,
+            f.at_risk.len(),
+            f.overdue.len(),
+            now,
+        );
+    }
+
+    fn set_store_gauges(
+        &self,
+        outbox: &crate::store::OutboxDepth,
+        quarantined: i64,
+        at_risk: usize,
+        overdue: usize,
+        now: DateTime<Utc>,
+    ) {
+        self.outbox_pending.set(outbox.pending);
+        self.outbox_failed.set(outbox.failed);
         self.outbox_oldest_age.set(
-            f.outbox
+            outbox
                 .oldest_pending_at
                 .map_or(0, |t| (now - t).num_seconds().max(0)),
         );
-        self.quarantined.set(f.quarantined);
-        self.cases_at_risk.set(f.at_risk as i64);
-        self.cases_overdue.set(f.overdue as i64);
+        self.quarantined.set(quarantined);
+        self.cases_at_risk
+            .set(i64::try_from(at_risk).unwrap_or(i64::MAX));
+        self.cases_overdue
+            .set(i64::try_from(overdue).unwrap_or(i64::MAX));
     }
 }
 
-/// The figures an operator watches that are read from the store.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The figures an operator watches that are read from the store: `mailcase status` lists
+/// them, the metrics count them.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoreFigures {
     pub outbox: crate::store::OutboxDepth,
     pub quarantined: i64,
-    /// Open cases with a target due within the warning lead, not yet past it.
-    pub at_risk: usize,
-    /// Open cases past a target.
-    pub overdue: usize,
+    /// Open cases with a target due within the warning lead, not yet past it, the earliest
+    /// due first.
+    pub at_risk: Vec<crate::store::CaseView>,
+    /// Open cases past a target, the earliest due first.
+    pub overdue: Vec<crate::store::CaseView>,
 }
 
 /// Reads [`StoreFigures`], judging targets at `judged_at` (the daemon's clock) with the
@@ -398,12 +446,16 @@ pub fn store_figures(
     judged_at: DateTime<Utc>,
     lead: chrono::Duration,
 ) -> Result<StoreFigures, StoreError> {
-    let due = r.cases_matching(&CaseFilter {
+    let mut due = r.cases_matching(&CaseFilter {
         due_by: Some(judged_at + lead),
         ..CaseFilter::default()
     })?;
-    let overdue = due.iter().filter(|c| c.overdue(judged_at)).count();
-    let at_risk = due.iter().filter(|c| c.at_risk(judged_at, lead)).count();
+    due.sort_by_key(|v| v.next_due());
+    let (overdue, rest): (Vec<_>, Vec<_>) = due.into_iter().partition(|c| c.overdue(judged_at));
+    let at_risk = rest
+        .into_iter()
+        .filter(|c| c.at_risk(judged_at, lead))
+        .collect();
     Ok(StoreFigures {
         outbox: r.outbox_depth()?,
         quarantined: r.quarantine_count()?,
@@ -495,17 +547,15 @@ mod tests {
         m.send("agent_reply", SendCount::Failed);
         m.sla(2, 1);
         m.error(Stage::Smtp, "smtp: 421 try again later");
-        m.set_store_figures(
-            &StoreFigures {
-                outbox: crate::store::OutboxDepth {
-                    pending: 3,
-                    oldest_pending_at: Some(t("2026-12-06T09:59:00Z")),
-                    failed: 1,
-                },
-                quarantined: 2,
-                at_risk: 4,
-                overdue: 5,
+        m.set_store_gauges(
+            &crate::store::OutboxDepth {
+                pending: 3,
+                oldest_pending_at: Some(t("2026-12-06T09:59:00Z")),
+                failed: 1,
             },
+            2,
+            4,
+            5,
             t("2026-12-06T10:00:00Z"),
         );
         m

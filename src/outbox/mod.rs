@@ -334,31 +334,15 @@ async fn record_results(
             }
         }
         let ids: Vec<i64> = group.iter().map(|(row, _)| row.id).collect();
-        let done_at = clock.now();
-        // What the metrics count once the results are recorded.
-        let counts: Vec<(String, SendCount)> = group
-            .iter()
-            .map(|(row, r)| {
-                let c = match r {
-                    SendResult::Sent => SendCount::Sent,
-                    SendResult::Transient(_)
-                        if next_attempt(config, row.attempts, row.created_at, done_at)
-                            .is_some() =>
-                    {
-                        SendCount::Retry
-                    }
-                    SendResult::Transient(_) | SendResult::Permanent(_) => SendCount::Failed,
-                };
-                (row.kind.to_string(), c)
-            })
-            .collect();
         let cfg = config.clone();
+        let done_at = clock.now();
         let recorded =
             crate::store::blocking(store, move |s| record(s, &cfg, &group, done_at)).await;
         log.record(&recorded);
+        // Counted once recorded: a result that failed to be is sent again.
         match &recorded {
-            Ok(()) => {
-                for (kind, c) in &counts {
+            Ok(counts) => {
+                for (kind, c) in counts {
                     monitor.send(kind, *c);
                 }
             }
@@ -461,12 +445,14 @@ pub async fn run(
     }
 }
 
+/// Records a group of results in one transaction; returns each one's kind and what the
+/// metrics count it as.
 fn record(
     s: &mut Store,
     cfg: &Config,
     results: &[(OutboundRow, SendResult)],
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Vec<(&'static str, SendCount)>, StoreError> {
     let sent: Vec<i64> = results
         .iter()
         .filter(|(_, r)| matches!(r, SendResult::Sent))
@@ -475,17 +461,27 @@ fn record(
     // One transaction (one fsync) for the whole group, failures included.
     s.write(|tx| {
         tx.mark_sent(&sent, now)?;
+        let mut counts = Vec::with_capacity(results.len());
         for (row, r) in results {
-            match r {
-                SendResult::Sent => {}
+            let count = match r {
+                SendResult::Sent => SendCount::Sent,
                 SendResult::Transient(e) => {
                     let next = next_attempt(cfg, row.attempts, row.created_at, now);
                     tx.mark_attempt_failed(row, e, next, now)?;
+                    if next.is_some() {
+                        SendCount::Retry
+                    } else {
+                        SendCount::Failed
+                    }
                 }
-                SendResult::Permanent(e) => tx.mark_attempt_failed(row, e, None, now)?,
-            }
+                SendResult::Permanent(e) => {
+                    tx.mark_attempt_failed(row, e, None, now)?;
+                    SendCount::Failed
+                }
+            };
+            counts.push((row.kind.as_str(), count));
         }
-        Ok(())
+        Ok(counts)
     })
 }
 
