@@ -9,7 +9,9 @@
 //! lines between them allowed); the first other line starts the text. Parsing is strict: an
 //! unknown command, a missing or extra argument or two commands that contradict each other
 //! rejects the whole reply, because an agent who mistyped `#reslove` must not have their
-//! text relayed to the customer with the case left open.
+//! text relayed to the customer with the case left open. The agent's answer says what the
+//! nearest command is ([`did_you_mean`]) and which names a priority, category or agent may
+//! take, so the corrected reply is the next one.
 //!
 //! What each command does lives here too, beside its parsing: [`Command::check`] (what the
 //! config must know), [`Command::event`] (what it asks of the life cycle),
@@ -397,7 +399,10 @@ fn parse_line(line: &str) -> Result<Command, String> {
                 Some(n) if arg.is_empty() => {
                     format!("unknown command #{shown}; did you mean `#{n}`?")
                 }
-                Some(n) => format!("unknown command #{shown}; did you mean `#{n} {arg}`?"),
+                Some(n) => format!(
+                    "unknown command #{shown}; did you mean `#{n} {}`?",
+                    arg.chars().take(100).collect::<String>()
+                ),
                 None => format!("unknown command #{shown}"),
             })
         }
