@@ -699,3 +699,143 @@ async fn a_reply_that_only_quotes_relays_nothing() {
     );
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misspelt_command_gets_a_suggestion_and_replying_to_that_mail_applies_the_fix() {
+    let c = Conv::start("conv_fix", "").await;
+    let reference = c.case.reference.clone();
+
+    // Text beside `#note` is the note, not a reason to refuse it.
+    let raw = thunderbird_reply(&c.w.ann, "Ann Agent", &c.card, "#note checking logs");
+    c.reply(&c.w.ann, &c.card, raw).await;
+    c.wait_outcome(MessageOutcome::AgentNote, 1).await;
+
+    let raw = thunderbird_reply(
+        &c.w.ann,
+        "Ann Agent",
+        &c.card,
+        "#reslove\r\nThe second payment is refunded.",
+    );
+    c.reply(&c.w.ann, &c.card, raw).await;
+    let ann = wait_mail(&c.w, &c.w.ann, 2).await;
+    let error = &ann[1];
+    assert!(
+        error
+            .text
+            .contains("unknown command #reslove; did you mean `#resolve`?"),
+        "{}",
+        error.text
+    );
+    assert!(
+        error
+            .text
+            .contains("Reply to this message with the corrected commands"),
+        "{}",
+        error.text
+    );
+    assert!(
+        error.text.contains("Priorities: urgent, normal"),
+        "{}",
+        error.text
+    );
+    assert_eq!(
+        error.reply_to.as_ref().map(|m| m.address.to_lowercase()),
+        c.card.reply_to.as_ref().map(|m| m.address.to_lowercase()),
+        "the error mail answers to the case's agent address, like the card"
+    );
+    assert_eq!(
+        error.subject,
+        format!("[{reference}] Invoice charged twice")
+    );
+
+    // Ann does what it says: replies to the error mail with the corrected command.
+    let raw = thunderbird_reply(
+        &c.w.ann,
+        "Ann Agent",
+        error,
+        "#resolve\r\nThe second payment is refunded.",
+    );
+    c.reply(&c.w.ann, error, raw).await;
+    c.wait_outcome(MessageOutcome::AgentReply, 1).await;
+    assert_eq!(c.case().status, Status::Resolved);
+    let mine = wait_mail(&c.w, &c.customer, 2).await;
+    let answer = &mine[1];
+    assert!(
+        answer.text.starts_with("The second payment is refunded."),
+        "only the corrected answer reaches the customer: {}",
+        answer.text
+    );
+    assert!(!answer.text.contains("#resolve") && !answer.text.contains("NOT sent"));
+    // The footer is a real signature (`-- `, the space kept through tera, lettre, Postfix
+    // and Dovecot), and the subject carries no `Re:` of ours.
+    assert!(answer.text.lines().any(|l| l == "-- "), "{:?}", answer.text);
+    assert_eq!(
+        answer.subject,
+        format!("[{reference}] Invoice charged twice")
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_acknowledgment_quotes_what_the_customer_wrote_without_their_signature_wrapped() {
+    let w = World::new("conv_excerpt", AGENTS);
+    let d = w.start();
+    let short = w.customer("shorty");
+    let raw = format!(
+        "From: Sam Short <{short}>\r\nTo: {support}\r\nSubject: Re: AW: Printer jam\r\nMessage-ID: <{id}@customer.test>\r\n\r\n\
+         The printer jams on every page.\r\n\r\n-- \r\nSam Short\r\nSam Short Printing Ltd\r\n",
+        support = w.support,
+        id = unique("short")
+    );
+    w.send_raw(&short, &w.support, raw.as_bytes()).await;
+    let long = w.customer("longy");
+    let body = "My order 4711 arrived broken. The box was crushed on one side and the glass \
+                inside is cracked in three places! I need a replacement before the weekend, \
+                because it is a present for my mother who turns seventy on Sunday and we \
+                planned the whole party around it. Please tell me what to do next and whether \
+                I should send the broken one back to you first, or keep it for the courier.";
+    let raw = format!(
+        "From: Lee Long <{long}>\r\nTo: {support}\r\nSubject: Broken glass\r\nMessage-ID: <{id}@customer.test>\r\n\r\n\
+         {body}\r\n\r\n-- \r\nLee Long\r\n",
+        support = w.support,
+        id = unique("long")
+    );
+    w.send_raw(&long, &w.support, raw.as_bytes()).await;
+
+    let ack = w.wait_for_acks(&short).await.remove(0);
+    let quoted: Vec<&str> = ack.text.lines().filter(|l| l.starts_with("  > ")).collect();
+    assert_eq!(
+        quoted,
+        vec!["  > The printer jams on every page."],
+        "{}",
+        ack.text
+    );
+    assert_eq!(
+        ack.text.matches("Sam Short").count(),
+        1,
+        "the name in the greeting, not again in a signature in the excerpt: {}",
+        ack.text
+    );
+    assert!(ack.text.lines().any(|l| l == "-- "), "{:?}", ack.text);
+    let case = w.case_of(&short);
+    assert_eq!(ack.subject, format!("[{}] Printer jam", case.reference));
+    // The HTML part shows the same excerpt, without the signature either.
+    let raw_ack = read_raw(&short, "INBOX", mailenv()).await.remove(0);
+    let html = String::from_utf8_lossy(&raw_ack);
+    assert!(html.contains("<blockquote"), "{html}");
+    assert!(!html.contains("Sam Short Printing"), "{html}");
+
+    let ack = w.wait_for_acks(&long).await.remove(0);
+    let quoted: Vec<&str> = ack.text.lines().filter(|l| l.starts_with("  > ")).collect();
+    assert!(quoted.len() >= 4, "{}", ack.text);
+    assert!(
+        quoted.iter().all(|l| l.chars().count() <= 72),
+        "{quoted:#?}"
+    );
+    assert!(
+        quoted.last().unwrap().ends_with("party around it. ..."),
+        "cut after a whole sentence: {quoted:#?}"
+    );
+    assert!(!ack.text.contains("Lee Long\n"), "{}", ack.text);
+    d.stop().await;
+}

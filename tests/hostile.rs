@@ -618,8 +618,15 @@ async fn template_syntax_in_a_complaint_is_printed_literally() {
         ack.text
     );
     assert!(ack.text.contains(subject_code), "{}", ack.text);
-    // The acknowledgment quotes an excerpt (whitespace collapsed), the card the whole text.
-    assert!(ack.text.contains(&body_lines.join(" ")), "{}", ack.text);
+    // The acknowledgment quotes an excerpt (whitespace collapsed, wrapped in `  > ` lines),
+    // the card the whole text.
+    let excerpt = ack
+        .text
+        .lines()
+        .filter_map(|l| l.strip_prefix("  > "))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(excerpt.contains(&body_lines.join(" ")), "{}", ack.text);
     for line in body_lines {
         assert!(
             card.text.contains(line),

@@ -44,7 +44,7 @@ async fn a_complaint_gets_one_case_and_one_acknowledgment_with_its_reference() {
     assert_eq!(r.as_str(), case.reference);
     assert_eq!(
         ack.subject,
-        format!("[{}] Re: Invoice charged twice", case.reference)
+        format!("[{}] Invoice charged twice", case.reference)
     );
     assert_eq!(
         ack.in_reply_to,

@@ -241,14 +241,17 @@ async fn a_clicked_rating_link_is_stored_a_poor_one_escalates_and_forged_links_a
     // "2", with a comment: stored, and the manager hears of it.
     let two = link(2);
     let raw = format!(
-        "From: Jane Doe <{jane}>\r\nTo: {two}\r\nSubject: Rating 2 for {r}\r\nMessage-ID: <{id}@customer.test>\r\n\r\nIt took three days.\r\n",
+        "From: Jane Doe <{jane}>\r\nTo: {two}\r\nSubject: Rating 2 for {r}\r\nMessage-ID: <{id}@customer.test>\r\n\r\nIt took three days.\r\nNobody called back.\r\n\r\nThanks, Jane\r\n",
         r = case.reference,
         id = unique("rate")
     );
     w.send_raw(&jane, &two, raw.as_bytes()).await;
     wait_for("rating 2 stored", WAIT, || async {
         (w.store().read().rating(case.id).unwrap()
-            == Some((2, Some("It took three days.".to_string()))))
+            == Some((
+                2,
+                Some("It took three days.\nNobody called back.".to_string()),
+            )))
         .then_some(())
     })
     .await;
@@ -258,6 +261,16 @@ async fn a_clicked_rating_link_is_stored_a_poor_one_escalates_and_forged_links_a
         "{}",
         mgr[0].text
     );
+    // The comment, without Jane's sign-off, quoted line by line under the rating.
+    assert!(
+        mgr[0].text.contains(
+            "Rating:    2/5\nComment:\n  > It took three days.\n  > Nobody called back.\n"
+        ),
+        "{}",
+        mgr[0].text
+    );
+    let rating = &mgr[0].text[..mgr[0].text.find("History").unwrap()];
+    assert!(!rating.contains("Thanks, Jane"), "{rating}");
 
     // A second click: the last rating counts.
     let five = link(5);

@@ -9,7 +9,9 @@
 //! lines between them allowed); the first other line starts the text. Parsing is strict: an
 //! unknown command, a missing or extra argument or two commands that contradict each other
 //! rejects the whole reply, because an agent who mistyped `#reslove` must not have their
-//! text relayed to the customer with the case left open.
+//! text relayed to the customer with the case left open. The agent's answer says what the
+//! nearest command is ([`did_you_mean`]) and which names a priority, category or agent may
+//! take, so the corrected reply is the next one.
 //!
 //! What each command does lives here too, beside its parsing: [`Command::check`] (what the
 //! config must know), [`Command::event`] (what it asks of the life cycle),
@@ -26,8 +28,10 @@ use crate::config::Config;
 /// One command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// The whole reply is an internal note: recorded, never relayed.
-    Note,
+    /// The whole reply is an internal note: recorded, never relayed. Text after `#note` on
+    /// its line is the note's first line (`#note checking logs`), so an agent who writes the
+    /// note beside the command does not lose it.
+    Note(Option<String>),
     /// Relay the reply, then mark the case resolved.
     Resolve,
     /// Escalate, with an optional reason (internal).
@@ -48,7 +52,7 @@ impl Command {
     /// The command's name as written.
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Note => "note",
+            Command::Note(_) => "note",
             Command::Resolve => "resolve",
             Command::Escalate(_) => "escalate",
             Command::Priority(_) => "priority",
@@ -79,9 +83,15 @@ impl Command {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
-            Command::Assign(a) if cfg.agent(a).is_none() => {
-                Some(format!("`#assign {a}`: not a configured agent address"))
-            }
+            Command::Assign(a) if cfg.agent(a).is_none() => Some(format!(
+                "`#assign {a}`: not a configured agent address; use one of {}",
+                cfg.agents
+                    .members
+                    .iter()
+                    .map(|g| g.address.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
             _ => None,
         }
     }
@@ -93,7 +103,7 @@ impl Command {
             Command::Wait => Some(CaseEvent::WaitOnCustomer),
             Command::Escalate(_) => Some(CaseEvent::Escalate),
             Command::Resolve => Some(CaseEvent::Resolve),
-            Command::Note | Command::Priority(_) | Command::Category(_) | Command::Assign(_) => {
+            Command::Note(_) | Command::Priority(_) | Command::Category(_) | Command::Assign(_) => {
                 None
             }
         }
@@ -134,8 +144,8 @@ pub struct Plan {
 /// The commands an agent can use, for the answer to a rejected reply.
 pub const HELP: &[(&str, &str)] = &[
     (
-        "#note",
-        "the whole reply is an internal note; nothing reaches the customer",
+        "#note [text]",
+        "the whole reply (with any text after #note) is an internal note; nothing reaches the customer",
     ),
     (
         "#resolve",
@@ -210,9 +220,10 @@ impl Parsed {
             if let Some(ev) = self.get(name).and_then(Command::event) {
                 match transition(s, ev) {
                     Ok(n) => s = n,
-                    Err(_) => {
-                        errors.push(format!("`#{name}`: the case is {s}, so it cannot be done"))
-                    }
+                    Err(_) => errors.push(format!(
+                        "`#{name}`: the case is {}, so it cannot be done",
+                        s.agent_label()
+                    )),
                 }
             }
         }
@@ -329,7 +340,15 @@ pub fn parse(reply: &str) -> Result<Parsed, Vec<CommandError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    let text = lines[i..].join("\n").trim().to_string();
+    let mut text = lines[i..].join("\n").trim().to_string();
+    // `#note checking logs`: the text beside the command starts the note.
+    if let Some(Command::Note(Some(first))) = commands.iter().find(|c| c.name() == "note") {
+        text = if text.is_empty() {
+            first.clone()
+        } else {
+            format!("{first}\n{text}")
+        };
+    }
     Ok(Parsed { commands, text })
 }
 
@@ -356,7 +375,7 @@ fn parse_line(line: &str) -> Result<Command, String> {
         }
     };
     match name.to_ascii_lowercase().as_str() {
-        "note" => no_arg(Command::Note),
+        "note" => Ok(Command::Note((!arg.is_empty()).then(|| arg.to_string()))),
         "resolve" => no_arg(Command::Resolve),
         "wait" => no_arg(Command::Wait),
         "reopen" => no_arg(Command::Reopen),
@@ -374,11 +393,82 @@ fn parse_line(line: &str) -> Result<Command, String> {
                 .trim_matches(|c| c == '<' || c == '>')
                 .to_lowercase(),
         )),
-        other => Err(format!(
-            "unknown command #{}",
-            other.chars().take(40).collect::<String>()
-        )),
+        other => {
+            let shown: String = other.chars().take(40).collect();
+            Err(match did_you_mean(other) {
+                Some(n) if arg.is_empty() => {
+                    format!("unknown command #{shown}; did you mean `#{n}`?")
+                }
+                Some(n) => format!(
+                    "unknown command #{shown}; did you mean `#{n} {}`?",
+                    arg.chars().take(100).collect::<String>()
+                ),
+                None => format!("unknown command #{shown}"),
+            })
+        }
     }
+}
+
+/// Every command's name, for suggestions.
+const NAMES: &[&str] = &[
+    "note", "resolve", "escalate", "priority", "category", "assign", "wait", "reopen",
+];
+
+/// The command an agent most likely meant by `typed`: one that starts with it (`#prio`,
+/// `#esc`, at least three letters) or is within a small edit distance (`#reslove`,
+/// `#categroy`; one edit for names up to four letters, two for longer ones, a swap of
+/// neighbours counting as one). `None` when nothing is close or two are equally close.
+pub fn did_you_mean(typed: &str) -> Option<&'static str> {
+    let t = typed.to_lowercase();
+    let n = t.chars().count();
+    if n >= 3 {
+        let starts: Vec<&str> = NAMES
+            .iter()
+            .copied()
+            .filter(|c| c.starts_with(&t))
+            .collect();
+        if let [one] = starts.as_slice() {
+            return Some(one);
+        }
+    }
+    let limit = if n <= 4 { 1 } else { 2 };
+    let mut best: Vec<(usize, &'static str)> = NAMES
+        .iter()
+        .map(|c| (edit_distance(&t, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    best.sort_unstable();
+    match best.as_slice() {
+        [(_, c)] => Some(c),
+        [(d, c), (e, _), ..] if d < e => Some(c),
+        _ => None,
+    }
+}
+
+/// Edit distance with adjacent swaps counted as one edit (optimal string alignment).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 fn check_conflicts(cmds: &[Command], errors: &mut Vec<CommandError>) {
@@ -455,13 +545,93 @@ mod tests {
 
     #[test]
     fn unknown_and_malformed_commands_are_all_reported() {
-        let e = parse("#reslove\n#priority\n#note please\n#category a b\nText").unwrap_err();
+        let e = parse("#reslove\n#priority\n#wait please\n#category a b\nText").unwrap_err();
         let whys: Vec<String> = e.iter().map(|e| e.to_string()).collect();
         assert_eq!(whys.len(), 4, "{whys:?}");
-        assert!(whys[0].contains("unknown command #reslove"));
+        assert!(whys[0].contains("unknown command #reslove; did you mean `#resolve`?"));
         assert!(whys[1].contains("needs an argument (a priority name)"));
-        assert!(whys[2].contains("takes no argument"));
+        assert!(whys[2].contains("#wait takes no argument"));
         assert!(whys[3].contains("takes one argument (a category name)"));
+    }
+
+    #[test]
+    fn a_misspelt_command_gets_the_nearest_one_suggested() {
+        let why = |reply: &str| parse(reply).unwrap_err()[0].to_string();
+        assert!(why("#prio high\nText").ends_with("did you mean `#priority high`?"));
+        assert!(why("#reslove\nDone").ends_with("did you mean `#resolve`?"));
+        assert!(
+            why("#Escalte angry customer").ends_with("did you mean `#escalate angry customer`?")
+        );
+        assert!(why("#catgory billing").ends_with("did you mean `#category billing`?"));
+        assert!(why("#wiat").ends_with("did you mean `#wait`?"));
+        assert!(
+            why("#asign bob@support.test").ends_with("did you mean `#assign bob@support.test`?")
+        );
+        assert!(why("#notes").ends_with("did you mean `#note`?"));
+        // Nothing close: no guess.
+        assert_eq!(why("#banana"), "`#banana`: unknown command #banana");
+        assert_eq!(did_you_mean("x"), None);
+        assert_eq!(
+            did_you_mean("re"),
+            None,
+            "reopen or resolve: too short to tell"
+        );
+    }
+
+    fn config() -> Config {
+        let text = format!(
+            "{}\n[[agents.members]]\naddress = \"ann@support.test\"\nname = \"Ann\"\n",
+            crate::config::tests::MINIMAL
+        );
+        Config::from_toml(&text, std::path::Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn unknown_names_are_answered_with_the_valid_ones() {
+        let cfg = config();
+        let errors = parse("#priority hgh\n#category bills\n#assign bob@support.test\nHi")
+            .unwrap()
+            .validate(Status::InProgress, &cfg)
+            .unwrap_err();
+        assert_eq!(
+            errors,
+            vec![
+                "`#priority hgh`: no such priority; use one of urgent, normal".to_string(),
+                "`#category bills`: no such category; use one of general".to_string(),
+                "`#assign bob@support.test`: not a configured agent address; use one of \
+                 ann@support.test"
+                    .to_string(),
+            ]
+        );
+        // A state the case cannot leave reads in words, not as the stored name.
+        let e = parse("#reopen\nWhich one?")
+            .unwrap()
+            .validate(Status::WaitingOnCustomer, &cfg)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            vec!["`#reopen`: the case is waiting on customer, so it cannot be done".to_string()]
+        );
+    }
+
+    #[test]
+    fn text_beside_note_starts_the_note() {
+        let p = parse("#note checking logs\nthe disk was full at 3am").unwrap();
+        assert_eq!(
+            p.commands,
+            vec![Command::Note(Some("checking logs".into()))]
+        );
+        assert_eq!(p.text, "checking logs\nthe disk was full at 3am");
+        let plan = p.plan(false);
+        assert!(plan.note && plan.relay.is_none());
+        let alone = parse("#note checking logs").unwrap();
+        assert_eq!(alone.text, "checking logs");
+        assert!(alone.validate(Status::InProgress, &config()).is_ok());
+        let bare = parse("#note\nchecked the logs").unwrap();
+        assert_eq!(bare.commands, vec![Command::Note(None)]);
+        assert_eq!(bare.text, "checked the logs");
+        let with = parse("#note asked the warehouse\n#priority high\n\nmore").unwrap();
+        assert_eq!(with.text, "asked the warehouse\nmore");
     }
 
     #[test]

@@ -130,6 +130,60 @@ pub fn strip_sign_off(text: &str, name: Option<&str>) -> String {
     lines.join("\n")
 }
 
+/// Words that thank before a name in a sign-off ("Thanks, Jane", "Vielen Dank, Jan").
+const THANKS_WORDS: &[&str] = &[
+    "thanks", "thank", "you", "thx", "ty", "many", "danke", "vielen", "dank", "merci", "gracias",
+    "grazie", "bedankt", "tack", "again", "in", "advance",
+];
+
+/// A rating's comment as it is stored and shown: the customer's words without their
+/// sign-off. `text` is already without quoted history and `-- ` signature (the reply text);
+/// this drops what [`strip_sign_off`] drops and then a trailing block of one or two short
+/// lines after a blank line that is only a name or a thanks with a name ("Jane",
+/// "Thanks, Jane Doe", "Best,\nJ."), with or without the From name known. `None` when
+/// nothing is left.
+pub fn rating_comment(text: &str, name: Option<&str>) -> Option<String> {
+    let names: Vec<String> = name
+        .unwrap_or_default()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let text = strip_sign_off(text, name);
+    let lines: Vec<&str> = text.trim().lines().map(str::trim_end).collect();
+    // The last block: the lines after the last blank line.
+    let Some(blank) = lines.iter().rposition(|l| l.trim().is_empty()) else {
+        return (!text.trim().is_empty()).then(|| text.trim().to_string());
+    };
+    let block = &lines[blank + 1..];
+    // A line of a sign-off: at most four words, each a thanks or closing word, a word of
+    // the sender's name, or a capitalised word or initial (a name we were not told).
+    let sign_off_line = |line: &str| {
+        let words: Vec<&str> = line
+            .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.is_empty() || words.len() > 4 || line.chars().count() > 40 {
+            return false;
+        }
+        words.iter().all(|w| {
+            let lower = w.to_lowercase();
+            if THANKS_WORDS.contains(&lower.as_str()) || CLOSING_WORDS.contains(&lower.as_str()) {
+                return true;
+            }
+            names.contains(&lower) || w.chars().next().is_some_and(char::is_uppercase)
+        })
+    };
+    let is_sign_off = (1..=2).contains(&block.len()) && block.iter().all(|l| sign_off_line(l));
+    let kept = if is_sign_off {
+        &lines[..blank]
+    } else {
+        &lines[..]
+    };
+    let comment = kept.join("\n").trim().to_string();
+    (!comment.is_empty()).then_some(comment)
+}
+
 /// Judges `text` (the reply without quoted history).
 pub fn judge(text: &str, satisfied: &[String], unsatisfied: &[String]) -> Judgement {
     let t = text.trim();
@@ -190,6 +244,46 @@ mod tests {
         assert_eq!(strip_sign_off("Thanks\n\nColin", None), "Thanks\n\nColin");
     }
     use crate::config::FollowUpConfig;
+
+    #[test]
+    fn a_rating_comment_loses_the_customers_sign_off() {
+        let c = |t: &str, n: Option<&str>| rating_comment(t, n);
+        assert_eq!(
+            c("Took too long.\n\nJane", None).as_deref(),
+            Some("Took too long.")
+        );
+        assert_eq!(
+            c(
+                "Took too long.\nNobody called back.\n\nThanks, Jane Doe",
+                Some("Jane Doe")
+            )
+            .as_deref(),
+            Some("Took too long.\nNobody called back.")
+        );
+        assert_eq!(
+            c("Took too long.\n\nBest regards,\nJ. Doe", None).as_deref(),
+            Some("Took too long.")
+        );
+        assert_eq!(
+            c("Took too long.\n\nthanks,\njane", Some("Jane Doe")).as_deref(),
+            Some("Took too long.")
+        );
+        // Words, not a name: kept. A sign-off alone is all there is: kept too.
+        assert_eq!(
+            c("Took too long.\n\nnever again", None).as_deref(),
+            Some("Took too long.\n\nnever again")
+        );
+        assert_eq!(
+            c(
+                "Slow.\n\nThe second agent was rude and did not read my mail.",
+                None
+            )
+            .as_deref(),
+            Some("Slow.\n\nThe second agent was rude and did not read my mail.")
+        );
+        assert_eq!(c("Jane", Some("Jane")).as_deref(), Some("Jane"));
+        assert_eq!(c("  \n", None), None);
+    }
 
     fn j(t: &str) -> Judgement {
         let c = FollowUpConfig::default();

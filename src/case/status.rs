@@ -77,6 +77,33 @@ impl Status {
             Status::Closed => "closed",
         }
     }
+
+    /// The status as agents and managers read it in mail and error messages: the stored
+    /// name in words (`waiting on customer`), never the snake_case one.
+    pub fn agent_label(&self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Acknowledged => "acknowledged",
+            Status::InProgress => "in progress",
+            Status::WaitingOnCustomer => "waiting on customer",
+            Status::Escalated => "escalated",
+            Status::Resolved => "resolved",
+            Status::Closed => "closed",
+        }
+    }
+
+    /// The status as the customer reads it: from their side (`waiting for your reply`), and
+    /// without our internal steps (a new case is just "received").
+    pub fn customer_label(&self) -> &'static str {
+        match self {
+            Status::New | Status::Acknowledged => "received",
+            Status::InProgress => "in progress",
+            Status::WaitingOnCustomer => "waiting for your reply",
+            Status::Escalated => "escalated to our senior team",
+            Status::Resolved => "resolved",
+            Status::Closed => "closed",
+        }
+    }
 }
 
 impl fmt::Display for Status {

@@ -3,7 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::format::{excerpt, format_local, human_duration, human_size};
+use super::format::{excerpt, format_local, human_duration, human_size, wrap};
+
+/// Width of the acknowledgment's excerpt lines in the text part: 72 columns less the
+/// template's `  > ` in front of each.
+const EXCERPT_WIDTH: usize = 68;
 use super::{help_lines, AckContext, AttachmentInfo, HistoryLine, MailContext, RatingLink};
 use crate::business_time::BusinessCalendar;
 use crate::case::service_level::ServiceLevel;
@@ -29,11 +33,21 @@ pub fn case_mail_context(cfg: &Config, calendar: &BusinessCalendar, case: &CaseR
         customer_address: case.customer_address.clone(),
         subject: subject::base_subject(&case.subject, &cfg.support.reference_prefix),
         status: case.status.to_string(),
+        status_label: case.status.agent_label().into(),
+        customer_status: case.status.customer_label().into(),
         category_label: category_label(cfg, case.category.as_str()),
         priority_label: priority_label(cfg, case.priority.as_str()),
         promise: promise(cfg, calendar, case.priority.as_str()),
         due_local: due.map(|d| format_local(d, calendar)).unwrap_or_default(),
         help: help_lines(),
+        priority_names: cfg.priorities.iter().map(|p| p.name.clone()).collect(),
+        category_names: cfg.categories.iter().map(|c| c.name.clone()).collect(),
+        agent_addresses: cfg
+            .agents
+            .members
+            .iter()
+            .map(|a| a.address.to_lowercase())
+            .collect(),
         reopen_window: human_duration(cfg.conversation.reopen_window.0),
         ..MailContext::default()
     }
@@ -73,7 +87,8 @@ pub struct AckFacts<'a> {
     pub priority: &'a str,
     /// When the first response is due.
     pub due: Option<DateTime<Utc>>,
-    /// The complaint's text, summarised in the acknowledgment.
+    /// The complaint's reply text (quoted history and signature removed), summarised in the
+    /// acknowledgment.
     pub text: &'a str,
     /// The names of its attachments.
     pub attachments: Vec<String>,
@@ -81,6 +96,9 @@ pub struct AckFacts<'a> {
 
 /// The acknowledgment's values.
 pub fn ack_context(cfg: &Config, calendar: &BusinessCalendar, f: AckFacts<'_>) -> AckContext {
+    // The reply text again, in case a caller passed a whole body: the summary must not end
+    // in the customer's signature.
+    let summary = excerpt(&crate::parse::quoted::visible_text(f.text), 300);
     AckContext {
         reference: f.reference.to_string(),
         customer_name: f.customer_name.filter(|n| !n.trim().is_empty()),
@@ -93,7 +111,8 @@ pub fn ack_context(cfg: &Config, calendar: &BusinessCalendar, f: AckFacts<'_>) -
         priority_label: priority_label(cfg, f.priority),
         promise: promise(cfg, calendar, f.priority),
         due_local: f.due.map(|d| format_local(d, calendar)).unwrap_or_default(),
-        excerpt: excerpt(f.text, 300),
+        excerpt_lines: wrap(&summary, EXCERPT_WIDTH),
+        excerpt: summary,
         attachments: f.attachments,
         support_name: cfg.support.name.clone(),
     }

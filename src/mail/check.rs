@@ -147,6 +147,132 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn no_template_shows_a_raw_status_name() {
+        let r = load_templates(&shipped()).unwrap();
+        let raw: Vec<&str> = crate::case::Status::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .filter(|s| s.contains('_'))
+            .collect();
+        let mut rendered = vec![(
+            ACKNOWLEDGMENT.to_string(),
+            r.render(ACKNOWLEDGMENT, &AckContext::sample()).unwrap(),
+        )];
+        for status in crate::case::Status::ALL {
+            let mut m = MailContext::sample();
+            m.status = status.as_str().into();
+            m.status_label = status.agent_label().into();
+            m.customer_status = status.customer_label().into();
+            for t in CASE_TEMPLATES {
+                rendered.push((t.to_string(), r.render(t, &m).unwrap()));
+            }
+        }
+        let mut digest = digest_sample();
+        for c in digest.view.escalated.iter_mut() {
+            c.status = "waiting_on_customer".into();
+            c.status_label = crate::case::Status::WaitingOnCustomer.agent_label().into();
+        }
+        rendered.push((
+            digest::TEMPLATE.to_string(),
+            r.render(digest::TEMPLATE, &digest).unwrap(),
+        ));
+        for (t, out) in &rendered {
+            for name in &raw {
+                assert!(
+                    !out.text.contains(name) && !out.html.contains(name),
+                    "{t} shows the raw status {name}"
+                );
+            }
+        }
+        let card = r
+            .render("agent_customer_message", &MailContext::sample())
+            .unwrap();
+        assert!(
+            card.text.contains("Status:    waiting on customer"),
+            "{}",
+            card.text
+        );
+    }
+
+    #[test]
+    fn text_parts_sign_off_with_the_standard_separator() {
+        let r = load_templates(&shipped()).unwrap();
+        let ack = r.render(ACKNOWLEDGMENT, &AckContext::sample()).unwrap();
+        let reply = r
+            .render("customer_agent_reply", &MailContext::sample())
+            .unwrap();
+        for (t, text) in [
+            ("acknowledgment", &ack.text),
+            ("customer_agent_reply", &reply.text),
+        ] {
+            assert!(text.lines().any(|l| l == "-- "), "{t}: {text:?}");
+        }
+        // No shipped text template has a separator without its space.
+        for e in std::fs::read_dir(shipped()).unwrap() {
+            let p = e.unwrap().path();
+            if p.to_string_lossy().ends_with(".txt.tera") {
+                let src = std::fs::read_to_string(&p).unwrap();
+                assert!(!src.lines().any(|l| l == "--"), "{}", p.display());
+            }
+        }
+        // Quoted back by a customer, our footer is a signature, not their words: pasted
+        // under their text as it is, or quoted with the rest of our answer.
+        let footer = &reply.text[reply.text.find("\n-- \n").unwrap() + 1..];
+        let answer = format!("Still broken, sorry.\n\n{footer}");
+        assert_eq!(
+            crate::parse::quoted::visible_text(&answer),
+            "Still broken, sorry."
+        );
+        let quoted: String = reply.text.lines().map(|l| format!("> {l}\n")).collect();
+        let answer = format!("Still broken.\n\nOn Monday, Support wrote:\n{quoted}");
+        assert_eq!(crate::parse::quoted::visible_text(&answer), "Still broken.");
+    }
+
+    #[test]
+    fn the_escalation_quotes_a_rating_comment_as_one_block() {
+        let r = load_templates(&shipped()).unwrap();
+        let out = r
+            .render("manager_escalation", &MailContext::sample())
+            .unwrap();
+        assert!(
+            out.text.contains(
+                "Rating:    2/5\nComment:\n  > Took too long <b>really</b>.\n  > Nobody called back.\n"
+            ),
+            "{}",
+            out.text
+        );
+        assert_eq!(out.html.matches("<blockquote").count(), 1, "{}", out.html);
+        let block = &out.html[out.html.find("<blockquote").unwrap()..];
+        let block = &block[..block.find("</blockquote>").unwrap()];
+        assert!(
+            block.contains("Took too long &lt;b&gt;really&lt;&#x2F;b&gt;.\nNobody called back."),
+            "{block}"
+        );
+    }
+
+    #[test]
+    fn the_command_error_names_what_is_valid_and_says_to_reply_to_it() {
+        let r = load_templates(&shipped()).unwrap();
+        let out = r
+            .render("agent_command_error", &MailContext::sample())
+            .unwrap();
+        assert!(
+            out.text.contains("did you mean `#resolve`?"),
+            "{}",
+            out.text
+        );
+        assert!(out
+            .text
+            .contains("Reply to this message with the corrected commands"));
+        assert!(out.text.contains("Priorities: urgent, high, normal"));
+        assert!(out.text.contains("Categories: billing, general"));
+        assert!(!out.text.contains("not to this message's sender"));
+        assert!(out
+            .html
+            .contains("Reply to this message with the corrected commands"));
+    }
+
+    #[test]
     fn a_template_with_a_syntax_error_is_reported_with_its_name() {
         let dir = copy_of_templates();
         std::fs::write(

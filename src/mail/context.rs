@@ -23,7 +23,11 @@ pub struct AckContext {
     pub promise: String,
     /// The due time in the business time zone, e.g. "Tuesday 24 November 2026, 10:00 CET".
     pub due_local: String,
+    /// The start of what the customer wrote (reply text, signature removed), one line.
     pub excerpt: String,
+    /// `excerpt` wrapped for the text part: lines that fit 72 columns behind a four-column
+    /// quote (`  > `).
+    pub excerpt_lines: Vec<String>,
     pub attachments: Vec<String>,
     pub support_name: String,
 }
@@ -40,6 +44,7 @@ impl AckContext {
             promise: "within 1 business day".into(),
             due_local: "Tuesday 24 November 2026, 10:00 CET".into(),
             excerpt: "I was charged twice for my November invoice.".into(),
+            excerpt_lines: vec!["I was charged twice for my November invoice.".into()],
             attachments: vec!["invoice.pdf".into()],
             support_name: "Example Support".into(),
         }
@@ -95,7 +100,13 @@ pub struct MailContext {
     pub customer_address: String,
     /// The case's subject (without prefixes and tag).
     pub subject: String,
+    /// The stored status name (`waiting_on_customer`), for conditions in templates; never
+    /// shown as it is.
     pub status: String,
+    /// The status as agents and managers read it (`waiting on customer`).
+    pub status_label: String,
+    /// The status as the customer reads it (`waiting for your reply`).
+    pub customer_status: String,
     pub category_label: String,
     pub priority_label: String,
     /// "within 2 hours": the current promise for the next answer.
@@ -130,6 +141,10 @@ pub struct MailContext {
     pub errors: Vec<String>,
     /// The commands agents can use.
     pub help: Vec<HelpLine>,
+    /// The names `#priority`, `#category` and `#assign` accept, for the agents' help.
+    pub priority_names: Vec<String>,
+    pub category_names: Vec<String>,
+    pub agent_addresses: Vec<String>,
     /// "14 days": how long a reply reopens a resolved case.
     pub reopen_window: String,
     /// Which target a reminder is about: "first response" or "resolution".
@@ -152,7 +167,13 @@ impl MailContext {
             customer_name: Some("Jane Doe".into()),
             customer_address: "jane@customer.test".into(),
             subject: "Invoice charged twice <script>alert(1)</script> {{ reference }}".into(),
-            status: crate::case::Status::InProgress.as_str().into(),
+            status: crate::case::Status::WaitingOnCustomer.as_str().into(),
+            status_label: crate::case::Status::WaitingOnCustomer
+                .agent_label()
+                .into(),
+            customer_status: crate::case::Status::WaitingOnCustomer
+                .customer_label()
+                .into(),
             category_label: "Billing".into(),
             priority_label: "Normal".into(),
             promise: "within 1 business day".into(),
@@ -173,8 +194,14 @@ impl MailContext {
             update_text: Some("Your case is resolved.".into()),
             update_html: Some("<p>Your case is resolved.</p>".into()),
             reason: Some("customer threatens to cancel".into()),
-            errors: vec!["`#reslove`: unknown command #reslove".into()],
+            errors: vec![
+                "`#reslove`: unknown command #reslove; did you mean `#resolve`?".into(),
+                "`#priority`: #priority needs an argument (a priority name)".into(),
+            ],
             help: help_lines(),
+            priority_names: vec!["urgent".into(), "high".into(), "normal".into()],
+            category_names: vec!["billing".into(), "general".into()],
+            agent_addresses: vec!["ann@support.test".into()],
             reopen_window: "14 days".into(),
             sla_kind: "first response".into(),
             history: vec![HistoryLine {
@@ -194,7 +221,7 @@ impl MailContext {
                 })
                 .collect(),
             rating: Some(2),
-            comment: Some("Took too long <b>really</b>".into()),
+            comment: Some("Took too long <b>really</b>.\nNobody called back.".into()),
         }
     }
 }

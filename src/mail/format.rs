@@ -17,17 +17,50 @@ pub fn format_local(t: DateTime<Utc>, cal: &BusinessCalendar) -> String {
     )
 }
 
-/// The first lines of a complaint, for the acknowledgment's summary.
+/// The start of a complaint, for the acknowledgment's summary: its words on one line, at
+/// most `max_chars`, cut after the last whole sentence that fits (when that keeps at least
+/// half) or else at a word, with "..." where text was cut. `text` should be the reply text
+/// (no quote, no signature): the summary repeats what the customer wrote, not their name.
 pub fn excerpt(text: &str, max_chars: usize) -> String {
     let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if one.chars().count() <= max_chars {
         return one;
     }
     let cut: String = one.chars().take(max_chars).collect();
+    // A sentence ends at `.`, `!` or `?` before a space (the cut text's next word).
+    let sentence = cut
+        .match_indices(". ")
+        .chain(cut.match_indices("! "))
+        .chain(cut.match_indices("? "))
+        .map(|(i, _)| i + 1)
+        .max();
+    if let Some(p) = sentence.filter(|p| *p > cut.len() / 2) {
+        return format!("{} ...", &cut[..p]);
+    }
     match cut.rfind(' ') {
-        Some(p) if p > max_chars / 2 => format!("{}...", &cut[..p]),
+        Some(p) if p > cut.len() / 2 => format!("{}...", &cut[..p]),
         _ => format!("{cut}..."),
     }
+}
+
+/// `text` broken into lines of at most `width` characters at spaces (a longer word gets a
+/// line of its own), for quoting in a text part.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// "14 days", "2 hours", "30 minutes".
@@ -64,6 +97,25 @@ mod tests {
         let long = "word ".repeat(100);
         let e = excerpt(&long, 50);
         assert!(e.ends_with("...") && e.len() <= 53, "{e}");
+    }
+
+    #[test]
+    fn a_long_excerpt_ends_at_a_sentence_and_wraps_within_the_width() {
+        let text = "My order 4711 arrived broken. The box was crushed on one side and the \
+                    glass inside is cracked in three places! I need a replacement before the \
+                    weekend, because it is a present for my mother who turns seventy on \
+                    Sunday and we planned the whole party around it. Please tell me what \
+                    to do next and whether I should send the broken one back to you first.";
+        let e = excerpt(text, 300);
+        assert!(e.ends_with("party around it. ..."), "{e}");
+        assert!(e.chars().count() <= 304, "{e}");
+        let lines = wrap(&e, 68);
+        assert!(lines.len() >= 4, "{lines:?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 68), "{lines:?}");
+        assert_eq!(lines.join(" "), e);
+        // No sentence end in the second half: cut at a word.
+        let words = "word ".repeat(100);
+        assert!(excerpt(&words, 50).ends_with("word..."));
     }
 
     #[test]

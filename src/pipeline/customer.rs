@@ -10,7 +10,7 @@ use super::agent::from_agent_side;
 use super::context::{forwarded_attachments, visible, Ctx, Record};
 use super::guards::Side;
 use super::{open_case, Inbound, Link, Outcome};
-use crate::case::judge::{judge, strip_sign_off, Judgement};
+use crate::case::judge::{judge, rating_comment, strip_sign_off, Judgement};
 use crate::case::kinds::{AuditEvent, MessageOutcome, OutboundKind, ParticipantRole};
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::parse::InboundMessage;
@@ -218,6 +218,11 @@ fn record_rating(
     comment: Option<&str>,
 ) -> Result<Outcome, StoreError> {
     let from = msg.from_address().unwrap_or_default();
+    // The comment is the customer's words: the reply text (no quote, no `-- ` signature)
+    // without the sign-off under it ("\n\nThanks, Jane").
+    let name = msg.from.as_ref().and_then(|m| m.name.as_deref());
+    let comment = comment.and_then(|t| rating_comment(t, name));
+    let comment = comment.as_deref();
     let message_id = c.store_message(
         case,
         msg,
@@ -239,13 +244,9 @@ fn record_rating(
     )?;
     let low = c.engine.config.feedback.escalate_at_or_below;
     if rating <= low {
-        let mut why = format!("the customer rated the handling {rating}/5");
-        if let Some(cm) = comment {
-            why.push_str(&format!(
-                ": \"{}\"",
-                cm.chars().take(200).collect::<String>()
-            ));
-        }
+        // The comment is not part of the reason: the escalation mail quotes it as a block
+        // of its own (its lines would break the reason's sentence).
+        let why = format!("the customer rated the handling {rating}/5");
         super::timers::notify_escalation(c, case, &why)?;
     }
     Ok(Outcome::Rated {

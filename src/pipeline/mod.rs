@@ -924,7 +924,7 @@ fn enqueue_ack(
             category: &class.category,
             priority: &class.priority,
             due: Some(due),
-            text: &msg.text,
+            text: msg.new_text(),
             attachments: msg
                 .attachments
                 .iter()

@@ -443,6 +443,11 @@ pub(super) fn notify_escalation(
     let mut m = c.mail_ctx(case);
     m.reason = Some(reason.to_string());
     m.history = history(c, case)?;
+    // The case's rating, if the customer gave one: a poor one is often why we are here.
+    if let Some((rating, comment)) = c.tx.read().rating(case.id)? {
+        m.rating = Some(rating);
+        m.comment = comment;
+    }
     c.tx.audit(
         Some(case.id),
         c.now,

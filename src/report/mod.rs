@@ -193,6 +193,9 @@ pub struct CaseLine {
     pub category: String,
     pub priority: String,
     pub status: String,
+    /// The status in words, as the digest shows it (`waiting on customer`).
+    #[serde(default)]
+    pub status_label: String,
     /// Empty once the case was purged or erased.
     pub subject: String,
     pub opened: String,
@@ -464,6 +467,7 @@ fn case_line(c: &ReportCase, cal: &BusinessCalendar, what: String) -> CaseLine {
         category: c.category.to_string(),
         priority: c.priority.to_string(),
         status: c.status.to_string(),
+        status_label: c.status.agent_label().into(),
         subject: if c.purged_at.is_some() || c.erased_at.is_some() {
             String::new()
         } else {
@@ -766,6 +770,7 @@ impl Report {
             category: "billing".into(),
             priority: "urgent".into(),
             status: crate::case::Status::Escalated.as_str().into(),
+            status_label: crate::case::Status::Escalated.agent_label().into(),
             subject: "Charged twice <script>alert(1)</script> {{ reference }}".into(),
             opened: "2026-11-23 10:00".into(),
             what: "first response missed".into(),

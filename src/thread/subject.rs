@@ -127,22 +127,26 @@ pub fn base_subject(subject: &str, prefix: &str) -> String {
     s
 }
 
-/// The subject of everything we send the customer on a case: `[REF] Re: base`.
+/// The subject of everything we send the customer on a case: `[REF] base`. No `Re:` of our
+/// own: the customer's client adds one to their reply, and a tag followed by `Re:` made
+/// threads read `Re: [REF] Re: ...`; the base subject is the same on every mail of the case.
 pub fn customer_subject(reference: &Reference, case_subject: &str, prefix: &str) -> String {
     let base = base_subject(case_subject, prefix);
     if base.is_empty() {
         format!("{} Your request", reference.tag())
     } else {
-        format!("{} Re: {base}", reference.tag())
+        format!("{} {base}", reference.tag())
     }
 }
 
-/// The subject of mail to agents: `[REF] base` for the first, `Re: [REF] base` after.
+/// The subject of mail to agents: `[REF] base`, the same for the card and everything after
+/// it (clients thread it by `References`, and a `Re:` of ours only piled up in replies).
+/// `_first` (the card or a later mail) no longer changes it; callers still pass it.
 pub fn agent_subject(
     reference: &Reference,
     case_subject: &str,
     prefix: &str,
-    first: bool,
+    _first: bool,
 ) -> String {
     let base = base_subject(case_subject, prefix);
     let base = if base.is_empty() {
@@ -150,11 +154,7 @@ pub fn agent_subject(
     } else {
         base
     };
-    if first {
-        format!("{} {base}", reference.tag())
-    } else {
-        format!("Re: {} {base}", reference.tag())
-    }
+    format!("{} {base}", reference.tag())
 }
 
 #[cfg(test)]
@@ -193,12 +193,37 @@ mod tests {
         assert_eq!(base_subject(&s, "CMP"), "Invoice wrong");
         assert_eq!(
             customer_subject(&r, &s, "CMP"),
-            format!("{} Re: Invoice wrong", r.tag())
+            format!("{} Invoice wrong", r.tag())
         );
         assert_eq!(
             agent_subject(&r, &s, "CMP", false),
-            format!("Re: {} Invoice wrong", r.tag())
+            format!("{} Invoice wrong", r.tag())
         );
+    }
+
+    #[test]
+    fn a_long_outlook_and_gmail_reply_chain_keeps_one_subject() {
+        let r = Reference::generate("CMP", &mut rand::thread_rng());
+        let want = format!("{} Invoice charged twice", r.tag());
+        // What we send, and what each side's client makes of it, round after round: Gmail
+        // adds `Re: `, Outlook `RE: ` or (German) `AW: `, forwards add `Fwd:`/`WG:`/`TR:`,
+        // some clients count (`Re[3]:`) or put no space after the colon.
+        let answers = [
+            "Re: ", "RE: ", "AW: ", "Re[2]: ", "SV: ", "Antw: ", "Fwd: ", "WG: ", "TR: ", "RE:",
+            "Re: Re: ", "AW: WG: ", "FW: RE: ", "Re : ",
+        ];
+        let mut subject = "Invoice charged twice".to_string();
+        for round in 0..40 {
+            let sent = customer_subject(&r, &subject, "CMP");
+            assert_eq!(sent, want, "round {round}");
+            assert_eq!(agent_subject(&r, &subject, "CMP", round == 0), want);
+            subject = format!("{}{sent}", answers[round % answers.len()]);
+            // Outlook also moves prefixes behind the tag on some replies.
+            if round % 5 == 4 {
+                subject = format!("RE: {} AW: {}", r.tag(), subject);
+            }
+        }
+        assert!(!want.contains("Re:") && !want.contains("RE:"));
     }
 
     #[test]
