@@ -263,3 +263,65 @@ async fn an_answer_over_the_attachment_limit_is_not_sent_and_the_agent_is_told()
         .any(|m| m.outcome == MessageOutcome::CommandRejected));
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_see_whose_case_it_is_and_a_priority_raised_in_an_answer_promises_no_other_answer() {
+    let w = World::new("answer_prio", &agents(""));
+    let d = w.start();
+    let customer = w.customer("alice");
+    w.send_complaint(
+        &customer,
+        "Alice Customer",
+        "Charged twice",
+        "Please refund.",
+    )
+    .await;
+    w.wait_for_acks(&customer).await;
+    let card = wait_mail(&w, &w.ann, 1).await.remove(0);
+    // The agent's inbox list shows whose case the card is about.
+    assert_eq!(
+        card.from.as_ref().unwrap().name.as_deref(),
+        Some("Alice Customer via Example Support")
+    );
+    assert_eq!(card.from.as_ref().unwrap().address, w.support);
+
+    // An answer that raises the priority: the answer says so, and promises nothing more.
+    let raw = thunderbird_reply(
+        &w.ann,
+        "Carol Agent",
+        &card,
+        "#priority urgent\r\n\r\nHello Alice,\r\n\r\nthe refund is on its way.\r\n\r\nCarol",
+    );
+    w.send_raw(
+        &w.ann,
+        &card.reply_to.as_ref().unwrap().address,
+        raw.as_bytes(),
+    )
+    .await;
+    let mails = wait_mail(&w, &customer, 2).await;
+    let answer = &mails[1].text;
+    assert!(answer.starts_with("Hello Alice,"), "{answer}");
+    assert!(answer.contains("raised the priority"), "{answer}");
+    assert!(!answer.contains("You can expect an answer"), "{answer}");
+
+    // The same command alone is a status update, and there the promise is the news.
+    let raw = thunderbird_reply(&w.ann, "Carol Agent", &card, "#priority normal\r\n");
+    w.send_raw(
+        &w.ann,
+        &card.reply_to.as_ref().unwrap().address,
+        raw.as_bytes(),
+    )
+    .await;
+    let raw = thunderbird_reply(&w.ann, "Carol Agent", &card, "#priority urgent\r\n");
+    w.send_raw(
+        &w.ann,
+        &card.reply_to.as_ref().unwrap().address,
+        raw.as_bytes(),
+    )
+    .await;
+    let mails = wait_mail(&w, &customer, 3).await;
+    let update = &mails[2].text;
+    assert!(update.contains("raised the priority"), "{update}");
+    assert!(update.contains("You can expect an answer"), "{update}");
+    d.stop().await;
+}

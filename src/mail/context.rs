@@ -124,6 +124,9 @@ pub struct MailContext {
     /// An agent's answer as sanitised HTML (`parse::answer`), shown instead of `text` in the
     /// HTML part; `None` when the answer goes as text.
     pub answer_html: Option<String>,
+    /// The status update goes inside an agent's answer: it promises no further answer (the
+    /// mail is one).
+    pub in_answer: bool,
     /// A status update rendered from its own template, appended to a relayed answer.
     pub update_text: Option<String>,
     pub update_html: Option<String>,
@@ -175,6 +178,7 @@ impl MailContext {
             suspected_spam: Some("suspected spam: X-Spam-Flag: YES".into()),
             update_text: Some("Your case is resolved.".into()),
             answer_html: None,
+            in_answer: false,
             update_html: Some("<p>Your case is resolved.</p>".into()),
             reason: Some("customer threatens to cancel".into()),
             errors: vec!["`#reslove`: unknown command #reslove".into()],

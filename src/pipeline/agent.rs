@@ -255,6 +255,7 @@ pub(super) fn from_agent_side(
             c.now,
         );
     }
+    m.in_answer = relay.is_some();
     if let Some(t) = update {
         mail::with_update(&c.engine.renderer, t, &mut m)
             .map_err(|e| StoreError::Data(e.to_string()))?;

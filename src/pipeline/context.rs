@@ -281,7 +281,7 @@ impl<'t> Ctx<'_, 't> {
             })
             .collect();
         let body = compose::build(&Outgoing {
-            from_name: cfg.support.name.clone(),
+            from_name: agents_from_name(case, &cfg.support.name),
             from_address: cfg.support.address.clone(),
             to: recipients,
             reply_to: Some(self.engine.tokens.address(
@@ -364,6 +364,18 @@ impl<'t> Ctx<'_, 't> {
         }
         Ok(())
     }
+}
+
+/// The sender's name on mail to agents: whose case it is, so an agent's inbox list shows it
+/// ("Alice Martin via Example Support"), as helpdesks do.
+pub(super) fn agents_from_name(case: &CaseRow, support_name: &str) -> String {
+    let who = case
+        .customer_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&case.customer_address);
+    format!("{who} via {support_name}")
 }
 
 /// How an inbound message is recorded on its case.
