@@ -16,6 +16,7 @@ use regex::Regex;
 use sha2::{Digest, Sha256};
 
 mod address;
+pub mod answer;
 pub mod quoted;
 
 /// Longest subject we keep: RFC 5322's line limit, so a subject always fits in one header line.
@@ -370,7 +371,7 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<InboundMessage, ParseEr
 /// Undoes two storage artefacts mail-parser does not handle: an mbox `From ` separator line
 /// (it would become a bogus header) and CR-only line endings (old Mac files: mail-parser only
 /// splits lines on LF, so the whole message would be one header).
-fn prepare(raw: &[u8]) -> Cow<'_, [u8]> {
+pub(crate) fn prepare(raw: &[u8]) -> Cow<'_, [u8]> {
     let mut data = Cow::Borrowed(raw);
     if !raw.contains(&b'\n') && raw.contains(&b'\r') {
         data = Cow::Owned(
@@ -616,7 +617,7 @@ fn non_empty(value: impl Into<String>) -> Option<String> {
 /// as a zone name and takes the next two bytes whatever they are: `Date: -A` swallowed the
 /// line end, and with it the next field (an `Auto-Submitted: auto-replied` went unseen, so a
 /// robot would have been answered). [`date_of`] parses the Date value on its own instead.
-static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+pub(crate) static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
     let mut p = MessageParser::new()
         .with_mime_headers()
         .with_address_headers()
@@ -764,7 +765,7 @@ fn body_text(msg: &Message<'_>, max_bytes: usize, strip_quotes: bool) -> (String
 
 /// Normalises line ends to LF and drops control characters other than tab and LF (NUL bytes
 /// and escape sequences have no place in stored or displayed text).
-fn clean_text(text: &str) -> String {
+pub(crate) fn clean_text(text: &str) -> String {
     // Most text has no control character but line ends: a scan and a copy or two.
     // (C1 controls, U+0080..U+009F, are C2 80..C2 9F in UTF-8.)
     let b = text.as_bytes();
@@ -799,10 +800,10 @@ static HIDDEN_ELEMENTS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
 });
 static COMMENT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?s)<!--.*?(?:-->|\z)").expect("static regex"));
-static BLOCK_TAG: LazyLock<Regex> = LazyLock::new(|| {
+/// A tag that breaks the flow of text: block elements, `<br>` and `<hr>`.
+static BREAK_TAG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        // A run of block tags is one line break, so nested <div>s do not stack up blank lines.
-        r"(?i)(?:\s*<(?:/?(?:p|div|tr|li|ul|ol|dl|dt|dd|h[1-6]|table|blockquote|pre|hr|section|article|header|footer|address)\b[^>]*|br\b[^>]*)>)+\s*",
+        r"(?i)<(/?)(p|div|tr|li|ul|ol|dl|dt|dd|h[1-6]|table|blockquote|pre|hr|section|article|header|footer|address|br)\b[^>]*>",
     )
     .expect("static regex")
 });
@@ -810,30 +811,96 @@ static CELL_TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)</?t[dh]\b[^>]*>").expect("static regex"));
 static BLANK_LINES: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\n[ \t]*(?:\n[ \t]*)+\n").expect("static regex"));
+/// Word's HTML (Outlook desktop): every line is a `<p class=MsoNormal>` without margins and a
+/// blank line is an empty paragraph, so there a paragraph is a line, not a blank line.
+pub(crate) static WORD_HTML: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)class="?Mso|urn:schemas-microsoft-com:office:word"#).expect("static regex")
+});
 
-/// HTML to readable text. mail-parser's converter decodes entities well but (0.11) only
-/// recognises `<script>`/`<style>` without attributes, so `<script type=...>` content leaked,
-/// and it glued adjacent `<div>`s together; hidden elements are removed and block elements
-/// turned into line breaks first.
-fn html_to_text(html: &str) -> String {
+/// How a tag breaks the text, as marks the layout below reads after the entity decoding
+/// (characters of the Private Use Area, which no mail text relies on).
+const LINE_BREAK: char = '\u{E000}';
+const BLOCK_EDGE: char = '\u{E001}';
+const PARAGRAPH_EDGE: char = '\u{E002}';
+
+/// HTML to readable text, laid out the way a browser shows it: `<br>` ends a line (an empty
+/// `<div><br></div>` is a blank line, as Gmail writes one), a block element starts a new line
+/// unless one has just started, and a paragraph, heading, list, table or quote is set off by
+/// a blank line (Word's `MsoNormal` paragraphs are lines, see [`WORD_HTML`]).
+///
+/// mail-parser's converter decodes entities well but (0.11) only recognises `<script>` and
+/// `<style>` without attributes, so `<script type=...>` content leaked, and it glued adjacent
+/// `<div>`s together: hidden elements are removed first and every break is marked before it
+/// runs, then laid out after.
+pub(crate) fn html_to_text(html: &str) -> String {
     let mut html = Cow::Borrowed(html);
     for re in HIDDEN_ELEMENTS.iter() {
         if let Cow::Owned(s) = re.replace_all(&html, "") {
             html = Cow::Owned(s);
         }
     }
+    let word = WORD_HTML.is_match(&html);
     let html = COMMENT.replace_all(&html, "");
     let html = CELL_TAG.replace_all(&html, " ");
-    let html = BLOCK_TAG.replace_all(&html, "<br>");
+    let html = BREAK_TAG.replace_all(&html, |c: &regex::Captures<'_>| {
+        let tag = c[2].to_ascii_lowercase();
+        let mark = match tag.as_str() {
+            "br" => LINE_BREAK,
+            "p" if word => BLOCK_EDGE,
+            "div" | "tr" | "li" | "dt" | "dd" | "section" | "article" | "header" | "footer"
+            | "address" => BLOCK_EDGE,
+            _ => PARAGRAPH_EDGE,
+        };
+        format!(" {mark} ")
+    });
     let text = mail_parser::decoders::html::html_to_text(&html);
-    let text = clean_text(&text);
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    let text = lines.join("\n");
+    let text = lay_out(&clean_text(&text));
     BLANK_LINES.replace_all(text.trim(), "\n\n").into_owned()
 }
 
+/// Turns the break marks of [`html_to_text`] into lines: trimmed, at most one blank line
+/// between two lines of text.
+fn lay_out(marked: &str) -> String {
+    let mut out = String::with_capacity(marked.len());
+    let mut line = String::new();
+    let mut paragraph = false;
+    // Whether the line holds anything a person put there (a no-break space counts: Word's
+    // empty paragraph is `&nbsp;`), as opposed to the source's own line breaks and indents.
+    let written = |l: &str| l.chars().any(|c| !c.is_ascii_whitespace());
+    let end_line = |out: &mut String, line: &mut String| {
+        out.push_str(line.trim());
+        out.push('\n');
+        line.clear();
+    };
+    for ch in marked.chars() {
+        match ch {
+            LINE_BREAK => end_line(&mut out, &mut line),
+            BLOCK_EDGE | PARAGRAPH_EDGE => {
+                if written(&line) {
+                    end_line(&mut out, &mut line);
+                } else {
+                    line.clear();
+                }
+                paragraph |= ch == PARAGRAPH_EDGE;
+            }
+            '\n' => end_line(&mut out, &mut line),
+            c => {
+                if paragraph && !c.is_whitespace() {
+                    if !out.is_empty() && !out.ends_with("\n\n") {
+                        out.push('\n');
+                    }
+                    paragraph = false;
+                }
+                line.push(c);
+            }
+        }
+    }
+    out.push_str(line.trim());
+    out
+}
+
 /// Cuts `text` to at most `max` bytes without splitting a character.
-fn truncate_at_char(text: &mut String, max: usize) {
+pub(crate) fn truncate_at_char(text: &mut String, max: usize) {
     if text.len() <= max {
         return;
     }
@@ -845,7 +912,7 @@ fn truncate_at_char(text: &mut String, max: usize) {
 }
 
 /// Attachments of the top-level message, names sanitised.
-fn attachments(msg: &Message<'_>) -> Vec<Attachment> {
+pub(crate) fn attachments(msg: &Message<'_>) -> Vec<Attachment> {
     msg.attachments()
         .map(|part| {
             let default = match part.body {
@@ -1095,6 +1162,38 @@ mod tests {
         assert!(!text.contains("hidden"), "{text:?}");
         assert!(text.contains("Hello\nWorld & more"), "{text:?}");
         assert!(text.contains("A B"), "{text:?}");
+    }
+
+    #[test]
+    fn html_conversion_keeps_paragraphs_as_each_client_writes_them() {
+        // Gmail: a div per line, `<div><br></div>` for a blank line.
+        let gmail = "<div dir=\"ltr\">Hello Alice,<div><br></div><div>Your refund is on its way.</div>\
+                     <div>It takes 3-5 days.</div><div><br></div><div>Best regards,</div><div>Carol</div></div>";
+        assert_eq!(
+            html_to_text(gmail),
+            "Hello Alice,\n\nYour refund is on its way.\nIt takes 3-5 days.\n\nBest regards,\nCarol"
+        );
+        // Plain paragraphs (Thunderbird, Outlook on the web, hand-written HTML).
+        let paragraphs = "<p>Hello Alice,</p>\n<p>Your refund is on its way.<br>It takes 3-5 days.</p><p>Best regards,<br>Carol</p>";
+        assert_eq!(
+            html_to_text(paragraphs),
+            "Hello Alice,\n\nYour refund is on its way.\nIt takes 3-5 days.\n\nBest regards,\nCarol"
+        );
+        // Word (Outlook desktop): MsoNormal paragraphs are lines, an empty one a blank line.
+        let word = "<html xmlns:w=\"urn:schemas-microsoft-com:office:word\"><body><div class=WordSection1>\
+                    <p class=MsoNormal>Hello Alice,<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p>\
+                    <p class=MsoNormal>Your refund is on its way.<o:p></o:p></p>\
+                    <p class=MsoNormal><o:p>&nbsp;</o:p></p><p class=MsoNormal>Best regards,<o:p></o:p></p>\
+                    <p class=MsoNormal>Carol<o:p></o:p></p></div></body></html>";
+        assert_eq!(
+            html_to_text(word),
+            "Hello Alice,\n\nYour refund is on its way.\n\nBest regards,\nCarol"
+        );
+        // A trailing <br> in a block adds no line; nested divs stack no blank lines.
+        assert_eq!(
+            html_to_text("<div><div><div>a<br></div></div></div><div>b</div>"),
+            "a\nb"
+        );
     }
 
     #[test]

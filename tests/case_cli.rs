@@ -602,6 +602,9 @@ fn template_preview_renders_a_real_case_and_escapes_its_text_in_html() {
         text.contains("we refunded the second payment today"),
         "{text}"
     );
+    // As the customer got it: without the agent's command line, with the resolved notice.
+    assert!(!text.contains("#resolve"), "{text}");
+    assert!(text.contains("as resolved"), "{text}");
     assert!(!text.contains("HTML part"), "HTML only with --html");
 
     let text = ok(&["template", "preview", "acknowledgment", "--case", &f.outage]);

@@ -303,7 +303,7 @@ pub fn asks_a_question(text: &str) -> bool {
         .any(|l| l.ends_with('?') || l.ends_with('？'))
 }
 
-fn is_command_line(line: &str) -> bool {
+pub fn is_command_line(line: &str) -> bool {
     let t = line.trim();
     let mut c = t.chars();
     c.next() == Some('#') && c.next().is_some_and(|ch| ch.is_ascii_alphabetic())

@@ -6,11 +6,13 @@ use std::io::Write;
 
 use super::{find_case, CliError};
 use crate::business_time::BusinessCalendar;
-use crate::case::kinds::{AuditEvent, ParticipantRole};
+use crate::case::commands;
+use crate::case::kinds::{AuditEvent, MessageOutcome, ParticipantRole};
 use crate::case::Reference;
 use crate::config::Config;
 use crate::mail::{self, AckContext, AckFacts, AttachmentInfo, MailContext};
-use crate::render::Rendered;
+use crate::parse::answer::Answer;
+use crate::render::{Rendered, Renderer};
 use crate::store::{CaseView, MessageRow, Reader, Store};
 use crate::thread::subject;
 use crate::thread::token::TokenKey;
@@ -85,6 +87,7 @@ fn the_key(cfg: &Config) -> Option<TokenKey> {
 fn mail_context(
     cfg: &Config,
     cal: &BusinessCalendar,
+    renderer: &Renderer,
     read: &Reader<'_>,
     v: &CaseView,
     name: &str,
@@ -105,7 +108,45 @@ fn mail_context(
             m.text = first.map(|f| f.body_text.clone()).unwrap_or_default();
             m.attachments = attachments(read, first, limit);
         }
-        "customer_agent_reply" | "agent_command_error" => {
+        "customer_agent_reply" => {
+            // The latest answer relayed, read from its raw message as the pipeline reads it.
+            let answer = messages
+                .iter()
+                .rev()
+                .find(|m| m.outcome == MessageOutcome::AgentReply);
+            let from = answer
+                .and_then(|a| a.from_address.clone())
+                .unwrap_or_default();
+            let agent = cfg.agent(&from);
+            m.agent_name = agent.map(|a| a.name.clone()).unwrap_or(from);
+            let raw = match answer.map(|a| read.raw_message(a.id)).transpose()? {
+                Some(Some(Some(raw))) => raw,
+                _ => Vec::new(),
+            };
+            let read_answer = Answer::read(&raw, agent.map(|a| a.name.as_str()), 1 << 20);
+            let text = read_answer
+                .text
+                .clone()
+                .or_else(|| answer.map(visible))
+                .unwrap_or_default();
+            if let Ok(p) = commands::parse(&text) {
+                let lines: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .take_while(|l| l.is_empty() || commands::is_command_line(l))
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                m.answer_html = read_answer.relay(&lines).html;
+                m.in_answer = true;
+                m.text = p.text.clone();
+                if let Some(update) = p.plan(false).update {
+                    mail::with_update(renderer, update, &mut m)?;
+                }
+            } else {
+                m.text = text;
+            }
+        }
+        "agent_command_error" => {
             let answer = by(&[ParticipantRole::Agent]);
             m.text = answer.map(visible).unwrap_or_default();
             let from = answer
@@ -244,7 +285,7 @@ pub fn render_preview(
             rendered: renderer.render(name, &ctx)?,
         });
     }
-    let mut ctx = mail_context(cfg, &cal, &read, &v, name)?;
+    let mut ctx = mail_context(cfg, &cal, &renderer, &read, &v, name)?;
     if name == "customer_update" {
         // As the escalation notice is built: the escalation text inside the update.
         mail::with_update(&renderer, "customer_escalated", &mut ctx)?;

@@ -170,6 +170,11 @@ pub struct AgentsConfig {
     /// it they are listed only (the raw message stays in the database).
     #[serde(default = "default_attach_limit")]
     pub attach_limit: ByteSize,
+    /// An agent's answer reaches the customer with its files and inline images up to this
+    /// total (decoded) size; a larger answer is not relayed and the agent is told, so nothing
+    /// is dropped silently.
+    #[serde(default = "default_attach_limit")]
+    pub answer_attach_limit: ByteSize,
     /// The agents. Mail from any other address is never relayed to a customer.
     #[serde(default)]
     pub members: Vec<AgentConfig>,
@@ -182,6 +187,7 @@ impl Default for AgentsConfig {
             verify: AgentVerify::None,
             authserv_id: None,
             attach_limit: default_attach_limit(),
+            answer_attach_limit: default_attach_limit(),
             members: vec![],
         }
     }

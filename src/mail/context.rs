@@ -132,6 +132,12 @@ pub struct MailContext {
     /// Why the receiving server's verdicts make this new case suspected spam (its sender
     /// may be forged, so it was not acknowledged); `None` for an ordinary case.
     pub suspected_spam: Option<String>,
+    /// An agent's answer as sanitised HTML (`parse::answer`), shown instead of `text` in the
+    /// HTML part; `None` when the answer goes as text.
+    pub answer_html: Option<String>,
+    /// The status update goes inside an agent's answer: it promises no further answer (the
+    /// mail is one).
+    pub in_answer: bool,
     /// A status update rendered from its own template, appended to a relayed answer.
     pub update_text: Option<String>,
     pub update_html: Option<String>,
@@ -192,6 +198,8 @@ impl MailContext {
             reopened: true,
             suspected_spam: Some("suspected spam: X-Spam-Flag: YES".into()),
             update_text: Some("Your case is resolved.".into()),
+            answer_html: None,
+            in_answer: false,
             update_html: Some("<p>Your case is resolved.</p>".into()),
             reason: Some("customer threatens to cancel".into()),
             errors: vec![

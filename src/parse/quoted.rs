@@ -556,6 +556,19 @@ const MARKERS: &[Marker] = &[
         in_tag: true,
         check: Check::Always,
     },
+    // Outlook on the web's signature block, `<div id="Signature">`.
+    Marker {
+        needle: "id=\"signature\"",
+        in_tag: true,
+        check: Check::Always,
+    },
+    // Outlook desktop's signature bookmark (`<a name="_MailAutoSig">`), the only mark Word
+    // leaves on an inserted signature.
+    Marker {
+        needle: "_mailautosig",
+        in_tag: true,
+        check: Check::Always,
+    },
     Marker {
         needle: "moz-signature",
         in_tag: true,

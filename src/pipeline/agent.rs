@@ -9,7 +9,7 @@
 //! unverified and changes nothing. A reply with a bad command is rejected whole, and the
 //! agent is told why.
 
-use super::context::{visible, Ctx, Record};
+use super::context::{visible, Ctx, Enclosures, Record};
 use super::guards::Side;
 use super::{Engine, Inbound, Outcome};
 use crate::authres::{self, AuthVerdict};
@@ -20,6 +20,8 @@ use crate::case::status::{transition, CaseEvent};
 use crate::case::{Category, Priority};
 use crate::config::{AgentConfig, AgentVerify};
 use crate::mail;
+use crate::outbox::compose::{InlineImage, OutAttachment};
+use crate::parse::answer::{Answer, Relay};
 use crate::parse::InboundMessage;
 use crate::store::{ts, CaseChange, CaseRow, StoreError};
 
@@ -68,14 +70,11 @@ pub(super) fn from_agent_side(
         Err(why) => return unverified(c, case, msg, item, &from, agent.as_ref(), &why),
     };
 
-    // Only what the agent wrote now: a reply that only quotes (the card, a digest with
-    // internal notes) relays nothing and is rejected as empty.
-    let source = if msg.html_only {
-        &msg.reply_text
-    } else {
-        &msg.text
-    };
-    let text = crate::parse::quoted::new_text(source).unwrap_or_default();
+    // Only what the agent wrote now (parse::answer: quoted history, signature and remote
+    // images removed): a reply that only quotes (the card, a digest with internal notes)
+    // relays nothing and is rejected as empty.
+    let answer = Answer::read(&item.raw, Some(&agent.name), c.engine.limits.max_text_bytes);
+    let text = answer.text.clone().unwrap_or_default();
     let parsed = commands::parse(&text)
         .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())
         .and_then(|p| p.validate(case.status, &c.engine.config).map(|()| p));
@@ -86,9 +85,20 @@ pub(super) fn from_agent_side(
     let cfg = &c.engine.config;
     let plan = p.plan(cfg.sla.pause_on_question);
     let (note, relay) = (plan.note, plan.relay.clone());
+    // The HTML, images and files that go with the text; all of them or none.
+    let enclosures = match relay.as_ref().map(|_| answer.relay(&command_lines(&text))) {
+        Some(r) => match enclosures(&r, cfg.agents.answer_attach_limit.0, &c.engine.domain) {
+            Ok(e) => Some(e),
+            Err(why) => return rejected(c, case, msg, item, &agent, &text, vec![why]),
+        },
+        None => None,
+    };
+    // The case keeps what the agent wrote as the customer reads it.
+    let mut stored = msg.clone();
+    stored.reply_text = text.clone();
     c.store_message(
         case,
-        msg,
+        &stored,
         item,
         Record {
             outcome: if note {
@@ -245,38 +255,125 @@ pub(super) fn from_agent_side(
             c.now,
         );
     }
+    m.in_answer = relay.is_some();
     if let Some(t) = update {
         mail::with_update(&c.engine.renderer, t, &mut m)
             .map_err(|e| StoreError::Data(e.to_string()))?;
     }
     let from_name = format!("{} via {}", agent.name, cfg.support.name);
-    let relayed = match &relay {
-        Some(text) => {
+    let relayed = match (&relay, enclosures) {
+        (Some(text), Some((html, enclosures))) => {
             m.text = text.clone();
+            m.answer_html = html;
             c.send_customer(
                 &current,
                 OutboundKind::AgentReply,
                 from_name,
                 "customer_agent_reply",
                 &m,
+                enclosures,
             )?
         }
-        None if update.is_some() => {
+        _ if update.is_some() => {
             c.send_customer(
                 &current,
                 OutboundKind::StatusUpdate,
                 from_name,
                 "customer_agent_reply",
                 &m,
+                Enclosures::default(),
             )?;
             false
         }
-        None => false,
+        _ => false,
     };
     Ok(Outcome::AgentReply {
         reference: case.reference.clone(),
         relayed,
     })
+}
+
+/// The command lines at the top of an agent's text, as written.
+fn command_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(str::trim)
+        .take_while(|l| l.is_empty() || commands::is_command_line(l))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The HTML, images and files of an answer for the outgoing mail, or why the answer cannot
+/// go: over `limit` bytes in total. An image whose Content-ID is not a plain token gets one of
+/// ours, in the HTML too.
+fn enclosures(r: &Relay, limit: u64, domain: &str) -> Result<(Option<String>, Enclosures), String> {
+    let total: usize = r.inline.iter().chain(&r.files).map(|p| p.data.len()).sum();
+    if total as u64 > limit {
+        let listed: Vec<String> = r
+            .inline
+            .iter()
+            .chain(&r.files)
+            .map(|p| {
+                format!(
+                    "{} ({})",
+                    p.meta.name.as_deref().unwrap_or("unnamed"),
+                    mail::human_size(p.data.len())
+                )
+            })
+            .collect();
+        return Err(format!(
+            "your answer carries {} in files and images ({}), more than the {} the customer may be sent \
+             (agents.answer_attach_limit); send it again with smaller files, or a link to them",
+            mail::human_size(total),
+            listed.join(", "),
+            mail::human_size(usize::try_from(limit).unwrap_or(usize::MAX))
+        ));
+    }
+    let mut html = r.html.clone();
+    let mut inline = Vec::new();
+    for (i, p) in r.inline.iter().enumerate() {
+        let id = p.content_id.clone().unwrap_or_default();
+        let plain = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_@".contains(c));
+        let content_id = if plain {
+            id
+        } else {
+            let ours = format!("image{}@{domain}", i + 1);
+            html = html.map(|h| {
+                h.replace(
+                    &format!("cid:{}", id.replace('&', "&amp;")),
+                    &format!("cid:{ours}"),
+                )
+            });
+            ours
+        };
+        inline.push(InlineImage {
+            content_id,
+            name: p
+                .meta
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("image{}", i + 1)),
+            content_type: p.meta.content_type.clone(),
+            data: p.data.clone(),
+        });
+    }
+    let files = r
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, p)| OutAttachment {
+            name: p
+                .meta
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("attachment-{}", i + 1)),
+            content_type: p.meta.content_type.clone(),
+            data: p.data.clone(),
+        })
+        .collect();
+    Ok((html, Enclosures { inline, files }))
 }
 
 /// Position of a priority in config (0 = most urgent).

@@ -15,7 +15,7 @@ use crate::case::kinds::{
 use crate::case::status::Status;
 use crate::case::Reference;
 use crate::mail::{self, AttachmentInfo, HistoryLine, MailContext};
-use crate::outbox::compose::{self, OutAttachment, Outgoing, Recipient};
+use crate::outbox::compose::{self, InlineImage, OutAttachment, Outgoing, Recipient};
 use crate::parse::{self, InboundMessage};
 use crate::store::{CaseChange, CaseRow, NewMessage, NewOutbound, StoreError, Tx};
 use crate::thread::subject;
@@ -24,6 +24,14 @@ use crate::thread::token::Role;
 /// At most this many Message-IDs in a References header: the root and the latest ones
 /// (RFC 5322 allows trimming; clients thread on the root and the parent).
 const MAX_REFERENCES: usize = 20;
+
+/// What an answer to a customer carries besides its text: the images its HTML shows and the
+/// files attached to it (an agent's answer; other mail has none).
+#[derive(Debug, Default)]
+pub(super) struct Enclosures {
+    pub inline: Vec<InlineImage>,
+    pub files: Vec<OutAttachment>,
+}
 
 /// What one message's processing needs.
 pub(super) struct Ctx<'a, 't> {
@@ -73,6 +81,7 @@ impl<'t> Ctx<'_, 't> {
         from_name: String,
         template: &str,
         mctx: &MailContext,
+        enclosures: Enclosures,
     ) -> Result<bool, StoreError> {
         let cfg = &self.engine.config;
         if self.tx.is_undeliverable(case.id, &case.customer_address)? {
@@ -100,28 +109,31 @@ impl<'t> Ctx<'_, 't> {
         // Answers written by an agent are personal mail; status updates sent without text
         // are automatic (RFC 3834: auto-generated).
         let automatic = kind != OutboundKind::AgentReply;
-        let built = compose::build(&Outgoing {
-            from_name,
-            from_address: cfg.support.address.clone(),
-            to: vec![Recipient {
-                name: case.customer_name.clone(),
-                address: case.customer_address.clone(),
-            }],
-            reply_to: Some(self.engine.tokens.address(
-                &cfg.support.address,
-                Role::Customer,
-                &reference,
-            )),
-            subject: subject.clone(),
-            message_id: message_id.clone(),
-            in_reply_to,
-            references,
-            auto_submitted: automatic.then_some("auto-generated"),
-            text: rendered.text,
-            html: Some(rendered.html),
-            attachments: vec![],
-            date: self.now,
-        });
+        let built = compose::build_with_inline(
+            &Outgoing {
+                from_name,
+                from_address: cfg.support.address.clone(),
+                to: vec![Recipient {
+                    name: case.customer_name.clone(),
+                    address: case.customer_address.clone(),
+                }],
+                reply_to: Some(self.engine.tokens.address(
+                    &cfg.support.address,
+                    Role::Customer,
+                    &reference,
+                )),
+                subject: subject.clone(),
+                message_id: message_id.clone(),
+                in_reply_to,
+                references,
+                auto_submitted: automatic.then_some("auto-generated"),
+                text: rendered.text,
+                html: Some(rendered.html),
+                attachments: enclosures.files,
+                date: self.now,
+            },
+            &enclosures.inline,
+        );
         let body = match built {
             Ok(b) => b,
             Err(e) => {
@@ -269,7 +281,7 @@ impl<'t> Ctx<'_, 't> {
             })
             .collect();
         let body = compose::build(&Outgoing {
-            from_name: cfg.support.name.clone(),
+            from_name: agents_from_name(case, &cfg.support.name),
             from_address: cfg.support.address.clone(),
             to: recipients,
             reply_to: Some(self.engine.tokens.address(
@@ -352,6 +364,18 @@ impl<'t> Ctx<'_, 't> {
         }
         Ok(())
     }
+}
+
+/// The sender's name on mail to agents: whose case it is, so an agent's inbox list shows it
+/// ("Alice Martin via Example Support"), as helpdesks do.
+pub(super) fn agents_from_name(case: &CaseRow, support_name: &str) -> String {
+    let who = case
+        .customer_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&case.customer_address);
+    format!("{who} via {support_name}")
 }
 
 /// How an inbound message is recorded on its case.

@@ -14,7 +14,7 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 
-use super::context::{history, Ctx};
+use super::context::{history, Ctx, Enclosures};
 use super::Engine;
 use crate::case::kinds::{AuditEvent, BreachedTarget, OutboundKind, TimerKind, TimerOutcome};
 use crate::case::service_level::{resumed_due, ServiceLevel, Target};
@@ -515,7 +515,14 @@ fn customer_mail(
             "customer_update"
         }
     };
-    let sent = c.send_customer(case, mail, cfg.support.name.clone(), template, &m)?;
+    let sent = c.send_customer(
+        case,
+        mail,
+        cfg.support.name.clone(),
+        template,
+        &m,
+        Enclosures::default(),
+    )?;
     match mail {
         OutboundKind::FollowUp => {
             c.tx.update_case(case.id, &CaseChange::FollowUpSentAt(Some(c.now)))?;
