@@ -293,7 +293,7 @@ pub fn render_preview(
     let subject = if name.starts_with("customer_") {
         subject::customer_subject(&r, &v.case.subject, prefix)
     } else {
-        subject::agent_subject(&r, &v.case.subject, prefix, name == "agent_new_case")
+        subject::agent_subject(&r, &v.case.subject, prefix)
     };
     Ok(Preview {
         subject,

@@ -266,12 +266,7 @@ impl<'t> Ctx<'_, 't> {
             .map_err(|e| StoreError::Data(e.to_string()))?;
         let reference = self.reference(case)?;
         let (in_reply_to, references) = self.threading(case, Audience::Agent)?;
-        let subject = subject::agent_subject(
-            &reference,
-            &case.subject,
-            self.prefix(),
-            in_reply_to.is_none(),
-        );
+        let subject = subject::agent_subject(&reference, &case.subject, self.prefix());
         let message_id = compose::new_message_id(&case.reference, &self.engine.domain);
         let recipients: Vec<Recipient> = to
             .iter()

@@ -141,13 +141,7 @@ pub fn customer_subject(reference: &Reference, case_subject: &str, prefix: &str)
 
 /// The subject of mail to agents: `[REF] base`, the same for the card and everything after
 /// it (clients thread it by `References`, and a `Re:` of ours only piled up in replies).
-/// `_first` (the card or a later mail) no longer changes it; callers still pass it.
-pub fn agent_subject(
-    reference: &Reference,
-    case_subject: &str,
-    prefix: &str,
-    _first: bool,
-) -> String {
+pub fn agent_subject(reference: &Reference, case_subject: &str, prefix: &str) -> String {
     let base = base_subject(case_subject, prefix);
     let base = if base.is_empty() {
         "(no subject)".to_string()
@@ -196,7 +190,7 @@ mod tests {
             format!("{} Invoice wrong", r.tag())
         );
         assert_eq!(
-            agent_subject(&r, &s, "CMP", false),
+            agent_subject(&r, &s, "CMP"),
             format!("{} Invoice wrong", r.tag())
         );
     }
@@ -216,7 +210,7 @@ mod tests {
         for round in 0..40 {
             let sent = customer_subject(&r, &subject, "CMP");
             assert_eq!(sent, want, "round {round}");
-            assert_eq!(agent_subject(&r, &subject, "CMP", round == 0), want);
+            assert_eq!(agent_subject(&r, &subject, "CMP"), want);
             subject = format!("{}{sent}", answers[round % answers.len()]);
             // Outlook also moves prefixes behind the tag on some replies.
             if round % 5 == 4 {
@@ -248,7 +242,7 @@ mod tests {
             format!("{} Your request", r.tag())
         );
         assert_eq!(
-            agent_subject(&r, "", "CMP", true),
+            agent_subject(&r, "", "CMP"),
             format!("{} (no subject)", r.tag())
         );
     }
