@@ -156,25 +156,37 @@ pub fn rating_comment(text: &str, name: Option<&str>) -> Option<String> {
         return (!text.trim().is_empty()).then(|| text.trim().to_string());
     };
     let block = &lines[blank + 1..];
-    // A line of a sign-off: at most four words, each a thanks or closing word, a word of
-    // the sender's name, or a capitalised word or initial (a name we were not told).
-    let sign_off_line = |line: &str| {
-        let words: Vec<&str> = line
-            .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
+    let words_of = |line: &str| -> Vec<String> {
+        line.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
             .filter(|w| !w.is_empty())
-            .collect();
+            .map(String::from)
+            .collect()
+    };
+    let closing = |w: &str| {
+        let lower = w.to_lowercase();
+        THANKS_WORDS.contains(&lower.as_str()) || CLOSING_WORDS.contains(&lower.as_str())
+    };
+    // A line of a sign-off: at most four words, each a thanks or closing word, a word of
+    // the sender's name, or, when we were not told their name, a capitalised word or initial.
+    let sign_off_line = |line: &str| {
+        let words = words_of(line);
         if words.is_empty() || words.len() > 4 || line.chars().count() > 40 {
             return false;
         }
         words.iter().all(|w| {
-            let lower = w.to_lowercase();
-            if THANKS_WORDS.contains(&lower.as_str()) || CLOSING_WORDS.contains(&lower.as_str()) {
-                return true;
-            }
-            names.contains(&lower) || w.chars().next().is_some_and(char::is_uppercase)
+            closing(w)
+                || names.contains(&w.to_lowercase())
+                || (names.is_empty() && w.chars().next().is_some_and(char::is_uppercase))
         })
     };
-    let is_sign_off = (1..=2).contains(&block.len()) && block.iter().all(|l| sign_off_line(l));
+    // Capitalised words alone are a name only as one word ("Jane"): "Very Bad" is a comment.
+    let words: Vec<String> = block.iter().flat_map(|l| words_of(l)).collect();
+    let named = words
+        .iter()
+        .any(|w| closing(w) || names.contains(&w.to_lowercase()))
+        || words.len() == 1;
+    let is_sign_off =
+        (1..=2).contains(&block.len()) && named && block.iter().all(|l| sign_off_line(l));
     let kept = if is_sign_off {
         &lines[..blank]
     } else {
@@ -283,6 +295,19 @@ mod tests {
         );
         assert_eq!(c("Jane", Some("Jane")).as_deref(), Some("Jane"));
         assert_eq!(c("  \n", None), None);
+        // Capitalised words that are no name stay: they are the comment.
+        assert_eq!(
+            rating_comment("Slow answer.\n\nVery Bad", None).as_deref(),
+            Some("Slow answer.\n\nVery Bad")
+        );
+        assert_eq!(
+            rating_comment("Slow answer.\n\nVery Bad", Some("Jane Doe")).as_deref(),
+            Some("Slow answer.\n\nVery Bad")
+        );
+        assert_eq!(
+            rating_comment("Slow answer.\n\nJane", None).as_deref(),
+            Some("Slow answer.")
+        );
     }
 
     fn j(t: &str) -> Judgement {
