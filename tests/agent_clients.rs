@@ -59,6 +59,19 @@ fn every_client_answer_reaches_the_customer_as_written_and_nothing_else() {
         let (text, html, _, _) = relay(client);
         assert_eq!(text, expected, "{client}: the text part");
         let html = html.unwrap_or_else(|| panic!("{client}: relayed as HTML"));
+        // It ends with the sign-off, not with the empty lines clients leave at the end.
+        let mut end = html.trim_end();
+        while let Some(cut) = end
+            .strip_suffix('>')
+            .and_then(|e| e.rfind("</").map(|i| &e[..i]))
+        {
+            end = cut.trim_end();
+        }
+        assert!(end.ends_with("Carol"), "{client}: ends with {end:?}");
+        assert!(
+            !html.contains("font-size") && !html.contains("font-family"),
+            "{client}: {html}"
+        );
         for line in expected.lines().filter(|l| !l.is_empty()) {
             let shown = html.replace("&nbsp;", " ").replace("&amp;", "&");
             let words: Vec<&str> = line.split_whitespace().take(4).collect();

@@ -135,8 +135,8 @@ pub struct MailContext {
     /// An agent's answer as sanitised HTML (`parse::answer`), shown instead of `text` in the
     /// HTML part; `None` when the answer goes as text.
     pub answer_html: Option<String>,
-    /// The status update goes inside an agent's answer: it promises no further answer (the
-    /// mail is one).
+    /// The status update goes inside an agent's answer: a raised priority promises no further
+    /// answer (the mail is one; an escalation still promises the senior team's answer).
     pub in_answer: bool,
     /// A status update rendered from its own template, appended to a relayed answer.
     pub update_text: Option<String>,

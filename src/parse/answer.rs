@@ -449,9 +449,23 @@ fn without_commands(html: &str, commands: &[&str]) -> Option<String> {
     if next.is_some() {
         return None;
     }
-    // The line breaks and blank text left at the top.
+    // The line breaks and blank text left at the top, and the empty lines clients leave at
+    // the end (`<div><br></div>`, Word's `&nbsp;` paragraph) before our footer.
+    let blank = |n: &Handle| is_element(n, "br") || text_of(n).is_some_and(|t| t.trim().is_empty());
     for n in descendants(&body) {
-        if is_element(&n, "br") || text_of(&n).is_some_and(|t| t.trim().is_empty()) {
+        if blank(&n) {
+            detach(&n);
+            continue;
+        }
+        if text_of(&n).is_some() || is_element(&n, "img") {
+            break;
+        }
+    }
+    for n in descendants(&body).into_iter().rev() {
+        let empty_element = matches!(n.data, NodeData::Element { .. })
+            && !is_element(&n, "img")
+            && n.children.borrow().is_empty();
+        if blank(&n) || empty_element {
             detach(&n);
             continue;
         }
@@ -524,13 +538,13 @@ static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     )
     .url_schemes(HashSet::from(["http", "https", "mailto", "tel", "cid"]))
     .url_relative(ammonia::UrlRelative::Deny)
+    // What an agent marks (colour, bold, italics, underline, alignment); not the client's
+    // default font and size, which would override the mail's own on every line.
     .filter_style_properties(HashSet::from([
         "color",
         "background-color",
         "font-weight",
         "font-style",
-        "font-size",
-        "font-family",
         "text-decoration",
         "text-align",
     ]))
@@ -607,6 +621,10 @@ mod tests {
         let r = a.relay(&["#resolve"]);
         let h = r.html.unwrap();
         assert!(!h.contains("#resolve"), "{h}");
+        assert!(
+            h.ends_with("</p>"),
+            "no empty line is left at either end: {h}"
+        );
         assert!(
             !h.contains("onclick") && !h.contains("alert") && !h.contains("track."),
             "{h}"
