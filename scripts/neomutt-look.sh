@@ -68,11 +68,15 @@ sleep 0.3
 tmux send-keys -t "$session" Enter
 sleep 1
 : > "$outfile"
+last=""
 for page in 1 2 3 4 5 6; do
   screen="$(tmux capture-pane -p -t "$session")"
+  # NeoMutt's last screen of a message may repeat; stop when nothing new shows.
+  [ "$screen" = "$last" ] && break
   { echo "=== screen $page (${cols}x${rows}) ==="; echo "$screen"; } >> "$outfile"
+  last="$screen"
   # The pager's status line says (all) or (end) once the message is on screen to its end.
-  echo "$screen" | grep -qE '\((all|end)\)|-- \((all|end)\)' && break
+  echo "$screen" | grep -qE -- '-- \((all|end)\)' && break
   tmux send-keys -t "$session" Space
   sleep 0.5
 done
