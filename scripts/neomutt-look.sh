@@ -13,6 +13,9 @@
 # e.g. after `scripts/template-look.sh --demo --out DIR` (people in DIR/world/people):
 #   scripts/neomutt-look.sh alice-look123@customer.test '~A' DIR/neomutt-acknowledgment.txt
 #
+# With NEOMUTT_LOOK_ATTACH=FILE it then presses `v` and writes NeoMutt's attachment menu of the
+# message (its MIME tree: parts, types, sizes, names) to FILE.
+#
 # Needs neomutt and tmux (apt-get install -y neomutt tmux). No network beyond loopback.
 set -euo pipefail
 [ $# -ge 3 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2; }
@@ -80,4 +83,9 @@ for page in 1 2 3 4 5 6; do
   tmux send-keys -t "$session" Space
   sleep 0.5
 done
+if [ -n "${NEOMUTT_LOOK_ATTACH:-}" ]; then
+  tmux send-keys -t "$session" v
+  sleep 0.8
+  { echo "=== attachment menu (v) (${cols}x${rows}) ==="; tmux capture-pane -p -t "$session"; } > "$NEOMUTT_LOOK_ATTACH"
+fi
 echo "neomutt-look.sh: $outfile ($page screen(s))" >&2

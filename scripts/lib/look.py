@@ -13,6 +13,18 @@
       Prints the text/plain part of a saved message.
   look.py shots CHROMIUM JOBS
       Full-page screenshots, one Chromium over the DevTools pipe (see shots()).
+  look.py complain SMTP FROM TO SUBJECT BODY
+      A customer's complaint to the support address.
+  look.py answer-fixture IMAP SMTP PASSWORD AGENT SUBJECT_PART FIXTURE
+      The agent answers the case card whose subject contains SUBJECT_PART with FIXTURE (a mail
+      client's raw reply, tests/fixtures/agent_clients/*.eml) retargeted to the card: From,
+      To (the card's Reply-To), Cc, Subject, Message-ID, In-Reply-To and References replaced,
+      the rest of its header and its body byte for byte (as tests/agent_answers.rs does).
+  look.py save-answer IMAP PASSWORD USER PART OUTBASE [TIMEOUT]
+      Waits for the message of USER's INBOX whose subject or text contains PART and writes it
+      raw to OUTBASE.eml, its HTML part to OUTBASE.html, the same with cid: images made
+      data: URIs to OUTBASE.view.html (what a mail client shows), and a summary of its MIME
+      tree to OUTBASE.parts.txt.
 """
 import email
 import imaplib
@@ -157,7 +169,8 @@ def shots(chromium, jobs):
     p = subprocess.Popen(
         [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          "--force-device-scale-factor=1", "--remote-debugging-pipe", "--no-first-run",
-         "--disable-extensions", "--disable-background-networking", "--user-data-dir=" + os.environ.get("LOOK_PROFILE", "/tmp/look-chromium")],
+         "--disable-extensions", "--disable-background-networking",
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost", "--user-data-dir=" + os.environ.get("LOOK_PROFILE", "/tmp/look-chromium")],
         pass_fds=(3, 4), preexec_fn=fds, stdout=subprocess.DEVNULL, stderr=open(os.environ.get("LOOK_CHROMIUM_LOG", os.devnull), "w"))
     os.close(to_r)
     os.close(from_w)
@@ -214,6 +227,84 @@ def shots(chromium, jobs):
     p.wait(timeout=10)
 
 
+def complain(smtp, frm, to, subject, body):
+    m = EmailMessage()
+    m["From"] = frm
+    m["To"] = to
+    m["Subject"] = subject
+    m["Message-ID"] = make_msgid(domain=frm.split("@")[1])
+    m.set_content(body)
+    with smtplib.SMTP("127.0.0.1", smtp) as s:
+        s.send_message(m)
+
+
+def retarget(raw, frm, card):
+    """The fixture as a reply from `frm` to `card`: addressing and threading replaced."""
+    head, body = raw.split(b"\r\n\r\n", 1)
+    replaced = (b"from:", b"to:", b"cc:", b"subject:", b"message-id:", b"in-reply-to:", b"references:")
+    kept, skipping = [], False
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = line.lower().startswith(replaced)
+        if not skipping:
+            kept.append(line)
+    refs = ((card["References"] or "") + " " + card["Message-ID"]).split()
+    new = [
+        f"From: Carol Agent <{frm}>",
+        f"To: {card['Reply-To'].addresses[0].addr_spec}",
+        f"Subject: RE: {card['Subject']}",
+        f"Message-ID: {make_msgid(domain=frm.split('@')[1])}",
+        f"In-Reply-To: {card['Message-ID']}",
+        "References: " + "\r\n ".join(refs),
+    ]
+    return "\r\n".join(new).encode() + b"\r\n" + b"\r\n".join(kept) + b"\r\n\r\n" + body
+
+
+def answer_fixture(imap, smtp, password, agent, subject_part, fixture):
+    card = wait_for(imap, password, agent, subject_part)
+    raw = retarget(open(fixture, "rb").read(), agent, card)
+    with smtplib.SMTP("127.0.0.1", smtp) as s:
+        s.sendmail(agent, [card["Reply-To"].addresses[0].addr_spec], raw)
+
+
+def save_answer(imap, password, user, part, outbase, timeout=90):
+    import base64
+    import re
+    end = time.time() + timeout
+    raw = None
+    while raw is None:
+        for r in inbox(imap, user, password):
+            m = parsed(r)
+            if part.lower() in (str(m["Subject"]) + "\n" + text_of(m)).lower():
+                raw = r
+        if raw is None:
+            if time.time() > end:
+                sys.exit(f"look.py: no message '{part}' for {user} within {timeout}s")
+            time.sleep(0.5)
+    open(outbase + ".eml", "wb").write(raw)
+    m = parsed(raw)
+    tree = []
+    cids = {}
+    for p in m.walk():
+        cid = (p["Content-ID"] or "").strip().strip("<>")
+        tree.append(f"{p.get_content_type()}"
+                    + (f"  filename={p.get_filename()}" if p.get_filename() else "")
+                    + (f"  disposition={p.get_content_disposition()}" if p.get_content_disposition() else "")
+                    + (f"  cid={cid}" if cid else ""))
+        if cid and not p.is_multipart():
+            cids[cid] = f"data:{p.get_content_type()};base64," + base64.b64encode(p.get_payload(decode=True)).decode()
+    open(outbase + ".parts.txt", "w").write("\n".join(tree) + "\n")
+    h = m.get_body(preferencelist=("html",))
+    html = h.get_content() if h else "<p>(no HTML part)</p>"
+    open(outbase + ".html", "w").write(html)
+    view = re.sub(r'cid:([^"\'\s>]+)', lambda x: cids.get(x.group(1), x.group(0)), html)
+    open(outbase + ".view.html", "w").write(view)
+    print(f"{user}: {m['Subject']}")
+
+
 def main():
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "agent-reply":
@@ -226,6 +317,12 @@ def main():
         pick(a[0], a[1], a[2:])
     elif cmd == "text-of":
         print(text_of(parsed(open(a[0], "rb").read())))
+    elif cmd == "complain":
+        complain(int(a[0]), a[1], a[2], a[3], a[4].replace("\\n", "\n"))
+    elif cmd == "answer-fixture":
+        answer_fixture(int(a[0]), int(a[1]), a[2], a[3], a[4], a[5])
+    elif cmd == "save-answer":
+        save_answer(int(a[0]), a[1], a[2], a[3], a[4], int(a[5]) if len(a) > 5 else 90)
     elif cmd == "shots":
         shots(a[0], [l.rstrip("\n") for l in open(a[1]) if l.strip()])
     else:
