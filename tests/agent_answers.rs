@@ -219,10 +219,8 @@ async fn answers_from_five_mail_clients_reach_the_customer_as_the_agent_wrote_th
     d.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_answer_over_the_attachment_limit_is_not_sent_and_the_agent_is_told() {
-    let w = World::new("answer_cap", &agents("answer_attach_limit = \"512B\"\n"));
-    let d = w.start();
+/// Alice's complaint, acknowledged: her address and the card Carol got.
+async fn one_case(w: &World) -> (String, InboundMessage) {
     let customer = w.customer("alice");
     w.send_complaint(
         &customer,
@@ -232,7 +230,15 @@ async fn an_answer_over_the_attachment_limit_is_not_sent_and_the_agent_is_told()
     )
     .await;
     w.wait_for_acks(&customer).await;
-    let card = wait_mail(&w, &w.ann, 1).await.remove(0);
+    let card = wait_mail(w, &w.ann, 1).await.remove(0);
+    (customer, card)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_over_the_attachment_limit_is_not_sent_and_the_agent_is_told() {
+    let w = World::new("answer_cap", &agents("answer_attach_limit = \"512B\"\n"));
+    let d = w.start();
+    let (customer, card) = one_case(&w).await;
     w.send_raw(
         &w.ann,
         &card.reply_to.as_ref().unwrap().address,
@@ -265,16 +271,7 @@ async fn an_answer_over_the_attachment_limit_is_not_sent_and_the_agent_is_told()
 async fn agents_see_whose_case_it_is_and_a_priority_raised_in_an_answer_promises_no_other_answer() {
     let w = World::new("answer_prio", &agents(""));
     let d = w.start();
-    let customer = w.customer("alice");
-    w.send_complaint(
-        &customer,
-        "Alice Customer",
-        "Charged twice",
-        "Please refund.",
-    )
-    .await;
-    w.wait_for_acks(&customer).await;
-    let card = wait_mail(&w, &w.ann, 1).await.remove(0);
+    let (customer, card) = one_case(&w).await;
     // The agent's inbox list shows whose case the card is about.
     assert_eq!(
         card.from.as_ref().unwrap().name.as_deref(),

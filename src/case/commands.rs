@@ -445,8 +445,9 @@ pub fn did_you_mean(typed: &str) -> Option<&'static str> {
     }
 }
 
-/// Edit distance with adjacent swaps counted as one edit (optimal string alignment).
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Edit distance with adjacent swaps counted as one edit (optimal string alignment): the
+/// typos people make in commands and references.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];

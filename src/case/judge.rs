@@ -87,16 +87,20 @@ const CLOSING_WORDS: &[&str] = &[
     "atenciosamente",
 ];
 
+/// The words of the sender's display name, lower case.
+fn name_words(name: Option<&str>) -> Vec<String> {
+    name.unwrap_or_default()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
 /// `text` without its sign-off: up to two last lines made only of the sender's name words
 /// (`name`, the From display name) and closing words ("Best regards,\nColin"). "Thanks,
 /// solved!\n\nColin" is a thanks; without this the name made it "not solved".
 pub fn strip_sign_off(text: &str, name: Option<&str>) -> String {
-    let names: Vec<String> = name
-        .unwrap_or_default()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
+    let names = name_words(name);
     // A sign-off line: a few words, each a name word, a closing word or an initial; the
     // first one stripped (the last line) must carry the name, a line above it may be closing
     // words alone ("Best regards,").
@@ -143,12 +147,7 @@ const THANKS_WORDS: &[&str] = &[
 /// "Thanks, Jane Doe", "Best,\nJ."), with or without the From name known. `None` when
 /// nothing is left.
 pub fn rating_comment(text: &str, name: Option<&str>) -> Option<String> {
-    let names: Vec<String> = name
-        .unwrap_or_default()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
+    let names = name_words(name);
     let text = strip_sign_off(text, name);
     let lines: Vec<&str> = text.trim().lines().map(str::trim_end).collect();
     // The last block: the lines after the last blank line.
@@ -297,15 +296,15 @@ mod tests {
         assert_eq!(c("  \n", None), None);
         // Capitalised words that are no name stay: they are the comment.
         assert_eq!(
-            rating_comment("Slow answer.\n\nVery Bad", None).as_deref(),
+            c("Slow answer.\n\nVery Bad", None).as_deref(),
             Some("Slow answer.\n\nVery Bad")
         );
         assert_eq!(
-            rating_comment("Slow answer.\n\nVery Bad", Some("Jane Doe")).as_deref(),
+            c("Slow answer.\n\nVery Bad", Some("Jane Doe")).as_deref(),
             Some("Slow answer.\n\nVery Bad")
         );
         assert_eq!(
-            rating_comment("Slow answer.\n\nJane", None).as_deref(),
+            c("Slow answer.\n\nJane", None).as_deref(),
             Some("Slow answer.")
         );
     }
