@@ -317,5 +317,29 @@ async fn agents_see_whose_case_it_is_and_a_priority_raised_in_an_answer_promises
     let update = &mails[2].text;
     assert!(update.contains("raised the priority"), "{update}");
     assert!(update.contains("You can expect an answer"), "{update}");
+
+    // Alice answers; the agents read her reply with the case's status in words, under the
+    // case's one subject.
+    let answer = mails[1].clone();
+    let raw = thunderbird_reply(&customer, "Alice Customer", &answer, "Thank you, got it.");
+    w.send_raw(
+        &customer,
+        &answer.reply_to.as_ref().unwrap().address,
+        raw.as_bytes(),
+    )
+    .await;
+    let to_agents = wait_mail(&w, &w.ann, 2).await;
+    let relayed = &to_agents[1];
+    assert!(
+        relayed.text.contains("Thank you, got it."),
+        "{}",
+        relayed.text
+    );
+    assert!(relayed.text.contains("in progress"), "{}", relayed.text);
+    assert!(!relayed.text.contains("in_progress"), "{}", relayed.text);
+    assert_eq!(
+        relayed.subject, card.subject,
+        "one subject, no Re: piling up"
+    );
     d.stop().await;
 }
