@@ -278,6 +278,17 @@ async fn agents_see_whose_case_it_is_and_a_priority_raised_in_an_answer_promises
         Some("Alice Customer via Example Support")
     );
     assert_eq!(card.from.as_ref().unwrap().address, w.support);
+    // A reply goes to the case, and the agent's client says so rather than naming Alice.
+    let case = w.case_of(&customer);
+    assert_eq!(
+        card.reply_to
+            .as_ref()
+            .unwrap()
+            .name
+            .clone()
+            .unwrap_or_default(),
+        format!("Example Support, case {}", case.reference)
+    );
 
     // An answer that raises the priority: the answer says so, and promises nothing more.
     let raw = thunderbird_reply(
@@ -341,5 +352,79 @@ async fn agents_see_whose_case_it_is_and_a_priority_raised_in_an_answer_promises
         relayed.subject, card.subject,
         "one subject, no Re: piling up"
     );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_too_large_for_the_mailbox_is_not_lost_in_silence() {
+    // The test config accepts messages up to 256 KB (mailbox.max_message_size).
+    let w = World::new("answer_huge", &agents(""));
+    let d = w.start();
+    let (customer, card) = one_case(&w).await;
+    let mut raw = String::from_utf8(retarget(&fixture("gmail", "eml"), &w.ann, &card)).unwrap();
+    // A 300 KB log file attached: the mail is over the limit before any byte is read.
+    // The top-level multipart/mixed's boundary: the first one declared.
+    let at = raw.find("boundary=\"").unwrap() + "boundary=\"".len();
+    let boundary = raw[at..].split('"').next().unwrap().to_string();
+    let close = raw.rfind(&format!("--{boundary}--")).unwrap();
+    let log: String = (0..8000)
+        .map(|i| {
+            format!(
+                "2026-11-23 10:00:{:02} payment gateway retry {i}\r\n",
+                i % 60
+            )
+        })
+        .collect();
+    raw.insert_str(
+        close,
+        &format!(
+            "--{boundary}\r\nContent-Type: text/plain; name=\"gateway.log\"\r\n\
+             Content-Disposition: attachment; filename=\"gateway.log\"\r\n\r\n{log}\r\n"
+        ),
+    );
+    assert!(raw.len() > 256 * 1024);
+    w.send_raw(
+        &w.ann,
+        &card.reply_to.as_ref().unwrap().address,
+        raw.as_bytes(),
+    )
+    .await;
+    let mails = wait_mail(&w, &w.ann, 2).await;
+    let told = &mails[1];
+    assert!(told.text.contains("NOT sent"), "{}", told.text);
+    // Not taken for the customer's mail in the inbox list.
+    assert!(told.subject.contains("] Not sent: "), "{}", told.subject);
+    assert_eq!(
+        told.from.as_ref().unwrap().name.as_deref(),
+        Some("Example Support")
+    );
+    assert!(
+        told.text
+            .contains("larger than the 256 KB the support mailbox accepts"),
+        "{}",
+        told.text
+    );
+    assert_eq!(
+        w.mailbox(&customer, "INBOX").await.len(),
+        1,
+        "the customer got nothing"
+    );
+    // A stranger's large mail to the same address gets no answer.
+    let stranger = w.customer("mallory");
+    let big = format!(
+        "From: <{stranger}>\r\nTo: {to}\r\nSubject: big\r\nMessage-ID: <{id}@customer.test>\r\n\r\n{log}",
+        to = card.reply_to.as_ref().unwrap().address,
+        id = unique("big"),
+    );
+    w.send_raw(
+        &stranger,
+        &card.reply_to.as_ref().unwrap().address,
+        big.as_bytes(),
+    )
+    .await;
+    w.wait_inbox_empty().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(w.mailbox(&w.ann, "INBOX").await.len(), 2);
+    assert!(w.mailbox(&stranger, "INBOX").await.is_empty());
     d.stop().await;
 }

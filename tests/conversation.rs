@@ -745,7 +745,8 @@ async fn a_misspelt_command_gets_a_suggestion_and_replying_to_that_mail_applies_
     );
     assert_eq!(
         error.subject,
-        format!("[{reference}] Invoice charged twice")
+        format!("[{reference}] Not sent: Invoice charged twice"),
+        "it stands out beside the card in the inbox list"
     );
 
     // Ann does what it says: replies to the error mail with the corrected command.

@@ -322,6 +322,27 @@ fn new_mail_announced(s: &mut ImapSession) -> bool {
     news || full
 }
 
+/// Most bytes of an oversized message's header block read to tell its sender (an agent).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The header block of message `uid` (at most [`MAX_HEADER_BYTES`]), without downloading
+/// its body.
+async fn fetch_header(
+    s: &mut ImapSession,
+    uid: u32,
+    t: StdDuration,
+) -> Result<Option<Vec<u8>>, IngestError> {
+    let query = format!("BODY.PEEK[HEADER]<0.{MAX_HEADER_BYTES}>");
+    let mut stream = timed(t, s.uid_fetch(uid.to_string(), &query)).await?;
+    let mut header = None;
+    while let Some(f) = timed(t, stream.try_next()).await? {
+        if f.uid == Some(uid) {
+            header = f.header().map(<[u8]>::to_vec);
+        }
+    }
+    Ok(header)
+}
+
 /// Processes everything currently in the inbox, batch by batch; returns how many messages
 /// the inbox held.
 #[allow(clippy::too_many_arguments)]
@@ -374,9 +395,11 @@ async fn drain(
                 uidvalidity,
                 uid,
             };
+            // Its header block (bounded) says whether an agent is to be told.
+            let header = fetch_header(s, uid, t).await?;
             let e2 = eng.clone();
             let o = crate::store::blocking(store, move |st| {
-                pipeline::quarantine_oversized(st, &e2, &src, size)
+                pipeline::quarantine_oversized(st, &e2, &src, size, header.as_deref())
             })
             .await?;
             log_outcome(uid, &o);

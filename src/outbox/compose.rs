@@ -41,8 +41,11 @@ pub struct Outgoing {
     pub from_name: String,
     pub from_address: String,
     pub to: Vec<Recipient>,
-    /// Where replies go: a signed reply address (shown with the From name).
+    /// Where replies go: a signed reply address.
     pub reply_to: Option<String>,
+    /// The name shown with `reply_to` (what a mail client puts in the To of a reply);
+    /// `None`: the From name.
+    pub reply_to_name: Option<String>,
     pub subject: String,
     /// Our Message-ID without angle brackets, created before the row is stored.
     pub message_id: String,
@@ -150,7 +153,8 @@ pub fn build_with_inline(o: &Outgoing, inline: &[InlineImage]) -> Result<Vec<u8>
         .message_id(Some(bracket(&o.message_id)))
         .date(std::time::SystemTime::from(o.date));
     if let Some(rt) = &o.reply_to {
-        b = b.reply_to(Mailbox::new(Some(one_line(&o.from_name)), address(rt)?));
+        let name = o.reply_to_name.as_deref().unwrap_or(&o.from_name);
+        b = b.reply_to(Mailbox::new(Some(one_line(name)), address(rt)?));
     }
     if let Some(irt) = &o.in_reply_to {
         b = b.in_reply_to(bracket(&one_line(irt)));
@@ -243,6 +247,7 @@ mod tests {
                 address: "jane@customer.test".into(),
             }],
             reply_to: None,
+            reply_to_name: None,
             subject: "[CMP-7KQ4X-V] Re: help\r\nBcc: victim@evil.test".into(),
             message_id: "mc.x.1@support.test".into(),
             in_reply_to: Some("orig@customer.test".into()),

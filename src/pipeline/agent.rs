@@ -293,6 +293,65 @@ pub(super) fn from_agent_side(
     })
 }
 
+/// An agent's message too large to download (`header`: its header block): when it comes from
+/// a configured agent through a case's agent reply address, the agent is told that nothing
+/// of it was read, relayed or changed. Anything else gets no answer (the quarantine records
+/// it).
+pub(super) fn too_large(
+    c: &Ctx<'_, '_>,
+    header: &[u8],
+    size: u64,
+    max: u64,
+) -> Result<(), StoreError> {
+    let mut raw = header.to_vec();
+    raw.extend_from_slice(b"\r\n\r\n");
+    let Ok(msg) = crate::parse::parse(&raw, &c.engine.limits) else {
+        return Ok(());
+    };
+    let cfg = &c.engine.config;
+    let Some(agent) = msg.from_address().and_then(|f| cfg.agent(&f)).cloned() else {
+        return Ok(());
+    };
+    let Some(token) = c.engine.tokens.find_in(&msg, &cfg.support.address) else {
+        return Ok(());
+    };
+    if token.role != crate::thread::token::Role::Agent {
+        return Ok(());
+    }
+    let Some(case) = c.tx.case_by_reference(token.reference.as_str())? else {
+        return Ok(());
+    };
+    if c.tx.is_scrubbed(case.id)? {
+        return Ok(());
+    }
+    let why = format!(
+        "Your message of {} is larger than the {} the support mailbox accepts \
+         (mailbox.max_message_size), so it was not read. Send it again with smaller files, \
+         or a link to them.",
+        mail::human_size(usize::try_from(size).unwrap_or(usize::MAX)),
+        mail::human_size(usize::try_from(max).unwrap_or(usize::MAX)),
+    );
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        &agent.address.to_lowercase(),
+        AuditEvent::CommandRejected,
+        &serde_json::json!({"errors": [why.clone()], "message_id": msg.message_id}),
+    )?;
+    let mut m = c.mail_ctx(&case);
+    m.errors = vec![why];
+    m.text = format!("(subject: {})", msg.subject);
+    m.agent_name = agent.name.clone();
+    c.send_agents(
+        &case,
+        OutboundKind::AgentCommandError,
+        &[agent.address.to_lowercase()],
+        "agent_command_error",
+        &m,
+        vec![],
+    )
+}
+
 /// The command lines at the top of an agent's text, as written.
 fn command_lines(text: &str) -> Vec<&str> {
     text.lines()

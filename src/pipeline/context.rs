@@ -122,6 +122,7 @@ impl<'t> Ctx<'_, 't> {
                     Role::Customer,
                     &reference,
                 )),
+                reply_to_name: None,
                 subject: subject.clone(),
                 message_id: message_id.clone(),
                 in_reply_to,
@@ -266,7 +267,11 @@ impl<'t> Ctx<'_, 't> {
             .map_err(|e| StoreError::Data(e.to_string()))?;
         let reference = self.reference(case)?;
         let (in_reply_to, references) = self.threading(case, Audience::Agent)?;
-        let subject = subject::agent_subject(&reference, &case.subject, self.prefix());
+        let mut subject = subject::agent_subject(&reference, &case.subject, self.prefix());
+        if kind == OutboundKind::AgentCommandError {
+            // It must stand out in the inbox list beside the card it answers.
+            subject = subject.replacen("] ", "] Not sent: ", 1);
+        }
         let message_id = compose::new_message_id(&case.reference, &self.engine.domain);
         let recipients: Vec<Recipient> = to
             .iter()
@@ -276,7 +281,7 @@ impl<'t> Ctx<'_, 't> {
             })
             .collect();
         let body = compose::build(&Outgoing {
-            from_name: agents_from_name(case, &cfg.support.name),
+            from_name: agents_from_name(case, kind, &cfg.support.name),
             from_address: cfg.support.address.clone(),
             to: recipients,
             reply_to: Some(self.engine.tokens.address(
@@ -284,6 +289,7 @@ impl<'t> Ctx<'_, 't> {
                 Role::Agent,
                 &reference,
             )),
+            reply_to_name: Some(format!("{}, case {}", cfg.support.name, case.reference)),
             subject: subject.clone(),
             message_id: message_id.clone(),
             in_reply_to,
@@ -361,9 +367,17 @@ impl<'t> Ctx<'_, 't> {
     }
 }
 
-/// The sender's name on mail to agents: whose case it is, so an agent's inbox list shows it
-/// ("Alice Martin via Example Support"), as helpdesks do.
-pub(super) fn agents_from_name(case: &CaseRow, support_name: &str) -> String {
+/// The sender's name on mail to agents: for the customer's words (the card, a later
+/// message) whose case it is, so an agent's inbox list shows it ("Alice Martin via Example
+/// Support"), as helpdesks do; for our own notices (a command error, a reminder, a stopped
+/// loop) the support name, so they never pass for the customer's mail.
+pub(super) fn agents_from_name(case: &CaseRow, kind: OutboundKind, support_name: &str) -> String {
+    if !matches!(
+        kind,
+        OutboundKind::AgentNewCase | OutboundKind::AgentCustomerMessage
+    ) {
+        return support_name.to_string();
+    }
     let who = case
         .customer_name
         .as_deref()

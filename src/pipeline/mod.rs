@@ -339,7 +339,10 @@ fn quarantine(
     Ok(Outcome::Quarantined { reason })
 }
 
-/// Records a message too large to download: quarantined by its size alone.
+/// Records a message too large to download: quarantined by its size alone. When its header
+/// block (`header`, read without the body) shows an agent answering a case through the
+/// case's agent reply address, that agent is told that nothing was read or relayed: an
+/// answer with large files is not dropped in silence.
 ///
 /// # Errors
 /// Transient store errors.
@@ -348,17 +351,22 @@ pub fn quarantine_oversized(
     engine: &Engine,
     source: &ImapSource,
     size: u64,
+    header: Option<&[u8]>,
 ) -> Result<Outcome, StoreError> {
     let now = engine.clock.now();
+    let max = engine.config.mailbox.max_message_size.0;
     let reason = format!(
-        "message of {size} bytes exceeds mailbox.max_message_size ({} bytes); not downloaded",
-        engine.config.mailbox.max_message_size.0
+        "message of {size} bytes exceeds mailbox.max_message_size ({max} bytes); not downloaded"
     );
     store.write(|tx| {
         if tx.read().seen_uid(source)? {
             return Ok(Outcome::Duplicate);
         }
         tx.insert_quarantine(Some(source), &reason, size as usize, None, now)?;
+        if let Some(h) = header {
+            let c = context::Ctx { tx, engine, now };
+            agent::too_large(&c, h, size, max)?;
+        }
         Ok(Outcome::Quarantined {
             reason: reason.clone(),
         })
@@ -954,6 +962,7 @@ fn enqueue_ack(
                 .tokens
                 .address(&cfg.support.address, Role::Customer, reference),
         ),
+        reply_to_name: None,
         subject: subject.clone(),
         message_id: message_id.clone(),
         in_reply_to: msg.message_id.clone(),

@@ -275,6 +275,7 @@ pub fn compose_mail(
                 })
                 .collect(),
             reply_to: None,
+            reply_to_name: None,
             subject: subject.clone(),
             message_id: message_id.to_string(),
             in_reply_to: None,
