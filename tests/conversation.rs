@@ -802,6 +802,23 @@ async fn the_acknowledgment_quotes_what_the_customer_wrote_without_their_signatu
         id = unique("long")
     );
     w.send_raw(&long, &w.support, raw.as_bytes()).await;
+    // A sign-off without a `-- ` line.
+    let mild = w.customer("mildy");
+    let raw = format!(
+        "From: Mia Mild <{mild}>\r\nTo: {support}\r\nSubject: App crash\r\nMessage-ID: <{id}@customer.test>\r\n\r\n\
+         The app crashes when I log in.\r\n\r\nKind regards,\r\nMia Mild\r\n",
+        support = w.support,
+        id = unique("mild")
+    );
+    w.send_raw(&mild, &w.support, raw.as_bytes()).await;
+    let ack = w.wait_for_acks(&mild).await.remove(0);
+    let quoted: Vec<&str> = ack.text.lines().filter(|l| l.starts_with("  > ")).collect();
+    assert_eq!(
+        quoted,
+        vec!["  > The app crashes when I log in."],
+        "{}",
+        ack.text
+    );
 
     let ack = w.wait_for_acks(&short).await.remove(0);
     let quoted: Vec<&str> = ack.text.lines().filter(|l| l.starts_with("  > ")).collect();

@@ -97,8 +97,12 @@ pub struct AckFacts<'a> {
 /// The acknowledgment's values.
 pub fn ack_context(cfg: &Config, calendar: &BusinessCalendar, f: AckFacts<'_>) -> AckContext {
     // The reply text again, in case a caller passed a whole body: the summary must not end
-    // in the customer's signature.
-    let summary = excerpt(&crate::parse::quoted::visible_text(f.text), 300);
+    // in the customer's signature, nor in their sign-off ("Kind regards,\nAlice Martin").
+    let words = crate::case::judge::strip_sign_off(
+        &crate::parse::quoted::visible_text(f.text),
+        f.customer_name.as_deref(),
+    );
+    let summary = excerpt(&words, 300);
     AckContext {
         reference: f.reference.to_string(),
         customer_name: f.customer_name.filter(|n| !n.trim().is_empty()),
