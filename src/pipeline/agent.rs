@@ -380,8 +380,8 @@ fn enclosures(r: &Relay, limit: u64, domain: &str) -> Result<(Option<String>, En
             })
             .collect();
         return Err(format!(
-            "your answer carries {} in files and images ({}), more than the {} the customer may be sent \
-             (agents.answer_attach_limit); send it again with smaller files, or a link to them",
+            "Your answer carries {} in files and images ({}), more than the {} a customer may be sent \
+             (agents.answer_attach_limit). Send it again with smaller files, or a link to them.",
             mail::human_size(total),
             listed.join(", "),
             mail::human_size(usize::try_from(limit).unwrap_or(usize::MAX))
