@@ -288,7 +288,7 @@ async fn a_note_never_reaches_the_customer_and_an_unknown_command_goes_back_to_t
     let bounce = &ann[1];
     assert!(bounce.text.contains("NOT sent"), "{}", bounce.text);
     assert!(
-        bounce.text.contains("unknown command #reslove"),
+        bounce.text.contains("#reslove: unknown command"),
         "{}",
         bounce.text
     );
@@ -722,7 +722,7 @@ async fn a_misspelt_command_gets_a_suggestion_and_replying_to_that_mail_applies_
     assert!(
         error
             .text
-            .contains("unknown command #reslove; did you mean `#resolve`?"),
+            .contains("#reslove: unknown command; did you mean #resolve?"),
         "{}",
         error.text
     );

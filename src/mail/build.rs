@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::format::{excerpt, format_local, human_duration, human_size, wrap};
+use super::format::{
+    excerpt, format_local, human_duration, human_size, human_span, relative, wrap,
+};
 
 /// Width of the acknowledgment's excerpt lines in the text part: 72 columns less the
 /// template's `  > ` in front of each.
@@ -133,6 +135,52 @@ pub fn new_timeline(
     }
 }
 
+/// The reminder's values: which target falls due (`first response` until the case was
+/// answered, then `resolution`), when, and how far off that is from `now`.
+pub fn reminder(
+    m: &mut MailContext,
+    case: &CaseRow,
+    calendar: &BusinessCalendar,
+    first_response: bool,
+    now: DateTime<Utc>,
+) {
+    let (kind, due) = if first_response {
+        ("first response", case.first_response_due)
+    } else {
+        ("resolution", case.resolution_due)
+    };
+    m.sla_kind = kind.into();
+    m.due_local = due.map(|d| format_local(d, calendar)).unwrap_or_default();
+    m.due_relative = due.map(|d| relative(d, now)).unwrap_or_default();
+}
+
+/// The target an escalated case missed, if one is past due at `now` (the first response
+/// while unanswered, else the resolution): when it was due and how late it is.
+pub fn missed_target(
+    m: &mut MailContext,
+    case: &CaseRow,
+    calendar: &BusinessCalendar,
+    now: DateTime<Utc>,
+) {
+    let missed = if case.first_response_at.is_none() {
+        case.first_response_due
+            .filter(|d| *d <= now)
+            .map(|d| ("first response", d))
+    } else {
+        None
+    }
+    .or_else(|| {
+        case.resolution_due
+            .filter(|d| *d <= now && case.resolved_at.is_none())
+            .map(|d| ("resolution", d))
+    });
+    if let Some((what, due)) = missed {
+        m.missed_target = Some(what.into());
+        m.missed_due_local = format_local(due, calendar);
+        m.late_by = human_span(now - due);
+    }
+}
+
 /// The case's messages for a digest, oldest first, robots left out; `text` says which text
 /// of a message is shown (at most 2000 characters of it).
 pub fn history(
@@ -168,22 +216,22 @@ pub fn attachment_info(index: usize, a: &Attachment, attached: bool) -> Attachme
 }
 
 /// The one-click rating links 1-5 of a case: mailto links to its signed feedback addresses
-/// (`shown` is the reference as the subject names it). Without the reply-token key (a
+/// Without the reply-token key (a
 /// preview where it is not readable) the links say so instead.
 pub fn rating_links(
     key: Option<&TokenKey>,
     support_address: &str,
     reference: &Reference,
-    shown: &str,
 ) -> Vec<RatingLink> {
     (1..=5)
         .map(|n| RatingLink {
             rating: n,
             href: match key {
+                // The signed address alone carries the rating (src/thread/token.rs): no
+                // subject, so the link fits a terminal line.
                 Some(k) => format!(
-                    "mailto:{}?subject=Rating%20{n}%20for%20{}",
-                    k.feedback_address(support_address, reference, n),
-                    shown
+                    "mailto:{}",
+                    k.feedback_address(support_address, reference, n)
                 ),
                 None => {
                     format!("mailto:(signed rating address {n}, reply-token key not readable here)")

@@ -76,6 +76,43 @@ pub fn human_duration(d: std::time::Duration) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
+/// A span of wall-clock time in words, to the minute: "under a minute", "30 minutes",
+/// "2 hours 5 minutes", "3 days 4 hours".
+pub fn human_span(d: chrono::Duration) -> String {
+    let m = d.num_minutes().max(0);
+    let unit = |n: i64, u: &str| format!("{n} {u}{}", if n == 1 { "" } else { "s" });
+    let (days, hours, minutes) = (m / 1440, (m % 1440) / 60, m % 60);
+    if m == 0 {
+        "under a minute".into()
+    } else if days > 0 {
+        if hours > 0 {
+            format!("{} {}", unit(days, "day"), unit(hours, "hour"))
+        } else {
+            unit(days, "day")
+        }
+    } else if hours > 0 {
+        if minutes > 0 {
+            format!("{} {}", unit(hours, "hour"), unit(minutes, "minute"))
+        } else {
+            unit(hours, "hour")
+        }
+    } else {
+        unit(minutes, "minute")
+    }
+}
+
+/// When `t` is, seen from `now`: "in 30 minutes", "5 minutes ago", "now".
+pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let d = t - now;
+    if d.num_minutes() == 0 {
+        "now".into()
+    } else if d > chrono::Duration::zero() {
+        format!("in {}", human_span(d))
+    } else {
+        format!("{} ago", human_span(-d))
+    }
+}
+
 /// "980 bytes", "12 KB", "3.4 MB".
 pub fn human_size(n: usize) -> String {
     if n < 1024 {
@@ -127,5 +164,19 @@ mod tests {
         assert_eq!(human_size(980), "980 bytes");
         assert_eq!(human_size(12 * 1024), "12 KB");
         assert_eq!(human_size(3_565_158), "3.4 MB");
+    }
+
+    #[test]
+    fn spans_and_relative_times_read_naturally() {
+        use chrono::Duration as D;
+        assert_eq!(human_span(D::seconds(30)), "under a minute");
+        assert_eq!(human_span(D::minutes(30)), "30 minutes");
+        assert_eq!(human_span(D::minutes(125)), "2 hours 5 minutes");
+        assert_eq!(human_span(D::minutes(60)), "1 hour");
+        assert_eq!(human_span(D::hours(76)), "3 days 4 hours");
+        let now = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        assert_eq!(relative(now + D::minutes(30), now), "in 30 minutes");
+        assert_eq!(relative(now - D::minutes(5), now), "5 minutes ago");
+        assert_eq!(relative(now, now), "now");
     }
 }
