@@ -149,7 +149,7 @@ async fn agents_get_the_case_card_and_a_thunderbird_answer_reaches_the_customer_
             "Billing",
             "charged twice",
             "invoice-1127.pdf",
-            "First answer due",
+            "Answer by:",
         ] {
             assert!(
                 card.text.contains(needle),
@@ -187,7 +187,7 @@ async fn agents_get_the_case_card_and_a_thunderbird_answer_reaches_the_customer_
         "quoted history stripped:\n{}",
         answer.text
     );
-    assert!(!answer.text.contains("First answer due"), "{}", answer.text);
+    assert!(!answer.text.contains("Answer by:"), "{}", answer.text);
     // Threaded into the customer's conversation: a reply to our acknowledgment, whose
     // References start at the complaint.
     assert_eq!(answer.in_reply_to, vec![c.ack.message_id.clone().unwrap()]);

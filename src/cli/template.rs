@@ -202,10 +202,12 @@ fn mail_context(
     // target missed then, and a new timeline from then (as src/pipeline/timers.rs and
     // agent.rs build them), not from today.
     let raised_at = last_audit_at(read, case.id, AuditEvent::Priority, |_| true)?.map(|(at, _)| at);
+    // A case that was never escalated or raised is shown as if it happened now.
+    let now = || crate::clock::Clock::now(&crate::clock::SystemClock);
     let timeline_from = match name {
-        "customer_priority_raised" => raised_at,
+        "customer_priority_raised" => Some(raised_at.unwrap_or_else(now)),
         "customer_escalated" | "customer_update" | "manager_escalation" => {
-            escalated.as_ref().map(|(at, _)| *at)
+            Some(escalated.as_ref().map_or_else(now, |(at, _)| *at))
         }
         _ => None,
     };
