@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::format::{
-    excerpt, format_local, human_duration, human_size, human_span, relative, wrap,
+    excerpt, format_local, human_duration, human_size, human_span, relative, with_line_breaks, wrap,
 };
 
 /// Width of the acknowledgment's excerpt lines in the text part: 72 columns less the
@@ -100,7 +100,8 @@ pub struct AckFacts<'a> {
 pub fn ack_context(cfg: &Config, calendar: &BusinessCalendar, f: AckFacts<'_>) -> AckContext {
     // The reply text again, in case a caller passed a whole body: the summary must not end
     // in the customer's signature.
-    let summary = excerpt(&crate::parse::quoted::visible_text(f.text), 300);
+    let visible = crate::parse::quoted::visible_text(f.text);
+    let summary = excerpt(&visible, 300);
     AckContext {
         reference: f.reference.to_string(),
         customer_name: f.customer_name.filter(|n| !n.trim().is_empty()),
@@ -114,7 +115,7 @@ pub fn ack_context(cfg: &Config, calendar: &BusinessCalendar, f: AckFacts<'_>) -
         promise: promise(cfg, calendar, f.priority),
         due_local: f.due.map(|d| format_local(d, calendar)).unwrap_or_default(),
         excerpt_lines: wrap(&summary, EXCERPT_WIDTH),
-        excerpt: summary,
+        excerpt: with_line_breaks(&summary, &visible),
         attachments: f.attachments,
         support_name: cfg.support.name.clone(),
     }

@@ -23,7 +23,8 @@ pub struct AckContext {
     pub promise: String,
     /// The due time in the business time zone, e.g. "Tuesday 24 November 2026, 10:00 CET".
     pub due_local: String,
-    /// The start of what the customer wrote (reply text, signature removed), one line.
+    /// The start of what the customer wrote (reply text, signature removed), with its line
+    /// breaks (the HTML part shows them).
     pub excerpt: String,
     /// `excerpt` wrapped for the text part: lines that fit 72 columns behind a four-column
     /// quote (`  > `).

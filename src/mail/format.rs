@@ -43,6 +43,38 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// An excerpt of `text` (as [`excerpt`] made it, on one line) with the line breaks `text`
+/// had between its words put back, for the HTML part's quote: a greeting, the message and
+/// a name stay on lines of their own. Blank lines become one break.
+pub fn with_line_breaks(flat: &str, text: &str) -> String {
+    // The whitespace before each word of `text`: does it hold a line break?
+    let mut breaks = Vec::new();
+    let mut newline = false;
+    let mut in_word = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            newline |= c == '\n';
+            in_word = false;
+        } else if !in_word {
+            breaks.push(newline);
+            newline = false;
+            in_word = true;
+        }
+    }
+    let mut out = String::new();
+    for (i, word) in flat.split(' ').enumerate() {
+        if i > 0 {
+            out.push(if breaks.get(i).copied().unwrap_or(false) {
+                '\n'
+            } else {
+                ' '
+            });
+        }
+        out.push_str(word);
+    }
+    out
+}
+
 /// `text` broken into lines of at most `width` characters at spaces (a longer word gets a
 /// line of its own), for quoting in a text part.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
@@ -153,6 +185,22 @@ mod tests {
         // No sentence end in the second half: cut at a word.
         let words = "word ".repeat(100);
         assert!(excerpt(&words, 50).ends_with("word..."));
+    }
+
+    #[test]
+    fn an_excerpt_keeps_the_line_breaks_of_the_message() {
+        let text = "Hello,\n\nmy invoice was charged twice.\nPlease refund it.\n\nAlice";
+        let flat = excerpt(text, 300);
+        assert_eq!(
+            with_line_breaks(&flat, text),
+            "Hello,\nmy invoice was charged twice.\nPlease refund it.\nAlice"
+        );
+        let cut = excerpt(&"word\n".repeat(100), 50);
+        let kept = with_line_breaks(&cut, &"word\n".repeat(100));
+        assert!(
+            kept.starts_with("word\nword\n") && kept.ends_with("word..."),
+            "{kept}"
+        );
     }
 
     #[test]
