@@ -677,7 +677,7 @@ fn template_preview_gives_the_times_the_sent_mail_gave() {
         &f.outage,
     ]);
     assert!(text.contains("target was due"), "{text}");
-    assert!(text.contains("late."), "{text}");
+    assert!(text.contains("and was missed by "), "{text}");
 }
 
 /// A copy of the shipped templates and a config (next to the test's) that uses it.

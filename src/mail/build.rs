@@ -156,7 +156,8 @@ pub fn reminder(
 }
 
 /// The target an escalated case missed, if one is past due at `now` (the first response
-/// while unanswered, else the resolution): when it was due and how late it is.
+/// while unanswered, else the resolution): when it was due and how late it is (left empty
+/// under a minute).
 pub fn missed_target(
     m: &mut MailContext,
     case: &CaseRow,
@@ -178,7 +179,10 @@ pub fn missed_target(
     if let Some((what, due)) = missed {
         m.missed_target = Some(what.into());
         m.missed_due_local = format_local(due, calendar);
-        m.late_by = human_span(now - due);
+        // Just past due (the breach timer fires on time) is said as missed, not "late".
+        if now - due >= chrono::Duration::minutes(1) {
+            m.late_by = human_span(now - due);
+        }
     }
 }
 

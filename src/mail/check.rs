@@ -25,6 +25,9 @@ pub fn check_all(r: &Renderer) -> Result<(), RenderError> {
     sparse.rating_links.clear();
     sparse.rating = None;
     sparse.comment = None;
+    sparse.missed_target = None;
+    sparse.late_by.clear();
+    sparse.due_relative.clear();
     for t in CASE_TEMPLATES {
         // Both with every optional value set and with none, so an `if` branch that names an
         // unknown variable is caught too.

@@ -166,7 +166,8 @@ pub struct MailContext {
     pub missed_target: Option<String>,
     /// When `missed_target` was due, in the business time zone.
     pub missed_due_local: String,
-    /// How late `missed_target` is when the mail is built: "2 hours 5 minutes".
+    /// How late `missed_target` is when the mail is built: "2 hours 5 minutes"; empty when
+    /// it is under a minute (the breach timer fired on time).
     pub late_by: String,
     /// The case's messages, for escalation digests.
     pub history: Vec<HistoryLine>,
