@@ -98,8 +98,11 @@ follow_up = got[-1]
 print(f"\n  The follow-up arrived: Subject: {follow_up['Subject']}")
 print("    " + "\n    ".join(text_of(follow_up).strip().splitlines()))
 
-link = next(l.split("mailto:")[1].split("?")[0] for l in text_of(follow_up).splitlines()
-            if "mailto:" in l and l.strip().startswith("4"))
+# Each rating's label on its line ("4:"), its link indented on the next.
+lines = text_of(follow_up).splitlines()
+link = next(lines[i + 1].split("mailto:")[1].split("?")[0].strip()
+            for i, l in enumerate(lines[:-1])
+            if l.strip().startswith("4") and "mailto:" in lines[i + 1])
 r = EmailMessage()
 r["From"] = f"Alice Martin <{alice}>"
 r["To"] = link

@@ -198,7 +198,7 @@ async fn fill() -> Filled {
     wait_status(&w, &billing, Status::Resolved).await;
 
     // Bob rates the handling from the feedback request.
-    let request = mail_about(&w, &bob, &billing, "how satisfied are you").await;
+    let request = mail_about(&w, &bob, &billing, "How satisfied are you").await;
     let rating = thunderbird_reply(&bob, "Bob Brown", &request, "5 - quick and friendly");
     let customer_address = request.reply_to.as_ref().unwrap().address.clone();
     w.send_raw(&bob, &customer_address, rating.as_bytes()).await;
@@ -615,6 +615,69 @@ fn template_preview_renders_a_real_case_and_escapes_its_text_in_html() {
 
     let err = fails(&["template", "preview", "no_such", "--case", &f.billing]);
     assert!(err.contains("customer_agent_reply"), "{err}");
+}
+
+/// The due time a customer mail promises: what stands between ", by " and " at the latest".
+fn promised(text: &str) -> String {
+    let one = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let from = one.find(", by ").map(|i| i + 5).unwrap_or_default();
+    let to = one[from..]
+        .find(" at the latest")
+        .map_or(one.len(), |i| from + i);
+    one[from..to].to_string()
+}
+
+#[test]
+fn template_preview_gives_the_times_the_sent_mail_gave() {
+    let f = fixture();
+    // The escalation notice Alice got: its new timeline runs from the escalation, and
+    // the preview shows the same time, not the original target.
+    let alice = f.w.customer("alice");
+    let sent = f
+        ._rt
+        .block_on(mail_about(&f.w, &alice, &f.outage, "senior team"));
+    let due = promised(&sent.text);
+    assert!(due.contains(" 20"), "{}", sent.text);
+    for t in ["customer_update", "customer_escalated"] {
+        let text = ok(&["template", "preview", t, "--case", &f.outage]);
+        assert_eq!(promised(&text), due, "{t}: {text}");
+        // It followed a missed target: one apology.
+        assert_eq!(text.matches("sorry").count(), 1, "{t}: {text}");
+    }
+    // A raised priority promises a time too, even on a case answered long ago.
+    let text = ok(&[
+        "template",
+        "preview",
+        "customer_priority_raised",
+        "--case",
+        &f.billing,
+    ]);
+    assert!(!text.contains("by  at"), "{text}");
+    assert!(promised(&text).contains(" 20"), "{text}");
+    // The card shows the first-response target it was sent with, though it was answered.
+    let card = ok(&[
+        "template",
+        "preview",
+        "agent_new_case",
+        "--case",
+        &f.billing,
+    ]);
+    let line = card
+        .lines()
+        .find(|l| l.starts_with("Answer by:"))
+        .unwrap_or_default();
+    assert!(!line.contains(":  ("), "{card}");
+    assert!(line.contains(" 20") && line.contains("("), "{card}");
+    // The managers' notice says when the target was due and how late it was.
+    let text = ok(&[
+        "template",
+        "preview",
+        "manager_escalation",
+        "--case",
+        &f.outage,
+    ]);
+    assert!(text.contains("target was due"), "{text}");
+    assert!(text.contains("and was missed by "), "{text}");
 }
 
 /// A copy of the shipped templates and a config (next to the test's) that uses it.

@@ -149,7 +149,7 @@ async fn agents_get_the_case_card_and_a_thunderbird_answer_reaches_the_customer_
             "Billing",
             "charged twice",
             "invoice-1127.pdf",
-            "First answer due",
+            "Answer by:",
         ] {
             assert!(
                 card.text.contains(needle),
@@ -187,7 +187,7 @@ async fn agents_get_the_case_card_and_a_thunderbird_answer_reaches_the_customer_
         "quoted history stripped:\n{}",
         answer.text
     );
-    assert!(!answer.text.contains("First answer due"), "{}", answer.text);
+    assert!(!answer.text.contains("Answer by:"), "{}", answer.text);
     // Threaded into the customer's conversation: a reply to our acknowledgment, whose
     // References start at the complaint.
     assert_eq!(answer.in_reply_to, vec![c.ack.message_id.clone().unwrap()]);
@@ -288,7 +288,7 @@ async fn a_note_never_reaches_the_customer_and_an_unknown_command_goes_back_to_t
     let bounce = &ann[1];
     assert!(bounce.text.contains("NOT sent"), "{}", bounce.text);
     assert!(
-        bounce.text.contains("unknown command #reslove"),
+        bounce.text.contains("#reslove: unknown command"),
         "{}",
         bounce.text
     );
@@ -722,7 +722,7 @@ async fn a_misspelt_command_gets_a_suggestion_and_replying_to_that_mail_applies_
     assert!(
         error
             .text
-            .contains("unknown command #reslove; did you mean `#resolve`?"),
+            .contains("#reslove: unknown command; did you mean #resolve?"),
         "{}",
         error.text
     );

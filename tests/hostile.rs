@@ -636,7 +636,7 @@ async fn template_syntax_in_a_complaint_is_printed_literally() {
     }
     assert!(
         card.text
-            .contains(&format!("Customer:  {{{{ support_name }}}} <{tom}>")),
+            .contains(&format!("Customer:   {{{{ support_name }}}} <{tom}>")),
         "{}",
         card.text
     );

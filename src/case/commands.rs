@@ -68,7 +68,7 @@ impl Command {
     pub fn check(&self, cfg: &Config) -> Option<String> {
         match self {
             Command::Priority(n) if cfg.priority(n).is_none() => Some(format!(
-                "`#priority {n}`: no such priority; use one of {}",
+                "#priority {n}: no such priority; use one of {}",
                 cfg.priorities
                     .iter()
                     .map(|p| p.name.as_str())
@@ -76,7 +76,7 @@ impl Command {
                     .join(", ")
             )),
             Command::Category(n) if cfg.category(n).is_none() => Some(format!(
-                "`#category {n}`: no such category; use one of {}",
+                "#category {n}: no such category; use one of {}",
                 cfg.categories
                     .iter()
                     .map(|c| c.name.as_str())
@@ -84,7 +84,7 @@ impl Command {
                     .join(", ")
             )),
             Command::Assign(a) if cfg.agent(a).is_none() => Some(format!(
-                "`#assign {a}`: not a configured agent address; use one of {}",
+                "#assign {a}: not a configured agent address; use one of {}",
                 cfg.agents
                     .members
                     .iter()
@@ -145,32 +145,14 @@ pub struct Plan {
 pub const HELP: &[(&str, &str)] = &[
     (
         "#note [text]",
-        "the whole reply (with any text after #note) is an internal note; nothing reaches the customer",
+        "internal note; nothing reaches the customer",
     ),
-    (
-        "#resolve",
-        "send the reply to the customer, then mark the case resolved",
-    ),
-    (
-        "#escalate [reason]",
-        "escalate the case (the reason stays internal); the customer is told",
-    ),
-    (
-        "#priority NAME",
-        "change the priority (one of the configured priorities)",
-    ),
-    (
-        "#category NAME",
-        "change the category (one of the configured categories)",
-    ),
-    (
-        "#assign ADDRESS",
-        "assign the case to an agent (a configured agent address)",
-    ),
-    (
-        "#wait",
-        "send the reply and wait for the customer (the SLA clock pauses)",
-    ),
+    ("#resolve", "send, then mark the case resolved"),
+    ("#wait", "send, then wait for the customer (SLA pauses)"),
+    ("#escalate [reason]", "escalate; the reason stays internal"),
+    ("#priority NAME", "change the priority"),
+    ("#category NAME", "change the category"),
+    ("#assign ADDRESS", "assign the case to an agent"),
     ("#reopen", "reopen a resolved or closed case"),
 ];
 
@@ -184,7 +166,7 @@ pub struct CommandError {
 
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}`: {}", self.line, self.why)
+        write!(f, "{}: {}", self.line, self.why)
     }
 }
 
@@ -221,7 +203,7 @@ impl Parsed {
                 match transition(s, ev) {
                     Ok(n) => s = n,
                     Err(_) => errors.push(format!(
-                        "`#{name}`: the case is {}, so it cannot be done",
+                        "#{name}: the case is {}, so it cannot be done",
                         s.agent_label()
                     )),
                 }
@@ -362,14 +344,14 @@ fn parse_line(line: &str) -> Result<Command, String> {
         if arg.is_empty() {
             Ok(c)
         } else {
-            Err(format!("#{} takes no argument", c.name()))
+            Err("takes no argument".to_string())
         }
     };
     let one_word = |what: &str| -> Result<String, String> {
         if arg.is_empty() {
-            Err(format!("#{name} needs an argument ({what})"))
+            Err(format!("needs an argument ({what})"))
         } else if arg.split_whitespace().count() > 1 {
-            Err(format!("#{name} takes one argument ({what}), not `{arg}`"))
+            Err(format!("takes one argument ({what})"))
         } else {
             Ok(arg.to_string())
         }
@@ -393,19 +375,16 @@ fn parse_line(line: &str) -> Result<Command, String> {
                 .trim_matches(|c| c == '<' || c == '>')
                 .to_lowercase(),
         )),
-        other => {
-            let shown: String = other.chars().take(40).collect();
-            Err(match did_you_mean(other) {
-                Some(n) if arg.is_empty() => {
-                    format!("unknown command #{shown}; did you mean `#{n}`?")
-                }
-                Some(n) => format!(
-                    "unknown command #{shown}; did you mean `#{n} {}`?",
-                    arg.chars().take(100).collect::<String>()
-                ),
-                None => format!("unknown command #{shown}"),
-            })
-        }
+        other => Err(match did_you_mean(other) {
+            Some(n) if arg.is_empty() => {
+                format!("unknown command; did you mean #{n}?")
+            }
+            Some(n) => format!(
+                "unknown command; did you mean \"#{n} {}\"?",
+                arg.chars().take(100).collect::<String>()
+            ),
+            None => "unknown command".to_string(),
+        }),
     }
 }
 
@@ -549,28 +528,32 @@ mod tests {
         let e = parse("#reslove\n#priority\n#wait please\n#category a b\nText").unwrap_err();
         let whys: Vec<String> = e.iter().map(|e| e.to_string()).collect();
         assert_eq!(whys.len(), 4, "{whys:?}");
-        assert!(whys[0].contains("unknown command #reslove; did you mean `#resolve`?"));
-        assert!(whys[1].contains("needs an argument (a priority name)"));
-        assert!(whys[2].contains("#wait takes no argument"));
-        assert!(whys[3].contains("takes one argument (a category name)"));
+        assert_eq!(whys[0], "#reslove: unknown command; did you mean #resolve?");
+        assert_eq!(whys[1], "#priority: needs an argument (a priority name)");
+        assert_eq!(whys[2], "#wait please: takes no argument");
+        assert_eq!(
+            whys[3],
+            "#category a b: takes one argument (a category name)"
+        );
     }
 
     #[test]
     fn a_misspelt_command_gets_the_nearest_one_suggested() {
         let why = |reply: &str| parse(reply).unwrap_err()[0].to_string();
-        assert!(why("#prio high\nText").ends_with("did you mean `#priority high`?"));
-        assert!(why("#reslove\nDone").ends_with("did you mean `#resolve`?"));
+        assert!(why("#prio high\nText").ends_with("did you mean \"#priority high\"?"));
+        assert!(why("#reslove\nDone").ends_with("did you mean #resolve?"));
         assert!(
-            why("#Escalte angry customer").ends_with("did you mean `#escalate angry customer`?")
+            why("#Escalte angry customer").ends_with("did you mean \"#escalate angry customer\"?")
         );
-        assert!(why("#catgory billing").ends_with("did you mean `#category billing`?"));
-        assert!(why("#wiat").ends_with("did you mean `#wait`?"));
+        assert!(why("#catgory billing").ends_with("did you mean \"#category billing\"?"));
+        assert!(why("#wiat").ends_with("did you mean #wait?"));
         assert!(
-            why("#asign bob@support.test").ends_with("did you mean `#assign bob@support.test`?")
+            why("#asign bob@support.test").ends_with("did you mean \"#assign bob@support.test\"?")
         );
-        assert!(why("#notes").ends_with("did you mean `#note`?"));
+        assert!(why("#notes").ends_with("did you mean #note?"));
         // Nothing close: no guess.
-        assert_eq!(why("#banana"), "`#banana`: unknown command #banana");
+        // Each error names the line once, with no markdown.
+        assert_eq!(why("#banana"), "#banana: unknown command");
         assert_eq!(did_you_mean("x"), None);
         assert_eq!(
             did_you_mean("re"),
@@ -597,9 +580,9 @@ mod tests {
         assert_eq!(
             errors,
             vec![
-                "`#priority hgh`: no such priority; use one of urgent, normal".to_string(),
-                "`#category bills`: no such category; use one of general".to_string(),
-                "`#assign bob@support.test`: not a configured agent address; use one of \
+                "#priority hgh: no such priority; use one of urgent, normal".to_string(),
+                "#category bills: no such category; use one of general".to_string(),
+                "#assign bob@support.test: not a configured agent address; use one of \
                  ann@support.test"
                     .to_string(),
             ]
@@ -611,7 +594,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e,
-            vec!["`#reopen`: the case is waiting on customer, so it cannot be done".to_string()]
+            vec!["#reopen: the case is waiting on customer, so it cannot be done".to_string()]
         );
     }
 

@@ -4,6 +4,8 @@
 
 use std::io::Write;
 
+use chrono::{DateTime, Utc};
+
 use super::{find_case, CliError};
 use crate::business_time::BusinessCalendar;
 use crate::case::commands;
@@ -67,13 +69,27 @@ fn last_audit(
     event: AuditEvent,
     keep: impl Fn(&serde_json::Value) -> bool,
 ) -> Result<Option<serde_json::Value>, CliError> {
+    Ok(last_audit_at(read, case_id, event, keep)?.map(|(_, d)| d))
+}
+
+/// As [`last_audit`], with the time it was recorded: the `now` of the mail it led to.
+fn last_audit_at(
+    read: &Reader<'_>,
+    case_id: i64,
+    event: AuditEvent,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> Result<Option<(DateTime<Utc>, serde_json::Value)>, CliError> {
     Ok(read
         .audit_of_case(Some(case_id))?
         .into_iter()
         .rev()
         .filter(|a| a.event == event)
-        .filter_map(|a| serde_json::from_str::<serde_json::Value>(&a.detail).ok())
-        .find(|d| keep(d)))
+        .filter_map(|a| {
+            serde_json::from_str::<serde_json::Value>(&a.detail)
+                .ok()
+                .map(|d| (a.at, d))
+        })
+        .find(|(_, d)| keep(d)))
 }
 
 fn the_key(cfg: &Config) -> Option<TokenKey> {
@@ -104,6 +120,12 @@ fn mail_context(
     let limit = cfg.agents.attach_limit.0;
     match name {
         "agent_new_case" => {
+            // The card went out when the case opened: its first-response target then,
+            // even once the case has been answered.
+            m.due_local = case
+                .first_response_due
+                .map(|d| mail::format_local(d, cal))
+                .unwrap_or_default();
             let first = messages.first();
             m.text = first.map(|f| f.body_text.clone()).unwrap_or_default();
             m.attachments = attachments(read, first, limit);
@@ -170,10 +192,31 @@ fn mail_context(
         }
     }
     m.reopened = case.reopen_count > 0;
-    m.reason = last_audit(read, case.id, AuditEvent::Status, |d| {
+    let escalated = last_audit_at(read, case.id, AuditEvent::Status, |d| {
         d["to"] == crate::case::Status::Escalated.as_str()
-    })?
-    .and_then(|d| d["reason"].as_str().map(String::from));
+    })?;
+    m.reason = escalated
+        .as_ref()
+        .and_then(|(_, d)| d["reason"].as_str().map(String::from));
+    // The mails about an escalation or a raised priority were built when it happened: the
+    // target missed then, and a new timeline from then (as src/pipeline/timers.rs and
+    // agent.rs build them), not from today.
+    let raised_at = last_audit_at(read, case.id, AuditEvent::Priority, |_| true)?.map(|(at, _)| at);
+    // A case that was never escalated or raised is shown as if it happened now.
+    let now = || crate::clock::Clock::now(&crate::clock::SystemClock);
+    let timeline_from = match name {
+        "customer_priority_raised" => Some(raised_at.unwrap_or_else(now)),
+        "customer_escalated" | "customer_update" | "manager_escalation" => {
+            Some(escalated.as_ref().map_or_else(now, |(at, _)| *at))
+        }
+        _ => None,
+    };
+    if let Some(at) = timeline_from {
+        if name != "manager_escalation" {
+            mail::new_timeline(&mut m, cfg, cal, case.priority.as_str(), at);
+        }
+        mail::missed_target(&mut m, case, cal, at);
+    }
     if name == "agent_undeliverable" {
         if let Some(d) = last_audit(read, case.id, AuditEvent::AddressUndeliverable, |_| true)? {
             m.sender = d["address"].as_str().map(String::from);
@@ -190,26 +233,32 @@ fn mail_context(
             })
             .unwrap_or_default();
     }
-    let (kind, due) = if case.first_response_at.is_none() {
-        ("first response", case.first_response_due)
-    } else {
-        ("resolution", case.resolution_due)
-    };
-    m.sla_kind = kind.into();
     if name == "agent_sla_warning" {
-        m.due_local = due.map(|d| mail::format_local(d, cal)).unwrap_or_default();
+        // The reminder goes out `sla.warning_lead` before its target, as timers.rs arms it.
+        let first = case.first_response_at.is_none();
+        let due = if first {
+            case.first_response_due
+        } else {
+            case.resolution_due
+        };
+        let sent = due
+            .map(|d| d - cfg.sla.warning_lead.chrono())
+            .unwrap_or_default();
+        mail::reminder(&mut m, case, cal, first, sent);
+    } else {
+        m.sla_kind = if case.first_response_at.is_none() {
+            "first response".into()
+        } else {
+            "resolution".into()
+        };
     }
     m.history = mail::history(&messages, cal, visible);
     if matches!(name, "customer_follow_up" | "customer_feedback_request") {
         let reference =
             Reference::parse(&case.reference).map_err(|e| CliError::Reference(e.to_string()))?;
         // Previewing does not need the secret; the daemon signs real links.
-        m.rating_links = mail::rating_links(
-            the_key(cfg).as_ref(),
-            &cfg.support.address,
-            &reference,
-            &case.reference,
-        );
+        m.rating_links =
+            mail::rating_links(the_key(cfg).as_ref(), &cfg.support.address, &reference);
     }
     if let Some(r) = read.rating_row(case.id)? {
         m.rating = Some(r.rating);

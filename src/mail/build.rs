@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::format::{excerpt, format_local, human_duration, human_size, wrap};
+use super::format::{
+    excerpt, format_local, human_duration, human_size, human_span, relative, with_line_breaks, wrap,
+};
 
 /// Width of the acknowledgment's excerpt lines in the text part: 72 columns less the
 /// template's `  > ` in front of each.
@@ -98,11 +100,11 @@ pub struct AckFacts<'a> {
 pub fn ack_context(cfg: &Config, calendar: &BusinessCalendar, f: AckFacts<'_>) -> AckContext {
     // The reply text again, in case a caller passed a whole body: the summary must not end
     // in the customer's signature, nor in their sign-off ("Kind regards,\nAlice Martin").
-    let words = crate::case::judge::strip_sign_off(
+    let visible = crate::case::judge::strip_sign_off(
         &crate::parse::quoted::visible_text(f.text),
         f.customer_name.as_deref(),
     );
-    let summary = excerpt(&words, 300);
+    let summary = excerpt(&visible, 300);
     AckContext {
         reference: f.reference.to_string(),
         customer_name: f.customer_name.filter(|n| !n.trim().is_empty()),
@@ -116,7 +118,7 @@ pub fn ack_context(cfg: &Config, calendar: &BusinessCalendar, f: AckFacts<'_>) -
         promise: promise(cfg, calendar, f.priority),
         due_local: f.due.map(|d| format_local(d, calendar)).unwrap_or_default(),
         excerpt_lines: wrap(&summary, EXCERPT_WIDTH),
-        excerpt: summary,
+        excerpt: with_line_breaks(&summary, &visible),
         attachments: f.attachments,
         support_name: cfg.support.name.clone(),
     }
@@ -134,6 +136,56 @@ pub fn new_timeline(
     if let Some(l) = ServiceLevel::of(cfg, calendar, priority) {
         m.due_local = format_local(l.first_response_due(now), calendar);
         m.promise = l.promise();
+    }
+}
+
+/// The reminder's values: which target falls due (`first response` until the case was
+/// answered, then `resolution`), when, and how far off that is from `now`.
+pub fn reminder(
+    m: &mut MailContext,
+    case: &CaseRow,
+    calendar: &BusinessCalendar,
+    first_response: bool,
+    now: DateTime<Utc>,
+) {
+    let (kind, due) = if first_response {
+        ("first response", case.first_response_due)
+    } else {
+        ("resolution", case.resolution_due)
+    };
+    m.sla_kind = kind.into();
+    m.due_local = due.map(|d| format_local(d, calendar)).unwrap_or_default();
+    m.due_relative = due.map(|d| relative(d, now)).unwrap_or_default();
+}
+
+/// The target an escalated case missed, if one is past due at `now` (the first response
+/// while unanswered, else the resolution): when it was due and how late it is (left empty
+/// under a minute).
+pub fn missed_target(
+    m: &mut MailContext,
+    case: &CaseRow,
+    calendar: &BusinessCalendar,
+    now: DateTime<Utc>,
+) {
+    let missed = if case.first_response_at.is_none() {
+        case.first_response_due
+            .filter(|d| *d <= now)
+            .map(|d| ("first response", d))
+    } else {
+        None
+    }
+    .or_else(|| {
+        case.resolution_due
+            .filter(|d| *d <= now && case.resolved_at.is_none())
+            .map(|d| ("resolution", d))
+    });
+    if let Some((what, due)) = missed {
+        m.missed_target = Some(what.into());
+        m.missed_due_local = format_local(due, calendar);
+        // Just past due (the breach timer fires on time) is said as missed, not "late".
+        if now - due >= chrono::Duration::minutes(1) {
+            m.late_by = human_span(now - due);
+        }
     }
 }
 
@@ -172,22 +224,22 @@ pub fn attachment_info(index: usize, a: &Attachment, attached: bool) -> Attachme
 }
 
 /// The one-click rating links 1-5 of a case: mailto links to its signed feedback addresses
-/// (`shown` is the reference as the subject names it). Without the reply-token key (a
+/// Without the reply-token key (a
 /// preview where it is not readable) the links say so instead.
 pub fn rating_links(
     key: Option<&TokenKey>,
     support_address: &str,
     reference: &Reference,
-    shown: &str,
 ) -> Vec<RatingLink> {
     (1..=5)
         .map(|n| RatingLink {
             rating: n,
             href: match key {
+                // The signed address alone carries the rating (src/thread/token.rs): no
+                // subject, so the link fits a terminal line.
                 Some(k) => format!(
-                    "mailto:{}?subject=Rating%20{n}%20for%20{}",
-                    k.feedback_address(support_address, reference, n),
-                    shown
+                    "mailto:{}",
+                    k.feedback_address(support_address, reference, n)
                 ),
                 None => {
                     format!("mailto:(signed rating address {n}, reply-token key not readable here)")

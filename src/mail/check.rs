@@ -25,6 +25,9 @@ pub fn check_all(r: &Renderer) -> Result<(), RenderError> {
     sparse.rating_links.clear();
     sparse.rating = None;
     sparse.comment = None;
+    sparse.missed_target = None;
+    sparse.late_by.clear();
+    sparse.due_relative.clear();
     for t in CASE_TEMPLATES {
         // Both with every optional value set and with none, so an `if` branch that names an
         // unknown variable is caught too.
@@ -54,7 +57,7 @@ pub fn check_all(r: &Renderer) -> Result<(), RenderError> {
 pub fn digest_sample() -> DigestContext {
     let r = Report::sample();
     let charts = vec![ChartRef {
-        title: "Volume by category".into(),
+        title: "Cases opened per day, by category".into(),
         alt: "Cases <opened> per day".into(),
         src: "cid:volume.sample@support.test".into(),
         width: chart::WIDTH,
@@ -256,11 +259,7 @@ pub(crate) mod tests {
         let out = r
             .render("agent_command_error", &MailContext::sample())
             .unwrap();
-        assert!(
-            out.text.contains("did you mean `#resolve`?"),
-            "{}",
-            out.text
-        );
+        assert!(out.text.contains("did you mean #resolve?"), "{}", out.text);
         assert!(out
             .text
             .contains("Reply to this message with the corrected commands"));
@@ -270,6 +269,247 @@ pub(crate) mod tests {
         assert!(out
             .html
             .contains("Reply to this message with the corrected commands"));
+    }
+
+    /// Every shipped template of one part, as (file name, source).
+    fn sources(ext: &str) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = std::fs::read_dir(shipped())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(ext))
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&p).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn text_templates_wrap_their_prose_for_an_80_column_terminal() {
+        // What the template itself writes on a line, values (`{{ }}`) and tags (`{% %}`)
+        // left out: a value may make a line longer, the prose around it may not.
+        let tag = regex::Regex::new(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}").unwrap();
+        let mut long = Vec::new();
+        for (name, src) in sources(".txt.tera") {
+            for (i, line) in src.lines().enumerate() {
+                let literal = tag.replace_all(line, "");
+                if literal.chars().count() > 76 {
+                    long.push(format!("{name}:{}: {line}", i + 1));
+                }
+            }
+        }
+        assert!(
+            long.is_empty(),
+            "lines over 76 columns:\n{}",
+            long.join("\n")
+        );
+    }
+
+    /// Every template rendered with its sample, as (name, output).
+    fn rendered_samples() -> Vec<(String, crate::render::Rendered)> {
+        let r = load_templates(&shipped()).unwrap();
+        let mut out = vec![(
+            ACKNOWLEDGMENT.to_string(),
+            r.render(ACKNOWLEDGMENT, &AckContext::sample()).unwrap(),
+        )];
+        for t in CASE_TEMPLATES {
+            out.push((t.to_string(), r.render(t, &MailContext::sample()).unwrap()));
+        }
+        out.push((
+            digest::TEMPLATE.to_string(),
+            r.render(digest::TEMPLATE, &digest_sample()).unwrap(),
+        ));
+        out
+    }
+
+    #[test]
+    fn every_html_mail_fits_a_phone_screen() {
+        // The status updates are fragments inside another mail, not documents of their own.
+        let fragments = [
+            "customer_resolved",
+            "customer_escalated",
+            "customer_priority_raised",
+        ];
+        for (t, out) in rendered_samples() {
+            if fragments.contains(&t.as_str()) {
+                continue;
+            }
+            assert!(
+                out.html.contains(
+                    r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#
+                ),
+                "{t} has no viewport meta"
+            );
+        }
+    }
+
+    #[test]
+    fn customer_mails_start_with_a_capital_after_the_greeting() {
+        for (t, out) in rendered_samples() {
+            let mut lines = out.text.lines().skip_while(|l| l.trim().is_empty());
+            let Some(first) = lines.next() else { continue };
+            if !(first.starts_with("Dear ") || first == "Hello,") {
+                continue;
+            }
+            let next = lines.find(|l| !l.trim().is_empty()).unwrap_or_default();
+            assert!(
+                next.chars().next().is_some_and(|c| !c.is_lowercase()),
+                "{t}: {next}"
+            );
+            assert!(
+                !out.html.contains(",</p>\n<p>thank") && !out.html.contains("<p>we "),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn rating_links_stand_on_lines_of_their_own_after_the_explanation() {
+        let r = load_templates(&shipped()).unwrap();
+        for t in ["customer_feedback_request", "customer_follow_up"] {
+            let text = r.render(t, &MailContext::sample()).unwrap().text;
+            let first_link = text.find("mailto:").unwrap();
+            assert!(
+                text[..first_link].contains("1 (poor) to 5 (excellent)"),
+                "{t}: {text}"
+            );
+            for line in text.lines().filter(|l| l.contains("mailto:")) {
+                assert!(
+                    line.starts_with("  mailto:") && line.chars().count() <= 76,
+                    "{t}: {line}"
+                );
+            }
+            assert!(text.contains("\n5 (excellent):\n  mailto:"), "{t}: {text}");
+            assert!(
+                text.trim_end().ends_with("Kind regards,\nExample Support"),
+                "{t}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_command_help_is_one_aligned_line_per_command() {
+        let r = load_templates(&shipped()).unwrap();
+        for t in ["agent_new_case", "agent_command_error"] {
+            let out = r.render(t, &MailContext::sample()).unwrap();
+            let help: Vec<&str> = out.text.lines().filter(|l| l.starts_with("  #")).collect();
+            assert_eq!(
+                help.len(),
+                crate::case::commands::HELP.len(),
+                "{t}: {}",
+                out.text
+            );
+            assert!(
+                help.iter().all(|l| l.chars().count() <= 72),
+                "{t}: {help:?}"
+            );
+            // Where each meaning starts: after the command and its padding.
+            let starts: Vec<usize> = help
+                .iter()
+                .map(|l| {
+                    let gap = 2 + l[2..].find("  ").unwrap();
+                    gap + l[gap..].len() - l[gap..].trim_start().len()
+                })
+                .collect();
+            assert!(starts.windows(2).all(|w| w[0] == w[1]), "{t}: {help:?}");
+            assert!(
+                out.html
+                    .contains("white-space: nowrap;\"><code>#escalate [reason]"),
+                "{t}"
+            );
+        }
+        let card = r.render("agent_new_case", &MailContext::sample()).unwrap();
+        // Where each value starts in the card's head.
+        let labels: Vec<usize> = card
+            .text
+            .lines()
+            .filter(|l| {
+                ["Customer:", "Category:", "Priority:", "Answer by:"]
+                    .iter()
+                    .any(|p| l.starts_with(p))
+            })
+            .map(|l| {
+                let colon = l.find(':').unwrap() + 1;
+                colon + l[colon..].len() - l[colon..].trim_start().len()
+            })
+            .collect();
+        assert_eq!(labels.len(), 4, "{}", card.text);
+        assert!(labels.windows(2).all(|w| w[0] == w[1]), "{}", card.text);
+    }
+
+    #[test]
+    fn command_errors_read_once_and_without_markdown_in_html() {
+        let r = load_templates(&shipped()).unwrap();
+        let out = r
+            .render("agent_command_error", &MailContext::sample())
+            .unwrap();
+        assert!(!out.html.contains('`'), "{}", out.html);
+        assert!(
+            out.text
+                .contains("  - #reslove: unknown command; did you mean #resolve?"),
+            "{}",
+            out.text
+        );
+        assert!(
+            out.html
+                .contains("<li>#reslove: unknown command; did you mean #resolve?</li>"),
+            "{}",
+            out.html
+        );
+    }
+
+    #[test]
+    fn escalations_say_what_was_due_and_reminders_how_soon() {
+        let r = load_templates(&shipped()).unwrap();
+        let m = MailContext::sample();
+        let esc = r.render("manager_escalation", &m).unwrap();
+        for part in [&esc.text, &esc.html] {
+            assert!(
+                part.contains("Monday 23 November 2026, 12:00 CET"),
+                "{part}"
+            );
+            assert!(part.contains("5 minutes"), "{part}");
+            assert!(
+                !part.contains("Reply to this e-mail to answer the customer"),
+                "{part}"
+            );
+        }
+        let warn = r.render("agent_sla_warning", &m).unwrap();
+        assert!(warn.text.contains("(in 30 minutes)") && warn.html.contains("(in 30 minutes)"));
+        let sorry = r.render("customer_escalated", &m).unwrap();
+        assert_eq!(sorry.text.matches("sorry").count(), 1, "{}", sorry.text);
+        let mut on_time = m.clone();
+        on_time.missed_target = None;
+        let plain = r.render("customer_escalated", &on_time).unwrap();
+        assert!(!plain.text.contains("sorry"), "{}", plain.text);
+        let reply = r.render("customer_agent_reply", &m).unwrap();
+        assert_eq!(
+            reply.text.matches(SAMPLE_REFERENCE).count(),
+            1,
+            "{}",
+            reply.text
+        );
+    }
+
+    #[test]
+    fn the_digest_reads_on_a_phone_with_labels_and_plurals() {
+        let r = load_templates(&shipped()).unwrap();
+        let out = r.render(digest::TEMPLATE, &digest_sample()).unwrap();
+        for part in [&out.text, &out.html] {
+            assert!(!part.contains("rating(s)"), "{part}");
+            assert!(!part.contains("(urgent"), "raw priority name: {part}");
+        }
+        assert!(out.text.contains("Urgent, opened"), "{}", out.text);
+        assert!(!out.text.contains("12:00 (Europe/Berlin)"), "{}", out.text);
+        assert!(out.html.contains(&format!(
+            "<strong style=\"white-space: nowrap;\">{SAMPLE_REFERENCE}</strong>"
+        )));
+        assert!(
+            !out.html.contains("width: 240px"),
+            "fixed widths overflow a phone"
+        );
     }
 
     #[test]

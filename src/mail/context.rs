@@ -23,7 +23,8 @@ pub struct AckContext {
     pub promise: String,
     /// The due time in the business time zone, e.g. "Tuesday 24 November 2026, 10:00 CET".
     pub due_local: String,
-    /// The start of what the customer wrote (reply text, signature removed), one line.
+    /// The start of what the customer wrote (reply text, signature removed), with its line
+    /// breaks (the HTML part shows them).
     pub excerpt: String,
     /// `excerpt` wrapped for the text part: lines that fit 72 columns behind a four-column
     /// quote (`  > `).
@@ -86,6 +87,8 @@ pub struct RatingLink {
 #[derive(Debug, Clone, Serialize)]
 pub struct HelpLine {
     pub command: String,
+    /// Spaces after `command` that line the meanings up in a text part.
+    pub pad: String,
     pub meaning: String,
 }
 
@@ -155,6 +158,17 @@ pub struct MailContext {
     pub reopen_window: String,
     /// Which target a reminder is about: "first response" or "resolution".
     pub sla_kind: String,
+    /// How far off `due_local` is, for a reminder: "in 30 minutes".
+    pub due_relative: String,
+    /// The target the case missed ("first response", "resolution") when it was escalated
+    /// for it: the managers' notice says when it was due and how late it is, the customer's
+    /// notice apologises. `None` for an escalation with no missed target.
+    pub missed_target: Option<String>,
+    /// When `missed_target` was due, in the business time zone.
+    pub missed_due_local: String,
+    /// How late `missed_target` is when the mail is built: "2 hours 5 minutes"; empty when
+    /// it is under a minute (the breach timer fired on time).
+    pub late_by: String,
     /// The case's messages, for escalation digests.
     pub history: Vec<HistoryLine>,
     /// One-click rating links 1-5 (feedback requests).
@@ -174,9 +188,7 @@ impl MailContext {
             customer_address: "jane@customer.test".into(),
             subject: "Invoice charged twice <script>alert(1)</script> {{ reference }}".into(),
             status: crate::case::Status::WaitingOnCustomer.as_str().into(),
-            status_label: crate::case::Status::WaitingOnCustomer
-                .agent_label()
-                .into(),
+            status_label: crate::case::Status::WaitingOnCustomer.agent_label().into(),
             customer_status: crate::case::Status::WaitingOnCustomer
                 .customer_label()
                 .into(),
@@ -203,8 +215,8 @@ impl MailContext {
             update_html: Some("<p>Your case is resolved.</p>".into()),
             reason: Some("customer threatens to cancel".into()),
             errors: vec![
-                "`#reslove`: unknown command #reslove; did you mean `#resolve`?".into(),
-                "`#priority`: #priority needs an argument (a priority name)".into(),
+                "#reslove: unknown command; did you mean #resolve?".into(),
+                "#priority: needs an argument (a priority name)".into(),
             ],
             help: help_lines(),
             priority_names: vec!["urgent".into(), "high".into(), "normal".into()],
@@ -212,6 +224,10 @@ impl MailContext {
             agent_addresses: vec!["ann@support.test".into()],
             reopen_window: "14 days".into(),
             sla_kind: "first response".into(),
+            due_relative: "in 30 minutes".into(),
+            missed_target: Some("first response".into()),
+            missed_due_local: "Monday 23 November 2026, 12:00 CET".into(),
+            late_by: "5 minutes".into(),
             history: vec![HistoryLine {
                 at: "Monday 23 November 2026, 10:00 CET".into(),
                 from: "jane@customer.test".into(),
@@ -223,7 +239,7 @@ impl MailContext {
                 .map(|n| RatingLink {
                     rating: n,
                     href: format!(
-                        "mailto:support+f.{}.0000000000000000.{n}@support.test?subject=Rating%20{n}",
+                        "mailto:support+f.{}.0000000000000000.{n}@support.test",
                         SAMPLE_REFERENCE.to_ascii_lowercase()
                     ),
                 })
@@ -236,10 +252,17 @@ impl MailContext {
 
 /// The command help as template values.
 pub fn help_lines() -> Vec<HelpLine> {
-    crate::case::commands::HELP
+    let help = crate::case::commands::HELP;
+    let width = help
         .iter()
+        .map(|(c, _)| c.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    help.iter()
         .map(|(c, m)| HelpLine {
             command: (*c).into(),
+            pad: " ".repeat(width - c.chars().count()),
             meaning: (*m).into(),
         })
         .collect()

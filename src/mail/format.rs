@@ -43,6 +43,38 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// An excerpt of `text` (as [`excerpt`] made it, on one line) with the line breaks `text`
+/// had between its words put back, for the HTML part's quote: a greeting, the message and
+/// a name stay on lines of their own. Blank lines become one break.
+pub fn with_line_breaks(flat: &str, text: &str) -> String {
+    // The whitespace before each word of `text`: does it hold a line break?
+    let mut breaks = Vec::new();
+    let mut newline = false;
+    let mut in_word = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            newline |= c == '\n';
+            in_word = false;
+        } else if !in_word {
+            breaks.push(newline);
+            newline = false;
+            in_word = true;
+        }
+    }
+    let mut out = String::new();
+    for (i, word) in flat.split(' ').enumerate() {
+        if i > 0 {
+            out.push(if breaks.get(i).copied().unwrap_or(false) {
+                '\n'
+            } else {
+                ' '
+            });
+        }
+        out.push_str(word);
+    }
+    out
+}
+
 /// `text` broken into lines of at most `width` characters at spaces (a longer word gets a
 /// line of its own), for quoting in a text part.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
@@ -74,6 +106,43 @@ pub fn human_duration(d: std::time::Duration) -> String {
         (s.div_ceil(60), "minute")
     };
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// A span of wall-clock time in words, to the minute: "under a minute", "30 minutes",
+/// "2 hours 5 minutes", "3 days 4 hours".
+pub fn human_span(d: chrono::Duration) -> String {
+    let m = d.num_minutes().max(0);
+    let unit = |n: i64, u: &str| format!("{n} {u}{}", if n == 1 { "" } else { "s" });
+    let (days, hours, minutes) = (m / 1440, (m % 1440) / 60, m % 60);
+    if m == 0 {
+        "under a minute".into()
+    } else if days > 0 {
+        if hours > 0 {
+            format!("{} {}", unit(days, "day"), unit(hours, "hour"))
+        } else {
+            unit(days, "day")
+        }
+    } else if hours > 0 {
+        if minutes > 0 {
+            format!("{} {}", unit(hours, "hour"), unit(minutes, "minute"))
+        } else {
+            unit(hours, "hour")
+        }
+    } else {
+        unit(minutes, "minute")
+    }
+}
+
+/// When `t` is, seen from `now`: "in 30 minutes", "5 minutes ago", "now".
+pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let d = t - now;
+    if d.num_minutes() == 0 {
+        "now".into()
+    } else if d > chrono::Duration::zero() {
+        format!("in {}", human_span(d))
+    } else {
+        format!("{} ago", human_span(-d))
+    }
 }
 
 /// "980 bytes", "12 KB", "3.4 MB".
@@ -119,6 +188,22 @@ mod tests {
     }
 
     #[test]
+    fn an_excerpt_keeps_the_line_breaks_of_the_message() {
+        let text = "Hello,\n\nmy invoice was charged twice.\nPlease refund it.\n\nAlice";
+        let flat = excerpt(text, 300);
+        assert_eq!(
+            with_line_breaks(&flat, text),
+            "Hello,\nmy invoice was charged twice.\nPlease refund it.\nAlice"
+        );
+        let cut = excerpt(&"word\n".repeat(100), 50);
+        let kept = with_line_breaks(&cut, &"word\n".repeat(100));
+        assert!(
+            kept.starts_with("word\nword\n") && kept.ends_with("word..."),
+            "{kept}"
+        );
+    }
+
+    #[test]
     fn durations_and_sizes_read_naturally() {
         use std::time::Duration as D;
         assert_eq!(human_duration(D::from_secs(14 * 86_400)), "14 days");
@@ -127,5 +212,19 @@ mod tests {
         assert_eq!(human_size(980), "980 bytes");
         assert_eq!(human_size(12 * 1024), "12 KB");
         assert_eq!(human_size(3_565_158), "3.4 MB");
+    }
+
+    #[test]
+    fn spans_and_relative_times_read_naturally() {
+        use chrono::Duration as D;
+        assert_eq!(human_span(D::seconds(30)), "under a minute");
+        assert_eq!(human_span(D::minutes(30)), "30 minutes");
+        assert_eq!(human_span(D::minutes(125)), "2 hours 5 minutes");
+        assert_eq!(human_span(D::minutes(60)), "1 hour");
+        assert_eq!(human_span(D::hours(76)), "3 days 4 hours");
+        let now = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        assert_eq!(relative(now + D::minutes(30), now), "in 30 minutes");
+        assert_eq!(relative(now - D::minutes(5), now), "5 minutes ago");
+        assert_eq!(relative(now, now), "now");
     }
 }

@@ -17,13 +17,14 @@ use std::path::Path;
 use crate::render::{RenderError, Renderer};
 
 pub use build::{
-    ack_context, attachment_info, case_mail_context, history, new_timeline, rating_links, AckFacts,
+    ack_context, attachment_info, case_mail_context, history, missed_target, new_timeline,
+    rating_links, reminder, AckFacts,
 };
 pub use check::check_all;
 pub use context::{
     help_lines, AckContext, AttachmentInfo, HelpLine, HistoryLine, MailContext, RatingLink,
 };
-pub use format::{excerpt, format_local, human_duration, human_size};
+pub use format::{excerpt, format_local, human_duration, human_size, human_span, relative};
 
 /// The acknowledgment's template, the one that sees an [`AckContext`].
 pub const ACKNOWLEDGMENT: &str = "acknowledgment";

@@ -382,16 +382,14 @@ fn warn_agents(c: &Ctx<'_, '_>, case: &CaseRow, kind: TimerKind) -> Result<(), S
         Some(a) => vec![a.clone()],
         None => c.engine.config.notify_addresses(),
     };
-    let (what, due) = if kind == TimerKind::FirstResponseWarning {
-        ("first response", case.first_response_due)
-    } else {
-        ("resolution", case.resolution_due)
-    };
     let mut m = c.mail_ctx(case);
-    m.sla_kind = what.to_string();
-    m.due_local = due
-        .map(|d| mail::format_local(d, &c.engine.calendar))
-        .unwrap_or_default();
+    mail::reminder(
+        &mut m,
+        case,
+        &c.engine.calendar,
+        kind == TimerKind::FirstResponseWarning,
+        c.now,
+    );
     c.send_agents(
         case,
         OutboundKind::SlaWarning,
@@ -442,6 +440,7 @@ pub(super) fn notify_escalation(
     }
     let mut m = c.mail_ctx(case);
     m.reason = Some(reason.to_string());
+    mail::missed_target(&mut m, case, &c.engine.calendar, c.now);
     m.history = history(c, case)?;
     // The case's rating, if the customer gave one: a poor one is often why we are here.
     if let Some((rating, comment)) = c.tx.read().rating(case.id)? {
@@ -480,14 +479,7 @@ fn customer_mail(
     let mut m = c.mail_ctx(case);
     let reference =
         Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))?;
-    let links = || {
-        mail::rating_links(
-            Some(&c.engine.tokens),
-            &cfg.support.address,
-            &reference,
-            &case.reference,
-        )
-    };
+    let links = || mail::rating_links(Some(&c.engine.tokens), &cfg.support.address, &reference);
     let template = match mail {
         OutboundKind::StatusUpdate => "customer_status_update",
         OutboundKind::FollowUp => {
@@ -510,6 +502,7 @@ fn customer_mail(
                 case.priority.as_str(),
                 c.now,
             );
+            mail::missed_target(&mut m, case, &c.engine.calendar, c.now);
             mail::with_update(&c.engine.renderer, "customer_escalated", &mut m)
                 .map_err(|e| StoreError::Data(e.to_string()))?;
             "customer_update"

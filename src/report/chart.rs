@@ -231,7 +231,7 @@ pub fn volume(r: &Report) -> Result<Chart, ChartError> {
         .join(", ");
     Ok(Chart {
         name: "volume",
-        title: "Volume by category".into(),
+        title: format!("Cases opened per {}, by category", r.timeline.unit),
         alt: format!(
             "Cases opened per {}: {} in all{}",
             r.timeline.unit,
@@ -418,8 +418,8 @@ pub fn satisfaction(r: &Report) -> Result<Chart, ChartError> {
     })?;
     let alt = match r.satisfaction.mean {
         Some(m) => format!(
-            "Mean rating {m:.2} of 5 from {} rating(s)",
-            r.satisfaction.count
+            "Mean rating {m:.2} of 5 from {}",
+            super::output::ratings_text(r.satisfaction.count)
         ),
         None => "No ratings in the period".to_string(),
     };

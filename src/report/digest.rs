@@ -165,10 +165,25 @@ pub struct DigestContext {
 impl DigestContext {
     /// The context for `report` with these charts.
     pub fn new(title: String, support_name: String, r: &Report, charts: Vec<ChartRef>) -> Self {
+        let mut view = View::of(r);
+        // The digest says its time zone once, at the top; the case lines leave it out, and
+        // name priorities by their labels.
+        let zone = format!(" ({})", view.timezone);
+        for c in view.breached.iter_mut().chain(view.escalated.iter_mut()) {
+            if let Some(what) = c.what.strip_suffix(&zone) {
+                c.what = what.to_string();
+            }
+            if let Some(p) = r.by_priority.iter().find(|p| p.name == c.priority) {
+                c.priority_label = p.label.clone();
+            }
+            if c.priority_label.is_empty() {
+                c.priority_label = c.priority.clone();
+            }
+        }
         DigestContext {
             support_name,
             title,
-            view: View::of(r),
+            view,
             charts,
             legend: r
                 .by_category

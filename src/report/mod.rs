@@ -192,6 +192,9 @@ pub struct CaseLine {
     pub reference: String,
     pub category: String,
     pub priority: String,
+    /// The priority's configured label, as the digest shows it (`Urgent`).
+    #[serde(default)]
+    pub priority_label: String,
     pub status: String,
     /// The status in words, as the digest shows it (`waiting on customer`).
     #[serde(default)]
@@ -466,6 +469,7 @@ fn case_line(c: &ReportCase, cal: &BusinessCalendar, what: String) -> CaseLine {
         reference: c.reference.clone(),
         category: c.category.to_string(),
         priority: c.priority.to_string(),
+        priority_label: c.priority.to_string(),
         status: c.status.to_string(),
         status_label: c.status.agent_label().into(),
         subject: if c.purged_at.is_some() || c.erased_at.is_some() {
@@ -769,6 +773,7 @@ impl Report {
             reference: "CMP-7KQ4X-V".into(),
             category: "billing".into(),
             priority: "urgent".into(),
+            priority_label: "Urgent".into(),
             status: crate::case::Status::Escalated.as_str().into(),
             status_label: crate::case::Status::Escalated.agent_label().into(),
             subject: "Charged twice <script>alert(1)</script> {{ reference }}".into(),

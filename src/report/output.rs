@@ -17,6 +17,11 @@ pub fn human_seconds(s: i64) -> String {
     }
 }
 
+/// "1 rating", "3 ratings".
+pub fn ratings_text(n: u64) -> String {
+    format!("{n} rating{}", if n == 1 { "" } else { "s" })
+}
+
 fn percent(r: Option<f64>) -> String {
     r.map_or_else(|| "-".to_string(), |r| format!("{:.0}%", r * 100.0))
 }
@@ -85,6 +90,8 @@ pub struct View {
     pub sla: Vec<SlaLine>,
     pub ratings: Vec<RatingLine>,
     pub rating_count: u64,
+    /// `rating_count` in words: "1 rating", "3 ratings".
+    pub ratings_given: String,
     pub rating_mean: String,
     pub comments: Vec<Figure>,
     pub keywords: Vec<KeywordLine>,
@@ -177,7 +184,7 @@ impl View {
             },
             Figure {
                 label: "Satisfaction".into(),
-                value: format!("{mean} ({} rating(s))", r.satisfaction.count),
+                value: format!("{mean} ({})", ratings_text(r.satisfaction.count)),
             },
         ];
         let max_rating = r
@@ -230,6 +237,7 @@ impl View {
                 })
                 .collect(),
             rating_count: r.satisfaction.count,
+            ratings_given: ratings_text(r.satisfaction.count),
             rating_mean: mean,
             comments: r
                 .satisfaction
@@ -350,8 +358,9 @@ pub fn render_table(r: &Report) -> String {
         .collect();
     table(&mut o, &["RATING", "COUNT", ""], &ratings);
     o.push_str(&format!(
-        "{} rating(s), mean {}\n",
-        v.rating_count, v.rating_mean
+        "{}, mean {}\n",
+        ratings_text(v.rating_count),
+        v.rating_mean
     ));
     if !v.comments.is_empty() {
         o.push('\n');
