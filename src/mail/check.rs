@@ -114,6 +114,14 @@ pub(crate) mod tests {
             "linked case named"
         );
         assert!(card.text.contains("#resolve"), "commands listed");
+        // The names a command takes, so nobody has to guess them from an error.
+        assert!(
+            card.text.contains("Priorities: urgent, high, normal")
+                && card.text.contains("Categories: billing, general"),
+            "{}",
+            card.text
+        );
+        assert!(card.html.contains("urgent, high, normal"), "{}", card.html);
     }
 
     #[test]
