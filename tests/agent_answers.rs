@@ -128,12 +128,7 @@ async fn answers_from_five_mail_clients_reach_the_customer_as_the_agent_wrote_th
             .iter()
             .find(|c| c.subject.contains(&format!("({client})")))
             .unwrap();
-        w.send_raw(
-            &w.ann,
-            &card.reply_to.as_ref().unwrap().address,
-            &retarget(&fixture(client, "eml"), &w.ann, card),
-        )
-        .await;
+        carol_replies(&w, card, &retarget(&fixture(client, "eml"), &w.ann, card)).await;
     }
     for (client, customer) in CLIENTS.iter().zip(&customers) {
         let raw = wait_for(
@@ -219,6 +214,12 @@ async fn answers_from_five_mail_clients_reach_the_customer_as_the_agent_wrote_th
     d.stop().await;
 }
 
+/// Carol sends `raw` to the card's reply address, as her client does when she presses Reply.
+async fn carol_replies(w: &World, card: &InboundMessage, raw: &[u8]) {
+    w.send_raw(&w.ann, &card.reply_to.as_ref().unwrap().address, raw)
+        .await;
+}
+
 /// Alice's complaint, acknowledged: her address and the card Carol got.
 async fn one_case(w: &World) -> (String, InboundMessage) {
     let customer = w.customer("alice");
@@ -239,9 +240,9 @@ async fn an_answer_over_the_attachment_limit_is_not_sent_and_the_agent_is_told()
     let w = World::new("answer_cap", &agents("answer_attach_limit = \"512B\"\n"));
     let d = w.start();
     let (customer, card) = one_case(&w).await;
-    w.send_raw(
-        &w.ann,
-        &card.reply_to.as_ref().unwrap().address,
+    carol_replies(
+        &w,
+        &card,
         &retarget(&fixture("gmail", "eml"), &w.ann, &card),
     )
     .await;
@@ -297,12 +298,7 @@ async fn agents_see_whose_case_it_is_and_a_priority_raised_in_an_answer_promises
         &card,
         "#priority urgent\r\n\r\nHello Alice,\r\n\r\nthe refund is on its way.\r\n\r\nCarol",
     );
-    w.send_raw(
-        &w.ann,
-        &card.reply_to.as_ref().unwrap().address,
-        raw.as_bytes(),
-    )
-    .await;
+    carol_replies(&w, &card, raw.as_bytes()).await;
     let mails = wait_mail(&w, &customer, 2).await;
     let answer = &mails[1].text;
     assert!(answer.starts_with("Hello Alice,"), "{answer}");
@@ -311,19 +307,9 @@ async fn agents_see_whose_case_it_is_and_a_priority_raised_in_an_answer_promises
 
     // The same command alone is a status update, and there the promise is the news.
     let raw = thunderbird_reply(&w.ann, "Carol Agent", &card, "#priority normal\r\n");
-    w.send_raw(
-        &w.ann,
-        &card.reply_to.as_ref().unwrap().address,
-        raw.as_bytes(),
-    )
-    .await;
+    carol_replies(&w, &card, raw.as_bytes()).await;
     let raw = thunderbird_reply(&w.ann, "Carol Agent", &card, "#priority urgent\r\n");
-    w.send_raw(
-        &w.ann,
-        &card.reply_to.as_ref().unwrap().address,
-        raw.as_bytes(),
-    )
-    .await;
+    carol_replies(&w, &card, raw.as_bytes()).await;
     let mails = wait_mail(&w, &customer, 3).await;
     let update = &mails[2].text;
     assert!(update.contains("raised the priority"), "{update}");
@@ -383,12 +369,7 @@ async fn an_answer_too_large_for_the_mailbox_is_not_lost_in_silence() {
         ),
     );
     assert!(raw.len() > 256 * 1024);
-    w.send_raw(
-        &w.ann,
-        &card.reply_to.as_ref().unwrap().address,
-        raw.as_bytes(),
-    )
-    .await;
+    carol_replies(&w, &card, raw.as_bytes()).await;
     let mails = wait_mail(&w, &w.ann, 2).await;
     let told = &mails[1];
     assert!(told.text.contains("NOT sent"), "{}", told.text);

@@ -285,6 +285,17 @@ pub fn asks_a_question(text: &str) -> bool {
         .any(|l| l.ends_with('?') || l.ends_with('？'))
 }
 
+/// The command lines at the top of a reply, as written (trimmed, blank lines skipped): what
+/// [`parse`] reads as commands, for removing them from another form of the reply (its HTML).
+pub fn command_lines(reply: &str) -> Vec<&str> {
+    reply
+        .lines()
+        .map(str::trim)
+        .take_while(|l| l.is_empty() || is_command_line(l))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 pub fn is_command_line(line: &str) -> bool {
     let t = line.trim();
     let mut c = t.chars();

@@ -152,13 +152,7 @@ fn mail_context(
                 .or_else(|| answer.map(visible))
                 .unwrap_or_default();
             if let Ok(p) = commands::parse(&text) {
-                let lines: Vec<&str> = text
-                    .lines()
-                    .map(str::trim)
-                    .take_while(|l| l.is_empty() || commands::is_command_line(l))
-                    .filter(|l| !l.is_empty())
-                    .collect();
-                m.answer_html = read_answer.relay(&lines).html;
+                m.answer_html = read_answer.relay(&commands::command_lines(&text)).html;
                 m.in_answer = true;
                 m.text = p.text.clone();
                 if let Some(update) = p.plan(false).update {
@@ -289,7 +283,7 @@ fn ack_context(
             category: case.category.as_str(),
             priority: case.priority.as_str(),
             due: case.first_response_due,
-            text: first.as_ref().map_or("", |f| f.body_text.as_str()),
+            text: &first.as_ref().map(visible).unwrap_or_default(),
             attachments: attachments(read, first.as_ref(), u64::MAX)
                 .into_iter()
                 .map(|a| a.name)
@@ -342,7 +336,7 @@ pub fn render_preview(
     let subject = if name.starts_with("customer_") {
         subject::customer_subject(&r, &v.case.subject, prefix)
     } else {
-        subject::agent_subject(&r, &v.case.subject, prefix)
+        subject::agent_subject(&r, &v.case.subject, prefix, subject::agent_label(name))
     };
     Ok(Preview {
         subject,

@@ -98,12 +98,9 @@ pub struct AckFacts<'a> {
 
 /// The acknowledgment's values.
 pub fn ack_context(cfg: &Config, calendar: &BusinessCalendar, f: AckFacts<'_>) -> AckContext {
-    // The reply text again, in case a caller passed a whole body: the summary must not end
-    // in the customer's signature, nor in their sign-off ("Kind regards,\nAlice Martin").
-    let visible = crate::case::judge::strip_sign_off(
-        &crate::parse::quoted::visible_text(f.text),
-        f.customer_name.as_deref(),
-    );
+    // `f.text` is the reply text (no quote, no signature); the summary must not end in the
+    // customer's sign-off either ("Kind regards,\nAlice Martin").
+    let visible = crate::case::judge::strip_sign_off(f.text, f.customer_name.as_deref());
     let summary = excerpt(&visible, 300);
     AckContext {
         reference: f.reference.to_string(),

@@ -81,6 +81,17 @@ pub struct Relay {
     pub files: Vec<Part>,
 }
 
+impl Relay {
+    /// Total decoded size of the images and files.
+    pub fn size(&self) -> usize {
+        self.inline
+            .iter()
+            .chain(&self.files)
+            .map(|p| p.data.len())
+            .sum()
+    }
+}
+
 impl Answer {
     /// Reads the agent's raw message. `signer` is the agent's configured name, whose
     /// signature block is removed. Never panics: an unreadable message has nothing new.
@@ -148,16 +159,6 @@ impl Answer {
             shown,
             parts,
         }
-    }
-
-    /// Total decoded size of the files and images [`Answer::relay`] would send.
-    pub fn relay_size(&self, relay: &Relay) -> usize {
-        relay
-            .inline
-            .iter()
-            .chain(relay.files.iter())
-            .map(|p| p.data.len())
-            .sum()
     }
 
     /// What goes to the customer besides the text, once the command lines (`commands`, as
@@ -356,7 +357,8 @@ fn prune(body: &Handle, signer: Option<&str>) {
         cut_from(n, body);
         return;
     }
-    if let Some(i) = signer.and_then(|s| signer_block_start(&lines, s)) {
+    let texts: Vec<&str> = lines.iter().map(|(_, t)| t.as_str()).collect();
+    if let Some(i) = signer.and_then(|s| signer_block_start(&texts, s)) {
         cut_from(&lines[i].0, body);
     }
 }
@@ -365,12 +367,12 @@ fn prune(body: &Handle, signer: Option<&str>) {
 /// with the agent's full name (at least two words), not the first line, with one to
 /// [`MAX_SIGNATURE_LINES`] lines after it (a title, a company, a phone number). A name alone
 /// on the last line is a sign-off, not a signature, and stays.
-fn signer_block_start<T>(lines: &[(T, String)], signer: &str) -> Option<usize> {
+fn signer_block_start(lines: &[&str], signer: &str) -> Option<usize> {
     let name = signer.trim();
     if name.split_whitespace().count() < 2 {
         return None;
     }
-    let i = lines.iter().rposition(|(_, l)| {
+    let i = lines.iter().rposition(|l| {
         l.starts_with(name)
             && l[name.len()..]
                 .chars()
@@ -386,10 +388,10 @@ fn without_signer_block(text: &str, signer: Option<&str>) -> String {
     let Some(signer) = signer else {
         return text.to_string();
     };
-    let lines: Vec<((), String)> = text
+    let lines: Vec<&str> = text
         .lines()
-        .map(|l| ((), l.trim().to_string()))
-        .filter(|(_, l)| !l.is_empty())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
         .collect();
     let Some(i) = signer_block_start(&lines, signer) else {
         return text.to_string();
@@ -662,8 +664,7 @@ mod tests {
 
     #[test]
     fn the_agents_signature_block_goes_but_a_sign_off_with_their_name_stays() {
-        let lines =
-            |t: &str| -> Vec<((), String)> { t.lines().map(|l| ((), l.to_string())).collect() };
+        let lines = |t: &'static str| -> Vec<&'static str> { t.lines().collect() };
         let sig = lines("Hello\nRefunded.\nBest regards,\nCarol\nCarol Agent\nSupport Engineer | Example\n+49 30 1234");
         assert_eq!(signer_block_start(&sig, "Carol Agent"), Some(4));
         let sign_off = lines("Hello\nRefunded.\nBest regards,\nCarol Agent");

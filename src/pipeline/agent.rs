@@ -86,7 +86,10 @@ pub(super) fn from_agent_side(
     let plan = p.plan(cfg.sla.pause_on_question);
     let (note, relay) = (plan.note, plan.relay.clone());
     // The HTML, images and files that go with the text; all of them or none.
-    let enclosures = match relay.as_ref().map(|_| answer.relay(&command_lines(&text))) {
+    let enclosures = match relay
+        .as_ref()
+        .map(|_| answer.relay(&commands::command_lines(&text)))
+    {
         Some(r) => match enclosures(&r, cfg.agents.answer_attach_limit.0, &c.engine.domain) {
             Ok(e) => Some(e),
             Err(why) => return rejected(c, case, msg, item, &agent, &text, vec![why]),
@@ -352,20 +355,11 @@ pub(super) fn too_large(
     )
 }
 
-/// The command lines at the top of an agent's text, as written.
-fn command_lines(text: &str) -> Vec<&str> {
-    text.lines()
-        .map(str::trim)
-        .take_while(|l| l.is_empty() || commands::is_command_line(l))
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
 /// The HTML, images and files of an answer for the outgoing mail, or why the answer cannot
 /// go: over `limit` bytes in total. An image whose Content-ID is not a plain token gets one of
 /// ours, in the HTML too.
 fn enclosures(r: &Relay, limit: u64, domain: &str) -> Result<(Option<String>, Enclosures), String> {
-    let total: usize = r.inline.iter().chain(&r.files).map(|p| p.data.len()).sum();
+    let total = r.size();
     if total as u64 > limit {
         let listed: Vec<String> = r
             .inline

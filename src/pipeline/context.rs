@@ -267,11 +267,12 @@ impl<'t> Ctx<'_, 't> {
             .map_err(|e| StoreError::Data(e.to_string()))?;
         let reference = self.reference(case)?;
         let (in_reply_to, references) = self.threading(case, Audience::Agent)?;
-        let mut subject = subject::agent_subject(&reference, &case.subject, self.prefix());
-        if kind == OutboundKind::AgentCommandError {
-            // It must stand out in the inbox list beside the card it answers.
-            subject = subject.replacen("] ", "] Not sent: ", 1);
-        }
+        let subject = subject::agent_subject(
+            &reference,
+            &case.subject,
+            self.prefix(),
+            subject::agent_label(template),
+        );
         let message_id = compose::new_message_id(&case.reference, &self.engine.domain);
         let recipients: Vec<Recipient> = to
             .iter()

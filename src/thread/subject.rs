@@ -141,14 +141,29 @@ pub fn customer_subject(reference: &Reference, case_subject: &str, prefix: &str)
 
 /// The subject of mail to agents: `[REF] base`, the same for the card and everything after
 /// it (clients thread it by `References`, and a `Re:` of ours only piled up in replies).
-pub fn agent_subject(reference: &Reference, case_subject: &str, prefix: &str) -> String {
+/// `label` goes before the base (`[REF] Not sent: base`) for a notice that must stand out
+/// beside the card in an inbox list.
+pub fn agent_subject(
+    reference: &Reference,
+    case_subject: &str,
+    prefix: &str,
+    label: Option<&str>,
+) -> String {
     let base = base_subject(case_subject, prefix);
     let base = if base.is_empty() {
         "(no subject)".to_string()
     } else {
         base
     };
-    format!("{} {base}", reference.tag())
+    match label {
+        Some(l) => format!("{} {l}: {base}", reference.tag()),
+        None => format!("{} {base}", reference.tag()),
+    }
+}
+
+/// The label of [`agent_subject`] for an agent mail of template `template`.
+pub fn agent_label(template: &str) -> Option<&'static str> {
+    (template == "agent_command_error").then_some("Not sent")
 }
 
 #[cfg(test)]
@@ -190,7 +205,7 @@ mod tests {
             format!("{} Invoice wrong", r.tag())
         );
         assert_eq!(
-            agent_subject(&r, &s, "CMP"),
+            agent_subject(&r, &s, "CMP", None),
             format!("{} Invoice wrong", r.tag())
         );
     }
@@ -210,7 +225,7 @@ mod tests {
         for round in 0..40 {
             let sent = customer_subject(&r, &subject, "CMP");
             assert_eq!(sent, want, "round {round}");
-            assert_eq!(agent_subject(&r, &subject, "CMP"), want);
+            assert_eq!(agent_subject(&r, &subject, "CMP", None), want);
             subject = format!("{}{sent}", answers[round % answers.len()]);
             // Outlook also moves prefixes behind the tag on some replies.
             if round % 5 == 4 {
@@ -242,8 +257,19 @@ mod tests {
             format!("{} Your request", r.tag())
         );
         assert_eq!(
-            agent_subject(&r, "", "CMP"),
+            agent_subject(&r, "", "CMP", None),
             format!("{} (no subject)", r.tag())
         );
+    }
+
+    #[test]
+    fn a_command_error_is_labelled_before_the_base_subject() {
+        let r = Reference::parse("CMP-7KQ4X-V").unwrap();
+        let label = agent_label("agent_command_error");
+        assert_eq!(
+            agent_subject(&r, "Re: Invoice charged twice", "CMP", label),
+            "[CMP-7KQ4X-V] Not sent: Invoice charged twice"
+        );
+        assert_eq!(agent_label("agent_new_case"), None);
     }
 }
