@@ -124,7 +124,7 @@ impl Answer {
             })
             .collect();
         let shown = html.as_deref().map(cid_refs).unwrap_or_default();
-        if let Some(pruned) = html
+        if let Some((pruned, text)) = html
             .as_deref()
             .filter(|h| h.len() <= MAX_TREE_HTML)
             .and_then(|h| {
@@ -133,8 +133,7 @@ impl Answer {
                     .flatten()
             })
         {
-            let text = html_to_text(&pruned);
-            let mut text = text.trim().to_string();
+            let mut text = text;
             super::truncate_at_char(&mut text, max_text);
             return Answer {
                 text: Some(text),
@@ -223,8 +222,8 @@ const QUOTE_LEFT: &[&str] = &[
 ];
 
 /// The HTML part cut at the first quote or signature marker and pruned (see the module
-/// documentation), or `None` when it cannot be relayed as HTML.
-fn cut_html(html: &str, signer: Option<&str>) -> Option<String> {
+/// documentation), with its text, or `None` when it cannot be relayed as HTML.
+fn cut_html(html: &str, signer: Option<&str>) -> Option<(String, String)> {
     let cut = quoted::strip_html_quotation(html);
     let lower = cut.to_ascii_lowercase();
     if QUOTE_LEFT.iter().any(|m| lower.contains(m)) {
@@ -248,7 +247,7 @@ fn cut_html(html: &str, signer: Option<&str>) -> Option<String> {
     if text.is_empty() || quoted::new_text(text).as_deref() != Some(text) {
         return None;
     }
-    Some(pruned)
+    Some((pruned, text.to_string()))
 }
 
 fn parse(html: &str) -> RcDom {
