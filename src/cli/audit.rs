@@ -165,7 +165,11 @@ pub fn describe(event: AuditEvent, d: &Value) -> String {
                     .unwrap_or_default(),
             ),
         E::EscalationNotified => w.fields(&[("to", "escalation contacts"), ("reason", "")]),
-        E::Reopened => w.fields(&[("by", "by"), ("resolved_at", "resolved")]),
+        // The resolution first: the actor the timeline prints after the words is who
+        // reopened the case, not who resolved it.
+        E::Reopened => w
+            .fields(&[("resolved_at", "resolved")])
+            .fields(&[("by", "then reopened by")]),
         E::SlaResumed => w.fields(&[("paused_at", "paused since")]),
         E::NotSent => w.fields(&[("kind", ""), ("reason", "")]),
         E::OutboundFailed => {
@@ -341,6 +345,13 @@ mod tests {
             "too big; size 12345; uid 9"
         );
         // A purged case keeps no details: nothing to say, and no `{}`.
+        assert_eq!(
+            describe(
+                AuditEvent::Reopened,
+                &json!({"by": "customer reply", "resolved_at": "2026-11-23T12:00:00.000000Z"})
+            ),
+            "resolved 2026-11-23 12:00:00 UTC; then reopened by customer reply"
+        );
         assert_eq!(describe(AuditEvent::Rated, &json!({})), "");
         assert_eq!(describe(AuditEvent::CaseOpened, &json!({})), "");
     }
