@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_guards.sql"),
     include_str!("migrations/007_clock.sql"),
     include_str!("migrations/008_daemons.sql"),
+    include_str!("migrations/009_participants.sql"),
 ];
 
 /// Pending customer mail to an address that bounced on its case. CROSS JOIN keeps the
