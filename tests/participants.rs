@@ -257,7 +257,9 @@ async fn agents_put_people_on_and_take_them_off_and_a_customer_cannot() {
         raw.as_bytes(),
     )
     .await;
-    wait_mail(&w, &w.ann, 2).await;
+    // Ann answers what she got last: Jane's message (the card is older than it, so an answer
+    // to the card would be held until #send).
+    let latest = wait_mail(&w, &w.ann, 2).await.remove(1);
     assert!(
         people(&w, &case).iter().all(|p| p.address != eve),
         "a customer's #cc is text, never a command"
@@ -267,7 +269,7 @@ async fn agents_put_people_on_and_take_them_off_and_a_customer_cannot() {
     let raw = thunderbird_reply(
         &w.ann,
         "Ann Agent",
-        &card,
+        &latest,
         &format!("#cc remove {max}\nHello Jane, the refund is on its way."),
     );
     w.send_raw(&w.ann, &agent_address, raw.as_bytes()).await;
