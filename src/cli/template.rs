@@ -211,6 +211,14 @@ fn mail_context(
         }
         mail::missed_target(&mut m, case, cal, at);
     }
+    if name == "manager_escalation" {
+        // As src/pipeline/timers.rs decides it: the contacts answer by reply when they act by
+        // mail; without contacts the agents get it.
+        m.answer_by_reply = cfg.agents.managers_act_by_mail
+            || cfg
+                .escalation_contacts(case.category.as_str(), case.priority.as_str())
+                .is_empty();
+    }
     if name == "agent_undeliverable" {
         if let Some(d) = last_audit(read, case.id, AuditEvent::AddressUndeliverable, |_| true)? {
             m.sender = d["address"].as_str().map(String::from);

@@ -19,11 +19,12 @@ use crate::case::service_level::ServiceLevel;
 use crate::case::status::{transition, CaseEvent};
 use crate::case::{Category, Priority};
 use crate::config::{AgentConfig, AgentVerify};
-use crate::mail;
+use crate::mail::{self, MailContext};
 use crate::outbox::compose::{InlineImage, OutAttachment};
 use crate::parse::answer::{Answer, Relay};
 use crate::parse::InboundMessage;
 use crate::store::{ts, CaseChange, CaseRow, StoreError};
+use crate::thread::token::Role;
 
 /// Whether the receiving server vouches for an agent's mail (strict mode only).
 fn authenticated(c: &Ctx<'_, '_>, msg: &InboundMessage, from: &str) -> Result<(), String> {
@@ -42,32 +43,65 @@ fn authenticated(c: &Ctx<'_, '_>, msg: &InboundMessage, from: &str) -> Result<()
     }
 }
 
-/// A message claiming the agent role: through the agent reply address (`via_token`), or a
-/// configured agent writing into the customer's side of the case.
+/// A message claiming the agents' side: through the agent reply address (`via` the agent
+/// role), the managers' reply address (`via` the manager role: an escalation contact acts as
+/// an agent, with the role `manager` unless they are an agent), or (`via` None) a configured
+/// agent writing into the customer's side of the case.
 pub(super) fn from_agent_side(
     c: &Ctx<'_, '_>,
     case: &CaseRow,
     msg: &InboundMessage,
     item: &Inbound,
-    via_token: bool,
+    via: Option<Role>,
 ) -> Result<Outcome, StoreError> {
     let from = msg.from_address().unwrap_or_default();
-    let agent: Option<AgentConfig> = c.engine.config.agent(&from).cloned();
-    let checked: Result<AgentConfig, String> = match (&agent, via_token) {
-        (Some(a), true) => authenticated(c, msg, &from).map(|()| a.clone()),
-        (None, _) => Err(format!(
-            "{} is not a configured agent address; only agents can answer through the agent reply address",
-            if from.is_empty() { "(no From address)" } else { &from }
+    let cfg = &c.engine.config;
+    let agent: Option<AgentConfig> = cfg.agent(&from).cloned();
+    // The escalation contact this is (any `[[escalation]]` rule), as they will be named.
+    let contact = cfg
+        .is_escalation_contact(&from)
+        .then(|| agent.clone().unwrap_or_else(|| manager(msg, &from)));
+    let who = if from.is_empty() {
+        "(no From address)"
+    } else {
+        &from
+    };
+    let checked: Result<(AgentConfig, ParticipantRole), String> = match (via, &agent, &contact) {
+        (Some(Role::Manager), _, Some(m)) if cfg.agents.managers_act_by_mail => {
+            let role = if agent.is_some() {
+                ParticipantRole::Agent
+            } else {
+                ParticipantRole::Manager
+            };
+            authenticated(c, msg, &from).map(|()| (m.clone(), role))
+        }
+        (Some(Role::Manager), _, Some(_)) => Err(
+            "escalation contacts do not answer by mail here (agents.managers_act_by_mail is off); \
+             contact the agents directly"
+                .into(),
+        ),
+        (Some(Role::Manager), _, None) => Err(format!(
+            "{who} is not an escalation contact; only they can answer through the managers' reply address"
         )),
-        (Some(_), false) => Err(
+        (Some(Role::Agent), Some(a), _) => {
+            authenticated(c, msg, &from).map(|()| (a.clone(), ParticipantRole::Agent))
+        }
+        (_, None, _) => Err(format!(
+            "{who} is not a configured agent address; only agents can answer through the agent reply address"
+        )),
+        (_, Some(_), _) => Err(
             "it was sent to the customer's side of the case, not to the agent reply address; \
              to answer, reply to the case notification"
                 .into(),
         ),
     };
-    let agent = match checked {
+    let (agent, role) = match checked {
         Ok(a) => a,
-        Err(why) => return unverified(c, case, msg, item, &from, agent.as_ref(), &why),
+        Err(why) => {
+            // Through the managers' address, a real contact is told why too.
+            let told = agent.or(contact.filter(|_| via == Some(Role::Manager)));
+            return unverified(c, case, msg, item, &from, told.as_ref(), &why);
+        }
     };
 
     // Only what the agent wrote now (parse::answer: quoted history, signature and remote
@@ -109,18 +143,12 @@ pub(super) fn from_agent_side(
             } else {
                 MessageOutcome::AgentReply
             },
-            role: ParticipantRole::Agent,
+            role,
             internal: note,
             note: None,
         },
     )?;
-    c.tx.add_participant(
-        case.id,
-        &from,
-        Some(&agent.name),
-        ParticipantRole::Agent,
-        c.now,
-    )?;
+    c.tx.add_participant(case.id, &from, Some(&agent.name), role, c.now)?;
     c.tx.audit(
         Some(case.id),
         c.now,
@@ -318,7 +346,7 @@ pub(super) fn too_large(
     let Some(token) = c.engine.tokens.find_in(&msg, &cfg.support.address) else {
         return Ok(());
     };
-    if token.role != crate::thread::token::Role::Agent {
+    if token.role != Role::Agent {
         return Ok(());
     }
     let Some(case) = c.tx.case_by_reference(token.reference.as_str())? else {
@@ -450,13 +478,17 @@ fn rejected(
     errors: Vec<String>,
 ) -> Result<Outcome, StoreError> {
     let note = format!("not relayed: {}", errors.join("; "));
+    let role = match c.engine.config.agent(&agent.address) {
+        Some(_) => ParticipantRole::Agent,
+        None => ParticipantRole::Manager,
+    };
     c.store_message(
         case,
         msg,
         item,
         Record {
             outcome: MessageOutcome::CommandRejected,
-            role: ParticipantRole::Agent,
+            role,
             internal: true,
             note: Some(&note),
         },
@@ -472,17 +504,43 @@ fn rejected(
     m.errors = errors;
     m.text = text.to_string();
     m.agent_name = agent.name.clone();
-    c.send_agents(
-        case,
-        OutboundKind::AgentCommandError,
-        &[agent.address.to_lowercase()],
-        "agent_command_error",
-        &m,
-        vec![],
-    )?;
+    tell(c, case, agent, &m)?;
     Ok(Outcome::CommandRejected {
         reference: case.reference.clone(),
     })
+}
+
+/// The acting identity of an escalation contact who is not an agent: named by the display
+/// name of their From header, or by their address.
+fn manager(msg: &InboundMessage, from: &str) -> AgentConfig {
+    let name = msg
+        .from
+        .as_ref()
+        .and_then(|m| m.name.as_deref())
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    AgentConfig {
+        address: from.to_string(),
+        name: name.unwrap_or(from).to_string(),
+    }
+}
+
+/// Tells the person who replied why their reply did nothing: an agent in the agents' thread;
+/// a manager with Reply-To the managers' address, when they may act by mail.
+fn tell(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    who: &AgentConfig,
+    m: &MailContext,
+) -> Result<(), StoreError> {
+    let cfg = &c.engine.config;
+    let to = [who.address.to_lowercase()];
+    let (kind, template) = (OutboundKind::AgentCommandError, "agent_command_error");
+    if cfg.agent(&who.address).is_none() && cfg.agents.managers_act_by_mail {
+        c.send_managers(case, kind, &to, template, m)
+    } else {
+        c.send_agents(case, kind, &to, template, m, vec![])
+    }
 }
 
 /// A message claiming the agent role that failed its checks: an internal note flagged
@@ -522,14 +580,7 @@ fn unverified(
         )];
         m.text = visible(msg);
         m.agent_name = a.name.clone();
-        c.send_agents(
-            case,
-            OutboundKind::AgentCommandError,
-            &[a.address.to_lowercase()],
-            "agent_command_error",
-            &m,
-            vec![],
-        )?;
+        tell(c, case, a, &m)?;
     }
     Ok(Outcome::Unverified {
         reference: case.reference.clone(),

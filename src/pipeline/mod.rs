@@ -545,8 +545,8 @@ fn process_one(
     match threading {
         Threading::ByToken {
             case,
-            role: Role::Agent,
-        } => agent::from_agent_side(&c, &case, msg, item, true),
+            role: role @ (Role::Agent | Role::Manager),
+        } => agent::from_agent_side(&c, &case, msg, item, Some(role)),
         Threading::ByToken {
             case,
             role: Role::Feedback,
