@@ -19,7 +19,7 @@ use crate::case::service_level::ServiceLevel;
 use crate::case::status::{transition, CaseEvent};
 use crate::case::{Category, Priority};
 use crate::config::{AgentConfig, AgentVerify};
-use crate::mail::{self, MailContext};
+use crate::mail;
 use crate::outbox::compose::{InlineImage, OutAttachment};
 use crate::parse::answer::{Answer, Relay};
 use crate::parse::InboundMessage;
@@ -57,23 +57,15 @@ pub(super) fn from_agent_side(
     let from = msg.from_address().unwrap_or_default();
     let cfg = &c.engine.config;
     let agent: Option<AgentConfig> = cfg.agent(&from).cloned();
-    // The escalation contact this is (any `[[escalation]]` rule), as they will be named.
-    let contact = cfg
-        .is_escalation_contact(&from)
-        .then(|| agent.clone().unwrap_or_else(|| manager(msg, &from)));
+    let contact = super::managers::identity(cfg, msg, &from);
     let who = if from.is_empty() {
         "(no From address)"
     } else {
         &from
     };
     let checked: Result<(AgentConfig, ParticipantRole), String> = match (via, &agent, &contact) {
-        (Some(Role::Manager), _, Some(m)) if cfg.agents.managers_act_by_mail => {
-            let role = if agent.is_some() {
-                ParticipantRole::Agent
-            } else {
-                ParticipantRole::Manager
-            };
-            authenticated(c, msg, &from).map(|()| (m.clone(), role))
+        (Some(Role::Manager), _, Some(acting)) if cfg.agents.managers_act_by_mail => {
+            authenticated(c, msg, &from).map(|()| acting.clone())
         }
         (Some(Role::Manager), _, Some(_)) => Err(
             "escalation contacts do not answer by mail here (agents.managers_act_by_mail is off); \
@@ -99,7 +91,8 @@ pub(super) fn from_agent_side(
         Ok(a) => a,
         Err(why) => {
             // Through the managers' address, a real contact is told why too.
-            let told = agent.or(contact.filter(|_| via == Some(Role::Manager)));
+            let contact = contact.filter(|_| via == Some(Role::Manager)).map(|c| c.0);
+            let told = agent.or(contact);
             return unverified(c, case, msg, item, &from, told.as_ref(), &why);
         }
     };
@@ -478,10 +471,7 @@ fn rejected(
     errors: Vec<String>,
 ) -> Result<Outcome, StoreError> {
     let note = format!("not relayed: {}", errors.join("; "));
-    let role = match c.engine.config.agent(&agent.address) {
-        Some(_) => ParticipantRole::Agent,
-        None => ParticipantRole::Manager,
-    };
+    let role = super::managers::role_of(&c.engine.config, &agent.address);
     c.store_message(
         case,
         msg,
@@ -504,48 +494,16 @@ fn rejected(
     m.errors = errors;
     m.text = text.to_string();
     m.agent_name = agent.name.clone();
-    tell(c, case, agent, &m)?;
+    super::managers::tell(c, case, agent, &m)?;
     Ok(Outcome::CommandRejected {
         reference: case.reference.clone(),
     })
 }
 
-/// The acting identity of an escalation contact who is not an agent: named by the display
-/// name of their From header, or by their address.
-fn manager(msg: &InboundMessage, from: &str) -> AgentConfig {
-    let name = msg
-        .from
-        .as_ref()
-        .and_then(|m| m.name.as_deref())
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
-    AgentConfig {
-        address: from.to_string(),
-        name: name.unwrap_or(from).to_string(),
-    }
-}
-
-/// Tells the person who replied why their reply did nothing: an agent in the agents' thread;
-/// a manager with Reply-To the managers' address, when they may act by mail.
-fn tell(
-    c: &Ctx<'_, '_>,
-    case: &CaseRow,
-    who: &AgentConfig,
-    m: &MailContext,
-) -> Result<(), StoreError> {
-    let cfg = &c.engine.config;
-    let to = [who.address.to_lowercase()];
-    let (kind, template) = (OutboundKind::AgentCommandError, "agent_command_error");
-    if cfg.agent(&who.address).is_none() && cfg.agents.managers_act_by_mail {
-        c.send_managers(case, kind, &to, template, m)
-    } else {
-        c.send_agents(case, kind, &to, template, m, vec![])
-    }
-}
-
 /// A message claiming the agent role that failed its checks: an internal note flagged
-/// unverified, no state change. A configured agent (the real one, whatever the From header
-/// says) is told why; a stranger is not answered.
+/// unverified, no state change. A configured agent or, through the managers' address, an
+/// escalation contact (the real one, whatever the From header says) is told why; a stranger
+/// is not answered.
 fn unverified(
     c: &Ctx<'_, '_>,
     case: &CaseRow,
@@ -580,7 +538,7 @@ fn unverified(
         )];
         m.text = visible(msg);
         m.agent_name = a.name.clone();
-        tell(c, case, a, &m)?;
+        super::managers::tell(c, case, a, &m)?;
     }
     Ok(Outcome::Unverified {
         reference: case.reference.clone(),
