@@ -34,6 +34,11 @@ const WAIT: Duration = Duration::from_secs(60);
 /// A case of `jane` escalated by Ann with `#escalate`; returns the escalation mail the
 /// manager received.
 async fn escalated(w: &World, jane: &str) -> InboundMessage {
+    escalated_with(w, jane, "").await
+}
+
+/// [`escalated`], with `headers` on top of Ann's reply.
+async fn escalated_with(w: &World, jane: &str, headers: &str) -> InboundMessage {
     w.send_complaint(
         jane,
         "Jane Doe",
@@ -49,6 +54,7 @@ async fn escalated(w: &World, jane: &str) -> InboundMessage {
         &card,
         "#escalate she asks for a manager",
     );
+    let raw = format!("{headers}{raw}");
     w.send_raw(
         &w.ann,
         &card.reply_to.as_ref().unwrap().address,
@@ -262,5 +268,49 @@ async fn with_managers_acting_by_mail_off_the_escalation_mail_invites_no_reply()
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(w.mailbox(&jane, "INBOX").await.len(), before);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_strict_mode_a_managers_reply_counts_only_when_our_server_authenticated_it() {
+    let w = World::new(
+        "mgr_strict",
+        &format!(
+            "\n[agents]\nverify = \"authentication-results\"\nauthserv_id = \"mx.support.test\"\n{TEAM}"
+        ),
+    );
+    let d = w.start();
+    let jane = w.customer("jane");
+    let ours = "Authentication-Results: mx.support.test; dkim=pass header.d=support.test \
+                header.i=@support.test; dmarc=pass header.from=support.test\r\n";
+    let esc = escalated_with(&w, &jane, ours).await;
+    let case = w.case_of(&jane);
+    let reply_to = esc.reply_to.as_ref().unwrap().address.clone();
+    assert!(detail(&reply_to).starts_with("m."), "{reply_to}");
+    let before = wait_mail(&w, &jane, 2).await.len();
+
+    // Without our server's word: an unverified note, and the manager is told why, with the
+    // managers' address to answer again.
+    let raw = thunderbird_reply(&w.manager, "Maria Manager", &esc, "Dear Jane, forged?");
+    w.send_raw(&w.manager, &reply_to, raw.as_bytes()).await;
+    let told = wait_text(&w, &w.manager, "no Authentication-Results").await;
+    assert!(
+        detail(&told.reply_to.as_ref().unwrap().address).starts_with("m."),
+        "{:?}",
+        told.reply_to
+    );
+    let notes = w.store().read().messages_of_case(case.id).unwrap();
+    assert!(notes
+        .iter()
+        .any(|m| m.outcome == MessageOutcome::UnverifiedNote && !m.verified));
+
+    // With it: relayed.
+    let raw = thunderbird_reply(&w.manager, "Maria Manager", &esc, "Dear Jane, it is me.");
+    w.send_raw(&w.manager, &reply_to, format!("{ours}{raw}").as_bytes())
+        .await;
+    wait_text(&w, &jane, "it is me").await;
+    let mails = w.mailbox(&jane, "INBOX").await;
+    assert_eq!(mails.len(), before + 1);
+    assert!(mails.iter().all(|m| !m.text.contains("forged?")));
     d.stop().await;
 }
