@@ -317,10 +317,11 @@ pub enum What {
         number: usize,
         from: Option<String>,
         /// The role the message came in as (an escalation contact answering through the
-        /// agents' reply address comes in as `agent`).
+        /// managers' reply address comes in as `manager`, through the agents' one as `agent`).
         role: Option<ParticipantRole>,
-        /// Who the author is to the case, in words: `customer`, `cc`, `agent`, `escalation
-        /// contact` (a manager of `[[escalation]]` who is not an agent) or `robot`.
+        /// Who the author is to the case, in words: `customer`, `cc`, `agent`, `manager`,
+        /// `escalation contact` (a manager of `[[escalation]]` who is not an agent, writing
+        /// through the agents' reply address) or `robot`.
         author: &'static str,
         outcome: MessageOutcome,
         internal: bool,

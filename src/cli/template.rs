@@ -163,7 +163,7 @@ fn mail_context(
             }
         }
         "agent_command_error" => {
-            let answer = by(&[ParticipantRole::Agent]);
+            let answer = by(&[ParticipantRole::Agent, ParticipantRole::Manager]);
             m.text = answer.map(visible).unwrap_or_default();
             let from = answer
                 .and_then(|a| a.from_address.clone())
