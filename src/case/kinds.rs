@@ -150,6 +150,8 @@ names! {
         Escalation = "escalation",
         /// The management digest.
         Digest = "digest",
+        /// An agent told why their mail to the support or intake address opened no case.
+        AgentIntakeHelp = "agent_intake_help",
     }
 }
 
@@ -245,6 +247,9 @@ names! {
         FollowUpSentAt = "follow_up_sent_at",
         FeedbackSentAt = "feedback_sent_at",
         ClosedAt = "closed_at",
+        /// An agent's mail that would have opened a case refused (no forward, no `#log`, not
+        /// through their intake address): `reason` in `detail`.
+        IntakeRefused = "intake_refused",
     }
 }
 
@@ -271,6 +276,31 @@ names! {
         FeedbackIgnored = "feedback_ignored",
         /// Mail from a robot (bounce, auto-reply...).
         Robot = "robot",
+        /// An agent's mail that opened no case (see [`AuditEvent::IntakeRefused`]).
+        IntakeRefused = "intake_refused",
+    }
+}
+
+names! {
+    /// How a complaint reached us: the case's `channel`.
+    pub enum Channel ("channel") {
+        /// The customer wrote to the support address.
+        Email = "email",
+        /// An agent forwarded the customer's mail to their intake address.
+        Forward = "forward",
+        /// An agent logged a complaint received by phone or in person (`#log`).
+        Logged = "logged",
+    }
+}
+
+impl Channel {
+    /// How the agents' card and `mailcase case` say it: "forwarded mail".
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Email => "e-mail",
+            Channel::Forward => "forwarded mail",
+            Channel::Logged => "phone or in person",
+        }
     }
 }
 

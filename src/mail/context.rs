@@ -176,6 +176,14 @@ pub struct MailContext {
     /// A rating the customer gave, and its comment.
     pub rating: Option<u8>,
     pub comment: Option<String>,
+    /// Who logged a complaint that came through an agent, and how: "Carol Agent (forwarded
+    /// mail)"; `None` for mail the customer sent us.
+    pub logged_by: Option<String>,
+    /// What the logging agent wrote about the complaint (stored as an internal note).
+    pub intake_note: Option<String>,
+    /// The recipient agent's personal intake address (forwards and `#log`), when the mail goes
+    /// to that one agent.
+    pub intake_address: Option<String>,
 }
 
 impl MailContext {
@@ -246,6 +254,9 @@ impl MailContext {
                 .collect(),
             rating: Some(2),
             comment: Some("Took too long <b>really</b>.\nNobody called back.".into()),
+            logged_by: Some("Ann Agent (forwarded mail)".into()),
+            intake_note: Some("She called twice <b>already</b>.".into()),
+            intake_address: Some("support+i.0000000000000000@support.test".into()),
         }
     }
 }

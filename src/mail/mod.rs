@@ -47,6 +47,7 @@ pub const CASE_TEMPLATES: &[&str] = &[
     "customer_resolved",
     "customer_escalated",
     "customer_priority_raised",
+    "agent_intake_help",
 ];
 
 /// Every template the daemon uses (names without `.txt.tera`/`.html.tera`): the

@@ -25,7 +25,7 @@ use chrono::{DateTime, FixedOffset};
 use regex::Regex;
 
 use super::quoted::{self, header_field, Field};
-use super::{InboundMessage, Mailbox, ParseLimits};
+use super::{Attachment, InboundMessage, Mailbox, ParseLimits};
 
 /// A readable line of a header block is short; longer lines are body text.
 const MAX_FIELD_LINE: usize = 400;
@@ -35,7 +35,7 @@ const MAX_BLOCK_LINES: usize = 12;
 const MAX_GAP: usize = 2;
 
 /// The original of a forwarded complaint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Forwarded {
     /// The original's From: the customer.
     pub sender: Mailbox,
@@ -54,10 +54,12 @@ pub struct Forwarded {
     pub message_id: Option<String>,
     /// True for a `message/rfc822` attachment, false for an inline forward.
     pub attached: bool,
+    /// The attached original's own attachments (an inline forward's are the agent mail's).
+    pub attachments: Vec<Attachment>,
 }
 
 /// What [`find`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Forward {
     /// A forwarded original with a sender address.
     Found(Forwarded),
@@ -107,6 +109,7 @@ fn attached(raw: &[u8], msg: &InboundMessage, limits: &ParseLimits) -> Option<Fo
         agent_text,
         message_id: original.message_id.clone(),
         attached: true,
+        attachments: original.attachments.clone(),
     }))
 }
 
@@ -121,8 +124,7 @@ pub fn inline(text: &str) -> Forward {
         if line.len() > MAX_FIELD_LINE || line.trim().is_empty() {
             continue;
         }
-        let (cut, start) = if quoted::is_forward_marker(line) || quoted::is_original_message(line)
-        {
+        let (cut, start) = if quoted::is_forward_marker(line) || quoted::is_original_message(line) {
             match next_filled(&lines, i + 1) {
                 Some(j) => (i, j),
                 None => continue,
@@ -227,6 +229,7 @@ fn read_block(lines: &[&str], start: usize, agent_text: String) -> Forward {
         agent_text,
         message_id: None,
         attached: false,
+        attachments: Vec::new(),
     })
 }
 
@@ -261,8 +264,8 @@ pub fn mailbox(value: &str) -> Option<Mailbox> {
         .trim_end_matches(['<', '['])
         .trim()
         .trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace());
-    let name = (!before.is_empty() && !before.eq_ignore_ascii_case(&address))
-        .then(|| before.to_string());
+    let name =
+        (!before.is_empty() && !before.eq_ignore_ascii_case(&address)).then(|| before.to_string());
     Some(Mailbox { name, address })
 }
 
@@ -280,10 +283,26 @@ mod tests {
     #[test]
     fn senders_are_read_as_clients_write_them() {
         for (v, name, addr) in [
-            ("Jane Doe <jane@customer.test>", Some("Jane Doe"), "jane@customer.test"),
-            ("\"Doe, Jane\" <jane@customer.test>", Some("Doe, Jane"), "jane@customer.test"),
-            ("Jane Doe [mailto:jane@customer.test]", Some("Jane Doe"), "jane@customer.test"),
-            ("Jane Doe <mailto:jane@customer.test>", Some("Jane Doe"), "jane@customer.test"),
+            (
+                "Jane Doe <jane@customer.test>",
+                Some("Jane Doe"),
+                "jane@customer.test",
+            ),
+            (
+                "\"Doe, Jane\" <jane@customer.test>",
+                Some("Doe, Jane"),
+                "jane@customer.test",
+            ),
+            (
+                "Jane Doe [mailto:jane@customer.test]",
+                Some("Jane Doe"),
+                "jane@customer.test",
+            ),
+            (
+                "Jane Doe <mailto:jane@customer.test>",
+                Some("Jane Doe"),
+                "jane@customer.test",
+            ),
             ("jane@customer.test", None, "jane@customer.test"),
             ("<jane@customer.test>", None, "jane@customer.test"),
         ] {
@@ -329,13 +348,16 @@ mod tests {
 
     #[test]
     fn plain_mail_and_replies_are_no_forward() {
-        assert_eq!(inline("Hello,\nmy order is late.\n"), Forward::NotFound);
-        assert_eq!(inline(""), Forward::NotFound);
+        assert!(matches!(
+            inline("Hello,\nmy order is late.\n"),
+            Forward::NotFound
+        ));
+        assert!(matches!(inline(""), Forward::NotFound));
         // "From:" in running text is no header block.
-        assert_eq!(
+        assert!(matches!(
             inline("From: what I can see, it broke.\nThanks\n"),
             Forward::NotFound
-        );
+        ));
     }
 
     #[test]

@@ -26,7 +26,11 @@ use crate::parse::InboundMessage;
 use crate::store::{ts, CaseChange, CaseRow, StoreError};
 
 /// Whether the receiving server vouches for an agent's mail (strict mode only).
-fn authenticated(c: &Ctx<'_, '_>, msg: &InboundMessage, from: &str) -> Result<(), String> {
+pub(super) fn authenticated(
+    c: &Ctx<'_, '_>,
+    msg: &InboundMessage,
+    from: &str,
+) -> Result<(), String> {
     let a = &c.engine.config.agents;
     if a.verify == AgentVerify::None {
         return Ok(());

@@ -23,13 +23,26 @@ pub(super) fn notify_new_case(
     msg: &InboundMessage,
     item: &Inbound,
     link: Option<Link<'_>>,
+    via: Option<&super::Via<'_>>,
 ) -> Result<(), StoreError> {
-    let to = c.engine.config.notify_addresses();
+    let cfg = &c.engine.config;
+    let to = cfg.notify_addresses();
     if to.is_empty() {
         return Ok(());
     }
     let (attachments, files) = forwarded_attachments(c.engine, &item.raw);
     let mut m = c.mail_ctx(case);
+    if let Some(v) = via {
+        m.logged_by = Some(format!("{} ({})", v.agent.name, v.channel.label()));
+        m.intake_note = v.note.map(str::to_string);
+    }
+    // The card's footer names the intake address when it goes to one agent alone (one
+    // message to all, so that every agent's client threads the same Message-IDs).
+    if let [one] = to.as_slice() {
+        if cfg.agent(one).is_some() {
+            m.intake_address = Some(c.engine.tokens.intake_address(&cfg.support.address, one));
+        }
+    }
     m.text = msg.text.clone();
     m.attachments = attachments;
     m.linked_reference = link.map(|l| l.case().reference.clone());

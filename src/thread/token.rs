@@ -253,11 +253,8 @@ impl TokenKey {
             else {
                 continue;
             };
-            let verified = decode(mac).is_some_and(|mac| {
-                self.intake_mac(from)
-                    .verify_truncated_left(&mac)
-                    .is_ok()
-            });
+            let verified = decode(mac)
+                .is_some_and(|mac| self.intake_mac(from).verify_truncated_left(&mac).is_ok());
             if verified {
                 return Intake::Own;
             }
@@ -461,7 +458,10 @@ mod tests {
         let k = key("0123456789abcdef0123456789abcdef");
         let ann = k.intake_address("Support@Support.test", "Ann@Support.test");
         assert!(ann.starts_with("Support+i."), "{ann}");
-        assert_eq!(ann, k.intake_address("Support@Support.test", "ann@support.test"));
+        assert_eq!(
+            ann,
+            k.intake_address("Support@Support.test", "ann@support.test")
+        );
         let msg = |to: &str| {
             let raw = format!("From: a@b.test\r\nTo: {to}\r\nSubject: x\r\n\r\nhi\r\n");
             parse(raw.as_bytes(), &ParseLimits::default()).unwrap()
