@@ -242,6 +242,22 @@ async fn a_phone_complaint_logged_with_log_opens_a_case_and_acknowledges_the_cal
     );
     let acks = w.wait_for_acks(&caller).await;
     assert!(acks[0].subject.contains(&case.reference));
+    // `mailcase case REF` says how it came in and who logged it, in one line.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .arg("--config")
+        .arg(&w.config_path)
+        .args(["case", &case.reference])
+        .output()
+        .expect("run mailcase case");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.lines().any(|l| l
+            == format!(
+                "came in by phone or in person, logged by Carol Agent <{}>",
+                w.ann
+            )),
+        "{shown}"
+    );
     let cards = wait_mail(&w, &w.ann, 1).await;
     assert!(
         cards[0]

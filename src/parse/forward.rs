@@ -238,7 +238,6 @@ fn field_value(line: &str) -> String {
     let v = line.split_once(':').map(|(_, v)| v).unwrap_or_default();
     v.trim()
         .trim_start_matches(['*', '_'])
-        .trim()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
