@@ -59,6 +59,21 @@ fn carol_writes(w: &World, to: &str, subject: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+fn run_cli(w: &World, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .arg("--config")
+        .arg(&w.config_path)
+        .args(args)
+        .output()
+        .expect("run mailcase");
+    assert!(
+        out.status.success(),
+        "mailcase {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn is_card(m: &InboundMessage) -> bool {
     m.subject.starts_with("[CMP-") && m.text.contains("Logged by:")
 }
@@ -243,13 +258,7 @@ async fn a_phone_complaint_logged_with_log_opens_a_case_and_acknowledges_the_cal
     let acks = w.wait_for_acks(&caller).await;
     assert!(acks[0].subject.contains(&case.reference));
     // `mailcase case REF` says how it came in and who logged it, in one line.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
-        .arg("--config")
-        .arg(&w.config_path)
-        .args(["case", &case.reference])
-        .output()
-        .expect("run mailcase case");
-    let shown = String::from_utf8_lossy(&out.stdout);
+    let shown = run_cli(&w, &["case", &case.reference]);
     assert!(
         shown.lines().any(|l| l
             == format!(
@@ -265,6 +274,40 @@ async fn a_phone_complaint_logged_with_log_opens_a_case_and_acknowledges_the_cal
             .contains("Logged by:  Carol Agent (phone or in person)"),
         "{}",
         cards[0].text
+    );
+    // The admin's previews show the card and the help mail as they are sent.
+    let card = run_cli(
+        &w,
+        &[
+            "template",
+            "preview",
+            "agent_new_case",
+            "--case",
+            &case.reference,
+        ],
+    );
+    assert!(
+        card.contains("Logged by:  Carol Agent (phone or in person)"),
+        "{card}"
+    );
+    assert!(card.contains(&to), "{card}");
+    let help = run_cli(
+        &w,
+        &[
+            "template",
+            "preview",
+            "agent_intake_help",
+            "--case",
+            &case.reference,
+        ],
+    );
+    assert!(
+        help.contains("Subject: Not logged: Blender makes a grinding noise"),
+        "{help}"
+    );
+    assert!(
+        help.contains(&to) && help.contains("Hello Carol Agent"),
+        "{help}"
     );
     d.stop().await;
 }
