@@ -402,3 +402,43 @@ async fn a_forward_naming_no_address_opens_no_case_and_the_help_mail_names_the_p
     assert_eq!(w.cases_now(), 0);
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_strict_mode_only_a_forward_our_server_authenticated_opens_a_case() {
+    let w = World::new(
+        "intake_strict",
+        &format!(
+            "[agents]\nverify = \"authentication-results\"\nauthserv_id = \"mx.support.test\"\n{AGENTS}"
+        ),
+    );
+    let d = w.start();
+    let to = intake(&w);
+    // Without our server's Authentication-Results: no case, and Carol is told that the mail
+    // did not prove it came from her.
+    let forged = w.customer("alice-forged");
+    w.send_raw(&w.ann, &to, &forward("thunderbird", &w, &to, &forged))
+        .await;
+    let help = wait_mail(&w, &w.ann, 1).await;
+    assert!(
+        help[0].text.contains("did not prove it came from you"),
+        "{}",
+        help[0].text
+    );
+    assert!(help[0].text.contains("someone is writing in your name"));
+    // With it: the customer's case.
+    let customer = w.customer("alice");
+    let raw = [
+        b"Authentication-Results: mx.support.test; dkim=pass header.d=support.test header.i=@support.test; dmarc=pass header.from=support.test\r\n".as_slice(),
+        &forward("thunderbird", &w, &to, &customer),
+    ]
+    .concat();
+    w.send_raw(&w.ann, &to, &raw).await;
+    let case = w.wait_for_case_of(&customer).await;
+    assert_eq!(case.subject, "Kettle arrived broken");
+    w.wait_for_acks(&customer).await;
+    w.wait_inbox_empty().await;
+    settle().await;
+    assert!(w.find_case_of(&forged).is_none());
+    assert!(w.mailbox(&forged, "INBOX").await.is_empty());
+    d.stop().await;
+}
