@@ -176,6 +176,13 @@ pub struct MailContext {
     /// A rating the customer gave, and its comment.
     pub rating: Option<u8>,
     pub comment: Option<String>,
+    /// The people on the case besides the customer and the agents ("Name <address>").
+    pub participants: Vec<String>,
+    /// People a message had in Cc who were not added (over `max_participants`).
+    pub participants_skipped: Vec<String>,
+    /// What an agent is told about their own reply, or what a colleague did (one line
+    /// each).
+    pub notice: Vec<String>,
     /// Who logged a complaint that came through an agent, and how: "Carol Agent (forwarded
     /// mail)"; `None` for mail the customer sent us.
     pub logged_by: Option<String>,
@@ -254,6 +261,9 @@ impl MailContext {
                 .collect(),
             rating: Some(2),
             comment: Some("Took too long <b>really</b>.\nNobody called back.".into()),
+            participants: vec!["Max Muster <max@customer.test>".into()],
+            participants_skipped: vec!["x1@customer.test".into()],
+            notice: vec!["Ann Agent resolved the case.".into()],
             logged_by: Some("Ann Agent (forwarded mail)".into()),
             intake_note: Some("She called twice <b>already</b>.".into()),
             intake_address: Some("support+i.0000000000000000@support.test".into()),

@@ -245,6 +245,10 @@ pub(super) fn from_agent(
     original.from = Some(customer);
     original.reply_to = None;
     original.sender = None;
+    // Whom the agent wrote to (the intake address, colleagues in Cc) are not the customer's
+    // people: nobody joins the case from the agent's header.
+    original.to.clear();
+    original.cc.clear();
     original.html_only = false;
     let via = Via {
         channel,
@@ -416,6 +420,7 @@ fn send_help(
             name: Some(agent.name.clone()),
             address: to.to_string(),
         }],
+        cc: vec![],
         // A reply goes to their intake address: `#log` lines answered to this mail work.
         reply_to: Some(intake),
         reply_to_name: Some(format!("{}, your intake address", cfg.support.name)),

@@ -40,7 +40,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_guards.sql"),
     include_str!("migrations/007_clock.sql"),
     include_str!("migrations/008_daemons.sql"),
-    // 009 and 010 are taken by work on other branches; until they land, 011 is version 9.
+    include_str!("migrations/009_participants.sql"),
+    // 010 is taken by work on another branch; until it lands, 011 is version 10.
     include_str!("migrations/011_channel.sql"),
 ];
 
