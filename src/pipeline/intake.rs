@@ -173,91 +173,19 @@ pub(super) fn from_agent(
         Ok(r) => r,
         Err(errors) => return refuse(c, msg, item, agent, errors),
     };
-    let prefix = &cfg.support.reference_prefix;
-    let mut original = msg.clone();
-    let (customer, channel, note, original_id) = if let Some(who) = commands.log {
-        let text = quoted::visible_text(&rest);
-        if text.trim().is_empty() {
-            return refuse(
-                c,
-                msg,
-                item,
-                agent,
-                vec!["#log needs the complaint, in the lines under the command lines".into()],
-            );
-        }
-        original.text = text.clone();
-        original.reply_text = text;
-        (who, Channel::Logged, None, None)
-    } else {
-        match forward::find(&item.raw, msg, &c.engine.limits) {
-            Forward::Found(f) => {
-                if let Some(s) = f.subject.as_deref() {
-                    original.subject = s.to_string();
-                } else {
-                    original.subject = subject::base_subject(&msg.subject, prefix);
-                }
-                original.text = f.text.clone();
-                original.reply_text = quoted::visible_text(&f.text);
-                if f.attached {
-                    original.attachments = f.attachments.clone();
-                }
-                if let Some(d) = f.date {
-                    original.date = Some(d.with_timezone(&chrono::Utc));
-                }
-                let note = Some(without_commands(&f.agent_text)).filter(|n| !n.is_empty());
-                (f.sender, Channel::Forward, note, f.message_id)
-            }
-            Forward::NoSender { why, .. } => {
-                return refuse(
-                    c,
-                    msg,
-                    item,
-                    agent,
-                    vec![format!(
-                        "{why}, so the customer is unknown: forward the customer's mail as an attachment, or write #log Name <customer@address> above the forward"
-                    )],
-                )
-            }
-            Forward::NotFound => {
-                return refuse(
-                    c,
-                    msg,
-                    item,
-                    agent,
-                    vec!["it is neither a forwarded mail (no forwarded message's From line was found) nor a #log: nobody to open a case for".into()],
-                )
-            }
-        }
+    let noack = commands.noack;
+    let k = match complaint(c, msg, item, commands, &rest) {
+        Ok(k) => k,
+        Err(why) => return refuse(c, msg, item, agent, vec![why]),
     };
-    let who = customer.normalized();
-    if cfg.agent(&who).is_some() || cfg.own_addresses().contains(&who) {
-        return refuse(
-            c,
-            msg,
-            item,
-            agent,
-            vec![format!(
-                "the customer would be {who}, an agent's or our own address: forward the customer's mail itself, or use #log with the customer's address"
-            )],
-        );
-    }
-    original.from = Some(customer);
-    original.reply_to = None;
-    original.sender = None;
-    // Whom the agent wrote to (the intake address, colleagues in Cc) are not the customer's
-    // people: nobody joins the case from the agent's header.
-    original.to.clear();
-    original.cc.clear();
-    original.html_only = false;
     let via = Via {
-        channel,
+        channel: k.channel,
         agent,
-        ack: !commands.noack,
-        note: note.as_deref(),
-        original_id: original_id.as_deref(),
+        ack: !noack,
+        note: k.note.as_deref(),
+        original_id: k.original_id.as_deref(),
     };
-    let outcome = open_case_via(c.tx, c.engine, &original, item, None, Some(&via), c.now)?;
+    let outcome = open_case_via(c.tx, c.engine, &k.original, item, None, Some(&via), c.now)?;
     if let Outcome::NewCase { reference, .. } = &outcome {
         if let Some(case) = c.tx.case_by_reference(reference)? {
             c.tx.add_participant(
@@ -267,12 +195,95 @@ pub(super) fn from_agent(
                 ParticipantRole::Agent,
                 c.now,
             )?;
-            if let Some(text) = &note {
+            if let Some(text) = &k.note {
                 record_note(c, case.id, msg, agent, text)?;
             }
         }
     }
     Ok(outcome)
+}
+
+/// The complaint an agent's intake mail carries, ready to open a case with.
+struct Complaint {
+    /// The agent's mail as the customer's: From the customer, the original's subject and
+    /// text (the agent's Message-ID and raw bytes stay, for dedupe and the record).
+    original: InboundMessage,
+    channel: Channel,
+    /// What the agent wrote above a forward.
+    note: Option<String>,
+    /// The forwarded original's Message-ID (attached originals only).
+    original_id: Option<String>,
+}
+
+/// Reads the complaint of an agent's verified intake mail: `#log`'s customer and the text
+/// under the command lines (`rest`), else the forwarded original.
+///
+/// # Errors
+/// Why there is no complaint to open a case with, as the agent is told it.
+fn complaint(
+    c: &Ctx<'_, '_>,
+    msg: &InboundMessage,
+    item: &Inbound,
+    commands: Commands,
+    rest: &str,
+) -> Result<Complaint, String> {
+    let cfg = &c.engine.config;
+    let mut original = msg.clone();
+    let (customer, channel, note, original_id) = if let Some(who) = commands.log {
+        let text = quoted::visible_text(rest);
+        if text.trim().is_empty() {
+            return Err("#log needs the complaint, in the lines under the command lines".into());
+        }
+        original.text = text.clone();
+        original.reply_text = text;
+        (who, Channel::Logged, None, None)
+    } else {
+        let f = match forward::find(&item.raw, msg, &c.engine.limits) {
+            Forward::Found(f) => f,
+            Forward::NoSender { why, .. } => {
+                return Err(format!(
+                    "{why}, so the customer is unknown: forward the customer's mail as an attachment, or write #log Name <customer@address> above the forward"
+                ))
+            }
+            Forward::NotFound => {
+                return Err("it is neither a forwarded mail (no forwarded message's From line was found) nor a #log: nobody to open a case for".into())
+            }
+        };
+        original.subject = match f.subject.as_deref() {
+            Some(s) => s.to_string(),
+            None => subject::base_subject(&msg.subject, &cfg.support.reference_prefix),
+        };
+        original.reply_text = quoted::visible_text(&f.text);
+        original.text = f.text;
+        if f.attached {
+            original.attachments = f.attachments;
+        }
+        if let Some(d) = f.date {
+            original.date = Some(d.with_timezone(&chrono::Utc));
+        }
+        let note = Some(without_commands(&f.agent_text)).filter(|n| !n.is_empty());
+        (f.sender, Channel::Forward, note, f.message_id)
+    };
+    let who = customer.normalized();
+    if cfg.agent(&who).is_some() || cfg.own_addresses().contains(&who) {
+        return Err(format!(
+            "the customer would be {who}, an agent's or our own address: forward the customer's mail itself, or use #log with the customer's address"
+        ));
+    }
+    original.from = Some(customer);
+    original.reply_to = None;
+    original.sender = None;
+    // Whom the agent wrote to (the intake address, colleagues in Cc) are not the customer's
+    // people: nobody joins the case from the agent's header.
+    original.to.clear();
+    original.cc.clear();
+    original.html_only = false;
+    Ok(Complaint {
+        original,
+        channel,
+        note,
+        original_id,
+    })
 }
 
 /// What the agent wrote above a forward, as an internal note on the case: a row of its own
