@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 mod address;
 pub mod answer;
+pub mod forward;
 pub mod quoted;
 
 /// Longest subject we keep: RFC 5322's line limit, so a subject always fits in one header line.

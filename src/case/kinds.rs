@@ -158,6 +158,8 @@ names! {
         /// An agent told about their own reply: held by the collision guard, a command that
         /// changed nothing, people they put in Cc themselves.
         AgentNotice = "agent_notice",
+        /// An agent told why their mail to the support or intake address opened no case.
+        AgentIntakeHelp = "agent_intake_help",
     }
 }
 
@@ -265,6 +267,9 @@ names! {
         AnswerReleased = "answer_released",
         /// A command that would change nothing (a second `#resolve`): said to the agent.
         NothingChanged = "nothing_changed",
+        /// An agent's mail that would have opened a case refused (no forward, no `#log`, not
+        /// through their intake address): `reason` in `detail`.
+        IntakeRefused = "intake_refused",
     }
 }
 
@@ -293,6 +298,31 @@ names! {
         Robot = "robot",
         /// An agent's answer held by the collision guard (internal until `#send`).
         AnswerHeld = "answer_held",
+        /// An agent's mail that opened no case (see [`AuditEvent::IntakeRefused`]).
+        IntakeRefused = "intake_refused",
+    }
+}
+
+names! {
+    /// How a complaint reached us: the case's `channel`.
+    pub enum Channel ("channel") {
+        /// The customer wrote to the support address.
+        Email = "email",
+        /// An agent forwarded the customer's mail to their intake address.
+        Forward = "forward",
+        /// An agent logged a complaint received by phone or in person (`#log`).
+        Logged = "logged",
+    }
+}
+
+impl Channel {
+    /// How the agents' card and `mailcase case` say it: "forwarded mail".
+    pub fn label(self) -> &'static str {
+        match self {
+            Channel::Email => "e-mail",
+            Channel::Forward => "forwarded mail",
+            Channel::Logged => "phone or in person",
+        }
     }
 }
 

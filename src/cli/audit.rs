@@ -124,6 +124,8 @@ pub fn describe(event: AuditEvent, d: &Value) -> String {
             ("matched_rules", "matched rules"),
             ("first_response_due", "first response due"),
             ("linked_case_id", "linked to case id"),
+            ("channel", "channel"),
+            ("logged_by", "logged by"),
         ]),
         E::AgentAnswer | E::InternalNote => w
             .words(
@@ -220,6 +222,7 @@ pub fn describe(event: AuditEvent, d: &Value) -> String {
         | E::LegalHold
         | E::LegalHoldReleased
         | E::DataExport
+        | E::IntakeRefused
         | E::Erasure => w.fields(&[
             ("kind", ""),
             ("role", "role"),
@@ -293,6 +296,9 @@ mod tests {
                 json!({"message_id": "<a@b>", "reason": "only the customer closes"})
             }
             E::FeedbackIgnored => json!({"message_id": "<a@b>", "reason": "forged link"}),
+            E::IntakeRefused => {
+                json!({"message_id": "<a@b>", "subject": "Fwd: x", "reason": "no forward"})
+            }
             E::DuplicateIgnored => json!({"message_id": "<a@b>", "uid": 7}),
             E::MessageIdCollision => {
                 json!({"message_id": "<a@b>", "fingerprint": "ab12", "uid": 8})

@@ -632,6 +632,10 @@ pub struct CaseReport {
     pub judged_at: DateTime<Utc>,
     pub simulated_clock: Option<SimulatedClock>,
     pub linked_case: Option<String>,
+    /// How the complaint reached us (`email`, `forward`, `logged`).
+    pub channel: crate::case::kinds::Channel,
+    /// The agent who forwarded or logged it: "Carol Agent <carol@support.test>".
+    pub logged_by: Option<String>,
     pub participants: Vec<Participant>,
     pub rating: Option<RatingRow>,
     pub timeline: Vec<Entry>,
@@ -670,11 +674,18 @@ pub fn report(
         .iter()
         .map(|p| (p.address.clone(), p.role))
         .collect();
+    let (channel, logged_by) = read.case_channel(id)?;
+    let logged_by = logged_by.map(|a| match cfg.agent(&a) {
+        Some(agent) => format!("{} <{a}>", agent.name),
+        None => a,
+    });
     Ok(CaseReport {
         overdue: case.overdue(now),
         judged_at: now,
         simulated_clock: judged.simulated,
         linked_case,
+        channel,
+        logged_by,
         participants,
         rating: read.rating_row(id)?,
         timeline: timeline(&read, id, &managers(cfg), &roles)?,
@@ -873,6 +884,15 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
         dash(&c.first_response_at),
         dash(&c.resolution_due),
         if r.overdue { "  OVERDUE" } else { "" }
+    )?;
+    writeln!(
+        out,
+        "came in by {}{}",
+        r.channel.label(),
+        r.logged_by
+            .as_deref()
+            .map(|a| format!(", logged by {a}"))
+            .unwrap_or_default()
     )?;
     if let Some(note) = (JudgedAt {
         at: r.judged_at,

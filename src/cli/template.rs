@@ -217,6 +217,32 @@ fn mail_context(
                 .and_then(|l| l.from_address.clone());
         }
     }
+    // A complaint that came through an agent: the card names who logged it; the card to one
+    // agent and the intake help name the agent's intake address (as pipeline/customer.rs and
+    // pipeline/intake.rs fill them).
+    let (channel, logged_by) = read.case_channel(case.id)?;
+    if let Some(by) = logged_by.as_deref() {
+        let who = cfg.agent(by).map_or(by, |a| a.name.as_str());
+        m.logged_by = Some(format!("{who} ({})", channel.label()));
+    }
+    let notify = cfg.notify_addresses();
+    let agent_to = match (name, notify.as_slice()) {
+        ("agent_intake_help", _) => logged_by.or_else(|| notify.first().cloned()),
+        (_, [one]) => Some(one.clone()),
+        _ => None,
+    };
+    if let Some(agent) = agent_to.as_deref().and_then(|a| cfg.agent(a)) {
+        if let Some(key) = the_key(cfg) {
+            m.intake_address = Some(key.intake_address(&cfg.support.address, &agent.address));
+        }
+        if name == "agent_intake_help" {
+            m.agent_name = agent.name.clone();
+            m.errors = vec![format!(
+                "(preview) it was sent to {}, the customers' address: mail from an agent there opens no case, so that no agent becomes a customer",
+                cfg.support.address
+            )];
+        }
+    }
     if let Some(l) = case.linked_case_id {
         if let Some(linked) = read.case_reference(l)? {
             m.late_reply = linked.1 == case.customer_address;
@@ -380,7 +406,13 @@ pub fn render_preview(
         // As the escalation notice is built: the escalation text inside the update.
         mail::with_update(&renderer, "customer_escalated", &mut ctx)?;
     }
-    let subject = if name.starts_with("customer_") {
+    let subject = if name == "agent_intake_help" {
+        // Sent without a case, as pipeline/intake.rs names it.
+        format!(
+            "Not logged: {}",
+            subject::base_subject(&v.case.subject, prefix)
+        )
+    } else if name.starts_with("customer_") {
         subject::customer_subject(&r, &v.case.subject, prefix)
     } else {
         subject::agent_subject(&r, &v.case.subject, prefix, subject::agent_label(name))

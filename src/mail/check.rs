@@ -28,6 +28,9 @@ pub fn check_all(r: &Renderer) -> Result<(), RenderError> {
     sparse.missed_target = None;
     sparse.late_by.clear();
     sparse.due_relative.clear();
+    sparse.logged_by = None;
+    sparse.intake_note = None;
+    sparse.intake_address = None;
     for t in CASE_TEMPLATES {
         // Both with every optional value set and with none, so an `if` branch that names an
         // unknown variable is caught too.

@@ -187,6 +187,14 @@ pub struct MailContext {
     /// What an agent is told about their own reply, or what a colleague did (one line
     /// each).
     pub notice: Vec<String>,
+    /// Who logged a complaint that came through an agent, and how: "Carol Agent (forwarded
+    /// mail)"; `None` for mail the customer sent us.
+    pub logged_by: Option<String>,
+    /// What the logging agent wrote about the complaint (stored as an internal note).
+    pub intake_note: Option<String>,
+    /// The recipient agent's personal intake address (forwards and `#log`), when the mail goes
+    /// to that one agent.
+    pub intake_address: Option<String>,
 }
 
 impl MailContext {
@@ -261,6 +269,9 @@ impl MailContext {
             participants: vec!["Max Muster <max@customer.test>".into()],
             participants_skipped: vec!["x1@customer.test".into()],
             notice: vec!["Ann Agent resolved the case.".into()],
+            logged_by: Some("Ann Agent (forwarded mail)".into()),
+            intake_note: Some("She called twice <b>already</b>.".into()),
+            intake_address: Some("support+i.0000000000000000@support.test".into()),
         }
     }
 }

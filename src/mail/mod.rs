@@ -50,6 +50,7 @@ pub const CASE_TEMPLATES: &[&str] = &[
     "agent_colleague",
     "agent_notice",
     "agent_answer_held",
+    "agent_intake_help",
 ];
 
 /// Every template the daemon uses (names without `.txt.tera`/`.html.tera`): the

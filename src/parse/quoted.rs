@@ -216,7 +216,7 @@ fn is_footer_rule(line: &str) -> bool {
 }
 
 /// A line of only `_`, `-` or `=` that Outlook and webmail put above the header block.
-fn is_separator_line(line: &str) -> bool {
+pub(super) fn is_separator_line(line: &str) -> bool {
     let t = line.trim();
     t.len() >= 5 && (t.bytes().all(|b| b == b'_') || t.bytes().all(|b| b == b'-'))
 }
@@ -248,7 +248,7 @@ static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// `-----Original Message-----` and its translations (Outlook, AOL, Yahoo, Zimbra).
-fn is_original_message(line: &str) -> bool {
+pub(super) fn is_original_message(line: &str) -> bool {
     line.trim_start().starts_with("--") && ORIGINAL_MESSAGE.is_match(line)
 }
 
@@ -260,13 +260,13 @@ static FORWARD_MARKER: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Gmail's and Apple Mail's forward markers: what follows is forwarded content.
-fn is_forward_marker(line: &str) -> bool {
+pub(super) fn is_forward_marker(line: &str) -> bool {
     FORWARD_MARKER.is_match(line)
 }
 
 /// What an Outlook-style header field line names.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Field {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Field {
     From,
     Date,
     To,
@@ -275,7 +275,7 @@ enum Field {
 }
 
 /// Field of a `From: ...` / `*From:* ...` / `De : ...` line, in the languages Outlook writes.
-fn header_field(line: &str) -> Option<Field> {
+pub(super) fn header_field(line: &str) -> Option<Field> {
     let t = line.trim_start().trim_start_matches(['*', '_']);
     let colon = t.char_indices().take(32).find(|&(_, c)| c == ':')?.0;
     let label = t[..colon].trim().trim_end_matches(['*', '_']).trim();
@@ -312,7 +312,7 @@ fn header_field(line: &str) -> Option<Field> {
 
 /// An Outlook-style header block starting at line `i`: `From:` and `Sent:`/`Date:`, or three
 /// of From/Date/To/Subject, on consecutive lines (wrapped values allowed).
-fn is_header_block(lines: &[&str], i: usize) -> bool {
+pub(super) fn is_header_block(lines: &[&str], i: usize) -> bool {
     let first = match header_field(lines[i]) {
         Some(f @ (Field::From | Field::Date)) => f,
         _ => return false,

@@ -27,7 +27,11 @@ use crate::store::{ts, CaseChange, CaseRow, StoreError};
 use crate::thread::token::Role;
 
 /// Whether the receiving server vouches for an agent's mail (strict mode only).
-fn authenticated(c: &Ctx<'_, '_>, msg: &InboundMessage, from: &str) -> Result<(), String> {
+pub(super) fn authenticated(
+    c: &Ctx<'_, '_>,
+    msg: &InboundMessage,
+    from: &str,
+) -> Result<(), String> {
     let a = &c.engine.config.agents;
     if a.verify == AgentVerify::None {
         return Ok(());

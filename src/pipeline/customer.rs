@@ -25,18 +25,36 @@ pub(super) fn notify_new_case(
     item: &Inbound,
     link: Option<Link<'_>>,
     joined: &Joined,
+    via: Option<&super::Via<'_>>,
 ) -> Result<(), StoreError> {
-    let to = c.engine.config.notify_addresses();
+    let cfg = &c.engine.config;
+    let to = cfg.notify_addresses();
     if to.is_empty() {
         return Ok(());
     }
     let (attachments, files) = forwarded_attachments(c.engine, &item.raw);
     let mut m = c.mail_ctx(case);
+    if let Some(v) = via {
+        m.logged_by = Some(format!("{} ({})", v.agent.name, v.channel.label()));
+        m.intake_note = v.note.map(str::to_string);
+    }
+    // The card's footer names the intake address when it goes to one agent alone (one
+    // message to all, so that every agent's client threads the same Message-IDs).
+    if let [one] = to.as_slice() {
+        if cfg.agent(one).is_some() {
+            m.intake_address = Some(c.engine.tokens.intake_address(&cfg.support.address, one));
+        }
+    }
     m.text = msg.text.clone();
     m.attachments = attachments;
     m.linked_reference = link.map(|l| l.case().reference.clone());
     m.late_reply = matches!(link, Some(Link::LateReply(_)));
-    m.suspected_spam = super::spam_verdict(c.engine, msg, link).map(|s| s.to_string());
+    // Through an agent, the headers judged would be the agent's (open_case_via does not
+    // judge them either).
+    m.suspected_spam = match via {
+        Some(_) => None,
+        None => super::spam_verdict(c.engine, msg, link).map(|s| s.to_string()),
+    };
     m.participants_skipped = joined.skipped();
     c.send_agents(
         case,

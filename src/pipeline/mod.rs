@@ -14,6 +14,7 @@ mod context;
 mod customer;
 pub mod dedupe;
 mod guards;
+mod intake;
 mod managers;
 mod participants;
 mod timers;
@@ -24,7 +25,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::business_time::BusinessCalendar;
 use crate::case::kinds::{
-    Audience, AuditEvent, MessageOutcome, OutboundKind, ParticipantRole, Visibility,
+    Audience, AuditEvent, Channel, MessageOutcome, OutboundKind, ParticipantRole, Visibility,
 };
 use crate::case::service_level::ServiceLevel;
 use crate::case::status::{transition, CaseEvent, Status};
@@ -562,6 +563,12 @@ fn process_one(
         | Threading::ByMessageId(case)
         | Threading::ByReferenceTag(case) => customer::from_customer_side(&c, &case, msg, item),
         Threading::New { mentioned } => {
+            // An agent's mail never makes the agent a customer: it is a forward or a `#log`
+            // through their intake address, or it opens nothing (docs/design.md, "Complaints
+            // that come through an agent").
+            if let Some(agent) = msg.from_address().and_then(|f| engine.config.agent(&f)) {
+                return intake::from_agent(&c, msg, item, agent);
+            }
             if let Some(f) = flood_target(tx, engine, msg, now)? {
                 return customer::flood_join(&c, &f.case, msg, item, &f.reason, f.first);
             }
@@ -728,6 +735,21 @@ impl<'a> Link<'a> {
     }
 }
 
+/// A complaint that came through an agent (`pipeline/intake.rs`): how, who, and what the
+/// agent asked for.
+#[derive(Debug, Clone, Copy)]
+struct Via<'a> {
+    channel: Channel,
+    agent: &'a crate::config::AgentConfig,
+    /// False with `#noack`: the customer is not acknowledged.
+    ack: bool,
+    /// What the agent wrote about the complaint, for the card.
+    note: Option<&'a str>,
+    /// The forwarded original's Message-ID, which the acknowledgment answers (the agent's
+    /// own message is internal).
+    original_id: Option<&'a str>,
+}
+
 /// Opens a case for `msg`, acknowledges it (within the caps) and tells the agents; `link`
 /// names an older case it is linked to, and why (said in the agents' card).
 fn open_case(
@@ -738,10 +760,28 @@ fn open_case(
     link: Option<Link<'_>>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
+    open_case_via(tx, engine, msg, item, link, None, now)
+}
+
+/// [`open_case`] for a complaint that came through an agent (`via`): `msg` is then the
+/// original as the agent relayed it (its From the customer), `item` the agent's mail.
+fn open_case_via(
+    tx: &Tx<'_>,
+    engine: &Engine,
+    msg: &InboundMessage,
+    item: &Inbound,
+    link: Option<Link<'_>>,
+    via: Option<&Via<'_>>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
     let linked = link.map(|l| l.case().id);
     let cfg = &engine.config;
-    // Backscatter: the receiving server's spam or SPF/DMARC verdict (classify::spam).
-    let suspect = spam_verdict(engine, msg, link);
+    // Backscatter: the receiving server's spam or SPF/DMARC verdict (classify::spam). A
+    // verified agent vouches for what they forward or log: the headers judged would be theirs.
+    let suspect = match via {
+        Some(_) => None,
+        None => spam_verdict(engine, msg, link),
+    };
     if let Some(s) = suspect.as_ref() {
         if cfg.spam.action == SpamAction::Quarantine {
             return quarantine(tx, item, format!("{s} (spam.action = quarantine)"), now);
@@ -807,10 +847,14 @@ fn open_case(
         verified: true,
         note: None,
     })?;
+    let logged_by = via.map(|v| v.agent.address.to_lowercase());
+    if let Some(v) = via {
+        tx.set_channel(case_id, v.channel, logged_by.as_deref())?;
+    }
     tx.audit(
         Some(case_id),
         now,
-        &customer_addr,
+        logged_by.as_deref().unwrap_or(&customer_addr),
         AuditEvent::CaseOpened,
         &serde_json::json!({
             "reference": reference.as_str(),
@@ -819,18 +863,33 @@ fn open_case(
             "matched_rules": class.matched_rules,
             "first_response_due": crate::store::ts(due),
             "linked_case_id": linked,
+            "channel": via.map(|v| v.channel.as_str()),
+            "logged_by": logged_by,
         }),
     )?;
 
     // Refused by a cap, or an address lettre refuses: the case stands, unacknowledged, and
     // the agents see it like any other.
-    let allowed = match &suspect {
-        Some(s) => suspected_spam(tx, case_id, s, now)?,
-        None => ack_allowed(tx, engine, &customer_addr, now)?,
+    let allowed = match (&suspect, via) {
+        (Some(s), _) => suspected_spam(tx, case_id, s, now)?,
+        (None, Some(v)) if !v.ack => Err(format!(
+            "#noack: {} logged the complaint without an acknowledgment",
+            v.agent.name
+        )),
+        (None, _) => ack_allowed(tx, engine, &customer_addr, now)?,
     };
     let queued = match allowed {
         Ok(()) => enqueue_ack(
-            tx, engine, msg, &customer, &reference, case_id, &class, due, now,
+            tx,
+            engine,
+            msg,
+            &customer,
+            &reference,
+            case_id,
+            &class,
+            due,
+            via.map(|v| v.original_id),
+            now,
         )?,
         Err(why) => Err(why),
     };
@@ -864,7 +923,7 @@ fn open_case(
         .ok_or_else(|| StoreError::Data("case vanished inside its transaction".into()))?;
     let c = context::Ctx { tx, engine, now };
     let joined = participants::from_message(&c, &case, msg)?;
-    customer::notify_new_case(&c, &case, msg, item, link, &joined)?;
+    customer::notify_new_case(&c, &case, msg, item, link, &joined, via)?;
     timers::sync_case(&c, &case)?;
     Ok(Outcome::NewCase {
         reference: reference.as_str().to_string(),
@@ -944,6 +1003,9 @@ fn enqueue_ack(
     case_id: i64,
     class: &Classification,
     due: DateTime<Utc>,
+    // Through an agent: the forwarded original's Message-ID (if any) is what the
+    // acknowledgment answers, never the agent's own message.
+    original_id: Option<Option<&str>>,
     now: DateTime<Utc>,
 ) -> Result<Result<(), String>, StoreError> {
     let cfg = &engine.config;
@@ -970,10 +1032,19 @@ fn enqueue_ack(
         .render(mail::ACKNOWLEDGMENT, &ctx)
         .map_err(|e| StoreError::Data(e.to_string()))?;
     let message_id = compose::new_message_id(reference.as_str(), &engine.domain);
-    let mut references = msg.references.clone();
-    if let Some(id) = &msg.message_id {
-        references.push(id.clone());
-    }
+    let (in_reply_to, references) = match original_id {
+        Some(id) => (
+            id.map(str::to_string),
+            id.map(|i| vec![i.to_string()]).unwrap_or_default(),
+        ),
+        None => {
+            let mut references = msg.references.clone();
+            if let Some(id) = &msg.message_id {
+                references.push(id.clone());
+            }
+            (msg.message_id.clone(), references)
+        }
+    };
     let subject = subject::customer_subject(reference, &msg.subject, &cfg.support.reference_prefix);
     let built = compose::build(&Outgoing {
         from_name: cfg.support.name.clone(),
@@ -991,7 +1062,7 @@ fn enqueue_ack(
         reply_to_name: None,
         subject: subject.clone(),
         message_id: message_id.clone(),
-        in_reply_to: msg.message_id.clone(),
+        in_reply_to,
         references,
         auto_submitted: Some("auto-replied"),
         text: rendered.text,

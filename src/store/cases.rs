@@ -128,6 +128,13 @@ pub trait CaseReads {
     /// # Errors
     /// SQL errors.
     fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// How the case's complaint reached us, and the agent address that logged it (None for
+    /// mail from the customer).
+    ///
+    /// # Errors
+    /// SQL errors; an unknown channel is a data error.
+    fn case_channel(&self, case_id: i64) -> Result<(Channel, Option<String>), StoreError>;
 }
 
 /// Writes of this room, inside one transaction ([`Store::write`]).
@@ -327,6 +334,17 @@ pub trait CaseWrites {
         customer: &str,
         since: DateTime<Utc>,
     ) -> Result<(i64, Option<i64>), StoreError>;
+
+    /// Records how a new case's complaint reached us and which agent logged it.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn set_channel(
+        &self,
+        case_id: i64,
+        channel: Channel,
+        logged_by: Option<&str>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Somebody on a case, as the conversation sees them.

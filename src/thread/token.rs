@@ -7,6 +7,11 @@
 //! comes back to the support mailbox (the `+detail` is delivered to the base address) and
 //! tells us the case and the role without trusting any header the sender wrote.
 //!
+//! An agent's personal intake address, `i.<mac>`, names no case: its MAC is over the agent's
+//! own address, so it verifies only for mail whose From is that agent ([`TokenKey::intake`]),
+//! and one agent's intake address is useless to another From (docs/design.md, "Complaints
+//! that come through an agent").
+//!
 //! The token is lower case only, from the Crockford alphabet plus `.` and `-`, because some
 //! servers lower-case local parts; verification folds case and the Crockford look-alikes
 //! (`o`->`0`, `i`/`l`->`1`). The MAC is 80 bits (16 symbols), compared in constant time. The
@@ -65,6 +70,20 @@ impl Role {
             Role::Manager => "manager",
         }
     }
+}
+
+/// The letter of intake addresses (`i.<mac>`).
+const INTAKE_LETTER: char = 'i';
+
+/// What [`TokenKey::intake`] found among a message's recipients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intake {
+    /// No intake address.
+    Absent,
+    /// The intake address of the message's From.
+    Own,
+    /// An intake address, but not the From's: another agent's, altered, or forged.
+    NotOwn,
 }
 
 /// The reply-token key.
@@ -186,6 +205,69 @@ impl TokenKey {
             "{local}+{}.{rating}@{domain}",
             self.token(Role::Feedback, reference)
         )
+    }
+
+    fn intake_mac(&self, agent: &str) -> HmacSha256 {
+        let mut m = match HmacSha256::new_from_slice(&self.0) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        m.update(b"mailcase intake address v1\0");
+        m.update(agent.trim().to_lowercase().as_bytes());
+        m
+    }
+
+    /// The `+detail` of the intake address of the agent writing from `agent`: `i.<mac>`.
+    pub fn intake_token(&self, agent: &str) -> String {
+        let tag = self.intake_mac(agent).finalize().into_bytes();
+        format!("{INTAKE_LETTER}.{}", encode(&tag[..MAC_BYTES]))
+    }
+
+    /// The agent's personal intake address: `local+i.<mac>@domain`. Mail from `agent` to it
+    /// opens a case for the customer it names (a forward or `#log`).
+    pub fn intake_address(&self, support_address: &str, agent: &str) -> String {
+        let (local, domain) = support_address
+            .rsplit_once('@')
+            .unwrap_or((support_address, ""));
+        format!("{local}+{}@{domain}", self.intake_token(agent))
+    }
+
+    /// Whether `msg` was sent to an intake address, and whether it is the intake address of
+    /// `from` (the message's From, normalized). Delivered-To, X-Original-To, To and Cc are
+    /// read, as for reply tokens.
+    pub fn intake(&self, msg: &InboundMessage, support_address: &str, from: &str) -> Intake {
+        let Some((local, domain)) = support_address.rsplit_once('@') else {
+            return Intake::Absent;
+        };
+        let prefix = format!("{}+{INTAKE_LETTER}.", local.to_ascii_lowercase());
+        let suffix = format!("@{}", domain.to_ascii_lowercase());
+        let mut found = Intake::Absent;
+        let candidates = msg
+            .delivered_to
+            .iter()
+            .map(String::as_str)
+            .chain(msg.header_all("X-Original-To"))
+            .chain(msg.to.iter().map(|m| m.address.as_str()))
+            .chain(msg.cc.iter().map(|m| m.address.as_str()));
+        for addr in candidates {
+            let addr = addr
+                .trim()
+                .trim_matches(|c| c == '<' || c == '>')
+                .to_ascii_lowercase();
+            let Some(mac) = addr
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix(&suffix))
+            else {
+                continue;
+            };
+            let verified = decode(mac)
+                .is_some_and(|mac| self.intake_mac(from).verify_truncated_left(&mac).is_ok());
+            if verified {
+                return Intake::Own;
+            }
+            found = Intake::NotOwn;
+        }
+        found
     }
 
     /// True when the message was sent to a feedback address of ours, valid or not: a forged
@@ -416,6 +498,38 @@ mod tests {
             k.find_in(&m, "support@support.test").map(|v| v.role),
             Some(Role::Manager)
         );
+    }
+
+    #[test]
+    fn an_intake_address_verifies_only_for_its_own_agent() {
+        let k = key("0123456789abcdef0123456789abcdef");
+        let ann = k.intake_address("Support@Support.test", "Ann@Support.test");
+        assert!(ann.starts_with("Support+i."), "{ann}");
+        assert_eq!(
+            ann,
+            k.intake_address("Support@Support.test", "ann@support.test")
+        );
+        let msg = |to: &str| {
+            let raw = format!("From: a@b.test\r\nTo: {to}\r\nSubject: x\r\n\r\nhi\r\n");
+            parse(raw.as_bytes(), &ParseLimits::default()).unwrap()
+        };
+        let s = "support@support.test";
+        assert_eq!(k.intake(&msg(&ann), s, "ann@support.test"), Intake::Own);
+        assert_eq!(
+            k.intake(&msg(&ann.to_uppercase()), s, "ann@support.test"),
+            Intake::Own
+        );
+        // Another agent's From, another key, an altered MAC: an intake address, not theirs.
+        assert_eq!(k.intake(&msg(&ann), s, "bob@support.test"), Intake::NotOwn);
+        let k2 = key("another key, also long enough!!");
+        assert_eq!(k2.intake(&msg(&ann), s, "ann@support.test"), Intake::NotOwn);
+        assert_eq!(
+            k.intake(&msg("support+i.0000@support.test"), s, "ann@support.test"),
+            Intake::NotOwn
+        );
+        assert_eq!(k.intake(&msg(s), s, "ann@support.test"), Intake::Absent);
+        // An intake token is no case token.
+        assert_eq!(k.find_in(&msg(&ann), s), None);
     }
 
     #[test]

@@ -70,6 +70,18 @@ impl CaseReads for SqliteReader<'_> {
     ///
     /// # Errors
     /// SQL errors.
+    fn case_channel(&self, case_id: i64) -> Result<(Channel, Option<String>), StoreError> {
+        let row: Option<(Channel, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT channel, logged_by FROM cases WHERE id = ?1",
+                [case_id],
+                |r| Ok((col(r, 0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.unwrap_or((Channel::Email, None)))
+    }
+
     fn counts(&self) -> Result<Counts, StoreError> {
         let one = |sql: &str| -> Result<i64, StoreError> {
             Ok(self.conn.query_row(sql, [], |r| r.get(0))?)
@@ -456,6 +468,18 @@ impl CaseWrites for SqliteTx<'_> {
             "SELECT COUNT(*), MAX(id) FROM cases WHERE customer_address = ?1 AND created_at >= ?2",
         )?;
         Ok(st.query_row(params![customer, ts(since)], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    }
+
+    fn set_channel(
+        &self,
+        case_id: i64,
+        channel: Channel,
+        logged_by: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("UPDATE cases SET channel = ?2, logged_by = ?3 WHERE id = ?1")?
+            .execute(params![case_id, channel.as_str(), logged_by])?;
+        Ok(())
     }
 }
 

@@ -12,8 +12,8 @@ use rusqlite::types::{ToSql, ToSqlOutput, Type, ValueRef};
 use rusqlite::{Row, RowIndex};
 
 use crate::case::kinds::{
-    Audience, AuditEvent, MessageOutcome, OutboundKind, OutboundState, ParticipantRole, TimerKind,
-    TimerOutcome, Visibility,
+    Audience, AuditEvent, Channel, MessageOutcome, OutboundKind, OutboundState, ParticipantRole,
+    TimerKind, TimerOutcome, Visibility,
 };
 use crate::case::{Category, Priority, Status};
 use crate::store::{parse_ts, ts};
@@ -65,6 +65,7 @@ macro_rules! named_columns {
 named_columns!(
     Audience,
     AuditEvent,
+    Channel,
     MessageOutcome,
     OutboundKind,
     OutboundState,
