@@ -150,6 +150,8 @@ names! {
         Escalation = "escalation",
         /// The management digest.
         Digest = "digest",
+        /// The agents told that a case was merged into this one.
+        AgentMerged = "agent_merged",
     }
 }
 
@@ -245,6 +247,10 @@ names! {
         FollowUpSentAt = "follow_up_sent_at",
         FeedbackSentAt = "feedback_sent_at",
         ClosedAt = "closed_at",
+        /// This case was merged into another (`#merge`): `into`, messages and participants moved.
+        MergedInto = "merged_into",
+        /// Another case was merged into this one (`#merge`): `from`, what moved.
+        MergedFrom = "merged_from",
     }
 }
 

@@ -194,6 +194,21 @@ pub fn describe(event: AuditEvent, d: &Value) -> String {
             ("outbound", "mails"),
             ("participants", "participants"),
         ]),
+        E::MergedInto | E::MergedFrom => w
+            .fields(&[
+                ("into", "merged into"),
+                ("from", "merged from"),
+                ("messages", "messages moved"),
+                ("participants", "participants moved"),
+            ])
+            .words(
+                &["two_customers", "confirmed"],
+                if d.get("two_customers").and_then(Value::as_bool) == Some(true) {
+                    "two customers, confirmed".into()
+                } else {
+                    String::new()
+                },
+            ),
         E::MessageJoined
         | E::FloodJoined
         | E::ClosingRefused
@@ -298,6 +313,12 @@ mod tests {
                 json!({"reason": "because"})
             }
             E::LegalHoldReleased => json!({}),
+            E::MergedInto => {
+                json!({"into": "CMP-7KQ4X-V", "messages": 2, "participants": 1, "two_customers": false, "confirmed": false})
+            }
+            E::MergedFrom => {
+                json!({"from": "CMP-0A1B2-F", "messages": 2, "participants": 1, "two_customers": true, "confirmed": true})
+            }
             E::DataExport => json!({"cases": 2, "messages": 5, "fingerprint": "ab"}),
             E::Erasure => {
                 json!({"cases": 1, "cases_closed": 0, "messages": 3, "participant_entries": 0,

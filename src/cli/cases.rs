@@ -224,7 +224,8 @@ pub fn list(
     let judged = JudgedAt::read(&store.read(), now)?;
     let now = judged.at;
     let f = filter(cfg, args, now)?;
-    let rows = store.read().cases_matching(&f)?;
+    let read = store.read();
+    let rows = read.cases_matching(&f)?;
     if args.json {
         let listed: Vec<Listed<'_>> = rows
             .iter()
@@ -275,9 +276,17 @@ pub fn list(
                 }
                 _ => "-".into(),
             };
-            // A case the loop guard stopped relays nothing until an admin resumes it.
+            // A case the loop guard stopped relays nothing until an admin resumes it; a merged
+            // one lives on in its survivor.
             let status = if v.loop_stopped_at.is_some() {
                 format!("{} STOPPED", c.status)
+            } else if let Some(s) = c.merged_into {
+                let survivor = read.case_reference(s).ok().flatten().map(|(r, _)| r);
+                format!(
+                    "{} MERGED into {}",
+                    c.status,
+                    survivor.as_deref().unwrap_or("?")
+                )
             } else {
                 c.status.to_string()
             };
@@ -603,6 +612,8 @@ pub struct CaseReport {
     pub judged_at: DateTime<Utc>,
     pub simulated_clock: Option<SimulatedClock>,
     pub linked_case: Option<String>,
+    /// The survivor's reference when this case was merged into another (`#merge`).
+    pub merged_into: Option<String>,
     pub participants: Vec<Participant>,
     pub rating: Option<RatingRow>,
     pub timeline: Vec<Entry>,
@@ -626,11 +637,16 @@ pub fn report(
         Some(l) => read.case_reference(l)?.map(|(reference, _)| reference),
         None => None,
     };
+    let merged_into = match case.case.merged_into {
+        Some(s) => read.case_reference(s)?.map(|(reference, _)| reference),
+        None => None,
+    };
     Ok(CaseReport {
         overdue: case.overdue(now),
         judged_at: now,
         simulated_clock: judged.simulated,
         linked_case,
+        merged_into,
         participants: store
             .participants(id)?
             .into_iter()
@@ -820,6 +836,13 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
     .note()
     {
         writeln!(out, "{note}")?;
+    }
+    if let Some(s) = &r.merged_into {
+        writeln!(
+            out,
+            "MERGED into {s}: this case is closed, its messages and participants moved to {s}, \
+             and mail to it joins {s} (`mailcase case {s}`)"
+        )?;
     }
     if let Some(at) = &v.loop_stopped_at {
         writeln!(

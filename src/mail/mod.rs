@@ -47,6 +47,8 @@ pub const CASE_TEMPLATES: &[&str] = &[
     "customer_resolved",
     "customer_escalated",
     "customer_priority_raised",
+    "customer_merged",
+    "agent_merged",
 ];
 
 /// Every template the daemon uses (names without `.txt.tera`/`.html.tera`): the

@@ -82,6 +82,10 @@ pub(super) fn from_agent_side(
         Ok(p) => p,
         Err(errors) => return rejected(c, case, msg, item, &agent, &text, errors),
     };
+    // `#merge` stands alone and moves the case elsewhere: its own path (pipeline/merge.rs).
+    if let Some(m) = super::merge::requested(&p) {
+        return super::merge::run(c, case, msg, item, &agent, &text, &p, &m);
+    }
     let cfg = &c.engine.config;
     let plan = p.plan(cfg.sla.pause_on_question);
     let (note, relay) = (plan.note, plan.relay.clone());
@@ -440,7 +444,7 @@ fn rank(engine: &Engine, name: &str) -> usize {
 }
 
 /// An agent's reply with bad commands: recorded, nothing else changes, the agent is told.
-fn rejected(
+pub(super) fn rejected(
     c: &Ctx<'_, '_>,
     case: &CaseRow,
     msg: &InboundMessage,

@@ -12,6 +12,7 @@ mod context;
 mod customer;
 pub mod dedupe;
 mod guards;
+mod merge;
 mod timers;
 
 use std::sync::Arc;
