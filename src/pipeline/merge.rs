@@ -309,9 +309,11 @@ fn tell_agents(
 
 /// The customer's notice, in the survivor's thread. One customer hears that their old
 /// reference is now handled as the survivor's. Two customers each hear only about their own
-/// request: the survivor's customer that it is handled together with a related request, the
-/// merged case's customer that their request (its own reference and subject) is now handled
-/// as the survivor's reference; neither sees the other's subject, address or text.
+/// request: the survivor's customer, in the survivor's thread, that it is handled together
+/// with a related request; the merged case's customer, in their own thread, that their
+/// request (its own reference and subject) is now handled as the survivor's reference, with
+/// the survivor's reply address. Neither sees the other's subject, address, text or
+/// Message-IDs.
 fn tell_customers(
     c: &Ctx<'_, '_>,
     old: &CaseRow,
@@ -333,11 +335,19 @@ fn tell_customers(
         Enclosures::default(),
     )?;
     if two_customers {
-        // The survivor as the merged case's customer sees it: their address, their subject.
+        // The survivor as the merged case's customer sees it: the survivor's reference and
+        // reply address, their own address and subject, and their own mail thread (the
+        // merged case's id, whose outbound mail threads on to the survivor): the survivor's
+        // thread would carry the other customer's Message-IDs in References.
         let mut view = survivor.clone();
+        view.id = old.id;
         view.customer_address = old.customer_address.clone();
         view.customer_name = old.customer_name.clone();
         view.subject = old.subject.clone();
+        // Their bounce mark moved to the survivor with them.
+        if c.tx.is_undeliverable(survivor.id, &old.customer_address)? {
+            return Ok(());
+        }
         let mut m = c.mail_ctx(&view);
         m.linked_reference = Some(old.reference.clone());
         c.send_customer(

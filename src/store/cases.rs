@@ -295,7 +295,8 @@ pub trait CaseWrites {
     ) -> Result<(), StoreError>;
 
     /// Merges case `from` into `into`: its inbound messages move (their ids, so the
-    /// survivor's history stays in the order they arrived), its participants move (its
+    /// survivor's history stays in the order they arrived; marked as moved, so they stay out
+    /// of the survivor's mail threads), its participants move (its
     /// customer as `cc`; an address already on `into` keeps its row there) and `from` records
     /// `into` as its survivor. The status change, timers, audit and mail are the caller's.
     ///

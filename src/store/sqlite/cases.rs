@@ -402,7 +402,10 @@ impl CaseWrites for SqliteTx<'_> {
     fn merge_case(&self, from: i64, into: i64) -> Result<Moved, StoreError> {
         let messages = self
             .tx
-            .prepare_cached("UPDATE messages SET case_id = ?2 WHERE case_id = ?1")?
+            .prepare_cached(
+                "UPDATE messages SET case_id = ?2, merged_from = COALESCE(merged_from, ?1)
+                 WHERE case_id = ?1",
+            )?
             .execute(params![from, into])?;
         let participants = self
             .tx
