@@ -517,3 +517,108 @@ async fn bad_merges_are_rejected_and_change_nothing() {
     assert!(!read.read().messages_of_case(d.id).unwrap().is_empty());
     desk.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merged_case_is_purged_alone_and_erasing_its_customer_reaches_the_moved_mail() {
+    let desk = Desk::start("merge_records");
+    let jane = desk.w.customer("jane");
+    let max = desk.w.customer("max");
+    let (a, _, _) = desk
+        .complaint(
+            &jane,
+            "Jane Doe",
+            "Invoice charged twice",
+            "JANE-PRIVATE: charged twice.",
+        )
+        .await;
+    let (b, _, card_b) = desk
+        .complaint(
+            &max,
+            "Max Muster",
+            "Parcel never arrived",
+            "MAX-PRIVATE: parcel lost.",
+        )
+        .await;
+    desk.ann_answers(&card_b, &format!("#merge {} confirm", a.reference))
+        .await;
+    wait_for("B merged", WAIT, || async {
+        (desk.case(&b.reference).merged_into == Some(a.id)).then_some(())
+    })
+    .await;
+    let text_on_a = |needle: &str| {
+        desk.w
+            .store()
+            .read()
+            .messages_of_case(a.id)
+            .unwrap()
+            .iter()
+            .any(|m| m.body_text.contains(needle))
+    };
+
+    // Years later: B, closed by the merge, is purged; A is open and keeps every message,
+    // those moved from B too.
+    let later = (chrono::Utc::now() + chrono::Duration::days(3000)).to_rfc3339();
+    desk.cli(&["purge", "--at", &later]);
+    let read = desk.w.store();
+    assert!(
+        read.read().scrubbed_at(b.id).unwrap().0.is_some(),
+        "B purged"
+    );
+    assert!(read.read().scrubbed_at(a.id).unwrap().0.is_none(), "A kept");
+    assert!(text_on_a("MAX-PRIVATE") && text_on_a("JANE-PRIVATE"));
+
+    // Max asks to be erased: his mail on Jane's case goes, Jane's stays.
+    desk.cli(&["erase", "--customer", &max]);
+    assert!(!text_on_a("MAX-PRIVATE"), "Max's moved complaint erased");
+    assert!(text_on_a("JANE-PRIVATE"), "Jane's own complaint kept");
+    assert!(!desk
+        .w
+        .store()
+        .participants(a.id)
+        .unwrap()
+        .iter()
+        .any(|(addr, _, _)| *addr == max));
+    let db = std::fs::read(desk.w.db_path()).unwrap();
+    assert!(!String::from_utf8_lossy(&db).contains("MAX-PRIVATE"));
+    assert_eq!(desk.case(&a.reference).customer_address, jane);
+    desk.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_the_merged_customer_scrubs_everything_that_moved_from_their_case() {
+    let desk = Desk::start("merge_erase");
+    let jane = desk.w.customer("jane");
+    let max = desk.w.customer("max");
+    let (a, _, _) = desk
+        .complaint(&jane, "Jane Doe", "Invoice charged twice", "JANE-PRIVATE")
+        .await;
+    let (b, _, card_b) = desk
+        .complaint(&max, "Max Muster", "Parcel never arrived", "MAX-PRIVATE")
+        .await;
+    // Ann answers Max on B first: her answer is B's mail too.
+    desk.ann_answers(&card_b, "ANSWER-TO-MAX: we are tracing the parcel.")
+        .await;
+    wait_mail(&desk.w, &max, 2).await;
+    desk.ann_answers(&card_b, &format!("#merge {} confirm", a.reference))
+        .await;
+    wait_for("B merged", WAIT, || async {
+        (desk.case(&b.reference).merged_into == Some(a.id)).then_some(())
+    })
+    .await;
+    desk.cli(&["erase", "--customer", &max]);
+    let msgs = desk.w.store().read().messages_of_case(a.id).unwrap();
+    let texts: Vec<&str> = msgs.iter().map(|m| m.body_text.as_str()).collect();
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t.contains("MAX-PRIVATE") || t.contains("ANSWER-TO-MAX")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("JANE-PRIVATE")),
+        "{texts:?}"
+    );
+    assert!(desk.w.store().read().scrubbed_at(b.id).unwrap().1.is_some());
+    assert!(desk.w.store().read().scrubbed_at(a.id).unwrap().1.is_none());
+    desk.stop().await;
+}

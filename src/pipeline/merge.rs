@@ -197,9 +197,14 @@ fn merge(
         transition(old.status, CaseEvent::Merge).map_err(|e| StoreError::Data(e.to_string()))?;
     c.set_status(old, old.status, closed, &from, &why)?;
 
-    // The agent's message: kept on the survivor as an internal note, never relayed.
+    // The agent's message: kept on the survivor as an internal note, never relayed, with
+    // only what the agent wrote now as its text: the card it quotes is the merged case's,
+    // possibly another customer's words, which the survivor's history must not take in
+    // (an erasure of that customer could no longer tell them apart). The raw message keeps
+    // the whole.
     let mut stored = msg.clone();
     stored.reply_text = text.to_string();
+    stored.text = text.to_string();
     let note = format!(
         "#merge: case {} merged into this case; not relayed",
         old.reference
