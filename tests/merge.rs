@@ -557,7 +557,8 @@ async fn a_merged_case_is_purged_alone_and_erasing_its_customer_reaches_the_move
 
     // Years later: B, closed by the merge, is purged; A is open and keeps every message,
     // those moved from B too.
-    let later = (chrono::Utc::now() + chrono::Duration::days(3000)).to_rfc3339();
+    let now = mailcase::clock::Clock::now(&mailcase::clock::SystemClock);
+    let later = (now + chrono::Duration::days(3000)).to_rfc3339();
     desk.cli(&["purge", "--at", &later]);
     let read = desk.w.store();
     assert!(

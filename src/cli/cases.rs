@@ -260,6 +260,13 @@ pub fn list(
         "DUE (UTC)",
         "SUBJECT",
     ];
+    // The survivors of merged cases, by id, for the status column.
+    let mut survivors = std::collections::HashMap::new();
+    for s in rows.iter().filter_map(|v| v.case.merged_into) {
+        if let Some((reference, _)) = read.case_reference(s)? {
+            survivors.insert(s, reference);
+        }
+    }
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|v| {
@@ -281,12 +288,8 @@ pub fn list(
             let status = if v.loop_stopped_at.is_some() {
                 format!("{} STOPPED", c.status)
             } else if let Some(s) = c.merged_into {
-                let survivor = read.case_reference(s).ok().flatten().map(|(r, _)| r);
-                format!(
-                    "{} MERGED into {}",
-                    c.status,
-                    survivor.as_deref().unwrap_or("?")
-                )
+                let survivor = survivors.get(&s).map_or("?", String::as_str);
+                format!("{} MERGED into {survivor}", c.status)
             } else {
                 c.status.to_string()
             };
