@@ -293,6 +293,14 @@ async fn two_cases_of_one_customer_merge_and_later_mail_to_the_old_case_joins_th
         shown.contains(&format!("MERGED into {}", a.reference)),
         "{shown}"
     );
+    let preview = desk.cli(&[
+        "template",
+        "preview",
+        "customer_merged",
+        "--case",
+        &a.reference,
+    ]);
+    assert!(preview.contains(&b.reference), "{preview}");
     let listed = desk.cli(&["cases"]);
     let line = listed
         .lines()
