@@ -392,7 +392,9 @@ async fn a_forged_from_with_a_strangers_reply_to_registers_nobody_new_and_cannot
 
     // The case is resolved; a colleague of the customer, forwarded our mail, answers it
     // "thanks, solved": that does not close the customer's case.
-    let card = wait_mail(&w, &w.ann, 1).await.remove(0);
+    // Ann answers the latest mail she got on the case (the customer's reply), so she has
+    // seen it (the collision guard holds answers to older mail).
+    let card = wait_mail(&w, &w.ann, 2).await.pop().unwrap();
     let resolve = thunderbird_reply(&w.ann, "Ann Agent", &card, "#resolve\r\nRefunded today.");
     w.send_raw(
         &w.ann,

@@ -16,23 +16,6 @@ name = "Ann Agent"
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A DSN as Postfix writes it, for `rcpt`, without any threading header: the returned
-/// message's headers (with `original`, our Message-ID) are in a `text/rfc822-headers` part.
-fn dsn(to: &str, rcpt: &str, original: &str) -> String {
-    format!(
-        "From: MAILER-DAEMON@customer.test (Mail Delivery System)\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
-         Auto-Submitted: auto-replied\r\nMessage-ID: <dsn.{r}@customer.test>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\r\n\
-         --b1\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\
-         --b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\nArrival-Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n\
-         Final-Recipient: rfc822; {rcpt}\r\nOriginal-Recipient: rfc822;{rcpt}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
-         Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown\r\n\r\n\
-         --b1\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Support <{to}>\r\nTo: {rcpt}\r\nSubject: [CMP] Re: something\r\n\
-         Message-ID: <{original}>\r\n\r\n--b1--\r\n",
-        r = rand_u32()
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bounce_marks_the_address_undeliverable_tells_the_agents_and_the_outbox_stops() {
     let w = World::new("bounce", AGENTS);

@@ -423,6 +423,26 @@ async fn cases_of_two_customers_merge_only_when_confirmed_and_each_hears_only_of
     assert!(parts
         .iter()
         .any(|(addr, role, _)| *addr == max && *role == ParticipantRole::Cc));
+    // ...without copies of Jane's mail: an answer on A reaches Jane and not Max.
+    // (Ann answers the latest mail of A, the merge notice: an answer to the older card
+    // would be held by the collision guard.)
+    let latest = wait_for("the merge notice to Ann", WAIT, || async {
+        desk.w
+            .mailbox(&desk.w.ann, "INBOX")
+            .await
+            .into_iter()
+            .find(|m| m.text.contains("was merged into this case"))
+    })
+    .await;
+    desk.ann_answers(&latest, "ANSWER-TO-JANE: the refund is on its way.")
+        .await;
+    let jane_mail = wait_mail(&desk.w, &jane, 3).await;
+    assert!(jane_mail[2].text.contains("ANSWER-TO-JANE"));
+    assert!(jane_mail[2].cc.is_empty(), "{:?}", jane_mail[2].cc);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let max_mail = desk.w.mailbox(&max, "INBOX").await;
+    assert_eq!(max_mail.len(), 2, "Max got nothing of Jane's");
+    assert!(max_mail.iter().all(|m| !m.text.contains("ANSWER-TO-JANE")));
     assert!(parts
         .iter()
         .any(|(addr, role, _)| *addr == jane && *role == ParticipantRole::Customer));

@@ -46,6 +46,15 @@ pub enum Command {
     Wait,
     /// Reopen a resolved or closed case.
     Reopen,
+    /// Put somebody on the case (`#cc add ADDRESS [Name]`) or take them off
+    /// (`#cc remove ADDRESS`): participants get the answers and status notices in Cc.
+    Cc {
+        add: bool,
+        address: String,
+        name: Option<String>,
+    },
+    /// Relay the answer the collision guard held (the agent read what happened since).
+    Send,
     /// Merge this case into case `reference` (the survivor): its mail, participants and
     /// later replies go there and this case closes (`pipeline/merge.rs`). Cases of two
     /// different customers need `confirm` (`#merge REF confirm`). It stands alone: any text
@@ -66,6 +75,8 @@ impl Command {
             Command::Assign(_) => "assign",
             Command::Wait => "wait",
             Command::Reopen => "reopen",
+            Command::Cc { .. } => "cc",
+            Command::Send => "send",
             Command::Merge { .. } => "merge",
         }
     }
@@ -99,6 +110,26 @@ impl Command {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
+            Command::Cc { address, .. } if address.parse::<lettre::Address>().is_err() => Some(
+                format!("#cc {address}: not an e-mail address; write #cc add ADDRESS or #cc remove ADDRESS"),
+            ),
+            Command::Cc {
+                add: true, address, ..
+            } if cfg.agent(address).is_some() => Some(format!(
+                "#cc add {address}: an agent; agents see the case through its notifications"
+            )),
+            Command::Cc {
+                add: true, address, ..
+            } if cfg.own_addresses().iter().any(|o| {
+                *o == *address
+                    || address
+                        .split_once('@')
+                        .and_then(|(l, d)| l.split_once('+').map(|(b, _)| format!("{b}@{d}")))
+                        .is_some_and(|b| *o == b)
+            }) =>
+            {
+                Some(format!("#cc add {address}: one of our own addresses"))
+            }
             _ => None,
         }
     }
@@ -114,6 +145,8 @@ impl Command {
             | Command::Priority(_)
             | Command::Category(_)
             | Command::Assign(_)
+            | Command::Cc { .. }
+            | Command::Send
             | Command::Merge { .. } => None,
         }
     }
@@ -163,6 +196,12 @@ pub const HELP: &[(&str, &str)] = &[
     ("#category NAME", "change the category"),
     ("#assign ADDRESS", "assign the case to an agent"),
     ("#reopen", "reopen a resolved or closed case"),
+    (
+        "#cc add ADDRESS [Name]",
+        "copy someone on answers and notices",
+    ),
+    ("#cc remove ADDRESS", "stop copying someone"),
+    ("#send", "send your held answer as it was"),
     ("#merge REF [confirm]", "merge this case into case REF"),
 ];
 
@@ -216,6 +255,12 @@ impl Parsed {
         // Simulate the state changes so a command that makes no sense is caught before
         // anything is written.
         let mut s = status;
+        // An answer to a resolved case reopens it first (a #resolve with it resolves it
+        // again); an explicit #reopen does that itself.
+        let answers = !self.has("note") && !self.has("send") && !self.text.is_empty();
+        if answers && status == Status::Resolved && !self.has("reopen") {
+            s = Status::InProgress;
+        }
         for name in EVENT_ORDER {
             if let Some(ev) = self.get(name).and_then(Command::event) {
                 match transition(s, ev) {
@@ -226,6 +271,11 @@ impl Parsed {
                     )),
                 }
             }
+        }
+        if self.has("send") && !self.text.is_empty() {
+            errors.push(
+                "#send stands alone: it sends your held answer as it was; to change it, write a new answer instead".into(),
+            );
         }
         if self.commands.is_empty() && self.text.is_empty() {
             errors
@@ -419,6 +469,8 @@ fn parse_line(line: &str) -> Result<Command, String> {
                 .trim_matches(|c| c == '<' || c == '>')
                 .to_lowercase(),
         )),
+        "send" => no_arg(Command::Send),
+        "cc" => parse_cc(arg),
         other => Err(match did_you_mean(other) {
             Some(n) if arg.is_empty() => {
                 format!("unknown command; did you mean #{n}?")
@@ -432,9 +484,54 @@ fn parse_line(line: &str) -> Result<Command, String> {
     }
 }
 
+/// `#cc add ADDRESS [Name]`, `#cc remove ADDRESS`; the address may be written `<a@b>` or
+/// `Name <a@b>` after the verb.
+fn parse_cc(arg: &str) -> Result<Command, String> {
+    let usage = "write #cc add ADDRESS [Name] or #cc remove ADDRESS";
+    let (verb, rest) = match arg.split_once(char::is_whitespace) {
+        Some((v, r)) => (v.to_ascii_lowercase(), r.trim()),
+        None => (arg.to_ascii_lowercase(), ""),
+    };
+    let add = match verb.as_str() {
+        "add" => true,
+        "remove" | "rm" | "del" | "delete" => false,
+        _ => return Err(format!("needs add or remove; {usage}")),
+    };
+    if rest.is_empty() {
+        return Err(format!("needs an address; {usage}"));
+    }
+    // "Name <a@b>", "<a@b> Name" or "a@b Name".
+    let (address, name) = match (rest.find('<'), rest.find('>')) {
+        (Some(l), Some(r)) if l < r => {
+            let name = format!("{} {}", &rest[..l], &rest[r + 1..]);
+            (rest[l + 1..r].trim().to_string(), name)
+        }
+        _ => match rest.split_once(char::is_whitespace) {
+            Some((a, n)) => (a.to_string(), n.to_string()),
+            None => (rest.to_string(), String::new()),
+        },
+    };
+    let name = name
+        .trim()
+        .trim_matches('"')
+        .trim()
+        .chars()
+        .take(100)
+        .collect::<String>();
+    if !add && !name.is_empty() {
+        return Err(format!("#cc remove takes only the address; {usage}"));
+    }
+    Ok(Command::Cc {
+        add,
+        address: address.to_lowercase(),
+        name: (!name.is_empty()).then_some(name),
+    })
+}
+
 /// Every command's name, for suggestions.
 const NAMES: &[&str] = &[
-    "note", "resolve", "escalate", "priority", "category", "assign", "wait", "reopen", "merge",
+    "note", "resolve", "escalate", "priority", "category", "assign", "wait", "reopen", "cc",
+    "send", "merge",
 ];
 
 /// The command an agent most likely meant by `typed`: one that starts with it (`#prio`,
@@ -498,7 +595,8 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 fn check_conflicts(cmds: &[Command], errors: &mut Vec<CommandError>) {
     let count = |n: &str| cmds.iter().filter(|c| c.name() == n).count();
     for c in cmds {
-        if count(c.name()) > 1 {
+        // Several people can be added or removed in one reply.
+        if count(c.name()) > 1 && c.name() != "cc" {
             let line = format!("#{}", c.name());
             if !errors.iter().any(|e| e.line == line) {
                 errors.push(CommandError {
@@ -526,6 +624,12 @@ fn check_conflicts(cmds: &[Command], errors: &mut Vec<CommandError>) {
         .filter(|n| count(n) > 0)
         .collect();
     let compatible = matches!(states.as_slice(), [] | [_] | ["wait", "reopen"]);
+    if count("send") > 0 && cmds.len() > 1 {
+        errors.push(CommandError {
+            line: "#send".into(),
+            why: "stands alone: it sends your held answer as it was; give other commands in a reply of their own".into(),
+        });
+    }
     if !compatible {
         errors.push(CommandError {
             line: states

@@ -150,6 +150,11 @@ names! {
         Escalation = "escalation",
         /// The management digest.
         Digest = "digest",
+        /// The other agents told what a colleague did on the case (answer, command, note).
+        AgentColleague = "agent_colleague",
+        /// An agent told about their own reply: held by the collision guard, a command that
+        /// changed nothing, people they put in Cc themselves.
+        AgentNotice = "agent_notice",
         /// The agents told that a case was merged into this one.
         AgentMerged = "agent_merged",
     }
@@ -247,6 +252,18 @@ names! {
         FollowUpSentAt = "follow_up_sent_at",
         FeedbackSentAt = "feedback_sent_at",
         ClosedAt = "closed_at",
+        /// Somebody joined the case (`address`, `by`: a Cc of a message or an agent).
+        ParticipantAdded = "participant_added",
+        /// An agent took somebody off the case (`#cc remove`).
+        ParticipantRemoved = "participant_removed",
+        /// More people in Cc than `conversation.max_participants`: not added (`count`).
+        ParticipantsOverCap = "participants_over_cap",
+        /// An agent's answer written against an older state of the case: not relayed.
+        AnswerHeld = "answer_held",
+        /// A held answer relayed after all (`#send`).
+        AnswerReleased = "answer_released",
+        /// A command that would change nothing (a second `#resolve`): said to the agent.
+        NothingChanged = "nothing_changed",
         /// This case was merged into another (`#merge`): `into`, messages and participants moved.
         MergedInto = "merged_into",
         /// Another case was merged into this one (`#merge`): `from`, what moved.
@@ -277,6 +294,8 @@ names! {
         FeedbackIgnored = "feedback_ignored",
         /// Mail from a robot (bounce, auto-reply...).
         Robot = "robot",
+        /// An agent's answer held by the collision guard (internal until `#send`).
+        AnswerHeld = "answer_held",
     }
 }
 

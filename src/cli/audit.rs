@@ -194,6 +194,16 @@ pub fn describe(event: AuditEvent, d: &Value) -> String {
             ("outbound", "mails"),
             ("participants", "participants"),
         ]),
+        E::ParticipantAdded | E::ParticipantRemoved => {
+            w.fields(&[("address", ""), ("name", ""), ("by", "by")])
+        }
+        E::ParticipantsOverCap => w.fields(&[
+            ("count", "people in Cc left out"),
+            ("max_participants", "max_participants"),
+        ]),
+        E::AnswerHeld | E::AnswerReleased | E::NothingChanged => {
+            w.fields(&[("reason", ""), ("message_id", "message")])
+        }
         E::MergedInto | E::MergedFrom => w
             .fields(&[
                 ("into", "merged into"),
@@ -313,6 +323,15 @@ mod tests {
                 json!({"reason": "because"})
             }
             E::LegalHoldReleased => json!({}),
+            E::ParticipantAdded | E::ParticipantRemoved => {
+                json!({"address": "max@customer.test", "by": "cc"})
+            }
+            E::ParticipantsOverCap => {
+                json!({"count": 490, "max_participants": 10, "first": ["a@b.test"]})
+            }
+            E::AnswerHeld | E::AnswerReleased | E::NothingChanged => {
+                json!({"reason": "the customer wrote since", "message_id": "<a@b>"})
+            }
             E::MergedInto => {
                 json!({"into": "CMP-7KQ4X-V", "messages": 2, "participants": 1, "two_customers": false, "confirmed": false})
             }

@@ -600,9 +600,12 @@ pub fn timeline(
 #[derive(Debug, Clone, Serialize)]
 pub struct Participant {
     pub address: String,
+    pub name: Option<String>,
     pub role: ParticipantRole,
     /// Mail to it bounced; nothing more is sent to it.
     pub undeliverable: bool,
+    /// An agent took them off the case (`#cc remove`); nothing more is sent to them.
+    pub removed: bool,
 }
 
 /// Everything `mailcase case --json` prints.
@@ -651,12 +654,14 @@ pub fn report(
         linked_case,
         merged_into,
         participants: store
-            .participants(id)?
+            .people_of(id)?
             .into_iter()
-            .map(|(address, role, undeliverable)| Participant {
-                address,
-                role,
-                undeliverable,
+            .map(|p| Participant {
+                address: p.address,
+                name: p.name,
+                role: p.role,
+                undeliverable: p.undeliverable,
+                removed: p.removed,
             })
             .collect(),
         rating: read.rating_row(id)?,
@@ -896,10 +901,16 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
     for p in &r.participants {
         writeln!(
             out,
-            "  {} ({}){}",
+            "  {}{} ({}){}",
+            p.name
+                .as_deref()
+                .map(|n| format!("{n} "))
+                .unwrap_or_default(),
             p.address,
             p.role,
-            if p.undeliverable {
+            if p.removed {
+                "  REMOVED by an agent: nothing more is sent"
+            } else if p.undeliverable {
                 "  UNDELIVERABLE: mail to it bounced; nothing more is sent"
             } else {
                 ""

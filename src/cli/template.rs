@@ -162,6 +162,44 @@ fn mail_context(
                 m.text = text;
             }
         }
+        "agent_colleague" => {
+            // The latest agent's answer or note, as a colleague saw it.
+            let latest = messages.iter().rev().find(|m| {
+                matches!(
+                    m.outcome,
+                    MessageOutcome::AgentReply | MessageOutcome::AgentNote
+                )
+            });
+            let from = latest
+                .and_then(|a| a.from_address.clone())
+                .unwrap_or_default();
+            m.agent_name = cfg.agent(&from).map(|a| a.name.clone()).unwrap_or(from);
+            m.in_answer = latest.is_some_and(|l| l.outcome == MessageOutcome::AgentReply);
+            m.text = latest.map(visible).unwrap_or_default();
+            m.notice = vec![if m.in_answer {
+                format!("{} answered the customer.", m.agent_name)
+            } else {
+                format!("{} added an internal note.", m.agent_name)
+            }];
+        }
+        "agent_answer_held" | "agent_notice" => {
+            let held = messages
+                .iter()
+                .rev()
+                .find(|m| m.outcome == MessageOutcome::AnswerHeld);
+            m.text = held.map(visible).unwrap_or_default();
+            if let Some(d) = last_audit(read, case.id, AuditEvent::AnswerHeld, |_| true)? {
+                m.notice = vec![format!(
+                    "Your answer was NOT sent: {}.",
+                    d["reason"].as_str().unwrap_or_default()
+                )];
+            }
+            if name == "agent_notice" {
+                if let Some(d) = last_audit(read, case.id, AuditEvent::NothingChanged, |_| true)? {
+                    m.notice = vec![d["reason"].as_str().unwrap_or_default().to_string()];
+                }
+            }
+        }
         "agent_command_error" => {
             let answer = by(&[ParticipantRole::Agent]);
             m.text = answer.map(visible).unwrap_or_default();
@@ -336,6 +374,7 @@ pub fn render_preview(
         });
     }
     let mut ctx = mail_context(cfg, &cal, &renderer, &read, &v, name)?;
+    ctx.participants = mail::people_listed(&store.people_of(v.case.id)?);
     if name == "customer_update" {
         // As the escalation notice is built: the escalation text inside the update.
         mail::with_update(&renderer, "customer_escalated", &mut ctx)?;

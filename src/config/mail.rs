@@ -175,9 +175,25 @@ pub struct AgentsConfig {
     /// is dropped silently.
     #[serde(default = "default_attach_limit")]
     pub answer_attach_limit: ByteSize,
+    /// Which colleagues see an agent's answer, command or internal note, in the case's
+    /// thread: `all` (every notified agent) or `involved` (the assignee and the agents who
+    /// took part in the case).
+    #[serde(default)]
+    pub colleagues: Colleagues,
     /// The agents. Mail from any other address is never relayed to a customer.
     #[serde(default)]
     pub members: Vec<AgentConfig>,
+}
+
+/// Which colleagues see what an agent did on a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Colleagues {
+    /// Every address case notifications go to (`agents.notify`, or every member).
+    #[default]
+    All,
+    /// The assignee and the agents who answered, commanded or noted on the case.
+    Involved,
 }
 
 impl Default for AgentsConfig {
@@ -188,6 +204,7 @@ impl Default for AgentsConfig {
             authserv_id: None,
             attach_limit: default_attach_limit(),
             answer_attach_limit: default_attach_limit(),
+            colleagues: Colleagues::All,
             members: vec![],
         }
     }

@@ -18,12 +18,27 @@ pub struct ConversationConfig {
     /// case linked to the old.
     #[serde(default = "default_reopen_window")]
     pub reopen_window: HumanDuration,
+    /// The people a customer's message is addressed to besides us (its To and Cc, never our
+    /// own addresses, agents or escalation contacts) join the case as participants: they get
+    /// the agents' answers and the status notices in Cc.
+    #[serde(default = "yes")]
+    pub cc_participants: bool,
+    /// At most this many participants besides the customer join a case from the Cc of
+    /// messages; the rest are named to the agents, who can add them with `#cc add`.
+    #[serde(default = "default_max_participants")]
+    pub max_participants: usize,
+}
+
+fn default_max_participants() -> usize {
+    10
 }
 
 impl Default for ConversationConfig {
     fn default() -> Self {
         ConversationConfig {
             reopen_window: default_reopen_window(),
+            cc_participants: true,
+            max_participants: default_max_participants(),
         }
     }
 }

@@ -55,6 +55,26 @@ pub fn case_mail_context(cfg: &Config, calendar: &BusinessCalendar, case: &CaseR
     }
 }
 
+/// The people on a case besides the customer and the agents, as agents' mail lists them:
+/// "Name <address>", marked when mail to them bounced; people an agent removed are left out.
+pub fn people_listed(people: &[crate::store::Person]) -> Vec<String> {
+    people
+        .iter()
+        .filter(|p| p.role == crate::case::kinds::ParticipantRole::Cc && !p.removed)
+        .map(|p| {
+            let who = match p.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                Some(n) => format!("{n} <{}>", p.address),
+                None => p.address.clone(),
+            };
+            if p.undeliverable {
+                format!("{who} (undeliverable)")
+            } else {
+                who
+            }
+        })
+        .collect()
+}
+
 /// A category's label for customers: its configured label, or its name.
 fn category_label(cfg: &Config, name: &str) -> String {
     cfg.category(name)

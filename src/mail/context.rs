@@ -176,6 +176,13 @@ pub struct MailContext {
     /// A rating the customer gave, and its comment.
     pub rating: Option<u8>,
     pub comment: Option<String>,
+    /// The people on the case besides the customer and the agents ("Name <address>").
+    pub participants: Vec<String>,
+    /// People a message had in Cc who were not added (over `max_participants`).
+    pub participants_skipped: Vec<String>,
+    /// What an agent is told about their own reply, or what a colleague did (one line
+    /// each).
+    pub notice: Vec<String>,
 }
 
 impl MailContext {
@@ -246,6 +253,9 @@ impl MailContext {
                 .collect(),
             rating: Some(2),
             comment: Some("Took too long <b>really</b>.\nNobody called back.".into()),
+            participants: vec!["Max Muster <max@customer.test>".into()],
+            participants_skipped: vec!["x1@customer.test".into()],
+            notice: vec!["Ann Agent resolved the case.".into()],
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::render::{RenderError, Renderer};
 
 pub use build::{
     ack_context, attachment_info, case_mail_context, history, missed_target, new_timeline,
-    rating_links, reminder, AckFacts,
+    people_listed, rating_links, reminder, AckFacts,
 };
 pub use check::check_all;
 pub use context::{
@@ -47,6 +47,9 @@ pub const CASE_TEMPLATES: &[&str] = &[
     "customer_resolved",
     "customer_escalated",
     "customer_priority_raised",
+    "agent_colleague",
+    "agent_notice",
+    "agent_answer_held",
     "customer_merged",
     "agent_merged",
 ];

@@ -41,6 +41,8 @@ pub struct Outgoing {
     pub from_name: String,
     pub from_address: String,
     pub to: Vec<Recipient>,
+    /// Copied people (the participants of a case on mail to its customer).
+    pub cc: Vec<Recipient>,
     /// Where replies go: a signed reply address.
     pub reply_to: Option<String>,
     /// The name shown with `reply_to` (what a mail client puts in the To of a reply);
@@ -148,6 +150,12 @@ pub fn build_with_inline(o: &Outgoing, inline: &[InlineImage]) -> Result<Vec<u8>
             address(&r.address)?,
         ));
     }
+    for r in &o.cc {
+        b = b.cc(Mailbox::new(
+            r.name.as_deref().map(one_line).filter(|n| !n.is_empty()),
+            address(&r.address)?,
+        ));
+    }
     let mut b = b
         .subject(one_line(&o.subject))
         .message_id(Some(bracket(&o.message_id)))
@@ -246,6 +254,7 @@ mod tests {
                 name: Some("Jane \r\nBcc: victim@evil.test".into()),
                 address: "jane@customer.test".into(),
             }],
+            cc: vec![],
             reply_to: None,
             reply_to_name: None,
             subject: "[CMP-7KQ4X-V] Re: help\r\nBcc: victim@evil.test".into(),

@@ -16,7 +16,7 @@ use crate::authres::{self, AuthVerdict};
 use crate::case::commands::{self, Command};
 use crate::case::kinds::{AuditEvent, MessageOutcome, OutboundKind, ParticipantRole};
 use crate::case::service_level::ServiceLevel;
-use crate::case::status::{transition, CaseEvent};
+use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::{Category, Priority};
 use crate::config::{AgentConfig, AgentVerify};
 use crate::mail;
@@ -69,55 +69,165 @@ pub(super) fn from_agent_side(
         Ok(a) => a,
         Err(why) => return unverified(c, case, msg, item, &from, agent.as_ref(), &why),
     };
+    // People the agent addressed themselves got the raw mail from their client.
+    cc_warning(c, case, msg, &agent)?;
 
     // Only what the agent wrote now (parse::answer: quoted history, signature and remote
     // images removed): a reply that only quotes (the card, a digest with internal notes)
     // relays nothing and is rejected as empty.
     let answer = Answer::read(&item.raw, Some(&agent.name), c.engine.limits.max_text_bytes);
     let text = answer.text.clone().unwrap_or_default();
-    let parsed = commands::parse(&text)
-        .map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())
-        .and_then(|p| p.validate(case.status, &c.engine.config).map(|()| p));
-    let p = match parsed {
+    let p = match commands::parse(&text) {
         Ok(p) => p,
-        Err(errors) => return rejected(c, case, msg, item, &agent, &text, errors),
+        Err(es) => {
+            let errors = es.iter().map(|e| e.to_string()).collect();
+            return rejected(c, case, msg, item, &agent, &text, errors);
+        }
     };
     // `#merge` stands alone and moves the case elsewhere: its own path (pipeline/merge.rs).
     if let Some(m) = super::merge::requested(&p) {
         return super::merge::run(c, case, msg, item, &agent, &text, &p, &m);
     }
+    if p.has("send") {
+        if let Err(errors) = p.validate(case.status, &c.engine.config) {
+            return rejected(c, case, msg, item, &agent, &text, errors);
+        }
+        return release(c, case, msg, item, &agent);
+    }
+    // A second #resolve (a colleague resolved it meanwhile) changes nothing, and says so.
+    if p.commands == [Command::Resolve]
+        && p.text.is_empty()
+        && matches!(case.status, Status::Resolved | Status::Closed)
+    {
+        return nothing_changed(c, case, msg, item, &agent);
+    }
+    if let Err(errors) = check(c, case, &p) {
+        return rejected(c, case, msg, item, &agent, &text, errors);
+    }
+    // The collision guard: an answer written against an older state of the case is held.
+    if !p.has("note") && !p.text.is_empty() {
+        if let Some(since) = super::collision::since(c, case, msg, &agent.address)? {
+            return held(c, case, msg, item, &agent, &text, since);
+        }
+    }
+    act(c, case, msg, Stored::New(item), &agent, &text, &answer, &p)
+}
+
+/// Where the answer being carried out is stored: a message just received, or an answer the
+/// collision guard held and the agent sent with `#send` (its row).
+enum Stored<'a> {
+    New(&'a Inbound),
+    Held(i64),
+}
+
+/// Checks a reply against the case before anything changes: its commands (as
+/// [`commands::Parsed::validate`]) and the people `#cc` names.
+fn check(c: &Ctx<'_, '_>, case: &CaseRow, p: &commands::Parsed) -> Result<(), Vec<String>> {
+    let mut errors = p
+        .validate(case.status, &c.engine.config)
+        .err()
+        .unwrap_or_default();
+    let people = c.tx.people(case.id).map_err(|e| vec![e.to_string()])?;
+    for cmd in &p.commands {
+        let Command::Cc { add, address, .. } = cmd else {
+            continue;
+        };
+        let on_case = people
+            .iter()
+            .any(|x| x.address == *address && !x.removed && x.role == ParticipantRole::Cc);
+        if *add {
+            if let Some(why) = super::participants::refusal(c, case, address) {
+                let e = format!("#cc add {address}: {why}");
+                if !errors
+                    .iter()
+                    .any(|x| x.starts_with(&format!("#cc {address}")))
+                    && !errors
+                        .iter()
+                        .any(|x| x.starts_with(&format!("#cc add {address}")))
+                {
+                    errors.push(e);
+                }
+            }
+        } else if !on_case {
+            errors.push(format!(
+                "#cc remove {address}: not on this case{}",
+                if address == &case.customer_address {
+                    " as a participant (the customer cannot be removed)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Carries out a checked reply: stores it, applies its commands and state changes, tells the
+/// colleagues, and relays the answer with its update to the customer and the participants.
+#[allow(clippy::too_many_arguments)]
+fn act(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    stored_as: Stored<'_>,
+    agent: &AgentConfig,
+    text: &str,
+    answer: &Answer,
+    p: &commands::Parsed,
+) -> Result<Outcome, StoreError> {
+    let from = agent.address.to_lowercase();
     let cfg = &c.engine.config;
     let plan = p.plan(cfg.sla.pause_on_question);
     let (note, relay) = (plan.note, plan.relay.clone());
     // The HTML, images and files that go with the text; all of them or none.
     let enclosures = match relay
         .as_ref()
-        .map(|_| answer.relay(&commands::command_lines(&text)))
+        .map(|_| answer.relay(&commands::command_lines(text)))
     {
         Some(r) => match enclosures(&r, cfg.agents.answer_attach_limit.0, &c.engine.domain) {
             Ok(e) => Some(e),
-            Err(why) => return rejected(c, case, msg, item, &agent, &text, vec![why]),
+            Err(why) => {
+                return match stored_as {
+                    Stored::New(item) => rejected(c, case, msg, item, agent, text, vec![why]),
+                    // Held answers passed this check when they came in.
+                    Stored::Held(_) => Err(StoreError::Data(why)),
+                };
+            }
         },
         None => None,
     };
-    // The case keeps what the agent wrote as the customer reads it.
-    let mut stored = msg.clone();
-    stored.reply_text = text.clone();
-    c.store_message(
-        case,
-        &stored,
-        item,
-        Record {
-            outcome: if note {
-                MessageOutcome::AgentNote
-            } else {
-                MessageOutcome::AgentReply
-            },
-            role: ParticipantRole::Agent,
-            internal: note,
-            note: None,
-        },
-    )?;
+    match stored_as {
+        Stored::New(item) => {
+            // The case keeps what the agent wrote as the customer reads it.
+            let mut stored = msg.clone();
+            stored.reply_text = text.to_string();
+            c.store_message(
+                case,
+                &stored,
+                item,
+                Record {
+                    outcome: if note {
+                        MessageOutcome::AgentNote
+                    } else {
+                        MessageOutcome::AgentReply
+                    },
+                    role: ParticipantRole::Agent,
+                    internal: note,
+                    note: None,
+                },
+            )?;
+            if let Some(reason) = c.guard().after_inbound(case, Side::Agent, msg)? {
+                c.loop_stopped(case, &reason)?;
+            }
+        }
+        Stored::Held(row) => {
+            c.tx.release_held(row)?;
+        }
+    }
     c.tx.add_participant(
         case.id,
         &from,
@@ -140,13 +250,11 @@ pub(super) fn from_agent_side(
             "relayed": relay.is_some(),
         }),
     )?;
-    if let Some(reason) = c.guard().after_inbound(case, Side::Agent, msg)? {
-        c.loop_stopped(case, &reason)?;
-    }
 
     // The commands that set a field of the case, in the order written.
     let mut current = case.clone();
     let mut raised = false;
+    let mut changes: Vec<String> = Vec::new();
     for cmd in &p.commands {
         match cmd {
             Command::Priority(n) if current.priority != n.as_str() => {
@@ -158,6 +266,7 @@ pub(super) fn from_agent_side(
                     &from,
                     c.now,
                 )?;
+                changes.push(format!("priority {} → {n}", current.priority));
                 current.priority = priority;
                 let level = ServiceLevel::of(cfg, &c.engine.calendar, n);
                 if current.first_response_at.is_none() {
@@ -188,6 +297,7 @@ pub(super) fn from_agent_side(
                     &from,
                     c.now,
                 )?;
+                changes.push(format!("category {} → {n}", current.category));
                 current.category = category;
             }
             Command::Assign(a) => {
@@ -197,29 +307,89 @@ pub(super) fn from_agent_side(
                     &from,
                     c.now,
                 )?;
+                changes.push(format!("assigned to {a}"));
                 current.assignee = Some(a.clone());
+            }
+            Command::Cc { add, address, name } => {
+                let done = if *add {
+                    c.tx.put_participant(
+                        case.id,
+                        address,
+                        name.as_deref(),
+                        ParticipantRole::Cc,
+                        true,
+                        c.now,
+                    )?
+                } else {
+                    c.tx.remove_participant(case.id, address, c.now)?
+                };
+                if done {
+                    c.tx.audit(
+                        Some(case.id),
+                        c.now,
+                        &from,
+                        if *add {
+                            AuditEvent::ParticipantAdded
+                        } else {
+                            AuditEvent::ParticipantRemoved
+                        },
+                        &serde_json::json!({"address": address, "name": name, "by": "agent"}),
+                    )?;
+                    changes.push(if *add {
+                        format!("{address} put on the case (Cc)")
+                    } else {
+                        format!("{address} taken off the case")
+                    });
+                }
             }
             _ => {}
         }
     }
 
     // State changes, in the plan's fixed order: the answer itself, then the commands' events.
+    let before = current.status;
     let mut status = current.status;
+    let mut reopened_from: Option<CaseRow> = None;
     for &(ev, ref why) in &plan.events {
         // Explicit commands were validated; an answer on a closed case keeps it closed.
         let Ok(next) = transition(status, ev) else {
             continue;
         };
+        // An answer to a resolved case reopens it, visibly: its own status reason, the
+        // reopening counted and audited, the colleagues told.
+        let answer_reopens = ev == CaseEvent::AgentReplied && status == Status::Resolved;
+        let why = if answer_reopens {
+            "an agent answered the resolved case (reopened)"
+        } else {
+            why.as_str()
+        };
         c.set_status(&current, status, next, &from, why)?;
         if ev == CaseEvent::Resolve {
             c.tx.set_resolved(case.id, true, c.now)?;
         }
-        if ev == CaseEvent::Reopen {
+        if ev == CaseEvent::Reopen || answer_reopens {
             c.tx.set_resolved(case.id, false, c.now)?;
+        }
+        if answer_reopens {
+            c.tx.audit(
+                Some(case.id),
+                c.now,
+                &from,
+                AuditEvent::Reopened,
+                &serde_json::json!({"by": "agent answer", "resolved_at": case.resolved_at.map(ts)}),
+            )?;
+            reopened_from = Some(case.clone());
         }
         status = next;
     }
     current.status = status;
+    if before != status {
+        changes.push(format!(
+            "status {} → {}",
+            before.agent_label(),
+            status.agent_label()
+        ));
+    }
     if relay.is_some() {
         c.tx.set_first_response(case.id, c.now)?;
         if current.first_response_at.is_none() {
@@ -242,6 +412,26 @@ pub(super) fn from_agent_side(
         super::timers::notify_escalation(c, &now_case, &why)?;
     }
     super::timers::sync(c, case.id)?;
+    super::colleagues::tell(
+        c,
+        &current,
+        agent,
+        super::colleagues::Action {
+            note,
+            answered: relay.is_some(),
+            commands: commands::command_lines(text)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            changes,
+            text: if note {
+                p.text.clone()
+            } else {
+                relay.clone().unwrap_or_default()
+            },
+            reopened: reopened_from.as_ref(),
+        },
+    )?;
     if note {
         return Ok(Outcome::AgentNote {
             reference: case.reference.clone(),
@@ -298,6 +488,269 @@ pub(super) fn from_agent_side(
         reference: case.reference.clone(),
         relayed,
     })
+}
+
+/// An answer the collision guard held: kept on the case (internal, until `#send`), and the
+/// agent gets what happened since the message they answered, with their answer.
+fn held(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    agent: &AgentConfig,
+    text: &str,
+    since: super::collision::Since,
+) -> Result<Outcome, StoreError> {
+    let from = agent.address.to_lowercase();
+    let mut stored = msg.clone();
+    stored.reply_text = text.to_string();
+    let why = format!(
+        "the case changed since the message it answers ({})",
+        since.answered_local
+    );
+    c.store_message(
+        case,
+        &stored,
+        item,
+        Record {
+            outcome: MessageOutcome::AnswerHeld,
+            role: ParticipantRole::Agent,
+            internal: true,
+            note: Some(&format!("held: {why}; #send relays it")),
+        },
+    )?;
+    if let Some(reason) = c.guard().after_inbound(case, Side::Agent, msg)? {
+        c.loop_stopped(case, &reason)?;
+    }
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        &from,
+        AuditEvent::AnswerHeld,
+        &serde_json::json!({"reason": why, "message_id": msg.message_id}),
+    )?;
+    tracing::info!(case = %case.reference, agent = %from, "answer held: the case changed since the message it answers");
+    let mut m = c.mail_ctx(case);
+    m.agent_name = agent.name.clone();
+    m.text = text.to_string();
+    m.history = since.lines;
+    m.notice = vec![format!(
+        "Your answer was NOT sent: the case changed after the message you replied to ({}).",
+        since.answered_local
+    )];
+    c.send_agents(
+        case,
+        OutboundKind::AgentNotice,
+        &[from],
+        "agent_answer_held",
+        &m,
+        vec![],
+    )?;
+    Ok(Outcome::AgentNote {
+        reference: case.reference.clone(),
+    })
+}
+
+/// `#send`: the agent read what happened since and sends their held answer as it was (its
+/// commands apply now). The `#send` mail itself is kept as an internal note.
+fn release(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    agent: &AgentConfig,
+) -> Result<Outcome, StoreError> {
+    let from = agent.address.to_lowercase();
+    let messages = c.tx.read().messages_of_case(case.id)?;
+    let held = messages.iter().rev().find(|m| {
+        m.outcome == MessageOutcome::AnswerHeld
+            && m.from_address
+                .as_deref()
+                .is_some_and(|f| f.eq_ignore_ascii_case(&from))
+    });
+    let raw = match held {
+        Some(h) => c.tx.read().raw_message(h.id)?.flatten(),
+        None => None,
+    };
+    let (Some(h), Some(raw)) = (held, raw) else {
+        let errors = vec!["#send: you have no held answer on this case to send".to_string()];
+        return rejected(c, case, msg, item, agent, "#send", errors);
+    };
+    let held_msg = crate::parse::parse(&raw, &c.engine.limits)
+        .map_err(|e| StoreError::Data(format!("held answer no longer parses: {e}")))?;
+    let answer = Answer::read(&raw, Some(&agent.name), c.engine.limits.max_text_bytes);
+    let text = answer.text.clone().unwrap_or_default();
+    let p = commands::parse(&text).map_err(|es| es.iter().map(|e| e.to_string()).collect());
+    let p = match p.and_then(|p| check(c, case, &p).map(|()| p)) {
+        Ok(p) => p,
+        Err(errors) => {
+            let errors = errors
+                .into_iter()
+                .map(|e| format!("your held answer cannot be sent as it was: {e}"))
+                .collect();
+            return rejected(c, case, msg, item, agent, &text, errors);
+        }
+    };
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: MessageOutcome::AgentNote,
+            role: ParticipantRole::Agent,
+            internal: true,
+            note: Some("#send: the held answer was relayed"),
+        },
+    )?;
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        &from,
+        AuditEvent::AnswerReleased,
+        &serde_json::json!({"reason": "#send", "message_id": held_msg.message_id}),
+    )?;
+    act(
+        c,
+        case,
+        &held_msg,
+        Stored::Held(h.id),
+        agent,
+        &text,
+        &answer,
+        &p,
+    )
+}
+
+/// A `#resolve` on a case that is already resolved or closed: nothing changes; the agent is
+/// told who resolved it and when.
+fn nothing_changed(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    agent: &AgentConfig,
+) -> Result<Outcome, StoreError> {
+    let from = agent.address.to_lowercase();
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome: MessageOutcome::AgentNote,
+            role: ParticipantRole::Agent,
+            internal: true,
+            note: Some("#resolve on a case already resolved: nothing changed"),
+        },
+    )?;
+    let audit = c.tx.read().audit_of_case(Some(case.id))?;
+    let by = audit
+        .iter()
+        .rev()
+        .find(|a| {
+            a.event == AuditEvent::Status
+                && serde_json::from_str::<serde_json::Value>(&a.detail).is_ok_and(|d| {
+                    d["to"] == Status::Resolved.as_str() || d["to"] == Status::Closed.as_str()
+                })
+        })
+        .map(|a| (a.actor.clone(), a.at));
+    let whom = match &by {
+        Some((actor, at)) => format!(
+            " by {} on {}",
+            c.engine
+                .config
+                .agent(actor)
+                .map_or(actor.clone(), |a| a.name.clone()),
+            mail::format_local(*at, &c.engine.calendar)
+        ),
+        None => String::new(),
+    };
+    let line = format!(
+        "Case {} was already {}{whom}: your #resolve changed nothing, and the customer was not written to again.",
+        case.reference,
+        case.status.agent_label()
+    );
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        &from,
+        AuditEvent::NothingChanged,
+        &serde_json::json!({"reason": line, "message_id": msg.message_id}),
+    )?;
+    let mut m = c.mail_ctx(case);
+    m.agent_name = agent.name.clone();
+    m.notice = vec![line];
+    c.send_agents(
+        case,
+        OutboundKind::AgentNotice,
+        &[from],
+        "agent_notice",
+        &m,
+        vec![],
+    )?;
+    Ok(Outcome::AgentNote {
+        reference: case.reference.clone(),
+    })
+}
+
+/// An agent who put an outside address in To or Cc of their reply sent that person their
+/// mail directly, quoted case notification included: mailcase did not send it and cannot take
+/// it back. The agent is told, with the way to put someone on the case.
+fn cc_warning(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    agent: &AgentConfig,
+) -> Result<(), StoreError> {
+    let cfg = &c.engine.config;
+    let own = cfg.own_addresses();
+    let outside: Vec<String> = msg
+        .to
+        .iter()
+        .chain(&msg.cc)
+        .map(crate::parse::Mailbox::normalized)
+        .filter(|a| {
+            !super::participants::is_ours(&own, a)
+                && cfg.agent(a).is_none()
+                && !cfg
+                    .escalation
+                    .iter()
+                    .any(|e| e.contacts.iter().any(|m| m.eq_ignore_ascii_case(a)))
+        })
+        .collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    let from = agent.address.to_lowercase();
+    c.tx.audit(
+        Some(case.id),
+        c.now,
+        &from,
+        AuditEvent::NothingChanged,
+        &serde_json::json!({
+            "reason": format!("the agent addressed {} directly", outside.join(", ")),
+            "message_id": msg.message_id,
+        }),
+    )?;
+    let mut m = c.mail_ctx(case);
+    m.agent_name = agent.name.clone();
+    m.notice = vec![
+        format!(
+            "Your reply also went straight to {} (in its To or Cc). Your mail client sent it to them as you wrote it, with the quoted case notification; mailcase did not send it and cannot take it back.",
+            outside.join(", ")
+        ),
+        format!(
+            "To put someone on the case, reply with a line \"#cc add {}\": mailcase then sends them the answers and notices in Cc, without the internal parts.",
+            outside[0]
+        ),
+    ];
+    c.send_agents(
+        case,
+        OutboundKind::AgentNotice,
+        &[from],
+        "agent_notice",
+        &m,
+        vec![],
+    )
 }
 
 /// An agent's message too large to download (`header`: its header block): when it comes from

@@ -49,9 +49,14 @@ impl<'t> Ctx<'_, 't> {
         Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))
     }
 
-    /// The values every case template sees, filled from the case.
+    /// The values every case template sees, filled from the case and its people.
     pub(super) fn mail_ctx(&self, case: &CaseRow) -> MailContext {
-        mail::case_mail_context(&self.engine.config, &self.engine.calendar, case)
+        let mut m = mail::case_mail_context(&self.engine.config, &self.engine.calendar, case);
+        // Display only: a store error here fails the writes that follow anyway.
+        if let Ok(people) = self.tx.people(case.id) {
+            m.participants = mail::people_listed(&people);
+        }
+        m
     }
 
     /// In-Reply-To and References continuing one side's thread of the case.
@@ -109,6 +114,21 @@ impl<'t> Ctx<'_, 't> {
         // Answers written by an agent are personal mail; status updates sent without text
         // are automatic (RFC 3834: auto-generated).
         let automatic = kind != OutboundKind::AgentReply;
+        // Answers and notices go to the participants too (in Cc); the acknowledgment, the
+        // follow-up and the feedback request to the customer alone.
+        let cc: Vec<Recipient> = if super::participants::copied(kind) {
+            let people = self.tx.people(case.id)?;
+            super::participants::cc_of(&people)
+                .into_iter()
+                .map(|p| Recipient {
+                    name: p.name.clone(),
+                    address: p.address.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let cc_addresses: Vec<String> = cc.iter().map(|r| r.address.clone()).collect();
         let built = compose::build_with_inline(
             &Outgoing {
                 from_name,
@@ -117,6 +137,7 @@ impl<'t> Ctx<'_, 't> {
                     name: case.customer_name.clone(),
                     address: case.customer_address.clone(),
                 }],
+                cc,
                 reply_to: Some(self.engine.tokens.address(
                     &cfg.support.address,
                     Role::Customer,
@@ -148,7 +169,7 @@ impl<'t> Ctx<'_, 't> {
                 return Ok(false);
             }
         };
-        self.tx.enqueue(&NewOutbound {
+        let id = self.tx.enqueue(&NewOutbound {
             case_id: Some(case.id),
             kind,
             automatic,
@@ -160,6 +181,9 @@ impl<'t> Ctx<'_, 't> {
             now: self.now,
             audience: Audience::Customer,
         })?;
+        if !cc_addresses.is_empty() {
+            self.tx.set_outbound_cc(id, &cc_addresses)?;
+        }
         // Status updates are due an interval after our last public word to the customer.
         self.tx
             .update_case(case.id, &CaseChange::LastPublicAt(Some(self.now)))?;
@@ -285,6 +309,7 @@ impl<'t> Ctx<'_, 't> {
             from_name: agents_from_name(case, kind, &cfg.support.name),
             from_address: cfg.support.address.clone(),
             to: recipients,
+            cc: vec![],
             reply_to: Some(self.engine.tokens.address(
                 &cfg.support.address,
                 Role::Agent,

@@ -9,6 +9,7 @@
 use super::agent::from_agent_side;
 use super::context::{forwarded_attachments, visible, Ctx, Record};
 use super::guards::Side;
+use super::participants::{self, Joined};
 use super::{open_case, Inbound, Link, Outcome};
 use crate::case::judge::{judge, rating_comment, strip_sign_off, Judgement};
 use crate::case::kinds::{AuditEvent, MessageOutcome, OutboundKind, ParticipantRole};
@@ -23,6 +24,7 @@ pub(super) fn notify_new_case(
     msg: &InboundMessage,
     item: &Inbound,
     link: Option<Link<'_>>,
+    joined: &Joined,
 ) -> Result<(), StoreError> {
     let to = c.engine.config.notify_addresses();
     if to.is_empty() {
@@ -35,6 +37,7 @@ pub(super) fn notify_new_case(
     m.linked_reference = link.map(|l| l.case().reference.clone());
     m.late_reply = matches!(link, Some(Link::LateReply(_)));
     m.suspected_spam = super::spam_verdict(c.engine, msg, link).map(|s| s.to_string());
+    m.participants_skipped = joined.skipped();
     c.send_agents(
         case,
         OutboundKind::AgentNewCase,
@@ -116,10 +119,13 @@ pub(super) fn from_customer_side(
             note: None,
         },
     )?;
+    // The sender joins (a removed participant writing again stays removed), and so do the
+    // people they addressed besides us.
     if !from.is_empty() {
         let name = msg.from.as_ref().and_then(|m| m.name.as_deref());
-        c.tx.add_participant(case.id, &from, name, role, c.now)?;
+        c.tx.put_participant(case.id, &from, name, role, false, c.now)?;
     }
+    let joined = participants::from_message(c, case, msg)?;
     let actor = if from.is_empty() {
         "customer".to_string()
     } else {
@@ -161,6 +167,7 @@ pub(super) fn from_customer_side(
     m.attachments = attachments;
     m.reopened = reopened;
     m.sender = (role != ParticipantRole::Customer).then(|| from.clone());
+    m.participants_skipped = joined.skipped();
     let mut to_agents = c.engine.config.notify_addresses();
     if let Some(a) = &current.assignee {
         if !to_agents.contains(a) {

@@ -192,7 +192,11 @@ fn merge(
 
     // Messages and participants first, so the agent's message below comes after the moved
     // ones in the survivor's history.
-    let moved = c.tx.merge_case(old.id, survivor.id)?;
+    // With two customers, the merged case's people join the survivor without copies of its
+    // mail (answers and notices go to the participants in Cc): the other customer's answers
+    // are not theirs to read. An agent can `#cc add` them.
+    let moved =
+        c.tx.merge_case(old.id, survivor.id, !two_customers, c.now)?;
     let closed =
         transition(old.status, CaseEvent::Merge).map_err(|e| StoreError::Data(e.to_string()))?;
     c.set_status(old, old.status, closed, &from, &why)?;

@@ -8,11 +8,14 @@
 //! INBOX for the next round.
 
 mod agent;
+mod colleagues;
+mod collision;
 mod context;
 mod customer;
 pub mod dedupe;
 mod guards;
 mod merge;
+mod participants;
 mod timers;
 
 use std::sync::Arc;
@@ -523,15 +526,12 @@ fn process_one(
             let mut ids = msg.dsn_original_ids.clone();
             ids.extend(msg.in_reply_to.iter().cloned());
             ids.extend(msg.references.iter().rev().cloned());
-            if let Some((case_id, recipient)) = tx.customer_mail_by_ids(&ids)? {
-                let failed = if msg.report_type.as_deref() == Some("delivery-status") {
-                    msg.dsn_failed.contains(&recipient)
-                } else {
-                    true
-                };
-                if failed && tx.mark_undeliverable_on(case_id, &recipient)? {
-                    let c = context::Ctx { tx, engine, now };
-                    customer::undeliverable(&c, case_id, &recipient, &verdict.reason)?;
+            if let Some((case_id, recipients)) = tx.customer_mail_by_ids(&ids)? {
+                for recipient in failed_recipients(msg, &recipients) {
+                    if tx.mark_undeliverable_on(case_id, recipient)? {
+                        let c = context::Ctx { tx, engine, now };
+                        customer::undeliverable(&c, case_id, recipient, &verdict.reason)?;
+                    }
                 }
             }
         }
@@ -575,6 +575,29 @@ fn process_one(
             )
         }
     }
+}
+
+/// Which recipients of our message (`recipients`: the customer, then the participants in Cc)
+/// a bounce says failed: those a delivery report names; for a plain-text failure notice, the
+/// only recipient, or with several those whose address the notice quotes (none when it quotes
+/// none: one participant's bounce must not silence the customer).
+fn failed_recipients<'r>(msg: &InboundMessage, recipients: &'r [String]) -> Vec<&'r str> {
+    if msg.report_type.as_deref() == Some("delivery-status") {
+        return recipients
+            .iter()
+            .filter(|r| msg.dsn_failed.contains(r))
+            .map(String::as_str)
+            .collect();
+    }
+    if let [only] = recipients {
+        return vec![only.as_str()];
+    }
+    let text = msg.text.to_lowercase();
+    recipients
+        .iter()
+        .filter(|r| text.contains(r.as_str()))
+        .map(String::as_str)
+        .collect()
 }
 
 /// Which flood cap a new message hit, and the case it joins instead of opening one.
@@ -840,7 +863,8 @@ fn open_case(
         .case_by_id(case_id)?
         .ok_or_else(|| StoreError::Data("case vanished inside its transaction".into()))?;
     let c = context::Ctx { tx, engine, now };
-    customer::notify_new_case(&c, &case, msg, item, link)?;
+    let joined = participants::from_message(&c, &case, msg)?;
+    customer::notify_new_case(&c, &case, msg, item, link, &joined)?;
     timers::sync_case(&c, &case)?;
     Ok(Outcome::NewCase {
         reference: reference.as_str().to_string(),
@@ -958,6 +982,7 @@ fn enqueue_ack(
             name: customer.name.clone(),
             address: customer.address.clone(),
         }],
+        cc: vec![],
         reply_to: Some(
             engine
                 .tokens

@@ -289,6 +289,7 @@ pub fn compose_mail(
                     address: a.clone(),
                 })
                 .collect(),
+            cc: vec![],
             reply_to: None,
             reply_to_name: None,
             subject: subject.clone(),

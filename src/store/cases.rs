@@ -219,6 +219,39 @@ pub trait CaseWrites {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Everybody on a case, removed people included, in the order they joined.
+    ///
+    /// # Errors
+    /// SQL errors; an unknown role is a data error.
+    fn people(&self, case_id: i64) -> Result<Vec<Person>, StoreError>;
+
+    /// Puts `address` on the case with `role` (an agent's `#cc add`, or a Cc of a customer's
+    /// message when `restore` is false): true when they were not on it. With `restore`, a
+    /// person an agent removed is put back; without it, they stay off.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn put_participant(
+        &self,
+        case_id: i64,
+        address: &str,
+        name: Option<&str>,
+        role: ParticipantRole,
+        restore: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Takes `address` off the case (`#cc remove`); true when they were on it.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn remove_participant(
+        &self,
+        case_id: i64,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
     /// Marks `address` undeliverable on one case; true when it was not marked before.
     ///
     /// # Errors
@@ -296,13 +329,21 @@ pub trait CaseWrites {
 
     /// Merges case `from` into `into`: its inbound messages move (their ids, so the
     /// survivor's history stays in the order they arrived; marked as moved, so they stay out
-    /// of the survivor's mail threads), its participants move (its
-    /// customer as `cc`; an address already on `into` keeps its row there) and `from` records
-    /// `into` as its survivor. The status change, timers, audit and mail are the caller's.
+    /// of the survivor's mail threads), its participants move (its customer as `cc`; an
+    /// address already on `into` keeps its row there; without `copies`, its customer-side
+    /// people join as removed at `now`: on the case, but sent no copies of its mail) and
+    /// `from` records `into` as its survivor. The status change, timers, audit and mail are
+    /// the caller's.
     ///
     /// # Errors
     /// SQL errors.
-    fn merge_case(&self, from: i64, into: i64) -> Result<Moved, StoreError>;
+    fn merge_case(
+        &self,
+        from: i64,
+        into: i64,
+        copies: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Moved, StoreError>;
 
     /// Cases opened by `customer` since `since`, and the latest of them.
     ///
@@ -315,6 +356,18 @@ pub trait CaseWrites {
     ) -> Result<(i64, Option<i64>), StoreError>;
 }
 
+/// Somebody on a case, as the conversation sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub address: String,
+    pub name: Option<String>,
+    pub role: ParticipantRole,
+    /// Mail to them bounced for good.
+    pub undeliverable: bool,
+    /// An agent took them off the case (`#cc remove`): nothing more goes to them.
+    pub removed: bool,
+}
+
 /// Operations of this room outside a caller's transaction (each is its own).
 pub trait CaseOps {
     /// Participants of a case as (address, role, undeliverable).
@@ -325,4 +378,11 @@ pub trait CaseOps {
         &self,
         case_id: i64,
     ) -> Result<Vec<(String, ParticipantRole, bool)>, StoreError>;
+
+    /// Everybody on a case with their names, removed people included (as
+    /// [`CaseWrites::people`], outside a transaction).
+    ///
+    /// # Errors
+    /// SQL errors; an unknown role is a data error.
+    fn people_of(&self, case_id: i64) -> Result<Vec<Person>, StoreError>;
 }

@@ -84,6 +84,24 @@ pub trait MessageReads {
 
 /// Writes of this room, inside one transaction ([`Store::write`]).
 pub trait MessageWrites {
+    /// Makes a held answer (`answer_held`) an agent's answer on the conversation (`#send`);
+    /// false when that message is not held.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn release_held(&self, message_row: i64) -> Result<bool, StoreError>;
+
+    /// When we sent the latest of these Message-IDs to a case's agents (what an agent's
+    /// reply answers), or None when none of them is ours.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn agent_mail_at(
+        &self,
+        case_id: i64,
+        ids: &[String],
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
     /// Whether these exact raw bytes (hex SHA-256) were stored, and whether a message with
     /// this dedupe key was: one statement for the question every new message asks.
     ///
@@ -110,12 +128,15 @@ pub trait MessageWrites {
     /// SQL errors.
     fn raw_of_message_id(&self, message_id: &str) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
 
-    /// The case and recipient of our customer-facing message with one of these Message-IDs
-    /// (what a bounce returns).
+    /// The case and recipients of our customer-facing message with one of these Message-IDs
+    /// (what a bounce returns): the customer first, then the participants in Cc.
     ///
     /// # Errors
     /// SQL errors.
-    fn customer_mail_by_ids(&self, ids: &[String]) -> Result<Option<(i64, String)>, StoreError>;
+    fn customer_mail_by_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<Option<(i64, Vec<String>)>, StoreError>;
 
     /// Stores an inbound message (raw bytes kept) and returns its id.
     ///

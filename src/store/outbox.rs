@@ -29,6 +29,7 @@ pub struct OutboundRow {
     pub automatic: bool,
     pub message_id: String,
     pub envelope_from: String,
+    /// Every recipient, comma-separated: the customer and the participants in Cc.
     pub recipient: String,
     pub body: Vec<u8>,
     pub attempts: i64,
@@ -100,6 +101,12 @@ pub trait OutboxWrites {
     /// # Errors
     /// SQL errors.
     fn enqueue(&self, o: &NewOutbound<'_>) -> Result<i64, StoreError>;
+
+    /// Sets the participants a queued customer message also goes to (its Cc).
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn set_outbound_cc(&self, id: i64, cc: &[String]) -> Result<(), StoreError>;
 
     /// The Message-IDs of one side's mail thread of a case, oldest first: what we sent to that
     /// audience and what that side sent us. Replies continue this chain (In-Reply-To the

@@ -163,7 +163,7 @@ pub fn agent_subject(
 
 /// The label of [`agent_subject`] for an agent mail of template `template`.
 pub fn agent_label(template: &str) -> Option<&'static str> {
-    (template == "agent_command_error").then_some("Not sent")
+    matches!(template, "agent_command_error" | "agent_answer_held").then_some("Not sent")
 }
 
 #[cfg(test)]

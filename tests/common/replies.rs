@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use mailcase::parse::InboundMessage;
 
-use super::{unique, wait_for, World};
+use super::{rand_u32, unique, wait_for, World};
 
 /// Waits until `user` has at least `n` messages and returns them, oldest first.
 pub async fn wait_mail(w: &World, user: &str, n: usize) -> Vec<InboundMessage> {
@@ -96,5 +96,22 @@ pub fn gmail_reply(from: &str, name: &str, parent: &InboundMessage, top: &str) -
         refs = ids_header(&refs),
         top_html = top.replace('\n', "<br>"),
         quoted_html = parent.text.replace('\n', "<br>"),
+    )
+}
+
+/// A DSN as Postfix writes it, for `rcpt`, without any threading header: the returned
+/// message's headers (with `original`, our Message-ID) are in a `text/rfc822-headers` part.
+pub fn dsn(to: &str, rcpt: &str, original: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@customer.test (Mail Delivery System)\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Auto-Submitted: auto-replied\r\nMessage-ID: <dsn.{r}@customer.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\
+         --b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.customer.test\r\nArrival-Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n\
+         Final-Recipient: rfc822; {rcpt}\r\nOriginal-Recipient: rfc822;{rcpt}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown\r\n\r\n\
+         --b1\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Support <{to}>\r\nTo: {rcpt}\r\nSubject: [CMP] Re: something\r\n\
+         Message-ID: <{original}>\r\n\r\n--b1--\r\n",
+        r = rand_u32()
     )
 }

@@ -149,7 +149,7 @@ impl CaseWrites for SqliteTx<'_> {
     /// SQL errors.
     fn is_participant(&self, case_id: i64, address: &str) -> Result<bool, StoreError> {
         let mut st = self.tx.prepare_cached(
-            "SELECT EXISTS(SELECT 1 FROM participants WHERE case_id = ?1 AND address = ?2)",
+            "SELECT EXISTS(SELECT 1 FROM participants WHERE case_id = ?1 AND address = ?2 AND removed_at IS NULL)",
         )?;
         Ok(st.query_row(params![case_id, address], |r| r.get(0))?)
     }
@@ -249,6 +249,67 @@ impl CaseWrites for SqliteTx<'_> {
         )?;
         st.execute(params![case_id, address, name, role, ts(now)])?;
         Ok(())
+    }
+
+    fn people(&self, case_id: i64) -> Result<Vec<Person>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT address, name, role, undeliverable, removed_at IS NOT NULL FROM participants
+             WHERE case_id = ?1 ORDER BY added_at, address",
+        )?;
+        let rows = st.query_map([case_id], |r| {
+            Ok(Person {
+                address: r.get(0)?,
+                name: r.get(1)?,
+                role: col(r, 2)?,
+                undeliverable: r.get(3)?,
+                removed: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn put_participant(
+        &self,
+        case_id: i64,
+        address: &str,
+        name: Option<&str>,
+        role: ParticipantRole,
+        restore: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO participants(case_id, address, name, role, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![case_id, address, name, role, ts(now)])?;
+        if n > 0 || !restore {
+            return Ok(n > 0);
+        }
+        let back = self
+            .tx
+            .prepare_cached(
+                "UPDATE participants SET removed_at = NULL, name = COALESCE(?3, name)
+                 WHERE case_id = ?1 AND address = ?2 AND removed_at IS NOT NULL",
+            )?
+            .execute(params![case_id, address, name])?;
+        Ok(back > 0)
+    }
+
+    fn remove_participant(
+        &self,
+        case_id: i64,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "UPDATE participants SET removed_at = ?3
+                 WHERE case_id = ?1 AND address = ?2 AND removed_at IS NULL AND role <> 'customer'",
+            )?
+            .execute(params![case_id, address, ts(now)])?;
+        Ok(n > 0)
     }
 
     /// Marks `address` undeliverable on one case; true when it was not marked before.
@@ -399,7 +460,13 @@ impl CaseWrites for SqliteTx<'_> {
     ///
     /// # Errors
     /// SQL errors.
-    fn merge_case(&self, from: i64, into: i64) -> Result<Moved, StoreError> {
+    fn merge_case(
+        &self,
+        from: i64,
+        into: i64,
+        copies: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Moved, StoreError> {
         let messages = self
             .tx
             .prepare_cached(
@@ -410,12 +477,15 @@ impl CaseWrites for SqliteTx<'_> {
         let participants = self
             .tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO participants(case_id, address, name, role, undeliverable, added_at)
+                "INSERT OR IGNORE INTO participants(case_id, address, name, role, undeliverable, added_at,
+                                                    removed_at)
                  SELECT ?2, address, name, CASE role WHEN 'customer' THEN 'cc' ELSE role END,
-                        undeliverable, added_at
+                        undeliverable, added_at,
+                        CASE WHEN ?3 = 0 AND role IN ('customer', 'cc') THEN COALESCE(removed_at, ?4)
+                             ELSE removed_at END
                  FROM participants WHERE case_id = ?1",
             )?
-            .execute(params![from, into])?;
+            .execute(params![from, into, copies, ts(now)])?;
         self.tx
             .prepare_cached("DELETE FROM participants WHERE case_id = ?1")?
             .execute([from])?;
@@ -445,6 +515,23 @@ impl CaseWrites for SqliteTx<'_> {
 }
 
 impl CaseOps for SqliteStore {
+    fn people_of(&self, case_id: i64) -> Result<Vec<Person>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT address, name, role, undeliverable, removed_at IS NOT NULL FROM participants
+             WHERE case_id = ?1 ORDER BY added_at, address",
+        )?;
+        let rows = st.query_map([case_id], |r| {
+            Ok(Person {
+                address: r.get(0)?,
+                name: r.get(1)?,
+                role: col(r, 2)?,
+                undeliverable: r.get(3)?,
+                removed: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Participants of a case as (address, role, undeliverable).
     ///
     /// # Errors

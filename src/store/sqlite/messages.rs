@@ -49,6 +49,37 @@ impl MessageReads for SqliteReader<'_> {
 }
 
 impl MessageWrites for SqliteTx<'_> {
+    fn release_held(&self, message_row: i64) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "UPDATE messages SET outcome = 'agent_reply', visibility = 'public'
+                 WHERE id = ?1 AND outcome = 'answer_held'",
+            )?
+            .execute([message_row])?;
+        Ok(n > 0)
+    }
+
+    fn agent_mail_at(
+        &self,
+        case_id: i64,
+        ids: &[String],
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT created_at FROM outbox WHERE case_id = ?1 AND message_id = ?2 AND audience = 'agent'",
+        )?;
+        let mut latest: Option<DateTime<Utc>> = None;
+        for id in ids {
+            let at: Option<DateTime<Utc>> = st
+                .query_row(params![case_id, id], |r| col(r, 0))
+                .optional()?;
+            if let Some(at) = at {
+                latest = Some(latest.map_or(at, |l| l.max(at)));
+            }
+        }
+        Ok(latest)
+    }
+
     /// Whether these exact raw bytes (hex SHA-256) were stored, and whether a message with
     /// this dedupe key was: one statement for the question every new message asks.
     ///
@@ -98,16 +129,32 @@ impl MessageWrites for SqliteTx<'_> {
     ///
     /// # Errors
     /// SQL errors.
-    fn customer_mail_by_ids(&self, ids: &[String]) -> Result<Option<(i64, String)>, StoreError> {
+    fn customer_mail_by_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<Option<(i64, Vec<String>)>, StoreError> {
         let mut st = self.tx.prepare_cached(
-            "SELECT case_id, recipient FROM outbox WHERE message_id = ?1 AND audience = 'customer' AND case_id IS NOT NULL",
+            "SELECT case_id, recipient, cc FROM outbox WHERE message_id = ?1 AND audience = 'customer' AND case_id IS NOT NULL",
         )?;
         for id in ids {
-            if let Some(r) = st
-                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            if let Some((case, to, cc)) = st
+                .query_row([id], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })
                 .optional()?
             {
-                return Ok(Some(r));
+                let mut all = vec![to];
+                all.extend(
+                    cc.iter()
+                        .flat_map(|c| c.split(','))
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_string),
+                );
+                return Ok(Some((case, all)));
             }
         }
         Ok(None)

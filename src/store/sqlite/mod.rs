@@ -40,7 +40,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_guards.sql"),
     include_str!("migrations/007_clock.sql"),
     include_str!("migrations/008_daemons.sql"),
-    // 009 and 011 are being written beside this one: keep the files in their numbers' order.
+    include_str!("migrations/009_participants.sql"),
+    // 011 is being written beside this one: keep the files in their numbers' order.
     include_str!("migrations/010_merge.sql"),
 ];
 

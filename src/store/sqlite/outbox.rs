@@ -138,6 +138,14 @@ impl OutboxWrites for SqliteTx<'_> {
         Ok(self.tx.last_insert_rowid())
     }
 
+    fn set_outbound_cc(&self, id: i64, cc: &[String]) -> Result<(), StoreError> {
+        let cc = (!cc.is_empty()).then(|| cc.join(","));
+        self.tx
+            .prepare_cached("UPDATE outbox SET cc = ?2 WHERE id = ?1")?
+            .execute(params![id, cc])?;
+        Ok(())
+    }
+
     /// The Message-IDs of one side's mail thread of a case, oldest first: what we sent to that
     /// audience and what that side sent us. Replies continue this chain (In-Reply-To the
     /// last, References the chain), so each mail client shows the case as one thread.
@@ -205,7 +213,9 @@ impl OutboxOps for SqliteStore {
             }
         }
         let mut st = self.conn.prepare_cached(
-            "SELECT id, case_id, kind, automatic, message_id, envelope_from, recipient, body, attempts, created_at
+            "SELECT id, case_id, kind, automatic, message_id, envelope_from,
+                    CASE WHEN cc IS NULL THEN recipient ELSE recipient || ',' || cc END,
+                    body, attempts, created_at
              FROM outbox WHERE id = ?1",
         )?;
         let mut out = Vec::with_capacity(ids.len());
