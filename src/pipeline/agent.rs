@@ -781,6 +781,8 @@ pub(super) fn too_large(
     let Some(case) = c.tx.case_by_reference(token.reference.as_str())? else {
         return Ok(());
     };
+    // A merged case's mail is the survivor's, as threading has it.
+    let case = crate::thread::survivor(case, c.tx)?;
     if c.tx.is_scrubbed(case.id)? {
         return Ok(());
     }
