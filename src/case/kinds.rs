@@ -92,6 +92,9 @@ names! {
         Agent = "agent",
         /// Someone else on the customer's side (in Cc, or writing from another address).
         Cc = "cc",
+        /// An escalation contact (`[[escalation]]`) who is not an agent, acting through the
+        /// managers' reply address: on the agents' side, with a role of their own.
+        Manager = "manager",
     }
 }
 

@@ -329,10 +329,11 @@ pub enum What {
         number: usize,
         from: Option<String>,
         /// The role the message came in as (an escalation contact answering through the
-        /// agents' reply address comes in as `agent`).
+        /// managers' reply address comes in as `manager`, through the agents' one as `agent`).
         role: Option<ParticipantRole>,
-        /// Who the author is to the case, in words: `customer`, `cc`, `agent`, `escalation
-        /// contact` (a manager of `[[escalation]]` who is not an agent) or `robot`.
+        /// Who the author is to the case, in words: `customer`, `cc`, `agent`, `manager`,
+        /// `escalation contact` (a manager of `[[escalation]]` who is not an agent, writing
+        /// through the agents' reply address) or `robot`.
         author: &'static str,
         outcome: MessageOutcome,
         internal: bool,
@@ -347,6 +348,9 @@ pub enum What {
     /// A status change.
     Status {
         actor: String,
+        /// The actor's role on the case (`agent`, `manager`...), when they take part in it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        actor_role: Option<ParticipantRole>,
         from: String,
         to: String,
         reason: String,
@@ -354,6 +358,9 @@ pub enum What {
     /// Commands an agent gave at the top of a reply.
     Commands {
         actor: String,
+        /// As in `Status`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        actor_role: Option<ParticipantRole>,
         commands: Vec<String>,
     },
     /// A deadline armed, fired or cancelled.
@@ -386,12 +393,18 @@ pub enum What {
     /// A satisfaction rating.
     Rating {
         actor: String,
+        /// As in `Status`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        actor_role: Option<ParticipantRole>,
         rating: Option<u64>,
         comment: Option<String>,
     },
     /// Any other audit event.
     Event {
         actor: String,
+        /// As in `Status`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        actor_role: Option<ParticipantRole>,
         event: AuditEvent,
         detail: serde_json::Value,
     },
@@ -469,7 +482,8 @@ fn message_entries(messages: &[MessageRow], managers: &[String]) -> Vec<Entry> {
         .collect()
 }
 
-fn audit_entries(audit: Vec<AuditRow>) -> Vec<Entry> {
+/// The audit trail's entries; `roles` (the case's participants) names each actor's role.
+fn audit_entries(audit: Vec<AuditRow>, roles: &[(String, ParticipantRole)]) -> Vec<Entry> {
     let mut v = Vec::new();
     for AuditRow {
         at,
@@ -478,11 +492,16 @@ fn audit_entries(audit: Vec<AuditRow>) -> Vec<Entry> {
         detail,
     } in audit
     {
+        let actor_role = roles
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(&actor))
+            .map(|(_, r)| *r);
         let d: serde_json::Value = serde_json::from_str(&detail).unwrap_or(detail.into());
         let s = |k: &str| d.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
         let what = match event {
             AuditEvent::Status => What::Status {
                 actor,
+                actor_role,
                 from: s("from"),
                 to: s("to"),
                 reason: s("reason"),
@@ -501,16 +520,22 @@ fn audit_entries(audit: Vec<AuditRow>) -> Vec<Entry> {
                 if commands.is_empty() {
                     continue;
                 }
-                What::Commands { actor, commands }
+                What::Commands {
+                    actor,
+                    actor_role,
+                    commands,
+                }
             }
             AuditEvent::MessageJoined => continue,
             AuditEvent::Rated => What::Rating {
                 actor,
+                actor_role,
                 rating: d.get("rating").and_then(|r| r.as_u64()),
                 comment: d.get("comment").and_then(|c| c.as_str()).map(String::from),
             },
             _ => What::Event {
                 actor,
+                actor_role,
                 event,
                 detail: d,
             },
@@ -586,9 +611,10 @@ pub fn timeline(
     read: &Reader<'_>,
     case_id: i64,
     managers: &[String],
+    roles: &[(String, ParticipantRole)],
 ) -> Result<Vec<Entry>, CliError> {
     let mut v = message_entries(&read.messages_of_case(case_id)?, managers);
-    v.extend(audit_entries(read.audit_of_case(Some(case_id))?));
+    v.extend(audit_entries(read.audit_of_case(Some(case_id))?, roles));
     v.extend(timer_entries(&read.timers(Some(case_id))?));
     v.extend(mail_entries(read.outbox(Some(case_id))?));
     // The sort is stable, so rows of one kind keep their insertion order.
@@ -647,25 +673,30 @@ pub fn report(
         Some(s) => read.case_reference(s)?.map(|(reference, _)| reference),
         None => None,
     };
+    let participants: Vec<Participant> = store
+        .people_of(id)?
+        .into_iter()
+        .map(|p| Participant {
+            address: p.address,
+            name: p.name,
+            role: p.role,
+            undeliverable: p.undeliverable,
+            removed: p.removed,
+        })
+        .collect();
+    let roles: Vec<(String, ParticipantRole)> = participants
+        .iter()
+        .map(|p| (p.address.clone(), p.role))
+        .collect();
     Ok(CaseReport {
         overdue: case.overdue(now),
         judged_at: now,
         simulated_clock: judged.simulated,
         linked_case,
         merged_into,
-        participants: store
-            .people_of(id)?
-            .into_iter()
-            .map(|p| Participant {
-                address: p.address,
-                name: p.name,
-                role: p.role,
-                undeliverable: p.undeliverable,
-                removed: p.removed,
-            })
-            .collect(),
+        participants,
         rating: read.rating_row(id)?,
-        timeline: timeline(&read, id, &managers(cfg))?,
+        timeline: timeline(&read, id, &managers(cfg), &roles)?,
         case,
     })
 }
@@ -675,6 +706,15 @@ fn indent(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
         writeln!(out, "      | {l}")?;
     }
     Ok(())
+}
+
+/// Who did it: the actor, with their role on the case when they take part in it
+/// (`mgr@example.com (manager)`).
+fn by(actor: &str, role: &Option<ParticipantRole>) -> String {
+    match role {
+        Some(r) => format!("{actor} ({r})"),
+        None => actor.to_string(),
+    }
 }
 
 fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
@@ -721,13 +761,25 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
         }
         What::Status {
             actor,
+            actor_role,
             from,
             to,
             reason,
-        } => writeln!(out, "{at}  status {from} → {to} by {actor}: {reason}")?,
-        What::Commands { actor, commands } => {
-            writeln!(out, "{at}  commands {} by {actor}", commands.join(" "))?
-        }
+        } => writeln!(
+            out,
+            "{at}  status {from} → {to} by {}: {reason}",
+            by(actor, actor_role)
+        )?,
+        What::Commands {
+            actor,
+            actor_role,
+            commands,
+        } => writeln!(
+            out,
+            "{at}  commands {} by {}",
+            commands.join(" "),
+            by(actor, actor_role)
+        )?,
         What::Timer {
             timer,
             event,
@@ -781,12 +833,14 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
         }
         What::Rating {
             actor,
+            actor_role,
             rating,
             comment,
         } => writeln!(
             out,
-            "{at}  rating {}/5 by {actor}{}",
+            "{at}  rating {}/5 by {}{}",
             rating.map(|r| r.to_string()).unwrap_or("?".into()),
+            by(actor, actor_role),
             comment
                 .as_deref()
                 .map(|c| format!(" \"{c}\""))
@@ -794,11 +848,13 @@ fn write_entry(out: &mut dyn Write, e: &Entry) -> std::io::Result<()> {
         )?,
         What::Event {
             actor,
+            actor_role,
             event,
             detail,
         } => {
             let words = super::audit::describe(*event, detail);
             let name = event.as_str().replace('_', " ");
+            let actor = by(actor, actor_role);
             if words.is_empty() {
                 writeln!(out, "{at}  {name} (by {actor})")?
             } else {
@@ -985,6 +1041,57 @@ mod tests {
     }
 
     #[test]
+    fn audit_actors_are_named_with_their_role_on_the_case() {
+        let roles = vec![
+            ("mgr@support.test".to_string(), ParticipantRole::Manager),
+            ("ann@support.test".to_string(), ParticipantRole::Agent),
+        ];
+        let row = |actor: &str, event, detail: &str| AuditRow {
+            at: utc("2026-11-23T11:30:00Z"),
+            actor: actor.into(),
+            event,
+            detail: detail.into(),
+        };
+        let entries = audit_entries(
+            vec![
+                row(
+                    "MGR@support.test",
+                    AuditEvent::Status,
+                    r##"{"from":"escalated","to":"resolved","reason":"#resolve"}"##,
+                ),
+                row(
+                    "mgr@support.test",
+                    AuditEvent::AgentAnswer,
+                    r#"{"commands":["resolve"],"relayed":true}"#,
+                ),
+                row("ann@support.test", AuditEvent::FirstResponse, "{}"),
+                row("system", AuditEvent::EscalationNotified, "{}"),
+            ],
+            &roles,
+        );
+        let lines: Vec<String> = entries.iter().map(printed).collect();
+        assert!(
+            lines[0].contains("escalated → resolved by MGR@support.test (manager): #resolve"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].contains("commands #resolve by mgr@support.test (manager)"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].contains("(by ann@support.test (agent))"),
+            "{}",
+            lines[2]
+        );
+        assert!(lines[3].contains("(by system)"), "{}", lines[3]);
+        let json = serde_json::to_value(&entries[0]).unwrap();
+        assert_eq!(json["actor_role"], "manager");
+        assert!(serde_json::to_value(&entries[3]).unwrap()["actor_role"].is_null());
+    }
+
+    #[test]
     fn the_manager_is_named_escalation_contact_not_agent() {
         let cfg = Config::from_toml(
             &format!(
@@ -1056,5 +1163,13 @@ mod tests {
         );
         let from_ann = &message_entries(&[message("ann@support.test")], &m)[0];
         assert!(printed(from_ann).contains("(agent)"));
+
+        // Through the managers' reply address, the manager's message has a role of its own.
+        let mut acted = message("mgr@support.test");
+        acted.role = Some(ParticipantRole::Manager);
+        acted.outcome = MessageOutcome::AgentReply;
+        acted.verified = true;
+        let line = printed(&message_entries(&[acted], &m)[0]);
+        assert!(line.contains("from mgr@support.test (manager)"), "{line}");
     }
 }

@@ -201,7 +201,7 @@ fn mail_context(
             }
         }
         "agent_command_error" => {
-            let answer = by(&[ParticipantRole::Agent]);
+            let answer = by(&[ParticipantRole::Agent, ParticipantRole::Manager]);
             m.text = answer.map(visible).unwrap_or_default();
             let from = answer
                 .and_then(|a| a.from_address.clone())
@@ -255,6 +255,14 @@ fn mail_context(
             mail::new_timeline(&mut m, cfg, cal, case.priority.as_str(), at);
         }
         mail::missed_target(&mut m, case, cal, at);
+    }
+    if name == "manager_escalation" {
+        // As src/pipeline/timers.rs decides it: the contacts answer by reply when they act by
+        // mail; without contacts the agents get it.
+        m.answer_by_reply = cfg.agents.managers_act_by_mail
+            || cfg
+                .escalation_contacts(case.category.as_str(), case.priority.as_str())
+                .is_empty();
     }
     if name == "agent_undeliverable" {
         if let Some(d) = last_audit(read, case.id, AuditEvent::AddressUndeliverable, |_| true)? {

@@ -180,9 +180,17 @@ pub struct AgentsConfig {
     /// took part in the case).
     #[serde(default)]
     pub colleagues: Colleagues,
-    /// The agents. Mail from any other address is never relayed to a customer.
+    /// The agents. Mail from any other address is never relayed to a customer (the
+    /// escalation contacts aside, see `managers_act_by_mail`).
     #[serde(default)]
     pub members: Vec<AgentConfig>,
+    /// The `[[escalation]]` contacts answer and act by mail like agents: the escalation mail's
+    /// Reply-To is the case's managers' reply address, and a contact's reply through it is
+    /// relayed and its commands applied (checked as `verify` says). Off: the escalation mail
+    /// keeps the agents' reply address and does not invite a reply; a contact who is not an
+    /// agent is kept as an unverified note, as before.
+    #[serde(default = "yes")]
+    pub managers_act_by_mail: bool,
 }
 
 /// Which colleagues see what an agent did on a case.
@@ -206,6 +214,7 @@ impl Default for AgentsConfig {
             answer_attach_limit: default_attach_limit(),
             colleagues: Colleagues::All,
             members: vec![],
+            managers_act_by_mail: true,
         }
     }
 }

@@ -221,6 +221,15 @@ impl Config {
             .unwrap_or_default()
     }
 
+    /// Whether `address` is a contact of any `[[escalation]]` rule (whatever the case's
+    /// category and priority): who may act through a managers' reply address.
+    pub fn is_escalation_contact(&self, address: &str) -> bool {
+        self.escalation
+            .iter()
+            .flat_map(|e| &e.contacts)
+            .any(|c| c.eq_ignore_ascii_case(address))
+    }
+
     /// The configured agent with this (normalised) address.
     pub fn agent(&self, address: &str) -> Option<&AgentConfig> {
         self.agents
@@ -341,6 +350,39 @@ name = "general"
 default_category = "general"
 default_priority = "normal"
 "#;
+
+    #[test]
+    fn managers_act_by_mail_unless_switched_off_and_any_rules_contact_is_one() {
+        let rules = r#"
+[[escalation]]
+contacts = ["Boss@support.test"]
+priorities = ["urgent"]
+
+[[escalation]]
+contacts = ["ops@support.test"]
+"#;
+        let c = Config::from_toml(&(MINIMAL.to_string() + rules), Path::new(".")).unwrap();
+        assert!(c.agents.managers_act_by_mail, "on by default");
+        // Any rule's contact, whatever the case: the reply address names the case, not the rule.
+        assert!(c.is_escalation_contact("boss@support.test"));
+        assert!(c.is_escalation_contact("OPS@support.test"));
+        assert!(!c.is_escalation_contact("someone@support.test"));
+        let off = MINIMAL.to_string()
+            + "
+[agents]
+managers_act_by_mail = false
+" + rules;
+        let c = Config::from_toml(&off, Path::new(".")).unwrap();
+        assert!(!c.agents.managers_act_by_mail);
+        let bad = MINIMAL.to_string()
+            + "
+[agents]
+managers_act_by_mail = \"yes\"\n";
+        let e = Config::from_toml(&bad, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("managers_act_by_mail"), "{e}");
+    }
 
     #[test]
     fn digest_recipients_default_to_the_escalation_contacts() {

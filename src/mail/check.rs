@@ -469,6 +469,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_escalation_invites_a_reply_only_when_managers_act_by_mail() {
+        let r = load_templates(&shipped()).unwrap();
+        let mut m = MailContext::sample();
+        m.answer_by_reply = true;
+        let invites = r.render("manager_escalation", &m).unwrap();
+        for part in [&invites.text, &invites.html] {
+            assert!(
+                part.contains("reply to this e-mail to answer the customer"),
+                "{part}"
+            );
+            assert!(
+                part.contains("#resolve") && part.contains("#note"),
+                "{part}"
+            );
+        }
+        m.answer_by_reply = false;
+        let not = r.render("manager_escalation", &m).unwrap();
+        for part in [&not.text, &not.html] {
+            assert!(
+                !part.to_lowercase().contains("reply to this e-mail"),
+                "{part}"
+            );
+            assert!(!part.contains("#resolve"), "{part}");
+            assert!(part.contains("do not reach the customer"), "{part}");
+        }
+    }
+
+    #[test]
     fn escalations_say_what_was_due_and_reminders_how_soon() {
         let r = load_templates(&shipped()).unwrap();
         let m = MailContext::sample();
@@ -479,10 +507,6 @@ pub(crate) mod tests {
                 "{part}"
             );
             assert!(part.contains("5 minutes"), "{part}");
-            assert!(
-                !part.contains("Reply to this e-mail to answer the customer"),
-                "{part}"
-            );
         }
         let warn = r.render("agent_sla_warning", &m).unwrap();
         assert!(warn.text.contains("(in 30 minutes)") && warn.html.contains("(in 30 minutes)"));

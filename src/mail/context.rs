@@ -171,6 +171,10 @@ pub struct MailContext {
     pub late_by: String,
     /// The case's messages, for escalation digests.
     pub history: Vec<HistoryLine>,
+    /// The escalation mail's recipients can answer the customer, and give commands, by
+    /// replying to it (`agents.managers_act_by_mail`, or the agents get it for want of
+    /// escalation contacts); false: its text must not invite a reply.
+    pub answer_by_reply: bool,
     /// One-click rating links 1-5 (feedback requests).
     pub rating_links: Vec<RatingLink>,
     /// A rating the customer gave, and its comment.
@@ -242,6 +246,7 @@ impl MailContext {
                 internal: false,
                 text: "I was charged twice <script>x</script>".into(),
             }],
+            answer_by_reply: true,
             rating_links: (1..=5)
                 .map(|n| RatingLink {
                     rating: n,

@@ -24,6 +24,7 @@ use crate::outbox::compose::{InlineImage, OutAttachment};
 use crate::parse::answer::{Answer, Relay};
 use crate::parse::InboundMessage;
 use crate::store::{ts, CaseChange, CaseRow, StoreError};
+use crate::thread::token::Role;
 
 /// Whether the receiving server vouches for an agent's mail (strict mode only).
 fn authenticated(c: &Ctx<'_, '_>, msg: &InboundMessage, from: &str) -> Result<(), String> {
@@ -42,32 +43,60 @@ fn authenticated(c: &Ctx<'_, '_>, msg: &InboundMessage, from: &str) -> Result<()
     }
 }
 
-/// A message claiming the agent role: through the agent reply address (`via_token`), or a
-/// configured agent writing into the customer's side of the case.
+/// A message claiming the agents' side: through the agent reply address (`via` the agent
+/// role), the managers' reply address (`via` the manager role: an escalation contact acts as
+/// an agent, with the role `manager` unless they are an agent), or (`via` None) a configured
+/// agent writing into the customer's side of the case.
 pub(super) fn from_agent_side(
     c: &Ctx<'_, '_>,
     case: &CaseRow,
     msg: &InboundMessage,
     item: &Inbound,
-    via_token: bool,
+    via: Option<Role>,
 ) -> Result<Outcome, StoreError> {
     let from = msg.from_address().unwrap_or_default();
-    let agent: Option<AgentConfig> = c.engine.config.agent(&from).cloned();
-    let checked: Result<AgentConfig, String> = match (&agent, via_token) {
-        (Some(a), true) => authenticated(c, msg, &from).map(|()| a.clone()),
-        (None, _) => Err(format!(
-            "{} is not a configured agent address; only agents can answer through the agent reply address",
-            if from.is_empty() { "(no From address)" } else { &from }
+    let cfg = &c.engine.config;
+    let agent: Option<AgentConfig> = cfg.agent(&from).cloned();
+    let contact = super::managers::identity(cfg, msg, &from);
+    let who = if from.is_empty() {
+        "(no From address)"
+    } else {
+        &from
+    };
+    let checked: Result<(AgentConfig, ParticipantRole), String> = match (via, &agent, &contact) {
+        (Some(Role::Manager), _, Some(acting)) if cfg.agents.managers_act_by_mail => {
+            authenticated(c, msg, &from).map(|()| acting.clone())
+        }
+        (Some(Role::Manager), _, Some(_)) => Err(
+            "escalation contacts do not answer by mail here (agents.managers_act_by_mail is off); \
+             contact the agents directly"
+                .into(),
+        ),
+        (Some(Role::Manager), _, None) => Err(format!(
+            "{who} is not an escalation contact; only they can answer through the managers' reply address"
         )),
-        (Some(_), false) => Err(
+        (Some(Role::Agent), Some(a), _) => {
+            authenticated(c, msg, &from).map(|()| (a.clone(), ParticipantRole::Agent))
+        }
+        (_, None, _) => Err(format!(
+            "{who} is not a configured agent address; only agents can answer through the agent reply address"
+        )),
+        (_, Some(_), _) => Err(
             "it was sent to the customer's side of the case, not to the agent reply address; \
              to answer, reply to the case notification"
                 .into(),
         ),
     };
-    let agent = match checked {
+    // Who acts; their role (agent or manager) is read again from the config where it is
+    // recorded (`managers::role_of`).
+    let (agent, _role) = match checked {
         Ok(a) => a,
-        Err(why) => return unverified(c, case, msg, item, &from, agent.as_ref(), &why),
+        Err(why) => {
+            // Through the managers' address, a real contact is told why too.
+            let contact = contact.filter(|_| via == Some(Role::Manager)).map(|c| c.0);
+            let told = agent.or(contact);
+            return unverified(c, case, msg, item, &from, told.as_ref(), &why);
+        }
     };
     // People the agent addressed themselves got the raw mail from their client.
     cc_warning(c, case, msg, &agent)?;
@@ -181,6 +210,8 @@ fn act(
 ) -> Result<Outcome, StoreError> {
     let from = agent.address.to_lowercase();
     let cfg = &c.engine.config;
+    // An escalation contact acting by mail keeps the role manager.
+    let role = super::managers::role_of(cfg, &agent.address);
     let plan = p.plan(cfg.sla.pause_on_question);
     let (note, relay) = (plan.note, plan.relay.clone());
     // The HTML, images and files that go with the text; all of them or none.
@@ -215,7 +246,7 @@ fn act(
                     } else {
                         MessageOutcome::AgentReply
                     },
-                    role: ParticipantRole::Agent,
+                    role,
                     internal: note,
                     note: None,
                 },
@@ -228,13 +259,7 @@ fn act(
             c.tx.release_held(row)?;
         }
     }
-    c.tx.add_participant(
-        case.id,
-        &from,
-        Some(&agent.name),
-        ParticipantRole::Agent,
-        c.now,
-    )?;
+    c.tx.add_participant(case.id, &from, Some(&agent.name), role, c.now)?;
     c.tx.audit(
         Some(case.id),
         c.now,
@@ -514,7 +539,7 @@ fn held(
         item,
         Record {
             outcome: MessageOutcome::AnswerHeld,
-            role: ParticipantRole::Agent,
+            role: super::managers::role_of(&c.engine.config, &agent.address),
             internal: true,
             note: Some(&format!("held: {why}; #send relays it")),
         },
@@ -538,13 +563,13 @@ fn held(
         "Your answer was NOT sent: the case changed after the message you replied to ({}).",
         since.answered_local
     )];
-    c.send_agents(
+    super::managers::tell(
+        c,
         case,
+        agent,
         OutboundKind::AgentNotice,
-        &[from],
         "agent_answer_held",
         &m,
-        vec![],
     )?;
     Ok(Outcome::AgentNote {
         reference: case.reference.clone(),
@@ -597,7 +622,7 @@ fn release(
         item,
         Record {
             outcome: MessageOutcome::AgentNote,
-            role: ParticipantRole::Agent,
+            role: super::managers::role_of(&c.engine.config, &agent.address),
             internal: true,
             note: Some("#send: the held answer was relayed"),
         },
@@ -637,7 +662,7 @@ fn nothing_changed(
         item,
         Record {
             outcome: MessageOutcome::AgentNote,
-            role: ParticipantRole::Agent,
+            role: super::managers::role_of(&c.engine.config, &agent.address),
             internal: true,
             note: Some("#resolve on a case already resolved: nothing changed"),
         },
@@ -679,13 +704,13 @@ fn nothing_changed(
     let mut m = c.mail_ctx(case);
     m.agent_name = agent.name.clone();
     m.notice = vec![line];
-    c.send_agents(
+    super::managers::tell(
+        c,
         case,
+        agent,
         OutboundKind::AgentNotice,
-        &[from],
         "agent_notice",
         &m,
-        vec![],
     )?;
     Ok(Outcome::AgentNote {
         reference: case.reference.clone(),
@@ -743,13 +768,13 @@ fn cc_warning(
             outside[0]
         ),
     ];
-    c.send_agents(
+    super::managers::tell(
+        c,
         case,
+        agent,
         OutboundKind::AgentNotice,
-        &[from],
         "agent_notice",
         &m,
-        vec![],
     )
 }
 
@@ -775,7 +800,7 @@ pub(super) fn too_large(
     let Some(token) = c.engine.tokens.find_in(&msg, &cfg.support.address) else {
         return Ok(());
     };
-    if token.role != crate::thread::token::Role::Agent {
+    if token.role != Role::Agent {
         return Ok(());
     }
     let Some(case) = c.tx.case_by_reference(token.reference.as_str())? else {
@@ -909,13 +934,14 @@ pub(super) fn rejected(
     errors: Vec<String>,
 ) -> Result<Outcome, StoreError> {
     let note = format!("not relayed: {}", errors.join("; "));
+    let role = super::managers::role_of(&c.engine.config, &agent.address);
     c.store_message(
         case,
         msg,
         item,
         Record {
             outcome: MessageOutcome::CommandRejected,
-            role: ParticipantRole::Agent,
+            role,
             internal: true,
             note: Some(&note),
         },
@@ -931,13 +957,13 @@ pub(super) fn rejected(
     m.errors = errors;
     m.text = text.to_string();
     m.agent_name = agent.name.clone();
-    c.send_agents(
+    super::managers::tell(
+        c,
         case,
+        agent,
         OutboundKind::AgentCommandError,
-        &[agent.address.to_lowercase()],
         "agent_command_error",
         &m,
-        vec![],
     )?;
     Ok(Outcome::CommandRejected {
         reference: case.reference.clone(),
@@ -945,8 +971,9 @@ pub(super) fn rejected(
 }
 
 /// A message claiming the agent role that failed its checks: an internal note flagged
-/// unverified, no state change. A configured agent (the real one, whatever the From header
-/// says) is told why; a stranger is not answered.
+/// unverified, no state change. A configured agent or, through the managers' address, an
+/// escalation contact (the real one, whatever the From header says) is told why; a stranger
+/// is not answered.
 fn unverified(
     c: &Ctx<'_, '_>,
     case: &CaseRow,
@@ -981,13 +1008,13 @@ fn unverified(
         )];
         m.text = visible(msg);
         m.agent_name = a.name.clone();
-        c.send_agents(
+        super::managers::tell(
+            c,
             case,
+            a,
             OutboundKind::AgentCommandError,
-            &[a.address.to_lowercase()],
             "agent_command_error",
             &m,
-            vec![],
         )?;
     }
     Ok(Outcome::Unverified {

@@ -270,6 +270,22 @@ impl<'t> Ctx<'_, 't> {
         )
     }
 
+    /// [`Ctx::send_agents`] to the escalation contacts, with Reply-To the case's managers'
+    /// reply address (`m.`): their reply is theirs, not an agent's.
+    pub fn send_managers(
+        &self,
+        case: &CaseRow,
+        kind: OutboundKind,
+        to: &[String],
+        template: &str,
+        mctx: &MailContext,
+    ) -> Result<(), StoreError> {
+        if to.is_empty() || !self.gate(case, None, kind)? {
+            return Ok(());
+        }
+        self.send_staff(case, kind, to, template, mctx, vec![], Role::Manager)
+    }
+
     /// [`Ctx::send_agents`] without the loop guard: for the notice that it stopped the case.
     fn send_agents_ungated(
         &self,
@@ -279,6 +295,21 @@ impl<'t> Ctx<'_, 't> {
         template: &str,
         mctx: &MailContext,
         attachments: Vec<OutAttachment>,
+    ) -> Result<(), StoreError> {
+        self.send_staff(case, kind, to, template, mctx, attachments, Role::Agent)
+    }
+
+    /// Mail in the agents' thread of the case, with Reply-To the signed address of `reply`.
+    #[allow(clippy::too_many_arguments)]
+    fn send_staff(
+        &self,
+        case: &CaseRow,
+        kind: OutboundKind,
+        to: &[String],
+        template: &str,
+        mctx: &MailContext,
+        attachments: Vec<OutAttachment>,
+        reply: Role,
     ) -> Result<(), StoreError> {
         let cfg = &self.engine.config;
         if to.is_empty() {
@@ -310,11 +341,11 @@ impl<'t> Ctx<'_, 't> {
             from_address: cfg.support.address.clone(),
             to: recipients,
             cc: vec![],
-            reply_to: Some(self.engine.tokens.address(
-                &cfg.support.address,
-                Role::Agent,
-                &reference,
-            )),
+            reply_to: Some(
+                self.engine
+                    .tokens
+                    .address(&cfg.support.address, reply, &reference),
+            ),
             reply_to_name: Some(format!("{}, case {}", cfg.support.name, case.reference)),
             subject: subject.clone(),
             message_id: message_id.clone(),

@@ -60,7 +60,7 @@ pub(super) fn from_customer_side(
     // An agent writing into the customer's thread (reply-all on a relayed answer, a reply to
     // the acknowledgment) is not answering through the agent address: never relayed.
     if c.engine.config.agent(&from).is_some() && from != case.customer_address {
-        return from_agent_side(c, case, msg, item, false);
+        return from_agent_side(c, case, msg, item, None);
     }
     let status = case.status;
     // Who the sender is comes from From alone: Reply-To is whatever the sender wrote, so a

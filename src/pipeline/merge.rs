@@ -16,9 +16,7 @@ use super::context::{Ctx, Enclosures, Record};
 use super::guards::Side;
 use super::{Inbound, Outcome};
 use crate::case::commands::Parsed;
-use crate::case::kinds::{
-    AuditEvent, MessageOutcome, OutboundKind, ParticipantRole, TimerKind, TimerOutcome,
-};
+use crate::case::kinds::{AuditEvent, MessageOutcome, OutboundKind, TimerKind, TimerOutcome};
 use crate::case::status::{transition, CaseEvent, Status};
 use crate::case::Reference;
 use crate::config::AgentConfig;
@@ -187,6 +185,8 @@ fn merge(
     req: &Request,
 ) -> Result<Outcome, StoreError> {
     let from = msg.from_address().unwrap_or_default();
+    // An agent, or an escalation contact acting by mail.
+    let role = super::managers::role_of(&c.engine.config, &agent.address);
     let two_customers = old.customer_address != survivor.customer_address;
     let why = format!("#merge {}", survivor.reference);
 
@@ -219,18 +219,12 @@ fn merge(
         item,
         Record {
             outcome: MessageOutcome::AgentNote,
-            role: ParticipantRole::Agent,
+            role,
             internal: true,
             note: Some(&note),
         },
     )?;
-    c.tx.add_participant(
-        survivor.id,
-        &from,
-        Some(&agent.name),
-        ParticipantRole::Agent,
-        c.now,
-    )?;
+    c.tx.add_participant(survivor.id, &from, Some(&agent.name), role, c.now)?;
     c.tx.audit(
         Some(survivor.id),
         c.now,

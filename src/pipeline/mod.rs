@@ -14,6 +14,7 @@ mod context;
 mod customer;
 pub mod dedupe;
 mod guards;
+mod managers;
 mod merge;
 mod participants;
 mod timers;
@@ -546,8 +547,8 @@ fn process_one(
     match threading {
         Threading::ByToken {
             case,
-            role: Role::Agent,
-        } => agent::from_agent_side(&c, &case, msg, item, true),
+            role: role @ (Role::Agent | Role::Manager),
+        } => agent::from_agent_side(&c, &case, msg, item, Some(role)),
         Threading::ByToken {
             case,
             role: Role::Feedback,

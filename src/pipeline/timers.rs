@@ -430,20 +430,26 @@ pub(super) fn escalate(
     Ok(())
 }
 
-/// Mails the escalation contacts (or, without any, the agents) a digest of the case.
+/// Mails the escalation contacts (or, without any, the agents) a digest of the case. The
+/// contacts reply through the managers' reply address when `agents.managers_act_by_mail`;
+/// otherwise through the agents' one, where only an agent's reply counts.
 pub(super) fn notify_escalation(
     c: &Ctx<'_, '_>,
     case: &CaseRow,
     reason: &str,
 ) -> Result<(), StoreError> {
-    let mut to = c
-        .engine
-        .config
-        .escalation_contacts(case.category.as_str(), case.priority.as_str());
-    if to.is_empty() {
-        to = c.engine.config.notify_addresses();
-    }
+    let cfg = &c.engine.config;
+    let contacts = cfg.escalation_contacts(case.category.as_str(), case.priority.as_str());
+    // Without contacts for the case, the agents get it: they can always answer by reply.
+    let to_agents = contacts.is_empty();
+    let managers = !to_agents && cfg.agents.managers_act_by_mail;
+    let to = if to_agents {
+        cfg.notify_addresses()
+    } else {
+        contacts
+    };
     let mut m = c.mail_ctx(case);
+    m.answer_by_reply = managers || to_agents;
     m.reason = Some(reason.to_string());
     mail::missed_target(&mut m, case, &c.engine.calendar, c.now);
     m.history = history(c, case)?;
@@ -459,14 +465,24 @@ pub(super) fn notify_escalation(
         AuditEvent::EscalationNotified,
         &serde_json::json!({"to": to, "reason": reason}),
     )?;
-    c.send_agents(
-        case,
-        OutboundKind::Escalation,
-        &to,
-        "manager_escalation",
-        &m,
-        vec![],
-    )
+    if managers {
+        c.send_managers(
+            case,
+            OutboundKind::Escalation,
+            &to,
+            "manager_escalation",
+            &m,
+        )
+    } else {
+        c.send_agents(
+            case,
+            OutboundKind::Escalation,
+            &to,
+            "manager_escalation",
+            &m,
+            vec![],
+        )
+    }
 }
 
 /// The scheduled mail to the customer of a timer of `kind`.

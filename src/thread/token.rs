@@ -2,7 +2,8 @@
 //!
 //! Every message we send has Reply-To set to an address whose `+detail` names the case and
 //! the role of the person we wrote to, signed with HMAC-SHA256 under a key from config:
-//! `c.cmp-7kq4x-v.<mac>` for the customer, `a.<reference>.<mac>` for agents. A reply to it
+//! `c.cmp-7kq4x-v.<mac>` for the customer, `a.<reference>.<mac>` for agents,
+//! `m.<reference>.<mac>` for the escalation contacts (managers). A reply to it
 //! comes back to the support mailbox (the `+detail` is delivered to the base address) and
 //! tells us the case and the role without trusting any header the sender wrote.
 //!
@@ -40,6 +41,9 @@ pub enum Role {
     /// A satisfaction rating link (`f.<reference>.<mac>.<1-5>`): the rating is chosen by
     /// whoever holds the link, the case by the MAC.
     Feedback,
+    /// The escalation contacts of the case (`m.<reference>.<mac>`), the Reply-To of the
+    /// escalation mail: a manager answers through it as an agent answers through `a.`.
+    Manager,
 }
 
 impl Role {
@@ -48,6 +52,7 @@ impl Role {
             Role::Customer => 'c',
             Role::Agent => 'a',
             Role::Feedback => 'f',
+            Role::Manager => 'm',
         }
     }
 
@@ -57,6 +62,7 @@ impl Role {
             Role::Customer => "customer",
             Role::Agent => "agent",
             Role::Feedback => "feedback",
+            Role::Manager => "manager",
         }
     }
 }
@@ -142,6 +148,7 @@ impl TokenKey {
             "c" => Role::Customer,
             "a" => Role::Agent,
             "f" => Role::Feedback,
+            "m" => Role::Manager,
             _ => return None,
         };
         let reference = Reference::parse(parts.next()?).ok()?;
@@ -290,7 +297,7 @@ mod tests {
     fn a_token_verifies_to_its_case_and_role() {
         let k = key("0123456789abcdef0123456789abcdef");
         let r = reference();
-        for role in [Role::Customer, Role::Agent] {
+        for role in [Role::Customer, Role::Agent, Role::Manager] {
             let t = k.token(role, &r);
             assert!(t.len() <= TOKEN_MAX_LEN, "{t}");
             assert!(t
@@ -369,6 +376,46 @@ mod tests {
         // A customer token is not a feedback link and vice versa.
         let c = k.token(Role::Customer, &r);
         assert_eq!(k.verify(&format!("f{}.5", &c[1..])), None);
+    }
+
+    #[test]
+    fn a_manager_address_is_its_own_role_and_cannot_be_made_from_another() {
+        let k = key("0123456789abcdef0123456789abcdef");
+        let r = reference();
+        let addr = k.address("support@support.test", Role::Manager, &r);
+        let detail = addr.split_once('+').unwrap().1.split_once('@').unwrap().0;
+        assert!(detail.starts_with("m."), "{detail}");
+        assert_eq!(detail, detail.to_ascii_lowercase());
+        let v = k.verify(detail).unwrap();
+        assert_eq!(
+            (v.role, v.reference, v.rating),
+            (Role::Manager, r.clone(), None)
+        );
+        assert_eq!(
+            k.verify(&detail.to_ascii_uppercase()).unwrap().role,
+            Role::Manager
+        );
+        // The agents' or the customer's address with its letter changed is no manager
+        // address, and a manager address is no agent address.
+        for other in [Role::Agent, Role::Customer] {
+            let t = k.token(other, &r);
+            assert_eq!(k.verify(&format!("m{}", &t[1..])), None, "{other:?}");
+        }
+        assert_eq!(k.verify(&format!("a{}", &detail[1..])), None);
+        // Another case's reference with this MAC.
+        let other = reference();
+        let moved = detail.replace(
+            &r.as_str().to_ascii_lowercase(),
+            &other.as_str().to_ascii_lowercase(),
+        );
+        assert_eq!(k.verify(&moved), None);
+        // Found in the addresses a reply was delivered to, like the others.
+        let raw = format!("From: mgr@support.test\r\nTo: {addr}\r\nSubject: x\r\n\r\nhi\r\n");
+        let m = parse(raw.as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(
+            k.find_in(&m, "support@support.test").map(|v| v.role),
+            Some(Role::Manager)
+        );
     }
 
     #[test]

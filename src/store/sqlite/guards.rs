@@ -45,7 +45,7 @@ impl GuardWrites for SqliteTx<'_> {
     }
 
     /// Messages stored on the case since `since` from the customer's side (customer, cc) and
-    /// from the agents' side, in one read; mail a flood cap joined to the case is not counted
+    /// from the agents' side (agents, managers), in one read; mail a flood cap joined to the case is not counted
     /// (the flood caps hold it already).
     ///
     /// # Errors
@@ -56,7 +56,7 @@ impl GuardWrites for SqliteTx<'_> {
         since: DateTime<Utc>,
     ) -> Result<(i64, i64), StoreError> {
         let mut st = self.tx.prepare_cached(
-            "SELECT coalesce(sum(role IN ('customer', 'cc')), 0), coalesce(sum(role = 'agent'), 0)
+            "SELECT coalesce(sum(role IN ('customer', 'cc')), 0), coalesce(sum(role IN ('agent', 'manager')), 0)
              FROM messages WHERE case_id = ?1 AND received_at >= ?2 AND outcome != 'flood_joined'",
         )?;
         Ok(st.query_row(params![case_id, ts(since)], |r| Ok((r.get(0)?, r.get(1)?)))?)
