@@ -8,6 +8,10 @@
    (a mail to a signed rating address) and replies that it is not solved, quoting it
    Gmail-style.
 4. The case reopens and Ann gets Alice's reply, marked REOPENED, in the same thread.
+Alice had copied Max, a colleague: he joined the case and gets the answers in Cc (never the
+acknowledgment or the follow-up). Ben, the second agent, sees Ann's answer in the card's
+thread; his own answer, written to the card before Alice reopened the case, is held (the
+case changed since), and he sends it anyway with `#send`.
 Meanwhile Bob's urgent case (2 hours, wall clock) breached its target: the manager got the
 escalation digest and Bob an escalation notice.
 Everything goes through the local Postfix and is read back from the Dovecot mailboxes.
@@ -25,7 +29,9 @@ imap_port, smtp_port, password, tag, ann, manager = (int(sys.argv[1]), int(sys.a
                                                     sys.argv[4], sys.argv[5], sys.argv[6])
 # The reference of the case Ann answers is written here, for run.sh to show that case in full.
 answered_file = sys.argv[7]
+ben = sys.argv[8]
 alice = f"alice-{tag}@customer.test"
+max_ = f"max-{tag}@customer.test"
 
 
 def inbox(user, want, timeout=60):
@@ -43,6 +49,16 @@ def inbox(user, want, timeout=60):
         m.logout()
         if len(msgs) >= want or time.time() > end:
             return msgs
+        time.sleep(0.5)
+
+
+def first(user, pred, timeout=60):
+    """The first message of user's INBOX that `pred` accepts, waiting for it."""
+    end = time.time() + timeout
+    while True:
+        found = next((m for m in inbox(user, 1, timeout=1) if pred(m)), None)
+        if found or time.time() > end:
+            return found
         time.sleep(0.5)
 
 
@@ -90,8 +106,17 @@ print(f"  Ann answered {reference} from her mail client with #resolve on the fir
 got = inbox(alice, 2)
 answer = next(m for m in got if "via" in str(m["From"]))
 print(f"\n  Alice received: From: {answer['From']}")
+print(f"                  Cc: {answer['Cc']}")
 print(f"                  Subject: {answer['Subject']}")
 print("    " + "\n    ".join(text_of(answer).strip().splitlines()))
+
+ours = [m for m in inbox(max_, 2) if "via" in str(m["From"])]
+print(f"\n  Max (Alice's colleague, in Cc of her complaint) has the answer too: {len(ours)} mail(s) from us")
+
+seen = first(ben, lambda m: "answered the customer" in text_of(m))
+print(f"\n  Ben (the other agent) sees it in the card's thread: Subject: {seen['Subject']}")
+print(excerpt(text_of(seen), 7))
+ben_card = first(ben, lambda c: reference in str(c["Subject"]) and "New case" in text_of(c))
 
 got = inbox(alice, 3, timeout=90)
 follow_up = got[-1]
@@ -126,6 +151,17 @@ for _ in range(120):
     time.sleep(0.5)
 print(f"\n  Ann received: Subject: {fwd['Subject']}")
 print(excerpt(text_of(fwd), 9))
+
+# Ben answers from the card he got (before Alice reopened the case): the answer is held.
+reply(ben_card, f"Ben Agent <{ben}>",
+      "Hello Alice,\n\nI have asked our bank to reverse the second payment today.\n\nBen",
+      "On 23.11.26 10:00, Example Support wrote:")
+held = first(ben, lambda m: "Not sent" in str(m["Subject"]))
+print(f"\n  Ben answered the card he had, written before Alice's reply: held. He received: Subject: {held['Subject']}")
+print(excerpt(text_of(held), 8))
+reply(held, f"Ben Agent <{ben}>", "#send", "On 23.11.26 12:00, Example Support wrote:")
+sent = first(alice, lambda m: "Ben Agent" in str(m["From"]))
+print(f"  Ben replied #send: Alice received From: {sent['From']}, Cc: {sent['Cc']}")
 
 esc = inbox(manager, 1, timeout=60)
 print(f"\n  The manager's mailbox: {len(esc)} escalation(s)")

@@ -27,6 +27,7 @@ bin="$target/release/mailcase"
 work="$(mktemp -d /tmp/mailcase-demo.XXXXXX)"
 support="support-demo-$$@support.test"
 ann="ann-demo-$$@support.test"
+ben="ben-demo-$$@support.test"
 manager="mgr-demo-$$@support.test"
 echo "$MAILENV_PASSWORD" > "$work/imap-password"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token.key"
@@ -36,6 +37,7 @@ metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1"
       -e "s/@SUPPORT@/$support/g" -e "s#@TEMPLATES@#$repo/templates#" \
       tests/fixtures/config/integration.toml
   printf '\n[[agents.members]]\naddress = "%s"\nname = "Ann Agent"\n' "$ann"
+  printf '\n[[agents.members]]\naddress = "%s"\nname = "Ben Agent"\n' "$ben"
   printf '\n[[escalation]]\ncontacts = ["%s"]\n' "$manager"
   # Short follow-up for the demo: one business hour after resolution, with the rating links.
   printf '\n[follow_up]\nafter = "1h"\n\n[feedback]\nwhen = "follow-up"\n'
@@ -72,9 +74,9 @@ echo
 echo "== what the customers received"
 python3 demo/show_inboxes.py "$MAILENV_IMAP_PORT" "$MAILENV_PASSWORD" "demo$$"
 echo
-echo "== an agent answers one case; the follow-up with rating links arrives; the customer rates and reopens"
+echo "== an agent answers one case (her colleague in Cc gets it, the other agent sees it); the follow-up with rating links arrives; the customer rates and reopens; the second agent's stale answer is held until he sends it"
 python3 demo/agent_answers.py "$MAILENV_IMAP_PORT" "$MAILENV_SMTP_PORT" "$MAILENV_PASSWORD" "demo$$" "$ann" "$manager" \
-  "$work/answered"
+  "$work/answered" "$ben"
 sleep 1
 answered=$(cat "$work/answered")
 echo

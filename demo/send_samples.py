@@ -8,7 +8,8 @@ port, support, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 
 samples = [
     ("Alice Martin", "alice", "Invoice charged twice",
-     "Hello,\n\nmy November invoice was charged twice to my card. Please refund the second payment.\n\nAlice"),
+     "Hello,\n\nmy November invoice was charged twice to my card. Please refund the second payment.\n"
+     "I have copied Max from our accounts team; please keep him in the loop.\n\nAlice"),
     ("Bob Chen", "bob", "Website down!!",
      "Your service is down since 9:00, none of our 40 staff can log in. This is an outage."),
     ("Chloé Dubois", "chloe", "Colis jamais arrivé / parcel never arrived",
@@ -27,6 +28,9 @@ with smtplib.SMTP("127.0.0.1", port) as s:
         addr = f"{local}-{tag}@customer.test"
         m["From"] = f"{name} <{addr}>"
         m["To"] = f"Support <{support}>"
+        if local == "alice":
+            # A colleague in Cc: he joins the case and gets the answers in Cc.
+            m["Cc"] = f"Max Keller <max-{tag}@customer.test>"
         m["Subject"] = subject
         m["Message-ID"] = make_msgid(domain="customer.test")
         m.set_content(body)

@@ -224,6 +224,26 @@ async fn two_auto_responders_answering_each_other_stop_and_the_agents_are_told_o
     );
     let to = card.reply_to.as_ref().unwrap().address.clone();
     w.send_raw(&w.ann, &to, answer.as_bytes()).await;
+    // When the customer's responder wrote after the mail Ann answered (it kept writing while
+    // the case was stopped, unseen by the agents), the collision guard holds her answer and
+    // tells her what came in since; she sends it anyway.
+    let held_or_sent = wait_for("Ann's answer sent or held", WAIT, || async {
+        if w.mailbox(&customer, "INBOX").await.len() > before {
+            return Some(None);
+        }
+        let held = w
+            .mailbox(&w.ann, "INBOX")
+            .await
+            .into_iter()
+            .find(|m| m.subject.contains("Not sent"));
+        held.map(Some)
+    })
+    .await;
+    if let Some(held) = held_or_sent {
+        assert!(held.text.contains("I am away"), "{}", held.text);
+        let send = thunderbird_reply(&w.ann, "Ann Agent", &held, "#send");
+        w.send_raw(&w.ann, &to, send.as_bytes()).await;
+    }
     let after = wait_mail(&w, &customer, before + 1).await;
     assert!(after.last().unwrap().text.contains("delivered tomorrow"));
     d.stop().await;
