@@ -526,6 +526,13 @@ async fn bad_merges_are_rejected_and_change_nothing() {
         e.text
     );
 
+    // Into an erased case: Tom asked to be erased.
+    desk.cli(&["erase", "--customer", &tom]);
+    desk.ann_answers(&card_c, &format!("#merge {} confirm", d.reference))
+        .await;
+    let e = desk.nth_error(7).await;
+    assert!(e.text.contains("purged or erased"), "{}", e.text);
+
     // Nothing changed by the refused ones: A and C open and unmerged, D closed, no
     // message moved out of C or D.
     let a_now = desk.case(&a.reference);
