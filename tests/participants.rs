@@ -198,6 +198,25 @@ async fn a_colleague_in_cc_gets_the_answers_and_notices_but_not_the_ack_and_cann
     .await;
     // Nothing of ours reached Max but the answer and the resolved notice.
     assert_eq!(ours(&w, &max).await.len(), 2);
+    // His data export holds the mail he was copied on (and not Jane's acknowledgment).
+    let records = w.store().read().person_records(&max).unwrap();
+    assert_eq!(records.cases.len(), 1);
+    assert_eq!(records.cases[0].relation, "participant");
+    let kinds: Vec<OutboundKind> = records.cases[0].outbound.iter().map(|o| o.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![OutboundKind::AgentReply, OutboundKind::AgentReply],
+        "{kinds:?}"
+    );
+    // `mailcase case` names the people on the case.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .arg("--config")
+        .arg(&w.config_path)
+        .args(["case", &case.reference])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains(&format!("Max Muster {max} (cc)")), "{shown}");
     d.stop().await;
 }
 

@@ -306,7 +306,8 @@ impl RecordReads for SqliteReader<'_> {
              UNION SELECT case_id FROM participants WHERE lower(address) = lower(?1)
              UNION SELECT case_id FROM messages WHERE case_id IS NOT NULL
                      AND (lower(from_address) = lower(?1) OR lower(reply_address) = lower(?1))
-             UNION SELECT case_id FROM outbox WHERE case_id IS NOT NULL AND lower(recipient) = lower(?1)
+             UNION SELECT case_id FROM outbox WHERE case_id IS NOT NULL AND (lower(recipient) = lower(?1)
+                     OR ',' || lower(cc) || ',' LIKE '%,' || lower(?1) || ',%')
              ORDER BY 1",
             [address],
             |r| r.get(0),
@@ -358,7 +359,8 @@ impl RecordReads for SqliteReader<'_> {
                 c,
                 &format!(
                     "SELECT {OUTBOUND_COLS} FROM outbox WHERE case_id = ?1
-                     AND ((?3 AND audience = 'customer') OR lower(recipient) = lower(?2)) ORDER BY id"
+                     AND ((?3 AND audience = 'customer') OR lower(recipient) = lower(?2)
+                          OR ',' || lower(cc) || ',' LIKE '%,' || lower(?2) || ',%') ORDER BY id"
                 ),
                 params![id, address, own],
                 stored_outbound,
@@ -495,8 +497,8 @@ impl RecordWrites for SqliteTx<'_> {
             )?;
         }
         let outbound = t.execute(
-            "UPDATE outbox SET message_id = ?2 || ':' || id, envelope_from = '', recipient = '', subject = '',
-                    body = x'', last_error = NULL,
+            "UPDATE outbox SET message_id = ?2 || ':' || id, envelope_from = '', recipient = '', cc = NULL,
+                    subject = '', body = x'', last_error = NULL,
                     status = CASE WHEN status = 'pending' THEN 'failed' ELSE status END
              WHERE case_id = ?1",
             params![case_id, marker],
