@@ -736,10 +736,7 @@ fn cc_warning(
         .filter(|a| {
             !super::participants::is_ours(&own, a)
                 && cfg.agent(a).is_none()
-                && !cfg
-                    .escalation
-                    .iter()
-                    .any(|e| e.contacts.iter().any(|m| m.eq_ignore_ascii_case(a)))
+                && !cfg.is_escalation_contact(a)
         })
         .collect();
     if outside.is_empty() {

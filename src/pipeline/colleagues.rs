@@ -3,7 +3,7 @@
 //! assignee and the agents who took part), so nobody answers a case blind.
 
 use super::context::Ctx;
-use crate::case::kinds::{OutboundKind, ParticipantRole};
+use crate::case::kinds::OutboundKind;
 use crate::config::{AgentConfig, Colleagues};
 use crate::mail;
 use crate::store::{CaseRow, StoreError};
@@ -32,7 +32,7 @@ fn recipients(c: &Ctx<'_, '_>, case: &CaseRow, agent: &str) -> Result<Vec<String
         Colleagues::Involved => {
             let mut v: Vec<String> = case.assignee.iter().cloned().collect();
             for p in c.tx.people(case.id)? {
-                if !p.removed && !p.role.is_customer_side() && p.role != ParticipantRole::Cc {
+                if !p.removed && !p.role.is_customer_side() {
                     v.push(p.address);
                 }
             }
@@ -80,12 +80,27 @@ pub(super) fn tell(
     m.notice = notice;
     m.text = action.text;
     m.in_answer = action.answered;
+    // Managers who took part answer through their own reply address.
+    let cfg = &c.engine.config;
+    let (agents, managers): (Vec<String>, Vec<String>) = to
+        .into_iter()
+        .partition(|a| cfg.agent(a).is_some() || !cfg.is_escalation_contact(a));
     c.send_agents(
         case,
         OutboundKind::AgentColleague,
-        &to,
+        &agents,
         "agent_colleague",
         &m,
         vec![],
-    )
+    )?;
+    if cfg.agents.managers_act_by_mail {
+        c.send_managers(
+            case,
+            OutboundKind::AgentColleague,
+            &managers,
+            "agent_colleague",
+            &m,
+        )?;
+    }
+    Ok(())
 }

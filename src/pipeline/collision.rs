@@ -72,13 +72,7 @@ pub(super) fn since(
             ));
         }
     }
-    let by_staff = |actor: &str| {
-        cfg.agent(actor).is_some()
-            || cfg
-                .escalation
-                .iter()
-                .any(|e| e.contacts.iter().any(|m| m.eq_ignore_ascii_case(actor)))
-    };
+    let by_staff = |actor: &str| cfg.agent(actor).is_some() || cfg.is_escalation_contact(actor);
     for a in c.tx.read().audit_of_case(Some(case.id))? {
         if a.at <= t0
             || a.event != AuditEvent::Status

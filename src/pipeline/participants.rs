@@ -59,11 +59,7 @@ pub(super) fn refusal(c: &Ctx<'_, '_>, case: &CaseRow, address: &str) -> Option<
     if cfg.agent(address).is_some() {
         return Some("an agent: agents see the case through its notifications");
     }
-    if cfg
-        .escalation
-        .iter()
-        .any(|e| e.contacts.iter().any(|m| m.eq_ignore_ascii_case(address)))
-    {
+    if cfg.is_escalation_contact(address) {
         return Some("an escalation contact: they get the case when it is escalated");
     }
     if address == case.customer_address {
