@@ -252,20 +252,7 @@ impl CaseWrites for SqliteTx<'_> {
     }
 
     fn people(&self, case_id: i64) -> Result<Vec<Person>, StoreError> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT address, name, role, undeliverable, removed_at IS NOT NULL FROM participants
-             WHERE case_id = ?1 ORDER BY added_at, address",
-        )?;
-        let rows = st.query_map([case_id], |r| {
-            Ok(Person {
-                address: r.get(0)?,
-                name: r.get(1)?,
-                role: col(r, 2)?,
-                undeliverable: r.get(3)?,
-                removed: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        people(self.tx, case_id)
     }
 
     fn put_participant(
@@ -516,20 +503,7 @@ impl CaseWrites for SqliteTx<'_> {
 
 impl CaseOps for SqliteStore {
     fn people_of(&self, case_id: i64) -> Result<Vec<Person>, StoreError> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT address, name, role, undeliverable, removed_at IS NOT NULL FROM participants
-             WHERE case_id = ?1 ORDER BY added_at, address",
-        )?;
-        let rows = st.query_map([case_id], |r| {
-            Ok(Person {
-                address: r.get(0)?,
-                name: r.get(1)?,
-                role: col(r, 2)?,
-                undeliverable: r.get(3)?,
-                removed: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        people(&self.conn, case_id)
     }
 
     /// Participants of a case as (address, role, undeliverable).
@@ -546,4 +520,22 @@ impl CaseOps for SqliteStore {
         let rows = st.query_map([case_id], |r| Ok((r.get(0)?, col(r, 1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Everybody on a case (the Tx and the Store read it alike).
+fn people(conn: &rusqlite::Connection, case_id: i64) -> Result<Vec<Person>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT address, name, role, undeliverable, removed_at IS NOT NULL FROM participants
+         WHERE case_id = ?1 ORDER BY added_at, address",
+    )?;
+    let rows = st.query_map([case_id], |r| {
+        Ok(Person {
+            address: r.get(0)?,
+            name: r.get(1)?,
+            role: col(r, 2)?,
+            undeliverable: r.get(3)?,
+            removed: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
