@@ -139,6 +139,9 @@ def pick(cases_json, case_dir, templates):
         "customer_status_update": answered,
         "customer_update": escalated,
         "manager_escalation": escalated,
+        # The survivor of a #merge (its timeline holds merged_from).
+        "customer_merged": had("merged_from"),
+        "agent_merged": had("merged_from"),
     }
     for t in templates:
         ref = want.get(t)

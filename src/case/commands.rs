@@ -55,6 +55,12 @@ pub enum Command {
     },
     /// Relay the answer the collision guard held (the agent read what happened since).
     Send,
+    /// Merge this case into case `reference` (the survivor): its mail, participants and
+    /// later replies go there and this case closes (`pipeline/merge.rs`). Cases of two
+    /// different customers need `confirm` (`#merge REF confirm`). It stands alone: any text
+    /// with it becomes an internal note on the survivor, and another command with it is an
+    /// error (which case would it apply to?).
+    Merge { reference: String, confirm: bool },
 }
 
 impl Command {
@@ -71,6 +77,7 @@ impl Command {
             Command::Reopen => "reopen",
             Command::Cc { .. } => "cc",
             Command::Send => "send",
+            Command::Merge { .. } => "merge",
         }
     }
 
@@ -139,7 +146,8 @@ impl Command {
             | Command::Category(_)
             | Command::Assign(_)
             | Command::Cc { .. }
-            | Command::Send => None,
+            | Command::Send
+            | Command::Merge { .. } => None,
         }
     }
 
@@ -194,6 +202,7 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("#cc remove ADDRESS", "stop copying someone"),
     ("#send", "send your held answer as it was"),
+    ("#merge REF [confirm]", "merge this case into case REF"),
 ];
 
 /// What is wrong with a command line.
@@ -219,6 +228,14 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// The `#merge` of the reply, as (survivor's reference as written, confirmed).
+    pub fn merge(&self) -> Option<(&str, bool)> {
+        self.commands.iter().find_map(|c| match c {
+            Command::Merge { reference, confirm } => Some((reference.as_str(), *confirm)),
+            _ => None,
+        })
+    }
+
     /// True when this command was given.
     pub fn has(&self, name: &str) -> bool {
         self.commands.iter().any(|c| c.name() == name)
@@ -432,6 +449,21 @@ fn parse_line(line: &str) -> Result<Command, String> {
         "category" => Ok(Command::Category(
             one_word("a category name")?.to_lowercase(),
         )),
+        "merge" => {
+            let mut words = arg.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (None, _, _) => Err("needs an argument (the reference of the case to merge into, e.g. #merge CMP-7KQ4X-V)".into()),
+                (Some(r), None, _) => Ok(Command::Merge {
+                    reference: r.trim_matches(|c| c == '[' || c == ']').to_string(),
+                    confirm: false,
+                }),
+                (Some(r), Some(w), None) if w.eq_ignore_ascii_case("confirm") => Ok(Command::Merge {
+                    reference: r.trim_matches(|c| c == '[' || c == ']').to_string(),
+                    confirm: true,
+                }),
+                _ => Err("takes a reference and optionally the word confirm (#merge REF confirm)".into()),
+            }
+        }
         "assign" => Ok(Command::Assign(
             one_word("an agent address")?
                 .trim_matches(|c| c == '<' || c == '>')
@@ -498,7 +530,8 @@ fn parse_cc(arg: &str) -> Result<Command, String> {
 
 /// Every command's name, for suggestions.
 const NAMES: &[&str] = &[
-    "note", "resolve", "escalate", "priority", "category", "assign", "wait", "reopen", "cc", "send",
+    "note", "resolve", "escalate", "priority", "category", "assign", "wait", "reopen", "cc",
+    "send", "merge",
 ];
 
 /// The command an agent most likely meant by `typed`: one that starts with it (`#prio`,
@@ -572,6 +605,19 @@ fn check_conflicts(cmds: &[Command], errors: &mut Vec<CommandError>) {
                 });
             }
         }
+    }
+    // `#merge` moves the whole case elsewhere: another command beside it would leave it
+    // unclear which case it applies to.
+    if count("merge") > 0 && cmds.len() > count("merge") {
+        let others: Vec<String> = cmds
+            .iter()
+            .filter(|c| c.name() != "merge")
+            .map(|c| format!("#{}", c.name()))
+            .collect();
+        errors.push(CommandError {
+            line: format!("#merge {}", others.join(" ")),
+            why: "#merge stands alone: send the other commands on the case it merges into".into(),
+        });
     }
     let states: Vec<&str> = ["resolve", "wait", "reopen", "escalate"]
         .into_iter()
@@ -804,9 +850,53 @@ mod tests {
     }
 
     #[test]
+    fn merge_takes_a_reference_and_an_optional_confirm() {
+        let p = parse("#merge cmp-7kq4x-v\nSame order as the other case.").unwrap();
+        assert_eq!(
+            p.commands,
+            vec![Command::Merge {
+                reference: "cmp-7kq4x-v".into(),
+                confirm: false
+            }]
+        );
+        assert_eq!(p.merge(), Some(("cmp-7kq4x-v", false)));
+        assert_eq!(p.text, "Same order as the other case.");
+        let p = parse("#Merge [CMP-7KQ4X-V] CONFIRM").unwrap();
+        assert_eq!(p.merge(), Some(("CMP-7KQ4X-V", true)));
+        assert_eq!(p.text, "");
+        assert!(p.validate(Status::InProgress, &config()).is_ok());
+        // A merge relays nothing by itself: the pipeline handles it before the plan.
+        assert_eq!(parse("Hello").unwrap().merge(), None);
+    }
+
+    #[test]
+    fn a_malformed_merge_is_rejected_with_its_usage() {
+        let why = |reply: &str| parse(reply).unwrap_err()[0].to_string();
+        assert!(why("#merge").starts_with("#merge: needs an argument"));
+        assert!(why("#merge CMP-7KQ4X-V please").contains("#merge REF confirm"));
+        assert!(why("#merge A B confirm").contains("#merge REF confirm"));
+        assert!(why("#mrege CMP-7KQ4X-V").ends_with("did you mean \"#merge CMP-7KQ4X-V\"?"));
+        assert_eq!(did_you_mean("merg"), Some("merge"));
+    }
+
+    #[test]
+    fn merge_stands_alone() {
+        let e = parse("#merge CMP-7KQ4X-V\n#resolve\nbye").unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(
+            e[0].to_string(),
+            "#merge #resolve: #merge stands alone: send the other commands on the case it \
+             merges into"
+        );
+        assert!(parse("#merge CMP-7KQ4X-V\n#merge CMP-0A1B2-F").is_err());
+        assert!(parse("#note\n#merge CMP-7KQ4X-V").is_err());
+    }
+
+    #[test]
     fn every_command_is_in_the_help() {
         for c in [
             "note", "resolve", "escalate", "priority", "category", "assign", "wait", "reopen",
+            "merge",
         ] {
             assert!(HELP.iter().any(|(h, _)| h.starts_with(&format!("#{c}"))));
         }

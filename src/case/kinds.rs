@@ -160,6 +160,8 @@ names! {
         AgentNotice = "agent_notice",
         /// An agent told why their mail to the support or intake address opened no case.
         AgentIntakeHelp = "agent_intake_help",
+        /// The agents told that a case was merged into this one.
+        AgentMerged = "agent_merged",
     }
 }
 
@@ -270,6 +272,10 @@ names! {
         /// An agent's mail that would have opened a case refused (no forward, no `#log`, not
         /// through their intake address): `reason` in `detail`.
         IntakeRefused = "intake_refused",
+        /// This case was merged into another (`#merge`): `into`, messages and participants moved.
+        MergedInto = "merged_into",
+        /// Another case was merged into this one (`#merge`): `from`, what moved.
+        MergedFrom = "merged_from",
     }
 }
 

@@ -1,7 +1,8 @@
 //! The case life cycle of docs/design.md as one state machine.
 //!
 //! `new -> acknowledged -> in_progress <-> waiting_on_customer -> escalated -> resolved ->
-//! closed`; a customer reply to a resolved or closed case reopens it. Every change goes
+//! closed`; a customer reply to a resolved or closed case reopens it; a case merged into
+//! another (`#merge`) is closed from any open status. Every change goes
 //! through [`transition`], and the store audits it with actor and time.
 
 use std::fmt;
@@ -43,6 +44,8 @@ pub enum CaseEvent {
     Close,
     /// Reopened explicitly.
     Reopen,
+    /// Merged into another case (`#merge`): closed, its mail handled by the survivor.
+    Merge,
 }
 
 /// A transition the life cycle does not allow.
@@ -156,6 +159,8 @@ pub fn transition(from: Status, event: CaseEvent) -> Result<Status, InvalidTrans
         (_, E::Close) => bad,
         (S::Resolved | S::Closed, E::Reopen) => Ok(S::InProgress),
         (_, E::Reopen) => bad,
+        (S::Closed, E::Merge) => bad,
+        (_, E::Merge) => Ok(S::Closed),
     }
 }
 
@@ -201,6 +206,18 @@ mod tests {
             transition(Status::Acknowledged, CaseEvent::CustomerReplied),
             Ok(Status::Acknowledged)
         );
+    }
+
+    #[test]
+    fn a_merge_closes_any_case_that_is_not_closed_yet() {
+        for s in Status::ALL {
+            let merged = transition(s, CaseEvent::Merge);
+            if s == Status::Closed {
+                assert!(merged.is_err());
+            } else {
+                assert_eq!(merged, Ok(Status::Closed));
+            }
+        }
     }
 
     #[test]

@@ -206,6 +206,21 @@ pub fn describe(event: AuditEvent, d: &Value) -> String {
         E::AnswerHeld | E::AnswerReleased | E::NothingChanged => {
             w.fields(&[("reason", ""), ("message_id", "message")])
         }
+        E::MergedInto | E::MergedFrom => w
+            .fields(&[
+                ("into", "merged into"),
+                ("from", "merged from"),
+                ("messages", "messages moved"),
+                ("participants", "participants moved"),
+            ])
+            .words(
+                &["two_customers", "confirmed"],
+                if d.get("two_customers").and_then(Value::as_bool) == Some(true) {
+                    "two customers, confirmed".into()
+                } else {
+                    String::new()
+                },
+            ),
         E::MessageJoined
         | E::FloodJoined
         | E::ClosingRefused
@@ -322,6 +337,12 @@ mod tests {
             }
             E::AnswerHeld | E::AnswerReleased | E::NothingChanged => {
                 json!({"reason": "the customer wrote since", "message_id": "<a@b>"})
+            }
+            E::MergedInto => {
+                json!({"into": "CMP-7KQ4X-V", "messages": 2, "participants": 1, "two_customers": false, "confirmed": false})
+            }
+            E::MergedFrom => {
+                json!({"from": "CMP-0A1B2-F", "messages": 2, "participants": 1, "two_customers": true, "confirmed": true})
             }
             E::DataExport => json!({"cases": 2, "messages": 5, "fingerprint": "ab"}),
             E::Erasure => {

@@ -224,7 +224,8 @@ pub fn list(
     let judged = JudgedAt::read(&store.read(), now)?;
     let now = judged.at;
     let f = filter(cfg, args, now)?;
-    let rows = store.read().cases_matching(&f)?;
+    let read = store.read();
+    let rows = read.cases_matching(&f)?;
     if args.json {
         let listed: Vec<Listed<'_>> = rows
             .iter()
@@ -259,6 +260,13 @@ pub fn list(
         "DUE (UTC)",
         "SUBJECT",
     ];
+    // The survivors of merged cases, by id, for the status column.
+    let mut survivors = std::collections::HashMap::new();
+    for s in rows.iter().filter_map(|v| v.case.merged_into) {
+        if let Some((reference, _)) = read.case_reference(s)? {
+            survivors.insert(s, reference);
+        }
+    }
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|v| {
@@ -275,9 +283,13 @@ pub fn list(
                 }
                 _ => "-".into(),
             };
-            // A case the loop guard stopped relays nothing until an admin resumes it.
+            // A case the loop guard stopped relays nothing until an admin resumes it; a merged
+            // one lives on in its survivor.
             let status = if v.loop_stopped_at.is_some() {
                 format!("{} STOPPED", c.status)
+            } else if let Some(s) = c.merged_into {
+                let survivor = survivors.get(&s).map_or("?", String::as_str);
+                format!("{} MERGED into {survivor}", c.status)
             } else {
                 c.status.to_string()
             };
@@ -636,6 +648,8 @@ pub struct CaseReport {
     pub channel: crate::case::kinds::Channel,
     /// The agent who forwarded or logged it: "Carol Agent <carol@support.test>".
     pub logged_by: Option<String>,
+    /// The survivor's reference when this case was merged into another (`#merge`).
+    pub merged_into: Option<String>,
     pub participants: Vec<Participant>,
     pub rating: Option<RatingRow>,
     pub timeline: Vec<Entry>,
@@ -657,6 +671,10 @@ pub fn report(
     let id = case.case.id;
     let linked_case = match case.case.linked_case_id {
         Some(l) => read.case_reference(l)?.map(|(reference, _)| reference),
+        None => None,
+    };
+    let merged_into = match case.case.merged_into {
+        Some(s) => read.case_reference(s)?.map(|(reference, _)| reference),
         None => None,
     };
     let participants: Vec<Participant> = store
@@ -686,6 +704,7 @@ pub fn report(
         linked_case,
         channel,
         logged_by,
+        merged_into,
         participants,
         rating: read.rating_row(id)?,
         timeline: timeline(&read, id, &managers(cfg), &roles)?,
@@ -901,6 +920,13 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
     .note()
     {
         writeln!(out, "{note}")?;
+    }
+    if let Some(s) = &r.merged_into {
+        writeln!(
+            out,
+            "MERGED into {s}: this case is closed, its messages and participants moved to {s}, \
+             and mail to it joins {s} (`mailcase case {s}`)"
+        )?;
     }
     if let Some(at) = &v.loop_stopped_at {
         writeln!(

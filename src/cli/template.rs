@@ -249,6 +249,13 @@ fn mail_context(
             m.linked_reference = Some(linked.0);
         }
     }
+    if matches!(name, "customer_merged" | "agent_merged") {
+        // The case merged into this one, as the merge's mail named it.
+        if let Some(d) = last_audit(read, case.id, AuditEvent::MergedFrom, |_| true)? {
+            m.linked_reference = d["from"].as_str().map(String::from);
+            m.late_reply = false;
+        }
+    }
     m.reopened = case.reopen_count > 0;
     let escalated = last_audit_at(read, case.id, AuditEvent::Status, |d| {
         d["to"] == crate::case::Status::Escalated.as_str()

@@ -51,6 +51,8 @@ pub const CASE_TEMPLATES: &[&str] = &[
     "agent_notice",
     "agent_answer_held",
     "agent_intake_help",
+    "customer_merged",
+    "agent_merged",
 ];
 
 /// Every template the daemon uses (names without `.txt.tera`/`.html.tera`): the

@@ -117,6 +117,10 @@ pub(super) fn from_agent_side(
             return rejected(c, case, msg, item, &agent, &text, errors);
         }
     };
+    // `#merge` stands alone and moves the case elsewhere: its own path (pipeline/merge.rs).
+    if let Some(m) = super::merge::requested(&p) {
+        return super::merge::run(c, case, msg, item, &agent, &text, &p, &m);
+    }
     if p.has("send") {
         if let Err(errors) = p.validate(case.status, &c.engine.config) {
             return rejected(c, case, msg, item, &agent, &text, errors);
@@ -803,6 +807,8 @@ pub(super) fn too_large(
     let Some(case) = c.tx.case_by_reference(token.reference.as_str())? else {
         return Ok(());
     };
+    // A merged case's mail is the survivor's, as threading has it.
+    let case = crate::thread::survivor(case, c.tx)?;
     if c.tx.is_scrubbed(case.id)? {
         return Ok(());
     }
@@ -919,7 +925,7 @@ fn rank(engine: &Engine, name: &str) -> usize {
 }
 
 /// An agent's reply with bad commands: recorded, nothing else changes, the agent is told.
-fn rejected(
+pub(super) fn rejected(
     c: &Ctx<'_, '_>,
     case: &CaseRow,
     msg: &InboundMessage,

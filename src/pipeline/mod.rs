@@ -16,6 +16,7 @@ pub mod dedupe;
 mod guards;
 mod intake;
 mod managers;
+mod merge;
 mod participants;
 mod timers;
 

@@ -38,6 +38,11 @@ const MANAGED: &[TimerKind] = &[
 
 /// The timers a case should have now: (kind, when).
 pub(super) fn desired(engine: &Engine, case: &CaseRow) -> Vec<(TimerKind, DateTime<Utc>)> {
+    // A case merged into another has no deadlines of its own: the survivor's are the ones
+    // that count, and a merged case must not invite feedback as a closed one would.
+    if case.merged_into.is_some() {
+        return Vec::new();
+    }
     let cfg = &engine.config;
     let mut out = Vec::new();
     let lead = cfg.sla.warning_lead.chrono();

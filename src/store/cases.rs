@@ -47,6 +47,15 @@ pub struct CaseRow {
     pub feedback_sent_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "ser_opt_ts")]
     pub closed_at: Option<DateTime<Utc>>,
+    /// The case this one was merged into (`#merge`): closed, its mail handled there.
+    pub merged_into: Option<i64>,
+}
+
+/// What a merge moved from one case to another ([`CaseWrites::merge_case`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Moved {
+    pub messages: usize,
+    pub participants: usize,
 }
 
 /// One change to a case's row, for [`Tx::update_case`] and [`Tx::update_case_audited`]: the
@@ -324,6 +333,24 @@ pub trait CaseWrites {
         message_id: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// Merges case `from` into `into`: its inbound messages move (their ids, so the
+    /// survivor's history stays in the order they arrived; marked as moved, so they stay out
+    /// of the survivor's mail threads), its participants move (its customer as `cc`; an
+    /// address already on `into` keeps its row there; without `copies`, its customer-side
+    /// people join as removed at `now`: on the case, but sent no copies of its mail) and
+    /// `from` records `into` as its survivor. The status change, timers, audit and mail are
+    /// the caller's.
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn merge_case(
+        &self,
+        from: i64,
+        into: i64,
+        copies: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Moved, StoreError>;
 
     /// Cases opened by `customer` since `since`, and the latest of them.
     ///

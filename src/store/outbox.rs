@@ -111,6 +111,7 @@ pub trait OutboxWrites {
     /// The Message-IDs of one side's mail thread of a case, oldest first: what we sent to that
     /// audience and what that side sent us. Replies continue this chain (In-Reply-To the
     /// last, References the chain), so each mail client shows the case as one thread.
+    /// Messages moved in by a merge are not part of it (see `CaseWrites::merge_case`).
     ///
     /// # Errors
     /// SQL errors.

@@ -6,7 +6,9 @@
 //! can copy a customer's Message-ID (it travels in every reply-all) or a reference number, so
 //! those two admit only participants; from anybody else they open a new case linked to the
 //! one they named. Only our own Message-IDs thread anyone: we sent that message to the case's
-//! people. A forged or truncated token is no token: the next rules decide.
+//! people. A forged or truncated token is no token: the next rules decide. A case merged
+//! into another (`#merge`) hands every message that finds it to its survivor, before the
+//! participant check (its people moved there), following at most [`MAX_MERGE_STEPS`] links.
 
 pub mod subject;
 pub mod token;
@@ -25,6 +27,32 @@ pub trait CaseLookup {
     fn by_reference(&self, reference: &str) -> Result<Option<CaseRow>, StoreError>;
     /// Whether `address` (normalised) takes part in the case.
     fn is_participant(&self, case_id: i64, address: &str) -> Result<bool, StoreError>;
+    /// The case with this id, to follow a merged case to its survivor. A lookup without
+    /// merged cases (a test's maps) need not answer.
+    fn by_id(&self, _id: i64) -> Result<Option<CaseRow>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// How many `merged_into` links threading follows: merges refuse chains and loops, so one
+/// is all a database written by mailcase has; the bound keeps a hand-edited one finite.
+pub const MAX_MERGE_STEPS: usize = 8;
+
+/// The case that handles mail for `case`: itself, or the end of its `merged_into` links
+/// (at most [`MAX_MERGE_STEPS`]; a missing link stops at the last case found).
+///
+/// # Errors
+/// Store errors from the lookups.
+pub fn survivor(case: CaseRow, lookup: &(impl CaseLookup + ?Sized)) -> Result<CaseRow, StoreError> {
+    let mut c = case;
+    for _ in 0..MAX_MERGE_STEPS {
+        let Some(next) = c.merged_into else { break };
+        match lookup.by_id(next)? {
+            Some(n) => c = n,
+            None => break,
+        }
+    }
+    Ok(c)
 }
 
 impl CaseLookup for Tx<'_> {
@@ -39,6 +67,9 @@ impl CaseLookup for Tx<'_> {
     }
     fn is_participant(&self, case_id: i64, address: &str) -> Result<bool, StoreError> {
         Tx::is_participant(self, case_id, address)
+    }
+    fn by_id(&self, id: i64) -> Result<Option<CaseRow>, StoreError> {
+        self.case_by_id(id)
     }
 }
 
@@ -71,7 +102,7 @@ pub fn find_case(
         // A valid token for a case that no longer exists (purged) falls through.
         if let Some(c) = lookup.by_reference(t.reference.as_str())? {
             return Ok(Threading::ByToken {
-                case: c,
+                case: survivor(c, lookup)?,
                 role: t.role,
             });
         }
@@ -90,9 +121,10 @@ pub fn find_case(
     let mut mentioned = None;
     if !ids.is_empty() {
         if let Some(c) = lookup.by_our_message_ids(&ids)? {
-            return Ok(Threading::ByMessageId(c));
+            return Ok(Threading::ByMessageId(survivor(c, lookup)?));
         }
         if let Some(c) = lookup.by_inbound_message_ids(&ids)? {
+            let c = survivor(c, lookup)?;
             if takes_part(&c)? {
                 return Ok(Threading::ByMessageId(c));
             }
@@ -101,6 +133,7 @@ pub fn find_case(
     }
     if let Some(r) = Reference::find_in_subject(&msg.subject, prefix) {
         if let Some(c) = lookup.by_reference(r.as_str())? {
+            let c = survivor(c, lookup)?;
             if takes_part(&c)? {
                 return Ok(Threading::ByReferenceTag(c));
             }
@@ -254,6 +287,88 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(t, Threading::New { mentioned: Some(c) } if c.id == 1));
+    }
+
+    /// Maps where case 1 was merged into case 2, which took over its customer.
+    struct Merged(Maps);
+    impl CaseLookup for Merged {
+        fn by_our_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+            self.0.by_our_message_ids(ids)
+        }
+        fn by_inbound_message_ids(&self, ids: &[String]) -> Result<Option<CaseRow>, StoreError> {
+            self.0.by_inbound_message_ids(ids)
+        }
+        fn by_reference(&self, r: &str) -> Result<Option<CaseRow>, StoreError> {
+            self.0.by_reference(r)
+        }
+        fn is_participant(&self, c: i64, a: &str) -> Result<bool, StoreError> {
+            self.0.is_participant(c, a)
+        }
+        fn by_id(&self, id: i64) -> Result<Option<CaseRow>, StoreError> {
+            Ok(self.0.refs.values().find(|c| c.id == id).cloned())
+        }
+    }
+
+    fn merged_world() -> (Merged, String) {
+        let (mut m, tag) = world();
+        for c in m
+            .ids
+            .values_mut()
+            .chain(m.inbound.values_mut())
+            .chain(m.refs.values_mut())
+        {
+            c.merged_into = Some(2);
+        }
+        let mut rng = rand::thread_rng();
+        let r2 = Reference::generate("CMP", &mut rng);
+        m.refs.insert(r2.as_str().into(), case(2, r2.as_str()));
+        m.parts.clear();
+        m.parts.insert((2, "alice@customer.test".into()));
+        (Merged(m), tag)
+    }
+
+    #[test]
+    fn mail_to_a_merged_case_joins_its_survivor() {
+        let (m, tag) = merged_world();
+        for headers in [
+            "From: alice@customer.test\r\nSubject: hi\r\nIn-Reply-To: <ack-1@support.test>"
+                .to_string(),
+            "From: alice@customer.test\r\nSubject: more\r\nReferences: <complaint-1@customer.test>"
+                .to_string(),
+            format!("From: alice@customer.test\r\nSubject: Re: {tag} more"),
+        ] {
+            let t = find_case(&msg(&headers), "CMP", None, &m).unwrap();
+            let id = match t {
+                Threading::ByMessageId(c) | Threading::ByReferenceTag(c) => c.id,
+                other => panic!("{headers}: {other:?}"),
+            };
+            assert_eq!(id, 2, "{headers}");
+        }
+        // A stranger naming the old case is linked to the survivor, not let in.
+        let t = find_case(
+            &msg(&format!("From: mallory@evil.test\r\nSubject: {tag}")),
+            "CMP",
+            None,
+            &m,
+        )
+        .unwrap();
+        assert!(
+            matches!(t, Threading::New { mentioned: Some(ref c) } if c.id == 2),
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn a_loop_of_merges_ends() {
+        let mut looped = Maps::default();
+        let mut a = case(1, "CMP-AAAAA-A");
+        a.merged_into = Some(2);
+        let mut b = case(2, "CMP-BBBBB-B");
+        b.merged_into = Some(1);
+        looped.refs.insert(a.reference.clone(), a.clone());
+        looped.refs.insert(b.reference.clone(), b);
+        let s = survivor(a, &Merged(looped)).unwrap();
+        assert!(s.id == 1 || s.id == 2);
     }
 
     #[test]

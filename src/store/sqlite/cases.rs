@@ -455,6 +455,48 @@ impl CaseWrites for SqliteTx<'_> {
         Ok(())
     }
 
+    /// Merges case `from` into `into` (see the trait).
+    ///
+    /// # Errors
+    /// SQL errors.
+    fn merge_case(
+        &self,
+        from: i64,
+        into: i64,
+        copies: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Moved, StoreError> {
+        let messages = self
+            .tx
+            .prepare_cached(
+                "UPDATE messages SET case_id = ?2, merged_from = COALESCE(merged_from, ?1)
+                 WHERE case_id = ?1",
+            )?
+            .execute(params![from, into])?;
+        let participants = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO participants(case_id, address, name, role, undeliverable, added_at,
+                                                    removed_at)
+                 SELECT ?2, address, name, CASE role WHEN 'customer' THEN 'cc' ELSE role END,
+                        undeliverable, added_at,
+                        CASE WHEN ?3 = 0 AND role IN ('customer', 'cc') THEN COALESCE(removed_at, ?4)
+                             ELSE removed_at END
+                 FROM participants WHERE case_id = ?1",
+            )?
+            .execute(params![from, into, copies, ts(now)])?;
+        self.tx
+            .prepare_cached("DELETE FROM participants WHERE case_id = ?1")?
+            .execute([from])?;
+        self.tx
+            .prepare_cached("UPDATE cases SET merged_into = ?2 WHERE id = ?1")?
+            .execute(params![from, into])?;
+        Ok(Moved {
+            messages,
+            participants,
+        })
+    }
+
     /// Cases opened by `customer` since `since`, and the latest of them.
     ///
     /// # Errors

@@ -41,7 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_clock.sql"),
     include_str!("migrations/008_daemons.sql"),
     include_str!("migrations/009_participants.sql"),
-    // 010 is taken by work on another branch; until it lands, 011 is version 10.
+    include_str!("migrations/010_merge.sql"),
     include_str!("migrations/011_channel.sql"),
 ];
 
@@ -257,10 +257,11 @@ fn case_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
         follow_up_sent_at: values::opt_time(r, 19, "cases.follow_up_sent_at")?,
         feedback_sent_at: values::opt_time(r, 20, "cases.feedback_sent_at")?,
         closed_at: values::opt_time(r, 21, "cases.closed_at")?,
+        merged_into: r.get(22)?,
     })
 }
 
-const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id, assignee, first_response_at, resolved_at, reopen_count, resolution_due, sla_paused_at, last_public_at, follow_up_sent_at, feedback_sent_at, closed_at";
+const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id, assignee, first_response_at, resolved_at, reopen_count, resolution_due, sla_paused_at, last_public_at, follow_up_sent_at, feedback_sent_at, closed_at, merged_into";
 
 /// One write transaction, with the domain operations the pipeline needs.
 pub struct SqliteTx<'a> {

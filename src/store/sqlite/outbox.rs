@@ -161,6 +161,7 @@ impl OutboxWrites for SqliteTx<'_> {
                  UNION ALL
                  SELECT message_id, received_at AS at, 0 AS side, id AS o FROM messages
                   WHERE case_id = ?1 AND message_id IS NOT NULL AND robot IS NULL
+                    AND merged_from IS NULL
                     AND (role = ?2 OR (?2 = 'customer' AND role = 'cc')
                          OR (?2 = 'agent' AND role = 'manager'))
              ) ORDER BY at, side, o",

@@ -484,10 +484,18 @@ impl RecordWrites for SqliteTx<'_> {
         )?
         .into_iter()
         .collect();
-        let messages = t.execute(
+        let mut messages = t.execute(
             &format!("{SCRUB_MESSAGES} WHERE case_id = ?1"),
             params![case_id, marker],
         )?;
+        // An erased customer's mail that a merge moved onto another customer's case goes
+        // too. A purge leaves it: it belongs to the survivor now and is purged with it.
+        if how == Scrub::Erased {
+            messages += t.execute(
+                &format!("{SCRUB_MESSAGES} WHERE merged_from = ?1 AND case_id IS NOT ?1"),
+                params![case_id, marker],
+            )?;
+        }
         let outbound = t.execute(
             "UPDATE outbox SET message_id = ?2 || ':' || id, envelope_from = '', recipient = '', cc = NULL,
                     subject = '', body = x'', last_error = NULL,
