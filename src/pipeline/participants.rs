@@ -190,6 +190,18 @@ mod tests {
     }
 
     #[test]
+    fn answers_and_notices_are_copied_and_the_acknowledgment_follow_up_and_rating_request_are_not()
+    {
+        use OutboundKind as K;
+        for k in [K::AgentReply, K::StatusUpdate, K::EscalationNotice] {
+            assert!(copied(k), "{k}");
+        }
+        for k in [K::Ack, K::FollowUp, K::FeedbackRequest] {
+            assert!(!copied(k), "{k}");
+        }
+    }
+
+    #[test]
     fn only_plain_addresses_are_valid() {
         assert!(valid("jane@customer.test"));
         assert!(!valid("jane"));
