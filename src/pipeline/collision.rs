@@ -64,7 +64,8 @@ pub(super) fn since(
                 m.received_at,
                 HistoryLine {
                     at: mail::format_local(m.received_at, cal),
-                    from,
+                    // Colleagues by name, as the agents know them.
+                    from: cfg.agent(&from).map_or(from.clone(), |a| a.name.clone()),
                     role: m.role.map(|r| r.as_str().to_string()).unwrap_or_default(),
                     internal: false,
                     text: text.chars().take(2000).collect(),
