@@ -183,6 +183,15 @@ async fn a_colleague_in_cc_gets_the_answers_and_notices_but_not_the_ack_and_cann
     })
     .await;
     assert_eq!(case_now(&w, &case).status, Status::Resolved);
+    // The agents see Max's word, and that it closed nothing.
+    let told = wait_for("the agents told of Max's thanks", WAIT, || async {
+        w.mailbox(&w.ann, "INBOX")
+            .await
+            .into_iter()
+            .find(|m| m.text.contains("does not close"))
+    })
+    .await;
+    assert!(told.text.contains(&max), "{}", told.text);
 
     // Jane's does.
     let raw = thunderbird_reply(&jane, "Jane Doe", &resolved, "Thanks, solved!");
@@ -194,6 +203,14 @@ async fn a_colleague_in_cc_gets_the_answers_and_notices_but_not_the_ack_and_cann
     .await;
     wait_for("the case closed by Jane", WAIT, || async {
         (case_now(&w, &case).status == Status::Closed).then_some(())
+    })
+    .await;
+    // The agents are told the customer closed it.
+    wait_for("the agents told of the closing", WAIT, || async {
+        w.mailbox(&w.ann, "INBOX")
+            .await
+            .into_iter()
+            .find(|m| m.text.contains("the case is closed"))
     })
     .await;
     // Nothing of ours reached Max but the answer and the resolved notice.

@@ -24,7 +24,7 @@ pub use check::check_all;
 pub use context::{
     help_lines, AckContext, AttachmentInfo, HelpLine, HistoryLine, MailContext, RatingLink,
 };
-pub use format::{excerpt, format_local, human_duration, human_size, human_span, relative};
+pub use format::{excerpt, format_local, human_duration, human_size, human_span, relative, wrap};
 
 /// The acknowledgment's template, the one that sees an [`AckContext`].
 pub const ACKNOWLEDGMENT: &str = "acknowledgment";
@@ -69,6 +69,12 @@ pub fn templates() -> impl Iterator<Item = &'static str> {
 /// As [`Renderer::load`].
 pub fn load_templates(dir: &Path) -> Result<Renderer, RenderError> {
     Renderer::load(dir, &templates().collect::<Vec<_>>())
+}
+
+/// Notice lines for agents' mail, each wrapped at 72 columns (the text part; the HTML part
+/// joins them again).
+pub fn notice_lines(lines: Vec<String>) -> Vec<String> {
+    lines.into_iter().map(|l| wrap(&l, 72).join("\n")).collect()
 }
 
 /// Renders the status update `template` with `m` and puts it into `m`, to be appended to the

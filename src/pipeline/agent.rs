@@ -563,10 +563,10 @@ fn held(
     m.agent_name = agent.name.clone();
     m.text = text.to_string();
     m.history = since.lines;
-    m.notice = vec![format!(
+    m.notice = mail::notice_lines(vec![format!(
         "Your answer was NOT sent: the case changed after the message you replied to ({}).",
         since.answered_local
-    )];
+    )]);
     super::managers::tell(
         c,
         case,
@@ -707,7 +707,7 @@ fn nothing_changed(
     )?;
     let mut m = c.mail_ctx(case);
     m.agent_name = agent.name.clone();
-    m.notice = vec![line];
+    m.notice = mail::notice_lines(vec![line]);
     super::managers::tell(
         c,
         case,
@@ -759,16 +759,17 @@ fn cc_warning(
     )?;
     let mut m = c.mail_ctx(case);
     m.agent_name = agent.name.clone();
-    m.notice = vec![
+    m.notice = mail::notice_lines(vec![
         format!(
-            "Your reply also went straight to {} (in its To or Cc). Your mail client sent it to them as you wrote it, with the quoted case notification; mailcase did not send it and cannot take it back.",
+            "Your reply also went straight to {} (in its To or Cc): your mail client sent them your mail as you wrote it, with the quoted case notification. That copy did not go through mailcase, which cannot take it back.",
             outside.join(", ")
         ),
+        "This notice is only about that copy: your reply to the case is handled as usual (the customer gets your answer unless you receive a separate \"Not sent\" mail).".to_string(),
         format!(
-            "To put someone on the case, reply with a line \"#cc add {}\": mailcase then sends them the answers and notices in Cc, without the internal parts.",
+            "To put someone on the case, reply with a line \"#cc add {}\": mailcase then copies them on the answers and notices, without the internal parts.",
             outside[0]
         ),
-    ];
+    ]);
     super::managers::tell(
         c,
         case,

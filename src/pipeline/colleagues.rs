@@ -77,7 +77,7 @@ pub(super) fn tell(
     }
     let mut m = c.mail_ctx(case);
     m.agent_name = agent.name.clone();
-    m.notice = notice;
+    m.notice = mail::notice_lines(notice);
     m.text = action.text;
     m.in_answer = action.answered;
     // Managers who took part answer through their own reply address.

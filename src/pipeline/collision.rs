@@ -60,6 +60,13 @@ pub(super) fn since(
         };
         if counts {
             let text = m.reply_text.clone().unwrap_or(m.body_text.clone());
+            // An agent's command lines show as the status changes they made.
+            let text = match m.role {
+                Some(r) if !r.is_customer_side() => crate::case::commands::parse(&text)
+                    .map(|p| p.text)
+                    .unwrap_or(text),
+                _ => text,
+            };
             found.push((
                 m.received_at,
                 HistoryLine {

@@ -312,9 +312,51 @@ fn not_the_customers_word(
         }),
     )?;
     c.tx.touch_case(case.id, c.now)?;
+    tell_agents(
+        c,
+        case,
+        msg,
+        item,
+        Some(&from),
+        "Not from the case's customer, so it does not close, reopen or rate the case: only the customer confirms a resolution.",
+    )?;
     Ok(Outcome::Joined {
         reference: case.reference.clone(),
     })
+}
+
+/// The agents get a customer-side message that changed the case without an answer being due
+/// (a colleague's "thanks" that closes nothing, the customer's "solved" that closes it), with
+/// what it did (`what`).
+fn tell_agents(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    sender: Option<&str>,
+    what: &str,
+) -> Result<(), StoreError> {
+    let current = c.tx.case_by_id(case.id)?.unwrap_or_else(|| case.clone());
+    let (attachments, files) = forwarded_attachments(c.engine, &item.raw);
+    let mut m = c.mail_ctx(&current);
+    m.text = visible(msg);
+    m.attachments = attachments;
+    m.sender = sender.map(str::to_string);
+    m.notice = crate::mail::notice_lines(vec![what.to_string()]);
+    let mut to = c.engine.config.notify_addresses();
+    if let Some(a) = &current.assignee {
+        if !to.contains(a) {
+            to.push(a.clone());
+        }
+    }
+    c.send_agents(
+        &current,
+        OutboundKind::AgentCustomerMessage,
+        &to,
+        "agent_customer_message",
+        &m,
+        files,
+    )
 }
 
 /// A plain "thanks, solved" to a resolved case: the customer confirmed it, so it closes.
@@ -347,6 +389,14 @@ fn satisfied(
         )?;
     }
     super::timers::sync(c, case.id)?;
+    tell_agents(
+        c,
+        case,
+        msg,
+        item,
+        None,
+        "The customer confirmed the issue is solved: the case is closed.",
+    )?;
     Ok(Outcome::Joined {
         reference: case.reference.clone(),
     })
