@@ -128,6 +128,9 @@ async fn a_manager_answers_and_resolves_through_their_own_reply_address() {
         detail(&answer.reply_to.as_ref().unwrap().address).starts_with("c."),
         "the customer answers through their own address"
     );
+    // The agents see the manager's answer, named as the escalation contact.
+    let seen = wait_text(&w, &w.bob, "(escalation contact) answered the customer").await;
+    assert!(seen.text.contains("Maria Manager"), "{}", seen.text);
 
     // The manager resolves the case by command.
     let raw = thunderbird_reply(&w.manager, "Maria Manager", &esc, "#resolve\r\nAll sorted.");

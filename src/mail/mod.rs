@@ -72,9 +72,24 @@ pub fn load_templates(dir: &Path) -> Result<Renderer, RenderError> {
 }
 
 /// Notice lines for agents' mail, each wrapped at 72 columns (the text part; the HTML part
-/// joins them again).
+/// joins them again). A line of a notice that starts with two spaces (a command to copy) is
+/// kept whole.
 pub fn notice_lines(lines: Vec<String>) -> Vec<String> {
-    lines.into_iter().map(|l| wrap(&l, 72).join("\n")).collect()
+    lines
+        .into_iter()
+        .map(|n| {
+            n.split('\n')
+                .map(|l| {
+                    if l.starts_with("  ") {
+                        l.to_string()
+                    } else {
+                        wrap(l, 72).join("\n")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect()
 }
 
 /// Renders the status update `template` with `m` and puts it into `m`, to be appended to the

@@ -766,7 +766,7 @@ fn cc_warning(
         ),
         "This notice is only about that copy: your reply to the case is handled as usual (the customer gets your answer unless you receive a separate \"Not sent\" mail).".to_string(),
         format!(
-            "To put someone on the case, reply with a line \"#cc add {}\": mailcase then copies them on the answers and notices, without the internal parts.",
+            "To put someone on the case, reply to the case notification with this line at the top; mailcase then copies them on the answers and notices, without the internal parts:\n\n  #cc add {}",
             outside[0]
         ),
     ]);

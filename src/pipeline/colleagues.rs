@@ -55,10 +55,17 @@ pub(super) fn tell(
     if to.is_empty() {
         return Ok(());
     }
+    // A manager acting by mail is named as one, so the agents know who wrote.
+    let who = match super::managers::role_of(&c.engine.config, &agent.address) {
+        crate::case::kinds::ParticipantRole::Manager => {
+            format!("{} (escalation contact)", agent.name)
+        }
+        _ => agent.name.clone(),
+    };
     let mut notice = vec![match (action.note, action.answered) {
-        (true, _) => format!("{} added an internal note.", agent.name),
-        (false, true) => format!("{} answered the customer.", agent.name),
-        (false, false) => format!("{} changed the case.", agent.name),
+        (true, _) => format!("{who} added an internal note."),
+        (false, true) => format!("{who} answered the customer."),
+        (false, false) => format!("{who} changed the case."),
     }];
     if let Some(before) = action.reopened {
         notice.push(format!(
