@@ -53,7 +53,7 @@ pub(super) fn refusal(c: &Ctx<'_, '_>, case: &CaseRow, address: &str) -> Option<
     if !valid(address) {
         return Some("not a valid e-mail address");
     }
-    if is_ours(&cfg.own_addresses(), address) {
+    if is_ours(&c.engine.own, address) {
         return Some("one of our own addresses");
     }
     if cfg.agent(address).is_some() {
@@ -98,6 +98,17 @@ pub(super) fn from_message(
         return Ok(joined);
     }
     let sender = msg.from_address().unwrap_or_default();
+    // Most mail is addressed to us alone: the case's people are read only when someone
+    // else was addressed too.
+    let own = &c.engine.own;
+    if msg
+        .to
+        .iter()
+        .chain(&msg.cc)
+        .all(|m| is_ours(own, &m.address) || m.normalized() == sender)
+    {
+        return Ok(joined);
+    }
     let people = c.tx.people(case.id)?;
     let mut on_case = people
         .iter()
