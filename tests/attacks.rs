@@ -223,6 +223,13 @@ async fn two_auto_responders_answering_each_other_stop_and_the_agents_are_told_o
         "Hello Carol, your parcel is at the depot; it will be delivered tomorrow.",
     );
     let to = card.reply_to.as_ref().unwrap().address.clone();
+    let not_sent = |m: &InboundMessage| m.subject.contains("Not sent");
+    let held_before = w
+        .mailbox(&w.ann, "INBOX")
+        .await
+        .iter()
+        .filter(|m| not_sent(m))
+        .count();
     w.send_raw(&w.ann, &to, answer.as_bytes()).await;
     // When the customer's responder wrote after the mail Ann answered (it kept writing while
     // the case was stopped, unseen by the agents), the collision guard holds her answer and
@@ -231,21 +238,26 @@ async fn two_auto_responders_answering_each_other_stop_and_the_agents_are_told_o
         if w.mailbox(&customer, "INBOX").await.len() > before {
             return Some(None);
         }
-        let held = w
+        let held: Vec<InboundMessage> = w
             .mailbox(&w.ann, "INBOX")
             .await
             .into_iter()
-            .find(|m| m.subject.contains("Not sent"));
-        held.map(Some)
+            .filter(|m| not_sent(m))
+            .collect();
+        (held.len() > held_before).then(|| held.last().cloned())
     })
     .await;
     if let Some(held) = held_or_sent {
-        assert!(held.text.contains("I am away"), "{}", held.text);
+        assert!(held.text.contains("delivered tomorrow"), "{}", held.text);
         let send = thunderbird_reply(&w.ann, "Ann Agent", &held, "#send");
         w.send_raw(&w.ann, &to, send.as_bytes()).await;
     }
     let after = wait_mail(&w, &customer, before + 1).await;
-    assert!(after.last().unwrap().text.contains("delivered tomorrow"));
+    assert!(
+        after.iter().any(|m| m.text.contains("delivered tomorrow")),
+        "{:#?}",
+        after.iter().map(|m| &m.text).collect::<Vec<_>>()
+    );
     d.stop().await;
 }
 

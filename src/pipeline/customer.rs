@@ -325,9 +325,8 @@ fn not_the_customers_word(
     })
 }
 
-/// The agents get a customer-side message that changed the case without an answer being due
-/// (a colleague's "thanks" that closes nothing, the customer's "solved" that closes it), with
-/// what it did (`what`).
+/// The agents get a customer-side message that asked for something it could not do (a
+/// colleague's "thanks" or rating, which close and rate nothing), with what it did (`what`).
 fn tell_agents(
     c: &Ctx<'_, '_>,
     case: &CaseRow,
@@ -388,15 +387,8 @@ fn satisfied(
             "the customer confirmed the issue is solved",
         )?;
     }
+    // A plain thanks closes the case without disturbing the agents (the timeline has it).
     super::timers::sync(c, case.id)?;
-    tell_agents(
-        c,
-        case,
-        msg,
-        item,
-        None,
-        "The customer confirmed the issue is solved: the case is closed.",
-    )?;
     Ok(Outcome::Joined {
         reference: case.reference.clone(),
     })
