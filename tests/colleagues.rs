@@ -15,17 +15,8 @@ use mailcase::case::Status;
 use mailcase::parse::InboundMessage;
 use mailcase::store::CaseRow;
 
-const AGENTS: &str = r#"
-[[agents.members]]
-address = "@ANN@"
-name = "Ann Agent"
-
-[[agents.members]]
-address = "@BOB@"
-name = "Bob Agent"
-"#;
-
-const WAIT: Duration = Duration::from_secs(60);
+/// Ann and Bob, the agents of these tests.
+const AGENTS: &str = ANN_AND_BOB;
 
 /// A case of Jane's with its card in Ann's and Bob's INBOX.
 struct Two {
@@ -164,11 +155,8 @@ async fn an_answer_written_against_an_older_state_is_held_until_the_agent_sends_
         "Hello Jane, we will send a new router.",
     )
     .await;
-    let held = wait_for("the held notice to Bob", WAIT, || async {
-        t.w.mailbox(&t.w.bob, "INBOX")
-            .await
-            .into_iter()
-            .find(|m| m.subject.contains("Not sent"))
+    let held = wait_mail_where(&t.w, &t.w.bob, "the held notice to Bob", |m| {
+        m.subject.contains("Not sent")
     })
     .await;
     assert!(held.text.contains("NOT sent"), "{}", held.text);
@@ -242,11 +230,8 @@ async fn a_second_resolve_changes_nothing_and_an_answer_on_a_resolved_case_reope
     // Bob, having seen it, resolves again: nothing changes, and he is told who resolved it.
     t.reply(&t.w.bob, "Bob Agent", &resolved_notice, "#resolve")
         .await;
-    let told = wait_for("the notice to Bob", WAIT, || async {
-        t.w.mailbox(&t.w.bob, "INBOX")
-            .await
-            .into_iter()
-            .find(|m| m.text.contains("changed nothing"))
+    let told = wait_mail_where(&t.w, &t.w.bob, "the notice to Bob", |m| {
+        m.text.contains("changed nothing")
     })
     .await;
     assert!(

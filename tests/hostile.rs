@@ -15,15 +15,8 @@ use mailcase::case::kinds::{AuditEvent, OutboundKind, OutboundState};
 use mailcase::parse::{parse, InboundMessage, ParseLimits};
 use mailcase::store::AuditRow;
 
-const AGENTS: &str = r#"
-[[agents.members]]
-address = "@ANN@"
-name = "Ann Agent"
-
-[[agents.members]]
-address = "@BOB@"
-name = "Bob Agent"
-"#;
+/// Ann and Bob, the agents of these tests.
+const AGENTS: &str = ANN_AND_BOB;
 
 const WAIT: Duration = Duration::from_secs(60);
 

@@ -13,15 +13,8 @@ use mailcase::case::Status;
 use mailcase::parse::InboundMessage;
 use mailcase::store::CaseRow;
 
-const AGENTS: &str = r#"
-[[agents.members]]
-address = "@ANN@"
-name = "Ann Agent"
-
-[[agents.members]]
-address = "@BOB@"
-name = "Bob Agent"
-"#;
+/// Ann and Bob, the agents of these tests.
+const AGENTS: &str = ANN_AND_BOB;
 
 const WAIT: Duration = Duration::from_secs(60);
 

@@ -16,15 +16,8 @@ use mailcase::case::Status;
 use mailcase::parse::InboundMessage;
 use mailcase::store::CaseRow;
 
-const AGENTS: &str = r#"
-[[agents.members]]
-address = "@ANN@"
-name = "Ann Agent"
-
-[[agents.members]]
-address = "@BOB@"
-name = "Bob Agent"
-"#;
+/// Ann and Bob, the agents of these tests.
+const AGENTS: &str = ANN_AND_BOB;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -77,16 +70,23 @@ fn cc_of(m: &InboundMessage) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_colleague_in_cc_gets_the_answers_and_notices_but_not_the_ack_and_cannot_close() {
-    let w = World::new("cc_colleague", AGENTS);
+    let w = World::new(
+        "cc_colleague",
+        &format!("{AGENTS}\n[[escalation]]\ncontacts = [\"@MANAGER@\"]\n"),
+    );
     let d = w.start();
     let jane = w.customer("jane");
     let max = w.customer("max");
-    // Max joins; our own address (with a tag), Ann (an agent) and Jane herself do not.
+    // Max joins; our own address (with a tag), Ann (an agent), the escalation contact and
+    // Jane herself do not.
     let alias = w.support.replace('@', "+billing@");
     let raw = complaint_with_cc(
         &w,
         &jane,
-        &format!("Max Muster <{max}>, {alias}, Ann <{}>, {jane}", w.ann),
+        &format!(
+            "Max Muster <{max}>, {alias}, Ann <{}>, {}, {jane}",
+            w.ann, w.manager
+        ),
     );
     w.append(&raw).await;
     let ack = wait_ours(&w, &jane, 1).await.remove(0);
@@ -184,11 +184,8 @@ async fn a_colleague_in_cc_gets_the_answers_and_notices_but_not_the_ack_and_cann
     .await;
     assert_eq!(case_now(&w, &case).status, Status::Resolved);
     // The agents see Max's word, and that it closed nothing.
-    let told = wait_for("the agents told of Max's thanks", WAIT, || async {
-        w.mailbox(&w.ann, "INBOX")
-            .await
-            .into_iter()
-            .find(|m| m.text.contains("does not close"))
+    let told = wait_mail_where(&w, &w.ann, "the agents told of Max's thanks", |m| {
+        m.text.contains("does not close")
     })
     .await;
     assert!(told.text.contains(&max), "{}", told.text);
@@ -336,11 +333,8 @@ async fn agents_put_people_on_and_take_them_off_and_a_customer_cannot() {
         &format!("#cc add {}\n#cc add not-an-address\nHello.", w.bob),
     );
     w.send_raw(&w.ann, &agent_address, raw.as_bytes()).await;
-    let err = wait_for("the command error", WAIT, || async {
-        w.mailbox(&w.ann, "INBOX")
-            .await
-            .into_iter()
-            .find(|m| m.subject.contains("Not sent"))
+    let err = wait_mail_where(&w, &w.ann, "the command error", |m| {
+        m.subject.contains("Not sent")
     })
     .await;
     assert!(err.text.contains("an agent"), "{}", err.text);
@@ -370,11 +364,8 @@ async fn an_agent_who_copies_an_outsider_is_told_how_to_add_people() {
     let got = wait_mail(&w, &lawyer, 1).await.remove(0);
     assert!(got.text.contains("New case"), "{}", got.text);
     // Ann is told, with the right way.
-    let notice = wait_for("the notice to Ann", WAIT, || async {
-        w.mailbox(&w.ann, "INBOX")
-            .await
-            .into_iter()
-            .find(|m| m.text.contains("went straight to"))
+    let notice = wait_mail_where(&w, &w.ann, "the notice to Ann", |m| {
+        m.text.contains("went straight to")
     })
     .await;
     assert!(notice.text.contains(&lawyer), "{}", notice.text);

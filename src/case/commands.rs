@@ -113,23 +113,6 @@ impl Command {
             Command::Cc { address, .. } if address.parse::<lettre::Address>().is_err() => Some(
                 format!("#cc {address}: not an e-mail address; write #cc add ADDRESS or #cc remove ADDRESS"),
             ),
-            Command::Cc {
-                add: true, address, ..
-            } if cfg.agent(address).is_some() => Some(format!(
-                "#cc add {address}: an agent; agents see the case through its notifications"
-            )),
-            Command::Cc {
-                add: true, address, ..
-            } if cfg.own_addresses().iter().any(|o| {
-                *o == *address
-                    || address
-                        .split_once('@')
-                        .and_then(|(l, d)| l.split_once('+').map(|(b, _)| format!("{b}@{d}")))
-                        .is_some_and(|b| *o == b)
-            }) =>
-            {
-                Some(format!("#cc add {address}: one of our own addresses"))
-            }
             _ => None,
         }
     }

@@ -418,6 +418,13 @@ fn senders(msg: &InboundMessage) -> impl Iterator<Item = (&'static str, &str)> {
         .chain(bare_from.map(|v| ("From", v)))
 }
 
+/// True when `address` is one of `own` (our mailbox addresses) or a `+tag` form of one (a
+/// reply address), compared as [`canonical`] does.
+pub fn is_own(own: &[String], address: &str) -> bool {
+    let a = canonical(address);
+    own.iter().any(|o| canonical(o) == a)
+}
+
 /// Lower case, `local+tag@domain` reduced to `local@domain`: how we compare own addresses.
 fn canonical(address: &str) -> String {
     let address = address.trim().to_lowercase();

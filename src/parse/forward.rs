@@ -81,6 +81,14 @@ pub fn find(raw: &[u8], msg: &InboundMessage, limits: &ParseLimits) -> Forward {
 
 /// The first `message/rfc822` attachment, parsed.
 fn attached(raw: &[u8], msg: &InboundMessage, limits: &ParseLimits) -> Option<Forward> {
+    // Read the parts again (with their bytes) only when the parsed message has one.
+    if !msg
+        .attachments
+        .iter()
+        .any(|a| a.content_type == "message/rfc822")
+    {
+        return None;
+    }
     let part = super::attachment_data(raw, raw.len())
         .into_iter()
         .find(|a| a.meta.content_type == "message/rfc822" && !a.data.is_empty())?;

@@ -169,17 +169,13 @@ fn check(c: &Ctx<'_, '_>, case: &CaseRow, p: &commands::Parsed) -> Result<(), Ve
             .iter()
             .any(|x| x.address == *address && !x.removed && x.role == ParticipantRole::Cc);
         if *add {
-            if let Some(why) = super::participants::refusal(c, case, address) {
-                let e = format!("#cc add {address}: {why}");
-                if !errors
-                    .iter()
-                    .any(|x| x.starts_with(&format!("#cc {address}")))
-                    && !errors
-                        .iter()
-                        .any(|x| x.starts_with(&format!("#cc add {address}")))
-                {
-                    errors.push(e);
-                }
+            // An address that does not parse was reported by `validate` already.
+            let why = address
+                .parse::<lettre::Address>()
+                .ok()
+                .and_then(|_| super::participants::refusal(c, case, address));
+            if let Some(why) = why {
+                errors.push(format!("#cc add {address}: {why}"));
             }
         } else if !on_case {
             errors.push(format!(
@@ -537,16 +533,14 @@ fn held(
         "the case changed since the message it answers ({})",
         since.answered_local
     );
-    c.store_message(
+    keep_internal(
+        c,
         case,
         &stored,
         item,
-        Record {
-            outcome: MessageOutcome::AnswerHeld,
-            role: super::managers::role_of(&c.engine.config, &agent.address),
-            internal: true,
-            note: Some(&format!("held: {why}; #send relays it")),
-        },
+        agent,
+        MessageOutcome::AnswerHeld,
+        &format!("held: {why}; #send relays it"),
     )?;
     if let Some(reason) = c.guard().after_inbound(case, Side::Agent, msg)? {
         c.loop_stopped(case, &reason)?;
@@ -620,16 +614,14 @@ fn release(
             return rejected(c, case, msg, item, agent, &text, errors);
         }
     };
-    c.store_message(
+    keep_internal(
+        c,
         case,
         msg,
         item,
-        Record {
-            outcome: MessageOutcome::AgentNote,
-            role: super::managers::role_of(&c.engine.config, &agent.address),
-            internal: true,
-            note: Some("#send: the held answer was relayed"),
-        },
+        agent,
+        MessageOutcome::AgentNote,
+        "#send: the held answer was relayed",
     )?;
     c.tx.audit(
         Some(case.id),
@@ -660,16 +652,14 @@ fn nothing_changed(
     agent: &AgentConfig,
 ) -> Result<Outcome, StoreError> {
     let from = agent.address.to_lowercase();
-    c.store_message(
+    keep_internal(
+        c,
         case,
         msg,
         item,
-        Record {
-            outcome: MessageOutcome::AgentNote,
-            role: super::managers::role_of(&c.engine.config, &agent.address),
-            internal: true,
-            note: Some("#resolve on a case already resolved: nothing changed"),
-        },
+        agent,
+        MessageOutcome::AgentNote,
+        "#resolve on a case already resolved: nothing changed",
     )?;
     let audit = c.tx.read().audit_of_case(Some(case.id))?;
     let by = audit
@@ -731,14 +721,13 @@ fn cc_warning(
     agent: &AgentConfig,
 ) -> Result<(), StoreError> {
     let cfg = &c.engine.config;
-    let own = cfg.own_addresses();
     let outside: Vec<String> = msg
         .to
         .iter()
         .chain(&msg.cc)
         .map(crate::parse::Mailbox::normalized)
         .filter(|a| {
-            !super::participants::is_ours(&own, a)
+            !crate::classify::robot::is_own(&c.engine.own, a)
                 && cfg.agent(a).is_none()
                 && !cfg.is_escalation_contact(a)
         })
@@ -925,6 +914,30 @@ fn rank(engine: &Engine, name: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
+/// Keeps an agent's (or manager's) mail on the case as an internal message with `note`: a
+/// reply that relays nothing (rejected, held, a `#send`, a command that changed nothing).
+fn keep_internal(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    msg: &InboundMessage,
+    item: &Inbound,
+    agent: &AgentConfig,
+    outcome: MessageOutcome,
+    note: &str,
+) -> Result<i64, StoreError> {
+    c.store_message(
+        case,
+        msg,
+        item,
+        Record {
+            outcome,
+            role: super::managers::role_of(&c.engine.config, &agent.address),
+            internal: true,
+            note: Some(note),
+        },
+    )
+}
+
 /// An agent's reply with bad commands: recorded, nothing else changes, the agent is told.
 pub(super) fn rejected(
     c: &Ctx<'_, '_>,
@@ -936,17 +949,14 @@ pub(super) fn rejected(
     errors: Vec<String>,
 ) -> Result<Outcome, StoreError> {
     let note = format!("not relayed: {}", errors.join("; "));
-    let role = super::managers::role_of(&c.engine.config, &agent.address);
-    c.store_message(
+    keep_internal(
+        c,
         case,
         msg,
         item,
-        Record {
-            outcome: MessageOutcome::CommandRejected,
-            role,
-            internal: true,
-            note: Some(&note),
-        },
+        agent,
+        MessageOutcome::CommandRejected,
+        &note,
     )?;
     c.tx.audit(
         Some(case.id),

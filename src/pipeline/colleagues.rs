@@ -40,6 +40,8 @@ fn recipients(c: &Ctx<'_, '_>, case: &CaseRow, agent: &str) -> Result<Vec<String
         }
     };
     to.retain(|a| !a.eq_ignore_ascii_case(agent));
+    // The assignee is usually also a participant: once each.
+    to.sort();
     to.dedup();
     Ok(to)
 }

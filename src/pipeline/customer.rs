@@ -17,16 +17,32 @@ use crate::case::status::{transition, CaseEvent, Status};
 use crate::parse::InboundMessage;
 use crate::store::{ts, CaseRow, StoreError};
 
+/// What the card of a new case says besides the complaint, as opening the case found it.
+pub(super) struct Card<'a> {
+    /// The older case it is linked to, and why.
+    pub link: Option<Link<'a>>,
+    /// Who joined from its To and Cc, and who was left out.
+    pub joined: &'a Joined,
+    /// It came through an agent (forwarded or logged).
+    pub via: Option<&'a super::Via<'a>>,
+    /// The receiving server's spam verdict (never judged through an agent).
+    pub suspected_spam: Option<String>,
+}
+
 /// Tells the agents about a new case: the case card with the complaint and its attachments.
 pub(super) fn notify_new_case(
     c: &Ctx<'_, '_>,
     case: &CaseRow,
     msg: &InboundMessage,
     item: &Inbound,
-    link: Option<Link<'_>>,
-    joined: &Joined,
-    via: Option<&super::Via<'_>>,
+    card: Card<'_>,
 ) -> Result<(), StoreError> {
+    let Card {
+        link,
+        joined,
+        via,
+        suspected_spam,
+    } = card;
     let cfg = &c.engine.config;
     let to = cfg.notify_addresses();
     if to.is_empty() {
@@ -49,12 +65,7 @@ pub(super) fn notify_new_case(
     m.attachments = attachments;
     m.linked_reference = link.map(|l| l.case().reference.clone());
     m.late_reply = matches!(link, Some(Link::LateReply(_)));
-    // Through an agent, the headers judged would be the agent's (open_case_via does not
-    // judge them either).
-    m.suspected_spam = match via {
-        Some(_) => None,
-        None => super::spam_verdict(c.engine, msg, link).map(|s| s.to_string()),
-    };
+    m.suspected_spam = suspected_spam;
     m.participants_skipped = joined.skipped();
     c.send_agents(
         case,
@@ -179,27 +190,12 @@ pub(super) fn from_customer_side(
 
     let mut current = case.clone();
     current.status = to;
-    let (attachments, files) = forwarded_attachments(c.engine, &item.raw);
-    let mut m = c.mail_ctx(&current);
-    m.text = visible(msg);
-    m.attachments = attachments;
-    m.reopened = reopened;
-    m.sender = (role != ParticipantRole::Customer).then(|| from.clone());
-    m.participants_skipped = joined.skipped();
-    let mut to_agents = c.engine.config.notify_addresses();
-    if let Some(a) = &current.assignee {
-        if !to_agents.contains(a) {
-            to_agents.push(a.clone());
-        }
-    }
-    c.send_agents(
-        &current,
-        OutboundKind::AgentCustomerMessage,
-        &to_agents,
-        "agent_customer_message",
-        &m,
-        files,
-    )?;
+    let sender = (role != ParticipantRole::Customer).then(|| from.clone());
+    tell_agents(c, &current, msg, item, |m| {
+        m.reopened = reopened;
+        m.sender = sender;
+        m.participants_skipped = joined.skipped();
+    })?;
     super::timers::sync(c, case.id)?;
     Ok(if reopened {
         Outcome::Reopened {
@@ -312,44 +308,41 @@ fn not_the_customers_word(
         }),
     )?;
     c.tx.touch_case(case.id, c.now)?;
-    tell_agents(
-        c,
-        case,
-        msg,
-        item,
-        Some(&from),
-        "Not from the case's customer, so it does not close, reopen or rate the case: only the customer confirms a resolution.",
-    )?;
+    // The agents see it, and that it changed nothing.
+    let current = c.tx.case_by_id(case.id)?.unwrap_or_else(|| case.clone());
+    tell_agents(c, &current, msg, item, |m| {
+        m.sender = Some(from);
+        m.notice = crate::mail::notice_lines(vec![
+            "Not from the case's customer, so it does not close, reopen or rate the case: only the customer confirms a resolution.".into(),
+        ]);
+    })?;
     Ok(Outcome::Joined {
         reference: case.reference.clone(),
     })
 }
 
-/// The agents get a customer-side message that asked for something it could not do (a
-/// colleague's "thanks" or rating, which close and rate nothing), with what it did (`what`).
+/// The agents get a customer-side message of `case` (as it is now) in their thread, with its
+/// text and attachments; `fill` adds what this message did (reopened the case, closed nothing).
 fn tell_agents(
     c: &Ctx<'_, '_>,
     case: &CaseRow,
     msg: &InboundMessage,
     item: &Inbound,
-    sender: Option<&str>,
-    what: &str,
+    fill: impl FnOnce(&mut crate::mail::MailContext),
 ) -> Result<(), StoreError> {
-    let current = c.tx.case_by_id(case.id)?.unwrap_or_else(|| case.clone());
     let (attachments, files) = forwarded_attachments(c.engine, &item.raw);
-    let mut m = c.mail_ctx(&current);
+    let mut m = c.mail_ctx(case);
     m.text = visible(msg);
     m.attachments = attachments;
-    m.sender = sender.map(str::to_string);
-    m.notice = crate::mail::notice_lines(vec![what.to_string()]);
+    fill(&mut m);
     let mut to = c.engine.config.notify_addresses();
-    if let Some(a) = &current.assignee {
+    if let Some(a) = &case.assignee {
         if !to.contains(a) {
             to.push(a.clone());
         }
     }
     c.send_agents(
-        &current,
+        case,
         OutboundKind::AgentCustomerMessage,
         &to,
         "agent_customer_message",

@@ -265,7 +265,7 @@ fn complaint(
         (f.sender, Channel::Forward, note, f.message_id)
     };
     let who = customer.normalized();
-    if cfg.agent(&who).is_some() || cfg.own_addresses().contains(&who) {
+    if cfg.agent(&who).is_some() || crate::classify::robot::is_own(&c.engine.own, &who) {
         return Err(format!(
             "the customer would be {who}, an agent's or our own address: forward the customer's mail itself, or use #log with the customer's address"
         ));

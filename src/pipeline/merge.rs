@@ -22,7 +22,6 @@ use crate::case::Reference;
 use crate::config::AgentConfig;
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, StoreError};
-use crate::thread::MAX_MERGE_STEPS;
 
 /// A `#merge` of an agent's reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,13 +90,9 @@ fn check(
             ));
         }
     }
-    if let Some(into) = case.merged_into {
-        let into = c.tx.case_by_id(into)?.map(|s| s.reference);
-        return no(format!(
-            "this case was already merged into {}",
-            into.as_deref().unwrap_or("another case")
-        ));
-    }
+    // `case` is never itself merged here: threading hands the agents' side the end of a
+    // merge chain (`thread::survivor`), and mail through a merged case's address was refused
+    // above.
     if case.status == Status::Closed {
         return no(format!(
             "this case ({}) is closed; #reopen it first if it still needs merging",
@@ -128,19 +123,12 @@ fn check(
     }
     // Where the target's own merges lead: back to this case is a loop; anywhere else, the
     // agent merges into the end of the chain instead.
-    let mut end = target.clone();
-    for _ in 0..MAX_MERGE_STEPS {
-        let Some(next) = end.merged_into else { break };
-        if next == case.id {
-            return no(format!(
-                "case {} was merged into this case ({}); merging this case into it would make a loop",
-                target.reference, case.reference
-            ));
-        }
-        match c.tx.case_by_id(next)? {
-            Some(n) => end = n,
-            None => break,
-        }
+    let end = crate::thread::survivor(target.clone(), c.tx)?;
+    if end.id == case.id {
+        return no(format!(
+            "case {} was merged into this case ({}); merging this case into it would make a loop",
+            target.reference, case.reference
+        ));
     }
     if end.id != target.id {
         return no(format!(

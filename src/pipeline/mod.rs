@@ -567,7 +567,11 @@ fn process_one(
             // An agent's mail never makes the agent a customer: it is a forward or a `#log`
             // through their intake address, or it opens nothing (docs/design.md, "Complaints
             // that come through an agent").
-            if let Some(agent) = msg.from_address().and_then(|f| engine.config.agent(&f)) {
+            if let Some(agent) = msg
+                .from
+                .as_ref()
+                .and_then(|f| engine.config.agent(f.address.trim()))
+            {
                 return intake::from_agent(&c, msg, item, agent);
             }
             if let Some(f) = flood_target(tx, engine, msg, now)? {
@@ -924,7 +928,13 @@ fn open_case_via(
         .ok_or_else(|| StoreError::Data("case vanished inside its transaction".into()))?;
     let c = context::Ctx { tx, engine, now };
     let joined = participants::from_message(&c, &case, msg)?;
-    customer::notify_new_case(&c, &case, msg, item, link, &joined, via)?;
+    let card = customer::Card {
+        link,
+        joined: &joined,
+        via,
+        suspected_spam: suspect.as_ref().map(ToString::to_string),
+    };
+    customer::notify_new_case(&c, &case, msg, item, card)?;
     timers::sync_case(&c, &case)?;
     Ok(Outcome::NewCase {
         reference: reference.as_str().to_string(),

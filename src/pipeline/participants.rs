@@ -16,14 +16,13 @@ use std::str::FromStr;
 
 use super::context::Ctx;
 use crate::case::kinds::{AuditEvent, OutboundKind, ParticipantRole};
+use crate::classify::robot::is_own;
 use crate::parse::{InboundMessage, Mailbox};
 use crate::store::{CaseRow, Person, StoreError};
 
 /// What a message's To and Cc did to the case's people, for the agents' notification.
 #[derive(Debug, Default)]
 pub(super) struct Joined {
-    /// People who joined the case with this message.
-    pub added: Vec<String>,
     /// People left out by `conversation.max_participants`.
     pub over_cap: Vec<String>,
 }
@@ -53,7 +52,7 @@ pub(super) fn refusal(c: &Ctx<'_, '_>, case: &CaseRow, address: &str) -> Option<
     if !valid(address) {
         return Some("not a valid e-mail address");
     }
-    if is_ours(&c.engine.own, address) {
+    if is_own(&c.engine.own, address) {
         return Some("one of our own addresses");
     }
     if cfg.agent(address).is_some() {
@@ -71,19 +70,6 @@ pub(super) fn refusal(c: &Ctx<'_, '_>, case: &CaseRow, address: &str) -> Option<
 /// A plain address lettre accepts, at most 254 bytes.
 fn valid(address: &str) -> bool {
     address.len() <= 254 && lettre::Address::from_str(address).is_ok()
-}
-
-/// True when `address` is one of `own` or a `+tag` form of one (a reply address).
-pub(super) fn is_ours(own: &[String], address: &str) -> bool {
-    let a = address.to_lowercase();
-    let base = match a.split_once('@') {
-        Some((local, domain)) => match local.split_once('+') {
-            Some((l, _)) => format!("{l}@{domain}"),
-            None => a.clone(),
-        },
-        None => a.clone(),
-    };
-    own.iter().any(|o| *o == a || *o == base)
 }
 
 /// Adds the people a customer-side message is also addressed to (To and Cc), within the cap.
@@ -105,7 +91,7 @@ pub(super) fn from_message(
         .to
         .iter()
         .chain(&msg.cc)
-        .all(|m| is_ours(own, &m.address) || m.normalized() == sender)
+        .all(|m| is_own(own, &m.address) || m.normalized() == sender)
     {
         return Ok(joined);
     }
@@ -143,7 +129,6 @@ pub(super) fn from_message(
                 AuditEvent::ParticipantAdded,
                 &serde_json::json!({"address": address, "by": "cc"}),
             )?;
-            joined.added.push(shown(m));
             on_case += 1;
         }
     }
@@ -193,11 +178,11 @@ mod tests {
     #[test]
     fn our_addresses_and_their_tags_are_ours() {
         let own = vec!["support@shop.test".to_string(), "billing@shop.test".into()];
-        assert!(is_ours(&own, "Support@Shop.test"));
-        assert!(is_ours(&own, "support+c.cmp-7kq4x-v.abc@shop.test"));
-        assert!(is_ours(&own, "billing+x@shop.test"));
-        assert!(!is_ours(&own, "support@other.test"));
-        assert!(!is_ours(&own, "jane@shop.test"));
+        assert!(is_own(&own, "Support@Shop.test"));
+        assert!(is_own(&own, "support+c.cmp-7kq4x-v.abc@shop.test"));
+        assert!(is_own(&own, "billing+x@shop.test"));
+        assert!(!is_own(&own, "support@other.test"));
+        assert!(!is_own(&own, "jane@shop.test"));
     }
 
     #[test]

@@ -388,19 +388,25 @@ pub struct Person {
 
 /// Operations of this room outside a caller's transaction (each is its own).
 pub trait CaseOps {
-    /// Participants of a case as (address, role, undeliverable).
-    ///
-    /// # Errors
-    /// SQL errors; an unknown role is a data error.
-    fn participants(
-        &self,
-        case_id: i64,
-    ) -> Result<Vec<(String, ParticipantRole, bool)>, StoreError>;
-
     /// Everybody on a case with their names, removed people included (as
     /// [`CaseWrites::people`], outside a transaction).
     ///
     /// # Errors
     /// SQL errors; an unknown role is a data error.
     fn people_of(&self, case_id: i64) -> Result<Vec<Person>, StoreError>;
+
+    /// [`CaseOps::people_of`] as (address, role, undeliverable).
+    ///
+    /// # Errors
+    /// As [`CaseOps::people_of`].
+    fn participants(
+        &self,
+        case_id: i64,
+    ) -> Result<Vec<(String, ParticipantRole, bool)>, StoreError> {
+        Ok(self
+            .people_of(case_id)?
+            .into_iter()
+            .map(|p| (p.address, p.role, p.undeliverable))
+            .collect())
+    }
 }

@@ -32,6 +32,18 @@ pub struct MailEnv {
     pub dir: PathBuf,
 }
 
+/// Two agents, Ann and Bob (`@ANN@`, `@BOB@` are replaced by `World::new`).
+#[allow(dead_code)]
+pub const ANN_AND_BOB: &str = r#"
+[[agents.members]]
+address = "@ANN@"
+name = "Ann Agent"
+
+[[agents.members]]
+address = "@BOB@"
+name = "Bob Agent"
+"#;
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -19,6 +19,20 @@ pub async fn wait_mail(w: &World, user: &str, n: usize) -> Vec<InboundMessage> {
     .await
 }
 
+/// Waits (60 s at most) for a message in `user`'s INBOX that `pick` accepts, and returns it.
+#[allow(dead_code)]
+pub async fn wait_mail_where(
+    w: &World,
+    user: &str,
+    what: &str,
+    pick: impl Fn(&InboundMessage) -> bool,
+) -> InboundMessage {
+    wait_for(what, Duration::from_secs(60), || async {
+        w.mailbox(user, "INBOX").await.into_iter().find(|m| pick(m))
+    })
+    .await
+}
+
 pub fn ids_header(ids: &[String]) -> String {
     ids.iter()
         .map(|i| format!("<{i}>"))

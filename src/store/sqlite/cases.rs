@@ -529,21 +529,6 @@ impl CaseOps for SqliteStore {
     fn people_of(&self, case_id: i64) -> Result<Vec<Person>, StoreError> {
         people(&self.conn, case_id)
     }
-
-    /// Participants of a case as (address, role, undeliverable).
-    ///
-    /// # Errors
-    /// SQL errors; an unknown role is a data error.
-    fn participants(
-        &self,
-        case_id: i64,
-    ) -> Result<Vec<(String, ParticipantRole, bool)>, StoreError> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT address, role, undeliverable FROM participants WHERE case_id = ?1 ORDER BY added_at, address",
-        )?;
-        let rows = st.query_map([case_id], |r| Ok((r.get(0)?, col(r, 1)?, r.get(2)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
 }
 
 /// Everybody on a case (the Tx and the Store read it alike).
