@@ -69,6 +69,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod ingest;
+pub mod locale;
 pub mod logging;
 pub mod mail;
 pub mod monitor;

@@ -262,11 +262,14 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         Command::Check { offline } => check(cli, *offline).await,
         Command::Cases(a) => with_db(cli, |c, s, o| mailcase::cli::cases::list(c, s, a, now(), o)),
         Command::Case(a) => with_db(cli, |c, s, o| mailcase::cli::cases::show(c, s, a, now(), o)),
-        Command::Template(TemplateCommand::Preview { name, case, html }) => {
-            with_db(cli, |c, s, o| {
-                mailcase::cli::template::preview(c, s, name, case, *html, o)
-            })
-        }
+        Command::Template(TemplateCommand::Preview {
+            name,
+            case,
+            html,
+            language,
+        }) => with_db(cli, |c, s, o| {
+            mailcase::cli::template::preview(c, s, name, case, language.as_deref(), *html, o)
+        }),
         Command::Hold {
             reference,
             reason,

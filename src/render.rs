@@ -31,10 +31,13 @@ fn chain(e: &tera::Error) -> String {
     s
 }
 
-/// The loaded templates.
+/// The loaded templates: the top folder's, and each language folder's (`de/...`).
 #[derive(Debug)]
 pub struct Renderer {
     tera: Tera,
+    /// The language a template missing in another language's folder is taken from before
+    /// the top folder's.
+    fallback: Option<String>,
 }
 
 /// One message rendered in both parts.
@@ -84,7 +87,37 @@ impl Renderer {
                 }
             }
         }
-        Ok(Renderer { tera })
+        Ok(Renderer {
+            tera,
+            fallback: None,
+        })
+    }
+
+    /// Templates missing in a language's folder are taken from `lang`'s folder, then from
+    /// the top folder.
+    pub fn set_fallback(&mut self, lang: Option<&str>) {
+        self.fallback = lang.map(str::to_string);
+    }
+
+    /// The name of the file tera knows for `name`'s `part` in `lang`: the language's folder,
+    /// the fallback language's, else the top folder's.
+    fn file_in(&self, lang: Option<&str>, name: &str, part: &str) -> String {
+        for l in [lang, self.fallback.as_deref()].into_iter().flatten() {
+            let n = format!("{l}/{name}.{part}.tera");
+            if self.tera.get_template(&n).is_ok() {
+                return n;
+            }
+        }
+        format!("{name}.{part}.tera")
+    }
+
+    /// Whether `lang`'s folder has its own `name` (both parts or one).
+    pub fn has_own(&self, lang: &str, name: &str) -> bool {
+        ["txt", "html"].iter().any(|p| {
+            self.tera
+                .get_template(&format!("{lang}/{name}.{p}.tera"))
+                .is_ok()
+        })
     }
 
     /// Renders both parts of template `name` with `ctx`.
@@ -92,12 +125,27 @@ impl Renderer {
     /// # Errors
     /// [`RenderError::Render`] naming the template and the undefined variable or failed filter.
     pub fn render<C: Serialize>(&self, name: &str, ctx: &C) -> Result<Rendered, RenderError> {
+        self.render_in(None, name, ctx)
+    }
+
+    /// Renders both parts of template `name` in `lang` (`None`: the top folder's), each part
+    /// taken from the first folder that has it: `lang`'s, the fallback language's, the top
+    /// folder.
+    ///
+    /// # Errors
+    /// As [`Renderer::render`].
+    pub fn render_in<C: Serialize>(
+        &self,
+        lang: Option<&str>,
+        name: &str,
+        ctx: &C,
+    ) -> Result<Rendered, RenderError> {
         let ctx = Context::from_serialize(ctx).map_err(|e| RenderError::Render {
             name: name.to_string(),
             message: chain(&e),
         })?;
         let one = |part: &str| {
-            let n = format!("{name}.{part}.tera");
+            let n = self.file_in(lang, name, part);
             self.tera.render(&n, &ctx).map_err(|e| RenderError::Render {
                 name: n,
                 message: chain(&e),

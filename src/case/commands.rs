@@ -61,6 +61,9 @@ pub enum Command {
     /// with it becomes an internal note on the survivor, and another command with it is an
     /// error (which case would it apply to?).
     Merge { reference: String, confirm: bool },
+    /// Write to the customer in this language from now on (`#language de`): the detector
+    /// got it wrong, or the customer asked.
+    Language(String),
 }
 
 impl Command {
@@ -78,6 +81,7 @@ impl Command {
             Command::Cc { .. } => "cc",
             Command::Send => "send",
             Command::Merge { .. } => "merge",
+            Command::Language(_) => "language",
         }
     }
 
@@ -130,7 +134,8 @@ impl Command {
             | Command::Assign(_)
             | Command::Cc { .. }
             | Command::Send
-            | Command::Merge { .. } => None,
+            | Command::Merge { .. }
+            | Command::Language(_) => None,
         }
     }
 
@@ -186,6 +191,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("#cc remove ADDRESS", "stop copying someone"),
     ("#send", "send your held answer as it was"),
     ("#merge REF [confirm]", "merge this case into case REF"),
+    ("#language CODE", "write to the customer in language CODE"),
 ];
 
 /// What is wrong with a command line.
@@ -432,6 +438,9 @@ fn parse_line(line: &str) -> Result<Command, String> {
         "category" => Ok(Command::Category(
             one_word("a category name")?.to_lowercase(),
         )),
+        "language" => Ok(Command::Language(
+            one_word("a language code, e.g. de")?.to_lowercase(),
+        )),
         "merge" => {
             let mut words = arg.split_whitespace();
             match (words.next(), words.next(), words.next()) {
@@ -514,7 +523,7 @@ fn parse_cc(arg: &str) -> Result<Command, String> {
 /// Every command's name, for suggestions.
 const NAMES: &[&str] = &[
     "note", "resolve", "escalate", "priority", "category", "assign", "wait", "reopen", "cc",
-    "send", "merge",
+    "send", "merge", "language",
 ];
 
 /// The command an agent most likely meant by `typed`: one that starts with it (`#prio`,

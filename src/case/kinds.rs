@@ -250,6 +250,8 @@ names! {
         Priority = "priority",
         Category = "category",
         Assignee = "assignee",
+        /// The language the customer is written to in (`#language`).
+        Language = "language",
         FirstResponseDue = "first_response_due",
         ResolutionDue = "resolution_due",
         SlaPausedAt = "sla_paused_at",

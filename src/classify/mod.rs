@@ -2,6 +2,7 @@
 //!
 //! Pure functions over an [`InboundMessage`]; the rules come from config and are compiled once.
 
+pub mod language;
 pub mod robot;
 pub mod spam;
 
@@ -154,6 +155,20 @@ impl Classifier {
             priority: priority.unwrap_or(&self.default_priority).to_string(),
             matched_rules: matched,
         }
+    }
+}
+
+impl Classifier {
+    /// How many matches of the rules that set a category or a priority, and read the body,
+    /// `sentence` holds: the acknowledgment restates the sentence with the most
+    /// (`mail::restate`).
+    pub fn hits(&self, sentence: &str) -> usize {
+        self.rules
+            .iter()
+            .filter(|r| matches!(r.field, RuleField::Body | RuleField::Any))
+            .filter(|r| r.category.is_some() || r.priority.is_some())
+            .map(|r| r.matcher.find_iter(sentence).count())
+            .sum()
     }
 }
 

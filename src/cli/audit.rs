@@ -101,6 +101,7 @@ pub fn describe(event: AuditEvent, d: &Value) -> String {
         | E::Priority
         | E::Category
         | E::Assignee
+        | E::Language
         | E::FirstResponseDue
         | E::ResolutionDue
         | E::SlaPausedAt
@@ -265,6 +266,7 @@ mod tests {
             E::Priority => json!({"from": "normal", "to": "high"}),
             E::Category => json!({"from": "general", "to": "billing"}),
             E::Assignee => json!({"from": null, "to": "ann@support.test"}),
+            E::Language => json!({"from": "en", "to": "de"}),
             E::FirstResponseDue
             | E::ResolutionDue
             | E::SlaPausedAt

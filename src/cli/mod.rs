@@ -22,6 +22,8 @@ pub enum CliError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
+    #[error(transparent)]
+    Templates(#[from] crate::mail::LoadError),
     /// A reference that is malformed or names no case, with what the person probably meant.
     #[error("{0}")]
     Reference(String),

@@ -32,6 +32,10 @@ pub enum TemplateCommand {
         /// Print the HTML part too.
         #[arg(long)]
         html: bool,
+        /// Write it in this language (a folder of the templates folder: de, fr, ja...)
+        /// instead of the case's (customer mail) or the team's (agents' mail).
+        #[arg(long, value_name = "CODE")]
+        language: Option<String>,
     },
 }
 
@@ -40,6 +44,8 @@ pub enum TemplateCommand {
 pub struct Preview {
     pub subject: String,
     pub rendered: Rendered,
+    /// The language it is written in.
+    pub language: String,
 }
 
 /// The visible text of a message (as the pipeline relays it).
@@ -101,15 +107,19 @@ fn the_key(cfg: &Config) -> Option<TokenKey> {
 /// Fills the case templates' values the way the pipeline does for `name`, from what the
 /// database holds about the case.
 fn mail_context(
-    cfg: &Config,
-    cal: &BusinessCalendar,
+    w: mail::Words<'_>,
+    lang: &str,
     renderer: &Renderer,
     read: &Reader<'_>,
     v: &CaseView,
     name: &str,
 ) -> Result<MailContext, CliError> {
+    let (cfg, cal) = (w.cfg, w.calendar);
     let case = &v.case;
-    let mut m = mail::case_mail_context(cfg, cal, case);
+    let mut m = mail::case_mail_context(w, case);
+    if m.language != lang {
+        mail::localize(w, &mut m, lang);
+    }
     let messages = read.messages_of_case(case.id)?;
     let by = |roles: &[ParticipantRole]| {
         messages
@@ -278,7 +288,7 @@ fn mail_context(
     };
     if let Some(at) = timeline_from {
         if name != "manager_escalation" {
-            mail::new_timeline(&mut m, cfg, cal, case.priority.as_str(), at);
+            mail::new_timeline(&mut m, w, case.priority.as_str(), at);
         }
         mail::missed_target(&mut m, case, cal, at);
     }
@@ -341,11 +351,15 @@ fn mail_context(
 }
 
 fn ack_context(
-    cfg: &Config,
-    cal: &BusinessCalendar,
+    w: mail::Words<'_>,
+    lang: &str,
     read: &Reader<'_>,
     v: &CaseView,
 ) -> Result<AckContext, CliError> {
+    let classifier = crate::classify::Classifier::from_config(w.cfg)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let keywords = |s: &str| classifier.hits(s);
+    let found = mail::Found::from_config(w.cfg);
     let case = &v.case;
     let first = read.messages_of_case(case.id)?.into_iter().next();
     let subject = first
@@ -353,9 +367,11 @@ fn ack_context(
         .map(|f| f.subject.clone())
         .unwrap_or(case.subject.clone());
     Ok(mail::ack_context(
-        cfg,
-        cal,
+        w,
         AckFacts {
+            language: lang,
+            found: &found,
+            keywords: &keywords,
             reference: &case.reference,
             customer_name: case.customer_name.clone(),
             subject: &subject,
@@ -381,6 +397,7 @@ pub fn render_preview(
     store: &Store,
     name: &str,
     reference: &str,
+    language: Option<&str>,
 ) -> Result<Preview, CliError> {
     if !mail::templates().any(|t| t == name) {
         return Err(CliError::Usage(format!(
@@ -394,20 +411,41 @@ pub fn render_preview(
             "`{name}` is the management digest, not a case template: see it with `mailcase report --since 7d --html FILE`"
         )));
     }
-    let renderer = mail::load_templates(&cfg.templates_dir())?;
+    let (renderer, locales) = mail::load_all(cfg)?;
     let read = store.read();
     let v = find_case(&read, reference)?;
     let cal = BusinessCalendar::from_config(&cfg.calendar);
+    let w = mail::Words {
+        cfg,
+        calendar: &cal,
+        locales: &locales,
+    };
+    // As the pipeline writes it: customer mail in the case's language (or the one asked
+    // for), agents' mail in the team's.
+    let customer_side = name == mail::ACKNOWLEDGMENT || name.starts_with("customer_");
+    let lang = match language {
+        Some(l) if !locales.has(l) => {
+            return Err(CliError::Usage(format!(
+                "no language `{l}` in {}; the languages are: {}",
+                cfg.templates_dir().display(),
+                locales.languages().collect::<Vec<_>>().join(", ")
+            )))
+        }
+        Some(l) => l,
+        None if customer_side => locales.resolve(v.case.language.as_deref()),
+        None => locales.team(),
+    };
     let prefix = &cfg.support.reference_prefix;
     let r = Reference::parse(&v.case.reference).map_err(|e| CliError::Reference(e.to_string()))?;
     if name == mail::ACKNOWLEDGMENT {
-        let ctx = ack_context(cfg, &cal, &read, &v)?;
+        let ctx = ack_context(w, lang, &read, &v)?;
         return Ok(Preview {
             subject: subject::customer_subject(&r, &ctx.subject, prefix),
-            rendered: renderer.render(name, &ctx)?,
+            rendered: renderer.render_in(Some(lang), name, &ctx)?,
+            language: lang.to_string(),
         });
     }
-    let mut ctx = mail_context(cfg, &cal, &renderer, &read, &v, name)?;
+    let mut ctx = mail_context(w, lang, &renderer, &read, &v, name)?;
     ctx.participants = mail::people_listed(&store.people_of(v.case.id)?);
     if name == "customer_update" {
         // As the escalation notice is built: the escalation text inside the update.
@@ -426,7 +464,8 @@ pub fn render_preview(
     };
     Ok(Preview {
         subject,
-        rendered: renderer.render(name, &ctx)?,
+        rendered: renderer.render_in(Some(lang), name, &ctx)?,
+        language: lang.to_string(),
     })
 }
 
@@ -439,13 +478,15 @@ pub fn preview(
     store: &Store,
     name: &str,
     reference: &str,
+    language: Option<&str>,
     html: bool,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let p = render_preview(cfg, store, name, reference)?;
+    let p = render_preview(cfg, store, name, reference, language)?;
     writeln!(
         out,
-        "template {name} from {}",
+        "template {name} in language {} from {}",
+        p.language,
         cfg.templates_dir().display()
     )?;
     writeln!(out, "Subject: {}", p.subject)?;

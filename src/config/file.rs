@@ -36,6 +36,8 @@ pub(super) struct ConfigFile {
     #[serde(default)]
     conversation: ConversationConfig,
     #[serde(default)]
+    language: LanguageConfig,
+    #[serde(default)]
     sla: SlaConfig,
     #[serde(default)]
     send_window: written::SendWindowConfig,
@@ -94,6 +96,7 @@ impl ConfigFile {
             classify: self.classify,
             agents: self.agents,
             conversation: self.conversation,
+            language: self.language,
             sla: self.sla,
             send_window,
             escalation: self.escalation,

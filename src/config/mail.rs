@@ -232,6 +232,64 @@ pub struct AcknowledgmentConfig {
     /// At most this many acknowledgments to one address per day.
     #[serde(default = "default_per_day")]
     pub per_sender_per_day: u32,
+    /// Numbers the acknowledgment names back to the customer (order, invoice, ...).
+    #[serde(default)]
+    pub found: Vec<FoundPattern>,
+    /// What the acknowledgment asks for, per category.
+    #[serde(default)]
+    pub ask: Vec<AskConfig>,
+}
+
+/// A kind of number found in a complaint and named in the acknowledgment: its first match
+/// (the first capture group when the pattern has one), called by `found.<name>` of the
+/// language's phrases.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FoundPattern {
+    pub name: String,
+    /// Rust regex syntax, matched against the subject and the reply text.
+    pub pattern: String,
+}
+
+/// A question the acknowledgment asks for a category, worded by `questions.<question>` of
+/// the customer's language; left out when a number of the kind `unless_found` was found.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AskConfig {
+    pub category: String,
+    pub question: String,
+    pub unless_found: Option<String>,
+}
+
+/// Languages: what customers get, and what the team reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageConfig {
+    /// Customers whose language is unknown, or not shipped, get this one; templates and
+    /// phrases missing in a language fall back to it.
+    #[serde(default = "default_language")]
+    pub default: String,
+    /// Mail to agents and managers (and the digest) is written in this language.
+    #[serde(default = "default_language")]
+    pub team: String,
+    /// Tell a new complaint's language from its text and Content-Language; off: every
+    /// customer gets `default`.
+    #[serde(default = "yes")]
+    pub detect: bool,
+}
+
+impl Default for LanguageConfig {
+    fn default() -> Self {
+        LanguageConfig {
+            default: default_language(),
+            team: default_language(),
+            detect: true,
+        }
+    }
+}
+
+fn default_language() -> String {
+    crate::locale::BASE.into()
 }
 
 /// The durable outbox.
@@ -311,6 +369,8 @@ pub(super) fn default_ack() -> AcknowledgmentConfig {
         enabled: true,
         per_sender_per_hour: default_per_hour(),
         per_sender_per_day: default_per_day(),
+        found: Vec::new(),
+        ask: Vec::new(),
     }
 }
 fn default_retry_initial() -> HumanDuration {

@@ -81,6 +81,8 @@ pub struct Config {
     pub classify: ClassifyConfig,
     pub agents: AgentsConfig,
     pub conversation: ConversationConfig,
+    /// Customers' languages and the team's.
+    pub language: LanguageConfig,
     pub sla: SlaConfig,
     pub send_window: SendWindowConfig,
     /// Escalation contacts, first match wins.

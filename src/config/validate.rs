@@ -471,7 +471,74 @@ impl Config {
         }
         self.validate_retention(&mut push);
         self.validate_spam(&mut push);
+        self.validate_language(&mut push);
         p
+    }
+
+    fn validate_language(&self, push: &mut impl FnMut(&str, String)) {
+        for (key, v) in [
+            ("language.default", &self.language.default),
+            ("language.team", &self.language.team),
+        ] {
+            if crate::locale::normalize(v).as_deref() != Some(v.as_str()) {
+                push(
+                    key,
+                    format!("\"{v}\" is not a language code as the templates folder names one (de, fr, pt-br)"),
+                );
+            }
+        }
+        let ack = &self.acknowledgment;
+        let mut names = BTreeSet::new();
+        for (i, f) in ack.found.iter().enumerate() {
+            let key = format!("acknowledgment.found[{i}]");
+            if !valid_name(&f.name) {
+                push(
+                    &format!("{key}.name"),
+                    format!(
+                        "\"{}\" must be a plain name (letters, digits, _ or -)",
+                        f.name
+                    ),
+                );
+            }
+            if !names.insert(f.name.as_str()) {
+                push(
+                    &format!("{key}.name"),
+                    format!("\"{}\" is named twice", f.name),
+                );
+            }
+            if let Err(e) = regex::RegexBuilder::new(&f.pattern)
+                .size_limit(1 << 20)
+                .build()
+            {
+                push(&format!("{key}.pattern"), format!("does not compile: {e}"));
+            }
+        }
+        for (i, a) in ack.ask.iter().enumerate() {
+            let key = format!("acknowledgment.ask[{i}]");
+            if !self.categories.iter().any(|c| c.name == a.category) {
+                push(
+                    &format!("{key}.category"),
+                    format!("\"{}\" is not one of [[categories]]", a.category),
+                );
+            }
+            if !valid_name(&a.question) {
+                push(
+                    &format!("{key}.question"),
+                    format!(
+                        "\"{}\" must be a plain name, the key of [questions] in phrases.toml",
+                        a.question
+                    ),
+                );
+            }
+            if let Some(u) = &a.unless_found {
+                if !names.contains(u.as_str()) {
+                    push(
+                        &format!("{key}.unless_found"),
+                        format!("\"{u}\" is not the name of any [[acknowledgment.found]]"),
+                    );
+                }
+            }
+        }
     }
 
     fn validate_spam(&self, push: &mut impl FnMut(&str, String)) {

@@ -4,31 +4,45 @@
 use chrono::{DateTime, Utc};
 
 use super::format::{
-    excerpt, format_local, human_duration, human_size, human_span, relative, with_line_breaks, wrap,
+    excerpt, format_local, human_size, human_span, relative, with_line_breaks, wrap,
 };
 
 /// Width of the acknowledgment's excerpt lines in the text part: 72 columns less the
 /// template's `  > ` in front of each.
 const EXCERPT_WIDTH: usize = 68;
+use super::context::FoundItem;
+use super::restate::{restate, Found};
 use super::{help_lines, AckContext, AttachmentInfo, HistoryLine, MailContext, RatingLink};
 use crate::business_time::BusinessCalendar;
 use crate::case::service_level::ServiceLevel;
 use crate::case::Reference;
 use crate::config::Config;
+use crate::locale::Locales;
 use crate::parse::Attachment;
 use crate::store::{CaseRow, MessageRow};
 use crate::thread::subject;
 use crate::thread::token::TokenKey;
 
-/// The values every case template sees, filled from the case: what the pipeline starts
-/// from for each mail, and what `mailcase template preview` shows an admin.
-pub fn case_mail_context(cfg: &Config, calendar: &BusinessCalendar, case: &CaseRow) -> MailContext {
+/// Where the words of a mail come from: the config (labels, service levels), the business
+/// calendar (dates) and the languages.
+#[derive(Clone, Copy)]
+pub struct Words<'a> {
+    pub cfg: &'a Config,
+    pub calendar: &'a BusinessCalendar,
+    pub locales: &'a Locales,
+}
+
+/// The values every case template sees, filled from the case, in the team's language: what
+/// the pipeline starts from for each mail, and what `mailcase template preview` shows an
+/// admin. Customer mail is written again in the case's language ([`localize`]).
+pub fn case_mail_context(w: Words<'_>, case: &CaseRow) -> MailContext {
+    let cfg = w.cfg;
     let due = if case.first_response_at.is_none() {
         case.first_response_due
     } else {
         None
     };
-    MailContext {
+    let mut m = MailContext {
         reference: case.reference.clone(),
         support_name: cfg.support.name.clone(),
         customer_name: case.customer_name.clone().filter(|n| !n.trim().is_empty()),
@@ -37,10 +51,6 @@ pub fn case_mail_context(cfg: &Config, calendar: &BusinessCalendar, case: &CaseR
         status: case.status.to_string(),
         status_label: case.status.agent_label().into(),
         customer_status: case.status.customer_label().into(),
-        category_label: category_label(cfg, case.category.as_str()),
-        priority_label: priority_label(cfg, case.priority.as_str()),
-        promise: promise(cfg, calendar, case.priority.as_str()),
-        due_local: due.map(|d| format_local(d, calendar)).unwrap_or_default(),
         help: help_lines(),
         priority_names: cfg.priorities.iter().map(|p| p.name.clone()).collect(),
         category_names: cfg.categories.iter().map(|c| c.name.clone()).collect(),
@@ -50,8 +60,43 @@ pub fn case_mail_context(cfg: &Config, calendar: &BusinessCalendar, case: &CaseR
             .iter()
             .map(|a| a.address.to_lowercase())
             .collect(),
-        reopen_window: human_duration(cfg.conversation.reopen_window.0),
+        due_at: due,
+        category: case.category.as_str().to_string(),
+        priority: case.priority.as_str().to_string(),
         ..MailContext::default()
+    };
+    localize(w, &mut m, w.locales.team());
+    m
+}
+
+/// Writes the language-dependent values of `m` (labels, promise, due time, reopen window)
+/// in `lang`.
+pub fn localize(w: Words<'_>, m: &mut MailContext, lang: &str) {
+    m.language = lang.to_string();
+    m.category_label = category_label(w, lang, &m.category);
+    m.priority_label = priority_label(w, lang, &m.priority);
+    m.promise = promise(w, lang, &m.priority);
+    m.due_local = m
+        .due_at
+        .map(|d| w.locales.date(lang, d, w.calendar))
+        .unwrap_or_default();
+    m.reopen_window = w.locales.duration(lang, w.cfg.conversation.reopen_window.0);
+}
+
+/// `m` as the customer of `case` reads it: the same values written in the case's language
+/// (borrowed as it is when that is the language it has).
+pub fn for_customer<'m>(
+    w: Words<'_>,
+    case: &CaseRow,
+    m: &'m MailContext,
+) -> std::borrow::Cow<'m, MailContext> {
+    let lang = w.locales.resolve(case.language.as_deref());
+    if m.language == lang {
+        std::borrow::Cow::Borrowed(m)
+    } else {
+        let mut c = m.clone();
+        localize(w, &mut c, lang);
+        std::borrow::Cow::Owned(c)
     }
 }
 
@@ -75,30 +120,35 @@ pub fn people_listed(people: &[crate::store::Person]) -> Vec<String> {
         .collect()
 }
 
-/// A category's label for customers: its configured label, or its name.
-fn category_label(cfg: &Config, name: &str) -> String {
-    cfg.category(name)
-        .and_then(|c| c.label.clone())
+/// A category's label in `lang`: the language's phrase for it, else its configured label,
+/// else its name.
+fn category_label(w: Words<'_>, lang: &str, name: &str) -> String {
+    w.locales
+        .word(lang, "categories", name)
+        .map(str::to_string)
+        .or_else(|| w.cfg.category(name).and_then(|c| c.label.clone()))
         .unwrap_or_else(|| name.to_string())
 }
 
-/// A priority's label for customers: its configured label, or its name.
-fn priority_label(cfg: &Config, name: &str) -> String {
-    cfg.priority(name)
-        .and_then(|p| p.label.clone())
+/// A priority's label in `lang`, found as [`category_label`] finds one.
+fn priority_label(w: Words<'_>, lang: &str, name: &str) -> String {
+    w.locales
+        .word(lang, "priorities", name)
+        .map(str::to_string)
+        .or_else(|| w.cfg.priority(name).and_then(|p| p.label.clone()))
         .unwrap_or_else(|| name.to_string())
 }
 
-/// The promise of the priority `name` ("within 1 business day"); empty for a priority the
-/// config does not know.
-fn promise(cfg: &Config, calendar: &BusinessCalendar, name: &str) -> String {
-    ServiceLevel::of(cfg, calendar, name)
-        .map(|s| s.promise())
+/// The promise of the priority `name` in `lang` ("within 1 business day"); empty for a
+/// priority the config does not know.
+fn promise(w: Words<'_>, lang: &str, name: &str) -> String {
+    w.cfg
+        .priority(name)
+        .map(|p| w.locales.promise(lang, p.first_response.0, p.clock))
         .unwrap_or_default()
 }
 
 /// What the acknowledgment is about: the complaint that opened the case.
-#[derive(Debug, Clone)]
 pub struct AckFacts<'a> {
     pub reference: &'a str,
     /// The customer's name as written (a blank one is no name).
@@ -114,45 +164,94 @@ pub struct AckFacts<'a> {
     pub text: &'a str,
     /// The names of its attachments.
     pub attachments: Vec<String>,
+    /// The language it is written in (as `Locales::resolve` gave it).
+    pub language: &'a str,
+    /// The numbers to look for.
+    pub found: &'a Found,
+    /// Counts the classification rules' keyword matches in a sentence.
+    pub keywords: &'a dyn Fn(&str) -> usize,
 }
 
-/// The acknowledgment's values.
-pub fn ack_context(cfg: &Config, calendar: &BusinessCalendar, f: AckFacts<'_>) -> AckContext {
+/// The acknowledgment's values, in `f.language`.
+pub fn ack_context(w: Words<'_>, f: AckFacts<'_>) -> AckContext {
+    let (cfg, lang) = (w.cfg, f.language);
     // `f.text` is the reply text (no quote, no signature); the summary must not end in the
     // customer's sign-off either ("Kind regards,\nAlice Martin").
     let visible = crate::case::judge::strip_sign_off(f.text, f.customer_name.as_deref());
     let summary = excerpt(&visible, 300);
+    let restated = restate(&visible, &w.locales.greetings(lang), f.keywords);
+    let found = f.found.find(f.subject, &visible);
+    let questions = cfg
+        .acknowledgment
+        .ask
+        .iter()
+        .filter(|a| a.category == f.category)
+        .filter(|a| {
+            a.unless_found
+                .as_ref()
+                .is_none_or(|u| !found.iter().any(|(k, _)| k == u))
+        })
+        .filter_map(|a| w.locales.word(lang, "questions", &a.question))
+        .map(str::to_string)
+        .collect();
+    let empathy = [
+        format!("priority.{}", f.priority),
+        format!("category.{}", f.category),
+        "default".to_string(),
+    ]
+    .iter()
+    .find_map(|k| w.locales.word(lang, "empathy", k))
+    .unwrap_or_default()
+    .to_string();
+    let due_local = f
+        .due
+        .map(|d| w.locales.date(lang, d, w.calendar))
+        .unwrap_or_default();
     AckContext {
         reference: f.reference.to_string(),
         customer_name: f.customer_name.filter(|n| !n.trim().is_empty()),
-        subject: if f.subject.is_empty() {
-            "(no subject)".into()
+        subject: if f.subject.trim().is_empty() {
+            w.locales.no_subject(lang).to_string()
         } else {
             f.subject.to_string()
         },
-        category_label: category_label(cfg, f.category),
-        priority_label: priority_label(cfg, f.priority),
-        promise: promise(cfg, calendar, f.priority),
-        due_local: f.due.map(|d| format_local(d, calendar)).unwrap_or_default(),
+        category_label: category_label(w, lang, f.category),
+        priority_label: priority_label(w, lang, f.priority),
+        promise: promise(w, lang, f.priority),
+        due_local,
         excerpt_lines: wrap(&summary, EXCERPT_WIDTH),
         excerpt: with_line_breaks(&summary, &visible),
         attachments: f.attachments,
         support_name: cfg.support.name.clone(),
+        language: lang.to_string(),
+        restated_lines: restated
+            .iter()
+            .flat_map(|r| wrap(r, EXCERPT_WIDTH))
+            .collect(),
+        restated,
+        found: found
+            .into_iter()
+            .map(|(k, value)| FoundItem {
+                label: w
+                    .locales
+                    .word(lang, "found", &k)
+                    .map_or(k.clone(), str::to_string),
+                value,
+            })
+            .collect(),
+        questions,
+        empathy,
     }
 }
 
-/// A new timeline for the customer (after an escalation or a raised priority): the current
-/// priority's first-response target from `now`, and its promise.
-pub fn new_timeline(
-    m: &mut MailContext,
-    cfg: &Config,
-    calendar: &BusinessCalendar,
-    priority: &str,
-    now: DateTime<Utc>,
-) {
-    if let Some(l) = ServiceLevel::of(cfg, calendar, priority) {
-        m.due_local = format_local(l.first_response_due(now), calendar);
-        m.promise = l.promise();
+/// A new timeline for the customer (after an escalation or a raised priority): the
+/// priority's first-response target from `now`, and its promise, in `m`'s language.
+pub fn new_timeline(m: &mut MailContext, w: Words<'_>, priority: &str, now: DateTime<Utc>) {
+    if let Some(l) = ServiceLevel::of(w.cfg, w.calendar, priority) {
+        m.due_at = Some(l.first_response_due(now));
+        m.priority = priority.to_string();
+        let lang = m.language.clone();
+        localize(w, m, &lang);
     }
 }
 

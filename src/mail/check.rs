@@ -2,6 +2,7 @@
 //! refuses a template an admin broke) and in `mailcase check`.
 
 use super::{AckContext, MailContext, ACKNOWLEDGMENT, CASE_TEMPLATES};
+use crate::locale::Locales;
 use crate::render::{RenderError, Renderer};
 use crate::report::chart;
 use crate::report::digest::{self, ChartRef, DigestContext};
@@ -11,8 +12,33 @@ use crate::report::Report;
 ///
 /// # Errors
 /// The first template that fails, with its reason.
-pub fn check_all(r: &Renderer) -> Result<(), RenderError> {
-    r.render(ACKNOWLEDGMENT, &AckContext::sample())?;
+pub fn check_all(r: &Renderer, locales: &Locales) -> Result<(), RenderError> {
+    check_in(r, None)?;
+    // Each language folder's own templates (what it leaves out is the fallback's, checked
+    // here or above).
+    for lang in locales.languages() {
+        if lang != crate::locale::BASE {
+            check_in(r, Some(lang))?;
+        }
+    }
+    Ok(())
+}
+
+fn check_in(r: &Renderer, lang: Option<&str>) -> Result<(), RenderError> {
+    let mut ack = AckContext::sample();
+    ack.language = lang.unwrap_or(crate::locale::BASE).into();
+    r.render_in(lang, ACKNOWLEDGMENT, &ack)?;
+    let mut empty = ack.clone();
+    empty.customer_name = None;
+    empty.restated.clear();
+    empty.restated_lines.clear();
+    empty.found.clear();
+    empty.questions.clear();
+    empty.empathy.clear();
+    empty.attachments.clear();
+    empty.excerpt.clear();
+    empty.excerpt_lines.clear();
+    r.render_in(lang, ACKNOWLEDGMENT, &empty)?;
     let mut sparse = MailContext::sample();
     sparse.customer_name = None;
     sparse.sender = None;
@@ -34,16 +60,16 @@ pub fn check_all(r: &Renderer) -> Result<(), RenderError> {
     for t in CASE_TEMPLATES {
         // Both with every optional value set and with none, so an `if` branch that names an
         // unknown variable is caught too.
-        r.render(t, &MailContext::sample())?;
-        r.render(t, &sparse)?;
+        r.render_in(lang, t, &MailContext::sample())?;
+        r.render_in(lang, t, &sparse)?;
         let mut late = MailContext::sample();
         late.late_reply = true;
         late.reopened = false;
-        r.render(t, &late)?;
+        r.render_in(lang, t, &late)?;
     }
     // The digest, full and for a period with nothing in it.
     let digest = digest_sample();
-    r.render(digest::TEMPLATE, &digest)?;
+    r.render_in(lang, digest::TEMPLATE, &digest)?;
     let mut quiet = digest;
     quiet.view.breached.clear();
     quiet.view.escalated.clear();
@@ -52,7 +78,7 @@ pub fn check_all(r: &Renderer) -> Result<(), RenderError> {
     quiet.view.busiest_hours.clear();
     quiet.charts.clear();
     quiet.legend.clear();
-    r.render(digest::TEMPLATE, &quiet)?;
+    r.render_in(lang, digest::TEMPLATE, &quiet)?;
     Ok(())
 }
 
@@ -98,7 +124,7 @@ pub(crate) mod tests {
     #[test]
     fn every_case_template_renders_and_escapes_customer_text() {
         let r = load_templates(&shipped()).unwrap();
-        check_all(&r).unwrap();
+        check_all(&r, &crate::locale::Locales::builtin()).unwrap();
         for t in CASE_TEMPLATES {
             let out = r.render(t, &MailContext::sample()).unwrap();
             assert!(!out.html.contains("<script>"), "{t}");
@@ -125,6 +151,39 @@ pub(crate) mod tests {
             card.text
         );
         assert!(card.html.contains("urgent, high, normal"), "{}", card.html);
+    }
+
+    #[test]
+    fn every_shipped_language_renders_every_template() {
+        let r = load_templates(&shipped()).unwrap();
+        let l = Locales::load(&shipped(), "en", "en").unwrap();
+        check_all(&r, &l).unwrap();
+        // Each language folder has its own customer templates and phrases: nothing a
+        // customer reads falls back to English.
+        for lang in l.languages().filter(|l| *l != crate::locale::BASE) {
+            assert!(shipped().join(lang).join("phrases.toml").exists(), "{lang}");
+            for t in std::iter::once(ACKNOWLEDGMENT)
+                .chain(CASE_TEMPLATES.iter().copied())
+                .filter(|t| *t == ACKNOWLEDGMENT || t.starts_with("customer_"))
+            {
+                for part in ["txt", "html"] {
+                    let f = shipped().join(lang).join(format!("{t}.{part}.tera"));
+                    assert!(f.exists(), "{}", f.display());
+                }
+                let mut ack = AckContext::sample();
+                ack.language = lang.into();
+                let out = if t == ACKNOWLEDGMENT {
+                    r.render_in(Some(lang), t, &ack).unwrap()
+                } else {
+                    let mut m = MailContext::sample();
+                    m.language = lang.into();
+                    r.render_in(Some(lang), t, &m).unwrap()
+                };
+                assert!(out.html.contains(&format!("lang=\"{lang}\"")), "{lang} {t}");
+                assert!(!out.html.contains("<script>"), "{lang} {t}");
+                assert!(out.text.contains(SAMPLE_REFERENCE), "{lang} {t}");
+            }
+        }
     }
 
     #[test]
@@ -570,7 +629,9 @@ pub(crate) mod tests {
         .unwrap();
         std::fs::write(dir.path().join("acknowledgment.html.tera"), "ok").unwrap();
         let r = load_templates(dir.path()).unwrap();
-        let e = check_all(&r).unwrap_err().to_string();
+        let e = check_all(&r, &crate::locale::Locales::builtin())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no_such_thing"), "{e}");
     }
 
@@ -583,7 +644,9 @@ pub(crate) mod tests {
         )
         .unwrap();
         let r = load_templates(dir.path()).unwrap();
-        let e = check_all(&r).unwrap_err().to_string();
+        let e = check_all(&r, &crate::locale::Locales::builtin())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("typo_name") && e.contains("customer_resolved"),
             "{e}"

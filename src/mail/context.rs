@@ -2,6 +2,7 @@
 //! case template shares ([`MailContext`]), with the samples `mailcase check` and the engine's
 //! start-up check render them against.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// The reference the samples carry: a valid one (its check symbol matches, see
@@ -31,6 +32,26 @@ pub struct AckContext {
     pub excerpt_lines: Vec<String>,
     pub attachments: Vec<String>,
     pub support_name: String,
+    /// The language the acknowledgment is written in (`de`), for `<html lang>`.
+    pub language: String,
+    /// One or two of the customer's own sentences that say what the complaint is about
+    /// (`mail::restate`); empty when the text has none (then `excerpt` is shown).
+    pub restated: Vec<String>,
+    /// `restated` wrapped for the text part, as `excerpt_lines` is.
+    pub restated_lines: Vec<String>,
+    /// Numbers found in the complaint, named in the customer's language.
+    pub found: Vec<FoundItem>,
+    /// What we still need, in the customer's language (`[[acknowledgment.ask]]`).
+    pub questions: Vec<String>,
+    /// A line that fits the category and priority, in the customer's language.
+    pub empathy: String,
+}
+
+/// A number found in a complaint ("Invoice number", "INV-2026-0042").
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundItem {
+    pub label: String,
+    pub value: String,
 }
 
 impl AckContext {
@@ -48,6 +69,15 @@ impl AckContext {
             excerpt_lines: vec!["I was charged twice for my November invoice.".into()],
             attachments: vec!["invoice.pdf".into()],
             support_name: "Example Support".into(),
+            language: "en".into(),
+            restated: vec!["I was charged twice for invoice <b>INV-2026-0042</b> <script>alert(1)</script> {{ reference }}.".into()],
+            restated_lines: vec!["I was charged twice for invoice <b>INV-2026-0042</b> <script>alert(1)</script> {{ reference }}.".into()],
+            found: vec![FoundItem {
+                label: "Invoice number".into(),
+                value: "INV-2026-0042".into(),
+            }],
+            questions: vec!["Could you send us the date of the second charge?".into()],
+            empathy: "We are sorry about the trouble with your bill.".into(),
         }
     }
 }
@@ -195,6 +225,17 @@ pub struct MailContext {
     /// The recipient agent's personal intake address (forwards and `#log`), when the mail goes
     /// to that one agent.
     pub intake_address: Option<String>,
+    /// The language the mail is written in (`de`): the case's for customer mail, the team's
+    /// for agents' mail; for `<html lang>`.
+    pub language: String,
+    /// What the language-dependent values above are made from, so that the same context can
+    /// be written again in another language (`mail::localize`).
+    #[serde(skip)]
+    pub due_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub category: String,
+    #[serde(skip)]
+    pub priority: String,
 }
 
 impl MailContext {
@@ -272,6 +313,10 @@ impl MailContext {
             logged_by: Some("Ann Agent (forwarded mail)".into()),
             intake_note: Some("She called twice <b>already</b>.".into()),
             intake_address: Some("support+i.0000000000000000@support.test".into()),
+            language: "en".into(),
+            due_at: None,
+            category: "billing".into(),
+            priority: "normal".into(),
         }
     }
 }

@@ -11,20 +11,24 @@ mod build;
 mod check;
 mod context;
 mod format;
+mod restate;
 
 use std::path::Path;
 
+use crate::locale::Locales;
 use crate::render::{RenderError, Renderer};
 
 pub use build::{
-    ack_context, attachment_info, case_mail_context, history, missed_target, new_timeline,
-    people_listed, rating_links, reminder, AckFacts,
+    ack_context, attachment_info, case_mail_context, for_customer, history, localize,
+    missed_target, new_timeline, people_listed, rating_links, reminder, AckFacts, Words,
 };
 pub use check::check_all;
 pub use context::{
-    help_lines, AckContext, AttachmentInfo, HelpLine, HistoryLine, MailContext, RatingLink,
+    help_lines, AckContext, AttachmentInfo, FoundItem, HelpLine, HistoryLine, MailContext,
+    RatingLink,
 };
 pub use format::{excerpt, format_local, human_duration, human_size, human_span, relative, wrap};
+pub use restate::{restate, Found};
 
 /// The acknowledgment's template, the one that sees an [`AckContext`].
 pub const ACKNOWLEDGMENT: &str = "acknowledgment";
@@ -71,6 +75,28 @@ pub fn load_templates(dir: &Path) -> Result<Renderer, RenderError> {
     Renderer::load(dir, &templates().collect::<Vec<_>>())
 }
 
+/// Why the templates folder cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("templates: {0}")]
+    Locale(#[from] crate::locale::LocaleError),
+}
+
+/// The configured templates folder: its templates in every language, and each language's
+/// phrases, with `language.default` as the fallback of the others.
+///
+/// # Errors
+/// As [`load_templates`] and [`Locales::load`].
+pub fn load_all(cfg: &crate::config::Config) -> Result<(Renderer, Locales), LoadError> {
+    let dir = cfg.templates_dir();
+    let mut renderer = load_templates(&dir)?;
+    let locales = Locales::load(&dir, &cfg.language.default, &cfg.language.team)?;
+    renderer.set_fallback(Some(locales.default_language()));
+    Ok((renderer, locales))
+}
+
 /// Notice lines for agents' mail, each wrapped at 72 columns (the text part; the HTML part
 /// joins them again). A line of a notice that starts with two spaces (a command to copy) is
 /// kept whole.
@@ -102,7 +128,7 @@ pub fn with_update(
     template: &str,
     m: &mut MailContext,
 ) -> Result<(), RenderError> {
-    let r = renderer.render(template, m)?;
+    let r = renderer.render_in(Some(&m.language), template, m)?;
     m.update_text = Some(r.text.trim().to_string());
     m.update_html = Some(r.html);
     Ok(())

@@ -162,6 +162,15 @@ fn check(c: &Ctx<'_, '_>, case: &CaseRow, p: &commands::Parsed) -> Result<(), Ve
         .unwrap_or_default();
     let people = c.tx.people(case.id).map_err(|e| vec![e.to_string()])?;
     for cmd in &p.commands {
+        if let Command::Language(l) = cmd {
+            let locales = &c.engine.locales;
+            if !locales.has(l) {
+                errors.push(format!(
+                    "#language {l}: no templates in that language; use one of {}",
+                    locales.languages().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
         let Command::Cc { add, address, .. } = cmd else {
             continue;
         };
@@ -325,6 +334,21 @@ fn act(
                 changes.push(format!("category {} → {n}", current.category));
                 current.category = category;
             }
+            Command::Language(l)
+                if c.engine.locales.resolve(current.language.as_deref()) != l.as_str() =>
+            {
+                c.tx.update_case_audited(
+                    case.id,
+                    &CaseChange::Language(Some(l.clone())),
+                    &from,
+                    c.now,
+                )?;
+                changes.push(format!(
+                    "language {} → {l}",
+                    c.engine.locales.resolve(current.language.as_deref())
+                ));
+                current.language = Some(l.clone());
+            }
             Command::Assign(a) => {
                 c.tx.update_case_audited(
                     case.id,
@@ -465,17 +489,11 @@ fn act(
     // What the customer is told: the answer, with a status update when the state changed in
     // a way they care about.
     let update = plan.update.or(raised.then_some("customer_priority_raised"));
-    let mut m = c.mail_ctx(&current);
+    let mut m = c.customer_ctx(&current);
     m.agent_name = agent.name.clone();
     if plan.escalation.is_some() || raised {
         // A new timeline: the current priority's first-response target from now.
-        mail::new_timeline(
-            &mut m,
-            cfg,
-            &c.engine.calendar,
-            current.priority.as_str(),
-            c.now,
-        );
+        mail::new_timeline(&mut m, c.engine.words(), current.priority.as_str(), c.now);
     }
     m.in_answer = relay.is_some();
     if let Some(t) = update {

@@ -51,10 +51,21 @@ impl<'t> Ctx<'_, 't> {
 
     /// The values every case template sees, filled from the case and its people.
     pub(super) fn mail_ctx(&self, case: &CaseRow) -> MailContext {
-        let mut m = mail::case_mail_context(&self.engine.config, &self.engine.calendar, case);
+        let mut m = mail::case_mail_context(self.engine.words(), case);
         // Display only: a store error here fails the writes that follow anyway.
         if let Ok(people) = self.tx.people(case.id) {
             m.participants = mail::people_listed(&people);
+        }
+        m
+    }
+
+    /// As [`Ctx::mail_ctx`], written in the case's language: for mail that only its
+    /// customer's side gets.
+    pub(super) fn customer_ctx(&self, case: &CaseRow) -> MailContext {
+        let mut m = self.mail_ctx(case);
+        let lang = self.engine.locales.resolve(case.language.as_deref());
+        if m.language != lang {
+            mail::localize(self.engine.words(), &mut m, lang);
         }
         m
     }
@@ -102,10 +113,11 @@ impl<'t> Ctx<'_, 't> {
         if !self.gate(case, Some(&case.customer_address), kind)? {
             return Ok(false);
         }
+        let mctx = mail::for_customer(self.engine.words(), case, mctx);
         let rendered = self
             .engine
             .renderer
-            .render(template, mctx)
+            .render_in(Some(&mctx.language), template, &*mctx)
             .map_err(|e| StoreError::Data(e.to_string()))?;
         let reference = self.reference(case)?;
         let (in_reply_to, references) = self.threading(case, Audience::Customer)?;
@@ -318,7 +330,7 @@ impl<'t> Ctx<'_, 't> {
         let rendered = self
             .engine
             .renderer
-            .render(template, mctx)
+            .render_in(Some(self.engine.locales.team()), template, mctx)
             .map_err(|e| StoreError::Data(e.to_string()))?;
         let reference = self.reference(case)?;
         let (in_reply_to, references) = self.threading(case, Audience::Agent)?;

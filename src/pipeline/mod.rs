@@ -59,6 +59,10 @@ pub struct Engine {
     pub tokens: TokenKey,
     /// When scheduled mail may reach customers.
     pub window: crate::business_time::window::SendWindow,
+    /// The languages the templates folder ships, and the words each one uses.
+    pub locales: crate::locale::Locales,
+    /// The numbers the acknowledgment names.
+    pub found: mail::Found,
     own: Vec<String>,
     domain: String,
 }
@@ -70,6 +74,8 @@ pub enum EngineError {
     Rule(#[from] crate::classify::RuleError),
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
+    #[error(transparent)]
+    Load(#[from] mail::LoadError),
     #[error("support: reply-token key: {0}")]
     TokenKey(String),
 }
@@ -81,10 +87,11 @@ impl Engine {
     /// A rule that does not compile or a template that does not load or render.
     pub fn new(config: Arc<Config>, clock: SharedClock) -> Result<Engine, EngineError> {
         let classifier = Classifier::from_config(&config)?;
-        let renderer = mail::load_templates(&config.templates_dir())?;
-        // Render every template once now: a template an admin broke is refused at start or
-        // reload, instead of failing (and quarantining) every complaint that needs it.
-        mail::check_all(&renderer)?;
+        let (renderer, locales) = mail::load_all(&config)?;
+        // Render every template once now, in every language: a template an admin broke is
+        // refused at start or reload, instead of failing (and quarantining) every complaint
+        // that needs it.
+        mail::check_all(&renderer, &locales)?;
         let calendar = BusinessCalendar::from_config(&config.calendar);
         let source = config
             .token_secret_source()
@@ -105,6 +112,8 @@ impl Engine {
             ..ParseLimits::default()
         };
         Ok(Engine {
+            found: mail::Found::from_config(&config),
+            locales,
             own: config.own_addresses(),
             domain: config.message_id_domain(),
             config,
@@ -116,6 +125,17 @@ impl Engine {
             tokens,
             window,
         })
+    }
+}
+
+impl Engine {
+    /// Where the words of a mail come from.
+    pub fn words(&self) -> mail::Words<'_> {
+        mail::Words {
+            cfg: &self.config,
+            calendar: &self.calendar,
+            locales: &self.locales,
+        }
     }
 }
 
@@ -813,7 +833,9 @@ fn open_case_via(
     } else {
         msg.subject.as_str()
     };
+    let language = crate::classify::language::detect(msg, &engine.locales, cfg.language.detect);
     let case_id = tx.insert_case(&NewCase {
+        language: Some(&language.language),
         reference: reference.as_str(),
         status: Status::New,
         category: &Category::new(class.category.as_str()),
@@ -870,6 +892,7 @@ fn open_case_via(
             "linked_case_id": linked,
             "channel": via.map(|v| v.channel.as_str()),
             "logged_by": logged_by,
+            "language": language,
         }),
     )?;
 
@@ -892,6 +915,7 @@ fn open_case_via(
             &reference,
             case_id,
             &class,
+            &language.language,
             due,
             via.map(|v| v.original_id),
             now,
@@ -1013,6 +1037,7 @@ fn enqueue_ack(
     reference: &Reference,
     case_id: i64,
     class: &Classification,
+    language: &str,
     due: DateTime<Utc>,
     // Through an agent: the forwarded original's Message-ID (if any) is what the
     // acknowledgment answers, never the agent's own message.
@@ -1020,10 +1045,13 @@ fn enqueue_ack(
     now: DateTime<Utc>,
 ) -> Result<Result<(), String>, StoreError> {
     let cfg = &engine.config;
+    let keywords = |s: &str| engine.classifier.hits(s);
     let ctx = mail::ack_context(
-        cfg,
-        &engine.calendar,
+        engine.words(),
         AckFacts {
+            language,
+            found: &engine.found,
+            keywords: &keywords,
             reference: reference.as_str(),
             customer_name: customer.name.clone(),
             subject: &msg.subject,
@@ -1040,7 +1068,7 @@ fn enqueue_ack(
     );
     let rendered = engine
         .renderer
-        .render(mail::ACKNOWLEDGMENT, &ctx)
+        .render_in(Some(language), mail::ACKNOWLEDGMENT, &ctx)
         .map_err(|e| StoreError::Data(e.to_string()))?;
     let message_id = compose::new_message_id(reference.as_str(), &engine.domain);
     let (in_reply_to, references) = match original_id {

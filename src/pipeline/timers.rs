@@ -497,7 +497,7 @@ fn customer_mail(
         )));
     };
     let cfg = &c.engine.config;
-    let mut m = c.mail_ctx(case);
+    let mut m = c.customer_ctx(case);
     let reference =
         Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))?;
     let links = || mail::rating_links(Some(&c.engine.tokens), &cfg.support.address, &reference);
@@ -516,13 +516,7 @@ fn customer_mail(
         _ => {
             // escalation_notice: the new timeline is the priority's first-response target
             // from now.
-            mail::new_timeline(
-                &mut m,
-                cfg,
-                &c.engine.calendar,
-                case.priority.as_str(),
-                c.now,
-            );
+            mail::new_timeline(&mut m, c.engine.words(), case.priority.as_str(), c.now);
             mail::missed_target(&mut m, case, &c.engine.calendar, c.now);
             mail::with_update(&c.engine.renderer, "customer_escalated", &mut m)
                 .map_err(|e| StoreError::Data(e.to_string()))?;

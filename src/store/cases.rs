@@ -49,6 +49,8 @@ pub struct CaseRow {
     pub closed_at: Option<DateTime<Utc>>,
     /// The case this one was merged into (`#merge`): closed, its mail handled there.
     pub merged_into: Option<i64>,
+    /// The language its customer is written to in (`de`); `None`: `language.default`.
+    pub language: Option<String>,
 }
 
 /// What a merge moved from one case to another ([`CaseWrites::merge_case`]).
@@ -74,6 +76,8 @@ pub enum CaseChange {
     FeedbackSentAt(Option<DateTime<Utc>>),
     ClosedAt(Option<DateTime<Utc>>),
     ResolvedAt(Option<DateTime<Utc>>),
+    /// The language the customer is written to in.
+    Language(Option<String>),
 }
 
 /// A case about to be created.
@@ -92,6 +96,8 @@ pub struct NewCase<'a> {
     /// When the customer last heard from us or wrote (their first message, for a new case).
     pub last_public_at: Option<DateTime<Utc>>,
     pub linked_case_id: Option<i64>,
+    /// The complaint's language (`de`).
+    pub language: Option<&'a str>,
 }
 
 /// Counts for `mailcase cases`-style summaries and tests.

@@ -185,8 +185,8 @@ impl CaseWrites for SqliteTx<'_> {
         let mut st = self.tx.prepare_cached(
             "INSERT INTO cases(reference, status, category, priority, subject, customer_address, customer_name,
                                created_at, updated_at, first_response_due, linked_case_id,
-                               resolution_due, last_public_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)",
+                               resolution_due, last_public_at, language)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         st.execute(params![
             c.reference,
@@ -201,6 +201,7 @@ impl CaseWrites for SqliteTx<'_> {
             c.linked_case_id,
             c.resolution_due.map(ts),
             c.last_public_at.map(ts),
+            c.language,
         ])?;
         Ok(self.tx.last_insert_rowid())
     }

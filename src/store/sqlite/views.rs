@@ -184,6 +184,7 @@ mod tests {
                 resolution_due: None,
                 last_public_at: None,
                 linked_case_id: None,
+                language: None,
             })
         })
         .unwrap()

@@ -1,0 +1,192 @@
+//! The language of a new complaint: which of the shipped languages its customer is written
+//! to in.
+//!
+//! The rule (docs/design.md, "Languages"):
+//! 1. Text with Hiragana or Katakana is Japanese: no other shipped language uses them.
+//! 2. Otherwise the detector reads the subject and the reply text (quote and signature
+//!    removed), restricted to the shipped languages. A result it calls reliable wins, even
+//!    over a Content-Language header that says something else: mail clients set that header
+//!    from their own settings (an English Outlook writes `Content-Language: en-US` on a
+//!    German complaint), while the text is what the customer wrote.
+//! 3. Without a reliable result (a few words, a language we do not ship, right-to-left
+//!    Arabic or Hebrew), the Content-Language header decides when it names a shipped
+//!    language; else `language.default`.
+//!
+//! Mail in two languages gets the language most of its text is in.
+
+use std::sync::OnceLock;
+
+use whatlang::{Detector, Lang};
+
+use crate::locale::Locales;
+use crate::parse::InboundMessage;
+
+/// How the language was found (kept in the case's audit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Hiragana or Katakana in the text.
+    Script,
+    /// The detector, reliably.
+    Text,
+    /// The Content-Language header.
+    Header,
+    /// `language.default`: nothing else said.
+    Default,
+}
+
+/// A complaint's language and how it was found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Detected {
+    pub language: String,
+    pub source: Source,
+    /// The detector's confidence (0 to 1) in its own result, whichever won.
+    pub confidence: f64,
+    /// What the detector said, when it said anything (`de`).
+    pub text_says: Option<String>,
+    /// What the Content-Language header said, when there was one.
+    pub header_says: Option<String>,
+}
+
+/// The shipped languages the detector may answer, with their codes.
+const LANGS: &[(Lang, &str)] = &[
+    (Lang::Eng, "en"),
+    (Lang::Deu, "de"),
+    (Lang::Fra, "fr"),
+    (Lang::Spa, "es"),
+    (Lang::Ita, "it"),
+    (Lang::Nld, "nl"),
+    (Lang::Por, "pt"),
+    (Lang::Jpn, "ja"),
+];
+
+/// At most this much text is read: the language shows in the first lines, and a long mail
+/// would only cost time.
+const MAX_BYTES: usize = 2000;
+
+fn detector() -> &'static Detector {
+    static D: OnceLock<Detector> = OnceLock::new();
+    D.get_or_init(|| Detector::with_allowlist(LANGS.iter().map(|(l, _)| *l).collect()))
+}
+
+/// What the detector says of `text`: a shipped language's code, its confidence, and whether
+/// it calls the result reliable.
+pub fn from_text(text: &str) -> Option<(&'static str, f64, bool)> {
+    let mut end = text.len().min(MAX_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = &text[..end];
+    if text
+        .chars()
+        .any(|c| matches!(c, '\u{3040}'..='\u{309F}' | '\u{30A0}'..='\u{30FF}'))
+    {
+        return Some(("ja", 1.0, true));
+    }
+    let info = detector().detect(text)?;
+    let code = LANGS.iter().find(|(l, _)| *l == info.lang())?.1;
+    Some((code, info.confidence(), info.is_reliable()))
+}
+
+/// The language `msg`'s customer is written to in, among those `locales` ships.
+pub fn detect(msg: &InboundMessage, locales: &Locales, enabled: bool) -> Detected {
+    let default = || Detected {
+        language: locales.default_language().to_string(),
+        source: Source::Default,
+        confidence: 0.0,
+        text_says: None,
+        header_says: None,
+    };
+    if !enabled {
+        return default();
+    }
+    let header = msg
+        .header("Content-Language")
+        .and_then(|h| h.split(',').next())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty());
+    let shipped_header = header
+        .as_deref()
+        .map(|h| locales.resolve(Some(h)))
+        .filter(|l| {
+            header
+                .as_deref()
+                .and_then(crate::locale::normalize)
+                .is_some_and(|h| h == *l || h.split('-').next() == Some(l))
+        });
+    let sample = format!("{}\n{}", msg.subject, msg.new_text());
+    let text = from_text(&sample);
+    let mut d = default();
+    d.header_says = header;
+    d.text_says = text.map(|(l, _, _)| l.to_string());
+    d.confidence = text.map_or(0.0, |(_, c, _)| c);
+    match (text, shipped_header) {
+        (Some((l, c, reliable)), _) if reliable && locales.has(l) => {
+            d.language = l.to_string();
+            d.source = if c >= 1.0 && l == "ja" {
+                Source::Script
+            } else {
+                Source::Text
+            };
+        }
+        (_, Some(h)) => {
+            d.language = h.to_string();
+            d.source = Source::Header;
+        }
+        _ => {}
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complaints_in_each_shipped_language_are_told_apart() {
+        for (text, want) in [
+            (
+                "My invoice was charged twice this month and nobody answers my calls.",
+                "en",
+            ),
+            (
+                "Meine Rechnung wurde diesen Monat doppelt abgebucht und niemand ruft zurück.",
+                "de",
+            ),
+            (
+                "Ma facture a été débitée deux fois ce mois-ci et personne ne me répond.",
+                "fr",
+            ),
+            (
+                "Me han cobrado la factura dos veces este mes y nadie me contesta.",
+                "es",
+            ),
+            (
+                "La mia fattura è stata addebitata due volte questo mese e nessuno risponde.",
+                "it",
+            ),
+            (
+                "Mijn factuur is deze maand twee keer afgeschreven en niemand reageert.",
+                "nl",
+            ),
+            (
+                "A minha fatura foi cobrada duas vezes este mês e ninguém me responde.",
+                "pt",
+            ),
+            (
+                "今月の請求書が二重に引き落とされました。誰も電話に出ません。",
+                "ja",
+            ),
+        ] {
+            let got = from_text(text);
+            assert_eq!(got.map(|g| g.0), Some(want), "{text}: {got:?}");
+            assert!(got.is_some_and(|g| g.2), "{text}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn arabic_and_hebrew_are_no_shipped_language() {
+        assert_eq!(from_text("لم يصل الطرد الخاص بي بعد، أرجو المساعدة"), None);
+        assert_eq!(from_text("החבילה שלי עדיין לא הגיעה, אנא עזרו לי"), None);
+    }
+}
