@@ -20,12 +20,29 @@ fn main() {
     }
     #[cfg(feature = "lingua")]
     {
-        use lingua::{Language::*, LanguageDetectorBuilder};
-        let d = LanguageDetectorBuilder::from_languages(&[
-            English, German, French, Spanish, Italian, Dutch, Portuguese, Japanese,
+        // As README.md recommends.
+        use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
+
+        let detector: LanguageDetector = LanguageDetectorBuilder::from_languages(&[
+            Language::English,
+            Language::German,
+            Language::French,
+            Language::Spanish,
+            Language::Italian,
+            Language::Dutch,
+            Language::Portuguese,
+            Language::Japanese,
         ])
+        .with_preloaded_language_models()
         .build();
-        println!("{:?}", d.detect_language_of(text.as_str()));
+        let lang = match detector
+            .compute_language_confidence_values(text.as_str())
+            .first()
+        {
+            Some(&(language, confidence)) if confidence >= 0.5 => Some(language.iso_code_639_1()),
+            _ => None, // unknown
+        };
+        println!("{lang:?}");
     }
     #[cfg(feature = "whichlang")]
     {
