@@ -16,6 +16,12 @@ samples = [
      "Bonjour, my parcel never arrived. Tracking number FR123456."),
     ("Dan O'Brien", "dan", "Question about my account",
      "How do I change the e-mail address on my account?"),
+    # A customer who writes German gets a German acknowledgment (templates/de/), with the
+    # promise of an urgent case: the shipped rules know "Ausfall" as well as "outage".
+    ("Jürgen Weiß", "juergen", "Portal seit heute früh nicht erreichbar",
+     "Sehr geehrte Damen und Herren,\n\nwir arbeiten seit Jahren gern mit Ihrem Portal. "
+     "Seit heute früh um 8 Uhr haben wir einen kompletten Ausfall in allen drei Filialen, "
+     "niemand kann sich anmelden.\n\nMit freundlichen Grüßen\nJürgen Weiß"),
 ]
 robots = [
     ("Erin Vacation", "erin", "Automatic reply: Out of office", "auto-replied",

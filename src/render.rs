@@ -31,6 +31,80 @@ fn chain(e: &tera::Error) -> String {
     s
 }
 
+/// Columns a character takes in a terminal: two for the wide scripts (CJK, kana, full-width
+/// forms), one for the rest.
+fn columns(c: char) -> usize {
+    if matches!(c, '\u{1100}'..='\u{115F}' | '\u{2E80}'..='\u{A4CF}' | '\u{AC00}'..='\u{D7A3}' | '\u{F900}'..='\u{FAFF}' | '\u{FE30}'..='\u{FE4F}' | '\u{FF00}'..='\u{FF60}' | '\u{FFE0}'..='\u{FFE6}')
+    {
+        2
+    } else {
+        1
+    }
+}
+
+/// `text` broken into lines of at most `width` columns: at spaces, and anywhere between two
+/// wide characters (Japanese is written without spaces); a longer word keeps a line of its
+/// own.
+pub fn wrap_columns(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut used = 0;
+    for word in text.split_whitespace() {
+        let w: usize = word.chars().map(columns).sum();
+        if used > 0 && used + 1 + w <= width {
+            line.push(' ');
+            line.push_str(word);
+            used += 1 + w;
+            continue;
+        }
+        if used > 0 && w <= width {
+            lines.push(std::mem::take(&mut line));
+            line.push_str(word);
+            used = w;
+            continue;
+        }
+        // Too long for what is left of the line (or for any line): break it between wide
+        // characters, where breaking is allowed.
+        if used > 0 {
+            line.push(' ');
+            used += 1;
+        }
+        for c in word.chars() {
+            let cw = columns(c);
+            let breakable = cw == 2 || line.chars().last().is_some_and(|p| columns(p) == 2);
+            if used + cw > width && used > 0 && breakable {
+                lines.push(std::mem::take(&mut line).trim_end().to_string());
+                used = 0;
+            }
+            line.push(c);
+            used += cw;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// The `wrap` filter of text templates: `{{ empathy | wrap }}` (72 columns),
+/// `{{ q | wrap(width=68, indent="    ") }}` (later lines indented).
+fn wrap_filter(
+    value: &tera::Value,
+    args: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let text = tera::try_get_value!("wrap", "value", String, value);
+    let width = match args.get("width") {
+        Some(w) => tera::try_get_value!("wrap", "width", usize, w),
+        None => 72,
+    };
+    let indent = match args.get("indent") {
+        Some(i) => tera::try_get_value!("wrap", "indent", String, i),
+        None => String::new(),
+    };
+    let lines = wrap_columns(&text, width.max(10));
+    Ok(tera::Value::String(lines.join(&format!("\n{indent}"))))
+}
+
 /// The loaded templates: the top folder's, and each language folder's (`de/...`).
 #[derive(Debug)]
 pub struct Renderer {
@@ -68,6 +142,7 @@ impl Renderer {
             message: chain(&e),
         })?;
         tera.autoescape_on(vec![".html.tera", ".html"]);
+        tera.register_filter("wrap", wrap_filter);
         let names: Vec<String> = tera.get_template_names().map(String::from).collect();
         for t in required {
             for part in ["txt", "html"] {

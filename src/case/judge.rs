@@ -204,6 +204,11 @@ pub fn judge(text: &str, satisfied: &[String], unsatisfied: &[String]) -> Judgem
     judge_words(t, satisfied, unsatisfied)
 }
 
+/// A character of a script written without spaces (Japanese kana, CJK ideographs).
+fn dense(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{9FFF}')
+}
+
 fn judge_words(t: &str, satisfied: &[String], unsatisfied: &[String]) -> Judgement {
     let words: Vec<String> = t
         .split(|ch: char| !(ch.is_alphanumeric() || ch == '\'' || ch == '’'))
@@ -217,7 +222,36 @@ fn judge_words(t: &str, satisfied: &[String], unsatisfied: &[String]) -> Judgeme
     if words.iter().any(|w| is(unsatisfied, w)) {
         return Judgement::NotSolved;
     }
-    if words.iter().all(|w| is(satisfied, w)) {
+    // A run of Japanese is one "word" here: it is made of satisfied phrases when none of
+    // the unsatisfied ones is inside it and nothing is left once the satisfied ones (longest
+    // first) are taken out.
+    let mut phrases: Vec<&str> = satisfied
+        .iter()
+        .map(String::as_str)
+        .filter(|p| p.chars().any(dense))
+        .collect();
+    phrases.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let only_satisfied = |w: &str| {
+        if unsatisfied
+            .iter()
+            .any(|u| u.chars().any(dense) && w.contains(u.as_str()))
+        {
+            return false;
+        }
+        let mut rest = w.to_string();
+        for p in &phrases {
+            rest = rest.replace(p, " ");
+        }
+        // Too long to be a plain thanks, as for words.
+        w.chars().count() <= 4 * MAX_SATISFIED_WORDS && rest.trim().is_empty()
+    };
+    if words.iter().all(|w| {
+        if w.chars().any(dense) {
+            only_satisfied(w)
+        } else {
+            is(satisfied, w)
+        }
+    }) {
         Judgement::Satisfied
     } else {
         Judgement::NotSolved
@@ -227,6 +261,37 @@ fn judge_words(t: &str, satisfied: &[String], unsatisfied: &[String]) -> Judgeme
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thanks_in_each_shipped_language_closes_and_not_solved_reopens() {
+        let cfg = crate::config::FollowUpConfig::default();
+        let j = |t: &str| judge(t, &cfg.satisfied_phrases, &cfg.unsatisfied_words);
+        for t in [
+            "Vielen Dank, funktioniert jetzt!",
+            "Merci beaucoup, c'est résolu.",
+            "Muchas gracias, ya funciona.",
+            "Grazie mille, risolto!",
+            "Hartelijk bedankt, opgelost.",
+            "Muito obrigada, resolvido!",
+            "ありがとうございます。解決しました。",
+            "解決しました、ありがとうございました！",
+        ] {
+            assert_eq!(j(t), Judgement::Satisfied, "{t}");
+        }
+        for t in [
+            "Danke, aber es geht immer noch nicht.",
+            "Merci, mais ça ne marche toujours pas.",
+            "Gracias, pero sigue sin funcionar.",
+            "Grazie, però non funziona ancora.",
+            "Bedankt, maar het werkt nog steeds niet.",
+            "Obrigado, mas ainda não funciona.",
+            "ありがとうございます。でもまだ直っていません。",
+            "まだ届いていません。",
+            "ありがとうございます。請求書を確認したいです。",
+        ] {
+            assert_eq!(j(t), Judgement::NotSolved, "{t}");
+        }
+    }
 
     #[test]
     fn a_sign_off_with_the_senders_name_is_not_part_of_the_answer() {
