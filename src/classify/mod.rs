@@ -48,28 +48,151 @@ pub struct RuleError {
     pub message: String,
 }
 
-/// Keywords become one case-insensitive alternation with word boundaries where the keyword
-/// starts or ends with a word character, so `down` does not match `download`.
-fn keyword_pattern(keywords: &[String]) -> String {
-    keywords
+/// Characters of scripts written without spaces between words (Han, Hiragana, Katakana,
+/// Thai, Lao, Khmer, Myanmar) and Hangul (spaced, but particles join the noun: 서버가). A
+/// keyword edge made of them needs no word boundary, and a Latin keyword may touch them.
+const UNSPACED: &[(char, char)] = &[
+    ('\u{0E00}', '\u{0EFF}'),   // Thai, Lao
+    ('\u{1000}', '\u{109F}'),   // Myanmar
+    ('\u{1100}', '\u{11FF}'),   // Hangul Jamo
+    ('\u{1780}', '\u{17FF}'),   // Khmer
+    ('\u{3005}', '\u{3007}'),   // 々 〆 〇
+    ('\u{3040}', '\u{30FF}'),   // Hiragana, Katakana (with ー)
+    ('\u{3130}', '\u{318F}'),   // Hangul compatibility Jamo
+    ('\u{31F0}', '\u{31FF}'),   // Katakana phonetic extensions
+    ('\u{3400}', '\u{4DBF}'),   // CJK extension A
+    ('\u{4E00}', '\u{9FFF}'),   // CJK unified ideographs
+    ('\u{AC00}', '\u{D7AF}'),   // Hangul syllables
+    ('\u{F900}', '\u{FAFF}'),   // CJK compatibility ideographs
+    ('\u{FF66}', '\u{FF9F}'),   // half-width Katakana
+    ('\u{20000}', '\u{3FFFF}'), // CJK extensions B and later
+];
+
+fn unspaced(c: char) -> bool {
+    UNSPACED.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// The plain letter of an accented Latin letter the shipped languages use (`é` -> `e`).
+fn plain_letter(c: char) -> Option<char> {
+    const TABLE: &[(&str, char)] = &[
+        ("àáâãäåāą", 'a'),
+        ("çćč", 'c'),
+        ("èéêëēęě", 'e'),
+        ("ìíîïī", 'i'),
+        ("ñń", 'n'),
+        ("òóôõöøō", 'o'),
+        ("ùúûüū", 'u'),
+        ("ýÿ", 'y'),
+        ("ÀÁÂÃÄÅĀĄ", 'A'),
+        ("ÇĆČ", 'C'),
+        ("ÈÉÊËĒĘĚ", 'E'),
+        ("ÌÍÎÏĪ", 'I'),
+        ("ÑŃ", 'N'),
+        ("ÒÓÔÕÖØŌ", 'O'),
+        ("ÙÚÛÜŪ", 'U'),
+        ("Ý", 'Y'),
+    ];
+    TABLE
         .iter()
-        .map(|k| {
-            let k = k.trim();
-            let esc = regex::escape(k).replace(' ', r"\s+");
-            let lb = if k.chars().next().is_some_and(|c| c.is_alphanumeric()) {
-                r"\b"
+        .find(|(accented, _)| accented.contains(c))
+        .map(|&(_, plain)| plain)
+}
+
+/// What may stand before or after a whole word: a character that is not a word character, or
+/// one of a script without spaces (so `wifi` matches in `wifiが使えない`). The character is
+/// consumed rather than asserted (`\b`): rules only answer "does it match", and the regex
+/// engine's fast automata cannot run Unicode `\b` over non-ASCII text.
+fn edge_class() -> String {
+    let mut class = String::from(r"[^\w]|[");
+    for &(lo, hi) in UNSPACED {
+        class.push_str(&format!(r"\x{{{:X}}}-\x{{{:X}}}", lo as u32, hi as u32));
+    }
+    class.push(']');
+    class
+}
+
+/// One keyword as a regex body, and whether it needs a word edge before and after it.
+///
+/// * Letters match in any case (the rule's `(?i)`); an accented letter also matches its plain
+///   letter (`sécurité` matches `securite`, not the other way round: write keywords with
+///   their accents).
+/// * A space matches any run of white space (phrases span line breaks); `'` matches `'` and
+///   `’`.
+/// * `*` stands for any run of word characters, none included; at the start or end of the
+///   keyword it lifts the whole-word requirement on that side (`*ausfall` matches
+///   `Serverausfall`, `hacker*` matches `Hackerangriff`).
+/// * A keyword edge that is a letter or digit of a spaced script must be a word edge in the
+///   text; an edge of a script without spaces (Japanese, Chinese, Thai, Korean) need not be,
+///   so `届いていません` matches inside `荷物がまだ届いていません`.
+fn keyword_regex(keyword: &str) -> (String, bool, bool) {
+    let k = keyword.trim();
+    let lead_star = k.starts_with('*');
+    let trail_star = k.ends_with('*') && k.len() > 1;
+    let core = k.trim_matches('*');
+    let mut body = String::with_capacity(core.len() * 2);
+    let mut in_space = false;
+    for c in core.chars() {
+        if c.is_whitespace() {
+            if !in_space {
+                body.push_str(r"\s+");
+            }
+            in_space = true;
+            continue;
+        }
+        in_space = false;
+        match c {
+            '*' => body.push_str(r"\w*"),
+            '\'' | '\u{2019}' => body.push_str("['\u{2019}]"),
+            _ => match plain_letter(c) {
+                Some(p) => {
+                    body.push('[');
+                    body.push(c);
+                    body.push(p);
+                    body.push(']');
+                }
+                None => body.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+            },
+        }
+    }
+    let needs_edge = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !unspaced(c));
+    let left = !lead_star && needs_edge(core.chars().next());
+    let right = !trail_star && needs_edge(core.chars().last());
+    (body, left, right)
+}
+
+/// Keywords become one case-insensitive alternation, grouped by the word edges they need, so
+/// `down` does not match `download` and the edge class appears at most four times per rule.
+fn keyword_pattern(keywords: &[String]) -> String {
+    let mut groups: [Vec<String>; 4] = Default::default();
+    for k in keywords {
+        let (body, left, right) = keyword_regex(k);
+        if !body.is_empty() {
+            groups[usize::from(left) * 2 + usize::from(right)].push(body);
+        }
+    }
+    let edge = edge_class();
+    let mut alts = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        if g.is_empty() {
+            continue;
+        }
+        let (left, right) = (i & 2 != 0, i & 1 != 0);
+        alts.push(format!(
+            "{}(?:{}){}",
+            if left {
+                format!("(?:^|{edge})")
             } else {
-                ""
-            };
-            let rb = if k.chars().last().is_some_and(|c| c.is_alphanumeric()) {
-                r"\b"
+                String::new()
+            },
+            g.join("|"),
+            if right {
+                format!("(?:{edge}|$)")
             } else {
-                ""
-            };
-            format!("{lb}{esc}{rb}")
-        })
-        .collect::<Vec<_>>()
-        .join("|")
+                String::new()
+            },
+        ));
+    }
+    alts.join("|")
 }
 
 impl Classifier {
@@ -87,8 +210,11 @@ impl Classifier {
             if let Some(re) = &r.regex {
                 alts.push(format!("(?:{re})"));
             }
+            // A rule with keywords in many languages compiles big: Unicode case folding and the
+            // word-edge classes. The shipped `outage` rule needs about 650 KB; 4 MiB leaves room
+            // for an admin's additions and still bounds a runaway regex.
             let matcher = RegexBuilder::new(&alts.join("|"))
-                .size_limit(1 << 20)
+                .size_limit(1 << 22)
                 .build()
                 .map_err(|e| RuleError {
                     index,
@@ -242,6 +368,78 @@ priority = "high"
         let c = Classifier::from_config(&cfg()).unwrap();
         let r = c.classify(&msg("Boss <boss@bigcorp.example>", "Question", "Hello"));
         assert_eq!(r.priority, "high");
+    }
+
+    fn with_rules(rules: &str) -> Classifier {
+        let text = format!(
+            "{}\n{}",
+            include_str!("../../tests/fixtures/config/base.toml"),
+            rules
+        );
+        Classifier::from_config(&Config::from_toml(&text, std::path::Path::new(".")).unwrap())
+            .unwrap()
+    }
+
+    fn hits(c: &Classifier, body: &str) -> Vec<String> {
+        c.classify(&msg("a@customer.test", "Hi", body))
+            .matched_rules
+    }
+
+    #[test]
+    fn keywords_without_spaces_match_inside_running_text() {
+        let c = with_rules(
+            r#"
+[[classify.rules]]
+name = "delivery"
+keywords = ["届いていません", "荷物"]
+priority = "high"
+
+[[classify.rules]]
+name = "outage"
+keywords = ["停止", "wifi", "ล่ม"]
+priority = "urgent"
+"#,
+        );
+        assert_eq!(hits(&c, "荷物がまだ届いていません。"), vec!["delivery"]);
+        assert_eq!(hits(&c, "サーバーが停止しています"), vec!["outage"]);
+        // A Latin keyword is a whole word, and Japanese around it counts as an edge.
+        assert_eq!(hits(&c, "WiFiが使えません"), vec!["outage"]);
+        assert!(hits(&c, "wifis").is_empty());
+        assert_eq!(hits(&c, "เว็บไซต์ล่มครับ"), vec!["outage"]);
+    }
+
+    #[test]
+    fn a_star_lifts_the_word_edge_on_its_side() {
+        let c = with_rules(
+            r#"
+[[classify.rules]]
+name = "outage"
+keywords = ["*ausfall", "hacker*", "unbefugt* zugriff"]
+priority = "urgent"
+"#,
+        );
+        assert_eq!(hits(&c, "Totalausfall seit heute früh"), vec!["outage"]);
+        assert_eq!(hits(&c, "Der Ausfall dauert an"), vec!["outage"]);
+        assert_eq!(hits(&c, "ein Hackerangriff"), vec!["outage"]);
+        assert_eq!(hits(&c, "unbefugten Zugriff bemerkt"), vec!["outage"]);
+        // Without a star on that side the edge stays.
+        assert!(hits(&c, "Ausfallzeit").is_empty());
+        assert!(hits(&c, "Whacker").is_empty());
+    }
+
+    #[test]
+    fn accented_keywords_match_plain_letters_and_curly_apostrophes() {
+        let c = with_rules(
+            r#"
+[[classify.rules]]
+name = "security"
+keywords = ["faille de sécurité", "can't log in"]
+priority = "urgent"
+"#,
+        );
+        assert_eq!(hits(&c, "une FAILLE DE SECURITE"), vec!["security"]);
+        assert_eq!(hits(&c, "une faille de Sécurité"), vec!["security"]);
+        assert_eq!(hits(&c, "I can\u{2019}t log in"), vec!["security"]);
     }
 
     #[test]

@@ -275,7 +275,9 @@ pub struct RuleConfig {
     /// `subject`, `body`, `sender` or `any` (subject and body).
     #[serde(default = "default_field")]
     pub field: RuleField,
-    /// Case-insensitive words or phrases; any one matching (as whole words) is a match.
+    /// Case-insensitive words or phrases; any one matching (as whole words) is a match. `*`
+    /// stands for more word characters (`*ausfall`, `hacker*`); keywords in scripts without
+    /// spaces (Japanese, Chinese, Thai, Korean) match inside words (see `classify`).
     #[serde(default)]
     pub keywords: Vec<String>,
     /// A regular expression (Rust syntax; add `(?i)` for case-insensitive).

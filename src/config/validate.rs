@@ -285,10 +285,13 @@ impl Config {
                     );
                 }
             }
-            if r.keywords.iter().any(|k| k.trim().is_empty()) {
+            if r.keywords
+                .iter()
+                .any(|k| k.trim().trim_matches('*').trim().is_empty())
+            {
                 push(
                     &format!("{key}.keywords"),
-                    "must not contain empty keywords".into(),
+                    "must not contain empty keywords (nor ones of only `*`)".into(),
                 );
             }
         }
@@ -790,6 +793,17 @@ values = []
         let s = e.to_string();
         assert!(s.contains("classify.default_priority"), "{s}");
         assert!(s.contains("support.reference_prefix"), "{s}");
+    }
+
+    #[test]
+    fn a_keyword_of_only_stars_is_refused_with_its_key() {
+        let text = format!(
+            "{MINIMAL}\n[[classify.rules]]\nname = \"x\"\nkeywords = [\"ok\", \" ** \"]\npriority = \"normal\"\n"
+        );
+        let e = Config::from_toml(&text, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("classify.rules[0].keywords"), "{e}");
     }
 
     #[test]
