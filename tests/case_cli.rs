@@ -685,9 +685,12 @@ fn edited_templates(name: &str, edit: impl FnOnce(&Path)) -> PathBuf {
     let f = fixture();
     let dir = f.w.dir.path().join(format!("templates-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
+    // The top folder only: a templates folder without language folders is English alone.
     for e in std::fs::read_dir(repo().join("templates")).unwrap() {
         let e = e.unwrap();
-        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
     }
     edit(&dir);
     let cfg = std::fs::read_to_string(&f.w.config_path).unwrap();

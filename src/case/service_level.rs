@@ -110,9 +110,9 @@ pub fn resumed_due(
 /// "within 2 hours", "within 1 business day".
 fn promise_text(d: std::time::Duration, kind: ClockKind) -> String {
     let secs = d.as_secs();
-    let (n, unit) = if secs % 86_400 == 0 {
+    let (n, unit) = if secs.is_multiple_of(86_400) {
         (secs / 86_400, "day")
-    } else if secs % 3600 == 0 {
+    } else if secs.is_multiple_of(3600) {
         (secs / 3600, "hour")
     } else {
         (secs.div_ceil(60), "minute")

@@ -287,9 +287,9 @@ impl Locales {
 /// A whole number of days, else of hours, else minutes (rounded up).
 fn split_duration(d: std::time::Duration) -> (u64, &'static str) {
     let s = d.as_secs();
-    if s >= 86_400 && s % 86_400 == 0 {
+    if s >= 86_400 && s.is_multiple_of(86_400) {
         (s / 86_400, "day")
-    } else if s >= 3600 && s % 3600 == 0 {
+    } else if s >= 3600 && s.is_multiple_of(3600) {
         (s / 3600, "hour")
     } else {
         (s.div_ceil(60), "minute")

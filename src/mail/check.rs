@@ -111,13 +111,22 @@ pub(crate) mod tests {
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
     }
 
-    /// A copy of the shipped templates an admin is about to edit.
+    /// A copy of the shipped templates (every language folder too) an admin is about to
+    /// edit.
     pub(crate) fn copy_of_templates() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for e in std::fs::read_dir(shipped()).unwrap() {
-            let e = e.unwrap();
-            std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+        fn copy(from: &std::path::Path, to: &std::path::Path) {
+            for e in std::fs::read_dir(from).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    std::fs::create_dir(to.join(e.file_name())).unwrap();
+                    copy(&e.path(), &to.join(e.file_name()));
+                } else {
+                    std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+                }
+            }
         }
+        let dir = tempfile::tempdir().unwrap();
+        copy(&shipped(), dir.path());
         dir
     }
 

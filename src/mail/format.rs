@@ -98,9 +98,9 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 /// "14 days", "2 hours", "30 minutes".
 pub fn human_duration(d: std::time::Duration) -> String {
     let s = d.as_secs();
-    let (n, unit) = if s >= 86_400 && s % 86_400 == 0 {
+    let (n, unit) = if s >= 86_400 && s.is_multiple_of(86_400) {
         (s / 86_400, "day")
-    } else if s >= 3600 && s % 3600 == 0 {
+    } else if s >= 3600 && s.is_multiple_of(3600) {
         (s / 3600, "hour")
     } else {
         (s.div_ceil(60), "minute")
