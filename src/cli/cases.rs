@@ -938,8 +938,9 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
     }
     writeln!(
         out,
-        "assigned to {}  resolved {}  reopened {} time(s){}{}",
+        "assigned to {}  language {}  resolved {}  reopened {} time(s){}{}",
         c.assignee.as_deref().unwrap_or("-"),
+        c.language.as_deref().unwrap_or("default"),
         dash(&c.resolved_at),
         c.reopen_count,
         c.sla_paused_at
