@@ -572,7 +572,15 @@ const NOT_AWAY: &[&str] = &[
     " niet afwezig",
     " niet met vakantie",
     " niet op vakantie",
+    // Italian perfect tense: "sono stata in ferie" was an absence.
+    " stato ",
+    " stata ",
+    " stati ",
+    " state ",
 ];
+/// Words that make an [`AWAY`] match a past absence from just after it ("Ich bin im Urlaub
+/// gewesen", "Ik ben met vakantie geweest").
+const PAST_AFTER: &[&str] = &[" gewesen", " geweest"];
 /// Words that negate an [`AWAY`] match from just before it ("no estoy", "non sono", "não
 /// estou").
 const NOT_BEFORE: &[&str] = &["no ", "non ", "não ", "nao "];
@@ -618,8 +626,10 @@ pub fn auto_reply_text(text: &str) -> Option<String> {
     let away = AWAY.find_iter(&opening).find(|m| {
         let said = format!(" {} ", m.as_str());
         let before = &opening[..m.start()];
+        let after = &opening[m.end()..];
         !NOT_AWAY.iter().any(|n| said.contains(n))
             && !NOT_BEFORE.iter().any(|n| before.ends_with(n))
+            && !PAST_AFTER.iter().any(|p| after.starts_with(p))
     })?;
     let back = BACK_OR_ELSEWHERE.find(&opening)?;
     Some(format!("\"{}\" and \"{}\"", away.as_str(), back.as_str()))
@@ -1023,6 +1033,12 @@ mod tests {
             "Não estou de férias. Em caso de urgência ligue.",
             "I got an automatic reply from you. I am on vacation in my head.",
             "12日は不在ですので、13日に再配達してください。",
+            "Ich bin im Urlaub gewesen und bin jetzt wieder erreichbar.",
+            "Ik ben met vakantie geweest, nu ben ik weer aanwezig.",
+            "Sono stata in ferie, al mio rientro ho trovato il pacco rotto.",
+            // What an unmarked responder says in tests/attacks.rs: the loop guards, not
+            // this rule, stop it (no return date or deputy named).
+            "I am out of the office until Monday.",
         ] {
             assert_eq!(auto_reply_text(text), None, "{text}");
         }
