@@ -297,6 +297,18 @@ const FIXTURES: &[Fixture] = &[
         base: None,
         expect: AutoReply,
     },
+    // A person on holiday, answering from Gmail with our mail quoted: not a responder.
+    Fixture {
+        path: "it/human_in_ferie",
+        base: Some("Rimborso non ricevuto"),
+        expect: Reply {
+            new: &[
+                "sono in ferie fino al 10 dicembre",
+                "al mio rientro vi chiamo",
+            ],
+            quoted: IT_Q,
+        },
+    },
     // Dutch
     Fixture {
         path: "nl/outlook_reply",

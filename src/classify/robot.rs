@@ -11,13 +11,14 @@
 //! Spanish, Italian, Dutch, Portuguese, Japanese): by their headers, by the label their
 //! subject starts with (`Automatische Antwort:`, `Réponse automatique :`, `自動応答:`, ...),
 //! and, for responders that mark nothing and keep the `Re:` subject, by what their text says
-//! (see [`auto_reply_text`]), which is weak evidence like a subject.
+//! (see [`auto_reply_text`]) when they quote no history (a person's reply from a mail client
+//! quotes ours), which is weak evidence like a subject.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::parse::InboundMessage;
+use crate::parse::{quoted, InboundMessage};
 
 /// What kind of robot sent a message; robots are recorded but never acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -94,7 +95,8 @@ enum Test {
     /// Both headers present with a non-empty value, the first's value containing one of the
     /// tokens (case-insensitive).
     BothPresent(&'static str, &'static [&'static str], &'static str),
-    /// The new text of the message says it is an automatic or out-of-office answer.
+    /// The new text of the message says it is an automatic or out-of-office answer, and the
+    /// message quotes no history.
     AutoReplyText,
     /// Return-Path is the null sender `<>`.
     NullSender,
@@ -513,7 +515,11 @@ fn evidence(test: Test, msg: &InboundMessage, own: &[String]) -> Option<String> 
                 display_name(second)
             ))
         }
-        Test::AutoReplyText => auto_reply_text(msg.new_text()).map(|e| format!("text says {e}")),
+        // A person's reply quotes our mail; a responder's answer quotes nothing. Checked
+        // second: most texts say nothing of an absence.
+        Test::AutoReplyText => auto_reply_text(msg.new_text())
+            .filter(|_| !quoted::quotes_history(&msg.text))
+            .map(|e| format!("text says {e}")),
         Test::NullSender => (msg.return_path.as_deref() == Some(""))
             .then(|| "Return-Path: <> (null sender)".to_string()),
     }
@@ -1048,6 +1054,16 @@ mod tests {
             "The invoice is wrong. ".repeat(200)
         );
         assert_eq!(auto_reply_text(&long), None);
+    }
+
+    #[test]
+    fn a_reply_that_quotes_our_mail_is_no_responder_whatever_it_says() {
+        let quoted = "From: a@example.org\r\nSubject: Re: x\r\n\r\nI will be out of the office from tomorrow, back on the 14th.\r\n\r\nOn Sat, Dec 5, 2026 at 10:00 AM Support <s@example.com> wrote:\r\n> Your case\r\n";
+        let m = parse(quoted.as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(detect(&m, &[]), None);
+        let alone = "From: a@example.org\r\nSubject: Re: x\r\n\r\nI will be out of the office from tomorrow, back on the 14th.\r\n";
+        let m = parse(alone.as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(detect(&m, &[]).map(|v| v.kind), Some(RobotKind::AutoReply));
     }
 
     #[test]

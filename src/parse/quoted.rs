@@ -77,6 +77,26 @@ pub fn new_text(text: &str) -> Option<String> {
     Some(out.join("\n"))
 }
 
+/// Whether `text` carries quoted history: a `>` quote, a quote header with a date and a
+/// writing verb, an Outlook header block or `-----Original Message-----`, as a person's reply
+/// from a mail client does and an out-of-office answer does not.
+pub fn quotes_history(text: &str) -> bool {
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    (0..lines.len()).any(|i| {
+        let line = lines[i];
+        if line.len() > MAX_MARKER_LINE || is_blank(line) {
+            return false;
+        }
+        is_quoted(line)
+            || is_original_message(line)
+            || is_header_block(&lines, i)
+            || quote_header(&lines, i).is_some_and(|(_, strong)| strong)
+    })
+}
+
 /// Which lines belong to the new text.
 fn keep_mask(lines: &[&str]) -> Vec<bool> {
     let n = lines.len();
@@ -1083,6 +1103,26 @@ mod tests {
         assert_eq!(visible_text(text), text);
         let text = "Danke für die Hilfe.\nMax <max@example.com> wrote:\n> alt";
         assert_eq!(visible_text(text), "Danke für die Hilfe.");
+    }
+
+    #[test]
+    fn quoted_history_is_told_from_a_text_that_quotes_nothing() {
+        for text in [
+            "New\n\nOn Sat, Dec 5, 2026 at 10:00 AM Bob <bob@example.com> wrote:\n> old",
+            "New\n> old",
+            "New\n\nVon: Bob <bob@example.com>\nGesendet: Samstag, 5. Dezember 2026 10:00\nAn: x\n\nold",
+            "New\n-----Original Message-----\nold",
+            "新しい本文\n\n2026/12/05 10:00 に サポート さんは書きました:\n古い本文",
+        ] {
+            assert!(quotes_history(text), "{text}");
+        }
+        for text in [
+            "I am out of the office until 14 December.\nIn urgent cases call 000.",
+            "Ich bin bis zum 4. Januar im Urlaub.\n\n-- \nMax",
+            "",
+        ] {
+            assert!(!quotes_history(text), "{text}");
+        }
     }
 
     #[test]
