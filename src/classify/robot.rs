@@ -6,8 +6,19 @@
 //! bounces `auto-replied`), which beats the null sender (RFC 3834 auto-replies use `<>` too),
 //! which beats list and bulk markers. Subject markers are *weak*: `Auto-Submitted: no` (a human,
 //! per RFC 3834) switches them off, but not header or MIME evidence.
+//!
+//! Out-of-office answers are recognised in the languages served (English, German, French,
+//! Spanish, Italian, Dutch, Portuguese, Japanese): by their headers, by the label their
+//! subject starts with (`Automatische Antwort:`, `Réponse automatique :`, `自動応答:`, ...),
+//! and, for responders that mark nothing and keep the `Re:` subject, by what their text says
+//! (see [`auto_reply_text`]) when they quote no history (a person's reply from a mail client
+//! quotes ours), which is weak evidence like a subject.
 
-use crate::parse::InboundMessage;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::parse::{quoted, InboundMessage};
 
 /// What kind of robot sent a message; robots are recorded but never acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -78,6 +89,15 @@ enum Test {
     ReplyLocalPart(&'static [&'static str]),
     /// Subject starts with one of these (case-insensitive, followed by a non-letter).
     SubjectPrefix(&'static [&'static str]),
+    /// Subject starts with one of these followed by a colon (`Afwezig: ...`): words that can
+    /// also begin a person's subject ("Abwesend beim Liefertermin") count only as a label.
+    SubjectLabel(&'static [&'static str]),
+    /// Both headers present with a non-empty value, the first's value containing one of the
+    /// tokens (case-insensitive).
+    BothPresent(&'static str, &'static [&'static str], &'static str),
+    /// The new text of the message says it is an automatic or out-of-office answer, and the
+    /// message quotes no history.
+    AutoReplyText,
     /// Return-Path is the null sender `<>`.
     NullSender,
 }
@@ -135,6 +155,59 @@ const AUTO_REPLY_SUBJECTS: &[&str] = &[
     "Resposta automática",
     "自動応答",
     "自动回复",
+    // More of the languages served: Exchange, Outlook and the providers' responders.
+    "Automatic response",
+    "Automated reply",
+    "Automated response",
+    "Vacation reply",
+    "Abwesenheitsnachricht",
+    "Abwesenheitsmeldung",
+    "Automatische Abwesenheitsnotiz",
+    "Message d'absence",
+    "Message d’absence",
+    "Mensaje de ausencia",
+    "Messaggio di assenza",
+    "Afwezigheidsbericht",
+    "Afwezigheidsmelding",
+    "Mensagem de ausência",
+    "Resposta de ausência",
+    "自動返信",
+    "【自動返信】",
+    "【自動応答】",
+    "[自動返信]",
+    "【不在】",
+    "不在のお知らせ",
+    "不在通知",
+];
+
+/// Out-of-office labels of older Outlook and Exchange versions and of providers, which count
+/// only followed by a colon (`Afwezig: <subject>`): alone they can begin a person's subject.
+const AUTO_REPLY_LABELS: &[&str] = &[
+    "Out of office autoreply",
+    "Abwesend",
+    "Abwesenheit",
+    "Nicht im Büro",
+    "Absent",
+    "Absente",
+    "Absence",
+    "Absent du bureau",
+    "Absence du bureau",
+    "Ausente",
+    "Fuera de la oficina",
+    "Fuera de oficina",
+    "Assente",
+    "Fuori sede",
+    "Fuori ufficio",
+    "Fuori dall'ufficio",
+    "Afwezig",
+    "Niet aanwezig",
+    "Buiten kantoor",
+    "Ausência",
+    "Ausência temporária",
+    "Fora do escritório",
+    "不在",
+    "外出中",
+    "休暇中",
 ];
 
 /// The rule table, in priority order (first match wins).
@@ -205,11 +278,37 @@ const RULES: &[Rule] = &[
         strength: Strength::Strong,
         test: Test::TokenIs("precedence", &["auto_reply"]),
     },
+    // Exchange's out-of-office and rule replies: Exchange stamps both on what its rules send
+    // (Zammad reads the same pair); either alone also marks other mail.
+    Rule {
+        name: "exchange-auto-reply",
+        kind: RobotKind::AutoReply,
+        strength: Strength::Strong,
+        test: Test::BothPresent(
+            "x-auto-response-suppress",
+            &["all", "oof"],
+            "x-ms-exchange-inbox-rules-loop",
+        ),
+    },
     Rule {
         name: "auto-reply-subject",
         kind: RobotKind::AutoReply,
         strength: Strength::Weak,
         test: Test::SubjectPrefix(AUTO_REPLY_SUBJECTS),
+    },
+    Rule {
+        name: "auto-reply-label",
+        kind: RobotKind::AutoReply,
+        strength: Strength::Weak,
+        test: Test::SubjectLabel(AUTO_REPLY_LABELS),
+    },
+    // Responders that mark nothing and answer with "Re: <subject>" (providers' webmail,
+    // Outlook rules): only the text tells.
+    Rule {
+        name: "auto-reply-text",
+        kind: RobotKind::AutoReply,
+        strength: Strength::Weak,
+        test: Test::AutoReplyText,
     },
     // After the auto-reply rules: RFC 3834 3.3 tells auto-responders to use <> too.
     Rule {
@@ -397,9 +496,149 @@ fn evidence(test: Test, msg: &InboundMessage, own: &[String]) -> Option<String> 
             .iter()
             .find(|m| starts_with_marker(&msg.subject, m))
             .map(|m| format!("Subject starts with \"{m}\"")),
+        Test::SubjectLabel(labels) => labels
+            .iter()
+            .find(|l| starts_with_label(&msg.subject, l))
+            .map(|l| format!("Subject starts with \"{l}:\"")),
+        Test::BothPresent(first, tokens, second) => {
+            let value = msg.header_all(first).find(|v| {
+                let v = v.to_lowercase();
+                tokens
+                    .iter()
+                    .any(|t| v.split(|c: char| !c.is_alphanumeric()).any(|w| w == *t))
+            })?;
+            msg.header_all(second).find(|v| !v.trim().is_empty())?;
+            Some(format!(
+                "{}: {} and {}",
+                display_name(first),
+                clip(value),
+                display_name(second)
+            ))
+        }
+        // A person's reply quotes our mail; a responder's answer quotes nothing. Checked
+        // second: most texts say nothing of an absence.
+        Test::AutoReplyText => auto_reply_text(msg.new_text())
+            .filter(|_| !quoted::quotes_history(&msg.text))
+            .map(|e| format!("text says {e}")),
         Test::NullSender => (msg.return_path.as_deref() == Some(""))
             .then(|| "Return-Path: <> (null sender)".to_string()),
     }
+}
+
+/// How much of a message's new text is read for out-of-office wording: responders put it
+/// first, and their whole text is short.
+const TEXT_OPENING: usize = 1000;
+/// A longer new text is a person's letter, whatever its first lines say.
+const MAX_AUTO_REPLY_TEXT: usize = 2500;
+
+/// The responder says what it is: "This is an automatic reply", "Dies ist eine automatische
+/// Antwort", "このメールは自動返信です", ... (lower case, spaces collapsed).
+static SAYS_AUTOMATIC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"this is an? (?:automatic|automated|auto-generated|auto) ?-?(?:reply|response)",
+        r"|dies ist eine automatische (?:antwort|abwesenheitsnotiz)",
+        r"|dies ist eine automatisch (?:generierte|erstellte) antwort",
+        r"|ceci est une réponse automatique",
+        r"|esta es una respuesta automática",
+        r"|questa è una risposta automatica",
+        r"|dit is een automatisch (?:gegenereerd )?antwoord",
+        r"|esta é uma (?:resposta|mensagem) automática",
+        r"|(?:この|本)メールは自動(?:返信|応答)",
+        r"|自動(?:返信|応答)(?:メール)?です",
+        r"|自動(?:返信|応答)にて",
+    ))
+    .expect("static regex")
+});
+
+/// The writer is away, in the present or future ("I am out of the office", "Ich bin bis ...
+/// nicht im Büro", "Je suis absente", "現在不在にしております"): a past absence is no
+/// responder's.
+static AWAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\bi(?:'m|’m| am| will be)(?: currently| now)? (?:out of (?:the )?office|away from (?:the |my )?(?:office|desk)|on (?:annual |parental |sick |maternity |paternity )?(?:leave|vacation|holiday)|away (?:on|until))",
+        r"|\bich (?:bin|befinde mich)(?: \S+){0,6}? (?:nicht im büro|abwesend|im urlaub|in urlaub|nicht erreichbar|außer haus|nicht im hause)",
+        r"|\bje suis (?:actuellement |en ce moment )?(?:absente?|en congés?|en vacances|en déplacement|hors du bureau|en dehors du bureau)",
+        r"|\b(?:estoy|estaré|me encuentro)(?: \S+){0,3}? (?:fuera de (?:la )?oficina|ausente|de vacaciones|fuera del despacho)",
+        r"|\b(?:sono|sarò)(?: \S+){0,3}? (?:fuori (?:sede|ufficio|dall'ufficio)|assente|in ferie|in vacanza)",
+        r"|\bik ben(?: \S+){0,4}? (?:afwezig|niet (?:op kantoor|aanwezig|bereikbaar)|met vakantie|op vakantie|buiten kantoor)",
+        r"|\b(?:estou|estarei|encontro-me|me encontro)(?: \S+){0,3}? (?:fora do escritório|ausente|de férias|em férias)",
+        r"|不在に(?:して|いた)(?:おります|います)|不在(?:です|となります|となっております)|休暇を(?:いただいて|頂いて|取得して)(?:おり|います)|休業(?:期間|とさせて|いたします|しております)",
+    ))
+    .expect("static regex")
+});
+
+/// Negations that turn an [`AWAY`] match into a person saying they are *not* away.
+const NOT_AWAY: &[&str] = &[
+    " not ",
+    "n't ",
+    " nicht abwesend",
+    " nicht im urlaub",
+    " nicht in urlaub",
+    " nicht außer haus",
+    " niet afwezig",
+    " niet met vakantie",
+    " niet op vakantie",
+    // Italian perfect tense: "sono stata in ferie" was an absence.
+    " stato ",
+    " stata ",
+    " stati ",
+    " state ",
+];
+/// Words that make an [`AWAY`] match a past absence from just after it ("Ich bin im Urlaub
+/// gewesen", "Ik ben met vakantie geweest").
+const PAST_AFTER: &[&str] = &[" gewesen", " geweest"];
+/// Words that negate an [`AWAY`] match from just before it ("no estoy", "non sono", "não
+/// estou").
+const NOT_BEFORE: &[&str] = &["no ", "non ", "não ", "nao "];
+
+/// The responder's second sentence: when the writer is back, whom to contact meanwhile,
+/// that mail is not read or forwarded.
+static BACK_OR_ELSEWHERE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\bwill be back|\bback in the office|\bback on \S|\breturning on|\bupon my return|\bon my return|\bwhen i return|\bafter my return|\blimited access to (?:my )?e-?mail|\bno access to (?:my )?e-?mail|\bwill not be forwarded|\bin urgent cases|\bfor urgent (?:matters|requests|issues|enquiries|inquiries)",
+        r"|\bwieder (?:im büro|erreichbar|im hause|für sie da|zurück)|\bnach meiner rückkehr|\bin dringenden fällen|\bbei dringenden (?:anliegen|fragen|angelegenheiten)|\bwenden sie sich bitte an|\bkeinen zugriff auf (?:meine )?e-?mails|\bnicht weitergeleitet",
+        r"|\bde retour (?:le|à partir|au bureau|dès)|\bà mon retour|\bdès mon retour|\ben cas d'urgence|\bpour toute urgence|\bpour les demandes urgentes|\baccès limité|\bne sera pas transféré|\bje vous répondrai dès",
+        r"|\bde vuelta|\bregresaré|\bvolveré|\ba mi regreso|\ba mi vuelta|\ben caso de urgencia|\bpara asuntos urgentes|\bacceso limitado|\bno será reenviado",
+        r"|\brientrerò|\bal mio rientro|\bal mio ritorno|\btornerò|\bin caso di urgenza|\bper urgenze|\bper questioni urgenti|\baccesso limitato|\bnon sarà inoltrat",
+        r"|\bweer aanwezig|\bweer op kantoor|\bweer bereikbaar|\bna mijn terugkomst|\bin dringende gevallen|\bvoor dringende zaken|\bbeperkt toegang|\bgeen toegang tot (?:mijn )?e-?mail|\bwordt niet doorgestuurd",
+        r"|\bretorno n|\bestarei de volta|\bvoltarei|\bapós o meu retorno|\bquando retornar|\bao regressar|\bem caso de urgência|\bpara assuntos urgentes|\bacesso limitado|\bnão será encaminhad",
+        r"|お急ぎの|緊急の(?:場合|ご用件)|順次(?:ご返信|ご回答|ご連絡|対応)|(?:ご返信|ご回答|ご連絡)(?:いたします|させていただきます)|休業明け|休暇明け|戻り(?:は|ます)|出社(?:後|予定)",
+    ))
+    .expect("static regex")
+});
+
+/// Why `text` (a message's new text) reads as an automatic answer, or `None`: it says it is
+/// one, or it says the writer is away *and* when they are back or whom to ask meanwhile,
+/// near its start, and it is short. "Ich bin nicht abwesend, aber ...", "I was out of the
+/// office last week" and a letter that mentions an automatic reply it got are a person's.
+pub fn auto_reply_text(text: &str) -> Option<String> {
+    if text.len() > MAX_AUTO_REPLY_TEXT {
+        return None;
+    }
+    let mut opening = String::with_capacity(TEXT_OPENING + 8);
+    for word in text.split_whitespace() {
+        if opening.len() >= TEXT_OPENING {
+            break;
+        }
+        if !opening.is_empty() {
+            opening.push(' ');
+        }
+        opening.push_str(word);
+    }
+    let opening = opening.to_lowercase();
+    if let Some(m) = SAYS_AUTOMATIC.find(&opening) {
+        return Some(format!("\"{}\"", m.as_str()));
+    }
+    let away = AWAY.find_iter(&opening).find(|m| {
+        let said = format!(" {} ", m.as_str());
+        let before = &opening[..m.start()];
+        let after = &opening[m.end()..];
+        !NOT_AWAY.iter().any(|n| said.contains(n))
+            && !NOT_BEFORE.iter().any(|n| before.ends_with(n))
+            && !PAST_AFTER.iter().any(|p| after.starts_with(p))
+    })?;
+    let back = BACK_OR_ELSEWHERE.find(&opening)?;
+    Some(format!("\"{}\" and \"{}\"", away.as_str(), back.as_str()))
 }
 
 /// The From and Sender addresses, labelled with their header. A From without an address
@@ -460,8 +699,19 @@ fn first_token(value: Option<&str>) -> Option<String> {
 fn starts_with_marker(subject: &str, marker: &str) -> bool {
     let subject = subject.trim_start().to_lowercase();
     let marker = marker.to_lowercase();
+    // A marker that ends in a bracket (`【自動返信】`) is whole whatever follows it.
+    let whole = !marker.chars().last().is_some_and(char::is_alphanumeric);
     match subject.strip_prefix(&marker) {
-        Some(rest) => !rest.chars().next().is_some_and(char::is_alphanumeric),
+        Some(rest) => whole || !rest.chars().next().is_some_and(char::is_alphanumeric),
+        None => false,
+    }
+}
+
+/// Case-insensitive match of a label and its colon (`Afwezig: ...`, `不在：...`).
+fn starts_with_label(subject: &str, label: &str) -> bool {
+    let subject = subject.trim_start().to_lowercase();
+    match subject.strip_prefix(&label.to_lowercase()) {
+        Some(rest) => rest.trim_start().starts_with([':', '：']),
         None => false,
     }
 }
@@ -711,5 +961,121 @@ mod tests {
     fn kind_names_are_snake_case() {
         assert_eq!(RobotKind::AutoReply.as_str(), "auto_reply");
         assert_eq!(RobotKind::OwnMail.as_str(), "own_mail");
+    }
+
+    #[test]
+    fn out_of_office_labels_count_only_with_their_colon() {
+        for subject in [
+            "Afwezig: [CMP-7KQ4X-V] Verkeerde maat",
+            "Fuera de la oficina: Pedido",
+            "Fuori sede: Rimborso",
+            "Absence du bureau : Colis",
+            "Ausência temporária: Produto",
+            "=?iso-2022-jp?B?GyRCSVQ6XxsoQjog?= x",
+            "=?utf-8?b?44CQ6Ieq5YuV6L+U5L+h44CR5bm05pyr5bm05aeL?=",
+            "Abwesenheitsmeldung",
+        ] {
+            assert_eq!(
+                kind(&format!("From: a@example.org\r\nSubject: {subject}")),
+                Some(RobotKind::AutoReply),
+                "{subject}"
+            );
+        }
+        for subject in [
+            "Abwesend beim Liefertermin, Paket zurückgeschickt",
+            "Absent items in my order",
+            "Ausente el repartidor",
+            // "不在票が入っていました": the delivery notice, a customer's subject.
+            "=?utf-8?b?5LiN5Zyo56Wo44GM5YWl44Gj44Gm44GE44G+44GX44Gf?=",
+            "Re: automatic renewal charged twice",
+        ] {
+            assert_eq!(
+                kind(&format!("From: a@example.org\r\nSubject: {subject}")),
+                None,
+                "{subject}"
+            );
+        }
+    }
+
+    #[test]
+    fn exchange_rule_replies_need_both_headers() {
+        assert_eq!(
+            kind("From: a@example.org\r\nX-Auto-Response-Suppress: All\r\nX-MS-Exchange-Inbox-Rules-Loop: a@example.org\r\nSubject: Re: x"),
+            Some(RobotKind::AutoReply)
+        );
+        assert_eq!(
+            kind("From: a@example.org\r\nX-MS-Exchange-Inbox-Rules-Loop: a@example.org\r\nSubject: Re: x"),
+            None
+        );
+        assert_eq!(
+            kind("From: a@example.org\r\nX-Auto-Response-Suppress: DR, RN\r\nX-MS-Exchange-Inbox-Rules-Loop: a@example.org\r\nSubject: Re: x"),
+            None
+        );
+    }
+
+    #[test]
+    fn out_of_office_text_in_the_languages_served() {
+        for text in [
+            "Thank you for your email. I am out of the office until 14 December with limited access to email.",
+            "This is an automatic reply. Thank you for your message.",
+            "Ich bin bis zum 11.12. nicht im Büro. In dringenden Fällen wenden Sie sich bitte an x@y.",
+            "Vielen Dank. Ich befinde mich im Urlaub und bin ab dem 5.1. wieder erreichbar.",
+            "Je suis absente jusqu'au 14 décembre. En cas d'urgence, contactez x@y.",
+            "Estoy fuera de la oficina hasta el lunes. En caso de urgencia llame al 000.",
+            "Sono in ferie fino al 7 gennaio. Per urgenze scrivere a x@y.",
+            "Ik ben afwezig tot en met 11 december. In dringende gevallen kunt u bellen.",
+            "Estou de férias até 5 de janeiro. Em caso de urgência, contate x@y.",
+            "誠に勝手ながら、12月11日まで不在にしております。お急ぎの場合はお電話ください。",
+            "このメールは自動返信です。",
+        ] {
+            assert!(auto_reply_text(text).is_some(), "{text}");
+        }
+        for text in [
+            "Ich bin nicht abwesend, aber Ihre automatische Antwort hat mir nicht geholfen. Ich bin ab Montag wieder erreichbar.",
+            "I was out of the office last week. This is not an automatic reply: I will be back home on Monday.",
+            "No estoy fuera de la oficina, en caso de urgencia llámenme.",
+            "Non sono in ferie: per urgenze chiamatemi.",
+            "Ik ben niet afwezig, ik ben weer aanwezig en wacht op antwoord.",
+            "Não estou de férias. Em caso de urgência ligue.",
+            "I got an automatic reply from you. I am on vacation in my head.",
+            "12日は不在ですので、13日に再配達してください。",
+            "Ich bin im Urlaub gewesen und bin jetzt wieder erreichbar.",
+            "Ik ben met vakantie geweest, nu ben ik weer aanwezig.",
+            "Sono stata in ferie, al mio rientro ho trovato il pacco rotto.",
+            // What an unmarked responder says in tests/attacks.rs: the loop guards, not
+            // this rule, stop it (no return date or deputy named).
+            "I am out of the office until Monday.",
+        ] {
+            assert_eq!(auto_reply_text(text), None, "{text}");
+        }
+        // A letter is not a responder's text, whatever its first lines say.
+        let long = format!(
+            "I am out of the office until Monday, back on the 14th.\n{}",
+            "The invoice is wrong. ".repeat(200)
+        );
+        assert_eq!(auto_reply_text(&long), None);
+    }
+
+    #[test]
+    fn a_reply_that_quotes_our_mail_is_no_responder_whatever_it_says() {
+        let quoted = "From: a@example.org\r\nSubject: Re: x\r\n\r\nI will be out of the office from tomorrow, back on the 14th.\r\n\r\nOn Sat, Dec 5, 2026 at 10:00 AM Support <s@example.com> wrote:\r\n> Your case\r\n";
+        let m = parse(quoted.as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(detect(&m, &[]), None);
+        let alone = "From: a@example.org\r\nSubject: Re: x\r\n\r\nI will be out of the office from tomorrow, back on the 14th.\r\n";
+        let m = parse(alone.as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(detect(&m, &[]).map(|v| v.kind), Some(RobotKind::AutoReply));
+    }
+
+    #[test]
+    fn auto_submitted_no_switches_the_text_rule_off() {
+        let raw = "From: a@example.org\r\nAuto-Submitted: no\r\nSubject: Re: x\r\n\r\nThis is an automatic reply.\r\n";
+        let m = parse(raw.as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(detect(&m, &[]), None);
+        let raw = "From: a@example.org\r\nSubject: Re: x\r\n\r\nThis is an automatic reply.\r\n";
+        let m = parse(raw.as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(
+            detect(&m, &[]).map(|v| v.reason).as_deref(),
+            Some("text says \"this is an automatic reply\" [auto-reply-text]")
+        );
     }
 }

@@ -241,9 +241,13 @@ fn read_block(lines: &[&str], start: usize, agent_text: String) -> Forward {
     })
 }
 
-/// The value of a `Label: value` line, without Markdown-ish emphasis and tabs.
+/// The value of a `Label: value` line (`差出人：value` too), without Markdown-ish emphasis and
+/// tabs.
 fn field_value(line: &str) -> String {
-    let v = line.split_once(':').map(|(_, v)| v).unwrap_or_default();
+    let v = line
+        .split_once([':', '：'])
+        .map(|(_, v)| v)
+        .unwrap_or_default();
     v.trim()
         .trim_start_matches(['*', '_'])
         .split_whitespace()
@@ -332,6 +336,32 @@ mod tests {
             assert_eq!(f.text, "Meine Bestellung ist nicht angekommen.");
             assert!(f.subject.is_some());
             assert!(!f.agent_text.is_empty());
+        }
+    }
+
+    /// The forwards of the clients of the languages served, each with its own marker and
+    /// labels (Apple Mail and Thunderbird put Subject or Date before From).
+    #[test]
+    fn forwards_in_the_languages_served_give_the_sender() {
+        for text in [
+            "Bitte aufnehmen.\n\nAnfang der weitergeleiteten Nachricht:\n\nVon: Max Muster <max@kunde.test>\nBetreff: Bestellung fehlt\nDatum: 24. November 2026 um 14:59:00 MEZ\nAn: support@shop.test\n\nMeine Bestellung ist nicht angekommen.\n",
+            "Urgent.\n\nDébut du message réexpédié :\n\nDe : Max Muster <max@kunde.test>\nObjet : Bestellung fehlt\nDate : 24 novembre 2026 à 14:59:00 UTC+1\nÀ : support@shop.test\n\nMeine Bestellung ist nicht angekommen.\n",
+            "Por favor.\n\n---------- Mensaje reenviado ---------\nDe: Max Muster <max@kunde.test>\nDate: mar, 24 nov 2026 a las 14:59\nSubject: Bestellung fehlt\nTo: <support@shop.test>\n\nMeine Bestellung ist nicht angekommen.\n",
+            "Por favor.\n\nInicio del mensaje reenviado:\n\nDe: Max Muster <max@kunde.test>\nAsunto: Bestellung fehlt\nFecha: 24 de noviembre de 2026, 14:59:00 CET\nPara: support@shop.test\n\nMeine Bestellung ist nicht angekommen.\n",
+            "Grazie.\n\nInizio messaggio inoltrato:\n\nDa: Max Muster <max@kunde.test>\nOggetto: Bestellung fehlt\nData: 24 novembre 2026 14:59:00 CET\nA: support@shop.test\n\nMeine Bestellung ist nicht angekommen.\n",
+            "Graag oppakken.\n\nBegin doorgestuurd bericht:\n\nVan: Max Muster <max@kunde.test>\nOnderwerp: Bestellung fehlt\nDatum: 24 november 2026 om 14:59:00 CET\nAan: support@shop.test\n\nMeine Bestellung ist nicht angekommen.\n",
+            "Obrigado.\n\nInício da mensagem reencaminhada:\n\nDe: Max Muster <max@kunde.test>\nAssunto: Bestellung fehlt\nData: 24 de novembro de 2026 às 14:59:00 WET\nPara: support@shop.test\n\nMeine Bestellung ist nicht angekommen.\n",
+            "Obrigado.\n\nDe: Max Muster <max@kunde.test>\nEnviado em: terça-feira, 24 de novembro de 2026 14:59\nPara: Suporte\nAssunto: Bestellung fehlt\n\nMeine Bestellung ist nicht angekommen.\n",
+            "対応をお願いします。\n\n-------- 転送メッセージ --------\n件名: \tBestellung fehlt\n日付: \tTue, 24 Nov 2026 14:59:00 +0900\n差出人: \tMax Muster <max@kunde.test>\n宛先: \tsupport@shop.test\n\nMeine Bestellung ist nicht angekommen.\n",
+            "対応をお願いします。\n\n転送されたメッセージ:\n\n差出人: Max Muster <max@kunde.test>\n件名: Bestellung fehlt\n日付: 2026年11月24日 14:59:00 JST\n宛先: support@shop.test\n\nMeine Bestellung ist nicht angekommen.\n",
+            "対応をお願いします。\n\n________________________________\n差出人：Max Muster <max@kunde.test>\n送信日時：2026年11月24日 14:59\n宛先：サポート\n件名：Bestellung fehlt\n\nMeine Bestellung ist nicht angekommen.\n",
+        ] {
+            let f = found(text);
+            assert_eq!(f.sender.address, "max@kunde.test", "{text}");
+            assert_eq!(f.sender.name.as_deref(), Some("Max Muster"), "{text}");
+            assert_eq!(f.subject.as_deref(), Some("Bestellung fehlt"), "{text}");
+            assert_eq!(f.text, "Meine Bestellung ist nicht angekommen.", "{text}");
+            assert!(!f.agent_text.is_empty(), "{text}");
         }
     }
 

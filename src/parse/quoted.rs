@@ -77,6 +77,26 @@ pub fn new_text(text: &str) -> Option<String> {
     Some(out.join("\n"))
 }
 
+/// Whether `text` carries quoted history: a `>` quote, a quote header with a date and a
+/// writing verb, an Outlook header block or `-----Original Message-----`, as a person's reply
+/// from a mail client does and an out-of-office answer does not.
+pub fn quotes_history(text: &str) -> bool {
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    (0..lines.len()).any(|i| {
+        let line = lines[i];
+        if line.len() > MAX_MARKER_LINE || is_blank(line) {
+            return false;
+        }
+        is_quoted(line)
+            || is_original_message(line)
+            || is_header_block(&lines, i)
+            || quote_header(&lines, i).is_some_and(|(_, strong)| strong)
+    })
+}
+
 /// Which lines belong to the new text.
 fn keep_mask(lines: &[&str]) -> Vec<bool> {
     let n = lines.len();
@@ -242,7 +262,7 @@ fn separator_above(lines: &[&str], i: usize) -> usize {
 
 static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*-{2,}\s*(?:original message|reply message|ursprüngliche nachricht|antwort nachricht|message d'origine|message d’origine|oprindelig meddelelse|opprinnelig melding|originalmeddelande|oorspronkelijk bericht|mensaje original|messaggio originale|mensagem original|alkuperäinen viesti|wiadomość oryginalna|исходное сообщение)\s*-{2,}\s*$",
+        r"(?i)^\s*-{2,}\s*(?:original message|reply message|ursprüngliche nachricht|antwort nachricht|message d'origine|message d’origine|oprindelig meddelelse|opprinnelig melding|originalmeddelande|oorspronkelijk bericht|mensaje original|messaggio originale|mensagem original|alkuperäinen viesti|wiadomość oryginalna|исходное сообщение|元のメッセージ)\s*-{2,}\s*$",
     )
     .expect("static regex")
 });
@@ -254,7 +274,7 @@ pub(super) fn is_original_message(line: &str) -> bool {
 
 static FORWARD_MARKER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*(?:-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transféré|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|mensagem encaminhada|vidarebefordrat meddelande|videresendt melding|videresendt meddelelse|пересылаемое сообщение)\s*-{2,}|begin forwarded message\s*:|anfang der weitergeleiteten nachricht\s*:|début du message réexpédié\s*:)\s*$",
+        r"(?i)^\s*(?:-{2,}\s*(?:forwarded message|weitergeleitete nachricht|message transféré|mensaje reenviado|messaggio inoltrato|doorgestuurd bericht|mensagem encaminhada|vidarebefordrat meddelande|videresendt melding|videresendt meddelelse|пересылаемое сообщение|転送メッセージ|転送されたメッセージ)\s*-{2,}|(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|inicio del mensaje reenviado|inizio messaggio inoltrato|begin doorgestuurd bericht|início da mensagem (?:re)?encaminhada|転送されたメッセージ)\s*[:：])\s*$",
     )
     .expect("static regex")
 });
@@ -277,18 +297,27 @@ pub(super) enum Field {
 /// Field of a `From: ...` / `*From:* ...` / `De : ...` line, in the languages Outlook writes.
 pub(super) fn header_field(line: &str) -> Option<Field> {
     let t = line.trim_start().trim_start_matches(['*', '_']);
-    let colon = t.char_indices().take(32).find(|&(_, c)| c == ':')?.0;
+    // Japanese Outlook may write the full-width colon (`差出人：`).
+    let colon = t
+        .char_indices()
+        .take(32)
+        .find(|&(_, c)| c == ':' || c == '：')?
+        .0;
     let label = t[..colon].trim().trim_end_matches(['*', '_']).trim();
     let label = label.to_lowercase();
     let field = match label.as_str() {
         "from" | "von" | "de" | "van" | "från" | "fra" | "da" | "od" | "от" | "lähettäjä"
-        | "kimden" => Field::From,
+        | "kimden" | "差出人" | "送信者" => Field::From,
         "sent"
         | "date"
         | "gesendet"
         | "datum"
         | "envoyé"
         | "enviado"
+        | "enviado el"
+        | "enviado em"
+        | "enviada"
+        | "enviada em"
         | "fecha"
         | "verzonden"
         | "skickat"
@@ -299,12 +328,15 @@ pub(super) fn header_field(line: &str) -> Option<Field> {
         | "отправлено"
         | "дата"
         | "lähetetty"
-        | "tarih" => Field::Date,
+        | "tarih"
+        | "送信日時"
+        | "送信日"
+        | "日付" => Field::Date,
         "to" | "an" | "à" | "a" | "para" | "aan" | "till" | "til" | "do" | "кому"
-        | "vastaanottaja" | "kime" => Field::To,
-        "cc" | "kopie" | "copie" => Field::Cc,
+        | "vastaanottaja" | "kime" | "宛先" => Field::To,
+        "cc" | "kopie" | "copie" | "cc（写し）" => Field::Cc,
         "subject" | "betreff" | "objet" | "asunto" | "onderwerp" | "ämne" | "emne" | "oggetto"
-        | "assunto" | "temat" | "тема" | "aihe" | "konu" => Field::Subject,
+        | "assunto" | "temat" | "тема" | "aihe" | "konu" | "件名" => Field::Subject,
         _ => return None,
     };
     Some(field)
@@ -349,8 +381,10 @@ pub(super) fn is_header_block(lines: &[&str], i: usize) -> bool {
 }
 
 static HEADER_START: LazyLock<Regex> = LazyLock::new(|| {
-    // "On", and its translations; Yahoo puts dashes in front ("--- On ... wrote:").
-    Regex::new(r"^-*\s*(?:On|Am|Le|El|Op|Den|Il|Em|W dniu|På|Dne)\s").expect("static regex")
+    // "On", and its translations; Yahoo puts dashes in front ("--- On ... wrote:"). Apple
+    // Mail in Portugal writes "No dia 5/12/2026, às 10:00, ...", Thunderbird "Às 10:00 de ...".
+    Regex::new(r"^-*\s*(?:On|Am|Le|El|Op|Den|Il|Em|W dniu|På|Dne|No dia|Às)\s")
+        .expect("static regex")
 });
 static DATE_START: LazyLock<Regex> = LazyLock::new(|| {
     // Headers that begin with the date: "02.04.2012 14:20 ...", "Thu, 26 Jun 2014 ...".
@@ -362,6 +396,18 @@ static WROTE: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("static regex")
 });
+/// Japanese and Chinese quote headers end with their verb, written without spaces, so no
+/// word boundary: "… さんは書きました:" (Thunderbird), "…<a@b>のメール:" (Apple Mail),
+/// "…のメッセージ:" (Yahoo! JAPAN), "… 写道：" (Chinese clients). Only right before the final
+/// colon, so prose such as "12月5日のメールについて:" is not a header.
+static CJK_WROTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:書きました|のメール|のメッセージ|写道|寫道)\s*[:：]$").expect("static regex")
+});
+
+/// Whether a (joined) line ends like a quote header: with a colon, ASCII or full-width.
+fn ends_with_colon(t: &str) -> bool {
+    t.ends_with(':') || t.ends_with('：')
+}
 /// After "wrote"/"schrieb" a header may still name the author before its final colon
 /// ("schrieb Max Mustermann <max@example.com>:"), but not a sentence.
 const MAX_AFTER_VERB: usize = 120;
@@ -374,9 +420,6 @@ fn quote_header(lines: &[&str], i: usize) -> Option<(usize, bool)> {
     let first = lines[i].trim();
     let lang_start = HEADER_START.is_match(first);
     let date_start = DATE_START.is_match(first);
-    if !lang_start && !date_start {
-        return None;
-    }
     let mut joined = String::new();
     for (j, line) in lines.iter().enumerate().skip(i).take(MAX_HEADER_LINES) {
         let t = line.trim();
@@ -387,12 +430,25 @@ fn quote_header(lines: &[&str], i: usize) -> Option<(usize, bool)> {
             joined.push(' ');
         }
         joined.push_str(t);
-        if !t.ends_with(':') {
+        if !ends_with_colon(t) {
+            if !lang_start && !date_start {
+                // An author-first header is one line: joining lines of prose above it would
+                // take them for its start.
+                return None;
+            }
             continue;
         }
         // The header ends at the first line ending in a colon, header or not.
         let has_digit = joined.bytes().any(|b| b.is_ascii_digit());
         let last_verb = WROTE.find_iter(&joined).last();
+        let verb_near_end = last_verb.is_some_and(|m| joined.len() - m.end() <= MAX_AFTER_VERB)
+            || CJK_WROTE.is_match(&joined);
+        if !lang_start && !date_start {
+            // The author first ("Max <max@example.com> schrieb am 5.12.2026:", "João
+            // escreveu no dia ...:"): a weak header, which counts only right above a quote.
+            let names_someone = has_digit || joined.contains('@');
+            return (verb_near_end && names_someone).then_some((j, false));
+        }
         if !has_digit {
             // "On Monday, Bob wrote:" (no date digits): only when the verb ends the line and a
             // `>` quote follows (a weak header), so prose such as "On Monday I wrote: ..."
@@ -400,7 +456,6 @@ fn quote_header(lines: &[&str], i: usize) -> Option<(usize, bool)> {
             let verb_ends_it = last_verb.is_some_and(|m| joined[m.end()..].trim() == ":");
             return verb_ends_it.then_some((j, false));
         }
-        let verb_near_end = last_verb.is_some_and(|m| joined.len() - m.end() <= MAX_AFTER_VERB);
         if verb_near_end {
             return Some((j, true));
         }
@@ -438,6 +493,9 @@ const FOOTER_PREFIXES: &[&str] = &[
     "wysłane z ",
 ];
 
+/// Footers that end with the verb (Japanese: "iPhoneから送信", "Android から送信").
+const FOOTER_SUFFIXES: &[&str] = &["から送信"];
+
 /// "Sent from my iPhone", "Get Outlook for Android", "Von meinem iPhone gesendet", ...: short,
 /// one clause (no comma), a known prefix. "Sent from my desk, is much easier ..." is a sentence.
 fn is_mobile_footer(line: &str) -> bool {
@@ -447,6 +505,7 @@ fn is_mobile_footer(line: &str) -> bool {
     }
     let lower = t.to_lowercase();
     FOOTER_PREFIXES.iter().any(|p| lower.starts_with(p))
+        || (t.chars().count() <= 24 && FOOTER_SUFFIXES.iter().any(|s| t.ends_with(s)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -620,6 +679,21 @@ const MARKERS: &[Marker] = &[
         check: Check::HeaderBlockHere,
     },
     Marker {
+        needle: ">da:",
+        in_tag: false,
+        check: Check::HeaderBlockHere,
+    },
+    Marker {
+        needle: ">差出人:",
+        in_tag: false,
+        check: Check::HeaderBlockHere,
+    },
+    Marker {
+        needle: ">差出人：",
+        in_tag: false,
+        check: Check::HeaderBlockHere,
+    },
+    Marker {
         needle: ">van:",
         in_tag: false,
         check: Check::HeaderBlockHere,
@@ -752,11 +826,17 @@ const FORWARD_AFTER: &[&str] = &[
     "doorgestuurd bericht",
     "mensagem encaminhada",
     "vidarebefordrat meddelande",
+    "転送メッセージ",
+    "転送されたメッセージ",
 ];
 const FORWARD_BEFORE: &[&str] = &[
     "begin forwarded message",
     "anfang der weitergeleiteten nachricht",
     "début du message réexpédié",
+    "inicio del mensaje reenviado",
+    "inizio messaggio inoltrato",
+    "begin doorgestuurd bericht",
+    "início da mensagem",
     "forwarded message -",
 ];
 
@@ -986,6 +1066,71 @@ mod tests {
     }
 
     #[test]
+    fn japanese_quote_headers_and_outlook_blocks_are_recognised() {
+        for header in [
+            // Thunderbird (and a Shift_JIS mailer writing the same).
+            "2026/12/05 10:00 に サポートセンター さんは書きました:",
+            // Apple Mail.
+            "2026/12/05 10:00、サポートセンター <support@example.com>のメール:",
+            // Yahoo! JAPAN, with a full-width colon.
+            "2026年12月5日(土) 10:00 サポート <support@example.com> のメッセージ：",
+        ] {
+            let text = format!("新しい本文\n\n{header}\n\n古い本文\n");
+            assert_eq!(visible_text(&text), "新しい本文", "{header}");
+        }
+        // Gmail names only the date and address: a weak header, right above a quote.
+        let text =
+            "新しい本文\n\n2026年12月5日(土) 10:00 サポート <support@example.com>:\n\n> 古い本文\n";
+        assert_eq!(visible_text(text), "新しい本文");
+        // Outlook in Japanese.
+        let text = "新しい本文\n\n差出人: サポート <support@example.com>\n送信日時: 2026年12月5日 10:00\n宛先: 山田 太郎\n件名: 商品\n\n古い本文\n";
+        assert_eq!(visible_text(text), "新しい本文");
+        let text = "新しい本文\n\n-----元のメッセージ-----\n古い本文\n";
+        assert_eq!(visible_text(text), "新しい本文");
+        // Prose that ends with "のメール:" is no header.
+        let text = "12月5日のメール:\n住所を変えました。";
+        assert_eq!(visible_text(text), text);
+    }
+
+    #[test]
+    fn portuguese_and_author_first_headers_above_a_quote_are_dropped() {
+        let text = "No dia 5/12/2026, às 10:00, Apoio <apoio@example.pt> escreveu:\n\n> antigo\n\nNovo texto";
+        assert_eq!(visible_text(text), "Novo texto");
+        let text = "Neu\n\nMax Mustermann <max@example.com> schrieb am 05.12.2026 10:00:\n> alt\n";
+        assert_eq!(visible_text(text), "Neu");
+        // Without a quote below, an author-first line is text; and lines above it stay.
+        let text = "Max <max@example.com> schrieb am 05.12.2026:\nnicht zitiert";
+        assert_eq!(visible_text(text), text);
+        let text = "Danke für die Hilfe.\nMax <max@example.com> wrote:\n> alt";
+        assert_eq!(visible_text(text), "Danke für die Hilfe.");
+    }
+
+    #[test]
+    fn quoted_history_is_told_from_a_text_that_quotes_nothing() {
+        for text in [
+            "New\n\nOn Sat, Dec 5, 2026 at 10:00 AM Bob <bob@example.com> wrote:\n> old",
+            "New\n> old",
+            "New\n\nVon: Bob <bob@example.com>\nGesendet: Samstag, 5. Dezember 2026 10:00\nAn: x\n\nold",
+            "New\n-----Original Message-----\nold",
+            "新しい本文\n\n2026/12/05 10:00 に サポート さんは書きました:\n古い本文",
+        ] {
+            assert!(quotes_history(text), "{text}");
+        }
+        for text in [
+            "I am out of the office until 14 December.\nIn urgent cases call 000.",
+            "Ich bin bis zum 4. Januar im Urlaub.\n\n-- \nMax",
+            "",
+        ] {
+            assert!(!quotes_history(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_japanese_mobile_footer_is_dropped() {
+        assert_eq!(visible_text("了解です。\n\niPhoneから送信"), "了解です。");
+    }
+
+    #[test]
     fn quote_header_wrapped_over_three_lines_is_dropped() {
         let text = "Reply\n\nOn Nov 30, 2011, at 12:47 PM, Somebody <\nsomebody@example.com>\nwrote:\n\nOld\n";
         assert_eq!(visible_text(text), "Reply");
@@ -1141,6 +1286,19 @@ mod tests {
                 "Reply",
             ),
             ("Reply<br><hr><b>Von:</b> Max<br><b>Gesendet:</b> Montag<br>Alt", "Reply<br>"),
+            // Outlook's header block without a rule above it, in Italian and Japanese.
+            (
+                "<p>Reply</p><p><b>Da:</b> Assistenza<br><b>Inviato:</b> sabato 5 dicembre 2026 10:00<br><b>A:</b> Giulia<br><b>Oggetto:</b> x</p><p>Old</p>",
+                "<p>Reply</p>",
+            ),
+            (
+                "<p>返信</p><p><b>差出人:</b> サポート<br><b>送信日時:</b> 2026年12月5日 10:00<br><b>宛先:</b> 山田<br><b>件名:</b> x</p><p>古い</p>",
+                "<p>返信</p>",
+            ),
+            (
+                "<p>返信</p><p><b>差出人：</b> サポート<br><b>送信日時：</b> 2026年12月5日 10:00<br><b>宛先：</b> 山田</p><p>古い</p>",
+                "<p>返信</p>",
+            ),
         ];
         for (html, want) in cases {
             assert_eq!(strip_html_quotation(html), want, "{html}");

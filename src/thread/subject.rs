@@ -99,7 +99,15 @@ fn strip_one(s: &str) -> Option<&str> {
     if word.is_empty() || word.chars().count() > 16 {
         return None;
     }
-    let lower = word.to_lowercase();
+    // Japanese input methods may type the prefix in full-width letters (`Ｒｅ：`).
+    let lower: String = word
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c => c,
+        })
+        .collect::<String>()
+        .to_lowercase();
     PREFIXES.contains(&lower.as_str()).then_some(rest)
 }
 
@@ -189,6 +197,24 @@ mod tests {
             "TR: Broken",
             "Odp: Broken",
             "Ответ: Broken",
+            // The eight languages served (docs/design.md): Outlook, Gmail and the webmails.
+            "AW: Broken",
+            "Antwort: Broken",
+            "WG: Broken",
+            "RE : Broken",
+            "TR : Broken",
+            "RV: Broken",
+            "R: Broken",
+            "I: Broken",
+            "Rif: Broken",
+            "Antw: Broken",
+            "Doorst: Broken",
+            "RES: Broken",
+            "ENC: Broken",
+            "返信: Broken",
+            "転送: Broken",
+            "Ｒｅ：Broken",
+            "ＲＥ: Broken",
         ] {
             assert!(has_reply_prefix(s), "{s}");
             assert_eq!(base_subject(s, "CMP"), "Broken", "{s}");
