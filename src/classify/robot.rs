@@ -11,8 +11,9 @@
 //! Spanish, Italian, Dutch, Portuguese, Japanese): by their headers, by the label their
 //! subject starts with (`Automatische Antwort:`, `Réponse automatique :`, `自動応答:`, ...),
 //! and, for responders that mark nothing and keep the `Re:` subject, by what their text says
-//! (see [`auto_reply_text`]) when they quote no history (a person's reply from a mail client
-//! quotes ours), which is weak evidence like a subject.
+//! (see [`auto_reply_text`]) when they answer a mail, quote no history (a person's reply from
+//! a mail client quotes ours) and are short: weak evidence like a subject. A new complaint
+//! (no In-Reply-To, References or reply prefix) is never judged by its text.
 
 use std::sync::LazyLock;
 
@@ -515,11 +516,19 @@ fn evidence(test: Test, msg: &InboundMessage, own: &[String]) -> Option<String> 
                 display_name(second)
             ))
         }
-        // A person's reply quotes our mail; a responder's answer quotes nothing. Checked
-        // second: most texts say nothing of an absence.
-        Test::AutoReplyText => auto_reply_text(msg.new_text())
-            .filter(|_| !quoted::quotes_history(&msg.text))
-            .map(|e| format!("text says {e}")),
+        // A person's reply quotes our mail; a responder's answer quotes nothing. Only for an
+        // answer (In-Reply-To, References or a reply prefix): a new complaint that happens to
+        // say its writer is away ("on holiday until the 14th, and my parcel never came") is
+        // a customer's, and losing it costs more than acknowledging a rare unmarked
+        // responder once (its answer to our acknowledgment is an answer, and is caught).
+        // Checked second: most texts say nothing of an absence.
+        Test::AutoReplyText => (!msg.in_reply_to.is_empty()
+            || !msg.references.is_empty()
+            || crate::thread::subject::has_reply_prefix(&msg.subject))
+        .then(|| auto_reply_text(msg.new_text()))
+        .flatten()
+        .filter(|_| !quoted::quotes_history(&msg.text))
+        .map(|e| format!("text says {e}")),
         Test::NullSender => (msg.return_path.as_deref() == Some(""))
             .then(|| "Return-Path: <> (null sender)".to_string()),
     }
