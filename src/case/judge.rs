@@ -25,6 +25,19 @@ const MAX_SATISFIED_WORDS: usize = 12;
 /// "stars", "points", "*"), then nothing or a separator (`-`, `:`, `.`, `!`, `,`...) and a
 /// comment. "2 days later it broke again" and "10" are not ratings.
 fn rating_of(text: &str) -> Option<(u8, Option<String>)> {
+    // Full-width digits and punctuation (a Japanese keyboard's "５／５") read as ASCII.
+    let text: String = text
+        .chars()
+        .map(|c| match c {
+            '０'..='９' | '！'..='／' | '：'..='＠' => {
+                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+            }
+            '。' => '.',
+            '、' => ',',
+            _ => c,
+        })
+        .collect();
+    let text = text.as_str();
     let first = text.lines().next()?.trim();
     let d = first.chars().next()?;
     let n = u8::try_from(d.to_digit(10)?).ok()?;
@@ -33,7 +46,11 @@ fn rating_of(text: &str) -> Option<(u8, Option<String>)> {
     }
     let mut rest = first[d.len_utf8()..].trim_start();
     let lower = rest.to_lowercase();
-    for scale in ["/ 5", "/5", "of 5", "stars", "star", "points", "point"] {
+    for scale in [
+        "/ 5", "/5", "of 5", "stars", "star", "points", "point", "von 5", "sterne", "stern",
+        "punkte", "sur 5", "étoiles", "étoile", "de 5", "estrellas", "estrella", "su 5",
+        "stelle", "stella", "van 5", "sterren", "ster", "estrelas", "estrela", "点", "つ星",
+    ] {
         if lower.starts_with(scale) {
             rest = rest[scale.len()..].trim_start();
             break;
@@ -261,6 +278,31 @@ fn judge_words(t: &str, satisfied: &[String], unsatisfied: &[String]) -> Judgeme
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratings_as_each_shipped_language_writes_them() {
+        let cfg = crate::config::FollowUpConfig::default();
+        let j = |t: &str| judge(t, &cfg.satisfied_phrases, &cfg.unsatisfied_words);
+        for (t, n) in [
+            ("４", 4),
+            ("５／５", 5),
+            ("4 von 5", 4),
+            ("2 Sterne - zu langsam", 2),
+            ("5 sur 5 !", 5),
+            ("3 estrellas", 3),
+            ("4 su 5", 4),
+            ("5 sterren", 5),
+            ("4 estrelas", 4),
+            ("4。良かったです", 4),
+            ("5点", 5),
+        ] {
+            assert!(
+                matches!(j(t), Judgement::Rating { rating, .. } if rating == n),
+                "{t}: {:?}",
+                j(t)
+            );
+        }
+    }
 
     #[test]
     fn thanks_in_each_shipped_language_closes_and_not_solved_reopens() {

@@ -224,9 +224,10 @@ pub fn ack_context(w: Words<'_>, f: AckFacts<'_>) -> AckContext {
         attachments: f.attachments,
         support_name: cfg.support.name.clone(),
         language: lang.to_string(),
+        // Wrapped by columns: a Japanese sentence has no spaces to break at.
         restated_lines: restated
             .iter()
-            .flat_map(|r| wrap(r, EXCERPT_WIDTH))
+            .flat_map(|r| crate::render::wrap_columns(r, EXCERPT_WIDTH))
             .collect(),
         restated,
         found: found

@@ -61,19 +61,22 @@ fn cut(s: &str) -> String {
     excerpt(s, MAX_CHARS)
 }
 
-/// Whether `line` is a greeting: it starts with one of `greetings` (a whole word, or a
-/// greeting in a script without spaces) and is short.
+/// Whether `line` (a line or a sentence) is a greeting: it starts with one of `greetings`
+/// (a whole word, or a greeting in a script without spaces) and has at most three words
+/// after it, or ends as a salutation does (`,` `:` `、`). "Dear Support, I was charged
+/// twice." is the complaint; "Sehr geehrte Damen und Herren," and "お世話になっております。"
+/// are greetings; a line "お世話になっております。荷物が届きません。" is not (its sentences
+/// are judged one by one).
 fn is_greeting(line: &str, greetings: &[&str]) -> bool {
     let l = line.trim().to_lowercase();
-    if l.chars().count() > 60 {
-        return false;
-    }
     greetings.iter().any(|g| {
-        l.strip_prefix(g).is_some_and(|rest| {
-            rest.chars()
-                .next()
-                .is_none_or(|c| !c.is_alphanumeric() || !g.is_ascii())
-        })
+        let Some(rest) = l.strip_prefix(g) else {
+            return false;
+        };
+        if !rest.chars().next().is_none_or(|c| !c.is_alphanumeric() || !g.is_ascii()) {
+            return false;
+        }
+        words(rest) <= 3 || rest.ends_with([',', ':', '、', '，'])
     })
 }
 
