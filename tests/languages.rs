@@ -204,7 +204,11 @@ async fn a_complaint_in_each_language_is_acknowledged_in_it_with_its_date_and_pr
             .filter_map(|l| l.trim_start().strip_prefix("> "))
             .collect::<Vec<_>>()
             .join(if c.lang == "ja" { "" } else { " " });
-        assert!(flat.contains(c.key), "{}: restated {flat:?} in {text}", c.lang);
+        assert!(
+            flat.contains(c.key),
+            "{}: restated {flat:?} in {text}",
+            c.lang
+        );
         assert!(!flat.contains(c.greeting), "{}: {flat:?}", c.lang);
         // The due date as the language writes it: weekday, day, month and time in the
         // business time zone, from the case's own due time.
@@ -222,7 +226,10 @@ async fn a_complaint_in_each_language_is_acknowledged_in_it_with_its_date_and_pr
         let (first, clock) = if c.urgent {
             (Duration::from_secs(7200), mailcase::config::ClockKind::Wall)
         } else {
-            (Duration::from_secs(86_400), mailcase::config::ClockKind::Business)
+            (
+                Duration::from_secs(86_400),
+                mailcase::config::ClockKind::Business,
+            )
         };
         let promise = locales.promise(c.lang, first, clock);
         assert!(text.contains(&promise), "{}: {promise} in {text}", c.lang);
@@ -244,7 +251,11 @@ async fn a_complaint_in_each_language_is_acknowledged_in_it_with_its_date_and_pr
         }
         let raw = read_raw(who, "INBOX", &w.env).await.remove(0);
         let html = html_of(&raw);
-        assert!(html.contains(&format!("lang=\"{}\"", c.lang)), "{}: {html}", c.lang);
+        assert!(
+            html.contains(&format!("lang=\"{}\"", c.lang)),
+            "{}: {html}",
+            c.lang
+        );
         assert!(html.contains(c.name), "{}", c.lang);
     }
     // The agents' cards stay in the team's language (English), whatever the customer wrote.
@@ -273,7 +284,11 @@ async fn an_agent_switches_the_language_with_a_command_and_a_wrong_code_is_refus
     w.send_raw(&w.ann, &w.support, bad.as_bytes()).await;
     let err = wait_mail(&w, &w.ann, 2).await.remove(1);
     assert!(err.text.contains("#language xx"), "{}", err.text);
-    assert!(err.text.contains("de, en, es, fr, it, ja, nl, pt"), "{}", err.text);
+    assert!(
+        err.text.contains("de, en, es, fr, it, ja, nl, pt"),
+        "{}",
+        err.text
+    );
     assert_eq!(w.case_of(&jane).language.as_deref(), Some("en"));
 
     // `#language de` with the answer: the answer and its status update go out in German.
@@ -302,9 +317,11 @@ async fn an_agent_switches_the_language_with_a_command_and_a_wrong_code_is_refus
     // The change is audited with who made it.
     let audit = w.store().read().audit_of_case(Some(case.id)).unwrap();
     assert!(
-        audit.iter().any(|a| a.event == mailcase::case::kinds::AuditEvent::Language
-            && a.detail.contains("\"de\"")
-            && a.actor.contains("ann-")),
+        audit
+            .iter()
+            .any(|a| a.event == mailcase::case::kinds::AuditEvent::Language
+                && a.detail.contains("\"de\"")
+                && a.actor.contains("ann-")),
         "{audit:?}"
     );
     d.stop().await;

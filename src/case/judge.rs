@@ -47,9 +47,33 @@ fn rating_of(text: &str) -> Option<(u8, Option<String>)> {
     let mut rest = first[d.len_utf8()..].trim_start();
     let lower = rest.to_lowercase();
     for scale in [
-        "/ 5", "/5", "of 5", "stars", "star", "points", "point", "von 5", "sterne", "stern",
-        "punkte", "sur 5", "étoiles", "étoile", "de 5", "estrellas", "estrella", "su 5",
-        "stelle", "stella", "van 5", "sterren", "ster", "estrelas", "estrela", "点", "つ星",
+        "/ 5",
+        "/5",
+        "of 5",
+        "stars",
+        "star",
+        "points",
+        "point",
+        "von 5",
+        "sterne",
+        "stern",
+        "punkte",
+        "sur 5",
+        "étoiles",
+        "étoile",
+        "de 5",
+        "estrellas",
+        "estrella",
+        "su 5",
+        "stelle",
+        "stella",
+        "van 5",
+        "sterren",
+        "ster",
+        "estrelas",
+        "estrela",
+        "点",
+        "つ星",
     ] {
         if lower.starts_with(scale) {
             rest = rest[scale.len()..].trim_start();
@@ -102,6 +126,26 @@ const CLOSING_WORDS: &[&str] = &[
     "met",
     "vriendelijke",
     "atenciosamente",
+    // More closings of the shipped languages ("Bien à vous", "Un saludo", "Cordiali saluti",
+    // "Met vriendelijke groet", "Com os melhores cumprimentos").
+    "mit",
+    "freundlichen",
+    "herzliche",
+    "à",
+    "vous",
+    "salutations",
+    "un",
+    "saludo",
+    "atentamente",
+    "cordiali",
+    "distinti",
+    "groet",
+    "hartelijke",
+    "com",
+    "os",
+    "melhores",
+    "cumprimentos",
+    "abraço",
 ];
 
 /// The words of the sender's display name, lower case.

@@ -73,7 +73,11 @@ fn is_greeting(line: &str, greetings: &[&str]) -> bool {
         let Some(rest) = l.strip_prefix(g) else {
             return false;
         };
-        if !rest.chars().next().is_none_or(|c| !c.is_alphanumeric() || !g.is_ascii()) {
+        if !rest
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric() || !g.is_ascii())
+        {
             return false;
         }
         words(rest) <= 3 || rest.ends_with([',', ':', '、', '，'])

@@ -148,7 +148,9 @@ fn timeline_axis(n: u32) -> (u32, u32) {
 /// The label under segment `segment`: its bucket's, every `step` buckets.
 fn bucket_label(labels: &[String], segment: u32, first: u32, step: usize) -> String {
     match segment.checked_sub(first) {
-        Some(i) if (i as usize).is_multiple_of(step) => labels.get(i as usize).cloned().unwrap_or_default(),
+        Some(i) if (i as usize).is_multiple_of(step) => {
+            labels.get(i as usize).cloned().unwrap_or_default()
+        }
         _ => String::new(),
     }
 }
