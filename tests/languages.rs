@@ -145,6 +145,12 @@ const COMPLAINTS: &[Complaint] = &[
     },
 ];
 
+/// `s` without white space: text parts wrap long lines (Japanese anywhere between two
+/// characters), so a phrase is looked for with the breaks taken out.
+fn squash(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
 fn raw(w: &World, from: &str, c: &Complaint) -> Vec<u8> {
     // Japanese has no spaces between sentences; the others one.
     let sep = if c.lang == "ja" { "" } else { " " };
@@ -232,7 +238,11 @@ async fn a_complaint_in_each_language_is_acknowledged_in_it_with_its_date_and_pr
             )
         };
         let promise = locales.promise(c.lang, first, clock);
-        assert!(text.contains(&promise), "{}: {promise} in {text}", c.lang);
+        assert!(
+            squash(text).contains(&squash(&promise)),
+            "{}: {promise} in {text}",
+            c.lang
+        );
         if c.lang != "en" {
             assert_ne!(promise, locales.promise("en", first, clock), "{}", c.lang);
             assert!(!text.contains("within"), "{}: {text}", c.lang);
@@ -240,14 +250,19 @@ async fn a_complaint_in_each_language_is_acknowledged_in_it_with_its_date_and_pr
         // What we found, and what we ask for, in the language's words.
         if c.lang == "fr" {
             assert!(text.contains("INV-2026-0042"), "{text}");
+            let ask = locales.word("fr", "questions", "invoice_number").unwrap();
             assert!(
-                !text.contains(locales.word("fr", "questions", "invoice_number").unwrap()),
+                !squash(text).contains(&squash(ask)),
                 "the invoice number was found, so it is not asked for: {text}"
             );
         }
         if c.urgent {
             let steps = locales.word(c.lang, "questions", "steps").unwrap();
-            assert!(text.contains(steps), "{}: {steps} in {text}", c.lang);
+            assert!(
+                squash(text).contains(&squash(steps)),
+                "{}: {steps} in {text}",
+                c.lang
+            );
         }
         let raw = read_raw(who, "INBOX", &w.env).await.remove(0);
         let html = html_of(&raw);
