@@ -437,12 +437,34 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
     writeln!(out, "config {}: ok", cli.config.display())?;
     let clock: SharedClock = Arc::new(SystemClock);
     // Building the engine compiles the rules and renders every template against a sample.
-    Engine::new(cfg.clone(), clock)?;
+    let engine = Engine::new(cfg.clone(), clock)?;
     writeln!(
         out,
         "templates {}: ok ({})",
         cfg.templates_dir().display(),
         mailcase::mail::templates().collect::<Vec<_>>().join(", ")
+    )?;
+    // Each language, and the customer templates it takes from another language's folder.
+    let own = |lang: &str| {
+        mailcase::mail::templates()
+            .filter(|t| *t == mailcase::mail::ACKNOWLEDGMENT || t.starts_with("customer_"))
+            .filter(|t| lang != mailcase::locale::BASE && !engine.renderer.has_own(lang, t))
+            .count()
+    };
+    writeln!(
+        out,
+        "languages: {} (customers without one of these get {}; agents read {})",
+        engine
+            .locales
+            .languages()
+            .map(|l| match own(l) {
+                0 => l.to_string(),
+                n => format!("{l} ({n} customer templates from {})", cfg.language.default),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        cfg.language.default,
+        cfg.language.team
     )?;
     writeln!(out, "{}", mailcase::store::check_database(&cfg)?)?;
     if offline {

@@ -389,11 +389,7 @@ async fn unknown_and_invalid_charsets_still_open_a_case_with_valid_utf8_text() {
         let acks = w.wait_for_acks(from).await;
         assert_eq!(acks.len(), 1, "{from}");
         assert!(acks[0].subject.contains("machine"), "{}", acks[0].subject);
-        assert!(
-            acks[0].text.contains("opened case CMP-"),
-            "{}",
-            acks[0].text
-        );
+        assert!(acks[0].text.contains("case CMP-"), "{}", acks[0].text);
     }
     for c in &ordinary {
         w.wait_for_acks(c).await;
@@ -610,16 +606,19 @@ async fn template_syntax_in_a_complaint_is_printed_literally() {
         "{}",
         ack.text
     );
-    assert!(ack.text.contains(subject_code), "{}", ack.text);
-    // The acknowledgment quotes an excerpt (whitespace collapsed, wrapped in `  > ` lines),
-    // the card the whole text.
-    let excerpt = ack
+    // The acknowledgment restates the customer's sentences (wrapped in `  > ` lines): the
+    // template syntax in them is printed as written; the card has the whole text.
+    let restated = ack
         .text
         .lines()
         .filter_map(|l| l.strip_prefix("  > "))
         .collect::<Vec<_>>()
         .join(" ");
-    assert!(excerpt.contains(&body_lines.join(" ")), "{}", ack.text);
+    assert!(
+        restated.starts_with("Please refund me. {{ reference }} {% for x in [1,2] %}X{% endfor %}"),
+        "{}",
+        ack.text
+    );
     for line in body_lines {
         assert!(
             card.text.contains(line),
@@ -698,11 +697,14 @@ async fn script_and_event_handlers_in_an_html_complaint_never_become_markup() {
                 assert!(!t.contains(bad), "{what} HTML has markup {t}:\n{html}");
             }
         }
-        // The escaped text is shown, not dropped.
-        assert!(
-            html.contains("&lt;script&gt;alert(3)"),
-            "{what} HTML lacks the escaped text:\n{html}"
-        );
+        // The escaped text is shown, not dropped (the card has the whole complaint; the
+        // acknowledgment restates the sentence about the broken page).
+        if what == "card" {
+            assert!(
+                html.contains("&lt;script&gt;alert(3)"),
+                "{what} HTML lacks the escaped text:\n{html}"
+            );
+        }
     }
     let card = parse(&card_raw, &ParseLimits::default()).unwrap();
     assert!(card.text.contains("My account page is broken."));

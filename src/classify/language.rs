@@ -205,6 +205,90 @@ mod tests {
         }
     }
 
+    fn shipped() -> Locales {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        Locales::load(&dir, "en", "en").unwrap()
+    }
+
+    fn mail(headers: &str, body: &str) -> InboundMessage {
+        let raw = format!(
+            "From: A <a@customer.test>\r\nTo: support@support.test\r\nSubject: \r\n{headers}\
+             MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        );
+        crate::parse::parse(raw.as_bytes(), &crate::parse::ParseLimits::default()).unwrap()
+    }
+
+    /// The bad inputs of the issue, each with its defined outcome (docs/design.md,
+    /// "Languages").
+    #[test]
+    fn header_text_and_default_decide_as_documented() {
+        let l = shipped();
+        let d = |h: &str, b: &str| detect(&mail(h, b), &l, true);
+        // The header contradicts a text that is sure: the text wins.
+        let x = d(
+            "Content-Language: en-US\r\n",
+            "Seit heute Morgen ist Ihr Portal nicht erreichbar und wir können nicht arbeiten.",
+        );
+        assert_eq!(
+            (x.language.as_str(), x.source),
+            ("de", Source::Text),
+            "{x:?}"
+        );
+        assert_eq!(x.header_says.as_deref(), Some("en-US"));
+        // One word: the header decides, or else the default.
+        let x = d("Content-Language: de-DE\r\n", "Rechnung?");
+        assert_eq!(x.language, "de", "{x:?}");
+        let x = d("", "Hallo");
+        assert_eq!(
+            (x.language.as_str(), x.source),
+            ("en", Source::Default),
+            "{x:?}"
+        );
+        // No text at all, no header: the default.
+        let x = d("", "");
+        assert_eq!(
+            (x.language.as_str(), x.source),
+            ("en", Source::Default),
+            "{x:?}"
+        );
+        // A header naming a language we do not ship, and Arabic (right to left): the default.
+        let x = d(
+            "Content-Language: ar\r\n",
+            "لم يصل الطرد الخاص بي بعد، أرجو المساعدة في أقرب وقت ممكن",
+        );
+        assert_eq!(
+            (x.language.as_str(), x.source),
+            ("en", Source::Default),
+            "{x:?}"
+        );
+        // Two languages: the one most of the text is in.
+        let x = d(
+            "",
+            "Sorry for my English. Meine Bestellung ist seit drei Wochen nicht angekommen, \
+             die Sendungsverfolgung zeigt seit dem 2. Dezember keinen neuen Status, und \
+             niemand beantwortet meine E-Mails.",
+        );
+        assert_eq!(x.language, "de", "{x:?}");
+        // Japanese with English product names: the kana decide.
+        let x = d("", "iPhone 15 ProのケースがAmazonから届きません");
+        assert_eq!(
+            (x.language.as_str(), x.source),
+            ("ja", Source::Script),
+            "{x:?}"
+        );
+        // Detection off: the default, whatever the mail says.
+        let x = detect(
+            &mail("Content-Language: de\r\n", "Meine Rechnung ist falsch."),
+            &l,
+            false,
+        );
+        assert_eq!(
+            (x.language.as_str(), x.source),
+            ("en", Source::Default),
+            "{x:?}"
+        );
+    }
+
     #[test]
     fn arabic_and_hebrew_are_no_shipped_language() {
         assert_eq!(from_text("لم يصل الطرد الخاص بي بعد، أرجو المساعدة"), None);

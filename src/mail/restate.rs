@@ -6,8 +6,10 @@
 //! Herren,") are dropped; the rest is cut into sentences (after `.`, `!`, `?` and a space,
 //! after `。！？`, and at blank lines). The sentence with the most matches of the
 //! classification rules' keywords is restated, the earlier one on a tie; with no match
-//! anywhere, the first sentence. The next sentence joins it when it matches keywords too, or
-//! when the first is shorter than 40 characters, as long as both fit 300 characters. A text
+//! anywhere, the first sentence. A sentence shorter than 45 characters takes a neighbour with
+//! it (the one before, which says what happened when the short one is the request; the one
+//! after when it is the first); otherwise the next sentence joins it when it matches keywords
+//! too; both within 300 characters. A text
 //! of fewer than three words (in Japanese, six characters) restates nothing: the
 //! acknowledgment then quotes it as written, or shows the subject when there is no text.
 
@@ -17,8 +19,8 @@ use super::format::excerpt;
 
 /// Longest restatement, in characters (a longer sentence is cut at a word, with "...").
 pub const MAX_CHARS: usize = 300;
-/// A first sentence shorter than this takes the next one with it.
-const SHORT: usize = 40;
+/// A restated sentence shorter than this takes a neighbour with it.
+const SHORT: usize = 45;
 
 /// One or two of `text`'s sentences, chosen as the module says. `greetings` are lower-case
 /// openings of greeting lines; `score` counts keyword matches in a sentence.
@@ -36,11 +38,18 @@ pub fn restate(text: &str, greetings: &[&str], score: &dyn Fn(&str) -> usize) ->
         .enumerate()
         .max_by(|(i, a), (j, b)| a.cmp(b).then(j.cmp(i)))
         .map_or(0, |(i, _)| i);
+    let len = |s: &str| s.chars().count();
+    let fits = |other: &str| len(&sentences[best]) + len(other) < MAX_CHARS;
+    let short = len(&sentences[best]) < SHORT;
     let mut out = vec![cut(&sentences[best])];
+    // A short sentence is often the request ("Please refund it."): the one before says what
+    // happened.
+    if short && best > 0 && fits(&sentences[best - 1]) {
+        out.insert(0, sentences[best - 1].clone());
+        return out;
+    }
     if let Some(next) = sentences.get(best + 1) {
-        let len = |s: &str| s.chars().count();
-        let wanted = scores[best + 1] > 0 || len(&sentences[best]) < SHORT;
-        if wanted && len(&sentences[best]) + len(next) < MAX_CHARS {
+        if (scores[best + 1] > 0 || short) && fits(next) {
             out.push(next.clone());
         }
     }
@@ -226,6 +235,20 @@ mod tests {
         assert_eq!(
             r,
             vec!["where can I change my postal address for the next order?"]
+        );
+    }
+
+    #[test]
+    fn a_short_request_brings_the_sentence_before_it() {
+        let text = "Hello,\n\nthe kettle I ordered (order 4711) arrived with a cracked lid.\n\
+                    Please send a replacement or refund it.\n";
+        let r = restate(text, EN, &words(&["refund"]));
+        assert_eq!(
+            r,
+            vec![
+                "the kettle I ordered (order 4711) arrived with a cracked lid.",
+                "Please send a replacement or refund it."
+            ]
         );
     }
 
