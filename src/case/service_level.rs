@@ -81,12 +81,6 @@ impl<'a> ServiceLevel<'a> {
         self.resolution_due(from)
             .unwrap_or_else(|| self.first_response_due(from))
     }
-
-    /// The promise for the next answer, as the customer reads it: "within 2 hours",
-    /// "within 1 business day".
-    pub fn promise(&self) -> String {
-        promise_text(self.priority.first_response.0, self.priority.clock)
-    }
 }
 
 /// A deadline `due` whose clock (`kind`) stopped at `paused`, running again from `now`: the
@@ -105,47 +99,4 @@ pub fn resumed_due(
         ClockKind::Wall => now + (due - paused),
         ClockKind::Business => calendar.add_business(now, calendar.business_between(paused, due)),
     })
-}
-
-/// "within 2 hours", "within 1 business day".
-fn promise_text(d: std::time::Duration, kind: ClockKind) -> String {
-    let secs = d.as_secs();
-    let (n, unit) = if secs.is_multiple_of(86_400) {
-        (secs / 86_400, "day")
-    } else if secs.is_multiple_of(3600) {
-        (secs / 3600, "hour")
-    } else {
-        (secs.div_ceil(60), "minute")
-    };
-    let plural = if n == 1 { "" } else { "s" };
-    match kind {
-        ClockKind::Business => format!("within {n} business {unit}{plural}"),
-        ClockKind::Wall => format!("within {n} {unit}{plural}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn promises_read_naturally() {
-        use std::time::Duration as D;
-        assert_eq!(
-            promise_text(D::from_secs(7200), ClockKind::Wall),
-            "within 2 hours"
-        );
-        assert_eq!(
-            promise_text(D::from_secs(86_400), ClockKind::Business),
-            "within 1 business day"
-        );
-        assert_eq!(
-            promise_text(D::from_secs(3 * 86_400), ClockKind::Business),
-            "within 3 business days"
-        );
-        assert_eq!(
-            promise_text(D::from_secs(1800), ClockKind::Wall),
-            "within 30 minutes"
-        );
-    }
 }

@@ -204,7 +204,7 @@ impl Locales {
     }
 
     /// A phrase by key from one of the tables of phrases.toml (`questions`, `found`,
-    /// `empathy`, `categories`, `priorities`, `status`).
+    /// `empathy`, `categories`, `priorities`).
     pub fn word(&self, lang: &str, table: &str, key: &str) -> Option<&str> {
         self.find(lang, |p| p.table(table).and_then(|t| t.get(key)))
             .map(String::as_str)

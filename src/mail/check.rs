@@ -163,6 +163,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_question_without_words_is_named_at_load() {
+        let text = include_str!("../../config/mailcase.example.toml").replace(
+            "dir = \"/etc/mailcase/templates\"",
+            &format!("dir = \"{}\"", shipped().display()),
+        );
+        let cfg = crate::config::Config::from_toml(&text, std::path::Path::new(".")).unwrap();
+        assert!(crate::mail::load_all(&cfg).is_ok());
+        let text = text.replace("question = \"steps\"", "question = \"what_happened\"");
+        let cfg = crate::config::Config::from_toml(&text, std::path::Path::new(".")).unwrap();
+        let e = crate::mail::load_all(&cfg).unwrap_err().to_string();
+        assert!(
+            e.contains("acknowledgment.ask[2].question = \"what_happened\""),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn every_shipped_language_renders_every_template() {
         let r = load_templates(&shipped()).unwrap();
         let l = Locales::load(&shipped(), "en", "en").unwrap();

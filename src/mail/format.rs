@@ -95,19 +95,6 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// "14 days", "2 hours", "30 minutes".
-pub fn human_duration(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    let (n, unit) = if s >= 86_400 && s.is_multiple_of(86_400) {
-        (s / 86_400, "day")
-    } else if s >= 3600 && s.is_multiple_of(3600) {
-        (s / 3600, "hour")
-    } else {
-        (s.div_ceil(60), "minute")
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
-}
-
 /// A span of wall-clock time in words, to the minute: "under a minute", "30 minutes",
 /// "2 hours 5 minutes", "3 days 4 hours".
 pub fn human_span(d: chrono::Duration) -> String {
@@ -204,11 +191,7 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_sizes_read_naturally() {
-        use std::time::Duration as D;
-        assert_eq!(human_duration(D::from_secs(14 * 86_400)), "14 days");
-        assert_eq!(human_duration(D::from_secs(3600)), "1 hour");
-        assert_eq!(human_duration(D::from_secs(90)), "2 minutes");
+    fn sizes_read_naturally() {
         assert_eq!(human_size(980), "980 bytes");
         assert_eq!(human_size(12 * 1024), "12 KB");
         assert_eq!(human_size(3_565_158), "3.4 MB");

@@ -27,7 +27,7 @@ pub use context::{
     help_lines, AckContext, AttachmentInfo, FoundItem, HelpLine, HistoryLine, MailContext,
     RatingLink,
 };
-pub use format::{excerpt, format_local, human_duration, human_size, human_span, relative, wrap};
+pub use format::{excerpt, format_local, human_size, human_span, relative, wrap};
 pub use restate::{restate, Found};
 
 /// The acknowledgment's template, the one that sees an [`AckContext`].
@@ -93,6 +93,24 @@ pub fn load_all(cfg: &crate::config::Config) -> Result<(Renderer, Locales), Load
     let dir = cfg.templates_dir();
     let mut renderer = load_templates(&dir)?;
     let locales = Locales::load(&dir, &cfg.language.default, &cfg.language.team)?;
+    // A question the acknowledgment would ask must have words, at least in the default
+    // language (every other language falls back to them).
+    for (i, a) in cfg.acknowledgment.ask.iter().enumerate() {
+        if locales
+            .word(locales.default_language(), "questions", &a.question)
+            .is_none()
+        {
+            return Err(LoadError::Locale(crate::locale::LocaleError {
+                path: dir.join("phrases.toml"),
+                message: format!(
+                    "acknowledgment.ask[{i}].question = \"{q}\" has no words: add \
+                     `{q} = \"...\"` under [questions] (language.default {d}, or the top folder)",
+                    q = a.question,
+                    d = locales.default_language()
+                ),
+            }));
+        }
+    }
     renderer.set_fallback(Some(locales.default_language()));
     Ok((renderer, locales))
 }
