@@ -33,7 +33,7 @@ fn chain(e: &tera::Error) -> String {
 
 /// Columns a character takes in a terminal: two for the wide scripts (CJK, kana, full-width
 /// forms), one for the rest.
-fn columns(c: char) -> usize {
+pub fn columns(c: char) -> usize {
     if matches!(c, '\u{1100}'..='\u{115F}' | '\u{2E80}'..='\u{A4CF}' | '\u{AC00}'..='\u{D7A3}' | '\u{F900}'..='\u{FAFF}' | '\u{FE30}'..='\u{FE4F}' | '\u{FF00}'..='\u{FF60}' | '\u{FFE0}'..='\u{FFE6}')
     {
         2
@@ -51,10 +51,18 @@ pub fn wrap_columns(text: &str, width: usize) -> Vec<String> {
     let mut used = 0;
     for word in text.split_whitespace() {
         let w: usize = word.chars().map(columns).sum();
-        if used > 0 && used + 1 + w <= width {
-            line.push(' ');
+        // Between two wide characters a line break was no space (Japanese wrapped in the
+        // template): the words join without one.
+        let gap = match (line.chars().last(), word.chars().next()) {
+            (Some(a), Some(b)) if columns(a) == 2 && columns(b) == 2 => 0,
+            _ => 1,
+        };
+        if used > 0 && used + gap + w <= width {
+            if gap == 1 {
+                line.push(' ');
+            }
             line.push_str(word);
-            used += 1 + w;
+            used += gap + w;
             continue;
         }
         if used > 0 && w <= width {
@@ -65,13 +73,31 @@ pub fn wrap_columns(text: &str, width: usize) -> Vec<String> {
         }
         // Too long for what is left of the line (or for any line): break it between wide
         // characters, where breaking is allowed.
-        if used > 0 {
+        if used > 0 && gap == 1 {
             line.push(' ');
             used += 1;
         }
         for c in word.chars() {
             let cw = columns(c);
-            let breakable = cw == 2 || line.chars().last().is_some_and(|p| columns(p) == 2);
+            // Japanese never starts a line with closing punctuation (kinsoku): it hangs.
+            let no_start = matches!(
+                c,
+                '。' | '、'
+                    | '，'
+                    | '．'
+                    | '）'
+                    | '」'
+                    | '』'
+                    | '！'
+                    | '？'
+                    | '・'
+                    | 'ー'
+                    | '〉'
+                    | '》'
+                    | '】'
+            );
+            let breakable =
+                !no_start && (cw == 2 || line.chars().last().is_some_and(|p| columns(p) == 2));
             if used + cw > width && used > 0 && breakable {
                 lines.push(std::mem::take(&mut line).trim_end().to_string());
                 used = 0;
@@ -87,7 +113,8 @@ pub fn wrap_columns(text: &str, width: usize) -> Vec<String> {
 }
 
 /// The `wrap` filter of text templates: `{{ empathy | wrap }}` (72 columns),
-/// `{{ q | wrap(width=68, indent="    ") }}` (later lines indented).
+/// `{{ q | wrap(width=68, indent="    ") }}` (later lines indented), or a whole paragraph
+/// with a long value in it (`{% filter wrap %}...{% endfilter %}`; blank lines stay).
 fn wrap_filter(
     value: &tera::Value,
     args: &std::collections::HashMap<String, tera::Value>,
@@ -101,8 +128,33 @@ fn wrap_filter(
         Some(i) => tera::try_get_value!("wrap", "indent", String, i),
         None => String::new(),
     };
-    let lines = wrap_columns(&text, width.max(10));
-    Ok(tera::Value::String(lines.join(&format!("\n{indent}"))))
+    // Paragraphs (blank-line separated) stay apart; each is wrapped on its own.
+    let paragraphs: Vec<String> = text
+        .split("\n\n")
+        .map(|p| wrap_columns(p, width.max(10)).join(&format!("\n{indent}")))
+        .collect();
+    Ok(tera::Value::String(paragraphs.join("\n\n")))
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::wrap_columns;
+
+    #[test]
+    fn lines_fit_their_columns_and_japanese_joins_without_spaces() {
+        let l = wrap_columns("We have marked your case CMP-7KQ4X-V (\"A rather long subject that goes on\") as resolved.", 40);
+        assert!(l.iter().all(|x| x.chars().count() <= 40), "{l:?}");
+        let j = wrap_columns("お問い合わせは、\n解決済みとさせていただきました。", 72);
+        assert_eq!(j, vec!["お問い合わせは、解決済みとさせていただきました。"]);
+        // 20 wide characters take 40 columns.
+        let long = "あ".repeat(50);
+        let j = wrap_columns(&long, 40);
+        assert_eq!(j.len(), 3, "{j:?}");
+        assert_eq!(j[0].chars().count(), 20);
+        // A full stop never starts a line.
+        let j = wrap_columns(&format!("{}。", "あ".repeat(20)), 40);
+        assert_eq!(j, vec![format!("{}。", "あ".repeat(20))]);
+    }
 }
 
 /// The loaded templates: the top folder's, and each language folder's (`de/...`).

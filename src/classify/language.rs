@@ -140,7 +140,8 @@ pub fn detect(msg: &InboundMessage, locales: &Locales, enabled: bool) -> Detecte
     let mut d = default();
     d.header_says = header;
     d.text_says = text.map(|(l, _, _)| l.to_string());
-    d.confidence = text.map_or(0.0, |(_, c, _)| c);
+    // Two decimals: the audit shows it, and more digits say nothing.
+    d.confidence = text.map_or(0.0, |(_, c, _)| (c * 100.0).round() / 100.0);
     match (text, shipped_header) {
         (Some((l, c, reliable)), _) if reliable && locales.has(l) => {
             d.language = l.to_string();

@@ -129,7 +129,7 @@ fn every_shipped_language_writes_dates_promises_and_durations_in_its_own_words()
         ("it", "lunedì", "dicembre"),
         ("nl", "maandag", "december"),
         ("pt", "segunda", "dezembro"),
-        ("ja", "月曜日", "12月"),
+        ("ja", "（月）", "12月"),
     ];
     for (lang, weekday, month) in wants {
         assert!(l.has(lang), "templates/{lang}/ ships");

@@ -61,6 +61,7 @@ pub fn case_mail_context(w: Words<'_>, case: &CaseRow) -> MailContext {
             .map(|a| a.address.to_lowercase())
             .collect(),
         due_at: due,
+        customer_language: w.locales.resolve(case.language.as_deref()).to_string(),
         category: case.category.as_str().to_string(),
         priority: case.priority.as_str().to_string(),
         ..MailContext::default()

@@ -228,6 +228,8 @@ pub struct MailContext {
     /// The language the mail is written in (`de`): the case's for customer mail, the team's
     /// for agents' mail; for `<html lang>`.
     pub language: String,
+    /// The language the case's customer is written in (`de`), for agents' mail.
+    pub customer_language: String,
     /// What the language-dependent values above are made from, so that the same context can
     /// be written again in another language (`mail::localize`).
     #[serde(skip)]
@@ -314,6 +316,7 @@ impl MailContext {
             intake_note: Some("She called twice <b>already</b>.".into()),
             intake_address: Some("support+i.0000000000000000@support.test".into()),
             language: "en".into(),
+            customer_language: "de".into(),
             due_at: None,
             category: "billing".into(),
             priority: "normal".into(),

@@ -19,7 +19,8 @@ use super::format::excerpt;
 
 /// Longest restatement, in characters (a longer sentence is cut at a word, with "...").
 pub const MAX_CHARS: usize = 300;
-/// A restated sentence shorter than this takes a neighbour with it.
+/// A restated sentence shorter than this (in columns: a Japanese character takes two) takes
+/// a neighbour with it.
 const SHORT: usize = 45;
 
 /// One or two of `text`'s sentences, chosen as the module says. `greetings` are lower-case
@@ -38,7 +39,8 @@ pub fn restate(text: &str, greetings: &[&str], score: &dyn Fn(&str) -> usize) ->
         .enumerate()
         .max_by(|(i, a), (j, b)| a.cmp(b).then(j.cmp(i)))
         .map_or(0, |(i, _)| i);
-    let len = |s: &str| s.chars().count();
+    // Lengths in columns: a Japanese character says about as much as two Latin ones.
+    let len = |s: &str| s.chars().map(crate::render::columns).sum::<usize>();
     let fits = |other: &str| len(&sentences[best]) + len(other) < MAX_CHARS;
     let short = len(&sentences[best]) < SHORT;
     let mut out = vec![cut(&sentences[best])];
