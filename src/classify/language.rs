@@ -3,22 +3,22 @@
 //!
 //! The rule (docs/design.md, "Languages"):
 //! 1. Text with Hiragana or Katakana is Japanese: no other shipped language uses them.
-//! 2. Otherwise the detector (lingua, chosen by `bench/language-detect`: the only candidate
-//!    right on every short complaint) reads the subject and the reply text (quote and
-//!    signature removed; its first 200 characters), restricted to the shipped languages. A result with a confidence of
-//!    at least 0.5 wins, even over a Content-Language header that says something else: mail
-//!    clients set that header from their own settings (an English Outlook writes
-//!    `Content-Language: en-US` on a German complaint), while the text is what the customer
-//!    wrote.
-//! 3. Without a sure result (a few words, a language we do not ship, right-to-left Arabic or
-//!    Hebrew), the Content-Language header decides when it names a shipped language; else
-//!    `language.default`.
+//! 2. Otherwise the detector (whichlang; `bench/language-detect` has the figures and why)
+//!    reads the subject and the reply text (quote and signature removed; its first 200
+//!    characters). An answer outside the shipped languages is no answer.
+//! 3. A text of at least [`SURE_LETTERS`] letters decides, even over a Content-Language header
+//!    that says something else: mail clients set that header from their own settings (an
+//!    English Outlook writes `Content-Language: en-US` on a German complaint), while the text
+//!    is what the customer wrote.
+//! 4. A shorter text (where the detector errs: "Trackingnummer werkt niet" reads as German)
+//!    gives way to a Content-Language header naming a shipped language; without one, the
+//!    text decides when it has at least [`MIN_LETTERS`] letters.
+//! 5. Else `language.default` (no text, one word, a language we do not ship, right-to-left
+//!    Arabic or Hebrew).
 //!
 //! Mail in two languages gets the language most of its text is in.
 
-use std::sync::OnceLock;
-
-use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
+use whichlang::Lang;
 
 use crate::locale::Locales;
 use crate::parse::InboundMessage;
@@ -29,7 +29,7 @@ use crate::parse::InboundMessage;
 pub enum Source {
     /// Hiragana or Katakana in the text.
     Script,
-    /// The detector, sure enough (confidence at least [`SURE`]).
+    /// The detector, on enough text.
     Text,
     /// The Content-Language header.
     Header,
@@ -38,73 +38,70 @@ pub enum Source {
 }
 
 /// A complaint's language and how it was found.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Detected {
     pub language: String,
     pub source: Source,
-    /// The detector's confidence (0 to 1) in its own result, whichever won.
-    pub confidence: f64,
-    /// What the detector said, when it said anything (`de`).
+    /// Letters the detector read (a Japanese or Chinese character counts two).
+    pub letters: usize,
+    /// What the detector said, when it named a shipped language (`de`).
     pub text_says: Option<String>,
     /// What the Content-Language header said, when there was one.
     pub header_says: Option<String>,
 }
 
-/// The shipped languages the detector may answer, with their codes.
-const LANGS: &[(Language, &str)] = &[
-    (Language::English, "en"),
-    (Language::German, "de"),
-    (Language::French, "fr"),
-    (Language::Spanish, "es"),
-    (Language::Italian, "it"),
-    (Language::Dutch, "nl"),
-    (Language::Portuguese, "pt"),
-    (Language::Japanese, "ja"),
-];
+/// From this many letters the text decides, whatever the header says: the detector was right
+/// on every sample complaint of more than 30 characters (bench/language-detect).
+pub const SURE_LETTERS: usize = 30;
+/// Under this many letters (a word or two) the detector is not asked.
+pub const MIN_LETTERS: usize = 12;
 
-/// The confidence from which the detector's answer is taken (bench/language-detect: no wrong
-/// answer above it, 3 of 218 samples below it).
-pub const SURE: f64 = 0.5;
-
-/// At most this many characters are read: the language shows in the first sentence or two
-/// (bench/language-detect's samples, all told right, are that long), and the detector's time
-/// grows with the text (bench/profile_ingest.py: about 0.5 ms a complaint with 2000 bytes).
+/// At most this many characters are read: the language shows in the first sentence or two.
 const MAX_CHARS: usize = 200;
 
-/// The detector, its models loaded once (about 9 ms and 18 MiB; [`preload`]).
-fn detector() -> &'static LanguageDetector {
-    static D: OnceLock<LanguageDetector> = OnceLock::new();
-    D.get_or_init(|| {
-        let langs: Vec<Language> = LANGS.iter().map(|(l, _)| *l).collect();
-        LanguageDetectorBuilder::from_languages(&langs)
-            .with_preloaded_language_models()
-            .build()
+/// The shipped language `l` is, if it is one.
+fn code(l: Lang) -> Option<&'static str> {
+    Some(match l {
+        Lang::Eng => "en",
+        Lang::Deu => "de",
+        Lang::Fra => "fr",
+        Lang::Spa => "es",
+        Lang::Ita => "it",
+        Lang::Nld => "nl",
+        Lang::Por => "pt",
+        Lang::Jpn => "ja",
+        _ => return None,
     })
 }
 
-/// Loads the detector's models now (at start), not inside the first new case's transaction.
-pub fn preload() {
-    detector();
+/// Letters of `text`: alphabetic characters, a Japanese or Chinese one counting two (it says
+/// about as much as two Latin letters).
+fn letters(text: &str) -> usize {
+    text.chars()
+        .filter(|c| c.is_alphabetic())
+        .map(crate::render::columns)
+        .sum()
 }
 
-/// What the detector says of `text`: a shipped language's code, its confidence, and whether
-/// that is sure enough to take ([`SURE`]).
-pub fn from_text(text: &str) -> Option<(&'static str, f64, bool)> {
-    let end = text.char_indices().nth(MAX_CHARS).map_or(text.len(), |(i, _)| i);
+/// What the detector says of `text`: a shipped language's code (or none), and how many
+/// letters it read.
+pub fn from_text(text: &str) -> (Option<&'static str>, usize) {
+    let end = text
+        .char_indices()
+        .nth(MAX_CHARS)
+        .map_or(text.len(), |(i, _)| i);
     let text = &text[..end];
+    let n = letters(text);
     if text
         .chars()
         .any(|c| matches!(c, '\u{3040}'..='\u{309F}' | '\u{30A0}'..='\u{30FF}'))
     {
-        return Some(("ja", 1.0, true));
+        return (Some("ja"), n);
     }
-    let (lang, confidence) = detector()
-        .compute_language_confidence_values(text)
-        .into_iter()
-        .next()
-        .filter(|(_, c)| *c > 0.0)?;
-    let code = LANGS.iter().find(|(l, _)| *l == lang)?.1;
-    Some((code, confidence, confidence >= SURE))
+    if n < MIN_LETTERS {
+        return (None, n);
+    }
+    (code(whichlang::detect_language(text)), n)
 }
 
 /// The language `msg`'s customer is written to in, among those `locales` ships.
@@ -112,7 +109,7 @@ pub fn detect(msg: &InboundMessage, locales: &Locales, enabled: bool) -> Detecte
     let default = || Detected {
         language: locales.default_language().to_string(),
         source: Source::Default,
-        confidence: 0.0,
+        letters: 0,
         text_says: None,
         header_says: None,
     };
@@ -134,26 +131,27 @@ pub fn detect(msg: &InboundMessage, locales: &Locales, enabled: bool) -> Detecte
                 .is_some_and(|h| h == *l || h.split('-').next() == Some(l))
         });
     let sample = format!("{}\n{}", msg.subject, msg.new_text());
-    let text = from_text(&sample);
+    let (text, n) = from_text(&sample);
+    let text = text.filter(|l| locales.has(l));
     let mut d = default();
     d.header_says = header;
-    d.text_says = text.map(|(l, _, _)| l.to_string());
-    // Two decimals: the audit shows it, and more digits say nothing.
-    d.confidence = text.map_or(0.0, |(_, c, _)| (c * 100.0).round() / 100.0);
+    d.text_says = text.map(str::to_string);
+    d.letters = n;
+    let kana = text == Some("ja") && sample.chars().any(|c| matches!(c, '\u{3040}'..='\u{30FF}'));
     match (text, shipped_header) {
-        (Some((l, c, reliable)), _) if reliable && locales.has(l) => {
+        (Some(l), _) if kana || n >= SURE_LETTERS => {
             d.language = l.to_string();
-            d.source = if c >= 1.0 && l == "ja" {
-                Source::Script
-            } else {
-                Source::Text
-            };
+            d.source = if kana { Source::Script } else { Source::Text };
         }
         (_, Some(h)) => {
             d.language = h.to_string();
             d.source = Source::Header;
         }
-        _ => {}
+        (Some(l), None) => {
+            d.language = l.to_string();
+            d.source = Source::Text;
+        }
+        (None, None) => {}
     }
     d
 }
@@ -199,8 +197,8 @@ mod tests {
             ),
         ] {
             let got = from_text(text);
-            assert_eq!(got.map(|g| g.0), Some(want), "{text}: {got:?}");
-            assert!(got.is_some_and(|g| g.2), "{text}: {got:?}");
+            assert_eq!(got.0, Some(want), "{text}: {got:?}");
+            assert!(got.1 >= SURE_LETTERS, "{text}: {got:?}");
         }
     }
 
@@ -290,7 +288,10 @@ mod tests {
 
     #[test]
     fn arabic_and_hebrew_are_no_shipped_language() {
-        assert_eq!(from_text("لم يصل الطرد الخاص بي بعد، أرجو المساعدة"), None);
-        assert_eq!(from_text("החבילה שלי עדיין לא הגיעה, אנא עזרו לי"), None);
+        assert_eq!(
+            from_text("لم يصل الطرد الخاص بي بعد، أرجو المساعدة").0,
+            None
+        );
+        assert_eq!(from_text("החבילה שלי עדיין לא הגיעה, אנא עזרו לי").0, None);
     }
 }

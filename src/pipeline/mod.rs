@@ -87,9 +87,6 @@ impl Engine {
     /// A rule that does not compile or a template that does not load or render.
     pub fn new(config: Arc<Config>, clock: SharedClock) -> Result<Engine, EngineError> {
         let classifier = Classifier::from_config(&config)?;
-        if config.language.detect {
-            crate::classify::language::preload();
-        }
         let (renderer, locales) = mail::load_all(&config)?;
         // Render every template once now, in every language: a template an admin broke is
         // refused at start or reload, instead of failing (and quarantining) every complaint
