@@ -5,7 +5,7 @@ import imaplib
 import sys
 
 port, password, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-for local in ["alice", "bob", "chloe", "dan", "erin"]:
+for local in ["alice", "bob", "chloe", "dan", "juergen", "erin"]:
     user = f"{local}-{tag}@customer.test"
     c = imaplib.IMAP4("127.0.0.1", port)
     c.login(user, password)

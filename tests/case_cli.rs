@@ -133,7 +133,15 @@ async fn mail_about(w: &World, user: &str, reference: &str, needle: &str) -> Inb
             w.mailbox(user, "INBOX")
                 .await
                 .into_iter()
-                .find(|m| m.subject.contains(reference) && m.text.contains(needle))
+                // Words, not lines: notices are wrapped at 72 columns.
+                .find(|m| {
+                    m.subject.contains(reference)
+                        && m.text
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                            .contains(needle)
+                })
         },
     )
     .await
