@@ -18,8 +18,8 @@
 //! - `ingest`: IMAP login, the mailbox lease, fetch, move after commit, IDLE, reconnects.
 //! - `parse` (with `parse::quoted`, quoted history and signatures): raw bytes to
 //!   `InboundMessage`; `authres`: our server's Authentication-Results.
-//! - `classify`: robots, spam, category and priority; `thread`: which case, reply tokens,
-//!   subjects.
+//! - `classify`: robots, spam, category and priority, the complaint's language
+//!   (`classify::language`); `thread`: which case, reply tokens, subjects.
 //! - `case`: the domain's types and rules that need no I/O: references, the life cycle
 //!   (`status`), the stored kinds (`kinds`), priority and category, service levels
 //!   (`service_level`), agents' commands and what each does (`commands`), what a customer's
@@ -28,8 +28,10 @@
 //!   `customer` and `agent` (each side of the conversation), `dedupe`, `guards` (loops and
 //!   floods), `timers` (the timer rules).
 //! - `mail`: every mail the daemon sends, built once for the pipeline, the digest and
-//!   `mailcase template preview`; `render`: tera, text and HTML parts; `outbox`: composing
-//!   with lettre, our SMTP client, the send loop.
+//!   `mailcase template preview`, in the reader's language; `locale`: the languages the
+//!   templates folder ships and each one's words (dates, durations, promises, labels);
+//!   `render`: tera, text and HTML parts, language folders with their fallback; `outbox`:
+//!   composing with lettre, our SMTP client, the send loop.
 //! - `business_time`: business-hour arithmetic, local time ranges, the send window;
 //!   `scheduler`: sleeps until the next timer or slot.
 //! - `store`: the system of record's API (per-table traits over the domain's types) and
