@@ -285,16 +285,17 @@ impl Classifier {
 }
 
 impl Classifier {
-    /// How many matches of the rules that set a category or a priority, and read the body,
-    /// `sentence` holds: the acknowledgment restates the sentence with the most
-    /// (`mail::restate`).
+    /// How many of the rules that set a category or a priority, and read the body, match
+    /// `sentence`: the acknowledgment restates the sentence that matches the most
+    /// (`mail::restate`). A rule answers whether it matches, as in [`Classifier::classify`]
+    /// (its regex consumes the characters around a keyword, so it does not count them).
     pub fn hits(&self, sentence: &str) -> usize {
         self.rules
             .iter()
             .filter(|r| matches!(r.field, RuleField::Body | RuleField::Any))
             .filter(|r| r.category.is_some() || r.priority.is_some())
-            .map(|r| r.matcher.find_iter(sentence).count())
-            .sum()
+            .filter(|r| r.matcher.is_match(sentence))
+            .count()
     }
 }
 

@@ -169,7 +169,7 @@ pub struct AckFacts<'a> {
     pub language: &'a str,
     /// The numbers to look for.
     pub found: &'a Found,
-    /// Counts the classification rules' keyword matches in a sentence.
+    /// How many classification rules a sentence matches ([`crate::classify::Classifier::hits`]).
     pub keywords: &'a dyn Fn(&str) -> usize,
 }
 

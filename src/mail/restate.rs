@@ -4,8 +4,8 @@
 //! The rule (docs/design.md, "The acknowledgment"): the text is the reply text with quote,
 //! signature and sign-off removed; greeting lines ("Hello,", "Sehr geehrte Damen und
 //! Herren,") are dropped; the rest is cut into sentences (after `.`, `!`, `?` and a space,
-//! after `。！？`, and at blank lines). The sentence with the most matches of the
-//! classification rules' keywords is restated, the earlier one on a tie; with no match
+//! after `。！？`, and at blank lines). The sentence that matches the most classification
+//! rules (those that set a category or priority) is restated, the earlier one on a tie; with no match
 //! anywhere, the first sentence. A sentence shorter than 45 characters takes a neighbour with
 //! it (the one before, which says what happened when the short one is the request; the one
 //! after when it is the first); otherwise the next sentence joins it when it matches keywords
