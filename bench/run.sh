@@ -11,4 +11,9 @@ export MAILENV_IMAP_PORT="${MAILENV_IMAP_PORT:-12143}" MAILENV_LMTP_PORT="${MAIL
 export MAILENV_SMTP_PORT="${MAILENV_SMTP_PORT:-12025}" MAILENV_SUBMISSION_PORT="${MAILENV_SUBMISSION_PORT:-12587}"
 tests/mailserver/up.sh >/dev/null
 cargo build --release --quiet
+# The binary just built, also when CARGO_TARGET_DIR puts it elsewhere than ./target (else
+# bench/mailenv.py would run whatever ./target/release holds, perhaps an old build).
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
+export MAILCASE_BIN="${MAILCASE_BIN:-$target/release/mailcase}"
 exec python3 -u bench/bench.py "$@"
