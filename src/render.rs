@@ -164,6 +164,9 @@ pub struct Renderer {
     /// The language a template missing in another language's folder is taken from before
     /// the top folder's.
     fallback: Option<String>,
+    /// The language of the top folder's templates: asked for, they are used as they are,
+    /// never the fallback's.
+    top: Option<String>,
 }
 
 /// One message rendered in both parts.
@@ -217,6 +220,7 @@ impl Renderer {
         Ok(Renderer {
             tera,
             fallback: None,
+            top: None,
         })
     }
 
@@ -226,9 +230,17 @@ impl Renderer {
         self.fallback = lang.map(str::to_string);
     }
 
+    /// The language the top folder's templates are written in.
+    pub fn set_top_language(&mut self, lang: &str) {
+        self.top = Some(lang.to_string());
+    }
+
     /// The name of the file tera knows for `name`'s `part` in `lang`: the language's folder,
     /// the fallback language's, else the top folder's.
     fn file_in(&self, lang: Option<&str>, name: &str, part: &str) -> String {
+        if lang.is_some() && lang == self.top.as_deref() {
+            return format!("{name}.{part}.tera");
+        }
         for l in [lang, self.fallback.as_deref()].into_iter().flatten() {
             let n = format!("{l}/{name}.{part}.tera");
             if self.tera.get_template(&n).is_ok() {

@@ -180,6 +180,30 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn with_another_default_language_english_customers_still_get_english() {
+        let text = include_str!("../../config/mailcase.example.toml")
+            .replace(
+                "dir = \"/etc/mailcase/templates\"",
+                &format!("dir = \"{}\"", shipped().display()),
+            )
+            .replacen("# default = \"en\"", "default = \"de\"", 1);
+        assert!(text.contains("\ndefault = \"de\""));
+        let cfg = crate::config::Config::from_toml(&text, std::path::Path::new(".")).unwrap();
+        let (r, l) = crate::mail::load_all(&cfg).unwrap();
+        let ack = AckContext::sample();
+        let en = r.render_in(Some("en"), ACKNOWLEDGMENT, &ack).unwrap();
+        assert!(en.text.contains("Thank you"), "{}", en.text);
+        // A language without a folder of its own gets the default language's templates.
+        assert_eq!(l.resolve(Some("sv")), "de");
+        let other = r.render_in(Some("sv"), ACKNOWLEDGMENT, &ack).unwrap();
+        assert!(
+            other.text.contains("Vielen Dank") || other.text.contains("vielen Dank"),
+            "{}",
+            other.text
+        );
+    }
+
+    #[test]
     fn every_shipped_language_renders_every_template() {
         let r = load_templates(&shipped()).unwrap();
         let l = Locales::load(&shipped(), "en", "en").unwrap();

@@ -112,6 +112,7 @@ pub fn load_all(cfg: &crate::config::Config) -> Result<(Renderer, Locales), Load
         }
     }
     renderer.set_fallback(Some(locales.default_language()));
+    renderer.set_top_language(crate::locale::BASE);
     Ok((renderer, locales))
 }
 
