@@ -83,9 +83,9 @@ fn letters(text: &str) -> usize {
         .sum()
 }
 
-/// What the detector says of `text`: a shipped language's code (or none), and how many
-/// letters it read.
-pub fn from_text(text: &str) -> (Option<&'static str>, usize) {
+/// What the detector says of `text`: a shipped language's code (or none), how many letters
+/// it read, and whether kana decided it.
+pub fn from_text(text: &str) -> (Option<&'static str>, usize, bool) {
     let end = text
         .char_indices()
         .nth(MAX_CHARS)
@@ -96,12 +96,12 @@ pub fn from_text(text: &str) -> (Option<&'static str>, usize) {
         .chars()
         .any(|c| matches!(c, '\u{3040}'..='\u{309F}' | '\u{30A0}'..='\u{30FF}'))
     {
-        return (Some("ja"), n);
+        return (Some("ja"), n, true);
     }
     if n < MIN_LETTERS {
-        return (None, n);
+        return (None, n, false);
     }
-    (code(whichlang::detect_language(text)), n)
+    (code(whichlang::detect_language(text)), n, false)
 }
 
 /// The language `msg`'s customer is written to in, among those `locales` ships.
@@ -130,14 +130,21 @@ pub fn detect(msg: &InboundMessage, locales: &Locales, enabled: bool) -> Detecte
                 .and_then(crate::locale::normalize)
                 .is_some_and(|h| h == *l || h.split('-').next() == Some(l))
         });
-    let sample = format!("{}\n{}", msg.subject, msg.new_text());
-    let (text, n) = from_text(&sample);
+    // The subject and the start of the text: no more than the detector reads (a long mail
+    // is not copied whole for 200 characters).
+    let body = msg.new_text();
+    let body_end = body
+        .char_indices()
+        .nth(MAX_CHARS)
+        .map_or(body.len(), |(i, _)| i);
+    let sample = format!("{}\n{}", msg.subject, &body[..body_end]);
+    let (text, n, kana) = from_text(&sample);
     let text = text.filter(|l| locales.has(l));
+    let kana = kana && text.is_some();
     let mut d = default();
     d.header_says = header;
     d.text_says = text.map(str::to_string);
     d.letters = n;
-    let kana = text == Some("ja") && sample.chars().any(|c| matches!(c, '\u{3040}'..='\u{30FF}'));
     match (text, shipped_header) {
         (Some(l), _) if kana || n >= SURE_LETTERS => {
             d.language = l.to_string();
@@ -198,6 +205,7 @@ mod tests {
         ] {
             let got = from_text(text);
             assert_eq!(got.0, Some(want), "{text}: {got:?}");
+            assert_eq!(got.2, want == "ja", "{text}: {got:?}");
             assert!(got.1 >= SURE_LETTERS, "{text}: {got:?}");
         }
     }

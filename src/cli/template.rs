@@ -116,10 +116,7 @@ fn mail_context(
 ) -> Result<MailContext, CliError> {
     let (cfg, cal) = (w.cfg, w.calendar);
     let case = &v.case;
-    let mut m = mail::case_mail_context(w, case);
-    if m.language != lang {
-        mail::localize(w, &mut m, lang);
-    }
+    let mut m = mail::case_mail_context(w, case, lang);
     let messages = read.messages_of_case(case.id)?;
     let by = |roles: &[ParticipantRole]| {
         messages

@@ -32,10 +32,10 @@ pub struct Words<'a> {
     pub locales: &'a Locales,
 }
 
-/// The values every case template sees, filled from the case, in the team's language: what
-/// the pipeline starts from for each mail, and what `mailcase template preview` shows an
-/// admin. Customer mail is written again in the case's language ([`localize`]).
-pub fn case_mail_context(w: Words<'_>, case: &CaseRow) -> MailContext {
+/// The values every case template sees, filled from the case, written in `lang` (the team's
+/// for agents' mail, the case's for its customer's): what the pipeline starts from for each
+/// mail, and what `mailcase template preview` shows an admin.
+pub fn case_mail_context(w: Words<'_>, case: &CaseRow, lang: &str) -> MailContext {
     let cfg = w.cfg;
     let due = if case.first_response_at.is_none() {
         case.first_response_due
@@ -66,7 +66,7 @@ pub fn case_mail_context(w: Words<'_>, case: &CaseRow) -> MailContext {
         priority: case.priority.as_str().to_string(),
         ..MailContext::default()
     };
-    localize(w, &mut m, w.locales.team());
+    localize(w, &mut m, lang);
     m
 }
 

@@ -162,16 +162,20 @@ pub(crate) mod tests {
         assert!(card.html.contains("urgent, high, normal"), "{}", card.html);
     }
 
-    #[test]
-    fn a_question_without_words_is_named_at_load() {
+    /// The example config reading the shipped templates, as `edit` changes its text.
+    fn example_config(edit: impl FnOnce(String) -> String) -> crate::config::Config {
         let text = include_str!("../../config/mailcase.example.toml").replace(
             "dir = \"/etc/mailcase/templates\"",
             &format!("dir = \"{}\"", shipped().display()),
         );
-        let cfg = crate::config::Config::from_toml(&text, std::path::Path::new(".")).unwrap();
-        assert!(crate::mail::load_all(&cfg).is_ok());
-        let text = text.replace("question = \"steps\"", "question = \"what_happened\"");
-        let cfg = crate::config::Config::from_toml(&text, std::path::Path::new(".")).unwrap();
+        crate::config::Config::from_toml(&edit(text), std::path::Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn a_question_without_words_is_named_at_load() {
+        assert!(crate::mail::load_all(&example_config(|t| t)).is_ok());
+        let cfg =
+            example_config(|t| t.replace("question = \"steps\"", "question = \"what_happened\""));
         let e = crate::mail::load_all(&cfg).unwrap_err().to_string();
         assert!(
             e.contains("acknowledgment.ask[2].question = \"what_happened\""),
@@ -181,14 +185,10 @@ pub(crate) mod tests {
 
     #[test]
     fn with_another_default_language_english_customers_still_get_english() {
-        let text = include_str!("../../config/mailcase.example.toml")
-            .replace(
-                "dir = \"/etc/mailcase/templates\"",
-                &format!("dir = \"{}\"", shipped().display()),
-            )
-            .replacen("# default = \"en\"", "default = \"de\"", 1);
-        assert!(text.contains("\ndefault = \"de\""));
-        let cfg = crate::config::Config::from_toml(&text, std::path::Path::new(".")).unwrap();
+        let cfg = example_config(|t| {
+            assert!(t.contains("# default = \"en\""));
+            t.replacen("# default = \"en\"", "default = \"de\"", 1)
+        });
         let (r, l) = crate::mail::load_all(&cfg).unwrap();
         let ack = AckContext::sample();
         let en = r.render_in(Some("en"), ACKNOWLEDGMENT, &ack).unwrap();

@@ -63,7 +63,7 @@ pub fn restate(text: &str, greetings: &[&str], score: &dyn Fn(&str) -> usize) ->
 fn words(text: &str) -> usize {
     let dense = text
         .chars()
-        .filter(|c| matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{9FFF}'))
+        .filter(|c| c.is_alphabetic() && crate::render::columns(*c) == 2)
         .count();
     text.split_whitespace().count() + dense / 2
 }

@@ -49,9 +49,14 @@ impl<'t> Ctx<'_, 't> {
         Reference::parse(&case.reference).map_err(|e| StoreError::Data(e.to_string()))
     }
 
-    /// The values every case template sees, filled from the case and its people.
+    /// The values every case template sees, filled from the case and its people, in the
+    /// team's language (agents' mail).
     pub(super) fn mail_ctx(&self, case: &CaseRow) -> MailContext {
-        let mut m = mail::case_mail_context(self.engine.words(), case);
+        self.ctx_in(case, self.engine.locales.team())
+    }
+
+    fn ctx_in(&self, case: &CaseRow, lang: &str) -> MailContext {
+        let mut m = mail::case_mail_context(self.engine.words(), case, lang);
         // Display only: a store error here fails the writes that follow anyway.
         if let Ok(people) = self.tx.people(case.id) {
             m.participants = mail::people_listed(&people);
@@ -62,12 +67,7 @@ impl<'t> Ctx<'_, 't> {
     /// As [`Ctx::mail_ctx`], written in the case's language: for mail that only its
     /// customer's side gets.
     pub(super) fn customer_ctx(&self, case: &CaseRow) -> MailContext {
-        let mut m = self.mail_ctx(case);
-        let lang = self.engine.locales.resolve(case.language.as_deref());
-        if m.language != lang {
-            mail::localize(self.engine.words(), &mut m, lang);
-        }
-        m
+        self.ctx_in(case, self.engine.locales.resolve(case.language.as_deref()))
     }
 
     /// In-Reply-To and References continuing one side's thread of the case.
