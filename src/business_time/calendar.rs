@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use super::local::{self, Span};
@@ -205,22 +205,10 @@ impl BusinessCalendar {
     }
 }
 
-/// Weekday names for templates.
-pub fn weekday_name(w: Weekday) -> &'static str {
-    match w {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Weekday;
 
     const WEEK: [Weekday; 7] = [
         Weekday::Mon,

@@ -131,7 +131,7 @@ fn mail_context(
             // even once the case has been answered.
             m.due_local = case
                 .first_response_due
-                .map(|d| mail::format_local(d, cal))
+                .map(|d| w.locales.date(lang, d, cal))
                 .unwrap_or_default();
             let first = messages.first();
             m.text = first.map(|f| f.body_text.clone()).unwrap_or_default();
@@ -287,7 +287,7 @@ fn mail_context(
         if name != "manager_escalation" {
             mail::new_timeline(&mut m, w, case.priority.as_str(), at);
         }
-        mail::missed_target(&mut m, case, cal, at);
+        mail::missed_target(&mut m, case, w, at);
     }
     if name == "manager_escalation" {
         // As src/pipeline/timers.rs decides it: the contacts answer by reply when they act by
@@ -324,7 +324,7 @@ fn mail_context(
         let sent = due
             .map(|d| d - cfg.sla.warning_lead.chrono())
             .unwrap_or_default();
-        mail::reminder(&mut m, case, cal, first, sent);
+        mail::reminder(&mut m, case, w, first, sent);
     } else {
         m.sla_kind = if case.first_response_at.is_none() {
             "first response".into()
@@ -332,7 +332,7 @@ fn mail_context(
             "resolution".into()
         };
     }
-    m.history = mail::history(&messages, cal, visible);
+    m.history = mail::history(&messages, w, visible);
     if matches!(name, "customer_follow_up" | "customer_feedback_request") {
         let reference =
             Reference::parse(&case.reference).map_err(|e| CliError::Reference(e.to_string()))?;

@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::format::{
-    excerpt, format_local, human_size, human_span, relative, with_line_breaks, wrap,
-};
+use super::format::{excerpt, human_size, human_span, relative, with_line_breaks, wrap};
 
 /// Width of the acknowledgment's excerpt lines in the text part: 72 columns less the
 /// template's `  > ` in front of each.
@@ -30,6 +28,14 @@ pub struct Words<'a> {
     pub cfg: &'a Config,
     pub calendar: &'a BusinessCalendar,
     pub locales: &'a Locales,
+}
+
+impl Words<'_> {
+    /// A time in the business time zone as agents and managers read it (the team's
+    /// language): "Tuesday 24 November 2026, 10:00 CET".
+    pub fn team_date(&self, t: DateTime<Utc>) -> String {
+        self.locales.date(self.locales.team(), t, self.calendar)
+    }
 }
 
 /// The values every case template sees, filled from the case, written in `lang` (the team's
@@ -262,7 +268,7 @@ pub fn new_timeline(m: &mut MailContext, w: Words<'_>, priority: &str, now: Date
 pub fn reminder(
     m: &mut MailContext,
     case: &CaseRow,
-    calendar: &BusinessCalendar,
+    w: Words<'_>,
     first_response: bool,
     now: DateTime<Utc>,
 ) {
@@ -272,19 +278,16 @@ pub fn reminder(
         ("resolution", case.resolution_due)
     };
     m.sla_kind = kind.into();
-    m.due_local = due.map(|d| format_local(d, calendar)).unwrap_or_default();
+    m.due_local = due
+        .map(|d| w.locales.date(&m.language, d, w.calendar))
+        .unwrap_or_default();
     m.due_relative = due.map(|d| relative(d, now)).unwrap_or_default();
 }
 
 /// The target an escalated case missed, if one is past due at `now` (the first response
 /// while unanswered, else the resolution): when it was due and how late it is (left empty
 /// under a minute).
-pub fn missed_target(
-    m: &mut MailContext,
-    case: &CaseRow,
-    calendar: &BusinessCalendar,
-    now: DateTime<Utc>,
-) {
+pub fn missed_target(m: &mut MailContext, case: &CaseRow, w: Words<'_>, now: DateTime<Utc>) {
     let missed = if case.first_response_at.is_none() {
         case.first_response_due
             .filter(|d| *d <= now)
@@ -299,7 +302,7 @@ pub fn missed_target(
     });
     if let Some((what, due)) = missed {
         m.missed_target = Some(what.into());
-        m.missed_due_local = format_local(due, calendar);
+        m.missed_due_local = w.locales.date(&m.language, due, w.calendar);
         // Just past due (the breach timer fires on time) is said as missed, not "late".
         if now - due >= chrono::Duration::minutes(1) {
             m.late_by = human_span(now - due);
@@ -307,18 +310,19 @@ pub fn missed_target(
     }
 }
 
-/// The case's messages for a digest, oldest first, robots left out; `text` says which text
-/// of a message is shown (at most 2000 characters of it).
+/// The case's messages for a digest (agents' and managers' mail, in the team's language),
+/// oldest first, robots left out; `text` says which text of a message is shown (at most 2000
+/// characters of it).
 pub fn history(
     messages: &[MessageRow],
-    calendar: &BusinessCalendar,
+    w: Words<'_>,
     text: impl Fn(&MessageRow) -> String,
 ) -> Vec<HistoryLine> {
     messages
         .iter()
         .filter(|m| m.robot.is_none())
         .map(|m| HistoryLine {
-            at: format_local(m.received_at, calendar),
+            at: w.team_date(m.received_at),
             from: m.from_address.clone().unwrap_or_default(),
             role: m.role.map(|r| r.as_str().to_string()).unwrap_or_default(),
             internal: m.visibility == crate::case::kinds::Visibility::Internal,

@@ -2,21 +2,6 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::business_time::calendar::weekday_name;
-use crate::business_time::BusinessCalendar;
-
-/// The due time as the customer reads it, in the business time zone.
-pub fn format_local(t: DateTime<Utc>, cal: &BusinessCalendar) -> String {
-    use chrono::Datelike;
-    let l = t.with_timezone(&cal.tz());
-    format!(
-        "{} {}, {}",
-        weekday_name(l.weekday()),
-        l.format("%-d %B %Y"),
-        l.format("%H:%M %Z")
-    )
-}
-
 /// The start of a complaint, for the acknowledgment's summary: its words on one line, at
 /// most `max_chars`, cut after the last whole sentence that fits (when that keeps at least
 /// half) or else at a word, with "..." where text was cut. `text` should be the reply text

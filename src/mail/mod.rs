@@ -27,7 +27,7 @@ pub use context::{
     help_lines, AckContext, AttachmentInfo, FoundItem, HelpLine, HistoryLine, MailContext,
     RatingLink,
 };
-pub use format::{excerpt, format_local, human_size, human_span, relative, wrap};
+pub use format::{excerpt, human_size, human_span, relative, wrap};
 pub use restate::{restate, Found};
 
 /// The acknowledgment's template, the one that sees an [`AckContext`].

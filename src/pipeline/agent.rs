@@ -697,7 +697,7 @@ fn nothing_changed(
                 .config
                 .agent(actor)
                 .map_or(actor.clone(), |a| a.name.clone()),
-            mail::format_local(*at, &c.engine.calendar)
+            c.engine.words().team_date(*at)
         ),
         None => String::new(),
     };

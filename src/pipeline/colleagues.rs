@@ -74,7 +74,7 @@ pub(super) fn tell(
             "The answer REOPENED the case: it was resolved{}.",
             before
                 .resolved_at
-                .map(|t| format!(" on {}", mail::format_local(t, &c.engine.calendar)))
+                .map(|t| format!(" on {}", c.engine.words().team_date(t)))
                 .unwrap_or_default()
         ));
     }

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 
 use super::context::Ctx;
 use crate::case::kinds::{AuditEvent, MessageOutcome, Visibility};
-use crate::mail::{self, HistoryLine};
+use crate::mail::HistoryLine;
 use crate::parse::InboundMessage;
 use crate::store::{CaseRow, StoreError};
 
@@ -45,7 +45,7 @@ pub(super) fn since(
     let Some(t0) = c.tx.agent_mail_at(case.id, &ids)? else {
         return Ok(None);
     };
-    let cal = &c.engine.calendar;
+    let w = c.engine.words();
     let cfg = &c.engine.config;
     let mut found: Vec<(DateTime<Utc>, HistoryLine)> = Vec::new();
     for m in c.tx.read().messages_of_case(case.id)? {
@@ -70,7 +70,7 @@ pub(super) fn since(
             found.push((
                 m.received_at,
                 HistoryLine {
-                    at: mail::format_local(m.received_at, cal),
+                    at: w.team_date(m.received_at),
                     // Colleagues by name, as the agents know them.
                     from: cfg.agent(&from).map_or(from.clone(), |a| a.name.clone()),
                     role: m.role.map(|r| r.as_str().to_string()).unwrap_or_default(),
@@ -98,7 +98,7 @@ pub(super) fn since(
         found.push((
             a.at,
             HistoryLine {
-                at: mail::format_local(a.at, cal),
+                at: w.team_date(a.at),
                 from: cfg
                     .agent(&a.actor)
                     .map_or(a.actor.clone(), |g| g.name.clone()),
@@ -117,7 +117,7 @@ pub(super) fn since(
     }
     found.sort_by_key(|(at, _)| *at);
     Ok(Some(Since {
-        answered_local: mail::format_local(t0, cal),
+        answered_local: w.team_date(t0),
         lines: found.into_iter().map(|(_, l)| l).collect(),
     }))
 }

@@ -206,7 +206,7 @@ impl<'t> Ctx<'_, 't> {
     fn history_lines(&self, case: &CaseRow) -> Result<Vec<HistoryLine>, StoreError> {
         let messages = self.tx.read().messages_of_case(case.id)?;
         // The text as stored: the reply without its quoted history, else the whole text.
-        Ok(mail::history(&messages, &self.engine.calendar, |m| {
+        Ok(mail::history(&messages, self.engine.words(), |m| {
             m.reply_text.clone().unwrap_or(m.body_text.clone())
         }))
     }

@@ -391,7 +391,7 @@ fn warn_agents(c: &Ctx<'_, '_>, case: &CaseRow, kind: TimerKind) -> Result<(), S
     mail::reminder(
         &mut m,
         case,
-        &c.engine.calendar,
+        c.engine.words(),
         kind == TimerKind::FirstResponseWarning,
         c.now,
     );
@@ -451,7 +451,7 @@ pub(super) fn notify_escalation(
     let mut m = c.mail_ctx(case);
     m.answer_by_reply = managers || to_agents;
     m.reason = Some(reason.to_string());
-    mail::missed_target(&mut m, case, &c.engine.calendar, c.now);
+    mail::missed_target(&mut m, case, c.engine.words(), c.now);
     m.history = history(c, case)?;
     // The case's rating, if the customer gave one: a poor one is often why we are here.
     if let Some((rating, comment)) = c.tx.read().rating(case.id)? {
@@ -517,7 +517,7 @@ fn customer_mail(
             // escalation_notice: the new timeline is the priority's first-response target
             // from now.
             mail::new_timeline(&mut m, c.engine.words(), case.priority.as_str(), c.now);
-            mail::missed_target(&mut m, case, &c.engine.calendar, c.now);
+            mail::missed_target(&mut m, case, c.engine.words(), c.now);
             mail::with_update(&c.engine.renderer, "customer_escalated", &mut m)
                 .map_err(|e| StoreError::Data(e.to_string()))?;
             "customer_update"
