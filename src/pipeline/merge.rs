@@ -312,7 +312,7 @@ fn tell_customers(
     two_customers: bool,
 ) -> Result<(), StoreError> {
     let from_name = c.engine.config.support.name.clone();
-    let mut theirs = c.mail_ctx(survivor);
+    let mut theirs = c.customer_ctx(survivor);
     if !two_customers {
         theirs.linked_reference = Some(old.reference.clone());
         theirs.subject = old.subject.clone();
@@ -335,11 +335,12 @@ fn tell_customers(
         view.customer_address = old.customer_address.clone();
         view.customer_name = old.customer_name.clone();
         view.subject = old.subject.clone();
+        view.language = old.language.clone();
         // Their bounce mark moved to the survivor with them.
         if c.tx.is_undeliverable(survivor.id, &old.customer_address)? {
             return Ok(());
         }
-        let mut m = c.mail_ctx(&view);
+        let mut m = c.customer_ctx(&view);
         m.linked_reference = Some(old.reference.clone());
         c.send_customer(
             &view,
