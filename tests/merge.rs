@@ -651,3 +651,46 @@ async fn erasing_the_merged_customer_scrubs_everything_that_moved_from_their_cas
     assert!(desk.w.store().read().scrubbed_at(a.id).unwrap().1.is_none());
     desk.stop().await;
 }
+
+/// The HTML part of a raw message.
+fn html_lang(raw: &[u8]) -> Option<String> {
+    let html = mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.body_html(0).map(|h| h.to_string()))?;
+    let at = html.find("lang=\"")? + 6;
+    Some(html[at..].chars().take_while(|c| *c != '"').collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_customer_of_a_two_customer_merge_is_told_in_their_own_language() {
+    let desk = Desk::start("merge_langs");
+    let jane = desk.w.customer("jane");
+    let max = desk.w.customer("max");
+    let (a, _, _) = desk
+        .complaint(
+            &jane,
+            "Jane Doe",
+            "Invoice charged twice",
+            "My account 4711 was charged twice for the same invoice this month.",
+        )
+        .await;
+    let (b, _, card_b) = desk
+        .complaint(
+            &max,
+            "Max Muster",
+            "Paket nie angekommen",
+            "Mein Paket an die Hauptstraße 5 ist seit drei Wochen verschwunden und niemand hilft mir.",
+        )
+        .await;
+    assert_eq!(desk.case(&a.reference).language.as_deref(), Some("en"));
+    assert_eq!(desk.case(&b.reference).language.as_deref(), Some("de"));
+    desk.ann_answers(&card_b, &format!("#merge {} confirm", a.reference))
+        .await;
+    wait_mail(&desk.w, &jane, 2).await;
+    wait_mail(&desk.w, &max, 2).await;
+    let jane_raw = read_raw(&jane, "INBOX", &desk.w.env).await;
+    let max_raw = read_raw(&max, "INBOX", &desk.w.env).await;
+    // The merge notices: Jane's in English, Max's in German, though the survivor is Jane's.
+    assert_eq!(html_lang(&jane_raw[1]).as_deref(), Some("en"));
+    assert_eq!(html_lang(&max_raw[1]).as_deref(), Some("de"));
+}
