@@ -110,7 +110,8 @@ pub async fn run(
     let db = config.db_path();
     let stores = DaemonStores::open(&config)?;
     let engine = Arc::new(Engine::new(config.clone(), clock.clone())?);
-    tracing::info!(database = %db.display(), mailbox = %ingest::mailbox_key(&engine), "mailcase starting");
+    let mailboxes: Vec<String> = config.mailboxes.iter().map(|m| m.key()).collect();
+    tracing::info!(database = %db.display(), mailboxes = %mailboxes.join(", "), queues = config.queue_list().len(), "mailcase starting");
     let engine_cell = Arc::new(RwLock::new(engine));
     let notify = Arc::new(Notify::new());
     let wake = opts
@@ -139,12 +140,18 @@ pub async fn run(
         monitor: monitor.clone(),
     };
     if opts.ingest {
-        tracker.spawn(ingest::run(
-            engine_cell.clone(),
-            stores.ingest.clone(),
-            hooks,
-            shutdown.clone(),
-        ));
+        // One task per mailbox, each with its own connection and lease: a mailbox whose
+        // login fails backs off alone while the others go on. They share the ingest store
+        // connection (its writes are serialised by the store either way).
+        for m in &config.mailboxes {
+            tracker.spawn(ingest::run(
+                engine_cell.clone(),
+                m.clone(),
+                stores.ingest.clone(),
+                hooks.clone(),
+                shutdown.clone(),
+            ));
+        }
     } else {
         (hooks.on_ready)();
     }

@@ -360,12 +360,15 @@ async fn run(
     // watchdog is fed by healthy rounds of the main loop only.
     let notifier = Arc::new(mailcase::sd_notify::Notifier::from_env());
     if let Some(w) = notifier.watchdog_interval() {
-        if cfg.mailbox.poll_interval.0 * 2 > w {
-            tracing::warn!(
-                watchdog = ?w,
-                poll_interval = ?cfg.mailbox.poll_interval.0,
-                "mailbox.poll_interval is more than half of WatchdogSec: a quiet mailbox may trip the watchdog"
-            );
+        for m in &cfg.mailboxes {
+            if m.poll_interval.0 * 2 > w {
+                tracing::warn!(
+                    watchdog = ?w,
+                    poll_interval = ?m.poll_interval.0,
+                    "{}.poll_interval is more than half of WatchdogSec: a quiet mailbox may trip the watchdog",
+                    m.path()
+                );
+            }
         }
     }
     let (n1, n2) = (notifier.clone(), notifier.clone());
@@ -466,26 +469,70 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
         cfg.language.default,
         cfg.language.team
     )?;
+    if cfg.has_queues() {
+        for e in engine.queue_engines() {
+            let q = &e.config;
+            writeln!(
+                out,
+                "queue {}: {} (brand {}: \"{}\" <{}>, references {}-…{}{})",
+                e.queue,
+                cfg.queue(&e.queue)
+                    .map(|q| q.addresses.join(", "))
+                    .unwrap_or_default(),
+                e.brand,
+                q.support.name,
+                q.support.address,
+                q.support.reference_prefix,
+                q.templates
+                    .overlay
+                    .as_ref()
+                    .map(|d| format!(", templates {} over the shipped ones", d.display()))
+                    .unwrap_or_default(),
+                if q.agents.notify.is_empty() {
+                    format!(", agents {}", q.agents.members.iter().map(|a| a.address.as_str()).collect::<Vec<_>>().join(", "))
+                } else {
+                    format!(", cards to {}", q.agents.notify.join(", "))
+                },
+            )?;
+        }
+    }
     writeln!(out, "{}", mailcase::store::check_database(&cfg)?)?;
     if offline {
         return Ok(());
     }
-    // Both logins are tried whatever the first one gives: a line for each, on standard
-    // output when it went well and on standard error with the reason when not.
-    let imap = check_imap(&cfg).await;
-    let imap_line = format!(
-        "imap {}:{} as {}",
-        cfg.mailbox.host, cfg.mailbox.port, cfg.mailbox.user
-    );
-    report_login(&mut out, &imap_line, &imap)?;
+    // Every login is tried whatever the others give: a line for each, on standard output
+    // when it went well and on standard error with the reason when not.
+    let mut failed = Vec::new();
+    for m in &cfg.mailboxes {
+        let imap = check_imap(&cfg, m).await;
+        let imap_line = if cfg.mailboxes.len() > 1 {
+            format!("imap {} ({}:{} as {})", m.label(), m.host, m.port, m.user)
+        } else {
+            format!("imap {}:{} as {}", m.host, m.port, m.user)
+        };
+        report_login(&mut out, &imap_line, &imap)?;
+        if imap.is_err() {
+            failed.push(if cfg.mailboxes.len() > 1 {
+                format!("the IMAP login of mailbox {}", m.label())
+            } else {
+                "the IMAP login".to_string()
+            });
+        }
+    }
     let smtp = check_smtp(&cfg).await;
     let smtp_line = format!("smtp {}:{}", cfg.smtp.host, cfg.smtp.port);
     report_login(&mut out, &smtp_line, &smtp)?;
-    match (imap.is_ok(), smtp.is_ok()) {
-        (true, true) => Ok(()),
-        (false, true) => anyhow::bail!("check failed: the IMAP login"),
-        (true, false) => anyhow::bail!("check failed: the SMTP login"),
-        (false, false) => anyhow::bail!("check failed: the IMAP and the SMTP login"),
+    if smtp.is_err() {
+        failed.push("the SMTP login".to_string());
+    }
+    match failed.len() {
+        0 => Ok(()),
+        1 => anyhow::bail!("check failed: {}", failed[0]),
+        n => anyhow::bail!(
+            "check failed: {} and {}",
+            failed[..n - 1].join(", "),
+            failed[n - 1]
+        ),
     }
 }
 
@@ -508,19 +555,20 @@ fn report_login(
 }
 
 /// Logs in to IMAP and selects the inbox: "ok (...)" or the reason it failed.
-async fn check_imap(cfg: &Config) -> Result<String, String> {
+async fn check_imap(cfg: &Config, m: &mailcase::config::MailboxConfig) -> Result<String, String> {
     use mailcase::ingest::connect::imap_text;
-    let mut s = mailcase::ingest::connect(cfg)
+    let mut s = mailcase::ingest::connect(cfg, m)
         .await
         .map_err(|e| e.to_string())?;
     let caps = s
         .capabilities()
         .await
         .map_err(|e| format!("imap: capabilities: {}", imap_text(&e)))?;
-    let mb = s.select(&cfg.mailbox.inbox).await.map_err(|e| {
+    let mb = s.select(&m.inbox).await.map_err(|e| {
         format!(
-            "imap: cannot select mailbox.inbox `{}`: {}",
-            cfg.mailbox.inbox,
+            "imap: cannot select {}.inbox `{}`: {}",
+            m.path(),
+            m.inbox,
             imap_text(&e)
         )
     })?;
@@ -528,7 +576,7 @@ async fn check_imap(cfg: &Config) -> Result<String, String> {
     Ok(format!(
         "ok ({} messages in {}; IDLE {}, MOVE {})",
         mb.exists,
-        cfg.mailbox.inbox,
+        m.inbox,
         if caps.has_str("IDLE") { "yes" } else { "no" },
         if caps.has_str("MOVE") { "yes" } else { "no" },
     ))
@@ -563,7 +611,13 @@ async fn deliver(cli: &Cli) -> ExitCode {
         Err(e) => return tempfail(e.to_string()),
     };
     init_logging(Some(&cfg), cli.log_json);
-    let max = cfg.mailbox.max_message_size.0;
+    // The largest any mailbox takes (a pipe delivery has no mailbox of its own).
+    let max = cfg
+        .mailboxes
+        .iter()
+        .map(|m| m.max_message_size.0)
+        .max()
+        .unwrap_or(u64::MAX);
     let mut raw = Vec::new();
     if let Err(e) = std::io::stdin().take(max + 1).read_to_end(&mut raw) {
         return tempfail(format!("reading standard input: {e}"));

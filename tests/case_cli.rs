@@ -494,7 +494,7 @@ fn case_raw_prints_the_stored_message_byte_for_byte() {
     let out = mailcase(&f.w.config_path, &["case", &f.billing, "--raw", "1"]);
     assert!(out.status.success());
     // Exactly the bytes Dovecot holds (the daemon moved the message to its processed folder).
-    let folder = f.w.config().mailbox.processed_folder;
+    let folder = f.w.config().mailboxes[0].processed_folder.clone();
     let held = f._rt.block_on(read_raw(&f.w.support, &folder, &f.w.env));
     assert!(
         held.contains(&out.stdout),

@@ -161,7 +161,7 @@ async fn a_message_over_the_size_limit_is_quarantined_unread_and_the_mailbox_goe
     for i in 0..4000 {
         raw.extend_from_slice(format!("{i:06} {}\r\n", "x".repeat(90)).as_bytes());
     }
-    let limit = w.config().mailbox.max_message_size.0;
+    let limit = w.config().mailboxes[0].max_message_size.0;
     assert!(raw.len() as u64 > limit, "{} <= {limit}", raw.len());
     w.send_raw(&eve, &w.support, &raw).await;
     let after = send_ordinary(&w, "after").await;

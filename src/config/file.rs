@@ -17,7 +17,13 @@ use super::*;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConfigFile {
-    mailbox: MailboxConfig,
+    /// `[mailbox]` or `[[mailbox]]`.
+    #[serde(deserialize_with = "one_or_many_mailboxes")]
+    mailbox: Vec<MailboxConfig>,
+    #[serde(default)]
+    brand: Vec<written::BrandConfig>,
+    #[serde(default)]
+    queue: Vec<QueueConfig>,
     smtp: SmtpConfig,
     support: SupportConfig,
     store: StoreConfig,
@@ -72,6 +78,36 @@ pub(super) struct SectionProblems {
     pub calendar: Vec<Problem>,
     pub send_window: Vec<Problem>,
     pub digest: Vec<Problem>,
+    pub brands: Vec<Problem>,
+}
+
+/// `[mailbox]` (one table) or `[[mailbox]]` (an array of tables), each keeping its TOML path
+/// for the checks' messages.
+fn one_or_many_mailboxes<'de, D>(d: D) -> Result<Vec<MailboxConfig>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    match toml::Value::deserialize(d)? {
+        v @ toml::Value::Table(_) => {
+            let mut m = MailboxConfig::deserialize(v).map_err(D::Error::custom)?;
+            m.path = "mailbox".into();
+            Ok(vec![m])
+        }
+        toml::Value::Array(a) if !a.is_empty() => a
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut m = MailboxConfig::deserialize(v)
+                    .map_err(|e| D::Error::custom(format!("mailbox[{i}]: {e}")))?;
+                m.path = format!("mailbox[{i}]");
+                Ok(m)
+            })
+            .collect(),
+        _ => Err(D::Error::custom(
+            "expected a [mailbox] table, or one or more [[mailbox]] tables",
+        )),
+    }
 }
 
 impl ConfigFile {
@@ -82,8 +118,31 @@ impl ConfigFile {
         let (calendar, calendar_problems) = self.calendar.parse();
         let (send_window, send_window_problems) = self.send_window.parse();
         let (digest, digest_problems) = self.digest.parse();
+        let mut brand_problems = Vec::new();
+        let brands = self
+            .brand
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let (b, p) = b.parse(i);
+                brand_problems.extend(p);
+                b
+            })
+            .collect();
+        let queue = self
+            .queue
+            .into_iter()
+            .map(|mut q| {
+                for a in &mut q.addresses {
+                    *a = a.trim().to_lowercase();
+                }
+                q
+            })
+            .collect();
         let config = Config {
-            mailbox: self.mailbox,
+            mailboxes: self.mailbox,
+            brands,
+            queues: queue,
             smtp: self.smtp,
             support: self.support,
             store: self.store,
@@ -116,6 +175,7 @@ impl ConfigFile {
             calendar: calendar_problems,
             send_window: send_window_problems,
             digest: digest_problems,
+            brands: brand_problems,
         };
         (config, problems)
     }
@@ -176,12 +236,60 @@ mod written {
         holidays: Vec<String>,
     }
 
+    /// `[[brand]]` as written.
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct BrandConfig {
+        name: String,
+        display_name: Option<String>,
+        reply_address: Option<String>,
+        reference_prefix: Option<String>,
+        templates: Option<std::path::PathBuf>,
+        signature: Option<String>,
+        agents: Option<Vec<String>>,
+        calendar: Option<CalendarConfig>,
+        #[serde(default)]
+        service_levels: Vec<typed::ServiceLevelConfig>,
+        escalation: Option<Vec<typed::EscalationConfig>>,
+    }
+
+    impl BrandConfig {
+        /// The brand with its calendar parsed; problems keyed `brand[i].…`.
+        pub(super) fn parse(self, i: usize) -> (typed::BrandConfig, Vec<Problem>) {
+            let (calendar, problems) = match self.calendar {
+                Some(c) => {
+                    let (c, p) = c.parse_at(&format!("brand[{i}].calendar"));
+                    (Some(c), p)
+                }
+                None => (None, vec![]),
+            };
+            let brand = typed::BrandConfig {
+                name: self.name,
+                display_name: self.display_name,
+                reply_address: self.reply_address.map(|a| a.trim().to_lowercase()),
+                reference_prefix: self.reference_prefix,
+                templates: self.templates,
+                signature: self.signature.map(|s| s.trim_end().to_string()),
+                agents: self.agents,
+                calendar,
+                service_levels: self.service_levels,
+                escalation: self.escalation,
+            };
+            (brand, problems)
+        }
+    }
+
     impl CalendarConfig {
         pub(super) fn parse(self) -> (typed::CalendarConfig, Vec<Problem>) {
+            self.parse_at("calendar")
+        }
+
+        /// As [`CalendarConfig::parse`], its problems keyed under `key` (`brand[0].calendar`).
+        pub(super) fn parse_at(self, key: &str) -> (typed::CalendarConfig, Vec<Problem>) {
             let mut p = Problems::default();
             let timezone = parse_timezone(&self.timezone).unwrap_or_else(|| {
                 p.push(
-                    "calendar.timezone",
+                    &format!("{key}.timezone"),
                     format!(
                         "`{}` is not an IANA time zone like Europe/Berlin",
                         self.timezone
@@ -191,28 +299,28 @@ mod written {
             });
             if self.working_days.is_empty() {
                 p.push(
-                    "calendar.working_days",
+                    &format!("{key}.working_days"),
                     "needs at least one working day".into(),
                 );
             }
-            let working_days = p.weekdays("calendar.working_days", &self.working_days);
+            let working_days = p.weekdays(&format!("{key}.working_days"), &self.working_days);
             let start = parse_hhmm(&self.start);
             let end = parse_hhmm(&self.end);
             if start.is_none() {
                 p.push(
-                    "calendar.start",
+                    &format!("{key}.start"),
                     format!("`{}` is not a time HH:MM", self.start),
                 );
             }
             if end.is_none() {
                 p.push(
-                    "calendar.end",
+                    &format!("{key}.end"),
                     format!("`{}` is not a time HH:MM", self.end),
                 );
             }
             if let (Some(s), Some(e)) = (start, end) {
                 if e <= s {
-                    p.push("calendar.end", "must be after calendar.start".into());
+                    p.push(&format!("{key}.end"), format!("must be after {key}.start"));
                 }
             }
             let mut holidays = Vec::with_capacity(self.holidays.len());
@@ -220,7 +328,7 @@ mod written {
                 match parse_date(h) {
                     Some(d) => holidays.push(d),
                     None => p.push(
-                        &format!("calendar.holidays[{i}]"),
+                        &format!("{key}.holidays[{i}]"),
                         format!("`{h}` is not a date YYYY-MM-DD"),
                     ),
                 }

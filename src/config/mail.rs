@@ -22,6 +22,14 @@ pub enum TlsMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailboxConfig {
+    /// Its name in logs and `mailcase check`; needed when there are several.
+    pub name: Option<String>,
+    /// The queue of mail that reaches it without naming any of our addresses (a Bcc, a list
+    /// expansion); default: the first `[[queue]]`.
+    pub default_queue: Option<String>,
+    /// Its TOML path (`mailbox` or `mailbox[1]`), set at load.
+    #[serde(skip)]
+    pub path: String,
     /// IMAP server host name.
     pub host: String,
     /// IMAP port (993 for tls, 143 for starttls).
@@ -118,6 +126,9 @@ pub struct SupportConfig {
     /// Other addresses that are ours (aliases, no-reply): mail from them is never answered.
     #[serde(default)]
     pub own_addresses: Vec<String>,
+    /// Printed under the sign-off of every customer mail (a brand's replaces it).
+    #[serde(default)]
+    pub signature: Option<String>,
     /// Domain for our Message-IDs; defaults to the support address's domain.
     pub message_id_domain: Option<String>,
     /// Key for the signed reply addresses (`support+<token>@domain`): a file holding at least
@@ -320,6 +331,9 @@ pub struct OutboxConfig {
 pub struct TemplatesConfig {
     /// Folder holding `*.tera` templates.
     pub dir: PathBuf,
+    /// A brand's folder laid over `dir` (set for a queue's config, never written here).
+    #[serde(skip)]
+    pub overlay: Option<PathBuf>,
 }
 
 fn default_inbox() -> String {

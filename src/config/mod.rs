@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+mod brands;
 mod file;
 mod limits;
 mod mail;
@@ -25,6 +26,7 @@ mod service;
 mod validate;
 mod values;
 
+pub use brands::{BrandConfig, QueueConfig, Route, ServiceLevelConfig, DEFAULT};
 pub use limits::*;
 pub use mail::*;
 pub use records::*;
@@ -68,7 +70,12 @@ impl fmt::Display for Problem {
 /// The whole configuration file, its values parsed (read by [`Config::load`]).
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub mailbox: MailboxConfig,
+    /// The mailboxes read (`[mailbox]`, or several `[[mailbox]]`); never empty.
+    pub mailboxes: Vec<MailboxConfig>,
+    /// `[[brand]]`: empty for a config of one brand (made of `[support]`).
+    pub brands: Vec<BrandConfig>,
+    /// `[[queue]]`: empty for a config of one queue (the support address).
+    pub queues: Vec<QueueConfig>,
     pub smtp: SmtpConfig,
     pub support: SupportConfig,
     pub store: StoreConfig,
@@ -198,6 +205,14 @@ impl Config {
     pub fn own_addresses(&self) -> Vec<String> {
         let mut v = vec![self.support.address.to_lowercase()];
         v.extend(self.support.own_addresses.iter().map(|a| a.to_lowercase()));
+        for q in &self.queues {
+            v.extend(q.addresses.iter().map(|a| a.to_lowercase()));
+        }
+        for b in &self.brands {
+            v.extend(b.reply_address.iter().map(|a| a.to_lowercase()));
+        }
+        v.sort();
+        v.dedup();
         v
     }
 
@@ -428,7 +443,7 @@ contacts = ["boss@support.test"]
         let c = Config::from_toml(MINIMAL, Path::new("/etc/mailcase")).unwrap();
         assert_eq!(c.db_path(), PathBuf::from("/etc/mailcase/mailcase.db"));
         assert_eq!(c.message_id_domain(), "support.test");
-        assert_eq!(c.mailbox.poll_interval.0, Duration::from_secs(60));
+        assert_eq!(c.mailboxes[0].poll_interval.0, Duration::from_secs(60));
     }
 
     #[test]

@@ -20,27 +20,21 @@ impl Config {
         };
 
         // Servers.
-        for (section, host, port, tls) in [
-            (
-                "mailbox",
-                &self.mailbox.host,
-                self.mailbox.port,
-                self.mailbox.tls,
-            ),
-            ("smtp", &self.smtp.host, self.smtp.port, self.smtp.tls),
-        ] {
-            if host.trim().is_empty() {
-                push(&format!("{section}.host"), "must not be empty".into());
-            }
-            if port == 0 {
-                push(&format!("{section}.port"), "must be 1-65535".into());
-            }
-            if tls == TlsMode::Plain && !is_loopback_host(host) {
-                push(
-                    &format!("{section}.tls"),
-                    format!("`plain` sends the password in clear text and is only allowed to a loopback host, not `{host}`; use `tls` or `starttls`"),
-                );
-            }
+        for m in &self.mailboxes {
+            self.validate_mailbox(m, &mut push);
+        }
+        let (host, port, tls) = (&self.smtp.host, self.smtp.port, self.smtp.tls);
+        if host.trim().is_empty() {
+            push("smtp.host", "must not be empty".into());
+        }
+        if port == 0 {
+            push("smtp.port", "must be 1-65535".into());
+        }
+        if tls == TlsMode::Plain && !is_loopback_host(host) {
+            push(
+                "smtp.tls",
+                format!("`plain` sends the password in clear text and is only allowed to a loopback host, not `{host}`; use `tls` or `starttls`"),
+            );
         }
         if let Some(addr) = self.metrics.listen {
             if !addr.ip().is_loopback() {
@@ -49,14 +43,6 @@ impl Config {
                     format!("`{addr}` is not a loopback address; serve the metrics on 127.0.0.1 or [::1] and let a proxy or tunnel carry them further"),
                 );
             }
-        }
-        match self.mailbox.secret_source() {
-            Ok(None) => push(
-                "mailbox",
-                "needs one of password_file, password_env, password_credential or oauth2_token_command".into(),
-            ),
-            Err(m) => push("mailbox", m),
-            Ok(Some(_)) => {}
         }
         match self.smtp.secret_source() {
             Ok(Some(_)) if self.smtp.user.is_none() => push(
@@ -70,51 +56,9 @@ impl Config {
             Err(m) => push("smtp", m),
             _ => {}
         }
-        if self.mailbox.user.trim().is_empty() {
-            push("mailbox.user", "must not be empty".into());
-        }
-        for (key, v) in [
-            ("mailbox.inbox", &self.mailbox.inbox),
-            ("mailbox.processed_folder", &self.mailbox.processed_folder),
-            ("mailbox.quarantine_folder", &self.mailbox.quarantine_folder),
-        ] {
-            if v.trim().is_empty() || v.contains(['"', '\r', '\n', '\\']) {
-                push(
-                    key,
-                    "must be a folder name without quotes, backslashes or line breaks".into(),
-                );
-            }
-        }
-        if self.mailbox.processed_folder == self.mailbox.inbox
-            || self.mailbox.quarantine_folder == self.mailbox.inbox
-        {
-            push(
-                "mailbox.processed_folder",
-                "processed and quarantine folders must differ from the inbox".into(),
-            );
-        }
-        if self.mailbox.poll_interval.0 < Duration::from_secs(1) {
-            push("mailbox.poll_interval", "must be at least 1s".into());
-        }
-        if self.mailbox.busy_poll_interval.0 < Duration::from_millis(20)
-            || self.mailbox.busy_poll_interval.0 > self.mailbox.poll_interval.0
-        {
-            push(
-                "mailbox.busy_poll_interval",
-                "must be at least 20ms and at most mailbox.poll_interval".into(),
-            );
-        }
-        if self.mailbox.busy_period.0 > Duration::from_secs(3600) {
-            push(
-                "mailbox.busy_period",
-                "must be at most 1h (0s turns it off)".into(),
-            );
-        }
-        if !(1..=5000).contains(&self.mailbox.batch_size) {
-            push("mailbox.batch_size", "must be between 1 and 5000".into());
-        }
-        if self.mailbox.max_message_size.0 < 1024 {
-            push("mailbox.max_message_size", "must be at least 1KB".into());
+        self.validate_queues(&mut push);
+        for x in parsed.brands {
+            push(&x.key, x.message);
         }
         if !(1..=32).contains(&self.smtp.connections) {
             push("smtp.connections", "must be between 1 and 32".into());
@@ -139,12 +83,7 @@ impl Config {
             push("support.name", "must be one line".into());
         }
         let prefix = &self.support.reference_prefix;
-        if prefix.is_empty()
-            || prefix.len() > 8
-            || !prefix
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        {
+        if !super::brands::valid_prefix(prefix) {
             push(
                 "support.reference_prefix",
                 format!("`{prefix}` must be 1-8 characters A-Z or 0-9"),
@@ -478,6 +417,76 @@ impl Config {
         p
     }
 
+    /// One `[mailbox]` or `[[mailbox]]`, its problems keyed by its path (`mailbox[1].tls`).
+    fn validate_mailbox(&self, m: &MailboxConfig, push: &mut impl FnMut(&str, String)) {
+        let k = m.path();
+        let key = |name: &str| format!("{k}.{name}");
+        if m.host.trim().is_empty() {
+            push(&key("host"), "must not be empty".into());
+        }
+        if m.port == 0 {
+            push(&key("port"), "must be 1-65535".into());
+        }
+        if m.tls == TlsMode::Plain && !is_loopback_host(&m.host) {
+            push(
+                &key("tls"),
+                format!("`plain` sends the password in clear text and is only allowed to a loopback host, not `{}`; use `tls` or `starttls`", m.host),
+            );
+        }
+        match m.secret_source() {
+            Ok(None) => push(
+                k,
+                "needs one of password_file, password_env, password_credential or oauth2_token_command".into(),
+            ),
+            Err(e) => push(k, e),
+            Ok(Some(_)) => {}
+        }
+        if m.user.trim().is_empty() {
+            push(&key("user"), "must not be empty".into());
+        }
+        for (name, v) in [
+            ("inbox", &m.inbox),
+            ("processed_folder", &m.processed_folder),
+            ("quarantine_folder", &m.quarantine_folder),
+        ] {
+            if v.trim().is_empty() || v.contains(['"', '\r', '\n', '\\']) {
+                push(
+                    &key(name),
+                    "must be a folder name without quotes, backslashes or line breaks".into(),
+                );
+            }
+        }
+        if m.processed_folder == m.inbox || m.quarantine_folder == m.inbox {
+            push(
+                &key("processed_folder"),
+                "processed and quarantine folders must differ from the inbox".into(),
+            );
+        }
+        if m.poll_interval.0 < Duration::from_secs(1) {
+            push(&key("poll_interval"), "must be at least 1s".into());
+        }
+        if m.busy_poll_interval.0 < Duration::from_millis(20)
+            || m.busy_poll_interval.0 > m.poll_interval.0
+        {
+            push(
+                &key("busy_poll_interval"),
+                format!("must be at least 20ms and at most {k}.poll_interval"),
+            );
+        }
+        if m.busy_period.0 > Duration::from_secs(3600) {
+            push(
+                &key("busy_period"),
+                "must be at most 1h (0s turns it off)".into(),
+            );
+        }
+        if !(1..=5000).contains(&m.batch_size) {
+            push(&key("batch_size"), "must be between 1 and 5000".into());
+        }
+        if m.max_message_size.0 < 1024 {
+            push(&key("max_message_size"), "must be at least 1KB".into());
+        }
+    }
+
     fn validate_language(&self, push: &mut impl FnMut(&str, String)) {
         for (key, v) in [
             ("language.default", &self.language.default),
@@ -647,7 +656,7 @@ impl Config {
     }
 }
 
-fn valid_name(s: &str) -> bool {
+pub(super) fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
         && s.chars()
@@ -821,8 +830,8 @@ values = []
     #[test]
     fn busy_polling_is_bounded() {
         let c = Config::from_toml(MINIMAL, Path::new(".")).unwrap();
-        assert_eq!(c.mailbox.busy_poll_interval.0, Duration::from_millis(100));
-        assert_eq!(c.mailbox.busy_period.0, Duration::from_secs(10));
+        assert_eq!(c.mailboxes[0].busy_poll_interval.0, Duration::from_millis(100));
+        assert_eq!(c.mailboxes[0].busy_period.0, Duration::from_secs(10));
         let text = MINIMAL.replace(
             "password_env = \"IMAP_PW\"",
             "password_env = \"IMAP_PW\"\nbusy_poll_interval = \"5ms\"\nbusy_period = \"2h\"",

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::config::{Config, TlsMode};
+use crate::config::{Config, MailboxConfig, TlsMode};
 use crate::secret::{self, Credential};
 
 /// An IMAP error as an admin reads it. async-imap words a NO or BAD answer with Rust's debug
@@ -151,8 +151,8 @@ impl AsyncWrite for ImapStream {
 /// A logged-in IMAP session.
 pub type ImapSession = Session<ImapStream>;
 
-fn tls_connector(cfg: &Config) -> Result<TlsConnector, ConnectError> {
-    tls_connector_for(cfg, &cfg.mailbox.host, cfg.mailbox.ca_file.as_ref())
+fn tls_connector(cfg: &Config, m: &MailboxConfig) -> Result<TlsConnector, ConnectError> {
+    tls_connector_for(cfg, &m.host, m.ca_file.as_ref())
 }
 
 /// A TLS connector trusting the web PKI roots plus `ca_file` (PEM) when given: shared by the
@@ -205,11 +205,15 @@ pub fn tls_connector_for(
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
-async fn tls_wrap(cfg: &Config, tcp: TcpStream) -> Result<ImapStream, ConnectError> {
-    let host = cfg.mailbox.host.clone();
+async fn tls_wrap(
+    cfg: &Config,
+    m: &MailboxConfig,
+    tcp: TcpStream,
+) -> Result<ImapStream, ConnectError> {
+    let host = m.host.clone();
     let name = rustls::pki_types::ServerName::try_from(host.clone())
         .map_err(|_| ConnectError::ServerName(host.clone()))?;
-    let s = tls_connector(cfg)?
+    let s = tls_connector(cfg, m)?
         .connect(name, tcp)
         .await
         .map_err(|error| ConnectError::Tls { host, error })?;
@@ -228,19 +232,19 @@ impl async_imap::Authenticator for &XOAuth2 {
     }
 }
 
-/// Connects, secures and logs in, within the configured timeout.
+/// Connects to mailbox `m`, secures and logs in, within its timeout (`cfg` says where its
+/// secrets and CA file are found).
 ///
 /// # Errors
 /// [`ConnectError`].
-pub async fn connect(cfg: &Config) -> Result<ImapSession, ConnectError> {
-    let t = cfg.mailbox.timeout.0;
-    tokio::time::timeout(t, connect_inner(cfg))
+pub async fn connect(cfg: &Config, m: &MailboxConfig) -> Result<ImapSession, ConnectError> {
+    let t = m.timeout.0;
+    tokio::time::timeout(t, connect_inner(cfg, m))
         .await
         .map_err(|_| ConnectError::Timeout(t))?
 }
 
-async fn connect_inner(cfg: &Config) -> Result<ImapSession, ConnectError> {
-    let m = &cfg.mailbox;
+async fn connect_inner(cfg: &Config, m: &MailboxConfig) -> Result<ImapSession, ConnectError> {
     let tcp = TcpStream::connect((m.host.as_str(), m.port))
         .await
         .map_err(|error| ConnectError::Tcp {
@@ -250,7 +254,7 @@ async fn connect_inner(cfg: &Config) -> Result<ImapSession, ConnectError> {
         })?;
     let _ = tcp.set_nodelay(true);
     let mut client = match m.tls {
-        TlsMode::Tls => Client::new(tls_wrap(cfg, tcp).await?),
+        TlsMode::Tls => Client::new(tls_wrap(cfg, m, tcp).await?),
         TlsMode::Plain => Client::new(ImapStream::Plain(tcp)),
         TlsMode::Starttls => {
             let mut plain = Client::new(ImapStream::Plain(tcp));
@@ -263,16 +267,19 @@ async fn connect_inner(cfg: &Config) -> Result<ImapSession, ConnectError> {
                 });
             };
             // The greeting was consumed before STARTTLS; none follows the handshake.
-            let c = Client::new(tls_wrap(cfg, tcp).await?);
-            return login(cfg, c).await;
+            let c = Client::new(tls_wrap(cfg, m, tcp).await?);
+            return login(cfg, m, c).await;
         }
     };
     client.read_response().await?; // greeting
-    login(cfg, client).await
+    login(cfg, m, client).await
 }
 
-async fn login(cfg: &Config, client: Client<ImapStream>) -> Result<ImapSession, ConnectError> {
-    let m = &cfg.mailbox;
+async fn login(
+    cfg: &Config,
+    m: &MailboxConfig,
+    client: Client<ImapStream>,
+) -> Result<ImapSession, ConnectError> {
     let src = m
         .secret_source()
         .map_err(|reason| ConnectError::Login {

@@ -22,6 +22,7 @@ use futures::TryStreamExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::MailboxConfig;
 use crate::pipeline::{self, Engine, Inbound, Outcome};
 use crate::store::{ImapSource, StoreError};
 pub use connect::{connect, ConnectError, ImapSession};
@@ -66,10 +67,16 @@ impl std::fmt::Debug for IngestHooks {
 
 pub use crate::store::SharedStore;
 
-/// Identifies a mailbox in dedupe keys and the lease: `user@host:port/folder`.
-pub fn mailbox_key(engine: &Engine) -> String {
-    let m = &engine.config.mailbox;
-    format!("{}@{}:{}/{}", m.user, m.host, m.port, m.inbox)
+/// The mailbox named `label` in the engine's config (a reload may have changed its
+/// settings), else `start`, the one the task was started for.
+fn current_mailbox(engine: &Engine, start: &MailboxConfig) -> MailboxConfig {
+    engine
+        .config
+        .mailboxes
+        .iter()
+        .find(|m| m.label() == start.label())
+        .cloned()
+        .unwrap_or_else(|| start.clone())
 }
 
 /// Runs ingest until `shutdown`, reconnecting on errors. The engine is re-read from `engine`
@@ -82,6 +89,7 @@ pub fn mailbox_key(engine: &Engine) -> String {
 /// every second for ever; it keeps backing off instead.
 pub async fn run(
     engine: Arc<tokio::sync::RwLock<Arc<Engine>>>,
+    mailbox: MailboxConfig,
     store: SharedStore,
     hooks: IngestHooks,
     shutdown: CancellationToken,
@@ -91,9 +99,11 @@ pub async fn run(
     let mut ready_sent = false;
     while !shutdown.is_cancelled() {
         let eng = engine.read().await.clone();
+        let m = current_mailbox(&eng, &mailbox);
         let mut worked = false;
         let result = session(
             &eng,
+            &m,
             &engine,
             &store,
             &hooks,
@@ -122,11 +132,13 @@ pub async fn run(
                     IngestError::Store(_) => crate::monitor::Stage::Store,
                     _ => crate::monitor::Stage::Imap,
                 };
-                hooks.monitor.error(stage, &e.to_string());
+                hooks
+                    .monitor
+                    .error(stage, &format!("mailbox {}: {e}", mailbox.label()));
                 if transient {
-                    tracing::warn!(error = %e, retry_in = ?retry_in, failures, "ingest: error, reconnecting");
+                    tracing::warn!(mailbox = mailbox.label(), error = %e, retry_in = ?retry_in, failures, "ingest: error, reconnecting");
                 } else {
-                    tracing::error!(error = %e, retry_in = ?retry_in, failures, "ingest: error that needs the admin, retrying");
+                    tracing::error!(mailbox = mailbox.label(), error = %e, retry_in = ?retry_in, failures, "ingest: error that needs the admin, retrying");
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
@@ -135,7 +147,7 @@ pub async fn run(
             }
         }
     }
-    let key = mailbox_key(&engine.read().await.clone());
+    let key = current_mailbox(&engine.read().await.clone(), &mailbox).key();
     let h = holder.clone();
     if let Err(e) = crate::store::blocking(&store, move |s| s.release_lease(&key, &h)).await {
         tracing::warn!(error = %e, "ingest: could not release the fetch lease");
@@ -170,6 +182,7 @@ async fn timed<T, E: Into<IngestError>>(
 #[allow(clippy::too_many_arguments)]
 async fn session(
     eng: &Arc<Engine>,
+    m: &MailboxConfig,
     engine_cell: &Arc<tokio::sync::RwLock<Arc<Engine>>>,
     store: &SharedStore,
     hooks: &IngestHooks,
@@ -179,10 +192,9 @@ async fn session(
     worked: &mut bool,
 ) -> Result<(), IngestError> {
     let cfg = eng.config.clone();
-    let m = &cfg.mailbox;
     let t = m.timeout.0;
-    let mut s = connect(&cfg).await?;
-    tracing::info!(host = %m.host, user = %m.user, "ingest: logged in");
+    let mut s = connect(&cfg, m).await?;
+    tracing::info!(mailbox = m.label(), host = %m.host, user = %m.user, "ingest: logged in");
     let caps = timed(t, s.capabilities()).await?;
     let has_move = caps.has_str("MOVE");
     let has_idle = caps.has_str("IDLE") && m.idle;
@@ -195,7 +207,7 @@ async fn session(
     let uidvalidity = mbox
         .uid_validity
         .ok_or_else(|| IngestError::NoUidValidity(m.inbox.clone()))?;
-    let key = mailbox_key(eng);
+    let key = m.key();
     let k = key.clone();
     let now = eng.clock.now();
     if let Some(prev) =
@@ -240,6 +252,7 @@ async fn session(
             found = drain(
                 &mut s,
                 &eng,
+                m,
                 store,
                 hooks,
                 &key,
@@ -349,6 +362,7 @@ async fn fetch_header(
 async fn drain(
     s: &mut ImapSession,
     eng: &Arc<Engine>,
+    m: &MailboxConfig,
     store: &SharedStore,
     hooks: &IngestHooks,
     key: &str,
@@ -357,7 +371,6 @@ async fn drain(
     has_uidplus: bool,
     shutdown: &CancellationToken,
 ) -> Result<usize, IngestError> {
-    let m = &eng.config.mailbox;
     let t = m.timeout.0;
     let max = m.max_message_size.0;
     // What was announced before this listing is in it.
@@ -399,7 +412,7 @@ async fn drain(
             let header = fetch_header(s, uid, t).await?;
             let e2 = eng.clone();
             let o = crate::store::blocking(store, move |st| {
-                pipeline::quarantine_oversized(st, &e2, &src, size, header.as_deref())
+                pipeline::quarantine_oversized(st, &e2, &src, size, max, header.as_deref())
             })
             .await?;
             log_outcome(uid, &o);

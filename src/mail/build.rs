@@ -51,6 +51,7 @@ pub fn case_mail_context(w: Words<'_>, case: &CaseRow, lang: &str) -> MailContex
     let mut m = MailContext {
         reference: case.reference.clone(),
         support_name: cfg.support.name.clone(),
+        signature: cfg.support.signature.clone().unwrap_or_default(),
         customer_name: case.customer_name.clone().filter(|n| !n.trim().is_empty()),
         customer_address: case.customer_address.clone(),
         subject: subject::base_subject(&case.subject, &cfg.support.reference_prefix),
@@ -230,6 +231,7 @@ pub fn ack_context(w: Words<'_>, f: AckFacts<'_>) -> AckContext {
         excerpt: with_line_breaks(&summary, &visible),
         attachments: f.attachments,
         support_name: cfg.support.name.clone(),
+        signature: cfg.support.signature.clone().unwrap_or_default(),
         language: lang.to_string(),
         // Wrapped by columns: a Japanese sentence has no spaces to break at.
         restated_lines: restated

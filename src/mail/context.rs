@@ -32,6 +32,9 @@ pub struct AckContext {
     pub excerpt_lines: Vec<String>,
     pub attachments: Vec<String>,
     pub support_name: String,
+    /// The brand's signature (`[[brand]] signature`, `[support] signature`), printed under
+    /// the sign-off; empty without one.
+    pub signature: String,
     /// The language the acknowledgment is written in (`de`), for `<html lang>`.
     pub language: String,
     /// One or two of the customer's own sentences that say what the complaint is about
@@ -69,6 +72,7 @@ impl AckContext {
             excerpt_lines: vec!["I was charged twice for my November invoice.".into()],
             attachments: vec!["invoice.pdf".into()],
             support_name: "Example Support".into(),
+            signature: String::new(),
             language: "en".into(),
             restated: vec!["I was charged twice for invoice <b>INV-2026-0042</b> <script>alert(1)</script> {{ reference }}.".into()],
             restated_lines: vec!["I was charged twice for invoice <b>INV-2026-0042</b> <script>alert(1)</script> {{ reference }}.".into()],
@@ -129,6 +133,8 @@ pub struct HelpLine {
 pub struct MailContext {
     pub reference: String,
     pub support_name: String,
+    /// The brand's signature, printed under the sign-off of customer mail; empty without one.
+    pub signature: String,
     pub customer_name: Option<String>,
     pub customer_address: String,
     /// The case's subject (without prefixes and tag).
@@ -246,6 +252,7 @@ impl MailContext {
         MailContext {
             reference: SAMPLE_REFERENCE.into(),
             support_name: "Example Support".into(),
+            signature: String::new(),
             customer_name: Some("Jane Doe".into()),
             customer_address: "jane@customer.test".into(),
             subject: "Invoice charged twice <script>alert(1)</script> {{ reference }}".into(),

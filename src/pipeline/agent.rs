@@ -806,7 +806,7 @@ pub(super) fn too_large(
     let Some(agent) = msg.from_address().and_then(|f| cfg.agent(&f)).cloned() else {
         return Ok(());
     };
-    let Some(token) = c.engine.tokens.find_in(&msg, &cfg.support.address) else {
+    let Some(token) = c.engine.find_token(&msg) else {
         return Ok(());
     };
     if token.role != Role::Agent {

@@ -36,11 +36,42 @@ pub(super) struct Enclosures {
 /// What one message's processing needs.
 pub(super) struct Ctx<'a, 't> {
     pub tx: &'a Tx<'t>,
+    /// The engine of the case's queue.
     pub engine: &'a Engine,
+    /// The daemon's engine, which knows every queue's.
+    pub root: &'a Engine,
     pub now: DateTime<Utc>,
 }
 
+impl<'a, 't> Ctx<'a, 't> {
+    /// A context on the daemon's engine (`for_case` then picks a case's queue).
+    pub(super) fn new(tx: &'a Tx<'t>, root: &'a Engine, now: DateTime<Utc>) -> Self {
+        Ctx {
+            tx,
+            engine: root,
+            root,
+            now,
+        }
+    }
+
+    /// The same context on the engine of `case`'s queue.
+    pub(super) fn for_case(&self, case: &CaseRow) -> Ctx<'a, 't> {
+        Ctx {
+            tx: self.tx,
+            engine: self.root.for_case(case),
+            root: self.root,
+            now: self.now,
+        }
+    }
+}
+
 impl<'t> Ctx<'_, 't> {
+    /// The address of ours that answers the case's customer: the one they wrote to, while it
+    /// is still one of ours, else the brand's reply address.
+    pub(super) fn answering_address(&self, case: &CaseRow) -> String {
+        self.engine.answering_address(case.our_address.as_deref())
+    }
+
     fn prefix(&self) -> &str {
         &self.engine.config.support.reference_prefix
     }
@@ -99,7 +130,6 @@ impl<'t> Ctx<'_, 't> {
         mctx: &MailContext,
         enclosures: Enclosures,
     ) -> Result<bool, StoreError> {
-        let cfg = &self.engine.config;
         if self.tx.is_undeliverable(case.id, &case.customer_address)? {
             self.tx.audit(
                 Some(case.id),
@@ -141,20 +171,17 @@ impl<'t> Ctx<'_, 't> {
             Vec::new()
         };
         let cc_addresses: Vec<String> = cc.iter().map(|r| r.address.clone()).collect();
+        let ours = self.answering_address(case);
         let built = compose::build_with_inline(
             &Outgoing {
                 from_name,
-                from_address: cfg.support.address.clone(),
+                from_address: ours.clone(),
                 to: vec![Recipient {
                     name: case.customer_name.clone(),
                     address: case.customer_address.clone(),
                 }],
                 cc,
-                reply_to: Some(self.engine.tokens.address(
-                    &cfg.support.address,
-                    Role::Customer,
-                    &reference,
-                )),
+                reply_to: Some(self.engine.tokens.address(&ours, Role::Customer, &reference)),
                 reply_to_name: None,
                 subject: subject.clone(),
                 message_id: message_id.clone(),
@@ -186,7 +213,7 @@ impl<'t> Ctx<'_, 't> {
             kind,
             automatic,
             message_id: &message_id,
-            envelope_from: &cfg.support.address,
+            envelope_from: &ours,
             recipient: &case.customer_address,
             subject: &subject,
             body: &body,

@@ -134,7 +134,7 @@ pub(super) fn from_agent(
     let cfg = &c.engine.config;
     let from = msg.from_address().unwrap_or_default();
     let support = &cfg.support.address;
-    match c.engine.tokens.intake(msg, support, &from) {
+    match c.engine.intake(msg, &from) {
         Intake::Own => {}
         Intake::Absent => {
             let mut why = vec![format!(

@@ -76,8 +76,7 @@ fn check(
     let no = |why: String| Ok(Err(vec![format!("{line}: {why}")]));
     // Sent through the agent address of a case that was merged before: threading brought it
     // to the survivor, which is not the case the agent meant to merge.
-    let cfg = &c.engine.config;
-    if let Some(t) = c.engine.tokens.find_in(msg, &cfg.support.address) {
+    if let Some(t) = c.engine.find_token(msg) {
         if t.reference.as_str() != case.reference {
             return no(format!(
                 "case {} was already merged into {}, so its mail comes to {} now; to merge {} \

@@ -50,9 +50,9 @@ pub use timers::{fire_due, resync_all, Fired};
 #[derive(Debug)]
 pub struct Engine {
     pub config: Arc<Config>,
-    pub classifier: Classifier,
+    pub classifier: Arc<Classifier>,
     pub calendar: BusinessCalendar,
-    pub renderer: Renderer,
+    pub renderer: Arc<Renderer>,
     pub clock: SharedClock,
     pub limits: ParseLimits,
     /// Signs and checks reply addresses.
@@ -60,9 +60,22 @@ pub struct Engine {
     /// When scheduled mail may reach customers.
     pub window: crate::business_time::window::SendWindow,
     /// The languages the templates folder ships, and the words each one uses.
-    pub locales: crate::locale::Locales,
+    pub locales: Arc<crate::locale::Locales>,
     /// The numbers the acknowledgment names.
     pub found: mail::Found,
+    /// The queue whose cases this engine handles, and its brand (docs/design.md,
+    /// "Mailboxes, queues and brands").
+    pub queue: String,
+    pub brand: String,
+    /// Each queue's engine, when the config names queues (only in the engine the daemon
+    /// holds, [`Engine::new`]; a queue's own engine has none). Empty: this engine handles
+    /// every case.
+    queues: Vec<Arc<Engine>>,
+    /// Every brand's reference prefix: a subject tag of any of them threads.
+    prefixes: Vec<String>,
+    /// The addresses our reply, rating and intake addresses are built on (`local+token@`):
+    /// the support address and every queue's and brand's.
+    token_bases: Vec<String>,
     own: Vec<String>,
     domain: String,
 }
@@ -86,12 +99,62 @@ impl Engine {
     /// # Errors
     /// A rule that does not compile or a template that does not load or render.
     pub fn new(config: Arc<Config>, clock: SharedClock) -> Result<Engine, EngineError> {
-        let classifier = Classifier::from_config(&config)?;
-        let (renderer, locales) = mail::load_all(&config)?;
-        // Render every template once now, in every language: a template an admin broke is
-        // refused at start or reload, instead of failing (and quarantining) every complaint
-        // that needs it.
-        mail::check_all(&renderer, &locales)?;
+        let first = config.queue_list()[0].clone();
+        let classifier = Arc::new(Classifier::from_config(&config)?);
+        let mut root = Engine::build(
+            config.clone(),
+            clock.clone(),
+            &first.name,
+            &config.brand_of(&first),
+            classifier.clone(),
+            None,
+        )?;
+        if config.has_queues() {
+            // One engine per queue, on its brand's config; the queues of a brand share its
+            // templates.
+            let mut loaded: Vec<(String, Arc<Renderer>, Arc<crate::locale::Locales>)> = vec![];
+            for q in config.queue_list() {
+                let brand = config.brand_of(&q);
+                let shared = loaded
+                    .iter()
+                    .find(|(b, _, _)| *b == brand)
+                    .map(|(_, r, l)| (r.clone(), l.clone()));
+                let e = Engine::build(
+                    Arc::new(config.for_queue(&q.name)),
+                    clock.clone(),
+                    &q.name,
+                    &brand,
+                    classifier.clone(),
+                    shared,
+                )?;
+                loaded.push((brand, e.renderer.clone(), e.locales.clone()));
+                root.queues.push(Arc::new(e));
+            }
+        }
+        Ok(root)
+    }
+
+    /// The engine of one queue: `config` is already the queue's ([`Config::for_queue`]);
+    /// `templates` are its brand's when another queue of the brand loaded them.
+    fn build(
+        config: Arc<Config>,
+        clock: SharedClock,
+        queue: &str,
+        brand: &str,
+        classifier: Arc<Classifier>,
+        templates: Option<(Arc<Renderer>, Arc<crate::locale::Locales>)>,
+    ) -> Result<Engine, EngineError> {
+        let (renderer, locales) = match templates {
+            Some(t) => t,
+            None => {
+                let (renderer, locales) = mail::load_all(&config)?;
+                // Render every template once now, in every language: a template an admin
+                // broke is refused at start or reload, instead of failing (and quarantining)
+                // every complaint that needs it.
+                mail::check_all(&renderer, &locales)?;
+                (Arc::new(renderer), Arc::new(locales))
+            }
+        };
         let calendar = BusinessCalendar::from_config(&config.calendar);
         let source = config
             .token_secret_source()
@@ -111,9 +174,28 @@ impl Engine {
             max_headers: config.limits.max_headers,
             ..ParseLimits::default()
         };
+        let mut prefixes = vec![config.support.reference_prefix.clone()];
+        for b in &config.brands {
+            if let Some(p) = &b.reference_prefix {
+                if !prefixes.contains(p) {
+                    prefixes.push(p.clone());
+                }
+            }
+        }
+        let mut token_bases = vec![config.support.address.to_lowercase()];
+        for a in config.own_addresses() {
+            if !token_bases.contains(&a) {
+                token_bases.push(a);
+            }
+        }
         Ok(Engine {
             found: mail::Found::from_config(&config),
             locales,
+            queue: queue.to_string(),
+            brand: brand.to_string(),
+            queues: vec![],
+            prefixes,
+            token_bases,
             own: config.own_addresses(),
             domain: config.message_id_domain(),
             config,
@@ -129,6 +211,87 @@ impl Engine {
 }
 
 impl Engine {
+    /// The engine of queue `name`: itself without queues, or for a queue the config no
+    /// longer names (its cases then go on in the default queue).
+    pub fn for_queue(&self, name: &str) -> &Engine {
+        self.queues
+            .iter()
+            .find(|e| e.queue == name)
+            .or_else(|| self.queues.first())
+            .map_or(self, |e| e.as_ref())
+    }
+
+    /// The engine of a case's queue (a case from before queues: the default queue).
+    pub fn for_case(&self, case: &CaseRow) -> &Engine {
+        self.for_queue(case.queue.as_deref().unwrap_or(&self.queue))
+    }
+
+    /// Every queue's engine (itself alone without queues).
+    pub fn queue_engines(&self) -> Vec<&Engine> {
+        if self.queues.is_empty() {
+            vec![self]
+        } else {
+            self.queues.iter().map(|e| e.as_ref()).collect()
+        }
+    }
+
+    /// Every brand's reference prefix.
+    pub fn prefixes(&self) -> &[String] {
+        &self.prefixes
+    }
+
+    /// The first valid reply token among the addresses `msg` was delivered or written to,
+    /// on any of our addresses.
+    pub fn find_token(&self, msg: &InboundMessage) -> Option<crate::thread::token::Verified> {
+        self.token_bases
+            .iter()
+            .find_map(|b| self.tokens.find_in(msg, b))
+    }
+
+    /// Whether `msg` was sent to a rating address of ours, valid or not.
+    pub fn is_feedback_attempt(&self, msg: &InboundMessage) -> bool {
+        self.token_bases
+            .iter()
+            .any(|b| self.tokens.is_feedback_attempt(msg, b))
+    }
+
+    /// Whether `msg` was sent to an intake address of ours, and whether it is `from`'s.
+    pub fn intake(&self, msg: &InboundMessage, from: &str) -> crate::thread::token::Intake {
+        use crate::thread::token::Intake;
+        let mut found = Intake::Absent;
+        for b in &self.token_bases {
+            match self.tokens.intake(msg, b, from) {
+                Intake::Own => return Intake::Own,
+                Intake::NotOwn => found = Intake::NotOwn,
+                Intake::Absent => {}
+            }
+        }
+        found
+    }
+
+    /// Where a new message goes: its queue, and the address of ours it was written to.
+    pub fn route(&self, msg: &InboundMessage, source: Option<&ImapSource>) -> crate::config::Route {
+        self.config.route(
+            msg.to
+                .iter()
+                .chain(msg.cc.iter())
+                .map(|m| m.address.as_str()),
+            msg.header_all("X-Original-To")
+                .chain(msg.delivered_to.iter().map(String::as_str)),
+            source.map(|s| s.mailbox.as_str()),
+        )
+    }
+
+    /// The address of ours that answers a customer who wrote to `written_to`: that one while
+    /// it is still ours, else this queue's brand's reply address (`support.address` of its
+    /// config).
+    pub fn answering_address(&self, written_to: Option<&str>) -> String {
+        written_to
+            .map(str::to_lowercase)
+            .filter(|a| self.own.contains(a))
+            .unwrap_or_else(|| self.config.support.address.clone())
+    }
+
     /// Where the words of a mail come from.
     pub fn words(&self) -> mail::Words<'_> {
         mail::Words {
@@ -365,7 +528,8 @@ fn quarantine(
     Ok(Outcome::Quarantined { reason })
 }
 
-/// Records a message too large to download: quarantined by its size alone. When its header
+/// Records a message too large to download (over `max`, its mailbox's
+/// `max_message_size`): quarantined by its size alone. When its header
 /// block (`header`, read without the body) shows an agent answering a case through the
 /// case's agent reply address, that agent is told that nothing was read or relayed: an
 /// answer with large files is not dropped in silence.
@@ -377,10 +541,10 @@ pub fn quarantine_oversized(
     engine: &Engine,
     source: &ImapSource,
     size: u64,
+    max: u64,
     header: Option<&[u8]>,
 ) -> Result<Outcome, StoreError> {
     let now = engine.clock.now();
-    let max = engine.config.mailbox.max_message_size.0;
     let reason = format!(
         "message of {size} bytes exceeds mailbox.max_message_size ({max} bytes); not downloaded"
     );
@@ -390,7 +554,7 @@ pub fn quarantine_oversized(
         }
         tx.insert_quarantine(Some(source), &reason, size as usize, None, now)?;
         if let Some(h) = header {
-            let c = context::Ctx { tx, engine, now };
+            let c = context::Ctx::new(tx, engine, now);
             agent::too_large(&c, h, size, max)?;
         }
         Ok(Outcome::Quarantined {
@@ -455,9 +619,8 @@ fn process_one(
             &collided
         }
     };
-    let prefix = &engine.config.support.reference_prefix;
-    let token = engine.tokens.find_in(msg, &engine.config.support.address);
-    let threading = thread::find_case(msg, prefix, token.as_ref(), tx)?;
+    let token = engine.find_token(msg);
+    let threading = thread::find_case(msg, engine.prefixes(), token.as_ref(), tx)?;
     // A purged or erased case has nobody left on it: whatever still finds it (an old signed
     // reply address) is treated as new mail.
     let threading = match threading {
@@ -479,11 +642,7 @@ fn process_one(
             ..
         }
     );
-    if !feedback_ok
-        && engine
-            .tokens
-            .is_feedback_attempt(msg, &engine.config.support.address)
-    {
+    if !feedback_ok && engine.is_feedback_attempt(msg) {
         let reason = "sent to a rating address that does not verify (forged, altered, or for a case that does not exist)";
         tx.insert_message(&NewMessage {
             case_id: None,
@@ -551,7 +710,7 @@ fn process_one(
             if let Some((case_id, recipients)) = tx.customer_mail_by_ids(&ids)? {
                 for recipient in failed_recipients(msg, &recipients) {
                     if tx.mark_undeliverable_on(case_id, recipient)? {
-                        let c = context::Ctx { tx, engine, now };
+                        let c = context::Ctx::new(tx, engine, now);
                         customer::undeliverable(&c, case_id, recipient, &verdict.reason)?;
                     }
                 }
@@ -564,7 +723,21 @@ fn process_one(
         });
     }
 
-    let c = context::Ctx { tx, engine, now };
+    // From here on, the case's queue's engine (its brand's config) handles the message; a
+    // new one goes to the queue of the address it was written to (`Config::route`).
+    let root = engine;
+    let engine = match &threading {
+        Threading::ByToken { case, .. }
+        | Threading::ByMessageId(case)
+        | Threading::ByReferenceTag(case) => root.for_case(case),
+        Threading::New { .. } => root.for_queue(&root.route(msg, item.source.as_ref()).queue),
+    };
+    let c = context::Ctx {
+        tx,
+        engine,
+        root,
+        now,
+    };
     match threading {
         Threading::ByToken {
             case,
@@ -834,8 +1007,15 @@ fn open_case_via(
         msg.subject.as_str()
     };
     let language = crate::classify::language::detect(msg, &engine.locales, cfg.language.detect);
+    // The address of ours it was written to answers the customer, when it is this queue's
+    // (a late reply or a complaint an agent forwarded may name another queue's).
+    let route = engine.route(msg, item.source.as_ref());
+    let our_address = route.address.filter(|_| route.queue == engine.queue);
     let case_id = tx.insert_case(&NewCase {
         language: Some(&language.language),
+        queue: Some(&engine.queue),
+        brand: Some(&engine.brand),
+        our_address: our_address.as_deref(),
         reference: reference.as_str(),
         status: Status::New,
         category: &Category::new(class.category.as_str()),
@@ -918,6 +1098,7 @@ fn open_case_via(
             &language.language,
             due,
             via.map(|v| v.original_id),
+            our_address.as_deref(),
             now,
         )?,
         Err(why) => Err(why),
@@ -950,7 +1131,7 @@ fn open_case_via(
     let case = tx
         .case_by_id(case_id)?
         .ok_or_else(|| StoreError::Data("case vanished inside its transaction".into()))?;
-    let c = context::Ctx { tx, engine, now };
+    let c = context::Ctx::new(tx, engine, now).for_case(&case);
     let joined = participants::from_message(&c, &case, msg)?;
     let card = customer::Card {
         link,
@@ -1042,6 +1223,8 @@ fn enqueue_ack(
     // Through an agent: the forwarded original's Message-ID (if any) is what the
     // acknowledgment answers, never the agent's own message.
     original_id: Option<Option<&str>>,
+    // The address of ours the customer wrote to, which answers them.
+    our_address: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Result<(), String>, StoreError> {
     let cfg = &engine.config;
@@ -1085,19 +1268,16 @@ fn enqueue_ack(
         }
     };
     let subject = subject::customer_subject(reference, &msg.subject, &cfg.support.reference_prefix);
+    let ours = engine.answering_address(our_address);
     let built = compose::build(&Outgoing {
         from_name: cfg.support.name.clone(),
-        from_address: cfg.support.address.clone(),
+        from_address: ours.clone(),
         to: vec![compose::Recipient {
             name: customer.name.clone(),
             address: customer.address.clone(),
         }],
         cc: vec![],
-        reply_to: Some(
-            engine
-                .tokens
-                .address(&cfg.support.address, Role::Customer, reference),
-        ),
+        reply_to: Some(engine.tokens.address(&ours, Role::Customer, reference)),
         reply_to_name: None,
         subject: subject.clone(),
         message_id: message_id.clone(),
@@ -1118,7 +1298,7 @@ fn enqueue_ack(
         kind: OutboundKind::Ack,
         automatic: true,
         message_id: &message_id,
-        envelope_from: &cfg.support.address,
+        envelope_from: &ours,
         recipient: &customer.normalized(),
         subject: &subject,
         body: &body,

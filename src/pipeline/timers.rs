@@ -128,6 +128,7 @@ pub(super) fn sync(c: &Ctx<'_, '_>, case_id: i64) -> Result<(), StoreError> {
 /// [`sync`] for a case row the caller has just read. The case's timers (a few rows over its
 /// life) are read once and compared here, instead of one query per desired timer.
 pub(super) fn sync_case(c: &Ctx<'_, '_>, case: &CaseRow) -> Result<(), StoreError> {
+    let c = &c.for_case(case);
     let want = desired(c.engine, case);
     let timers = c.tx.timers_of_case(case.id)?;
     // Times are stored to the microsecond: a wanted time is compared as it would be stored.
@@ -256,7 +257,7 @@ pub fn resync_all(store: &mut Store, engine: &Engine) -> Result<usize, StoreErro
         .map(|c| c.id)
         .collect();
     store.write(|tx| {
-        let c = Ctx { tx, engine, now };
+        let c = Ctx::new(tx, engine, now);
         for id in &ids {
             sync(&c, *id)?;
         }
@@ -283,7 +284,7 @@ pub fn fire_due(store: &mut Store, engine: &Engine, limit: usize) -> Result<Fire
     let now = engine.clock.now();
     store.write(|tx| {
         let due = tx.read().due_timers(now, limit)?;
-        let c = Ctx { tx, engine, now };
+        let c = Ctx::new(tx, engine, now);
         let mut fired = Fired {
             timers: due.len(),
             ..Fired::default()
@@ -319,6 +320,7 @@ fn fire(c: &Ctx<'_, '_>, t: &TimerRow) -> Result<TimerOutcome, StoreError> {
         c.tx.settle_timer(t.id, c.now, &TimerOutcome::CaseGone)?;
         return Ok(TimerOutcome::CaseGone);
     };
+    let c = &c.for_case(&case);
     if MANAGED.contains(&t.kind) {
         let still = desired(c.engine, &case)
             .iter()

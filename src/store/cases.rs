@@ -51,6 +51,13 @@ pub struct CaseRow {
     pub merged_into: Option<i64>,
     /// The language its customer is written to in (`de`); `None`: `language.default`.
     pub language: Option<String>,
+    /// The queue it is in (`None`: a case from before queues, in the default queue).
+    pub queue: Option<String>,
+    /// The brand of its queue when it was opened or moved.
+    pub brand: Option<String>,
+    /// The address of ours the customer wrote to, which answers them (`None`: the brand's
+    /// reply address).
+    pub our_address: Option<String>,
 }
 
 /// What a merge moved from one case to another ([`CaseWrites::merge_case`]).
@@ -78,6 +85,10 @@ pub enum CaseChange {
     ResolvedAt(Option<DateTime<Utc>>),
     /// The language the customer is written to in.
     Language(Option<String>),
+    /// The queue (`#queue`), its brand, and the address that answers the customer.
+    Queue(Option<String>),
+    Brand(Option<String>),
+    OurAddress(Option<String>),
 }
 
 /// A case about to be created.
@@ -98,6 +109,10 @@ pub struct NewCase<'a> {
     pub linked_case_id: Option<i64>,
     /// The complaint's language (`de`).
     pub language: Option<&'a str>,
+    /// Its queue and brand, and the address of ours the customer wrote to.
+    pub queue: Option<&'a str>,
+    pub brand: Option<&'a str>,
+    pub our_address: Option<&'a str>,
 }
 
 /// Counts for `mailcase cases`-style summaries and tests.

@@ -94,7 +94,7 @@ pub enum Threading {
 /// Store errors from the lookups.
 pub fn find_case(
     msg: &InboundMessage,
-    prefix: &str,
+    prefixes: &[String],
     token: Option<&token::Verified>,
     lookup: &(impl CaseLookup + ?Sized),
 ) -> Result<Threading, StoreError> {
@@ -131,7 +131,11 @@ pub fn find_case(
             mentioned = Some(c);
         }
     }
-    if let Some(r) = Reference::find_in_subject(&msg.subject, prefix) {
+    // A tag with any brand's prefix (a case may have moved to another brand's queue).
+    if let Some(r) = prefixes
+        .iter()
+        .find_map(|p| Reference::find_in_subject(&msg.subject, p))
+    {
         if let Some(c) = lookup.by_reference(r.as_str())? {
             let c = survivor(c, lookup)?;
             if takes_part(&c)? {
@@ -192,6 +196,10 @@ mod tests {
         parse(raw.as_bytes(), &ParseLimits::default()).unwrap()
     }
 
+    fn cmp() -> Vec<String> {
+        vec!["CMP".to_string()]
+    }
+
     fn world() -> (Maps, String) {
         let mut rng = rand::thread_rng();
         let r = Reference::generate("CMP", &mut rng);
@@ -210,7 +218,7 @@ mod tests {
         let (m, _) = world();
         let t = find_case(
             &msg("From: bob@elsewhere.test\r\nSubject: hi\r\nIn-Reply-To: <ack-1@support.test>"),
-            "CMP",
+            &cmp(),
             None,
             &m,
         )
@@ -223,7 +231,7 @@ mod tests {
         let (m, _) = world();
         let t = find_case(
             &msg("From: alice@customer.test\r\nSubject: more\r\nIn-Reply-To: <complaint-1@customer.test>"),
-            "CMP",
+            &cmp(),
             None,
             &m,
         )
@@ -236,7 +244,7 @@ mod tests {
         // a case of their own, linked to the one they named.
         let t = find_case(
             &msg("From: mallory@evil.test\r\nReply-To: alice@customer.test\r\nSubject: more\r\nReferences: <complaint-1@customer.test>"),
-            "CMP",
+            &cmp(),
             None,
             &m,
         )
@@ -248,7 +256,7 @@ mod tests {
         // One of our own Message-IDs threads anybody: we sent it to the case's people.
         let t = find_case(
             &msg("From: mallory@evil.test\r\nSubject: more\r\nReferences: <complaint-1@customer.test> <ack-1@support.test>"),
-            "CMP",
+            &cmp(),
             None,
             &m,
         )
@@ -266,7 +274,7 @@ mod tests {
             &msg(&format!(
                 "From: Alice <ALICE@customer.test>\r\nSubject: Re: {tag} more"
             )),
-            "CMP",
+            &cmp(),
             None,
             &m,
         )
@@ -281,7 +289,7 @@ mod tests {
             &msg(&format!(
                 "From: mallory@evil.test\r\nReply-To: alice@customer.test\r\nSubject: {tag}"
             )),
-            "CMP",
+            &cmp(),
             None,
             &m,
         )
@@ -337,7 +345,7 @@ mod tests {
                 .to_string(),
             format!("From: alice@customer.test\r\nSubject: Re: {tag} more"),
         ] {
-            let t = find_case(&msg(&headers), "CMP", None, &m).unwrap();
+            let t = find_case(&msg(&headers), &cmp(), None, &m).unwrap();
             let id = match t {
                 Threading::ByMessageId(c) | Threading::ByReferenceTag(c) => c.id,
                 other => panic!("{headers}: {other:?}"),
@@ -347,7 +355,7 @@ mod tests {
         // A stranger naming the old case is linked to the survivor, not let in.
         let t = find_case(
             &msg(&format!("From: mallory@evil.test\r\nSubject: {tag}")),
-            "CMP",
+            &cmp(),
             None,
             &m,
         )
@@ -376,7 +384,7 @@ mod tests {
         let (m, _) = world();
         let t = find_case(
             &msg("From: alice@customer.test\r\nSubject: new problem\r\nReferences: <other@x>"),
-            "CMP",
+            &cmp(),
             None,
             &m,
         )
@@ -416,7 +424,7 @@ mod token_rule_tests {
         let raw = format!("From: stranger@x.test\r\nTo: {addr}\r\nSubject: hi\r\n\r\nb\r\n");
         let m = parse(raw.as_bytes(), &ParseLimits::default()).unwrap();
         let v = key.find_in(&m, "support@support.test");
-        let t = find_case(&m, "CMP", v.as_ref(), &One(c)).unwrap();
+        let t = find_case(&m, &["CMP".to_string()], v.as_ref(), &One(c)).unwrap();
         assert!(
             matches!(t, Threading::ByToken { ref case, role: token::Role::Agent } if case.id == 7),
             "{t:?}"

@@ -118,8 +118,9 @@ pub fn pipeline(data: &[u8]) {
 
     let token = env.key.find_in(&msg, support);
     let _ = env.key.is_feedback_attempt(&msg, support);
-    find_case(&msg, prefix, token.as_ref(), &Lookup).expect("in-memory lookups do not fail");
-    find_case(&msg, "CMP", None, &Lookup).expect("in-memory lookups do not fail");
+    let prefixes = [prefix.to_string(), "CMP".to_string()];
+    find_case(&msg, &prefixes, token.as_ref(), &Lookup).expect("in-memory lookups do not fail");
+    find_case(&msg, &prefixes[1..], None, &Lookup).expect("in-memory lookups do not fail");
 
     let visible = reply::visible_text(&msg.text);
     assert!(visible.len() <= msg.text.len(), "visible_text only removes");

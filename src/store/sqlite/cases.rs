@@ -185,8 +185,8 @@ impl CaseWrites for SqliteTx<'_> {
         let mut st = self.tx.prepare_cached(
             "INSERT INTO cases(reference, status, category, priority, subject, customer_address, customer_name,
                                created_at, updated_at, first_response_due, linked_case_id,
-                               resolution_due, last_public_at, language)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
+                               resolution_due, last_public_at, language, queue, brand, our_address)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )?;
         st.execute(params![
             c.reference,
@@ -202,6 +202,9 @@ impl CaseWrites for SqliteTx<'_> {
             c.resolution_due.map(ts),
             c.last_public_at.map(ts),
             c.language,
+            c.queue,
+            c.brand,
+            c.our_address,
         ])?;
         Ok(self.tx.last_insert_rowid())
     }

@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/010_merge.sql"),
     include_str!("migrations/011_channel.sql"),
     include_str!("migrations/012_language.sql"),
+    include_str!("migrations/013_queues.sql"),
 ];
 
 /// Pending customer mail to an address that bounced on its case. CROSS JOIN keeps the
@@ -76,6 +77,9 @@ impl CaseChange {
             CaseChange::ClosedAt(_) => "closed_at",
             CaseChange::ResolvedAt(_) => "resolved_at",
             CaseChange::Language(_) => "language",
+            CaseChange::Queue(_) => "queue",
+            CaseChange::Brand(_) => "brand",
+            CaseChange::OurAddress(_) => "our_address",
         }
     }
 
@@ -84,7 +88,11 @@ impl CaseChange {
         match self {
             CaseChange::Priority(p) => Some(p.as_str().to_string()),
             CaseChange::Category(c) => Some(c.as_str().to_string()),
-            CaseChange::Assignee(a) | CaseChange::Language(a) => a.clone(),
+            CaseChange::Assignee(a)
+            | CaseChange::Language(a)
+            | CaseChange::Queue(a)
+            | CaseChange::Brand(a)
+            | CaseChange::OurAddress(a) => a.clone(),
             CaseChange::FirstResponseDue(t)
             | CaseChange::ResolutionDue(t)
             | CaseChange::SlaPausedAt(t)
@@ -261,10 +269,13 @@ fn case_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
         closed_at: values::opt_time(r, 21, "cases.closed_at")?,
         merged_into: r.get(22)?,
         language: r.get(23)?,
+        queue: r.get(24)?,
+        brand: r.get(25)?,
+        our_address: r.get(26)?,
     })
 }
 
-const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id, assignee, first_response_at, resolved_at, reopen_count, resolution_due, sla_paused_at, last_public_at, follow_up_sent_at, feedback_sent_at, closed_at, merged_into, language";
+const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id, assignee, first_response_at, resolved_at, reopen_count, resolution_due, sla_paused_at, last_public_at, follow_up_sent_at, feedback_sent_at, closed_at, merged_into, language, queue, brand, our_address";
 
 /// One write transaction, with the domain operations the pipeline needs.
 pub struct SqliteTx<'a> {

@@ -185,6 +185,9 @@ mod tests {
                 last_public_at: None,
                 linked_case_id: None,
                 language: None,
+                queue: None,
+                brand: None,
+                our_address: None,
             })
         })
         .unwrap()
