@@ -489,7 +489,15 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
                     .map(|d| format!(", templates {} over the shipped ones", d.display()))
                     .unwrap_or_default(),
                 if q.agents.notify.is_empty() {
-                    format!(", agents {}", q.agents.members.iter().map(|a| a.address.as_str()).collect::<Vec<_>>().join(", "))
+                    format!(
+                        ", agents {}",
+                        q.agents
+                            .members
+                            .iter()
+                            .map(|a| a.address.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 } else {
                     format!(", cards to {}", q.agents.notify.join(", "))
                 },

@@ -224,6 +224,42 @@ impl Renderer {
         })
     }
 
+    /// [`Renderer::load`] of `base`, with the templates of `overlay` (a brand's folder, laid
+    /// out like `base`) in place of those of the same name and language.
+    ///
+    /// # Errors
+    /// As [`Renderer::load`], for either folder.
+    pub fn load_overlay(
+        base: &Path,
+        overlay: &Path,
+        required: &[&str],
+    ) -> Result<Renderer, RenderError> {
+        let base = Renderer::load(base, required)?;
+        if let Err(e) = std::fs::read_dir(overlay) {
+            return Err(RenderError::Load {
+                dir: overlay.to_path_buf(),
+                message: format!("cannot read the folder {}: {e}", overlay.display()),
+            });
+        }
+        let glob = format!("{}/**/*.tera", overlay.display());
+        let mut tera = Tera::new(&glob).map_err(|e| RenderError::Load {
+            dir: overlay.to_path_buf(),
+            message: chain(&e),
+        })?;
+        tera.autoescape_on(vec![".html.tera", ".html"]);
+        tera.register_filter("wrap", wrap_filter);
+        // The shipped templates the overlay does not replace (extend keeps its own).
+        tera.extend(&base.tera).map_err(|e| RenderError::Load {
+            dir: overlay.to_path_buf(),
+            message: chain(&e),
+        })?;
+        Ok(Renderer {
+            tera,
+            fallback: None,
+            top: None,
+        })
+    }
+
     /// Templates missing in a language's folder are taken from `lang`'s folder, then from
     /// the top folder.
     pub fn set_fallback(&mut self, lang: Option<&str>) {

@@ -64,6 +64,9 @@ pub enum Command {
     /// Write to the customer in this language from now on (`#language de`): the detector
     /// got it wrong, or the customer asked.
     Language(String),
+    /// Move the case to another queue (`#queue billing`): its agents get the card, and the
+    /// customer's thread goes on, answered by the new queue.
+    Queue(String),
 }
 
 impl Command {
@@ -82,6 +85,7 @@ impl Command {
             Command::Send => "send",
             Command::Merge { .. } => "merge",
             Command::Language(_) => "language",
+            Command::Queue(_) => "queue",
         }
     }
 
@@ -114,6 +118,14 @@ impl Command {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
+            Command::Queue(n) if cfg.queue(n).is_none() => Some(format!(
+                "#queue {n}: no such queue; use one of {}",
+                cfg.queue_list()
+                    .iter()
+                    .map(|q| q.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
             Command::Cc { address, .. } if address.parse::<lettre::Address>().is_err() => Some(
                 format!("#cc {address}: not an e-mail address; write #cc add ADDRESS or #cc remove ADDRESS"),
             ),
@@ -135,7 +147,8 @@ impl Command {
             | Command::Cc { .. }
             | Command::Send
             | Command::Merge { .. }
-            | Command::Language(_) => None,
+            | Command::Language(_)
+            | Command::Queue(_) => None,
         }
     }
 
@@ -192,6 +205,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("#send", "send your held answer as it was"),
     ("#merge REF [confirm]", "merge this case into case REF"),
     ("#language CODE", "write to the customer in language CODE"),
+    ("#queue NAME", "move the case to queue NAME"),
 ];
 
 /// What is wrong with a command line.
@@ -441,6 +455,9 @@ fn parse_line(line: &str) -> Result<Command, String> {
         "language" => Ok(Command::Language(
             one_word("a language code, e.g. de")?.to_lowercase(),
         )),
+        "queue" => Ok(Command::Queue(
+            one_word("a queue name, e.g. billing")?.to_lowercase(),
+        )),
         "merge" => {
             let mut words = arg.split_whitespace();
             match (words.next(), words.next(), words.next()) {
@@ -523,7 +540,7 @@ fn parse_cc(arg: &str) -> Result<Command, String> {
 /// Every command's name, for suggestions.
 const NAMES: &[&str] = &[
     "note", "resolve", "escalate", "priority", "category", "assign", "wait", "reopen", "cc",
-    "send", "merge", "language",
+    "send", "merge", "language", "queue",
 ];
 
 /// The command an agent most likely meant by `typed`: one that starts with it (`#prio`,

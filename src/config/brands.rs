@@ -83,7 +83,10 @@ pub struct Route {
 
 /// The address without its `+detail`, lower-cased.
 fn base_address(a: &str) -> String {
-    let a = a.trim().trim_matches(|c| c == '<' || c == '>').to_lowercase();
+    let a = a
+        .trim()
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_lowercase();
     match a.rsplit_once('@') {
         Some((local, domain)) => {
             let local = local.split_once('+').map_or(local, |(b, _)| b);
@@ -279,7 +282,10 @@ impl Config {
                 if o.name.is_some() && o.name == m.name {
                     push(
                         &format!("{key}.name"),
-                        format!("`{}` is also the name of mailbox[{j}]", m.name.as_deref().unwrap_or_default()),
+                        format!(
+                            "`{}` is also the name of mailbox[{j}]",
+                            m.name.as_deref().unwrap_or_default()
+                        ),
                     );
                 }
                 if o.key() == m.key() {
@@ -300,7 +306,12 @@ impl Config {
         }
 
         // Brands.
-        let agent_known = |a: &str| self.agents.members.iter().any(|m| m.address.eq_ignore_ascii_case(a));
+        let agent_known = |a: &str| {
+            self.agents
+                .members
+                .iter()
+                .any(|m| m.address.eq_ignore_ascii_case(a))
+        };
         for (i, b) in self.brands.iter().enumerate() {
             let key = format!("brand[{i}]");
             if !super::validate::valid_name(&b.name) {
@@ -317,7 +328,10 @@ impl Config {
             }
             if let Some(n) = &b.display_name {
                 if n.contains(['\r', '\n']) || n.trim().is_empty() {
-                    push(&format!("{key}.display_name"), "must be one line, not empty".into());
+                    push(
+                        &format!("{key}.display_name"),
+                        "must be one line, not empty".into(),
+                    );
                 }
             }
             if let Some(p) = &b.reference_prefix {
@@ -414,16 +428,25 @@ impl Config {
             match &q.brand {
                 Some(b) if !self.brands.iter().any(|x| &x.name == b) => push(
                     &format!("{key}.brand"),
-                    format!("`{b}` is not a [[brand]] (brands: {})", self.brand_names().join(", ")),
+                    format!(
+                        "`{b}` is not a [[brand]] (brands: {})",
+                        self.brand_names().join(", ")
+                    ),
                 ),
                 None if self.brands.len() > 1 => push(
                     &format!("{key}.brand"),
-                    format!("needed: there are several brands ({})", self.brand_names().join(", ")),
+                    format!(
+                        "needed: there are several brands ({})",
+                        self.brand_names().join(", ")
+                    ),
                 ),
                 _ => {}
             }
             if q.addresses.is_empty() {
-                push(&format!("{key}.addresses"), "needs at least one address".into());
+                push(
+                    &format!("{key}.addresses"),
+                    "needs at least one address".into(),
+                );
             }
             for (j, a) in q.addresses.iter().enumerate() {
                 let k = format!("{key}.addresses[{j}]");
@@ -444,7 +467,10 @@ impl Config {
                     _ => {}
                 }
                 if agent_known(a) {
-                    push(&k, format!("`{a}` is an agent's address, not one customers write to"));
+                    push(
+                        &k,
+                        format!("`{a}` is an agent's address, not one customers write to"),
+                    );
                 }
                 let lower = a.to_lowercase();
                 if let Some((_, qi, aj)) = claimed.iter().find(|(x, _, _)| *x == lower) {
@@ -501,7 +527,8 @@ impl Config {
 pub(super) fn valid_prefix(p: &str) -> bool {
     !p.is_empty()
         && p.len() <= 8
-        && p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && p.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 impl MailboxConfig {
@@ -521,3 +548,5 @@ impl MailboxConfig {
     }
 }
 
+#[cfg(test)]
+mod tests;

@@ -830,7 +830,10 @@ values = []
     #[test]
     fn busy_polling_is_bounded() {
         let c = Config::from_toml(MINIMAL, Path::new(".")).unwrap();
-        assert_eq!(c.mailboxes[0].busy_poll_interval.0, Duration::from_millis(100));
+        assert_eq!(
+            c.mailboxes[0].busy_poll_interval.0,
+            Duration::from_millis(100)
+        );
         assert_eq!(c.mailboxes[0].busy_period.0, Duration::from_secs(10));
         let text = MINIMAL.replace(
             "password_env = \"IMAP_PW\"",

@@ -237,6 +237,65 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_customer_mail_signs_with_the_brand_signature_escaped_and_only_when_set() {
+        use crate::mail::context::SAMPLE_SIGNATURE;
+        let r = load_templates(&shipped()).unwrap();
+        let l = Locales::load(&shipped(), "en", "en").unwrap();
+        // The three status notices are blocks inside an answer or update, which signs.
+        let blocks = [
+            "customer_resolved",
+            "customer_escalated",
+            "customer_priority_raised",
+        ];
+        for lang in l.languages() {
+            for t in std::iter::once(ACKNOWLEDGMENT)
+                .chain(CASE_TEMPLATES.iter().copied())
+                .filter(|t| *t == ACKNOWLEDGMENT || t.starts_with("customer_"))
+                .filter(|t| !blocks.contains(t))
+            {
+                let render = |signature: &str| {
+                    if t == ACKNOWLEDGMENT {
+                        let mut a = AckContext::sample();
+                        a.language = lang.into();
+                        a.signature = signature.into();
+                        r.render_in(Some(lang), t, &a).unwrap()
+                    } else {
+                        let mut m = MailContext::sample();
+                        m.language = lang.into();
+                        m.signature = signature.into();
+                        m.agent_name = "Ann".into();
+                        m.text = "We refunded it.".into();
+                        r.render_in(Some(lang), t, &m).unwrap()
+                    }
+                };
+                let signed = render(SAMPLE_SIGNATURE);
+                assert!(
+                    signed.text.contains(SAMPLE_SIGNATURE),
+                    "{lang} {t}: {}",
+                    signed.text
+                );
+                assert!(
+                    signed.html.contains(
+                        "Example Support · +1 555 0100<br>&lt;b&gt;help.example.com&lt;&#x2F;b&gt;"
+                    ),
+                    "{lang} {t}: {}",
+                    signed.html
+                );
+                // Before the footer of automatic mail, never after it.
+                if let Some(footer) = signed.text.find("\n-- \n") {
+                    assert!(
+                        signed.text.find(SAMPLE_SIGNATURE).unwrap() < footer,
+                        "{lang} {t}"
+                    );
+                }
+                let plain = render("");
+                assert!(!plain.text.contains("+1 555 0100"), "{lang} {t}");
+                assert!(!plain.html.contains("+1 555 0100"), "{lang} {t}");
+            }
+        }
+    }
+
+    #[test]
     fn shipped_templates_render_and_escape_html() {
         let r = load_templates(&shipped()).unwrap();
         let out = r.render("acknowledgment", &AckContext::sample()).unwrap();
@@ -503,7 +562,10 @@ pub(crate) mod tests {
             }
             assert!(text.contains("\n5 (excellent):\n  mailto:"), "{t}: {text}");
             assert!(
-                text.trim_end().ends_with("Kind regards,\nExample Support"),
+                text.trim_end().ends_with(&format!(
+                    "Kind regards,\nExample Support\n\n{}",
+                    crate::mail::context::SAMPLE_SIGNATURE
+                )),
                 "{t}: {text}"
             );
         }

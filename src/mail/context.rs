@@ -72,7 +72,7 @@ impl AckContext {
             excerpt_lines: vec!["I was charged twice for my November invoice.".into()],
             attachments: vec!["invoice.pdf".into()],
             support_name: "Example Support".into(),
-            signature: String::new(),
+            signature: SAMPLE_SIGNATURE.into(),
             language: "en".into(),
             restated: vec!["I was charged twice for invoice <b>INV-2026-0042</b> <script>alert(1)</script> {{ reference }}.".into()],
             restated_lines: vec!["I was charged twice for invoice <b>INV-2026-0042</b> <script>alert(1)</script> {{ reference }}.".into()],
@@ -126,6 +126,9 @@ pub struct HelpLine {
     pub meaning: String,
 }
 
+/// The sample brand signature: two lines, and markup that must come out escaped.
+pub const SAMPLE_SIGNATURE: &str = "Example Support · +1 555 0100\n<b>help.example.com</b>";
+
 /// What every case template (agent notifications, relayed answers, status updates) sees.
 /// One set of variables for all of them, so an admin editing one template can use anything
 /// another one uses; values that do not apply are empty.
@@ -163,6 +166,9 @@ pub struct MailContext {
     pub agent_name: String,
     /// The case this one mentions (a reference quoted by someone who is not its customer).
     pub linked_reference: Option<String>,
+    /// The card of a case moved into this queue: where from and by whom
+    /// (`queue support, by Ann Example`).
+    pub moved_from: Option<String>,
     /// `linked_reference` is the customer's own resolved case, answered after its reopen
     /// window (rather than a case quoted by someone who is not its participant).
     pub late_reply: bool,
@@ -252,7 +258,7 @@ impl MailContext {
         MailContext {
             reference: SAMPLE_REFERENCE.into(),
             support_name: "Example Support".into(),
-            signature: String::new(),
+            signature: SAMPLE_SIGNATURE.into(),
             customer_name: Some("Jane Doe".into()),
             customer_address: "jane@customer.test".into(),
             subject: "Invoice charged twice <script>alert(1)</script> {{ reference }}".into(),
@@ -275,6 +281,7 @@ impl MailContext {
             sender: Some("colleague@customer.test".into()),
             agent_name: "Ann Agent".into(),
             linked_reference: Some(SAMPLE_LINKED_REFERENCE.into()),
+            moved_from: None,
             late_reply: false,
             reopened: true,
             suspected_spam: Some("suspected spam: X-Spam-Flag: YES".into()),

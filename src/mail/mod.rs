@@ -91,7 +91,10 @@ pub enum LoadError {
 /// As [`load_templates`] and [`Locales::load`].
 pub fn load_all(cfg: &crate::config::Config) -> Result<(Renderer, Locales), LoadError> {
     let dir = cfg.templates_dir();
-    let mut renderer = load_templates(&dir)?;
+    let mut renderer = match &cfg.templates.overlay {
+        Some(brand) => Renderer::load_overlay(&dir, brand, &templates().collect::<Vec<_>>())?,
+        None => load_templates(&dir)?,
+    };
     let locales = Locales::load(&dir, &cfg.language.default, &cfg.language.team)?;
     // A question the acknowledgment would ask must have words, at least in the default
     // language (every other language falls back to them).

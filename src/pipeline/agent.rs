@@ -287,6 +287,7 @@ fn act(
 
     // The commands that set a field of the case, in the order written.
     let mut current = case.clone();
+    let mut moved_from: Option<String> = None;
     let mut raised = false;
     let mut changes: Vec<String> = Vec::new();
     for cmd in &p.commands {
@@ -349,6 +350,30 @@ fn act(
                 ));
                 current.language = Some(l.clone());
             }
+            Command::Queue(q) if current.queue.as_deref().unwrap_or(&c.root.queue) != q => {
+                let before = current
+                    .queue
+                    .clone()
+                    .unwrap_or_else(|| c.root.queue.clone());
+                let (brand, address) = match cfg.queue(q) {
+                    Some(qc) => (cfg.brand_of(&qc), qc.addresses.first().cloned()),
+                    None => continue,
+                };
+                c.tx.update_case_audited(
+                    case.id,
+                    &CaseChange::Queue(Some(q.clone())),
+                    &from,
+                    c.now,
+                )?;
+                c.tx.update_case(case.id, &CaseChange::Brand(Some(brand.clone())))?;
+                // The new queue answers the customer, from its own address.
+                c.tx.update_case(case.id, &CaseChange::OurAddress(address.clone()))?;
+                changes.push(format!("queue {before} → {q}"));
+                current.queue = Some(q.clone());
+                current.brand = Some(brand);
+                current.our_address = address;
+                moved_from = Some(before);
+            }
             Command::Assign(a) => {
                 c.tx.update_case_audited(
                     case.id,
@@ -394,6 +419,18 @@ fn act(
             _ => {}
         }
     }
+
+    // Moved to another queue: from here on the new queue's engine (its brand) carries on,
+    // and its agents get the case's card.
+    let switched;
+    let c = match &moved_from {
+        Some(old) => {
+            switched = c.for_case(&current);
+            super::customer::notify_moved(&switched, &current, old, &agent.name)?;
+            &switched
+        }
+        None => c,
+    };
 
     // State changes, in the plan's fixed order: the answer itself, then the commands' events.
     let before = current.status;

@@ -181,7 +181,11 @@ impl<'t> Ctx<'_, 't> {
                     address: case.customer_address.clone(),
                 }],
                 cc,
-                reply_to: Some(self.engine.tokens.address(&ours, Role::Customer, &reference)),
+                reply_to: Some(
+                    self.engine
+                        .tokens
+                        .address(&ours, Role::Customer, &reference),
+                ),
                 reply_to_name: None,
                 subject: subject.clone(),
                 message_id: message_id.clone(),

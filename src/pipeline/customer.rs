@@ -77,6 +77,36 @@ pub(super) fn notify_new_case(
     )
 }
 
+/// The card of a case moved into this queue (`#queue`) for its agents: the complaint as
+/// the customer first wrote it, and who moved it from where.
+pub(super) fn notify_moved(
+    c: &Ctx<'_, '_>,
+    case: &CaseRow,
+    from_queue: &str,
+    by: &str,
+) -> Result<(), StoreError> {
+    let to = c.engine.config.notify_addresses();
+    if to.is_empty() {
+        return Ok(());
+    }
+    let mut m = c.mail_ctx(case);
+    let first =
+        c.tx.read()
+            .messages_of_case(case.id)?
+            .into_iter()
+            .find(|m| m.role == Some(ParticipantRole::Customer));
+    m.text = first.map(|f| f.body_text).unwrap_or_default();
+    m.moved_from = Some(format!("queue {from_queue}, by {by}"));
+    c.send_agents(
+        case,
+        OutboundKind::AgentNewCase,
+        &to,
+        "agent_new_case",
+        &m,
+        Vec::new(),
+    )
+}
+
 /// A message from the customer's side of a case (customer reply address, one of our
 /// Message-IDs, or the tag from a participant).
 pub(super) fn from_customer_side(
