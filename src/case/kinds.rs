@@ -252,6 +252,8 @@ names! {
         Assignee = "assignee",
         /// The language the customer is written to in (`#language`).
         Language = "language",
+        /// The queue the case is in (`#queue`).
+        Queue = "queue",
         FirstResponseDue = "first_response_due",
         ResolutionDue = "resolution_due",
         SlaPausedAt = "sla_paused_at",

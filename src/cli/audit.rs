@@ -102,6 +102,7 @@ pub fn describe(event: AuditEvent, d: &Value) -> String {
         | E::Category
         | E::Assignee
         | E::Language
+        | E::Queue
         | E::FirstResponseDue
         | E::ResolutionDue
         | E::SlaPausedAt
@@ -267,6 +268,7 @@ mod tests {
             E::Category => json!({"from": "general", "to": "billing"}),
             E::Assignee => json!({"from": null, "to": "ann@support.test"}),
             E::Language => json!({"from": "en", "to": "de"}),
+            E::Queue => json!({"from": "support", "to": "billing"}),
             E::FirstResponseDue
             | E::ResolutionDue
             | E::SlaPausedAt

@@ -1,0 +1,542 @@
+//! Several mailboxes, addresses and brands in one daemon, on the real Dovecot + Postfix
+//! (docs/design.md, "Mailboxes, queues and brands").
+//!
+//! Two mailboxes and three addresses customers write to, for two brands:
+//! - mailbox `acme` (`acme<id>@`): queue `support` at `acme<id>@` and queue `billing` at
+//!   `acme<id>--billing@`, an alias that lands in the same mailbox; brand Acme (prefix ACM,
+//!   its own acknowledgment template and signature; agents Ann and Cat);
+//! - mailbox `blue` (`blue<id>@`, an address no customer writes to): queue `help` at
+//!   `blue<id>--help@`, an alias into it; brand Blue Help (prefix BLU, New York calendar,
+//!   four business hours for normal complaints; agent Bob);
+//! - mailbox `broken`, whose password is wrong: the others go on, and `check` says so.
+//!
+//! What each customer and agent received, and from which address, is read back from Dovecot.
+
+mod common;
+
+use std::time::Duration;
+
+use common::replies::*;
+use common::*;
+use mailcase::parse::InboundMessage;
+
+struct Brands {
+    w: World,
+    acme: String,
+    billing: String,
+    blue: String,
+    help: String,
+    cat: String,
+}
+
+/// A world whose config reads three mailboxes and names two brands and three queues.
+fn brands(name: &str) -> Brands {
+    let id = short_id();
+    let acme = format!("acme{id}@support.test");
+    let billing = format!("acme{id}--billing@support.test");
+    let blue = format!("blue{id}@support.test");
+    let help = format!("blue{id}--help@support.test");
+    let cat = format!("cat-{id}@support.test");
+    let w = World::new(name, "");
+    let overlay = w.dir.path().join("acme-templates");
+    std::fs::create_dir(&overlay).unwrap();
+    // Acme's own acknowledgment (text part only: the HTML part stays the shipped one).
+    std::fs::write(
+        overlay.join("acknowledgment.txt.tera"),
+        "Hello {{ customer_name }},\n\nAcme here: your case is {{ reference }}, and we answer \
+         {{ promise }}.\n\n{{ support_name }}{% if signature %}\n{{ signature }}{% endif %}\n",
+    )
+    .unwrap();
+    std::fs::write(w.dir.path().join("wrong-password"), "not-the-password\n").unwrap();
+    let text = std::fs::read_to_string(&w.config_path).unwrap();
+    let start = text.find("[mailbox]").unwrap();
+    let end = text.find("[smtp]").unwrap();
+    let mailbox = |name: &str, user: &str, password: &str, extra: &str| {
+        format!(
+            "[[mailbox]]\nname = \"{name}\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"plain\"\n\
+             user = \"{user}\"\npassword_file = \"{password}\"\npoll_interval = \"5s\"\n\
+             timeout = \"20s\"\n{extra}\n",
+            port = w.env.imap_port
+        )
+    };
+    let mailboxes = mailbox("acme", &acme, "imap-password", "")
+        + &mailbox("blue", &blue, "imap-password", "default_queue = \"help\"")
+        + &mailbox(
+            "broken",
+            &format!("broken{id}@support.test"),
+            "wrong-password",
+            "",
+        );
+    let rest = format!(
+        r#"
+[[agents.members]]
+address = "{ann}"
+name = "Ann Agent"
+
+[[agents.members]]
+address = "{bob}"
+name = "Bob Agent"
+
+[[agents.members]]
+address = "{cat}"
+name = "Cat Agent"
+
+[[brand]]
+name = "acme"
+display_name = "Acme Support"
+reference_prefix = "ACM"
+templates = "acme-templates"
+signature = "Acme Support · +1 555 0100"
+agents = ["{ann}", "{cat}"]
+
+[[brand]]
+name = "blue"
+display_name = "Blue Help"
+reference_prefix = "BLU"
+signature = "Blue Help · help.blue.test"
+agents = ["{bob}"]
+[brand.calendar]
+timezone = "America/New_York"
+[[brand.service_levels]]
+priority = "normal"
+first_response = "4h"
+
+[[queue]]
+name = "support"
+brand = "acme"
+addresses = ["{acme}"]
+agents = ["{ann}"]
+
+[[queue]]
+name = "billing"
+brand = "acme"
+addresses = ["{billing}"]
+agents = ["{cat}"]
+
+[[queue]]
+name = "help"
+brand = "blue"
+addresses = ["{help}"]
+"#,
+        ann = w.ann,
+        bob = w.bob,
+    );
+    let text = format!("{}{mailboxes}{}{rest}", &text[..start], &text[end..]).replace(
+        &format!("address = \"{}\"", w.support),
+        &format!("address = \"{acme}\""),
+    );
+    std::fs::write(&w.config_path, text).unwrap();
+    Brands {
+        w,
+        acme,
+        billing,
+        blue,
+        help,
+        cat,
+    }
+}
+
+fn complaint(from: &str, to: &str, cc: Option<&str>, subject: &str, body: &str) -> Vec<u8> {
+    let cc = cc.map(|c| format!("Cc: {c}\r\n")).unwrap_or_default();
+    format!(
+        "From: Customer <{from}>\r\nTo: {to}\r\n{cc}Subject: {subject}\r\nMessage-ID: <{id}@customer.test>\r\n\
+         Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        id = unique("c"),
+    )
+    .into_bytes()
+}
+
+fn from_of(m: &InboundMessage) -> String {
+    m.from
+        .as_ref()
+        .map(|f| f.address.clone())
+        .unwrap_or_default()
+}
+
+fn reply_to_of(m: &InboundMessage) -> String {
+    m.reply_to
+        .as_ref()
+        .map(|f| f.address.clone())
+        .unwrap_or_default()
+}
+
+async fn wait_inbox_empty(w: &World, user: &str) {
+    wait_for(
+        &format!("an empty INBOX of {user}"),
+        Duration::from_secs(60),
+        || async {
+            read_raw(user, "INBOX", &w.env)
+                .await
+                .is_empty()
+                .then_some(())
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_customer_is_answered_by_the_brand_and_from_the_address_they_wrote_to() {
+    let b = brands("brands_answer");
+    let w = &b.w;
+    let d = w.start();
+
+    // Acme's support address: Acme's template, signature, prefix; from support@.
+    let alice = w.customer("alice");
+    w.send_raw(
+        &alice,
+        &b.acme,
+        &complaint(
+            &alice,
+            &b.acme,
+            None,
+            "Broken blender",
+            "My blender stopped working.",
+        ),
+    )
+    .await;
+    // Acme's billing alias, delivered into the same mailbox: answered from billing@.
+    let bert = w.customer("bert");
+    w.send_raw(
+        &bert,
+        &b.billing,
+        &complaint(
+            &bert,
+            &b.billing,
+            None,
+            "Charged twice",
+            "I was charged twice for my invoice.",
+        ),
+    )
+    .await;
+    // Blue's address, another mailbox and brand.
+    let carol = w.customer("carol");
+    w.send_raw(
+        &carol,
+        &b.help,
+        &complaint(
+            &carol,
+            &b.help,
+            None,
+            "Question",
+            "How do I change my password?",
+        ),
+    )
+    .await;
+
+    let ack = w.wait_for_acks(&alice).await.remove(0);
+    assert_eq!(from_of(&ack), b.acme);
+    assert_eq!(
+        ack.from.as_ref().unwrap().name.as_deref(),
+        Some("Acme Support")
+    );
+    assert!(ack.subject.contains("[ACM-"), "{}", ack.subject);
+    assert!(
+        ack.text.contains("Acme here: your case is ACM-"),
+        "{}",
+        ack.text
+    );
+    assert!(
+        ack.text.contains("Acme Support · +1 555 0100"),
+        "{}",
+        ack.text
+    );
+    assert!(reply_to_of(&ack).starts_with(&format!("{}+", b.acme.split('@').next().unwrap())));
+    let case = w.case_of(&alice);
+    assert_eq!(case.queue.as_deref(), Some("support"));
+    assert_eq!(case.brand.as_deref(), Some("acme"));
+    assert!(case.reference.starts_with("ACM-"), "{}", case.reference);
+
+    let ack = w.wait_for_acks(&bert).await.remove(0);
+    assert_eq!(
+        from_of(&ack),
+        b.billing,
+        "answered from the address written to"
+    );
+    let billing_local = b.billing.split('@').next().unwrap();
+    assert!(
+        reply_to_of(&ack).starts_with(&format!("{billing_local}+")),
+        "{}",
+        reply_to_of(&ack)
+    );
+    assert_eq!(w.case_of(&bert).queue.as_deref(), Some("billing"));
+
+    let ack = w.wait_for_acks(&carol).await.remove(0);
+    assert_eq!(from_of(&ack), b.help);
+    assert_eq!(
+        ack.from.as_ref().unwrap().name.as_deref(),
+        Some("Blue Help")
+    );
+    assert!(ack.subject.contains("[BLU-"), "{}", ack.subject);
+    // Blue's own (shipped) template, with Blue's signature and none of Acme's words.
+    assert!(
+        ack.text.contains("Blue Help · help.blue.test"),
+        "{}",
+        ack.text
+    );
+    assert!(!ack.text.contains("Acme"), "{}", ack.text);
+    let case = w.case_of(&carol);
+    assert_eq!(case.queue.as_deref(), Some("help"));
+    // Blue's service level on Blue's calendar: four business hours in New York.
+    let cfg = w.config().for_queue("help");
+    let cal = mailcase::business_time::BusinessCalendar::from_config(&cfg.calendar);
+    let level = mailcase::case::service_level::ServiceLevel::of(&cfg, &cal, "normal").unwrap();
+    assert_eq!(
+        case.first_response_due,
+        Some(level.first_response_due(case.created_at))
+    );
+    assert_ne!(
+        case.first_response_due,
+        Some({
+            let acme = w.config().for_queue("support");
+            let cal = mailcase::business_time::BusinessCalendar::from_config(&acme.calendar);
+            mailcase::case::service_level::ServiceLevel::of(&acme, &cal, "normal")
+                .unwrap()
+                .first_response_due(case.created_at)
+        }),
+        "Acme's one business day in Berlin would be another time"
+    );
+
+    // Each queue's agents get its cards: Ann support's, Cat billing's, Bob blue's.
+    let ann = wait_mail(w, &w.ann, 1).await;
+    let cat = wait_mail(w, &b.cat, 1).await;
+    let bob = wait_mail(w, &w.bob, 1).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ann = w.mailbox(&w.ann, "INBOX").await.len().max(ann.len());
+    let cat = w.mailbox(&b.cat, "INBOX").await.len().max(cat.len());
+    let bob_mail = w.mailbox(&w.bob, "INBOX").await;
+    assert_eq!((ann, cat, bob_mail.len().max(bob.len())), (1, 1, 1));
+    assert!(
+        bob_mail[0].subject.contains("BLU-"),
+        "{}",
+        bob_mail[0].subject
+    );
+    // The broken mailbox never stopped the others (its failure is logged and retried).
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_message_to_two_of_our_addresses_is_one_case_and_a_bcc_goes_to_the_default_queue() {
+    let b = brands("brands_once");
+    let w = &b.w;
+    let d = w.start();
+
+    // To Blue, Cc Acme's billing alias: a copy in each mailbox. One case, in the queue of
+    // the To address, answered once, from it.
+    let dave = w.customer("dave");
+    let raw = complaint(
+        &dave,
+        &b.help,
+        Some(&b.billing),
+        "Where is my parcel",
+        "It never came.",
+    );
+    let t = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(w.env.smtp_port)
+        .build();
+    let env = lettre::address::Envelope::new(
+        Some(dave.parse().unwrap()),
+        vec![b.help.parse().unwrap(), b.billing.parse().unwrap()],
+    )
+    .unwrap();
+    use lettre::AsyncTransport;
+    t.send_raw(&env, &raw).await.unwrap();
+    let acks = w.wait_for_acks(&dave).await;
+    wait_inbox_empty(w, &b.acme).await;
+    wait_inbox_empty(w, &b.blue).await;
+    // Both copies were read (each mailbox's INBOX is empty), and one was a duplicate.
+    let dup = wait_for(
+        "the second copy recorded",
+        Duration::from_secs(30),
+        || async {
+            let s = w.store();
+            let audit = s.read().audit_of_case(None).unwrap();
+            audit
+                .iter()
+                .any(|a| a.event == mailcase::case::kinds::AuditEvent::DuplicateIgnored)
+                .then_some(())
+        },
+    )
+    .await;
+    let _ = dup;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cases: Vec<_> = w
+        .store()
+        .read()
+        .cases()
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.customer_address == dave)
+        .collect();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(cases[0].queue.as_deref(), Some("help"));
+    let acks_now = w.mailbox(&dave, "INBOX").await;
+    assert_eq!(acks_now.len(), 1, "one acknowledgment");
+    assert_eq!(from_of(&acks[0]), b.help);
+
+    // A Bcc to Blue's mailbox itself (To names nobody of ours): Blue's default queue,
+    // answered from Blue's reply address.
+    let erin = w.customer("erin");
+    w.send_raw(
+        &erin,
+        &b.blue,
+        &complaint(
+            &erin,
+            "newsletter-readers@customer.test",
+            None,
+            "Login",
+            "I cannot log in.",
+        ),
+    )
+    .await;
+    let ack = w.wait_for_acks(&erin).await.remove(0);
+    let case = w.case_of(&erin);
+    assert_eq!(case.queue.as_deref(), Some("help"));
+    assert_eq!(case.our_address, None, "none of our addresses was named");
+    assert_eq!(from_of(&ack), b.help, "the brand's reply address");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_moves_a_case_to_another_queue_and_the_thread_goes_on() {
+    let b = brands("brands_move");
+    let w = &b.w;
+    let d = w.start();
+    let fay = w.customer("fay");
+    w.send_raw(
+        &fay,
+        &b.acme,
+        &complaint(
+            &fay,
+            &b.acme,
+            None,
+            "Refund please",
+            "Please refund my last order.",
+        ),
+    )
+    .await;
+    let ack = w.wait_for_acks(&fay).await.remove(0);
+    let card = wait_mail(w, &w.ann, 1).await.remove(0);
+    let reference = w.case_of(&fay).reference;
+
+    // A queue that does not exist: refused, naming the queues.
+    let bad = thunderbird_reply(&w.ann, "Ann Agent", &card, "#queue refunds\r\nFor billing.");
+    w.send_raw(&w.ann, &reply_to_of(&card), bad.as_bytes())
+        .await;
+    let err = wait_mail(w, &w.ann, 2).await.remove(1);
+    assert!(
+        err.text
+            .contains("#queue refunds: no such queue; use one of support, billing, help"),
+        "{}",
+        err.text
+    );
+    assert_eq!(w.case_of(&fay).queue.as_deref(), Some("support"));
+
+    // Ann moves it to billing with an answer.
+    let good = thunderbird_reply(
+        &w.ann,
+        "Ann Agent",
+        &err,
+        "#queue billing\r\nHello Fay, our billing team takes over your refund.",
+    );
+    w.send_raw(&w.ann, &reply_to_of(&err), good.as_bytes())
+        .await;
+    let moved_card = wait_mail_where(w, &b.cat, "the card for billing", |m| {
+        m.text
+            .contains("Moved here from queue support, by Ann Agent")
+    })
+    .await;
+    assert!(
+        moved_card.subject.contains(&reference),
+        "{}",
+        moved_card.subject
+    );
+    assert!(
+        moved_card.text.contains("Please refund my last order."),
+        "{}",
+        moved_card.text
+    );
+    let case = w.case_of(&fay);
+    assert_eq!(case.queue.as_deref(), Some("billing"));
+    assert_eq!(case.brand.as_deref(), Some("acme"));
+    assert_eq!(case.reference, reference, "the same case");
+    // The customer's answer comes from the new queue's address, in the same thread.
+    let answer = wait_mail_where(w, &fay, "Ann's answer", |m| {
+        m.text.contains("billing team takes over")
+    })
+    .await;
+    assert_eq!(from_of(&answer), b.billing);
+    assert!(answer.subject.contains(&reference), "{}", answer.subject);
+    assert!(answer.references.contains(ack.message_id.as_ref().unwrap()));
+
+    // Fay answers: her reply joins the case, and billing's agent (Cat) is told.
+    let reply = thunderbird_reply(&fay, "Fay", &answer, "Thanks, the order was ORD-123456.");
+    w.send_raw(&fay, &reply_to_of(&answer), reply.as_bytes())
+        .await;
+    wait_mail_where(w, &b.cat, "Fay's reply for Cat", |m| {
+        m.text.contains("ORD-123456")
+    })
+    .await;
+    let cases: Vec<_> = w
+        .store()
+        .read()
+        .cases()
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.customer_address == fay)
+        .collect();
+    assert_eq!(cases.len(), 1);
+    // The move is audited with who made it.
+    let audit = w.store().read().audit_of_case(Some(case.id)).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.detail.contains("billing") && a.actor == w.ann),
+        "{audit:?}"
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_logs_in_to_every_mailbox_and_names_the_one_that_fails() {
+    let b = brands("brands_check");
+    let w = &b.w;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .args(["check", "--config"])
+        .arg(&w.config_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "imap acme (127.0.0.1:{} as {}): ok",
+            w.env.imap_port, b.acme
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "imap blue (127.0.0.1:{} as {}): ok",
+            w.env.imap_port, b.blue
+        )),
+        "{stdout}"
+    );
+    assert!(stderr.contains("imap broken (127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("FAILED"), "{stderr}");
+    assert!(
+        stderr.contains("check failed: the IMAP login of mailbox broken"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("smtp 127.0.0.1:"), "{stdout}");
+    // The queues and who answers for them.
+    assert!(
+        stdout.contains(&format!(
+            "queue billing: {} (brand acme: \"Acme Support\" <{}>, references ACM-",
+            b.billing, b.acme
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("queue help:"), "{stdout}");
+}
