@@ -324,6 +324,14 @@ fn cases_refuses_filter_values_that_can_match_nothing() {
     assert!(err.contains("billling") && err.contains("billing"), "{err}");
     let err = fails(&["cases", "--since", "7"]);
     assert!(err.contains("2026-11-01"), "{err}");
+    let err = fails(&["cases", "--queue", "billing"]);
+    assert!(
+        err.contains("--queue billing: no such queue; known: default"),
+        "{err}"
+    );
+    // The implicit queue of a config without queues holds every case.
+    assert_eq!(listed(&["--queue", "default"]).len(), 3);
+    assert_eq!(listed(&["--brand", "default"]).len(), 3);
 }
 
 #[test]
@@ -384,6 +392,8 @@ fn cases_csv_parses_back_with_its_columns() {
             "legal_hold",
             "purged_at",
             "erased_at",
+            "queue",
+            "brand",
         ]
     );
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
@@ -402,6 +412,9 @@ fn cases_csv_parses_back_with_its_columns() {
     assert_eq!(&b[col("status")], "resolved");
     assert!(!b[col("first_response_at")].is_empty());
     assert_eq!(&b[col("overdue")], "false");
+    // A config without queues: every case is in the implicit queue and brand.
+    assert_eq!(&b[col("queue")], "default");
+    assert_eq!(&b[col("brand")], "default");
     let o = row(&f.outage);
     assert_eq!(&o[col("overdue")], "true");
     assert_eq!(&o[col("priority")], "urgent");

@@ -15,8 +15,8 @@ use crate::case::kinds::{
 use crate::case::{Category, Priority, Status};
 use crate::config::{Config, HumanDuration};
 use crate::store::{
-    ser_opt_ts, ser_ts, ts, AuditRow, CaseFilter, CaseView, MessageRow, OutboxStatus, RatingRow,
-    Reader, SimulatedClock, Store, TimerRow,
+    ser_opt_ts, ser_ts, ts, AuditRow, CaseFilter, CaseView, Matching, MessageRow, OutboxStatus,
+    RatingRow, Reader, SimulatedClock, Store, TimerRow,
 };
 
 /// Options of `mailcase cases`.
@@ -32,6 +32,13 @@ pub struct CasesArgs {
     /// Only cases of this priority (a `[[priorities]]` name).
     #[arg(long)]
     pub priority: Option<String>,
+    /// Only cases of this queue (a `[[queue]]` name; cases from before queues are in the
+    /// first).
+    #[arg(long, value_name = "NAME")]
+    pub queue: Option<String>,
+    /// Only cases of this brand (a `[[brand]]` name).
+    #[arg(long, value_name = "NAME")]
+    pub brand: Option<String>,
     /// Only open cases whose first-response or resolution due time passed unmet.
     #[arg(long)]
     pub overdue: bool,
@@ -93,25 +100,51 @@ pub fn parse_since(
     Ok(now - span)
 }
 
-fn known(what: &str, value: &str, names: &[&str]) -> Result<String, CliError> {
+/// `value` when it is one of `names`, else the message for `--{what} {value}` naming them.
+///
+/// # Errors
+/// The message.
+pub fn known_name(what: &str, value: &str, names: &[&str]) -> Result<String, String> {
     if names.contains(&value) {
         Ok(value.to_string())
     } else {
-        Err(CliError::Usage(format!(
+        Err(format!(
             "--{what} {value}: no such {what}; known: {}",
             names.join(", ")
-        )))
+        ))
     }
+}
+
+fn known(what: &str, value: &str, names: &[&str]) -> Result<String, CliError> {
+    known_name(what, value, names).map_err(CliError::Usage)
 }
 
 /// Turns the options into a store filter, refusing values that can match nothing.
 ///
 /// # Errors
-/// [`CliError::Usage`] for an unknown status, category or priority, or a bad `--since`.
+/// [`CliError::Usage`] for an unknown status, category, priority, queue or brand, or a bad
+/// `--since`.
 pub fn filter(cfg: &Config, a: &CasesArgs, now: DateTime<Utc>) -> Result<CaseFilter, CliError> {
     let statuses = Status::ALL.map(|s| s.as_str());
     let categories: Vec<&str> = cfg.categories.iter().map(|c| c.name.as_str()).collect();
     let priorities: Vec<&str> = cfg.priorities.iter().map(|p| p.name.as_str()).collect();
+    let queue_names: Vec<String> = cfg.queue_list().into_iter().map(|q| q.name).collect();
+    let queues: Vec<&str> = queue_names.iter().map(String::as_str).collect();
+    let brand_names = cfg.brand_names();
+    let brands: Vec<&str> = brand_names.iter().map(String::as_str).collect();
+    // A case from before queues is in the default queue, of its brand.
+    let (default_queue, default_brand) = crate::report::default_queue_and_brand(cfg);
+    let matching = |what: &str, value: &Option<String>, names: &[&str], null_as: &str| {
+        value
+            .as_deref()
+            .map(|v| {
+                known(what, v, names).map(|name| Matching {
+                    name,
+                    null_as: null_as.to_string(),
+                })
+            })
+            .transpose()
+    };
     let cal = BusinessCalendar::from_config(&cfg.calendar);
     Ok(CaseFilter {
         status: a
@@ -141,6 +174,8 @@ pub fn filter(cfg: &Config, a: &CasesArgs, now: DateTime<Utc>) -> Result<CaseFil
             .transpose()?,
         overdue_at: a.overdue.then_some(now),
         due_by: None,
+        queue: matching("queue", &a.queue, &queues, &default_queue)?,
+        brand: matching("brand", &a.brand, &brands, &default_brand)?,
     })
 }
 
@@ -152,8 +187,8 @@ struct Listed<'a> {
     overdue: bool,
 }
 
-/// The CSV columns, in order.
-const CSV_COLUMNS: [&str; 19] = [
+/// The CSV columns, in order (new ones go at the end, so a column keeps its position).
+const CSV_COLUMNS: [&str; 21] = [
     "reference",
     "status",
     "category",
@@ -173,9 +208,11 @@ const CSV_COLUMNS: [&str; 19] = [
     "legal_hold",
     "purged_at",
     "erased_at",
+    "queue",
+    "brand",
 ];
 
-fn csv_row(v: &CaseView, overdue: bool) -> [String; 19] {
+fn csv_row(v: &CaseView, overdue: bool) -> [String; 21] {
     let c = &v.case;
     let o = |s: &Option<String>| s.clone().unwrap_or_default();
     let t = |t: &Option<DateTime<Utc>>| t.map(ts).unwrap_or_default();
@@ -199,6 +236,8 @@ fn csv_row(v: &CaseView, overdue: bool) -> [String; 19] {
         o(&v.legal_hold),
         t(&v.purged_at),
         t(&v.erased_at),
+        o(&c.queue),
+        o(&c.brand),
     ]
 }
 
@@ -225,7 +264,14 @@ pub fn list(
     let now = judged.at;
     let f = filter(cfg, args, now)?;
     let read = store.read();
-    let rows = read.cases_matching(&f)?;
+    let mut rows = read.cases_matching(&f)?;
+    // Every output names the queue and brand; a case from before queues is in the default
+    // queue, of its brand (as `--queue`/`--brand` match it).
+    let (default_queue, default_brand) = crate::report::default_queue_and_brand(cfg);
+    for v in &mut rows {
+        v.case.queue.get_or_insert_with(|| default_queue.clone());
+        v.case.brand.get_or_insert_with(|| default_brand.clone());
+    }
     if args.json {
         let listed: Vec<Listed<'_>> = rows
             .iter()
@@ -250,16 +296,17 @@ pub fn list(
     if let Some(note) = judged.note() {
         writeln!(out, "{note}")?;
     }
-    let header = [
-        "REFERENCE",
-        "STATUS",
-        "CATEGORY",
-        "PRIORITY",
-        "CUSTOMER",
-        "OPENED (UTC)",
-        "DUE (UTC)",
-        "SUBJECT",
-    ];
+    // The queue, and the brand when there are several, with a config that names queues.
+    let show_queue = cfg.has_queues();
+    let show_brand = show_queue && cfg.brand_names().len() > 1;
+    let mut header = vec!["REFERENCE", "STATUS", "CATEGORY", "PRIORITY"];
+    if show_queue {
+        header.push("QUEUE");
+    }
+    if show_brand {
+        header.push("BRAND");
+    }
+    header.extend(["CUSTOMER", "OPENED (UTC)", "DUE (UTC)", "SUBJECT"]);
     // The survivors of merged cases, by id, for the status column.
     let mut survivors = std::collections::HashMap::new();
     for s in rows.iter().filter_map(|v| v.case.merged_into) {
@@ -293,16 +340,25 @@ pub fn list(
             } else {
                 c.status.to_string()
             };
-            vec![
+            let mut row = vec![
                 c.reference.clone(),
                 status,
                 c.category.to_string(),
                 c.priority.to_string(),
+            ];
+            if show_queue {
+                row.push(c.queue.clone().unwrap_or_default());
+            }
+            if show_brand {
+                row.push(c.brand.clone().unwrap_or_default());
+            }
+            row.extend([
                 personal(v, &c.customer_address),
                 short_utc(&c.created_at),
                 due,
                 personal(v, &c.subject).chars().take(60).collect(),
-            ]
+            ]);
+            row
         })
         .collect();
     write_table(out, &header, &table)?;

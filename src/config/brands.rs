@@ -356,7 +356,7 @@ impl Config {
                 }
             } else if self.reply_address_of(b).is_none() {
                 push(
-                    &format!("{key}"),
+                    &key.to_string(),
                     format!("brand `{}` has no queue: add a [[queue]] with brand = \"{}\" and its addresses", b.name, b.name),
                 );
             }

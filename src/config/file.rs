@@ -454,6 +454,7 @@ mod written {
         period: Option<HumanDuration>,
         #[serde(default)]
         recipients: Vec<String>,
+        brand: Option<String>,
     }
 
     impl Default for DigestConfig {
@@ -466,6 +467,7 @@ mod written {
                 at: default_digest_at(),
                 period: None,
                 recipients: Vec::new(),
+                brand: None,
             }
         }
     }
@@ -510,6 +512,7 @@ mod written {
                 at: at.unwrap_or(NaiveTime::MIN),
                 period: self.period,
                 recipients: self.recipients,
+                brand: self.brand,
             };
             (digest, p.0)
         }

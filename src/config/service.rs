@@ -193,6 +193,8 @@ pub struct DigestConfig {
     pub period: Option<HumanDuration>,
     /// Who gets it (default: every `[[escalation]]` contact, or the agents without any).
     pub recipients: Vec<String>,
+    /// Only the cases of this brand (a `[[brand]]` name; default: every case).
+    pub brand: Option<String>,
 }
 
 /// Business calendar: where "1 business day" is computed.

@@ -306,6 +306,18 @@ impl Config {
                 );
             }
         }
+        if let Some(b) = &d.brand {
+            let brands = self.brand_names();
+            if !brands.contains(b) {
+                push(
+                    "digest.brand",
+                    format!(
+                        "`{b}` is not one of the brands; known: {}",
+                        brands.join(", ")
+                    ),
+                );
+            }
+        }
         if d.enabled && self.digest_recipients().is_empty() {
             push(
                 "digest.recipients",
@@ -878,6 +890,33 @@ recipients = ["support@support.test", "nobody"]
         .unwrap_err()
         .to_string();
         assert!(e.contains("fortnightly") && e.contains("schedule"), "{e}");
+    }
+
+    #[test]
+    fn a_digest_brand_must_name_a_brand() {
+        let digest = "\n[digest]\nrecipients = [\"boss@example.com\"]\nbrand = \"acme\"\n";
+        let e = Config::from_toml(&(MINIMAL.to_string() + digest), Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("digest.brand")
+                && e.contains("`acme` is not one of the brands; known: default"),
+            "{e}"
+        );
+        let brands = "\n[[brand]]\nname = \"acme\"\n\n[[queue]]\nname = \"billing\"\nbrand = \"acme\"\naddresses = [\"support@support.test\"]\n";
+        let c =
+            Config::from_toml(&(MINIMAL.to_string() + digest + brands), Path::new(".")).unwrap();
+        assert_eq!(c.digest.brand.as_deref(), Some("acme"));
+        assert_eq!(
+            Config::from_toml(
+                &(MINIMAL.to_string() + "\n[digest]\nrecipients = [\"boss@example.com\"]\n"),
+                Path::new(".")
+            )
+            .unwrap()
+            .digest
+            .brand,
+            None
+        );
     }
 
     #[test]

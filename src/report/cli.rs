@@ -14,7 +14,7 @@ use crate::cli::JudgedAt;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, HumanDuration};
 use crate::render::RenderError;
-use crate::store::{Store, StoreError};
+use crate::store::{ReportScope, Store, StoreError};
 
 /// The period and the output of `mailcase report`.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -32,6 +32,13 @@ pub struct ReportArgs {
     /// Judge open targets as of this RFC 3339 time instead of now (reproducible reports).
     #[arg(long, value_name = "RFC3339")]
     pub as_of: Option<String>,
+    /// Only the cases of this queue (a `[[queue]]` name; cases from before queues are in the
+    /// first).
+    #[arg(long, value_name = "NAME")]
+    pub queue: Option<String>,
+    /// Only the cases of this brand (a `[[brand]]` name).
+    #[arg(long, value_name = "NAME")]
+    pub brand: Option<String>,
     /// JSON instead of a table.
     #[arg(long, conflicts_with_all = ["csv", "html"])]
     pub json: bool,
@@ -116,6 +123,27 @@ pub fn period(
     Ok(p)
 }
 
+/// The cases `--queue` and `--brand` limit the report to.
+///
+/// # Errors
+/// [`ReportError::Usage`] for a name the config does not have, naming those it has.
+pub fn scope_of(cfg: &Config, args: &ReportArgs) -> Result<ReportScope, ReportError> {
+    let queues: Vec<String> = cfg.queue_list().into_iter().map(|q| q.name).collect();
+    let brands = cfg.brand_names();
+    let check = |what: &str, value: &Option<String>, names: &[String]| {
+        value
+            .as_deref()
+            .map(|v| {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                crate::cli::cases::known_name(what, v, &names).map_err(ReportError::Usage)
+            })
+            .transpose()
+    };
+    let queue = check("queue", &args.queue, &queues)?;
+    let brand = check("brand", &args.brand, &brands)?;
+    Ok(super::scope(cfg, queue.as_deref(), brand.as_deref()))
+}
+
 /// Runs `mailcase report` with the config at `config_path`, writing to `out`.
 ///
 /// # Errors
@@ -137,7 +165,8 @@ pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result
         None => (judged.at, judged.note()),
     };
     let period = period(args, &cal, as_of)?;
-    let report = build(&store.read(), &cfg, &cal, period, as_of)?;
+    let scope = scope_of(&cfg, args)?;
+    let report = build(&store.read(), &cfg, &cal, period, as_of, &scope)?;
     let io = |error| ReportError::Write {
         path: "standard output".into(),
         error,
@@ -169,3 +198,38 @@ pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result
 }
 
 crate::shown_from!(ReportError::Json(serde_json::Error));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_and_brand_must_be_named_by_the_config() {
+        let cfg = crate::report::queue_tests::two_brands();
+        let args = |q: Option<&str>, b: Option<&str>| ReportArgs {
+            queue: q.map(String::from),
+            brand: b.map(String::from),
+            ..Default::default()
+        };
+        let s = scope_of(&cfg, &args(Some("help"), Some("globex"))).unwrap();
+        let q = s.queue.unwrap();
+        assert_eq!((q.name.as_str(), q.null_as.as_str()), ("help", "billing"));
+        let b = s.brand.unwrap();
+        assert_eq!((b.name.as_str(), b.null_as.as_str()), ("globex", "acme"));
+        assert_eq!(
+            scope_of(&cfg, &args(None, None)).unwrap(),
+            ReportScope::default()
+        );
+        let e = scope_of(&cfg, &args(Some("sales"), None))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "--queue sales: no such queue; known: billing, shop, help"
+        );
+        let e = scope_of(&cfg, &args(None, Some("x")))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "--brand x: no such brand; known: acme, globex");
+    }
+}

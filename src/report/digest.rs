@@ -203,12 +203,20 @@ impl DigestContext {
 }
 
 fn title(c: &DigestConfig) -> String {
-    match c.schedule {
+    let t = match c.schedule {
         DigestSchedule::Daily => "Daily complaints digest",
         DigestSchedule::Weekly => "Weekly complaints digest",
         DigestSchedule::Monthly => "Monthly complaints digest",
+    };
+    match &c.brand {
+        Some(b) => format!("{t} of brand {b}"),
+        None => t.to_string(),
     }
-    .to_string()
+}
+
+/// The cases a digest covers: every case, or those of `[digest] brand`.
+pub fn scope(cfg: &Config) -> crate::store::ReportScope {
+    super::scope(cfg, None, cfg.digest.brand.as_deref())
 }
 
 /// Renders the digest page for a file: the charts embedded as `data:` URIs.
@@ -359,7 +367,7 @@ pub fn send_due(
             why: "nobody to send it to".into(),
         });
     }
-    let report = build(&store.read(), cfg, calendar, period, now)?;
+    let report = build(&store.read(), cfg, calendar, period, now, &scope(cfg))?;
     let message_id = compose::new_message_id("digest", &cfg.message_id_domain());
     let (body, subject) = compose_mail(cfg, renderer, &report, &to, &message_id, now)?;
     let recipient = to.join(",");
@@ -403,6 +411,7 @@ mod tests {
             at: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
             period: None,
             recipients: vec![],
+            brand: None,
         }
     }
 

@@ -3,8 +3,8 @@
 //!
 //! Figures come from the store only, read-only, so a report runs while the daemon runs.
 //! Which cases a figure covers:
-//! - **cases opened in the period** (the cohort): volumes by category, priority, ISO week
-//!   and hour of day; first-response and resolution times; SLA compliance; escalation and
+//! - **cases opened in the period** (the cohort): volumes by category, priority, queue,
+//!   brand, ISO week and hour of day; first-response and resolution times; SLA compliance; escalation and
 //!   reopen rates; subject keywords; the breached list;
 //! - **ratings given in the period**, whichever case they are for;
 //! - **cases first escalated in the period**, whenever opened: the escalated list.
@@ -13,6 +13,10 @@
 //! with [`BusinessCalendar::business_between`]. Purged and erased cases keep their figures
 //! (category, priority, times, SLA outcome, rating) and count everywhere; they have no subject
 //! left, so they contribute no keywords.
+//!
+//! A report covers every case, or those of one queue or brand ([`ReportScope`]; `mailcase
+//! report --queue/--brand`, `[digest] brand`). A case from before queues (no queue stored)
+//! counts in the default queue (the first) and its brand.
 
 pub mod chart;
 pub mod cli;
@@ -26,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::business_time::BusinessCalendar;
 use crate::config::Config;
-use crate::store::{ts, Reader, ReportCase, StoreError};
+use crate::store::{ts, Matching, Reader, ReportCase, ReportScope, StoreError};
 
 /// Up to this period length the timeline has one bucket per day, beyond it one per ISO week.
 const DAILY_UP_TO_DAYS: i64 = 31;
@@ -53,6 +57,23 @@ pub struct Report {
     pub cases: u64,
     pub by_category: Vec<Count>,
     pub by_priority: Vec<Count>,
+    /// The queue the report is limited to (`--queue`), if any.
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// The brand the report is limited to (`--brand`, `[digest] brand`), if any.
+    #[serde(default)]
+    pub brand: Option<String>,
+    /// True when the config names queues or brands: tables and the digest then show the
+    /// volumes by queue and brand.
+    #[serde(default)]
+    pub has_queues: bool,
+    /// Cases opened per queue (config order, then any the config no longer has); with a
+    /// queue or brand given, only those with cases and the one given.
+    #[serde(default)]
+    pub by_queue: Vec<Count>,
+    /// Cases opened per brand, listed likewise.
+    #[serde(default)]
+    pub by_brand: Vec<Count>,
     /// Cases opened per ISO week (`2026-W48`), every week of the period listed.
     pub by_week: Vec<Count>,
     pub first_response: Timing,
@@ -486,7 +507,52 @@ fn case_line(c: &ReportCase, cal: &BusinessCalendar, what: String) -> CaseLine {
     }
 }
 
-/// Builds the report of `period` from the store, as of `as_of`.
+/// The default queue (the first) and its brand: where a case from before queues belongs.
+pub fn default_queue_and_brand(cfg: &Config) -> (String, String) {
+    let first = &cfg.queue_list()[0];
+    (first.name.clone(), cfg.brand_of(first))
+}
+
+/// The scope of a report limited to `queue` and/or `brand` (names the caller checked).
+pub fn scope(cfg: &Config, queue: Option<&str>, brand: Option<&str>) -> ReportScope {
+    let (default_queue, default_brand) = default_queue_and_brand(cfg);
+    let matching = |name: Option<&str>, null_as: String| {
+        name.map(|n| Matching {
+            name: n.to_string(),
+            null_as,
+        })
+    };
+    ReportScope {
+        queue: matching(queue, default_queue),
+        brand: matching(brand, default_brand),
+    }
+}
+
+/// Cases per name: `names` in order, then any other a case has, as `(name, name)` labels;
+/// with `only_used`, names without cases are left out unless they are `keep`.
+fn count_names(
+    mut names: Vec<String>,
+    of_cases: &[String],
+    only_used: bool,
+    keep: Option<&str>,
+) -> Vec<Count> {
+    for n in of_cases {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    names
+        .into_iter()
+        .map(|n| Count {
+            count: of_cases.iter().filter(|c| **c == n).count() as u64,
+            label: n.clone(),
+            name: n,
+        })
+        .filter(|c| !only_used || c.count > 0 || keep == Some(c.name.as_str()))
+        .collect()
+}
+
+/// Builds the report of `period` from the store, as of `as_of`, over the cases of `scope`.
 ///
 /// # Errors
 /// SQL errors.
@@ -496,11 +562,38 @@ pub fn build(
     cal: &BusinessCalendar,
     period: Period,
     as_of: DateTime<Utc>,
+    scope: &ReportScope,
 ) -> Result<Report, StoreError> {
-    let cases = reader.cases_opened(period.from, period.to)?;
-    let ratings = reader.ratings_given(period.from, period.to)?;
-    let escalated = reader.cases_escalated(period.from, period.to)?;
+    let cases = reader.cases_opened(period.from, period.to, scope)?;
+    let ratings = reader.ratings_given(period.from, period.to, scope)?;
+    let escalated = reader.cases_escalated(period.from, period.to, scope)?;
     let tz = cal.tz();
+
+    // Queues and brands: a case from before queues is in the default queue, of its brand.
+    let (default_queue, default_brand) = default_queue_and_brand(cfg);
+    let case_queues: Vec<String> = cases
+        .iter()
+        .map(|c| c.queue.clone().unwrap_or_else(|| default_queue.clone()))
+        .collect();
+    let case_brands: Vec<String> = cases
+        .iter()
+        .map(|c| c.brand.clone().unwrap_or_else(|| default_brand.clone()))
+        .collect();
+    let scoped = scope.queue.is_some() || scope.brand.is_some();
+    let scope_queue = scope.queue.as_ref().map(|m| m.name.clone());
+    let scope_brand = scope.brand.as_ref().map(|m| m.name.clone());
+    let by_queue = count_names(
+        cfg.queue_list().into_iter().map(|q| q.name).collect(),
+        &case_queues,
+        scoped,
+        scope_queue.as_deref(),
+    );
+    let by_brand = count_names(
+        cfg.brand_names(),
+        &case_brands,
+        scoped,
+        scope_brand.as_deref(),
+    );
 
     // Categories and priorities in config order, then any the config no longer has.
     let mut categories: Vec<(String, String)> = cfg
@@ -722,6 +815,11 @@ pub fn build(
             .collect(),
         by_category,
         by_priority,
+        queue: scope_queue,
+        brand: scope_brand,
+        has_queues: cfg.has_queues(),
+        by_queue,
+        by_brand,
         first_response: timing(first_times),
         resolution: timing(resolution_times),
         sla,
@@ -791,6 +889,11 @@ impl Report {
                 count("general", "General", 1),
             ],
             by_priority: vec![count("urgent", "Urgent", 1), count("normal", "Normal", 2)],
+            queue: None,
+            brand: None,
+            has_queues: true,
+            by_queue: vec![count("billing", "billing", 2), count("<shop>", "<shop>", 1)],
+            by_brand: vec![count("acme", "acme", 3)],
             by_week: vec![count("2026-W48", "2026-W48", 3)],
             first_response: Timing {
                 measured: 2,
@@ -915,5 +1018,271 @@ mod tests {
             weeks_between(d("2026-12-28"), d("2027-01-05")),
             vec!["2026-W53", "2027-W01"]
         );
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod queue_tests {
+    use super::*;
+    use crate::case::{Category, Priority, Status};
+    use crate::store::{NewCase, Store};
+    use chrono::TimeZone;
+
+    /// Three queues, two brands: `billing` and `shop` answer as `acme`, `help` as `globex`.
+    pub(crate) fn two_brands() -> Config {
+        let text = format!(
+            "{}{}",
+            include_str!("../../tests/fixtures/config/base.toml"),
+            r#"
+[[brand]]
+name = "acme"
+reference_prefix = "ACM"
+
+[[brand]]
+name = "globex"
+reference_prefix = "GLX"
+
+[[queue]]
+name = "billing"
+brand = "acme"
+addresses = ["billing@support.test"]
+
+[[queue]]
+name = "shop"
+brand = "acme"
+addresses = ["support@support.test"]
+
+[[queue]]
+name = "help"
+brand = "globex"
+addresses = ["help@globex.test"]
+"#
+        );
+        Config::from_toml(&text, std::path::Path::new(".")).unwrap()
+    }
+
+    pub(crate) fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, h, 0, 0).unwrap()
+    }
+
+    /// Opens a case at `h`:00 in `queue`/`brand` (both `None`: from before queues).
+    pub(crate) fn case(
+        s: &mut Store,
+        reference: &str,
+        h: u32,
+        queue: Option<&str>,
+        brand: Option<&str>,
+    ) -> i64 {
+        s.write(|tx| {
+            tx.insert_case(&NewCase {
+                reference,
+                status: Status::Acknowledged,
+                category: &Category::new("general"),
+                priority: &Priority::new("normal"),
+                subject: "s",
+                customer_address: "a@x.test",
+                customer_name: None,
+                now: at(h),
+                first_response_due: None,
+                resolution_due: None,
+                last_public_at: None,
+                linked_case_id: None,
+                language: None,
+                queue,
+                brand,
+                our_address: None,
+            })
+        })
+        .unwrap()
+    }
+
+    fn counts(v: &[Count]) -> Vec<(&str, u64)> {
+        v.iter().map(|c| (c.name.as_str(), c.count)).collect()
+    }
+
+    #[test]
+    fn reports_count_by_queue_and_brand_and_filter_by_either() {
+        let cfg = two_brands();
+        let cal = BusinessCalendar::from_config(&cfg.calendar);
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("r.db")).unwrap();
+        // One case from before queues: in the first queue (billing), of its brand (acme).
+        let old = case(&mut s, "CMP-00001-1", 8, None, None);
+        case(&mut s, "ACM-00002-2", 9, Some("billing"), Some("acme"));
+        let shop = case(&mut s, "ACM-00003-3", 10, Some("shop"), Some("acme"));
+        let help = case(&mut s, "GLX-00004-4", 11, Some("help"), Some("globex"));
+        case(&mut s, "GLX-00005-5", 12, Some("help"), Some("globex"));
+        // A queue the config no longer has still counts, under its own name.
+        case(&mut s, "GLX-00006-6", 13, Some("retired"), Some("globex"));
+        s.write(|tx| {
+            tx.set_status(
+                help,
+                Status::Acknowledged,
+                Status::Escalated,
+                "system",
+                "t",
+                at(14),
+            )?;
+            tx.set_status(
+                old,
+                Status::Acknowledged,
+                Status::Escalated,
+                "system",
+                "t",
+                at(14),
+            )?;
+            tx.set_rating(shop, 4, None, None, at(15))?;
+            tx.set_rating(help, 2, None, None, at(15))
+        })
+        .unwrap();
+        let period = Period {
+            from: at(0),
+            to: at(23),
+        };
+        let report = |q: Option<&str>, b: Option<&str>| {
+            build(&s.read(), &cfg, &cal, period, at(23), &scope(&cfg, q, b)).unwrap()
+        };
+
+        let all = report(None, None);
+        assert_eq!(all.cases, 6);
+        assert!(all.has_queues);
+        assert_eq!(
+            counts(&all.by_queue),
+            vec![("billing", 2), ("shop", 1), ("help", 2), ("retired", 1)]
+        );
+        assert_eq!(counts(&all.by_brand), vec![("acme", 3), ("globex", 3)]);
+        assert_eq!(all.satisfaction.count, 2);
+        assert_eq!(all.escalated.len(), 2);
+
+        let billing = report(Some("billing"), None);
+        assert_eq!(billing.cases, 2);
+        assert_eq!(billing.queue.as_deref(), Some("billing"));
+        assert_eq!(counts(&billing.by_queue), vec![("billing", 2)]);
+        assert_eq!(counts(&billing.by_brand), vec![("acme", 2)]);
+        assert_eq!(billing.satisfaction.count, 0);
+        let escalated: Vec<&str> = billing
+            .escalated
+            .iter()
+            .map(|c| c.reference.as_str())
+            .collect();
+        assert_eq!(escalated, vec!["CMP-00001-1"]);
+
+        let globex = report(None, Some("globex"));
+        assert_eq!(globex.cases, 3);
+        assert_eq!(counts(&globex.by_queue), vec![("help", 2), ("retired", 1)]);
+        assert_eq!(counts(&globex.by_brand), vec![("globex", 3)]);
+        assert_eq!(globex.satisfaction.count, 1);
+        assert_eq!(globex.satisfaction.mean, Some(2.0));
+        assert_eq!(globex.escalated.len(), 1);
+
+        // Both: the cases of the queue that are of the brand; none here.
+        let none = report(Some("shop"), Some("globex"));
+        assert_eq!(none.cases, 0);
+        assert_eq!(counts(&none.by_queue), vec![("shop", 0)]);
+        assert_eq!(counts(&none.by_brand), vec![("globex", 0)]);
+
+        // The table, the CSV and the JSON carry the groupings.
+        let t = output::render_table(&all);
+        assert!(t.contains("QUEUE") && t.contains("BRAND"), "{t}");
+        let line = |t: &str, start: &str| {
+            t.lines()
+                .find(|l| l.starts_with(start))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        };
+        assert_eq!(line(&t, "help ").as_deref(), Some("help 2 33%"), "{t}");
+        assert_eq!(line(&t, "acme ").as_deref(), Some("acme 3 50%"), "{t}");
+        let t = output::render_table(&billing);
+        assert!(t.contains("only the cases of queue billing\n"), "{t}");
+        let csv = output::render_csv(&globex);
+        assert!(csv.contains("\nscope,,brand,globex\n"), "{csv}");
+        assert!(csv.contains("\nqueue,help,cases,2\n"), "{csv}");
+        assert!(csv.contains("\nbrand,globex,cases,3\n"), "{csv}");
+        let json = serde_json::to_value(&all).unwrap();
+        assert_eq!(json["by_queue"][0]["name"], "billing");
+        assert_eq!(json["by_queue"][0]["count"], 2);
+        assert_eq!(json["by_brand"][1]["count"], 3);
+
+        // The digest of one brand is the report of that brand, grouped the same way.
+        let mut digest_cfg = cfg.clone();
+        digest_cfg.digest.brand = Some("acme".into());
+        let d = build(
+            &s.read(),
+            &digest_cfg,
+            &cal,
+            period,
+            at(23),
+            &digest::scope(&digest_cfg),
+        )
+        .unwrap();
+        assert_eq!(d.cases, 3);
+        assert_eq!(counts(&d.by_queue), vec![("billing", 2), ("shop", 1)]);
+        let renderer = crate::mail::load_templates(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates"
+        )))
+        .unwrap();
+        let ctx = digest::DigestContext::new("t".into(), "s".into(), &d, vec![]);
+        let text = renderer.render(digest::TEMPLATE, &ctx).unwrap();
+        assert!(
+            text.text.contains("Only the cases of brand acme.")
+                && text
+                    .text
+                    .contains("Volumes by queue\n  billing: 2 (67%)\n  shop: 1 (33%)\n"),
+            "{}",
+            text.text
+        );
+        assert!(text.html.contains("Volumes by brand"), "{}", text.html);
+    }
+
+    #[test]
+    fn without_queues_the_table_is_unchanged_and_json_names_the_default() {
+        let cfg = Config::from_toml(
+            include_str!("../../tests/fixtures/config/base.toml"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let cal = BusinessCalendar::from_config(&cfg.calendar);
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("r.db")).unwrap();
+        case(&mut s, "CMP-00001-1", 8, None, None);
+        case(&mut s, "CMP-00002-2", 9, Some("default"), Some("default"));
+        let period = Period {
+            from: at(0),
+            to: at(23),
+        };
+        let r = build(
+            &s.read(),
+            &cfg,
+            &cal,
+            period,
+            at(23),
+            &scope(&cfg, None, None),
+        )
+        .unwrap();
+        assert!(!r.has_queues);
+        assert_eq!(counts(&r.by_queue), vec![("default", 2)]);
+        assert_eq!(counts(&r.by_brand), vec![("default", 2)]);
+        let t = output::render_table(&r);
+        assert!(!t.contains("QUEUE") && !t.contains("BRAND"), "{t}");
+        let renderer = crate::mail::load_templates(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates"
+        )))
+        .unwrap();
+        let ctx = digest::DigestContext::new("t".into(), "s".into(), &r, vec![]);
+        let text = renderer.render(digest::TEMPLATE, &ctx).unwrap();
+        assert!(!text.text.contains("by queue"), "{}", text.text);
+        assert!(!text.html.contains("by queue"), "{}", text.html);
+        // `--queue default` matches the cases from before queues too.
+        let d = build(
+            &s.read(),
+            &cfg,
+            &cal,
+            period,
+            at(23),
+            &scope(&cfg, Some("default"), None),
+        )
+        .unwrap();
+        assert_eq!(d.cases, 2);
     }
 }

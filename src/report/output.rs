@@ -86,6 +86,11 @@ pub struct View {
     pub headline: Vec<Figure>,
     pub categories: Vec<CountLine>,
     pub priorities: Vec<CountLine>,
+    /// Volumes by queue and by brand: empty when the config names no queues or brands.
+    pub queues: Vec<CountLine>,
+    pub brands: Vec<CountLine>,
+    /// What the report is limited to: `queue billing`, `brand acme`, both, or empty.
+    pub scope: String,
     pub weeks: Vec<CountLine>,
     pub sla: Vec<SlaLine>,
     pub ratings: Vec<RatingLine>,
@@ -211,6 +216,21 @@ impl View {
             headline,
             categories: lines(&r.by_category),
             priorities: lines(&r.by_priority),
+            queues: if r.has_queues {
+                lines(&r.by_queue)
+            } else {
+                Vec::new()
+            },
+            brands: if r.has_queues {
+                lines(&r.by_brand)
+            } else {
+                Vec::new()
+            },
+            scope: [("queue", &r.queue), ("brand", &r.brand)]
+                .iter()
+                .filter_map(|(what, name)| name.as_ref().map(|n| format!("{what} {n}")))
+                .collect::<Vec<_>>()
+                .join(", "),
             weeks: lines(&r.by_week),
             sla: r
                 .sla
@@ -312,9 +332,13 @@ pub fn render_table(r: &Report) -> String {
     let v = View::of(r);
     let mut o = String::new();
     o.push_str(&format!(
-        "Report {}\nas of {} ({})\n\n",
+        "Report {}\nas of {} ({})\n",
         v.period, v.as_of, v.timezone
     ));
+    if !v.scope.is_empty() {
+        o.push_str(&format!("only the cases of {}\n", v.scope));
+    }
+    o.push('\n');
     let head: Vec<Vec<String>> = v
         .headline
         .iter()
@@ -325,9 +349,14 @@ pub fn render_table(r: &Report) -> String {
     for (title, lines) in [
         ("CATEGORY", &v.categories),
         ("PRIORITY", &v.priorities),
+        ("QUEUE", &v.queues),
+        ("BRAND", &v.brands),
         ("ISO WEEK", &v.weeks),
         (busiest.as_str(), &v.busiest_hours),
     ] {
+        if lines.is_empty() && matches!(title, "QUEUE" | "BRAND") {
+            continue;
+        }
         o.push('\n');
         table(&mut o, &[title, "CASES", "SHARE"], &count_rows(lines));
     }
@@ -431,12 +460,23 @@ pub fn render_csv(r: &Report) -> String {
     add("period", "", "to", r.period_to.clone());
     add("period", "", "as_of", r.as_of.clone());
     add("period", "", "timezone", r.timezone.clone());
+    for (what, name) in [("queue", &r.queue), ("brand", &r.brand)] {
+        if let Some(n) = name {
+            add("scope", "", what, n.clone());
+        }
+    }
     add("cases", "", "opened", r.cases.to_string());
     for c in &r.by_category {
         add("category", &c.name, "cases", c.count.to_string());
     }
     for c in &r.by_priority {
         add("priority", &c.name, "cases", c.count.to_string());
+    }
+    for c in &r.by_queue {
+        add("queue", &c.name, "cases", c.count.to_string());
+    }
+    for c in &r.by_brand {
+        add("brand", &c.name, "cases", c.count.to_string());
     }
     for c in &r.by_week {
         add("week", &c.name, "cases", c.count.to_string());

@@ -34,6 +34,16 @@ pub struct ReportCase {
     pub purged_at: Option<DateTime<Utc>>,
     #[serde(serialize_with = "ser_opt_ts")]
     pub erased_at: Option<DateTime<Utc>>,
+    /// Its queue and brand as stored (`None`: a case from before queues).
+    pub queue: Option<String>,
+    pub brand: Option<String>,
+}
+
+/// Which cases a report covers: every case, or one queue's, one brand's or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportScope {
+    pub queue: Option<Matching>,
+    pub brand: Option<Matching>,
 }
 
 /// One satisfaction rating with its case's classification.
@@ -50,7 +60,7 @@ pub struct ReportRating {
 
 /// Queries of this room (see the module doc).
 pub trait ReportReads {
-    /// Cases opened in `[from, to)`, oldest first (purged and erased ones included).
+    /// Cases of `scope` opened in `[from, to)`, oldest first (purged and erased ones included).
     ///
     /// # Errors
     /// SQL errors.
@@ -58,9 +68,10 @@ pub trait ReportReads {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        scope: &ReportScope,
     ) -> Result<Vec<ReportCase>, StoreError>;
 
-    /// Cases first escalated in `[from, to)`, whenever they were opened.
+    /// Cases of `scope` first escalated in `[from, to)`, whenever they were opened.
     ///
     /// # Errors
     /// SQL errors.
@@ -68,9 +79,10 @@ pub trait ReportReads {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        scope: &ReportScope,
     ) -> Result<Vec<ReportCase>, StoreError>;
 
-    /// Ratings given in `[from, to)`, oldest first.
+    /// Ratings given in `[from, to)` on cases of `scope`, oldest first.
     ///
     /// # Errors
     /// SQL errors.
@@ -78,6 +90,7 @@ pub trait ReportReads {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        scope: &ReportScope,
     ) -> Result<Vec<ReportRating>, StoreError>;
 
     /// True when the digest of this slot was already queued.

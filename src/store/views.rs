@@ -25,6 +25,18 @@ pub struct CaseFilter {
     /// Only open cases with a target not yet met that falls due at or before this instant
     /// (overdue ones included; a paused case counts at its due time, and is never at risk).
     pub due_by: Option<DateTime<Utc>>,
+    /// Only cases of this queue.
+    pub queue: Option<Matching>,
+    /// Only cases of this brand.
+    pub brand: Option<Matching>,
+}
+
+/// A queue or brand name to match, and what a case with none stored counts as: a case from
+/// before queues is in the default queue, of that queue's brand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matching {
+    pub name: String,
+    pub null_as: String,
 }
 
 /// A case with the records-management facts of schema v4.

@@ -1,12 +1,12 @@
 //! The SQLite implementation of [`crate::store::report`].
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, params_from_iter, OptionalExtension};
 
 use super::*;
 use crate::store::report::*;
 
-const REPORT_COLS: &str = "id, reference, status, category, priority, subject, created_at, first_response_due, first_response_at, resolution_due, resolved_at, reopen_count, escalated_at, purged_at, erased_at";
+const REPORT_COLS: &str = "id, reference, status, category, priority, subject, created_at, first_response_due, first_response_at, resolution_due, resolved_at, reopen_count, escalated_at, purged_at, erased_at, queue, brand";
 
 fn report_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportCase> {
     Ok(ReportCase {
@@ -25,11 +25,36 @@ fn report_case(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportCase> {
         escalated_at: values::opt_time(r, 12, "cases.escalated_at")?,
         purged_at: values::opt_time(r, 13, "cases.purged_at")?,
         erased_at: values::opt_time(r, 14, "cases.erased_at")?,
+        queue: r.get(15)?,
+        brand: r.get(16)?,
     })
 }
 
+/// The SQL condition of `scope` on the cases table (alias `c`), starting with ` AND`, and
+/// its arguments, numbered from `?3` (`?1` and `?2` are the period).
+fn scope_sql(scope: &ReportScope) -> (String, Vec<String>) {
+    let mut sql = String::new();
+    let mut args = Vec::new();
+    for (column, m) in [("queue", &scope.queue), ("brand", &scope.brand)] {
+        if let Some(m) = m {
+            args.push(m.null_as.clone());
+            args.push(m.name.clone());
+            let n = args.len() + 2;
+            sql.push_str(&format!(" AND COALESCE(c.{column}, ?{}) = ?{n}", n - 1));
+        }
+    }
+    (sql, args)
+}
+
+/// The period and the scope's arguments.
+fn period_args(from: DateTime<Utc>, to: DateTime<Utc>, scope: Vec<String>) -> Vec<String> {
+    let mut v = vec![ts(from), ts(to)];
+    v.extend(scope);
+    v
+}
+
 impl ReportReads for SqliteReader<'_> {
-    /// Cases opened in `[from, to)`, oldest first (purged and erased ones included).
+    /// Cases of `scope` opened in `[from, to)`, oldest first (purged and erased ones included).
     ///
     /// # Errors
     /// SQL errors.
@@ -37,15 +62,17 @@ impl ReportReads for SqliteReader<'_> {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        scope: &ReportScope,
     ) -> Result<Vec<ReportCase>, StoreError> {
+        let (cond, args) = scope_sql(scope);
         let mut st = self.conn.prepare(&format!(
-            "SELECT {REPORT_COLS} FROM cases WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, id"
+            "SELECT {REPORT_COLS} FROM cases c WHERE created_at >= ?1 AND created_at < ?2{cond} ORDER BY created_at, id"
         ))?;
-        let rows = st.query_map(params![ts(from), ts(to)], report_case)?;
+        let rows = st.query_map(params_from_iter(period_args(from, to, args)), report_case)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Cases first escalated in `[from, to)`, whenever they were opened.
+    /// Cases of `scope` first escalated in `[from, to)`, whenever they were opened.
     ///
     /// # Errors
     /// SQL errors.
@@ -53,15 +80,17 @@ impl ReportReads for SqliteReader<'_> {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        scope: &ReportScope,
     ) -> Result<Vec<ReportCase>, StoreError> {
+        let (cond, args) = scope_sql(scope);
         let mut st = self.conn.prepare(&format!(
-            "SELECT {REPORT_COLS} FROM cases WHERE escalated_at >= ?1 AND escalated_at < ?2 ORDER BY escalated_at, id"
+            "SELECT {REPORT_COLS} FROM cases c WHERE escalated_at >= ?1 AND escalated_at < ?2{cond} ORDER BY escalated_at, id"
         ))?;
-        let rows = st.query_map(params![ts(from), ts(to)], report_case)?;
+        let rows = st.query_map(params_from_iter(period_args(from, to, args)), report_case)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Ratings given in `[from, to)`, oldest first.
+    /// Ratings given in `[from, to)` on cases of `scope`, oldest first.
     ///
     /// # Errors
     /// SQL errors.
@@ -69,13 +98,15 @@ impl ReportReads for SqliteReader<'_> {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        scope: &ReportScope,
     ) -> Result<Vec<ReportRating>, StoreError> {
-        let mut st = self.conn.prepare(
+        let (cond, args) = scope_sql(scope);
+        let mut st = self.conn.prepare(&format!(
             "SELECT r.case_id, c.reference, c.category, r.rating, r.comment, r.at
              FROM ratings r JOIN cases c ON c.id = r.case_id
-             WHERE r.at >= ?1 AND r.at < ?2 ORDER BY r.at, r.case_id",
-        )?;
-        let rows = st.query_map(params![ts(from), ts(to)], |r| {
+             WHERE r.at >= ?1 AND r.at < ?2{cond} ORDER BY r.at, r.case_id"
+        ))?;
+        let rows = st.query_map(params_from_iter(period_args(from, to, args)), |r| {
             Ok(ReportRating {
                 case_id: r.get(0)?,
                 reference: r.get(1)?,

@@ -61,6 +61,14 @@ impl ViewReads for SqliteReader<'_> {
                 Box::new(ts(t)),
             );
         }
+        for (column, m) in [("queue", &f.queue), ("brand", &f.brand)] {
+            if let Some(m) = m {
+                args.push(Box::new(m.null_as.clone()));
+                args.push(Box::new(m.name.clone()));
+                let n = args.len();
+                cond.push(format!("COALESCE({column}, ?{}) = ?{n}", n - 1));
+            }
+        }
         let wher = if cond.is_empty() {
             String::new()
         } else {
@@ -359,6 +367,11 @@ mod tests {
                 }
                 Some(v) => serde_json::Value::from(v.as_str()),
             };
+            // A case from before queues lists as in the default queue, of its brand.
+            let want = match name.as_str() {
+                "queue" | "brand" => serde_json::Value::from("default"),
+                _ => want,
+            };
             assert_eq!(listed[name], want, "{name}");
         }
         assert_eq!(listed["first_response_at"], "2026-11-23T09:00:00.123456Z");
@@ -377,6 +390,140 @@ mod tests {
             ),
             "{csv}"
         );
+        assert!(csv.starts_with("reference,"), "{csv}");
+        assert!(csv
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",erased_at,queue,brand"));
+        assert!(row.ends_with(",default,default"), "{csv}");
+    }
+
+    #[test]
+    fn cases_filter_and_show_queues_and_brands() {
+        use crate::cli::cases::{filter, list, CasesArgs};
+        use crate::report::queue_tests::{at, case, two_brands};
+        let cfg = two_brands();
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("v.db")).unwrap();
+        case(&mut s, "CMP-00001-1", 8, None, None);
+        case(&mut s, "ACM-00002-2", 9, Some("billing"), Some("acme"));
+        case(&mut s, "ACM-00003-3", 10, Some("shop"), Some("acme"));
+        case(&mut s, "GLX-00004-4", 11, Some("help"), Some("globex"));
+        let refs = |q: Option<&str>, b: Option<&str>| -> Vec<String> {
+            let args = CasesArgs {
+                queue: q.map(String::from),
+                brand: b.map(String::from),
+                ..Default::default()
+            };
+            let f = filter(&cfg, &args, at(12)).unwrap();
+            s.read()
+                .cases_matching(&f)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.case.reference)
+                .collect()
+        };
+        // The case from before queues is in the first queue, billing, of its brand, acme.
+        assert_eq!(
+            refs(Some("billing"), None),
+            vec!["ACM-00002-2", "CMP-00001-1"]
+        );
+        assert_eq!(
+            refs(None, Some("acme")),
+            vec!["ACM-00003-3", "ACM-00002-2", "CMP-00001-1"]
+        );
+        assert_eq!(refs(None, Some("globex")), vec!["GLX-00004-4"]);
+        assert_eq!(refs(Some("help"), Some("globex")), vec!["GLX-00004-4"]);
+        assert!(refs(Some("shop"), Some("globex")).is_empty());
+        assert_eq!(refs(None, None).len(), 4);
+        // An unknown name is refused, naming the known ones.
+        let refused = |args: CasesArgs| filter(&cfg, &args, at(12)).unwrap_err().to_string();
+        let e = refused(CasesArgs {
+            queue: Some("sales".into()),
+            ..Default::default()
+        });
+        assert!(
+            e.contains("--queue sales: no such queue; known: billing, shop, help"),
+            "{e}"
+        );
+        let e = refused(CasesArgs {
+            brand: Some("initech".into()),
+            ..Default::default()
+        });
+        assert!(
+            e.contains("--brand initech: no such brand; known: acme, globex"),
+            "{e}"
+        );
+
+        let output = |cfg: &crate::config::Config, args: CasesArgs| {
+            let mut out = Vec::new();
+            list(cfg, &s, &args, at(12), &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        // The table has a queue column, and a brand one with several brands.
+        let t = output(&cfg, CasesArgs::default());
+        let header: Vec<&str> = t.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(
+            &header[..6],
+            [
+                "REFERENCE",
+                "STATUS",
+                "CATEGORY",
+                "PRIORITY",
+                "QUEUE",
+                "BRAND"
+            ]
+        );
+        let row = |t: &str, r: &str| -> Vec<String> {
+            t.lines()
+                .find(|l| l.starts_with(r))
+                .unwrap()
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(row(&t, "CMP-00001-1")[4..6], ["billing", "acme"]);
+        assert_eq!(row(&t, "GLX-00004-4")[4..6], ["help", "globex"]);
+        assert!(t.ends_with("4 case(s)\n"), "{t}");
+        let csv = output(
+            &cfg,
+            CasesArgs {
+                csv: true,
+                brand: Some("acme".into()),
+                ..Default::default()
+            },
+        );
+        let ends: Vec<String> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.rsplitn(3, ',').take(2).collect::<Vec<_>>().join("<"))
+            .collect();
+        assert_eq!(ends, vec!["acme<shop", "acme<billing", "acme<billing"]);
+        let json: serde_json::Value = serde_json::from_str(&output(
+            &cfg,
+            CasesArgs {
+                json: true,
+                queue: Some("billing".into()),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+        assert_eq!(json.as_array().unwrap().len(), 2);
+        assert_eq!(json[1]["reference"], "CMP-00001-1");
+        assert_eq!(json[1]["queue"], "billing");
+        assert_eq!(json[1]["brand"], "acme");
+
+        // Without queues in the config the table is as before: no queue or brand column.
+        let plain = crate::config::Config::from_toml(
+            include_str!("../../../tests/fixtures/config/base.toml"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let t = output(&plain, CasesArgs::default());
+        let header: Vec<&str> = t.lines().next().unwrap().split_whitespace().collect();
+        assert_eq!(header[4], "CUSTOMER", "{t}");
+        assert!(!t.contains("QUEUE") && !t.contains("BRAND"), "{t}");
     }
 
     #[test]
@@ -404,7 +551,11 @@ mod tests {
                 s.read().cases().unwrap_err(),
                 s.read().case_view("CMP-00001-1").unwrap_err(),
                 s.read()
-                    .cases_opened(at(0) - chrono::Duration::days(1), at(23))
+                    .cases_opened(
+                        at(0) - chrono::Duration::days(1),
+                        at(23),
+                        &Default::default(),
+                    )
                     .map(|_| ())
                     .unwrap_err(),
             ] {
