@@ -358,7 +358,6 @@ async fn one_message_to_two_of_our_addresses_is_one_case_and_a_bcc_goes_to_the_d
         },
     )
     .await;
-    let _ = dup;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cases: Vec<_> = w
         .store()
