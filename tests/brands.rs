@@ -345,7 +345,7 @@ async fn one_message_to_two_of_our_addresses_is_one_case_and_a_bcc_goes_to_the_d
     wait_inbox_empty(w, &b.acme).await;
     wait_inbox_empty(w, &b.blue).await;
     // Both copies were read (each mailbox's INBOX is empty), and one was a duplicate.
-    let dup = wait_for(
+    wait_for(
         "the second copy recorded",
         Duration::from_secs(30),
         || async {
