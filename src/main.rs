@@ -527,11 +527,20 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
             });
         }
     }
-    let smtp = check_smtp(&cfg).await;
-    let smtp_line = format!("smtp {}:{}", cfg.smtp.host, cfg.smtp.port);
-    report_login(&mut out, &smtp_line, &smtp)?;
-    if smtp.is_err() {
-        failed.push("the SMTP login".to_string());
+    for a in &cfg.smtp_accounts {
+        let smtp = check_smtp(&cfg, a).await;
+        let several = cfg.smtp_accounts.len() > 1;
+        let smtp_line = match (&a.name, several) {
+            (Some(n), true) => format!("smtp {n} ({}:{})", a.host, a.port),
+            _ => format!("smtp {}:{}", a.host, a.port),
+        };
+        report_login(&mut out, &smtp_line, &smtp)?;
+        if smtp.is_err() {
+            failed.push(match (&a.name, several) {
+                (Some(n), true) => format!("the SMTP login of account {n}"),
+                _ => "the SMTP login".to_string(),
+            });
+        }
     }
     match failed.len() {
         0 => Ok(()),
@@ -591,8 +600,8 @@ async fn check_imap(cfg: &Config, m: &mailcase::config::MailboxConfig) -> Result
 }
 
 /// Connects and logs in to SMTP: "ok (...)" or the reason it failed.
-async fn check_smtp(cfg: &Config) -> Result<String, String> {
-    let c = mailcase::outbox::Connection::open(cfg)
+async fn check_smtp(cfg: &Config, a: &mailcase::config::SmtpConfig) -> Result<String, String> {
+    let c = mailcase::outbox::Connection::open(cfg, a)
         .await
         .map_err(|e| e.to_string())?;
     let e = c.extensions();

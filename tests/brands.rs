@@ -8,7 +8,9 @@
 //! - mailbox `blue` (`blue<id>@`, an address no customer writes to): queue `help` at
 //!   `blue<id>--help@`, an alias into it; brand Blue Help (prefix BLU, New York calendar,
 //!   four business hours for normal complaints; agent Bob);
-//! - mailbox `broken`, whose password is wrong: the others go on, and `check` says so.
+//! - mailbox `broken`, whose password is wrong: the others go on, and `check` says so;
+//! - two SMTP accounts: Acme's mail leaves through the relay port, Blue's through the
+//!   submission port logged in as Blue.
 //!
 //! What each customer and agent received, and from which address, is read back from Dovecot.
 
@@ -94,6 +96,7 @@ name = "blue"
 display_name = "Blue Help"
 reference_prefix = "BLU"
 signature = "Blue Help · help.blue.test"
+smtp = "blue"
 agents = ["{bob}"]
 [brand.calendar]
 timezone = "America/New_York"
@@ -121,6 +124,20 @@ addresses = ["{help}"]
         ann = w.ann,
         bob = w.bob,
     );
+    // Two SMTP accounts: Acme's mail through the plain relay port, Blue's through the
+    // submission port, logged in as Blue's mailbox.
+    let smtp = format!(
+        "[[smtp]]\nname = \"relay\"\nhost = \"127.0.0.1\"\nport = {relay}\ntls = \"plain\"\n\
+         connections = 2\ntimeout = \"10s\"\n\n[[smtp]]\nname = \"blue\"\nhost = \"127.0.0.1\"\n\
+         port = {submission}\ntls = \"plain\"\nuser = \"{blue}\"\npassword_file = \"imap-password\"\n\
+         timeout = \"10s\"\n\n",
+        relay = w.env.smtp_port,
+        submission = w.env.submission_port,
+    );
+    let smtp_start = text.find("[smtp]").unwrap();
+    let smtp_end = text.find("[support]").unwrap();
+    let text = format!("{}{smtp}{}", &text[..smtp_start], &text[smtp_end..]);
+    let end = text.find("[[smtp]]").unwrap();
     let text = format!("{}{mailboxes}{}{rest}", &text[..start], &text[end..]).replace(
         &format!("address = \"{}\"", w.support),
         &format!("address = \"{acme}\""),
@@ -295,6 +312,31 @@ async fn each_customer_is_answered_by_the_brand_and_from_the_address_they_wrote_
                 .first_response_due(case.created_at)
         }),
         "Acme's one business day in Berlin would be another time"
+    );
+
+    // Blue's mail left through Blue's own SMTP account (the submission port, logged in),
+    // Acme's through the relay.
+    let received = |raw: &[u8]| {
+        String::from_utf8_lossy(raw)
+            .lines()
+            .filter(|l| l.contains("with ESMTP"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // (RFC 3848: ESMTPA is an authenticated session, ESMTPSA one with TLS as well.)
+    let authenticated = |r: &str| r.contains("with ESMTPA") || r.contains("with ESMTPSA");
+    let carol_raw = read_raw(&carol, "INBOX", &w.env).await.remove(0);
+    assert!(
+        authenticated(&received(&carol_raw)),
+        "{}",
+        received(&carol_raw)
+    );
+    let alice_raw = read_raw(&alice, "INBOX", &w.env).await.remove(0);
+    assert!(
+        !authenticated(&received(&alice_raw)),
+        "{}",
+        received(&alice_raw)
     );
 
     // Each queue's agents get its cards: Ann support's, Cat billing's, Bob blue's.
@@ -528,7 +570,17 @@ async fn check_logs_in_to_every_mailbox_and_names_the_one_that_fails() {
         stderr.contains("check failed: the IMAP login of mailbox broken"),
         "{stderr}"
     );
-    assert!(stdout.contains("smtp 127.0.0.1:"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("smtp relay (127.0.0.1:{}): ok", w.env.smtp_port)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "smtp blue (127.0.0.1:{}): ok",
+            w.env.submission_port
+        )),
+        "{stdout}"
+    );
     // The queues and who answers for them.
     assert!(
         stdout.contains(&format!(

@@ -34,7 +34,9 @@ async fn wait_count(user: &str, w: &World, n: usize) -> Vec<Vec<u8>> {
 async fn pipelined_sends_arrive_byte_exact_and_a_refusal_leaves_the_connection_usable() {
     let w = World::new("smtpc", "");
     let cfg = w.config();
-    let mut c = Connection::open(&cfg).await.expect("connect to postfix");
+    let mut c = Connection::open(&cfg, cfg.smtp())
+        .await
+        .expect("connect to postfix");
     assert!(
         c.extensions().pipelining,
         "Postfix offers PIPELINING; the client must see it"
@@ -103,9 +105,11 @@ async fn a_server_that_is_down_is_a_connect_error_not_a_refusal() {
     let mut cfg = w.config();
     // A loopback port nobody listens on.
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    cfg.smtp.port = l.local_addr().unwrap().port();
+    cfg.smtp_accounts[0].port = l.local_addr().unwrap().port();
     drop(l);
-    let e = Connection::open(&cfg).await.expect_err("nothing listens");
+    let e = Connection::open(&cfg, cfg.smtp())
+        .await
+        .expect_err("nothing listens");
     assert!(!e.is_permanent(), "an outage must be retried: {e}");
     assert!(e.to_string().contains("cannot connect"), "{e}");
 }

@@ -65,6 +65,8 @@ pub struct BrandConfig {
     pub signature: Option<String>,
     /// Who may act on its cases (addresses of `[[agents.members]]`); default: every member.
     pub agents: Option<Vec<String>>,
+    /// The `[[smtp]]` account (by name) its mail is sent through; default: the first.
+    pub smtp: Option<String>,
     /// Its business calendar (default: `[calendar]`).
     pub calendar: Option<CalendarConfig>,
     /// Its service levels, per priority (default: those of `[[priorities]]`).
@@ -305,6 +307,32 @@ impl Config {
             }
         }
 
+        // SMTP accounts: a name each when there are several, never one name twice.
+        for (i, a) in self.smtp_accounts.iter().enumerate() {
+            match &a.name {
+                None if self.smtp_accounts.len() > 1 => push(
+                    &format!("{}.name", a.path),
+                    "every SMTP account needs a name when there are several".into(),
+                ),
+                Some(n) if !super::validate::valid_name(n) => push(
+                    &format!("{}.name", a.path),
+                    format!("`{n}` must be 1-32 characters a-z, 0-9, - or _"),
+                ),
+                Some(n) => {
+                    if let Some(j) = self.smtp_accounts[..i]
+                        .iter()
+                        .position(|o| o.name.as_deref() == Some(n))
+                    {
+                        push(
+                            &format!("{}.name", a.path),
+                            format!("`{n}` is also the name of smtp[{j}]"),
+                        );
+                    }
+                }
+                None => {}
+            }
+        }
+
         // Brands.
         let agent_known = |a: &str| {
             self.agents
@@ -365,6 +393,25 @@ impl Config {
                     push(
                         &format!("{key}.agents[{j}]"),
                         format!("`{a}` is not an address of [[agents.members]]"),
+                    );
+                }
+            }
+            if let Some(n) = &b.smtp {
+                if !self
+                    .smtp_accounts
+                    .iter()
+                    .any(|s| s.name.as_deref() == Some(n))
+                {
+                    push(
+                        &format!("{key}.smtp"),
+                        format!(
+                            "`{n}` is not the name of an [[smtp]] account (names: {})",
+                            self.smtp_accounts
+                                .iter()
+                                .filter_map(|s| s.name.as_deref())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                     );
                 }
             }
@@ -512,6 +559,29 @@ impl Config {
                 "brands are set but no [[queue]]: each of our addresses belongs to a queue, and each queue to a brand".into(),
             );
         }
+    }
+
+    /// The SMTP account (index into `smtp_accounts`) for mail with envelope sender
+    /// `from`: that of the brand the address belongs to, else the first.
+    pub fn smtp_index_for(&self, from: &str) -> usize {
+        let from = from.to_lowercase();
+        self.brands
+            .iter()
+            .find(|b| {
+                b.reply_address.as_deref() == Some(from.as_str())
+                    || self
+                        .queues
+                        .iter()
+                        .filter(|q| self.brand_of(q) == b.name)
+                        .any(|q| q.addresses.contains(&from))
+            })
+            .and_then(|b| b.smtp.as_deref())
+            .and_then(|n| {
+                self.smtp_accounts
+                    .iter()
+                    .position(|s| s.name.as_deref() == Some(n))
+            })
+            .unwrap_or(0)
     }
 
     fn queue_names(&self) -> String {

@@ -24,7 +24,9 @@ pub(super) struct ConfigFile {
     brand: Vec<written::BrandConfig>,
     #[serde(default)]
     queue: Vec<QueueConfig>,
-    smtp: SmtpConfig,
+    /// `[smtp]` or `[[smtp]]`.
+    #[serde(deserialize_with = "one_or_many_smtp")]
+    smtp: Vec<SmtpConfig>,
     support: SupportConfig,
     store: StoreConfig,
     templates: TemplatesConfig,
@@ -81,33 +83,61 @@ pub(super) struct SectionProblems {
     pub brands: Vec<Problem>,
 }
 
-/// `[mailbox]` (one table) or `[[mailbox]]` (an array of tables), each keeping its TOML path
-/// for the checks' messages.
+/// `[section]` (one table) or `[[section]]` (an array of tables), each with its TOML path
+/// (`section` or `section[i]`) for the checks' messages.
+fn one_or_many<T: serde::de::DeserializeOwned>(
+    v: toml::Value,
+    section: &str,
+) -> Result<Vec<(T, String)>, String> {
+    match v {
+        v @ toml::Value::Table(_) => T::deserialize(v)
+            .map(|t| vec![(t, section.to_string())])
+            .map_err(|e| e.to_string()),
+        toml::Value::Array(a) if !a.is_empty() => a
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                T::deserialize(v)
+                    .map(|t| (t, format!("{section}[{i}]")))
+                    .map_err(|e| format!("{section}[{i}]: {e}"))
+            })
+            .collect(),
+        _ => Err(format!(
+            "expected a [{section}] table, or one or more [[{section}]] tables"
+        )),
+    }
+}
+
 fn one_or_many_mailboxes<'de, D>(d: D) -> Result<Vec<MailboxConfig>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
     use serde::de::Error;
-    match toml::Value::deserialize(d)? {
-        v @ toml::Value::Table(_) => {
-            let mut m = MailboxConfig::deserialize(v).map_err(D::Error::custom)?;
-            m.path = "mailbox".into();
-            Ok(vec![m])
-        }
-        toml::Value::Array(a) if !a.is_empty() => a
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let mut m = MailboxConfig::deserialize(v)
-                    .map_err(|e| D::Error::custom(format!("mailbox[{i}]: {e}")))?;
-                m.path = format!("mailbox[{i}]");
-                Ok(m)
-            })
-            .collect(),
-        _ => Err(D::Error::custom(
-            "expected a [mailbox] table, or one or more [[mailbox]] tables",
-        )),
-    }
+    let v = toml::Value::deserialize(d)?;
+    Ok(one_or_many::<MailboxConfig>(v, "mailbox")
+        .map_err(D::Error::custom)?
+        .into_iter()
+        .map(|(mut m, path)| {
+            m.path = path;
+            m
+        })
+        .collect())
+}
+
+fn one_or_many_smtp<'de, D>(d: D) -> Result<Vec<SmtpConfig>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    let v = toml::Value::deserialize(d)?;
+    Ok(one_or_many::<SmtpConfig>(v, "smtp")
+        .map_err(D::Error::custom)?
+        .into_iter()
+        .map(|(mut m, path)| {
+            m.path = path;
+            m
+        })
+        .collect())
 }
 
 impl ConfigFile {
@@ -143,7 +173,7 @@ impl ConfigFile {
             mailboxes: self.mailbox,
             brands,
             queues: queue,
-            smtp: self.smtp,
+            smtp_accounts: self.smtp,
             support: self.support,
             store: self.store,
             templates: self.templates,
@@ -247,6 +277,7 @@ mod written {
         templates: Option<std::path::PathBuf>,
         signature: Option<String>,
         agents: Option<Vec<String>>,
+        smtp: Option<String>,
         calendar: Option<CalendarConfig>,
         #[serde(default)]
         service_levels: Vec<typed::ServiceLevelConfig>,
@@ -271,6 +302,7 @@ mod written {
                 templates: self.templates,
                 signature: self.signature.map(|s| s.trim_end().to_string()),
                 agents: self.agents,
+                smtp: self.smtp,
                 calendar,
                 service_levels: self.service_levels,
                 escalation: self.escalation,

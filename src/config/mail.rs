@@ -86,6 +86,11 @@ pub struct MailboxConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
+    /// Its name, for a `[[brand]] smtp` to send through it; needed when there are several.
+    pub name: Option<String>,
+    /// Its TOML path (`smtp` or `smtp[1]`), set at load.
+    #[serde(skip)]
+    pub path: String,
     /// SMTP server host name.
     pub host: String,
     /// SMTP port (465 for tls, 587 for starttls, 25 for plain relay on loopback).

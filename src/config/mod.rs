@@ -76,7 +76,8 @@ pub struct Config {
     pub brands: Vec<BrandConfig>,
     /// `[[queue]]`: empty for a config of one queue (the support address).
     pub queues: Vec<QueueConfig>,
-    pub smtp: SmtpConfig,
+    /// Every SMTP account (`[smtp]`, or several `[[smtp]]`); the first is `smtp`.
+    pub smtp_accounts: Vec<SmtpConfig>,
     pub support: SupportConfig,
     pub store: StoreConfig,
     pub templates: TemplatesConfig,
@@ -180,6 +181,12 @@ impl Config {
         } else {
             self.base_dir.join(p)
         }
+    }
+
+    /// The first (or only) SMTP account: the one mail goes through unless its sender
+    /// belongs to a brand that names another.
+    pub fn smtp(&self) -> &SmtpConfig {
+        &self.smtp_accounts[0]
     }
 
     /// The SQLite database path, resolved.

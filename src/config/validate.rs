@@ -23,18 +23,8 @@ impl Config {
         for m in &self.mailboxes {
             self.validate_mailbox(m, &mut push);
         }
-        let (host, port, tls) = (&self.smtp.host, self.smtp.port, self.smtp.tls);
-        if host.trim().is_empty() {
-            push("smtp.host", "must not be empty".into());
-        }
-        if port == 0 {
-            push("smtp.port", "must be 1-65535".into());
-        }
-        if tls == TlsMode::Plain && !is_loopback_host(host) {
-            push(
-                "smtp.tls",
-                format!("`plain` sends the password in clear text and is only allowed to a loopback host, not `{host}`; use `tls` or `starttls`"),
-            );
+        for a in &self.smtp_accounts {
+            validate_smtp(a, &mut push);
         }
         if let Some(addr) = self.metrics.listen {
             if !addr.ip().is_loopback() {
@@ -44,24 +34,9 @@ impl Config {
                 );
             }
         }
-        match self.smtp.secret_source() {
-            Ok(Some(_)) if self.smtp.user.is_none() => push(
-                "smtp.user",
-                "a password source is set but no user to log in as".into(),
-            ),
-            Ok(None) if self.smtp.user.is_some() => push(
-                "smtp",
-                "user is set but none of password_file, password_env, password_credential or oauth2_token_command".into(),
-            ),
-            Err(m) => push("smtp", m),
-            _ => {}
-        }
         self.validate_queues(&mut push);
         for x in parsed.brands {
             push(&x.key, x.message);
-        }
-        if !(1..=32).contains(&self.smtp.connections) {
-            push("smtp.connections", "must be between 1 and 32".into());
         }
 
         // Support identity.
@@ -665,6 +640,39 @@ impl Config {
                 );
             }
         }
+    }
+}
+
+/// One `[smtp]` or `[[smtp]]` account, its problems keyed by its path (`smtp[1].tls`).
+fn validate_smtp(a: &SmtpConfig, push: &mut impl FnMut(&str, String)) {
+    let k = a.path.as_str();
+    let key = |name: &str| format!("{k}.{name}");
+    if a.host.trim().is_empty() {
+        push(&key("host"), "must not be empty".into());
+    }
+    if a.port == 0 {
+        push(&key("port"), "must be 1-65535".into());
+    }
+    if a.tls == TlsMode::Plain && !is_loopback_host(&a.host) {
+        push(
+            &key("tls"),
+            format!("`plain` sends the password in clear text and is only allowed to a loopback host, not `{}`; use `tls` or `starttls`", a.host),
+        );
+    }
+    match a.secret_source() {
+        Ok(Some(_)) if a.user.is_none() => push(
+            &key("user"),
+            "a password source is set but no user to log in as".into(),
+        ),
+        Ok(None) if a.user.is_some() => push(
+            k,
+            "user is set but none of password_file, password_env, password_credential or oauth2_token_command".into(),
+        ),
+        Err(m) => push(k, m),
+        _ => {}
+    }
+    if !(1..=32).contains(&a.connections) {
+        push(&key("connections"), "must be between 1 and 32".into());
     }
 }
 

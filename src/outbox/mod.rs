@@ -88,6 +88,19 @@ type Sent = (
 struct Pooled {
     conn: Connection,
     used: Instant,
+    /// Its account: an index into `smtp_accounts`.
+    account: usize,
+}
+
+/// Senders working at once: the most `connections` of any SMTP account.
+fn senders(config: &Config) -> usize {
+    config
+        .smtp_accounts
+        .iter()
+        .map(|a| a.connections)
+        .max()
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// What the feeder, the senders and the recorder of one round share.
@@ -113,7 +126,7 @@ async fn send_all(
     shutdown: &CancellationToken,
 ) -> bool {
     let stop = &round.stop;
-    let workers = config.smtp.connections.max(1);
+    let workers = senders(config);
     let window = Arc::new(tokio::sync::Semaphore::new(workers));
     let queue = tokio::sync::Mutex::new(rows);
     let take = || async {
@@ -125,8 +138,22 @@ async fn send_all(
         row.filter(|_| !stop.load(Ordering::Relaxed))
     };
     let worker = |_: usize| async {
-        let mut conn: Option<Pooled> = pool.lock().ok().and_then(|mut p| p.pop());
+        let mut conn: Option<Pooled> = None;
         while let Some(row) = take().await {
+            // The account of the row's sender (a brand may send through its own): the
+            // connection in hand, else one of the pool's, else a new one.
+            let account = config.smtp_index_for(&row.envelope_from);
+            if conn.as_ref().is_some_and(|p| p.account != account) {
+                if let (Some(p), Ok(mut pool)) = (conn.take(), pool.lock()) {
+                    pool.push(p);
+                }
+            }
+            if conn.is_none() {
+                conn = pool.lock().ok().and_then(|mut p| {
+                    let i = p.iter().position(|c| c.account == account)?;
+                    Some(p.swap_remove(i))
+                });
+            }
             // A connection idle for a while may have been closed by the server.
             if let Some(p) = conn.as_mut() {
                 if p.used.elapsed() > CHECK_AFTER_IDLE && !p.conn.noop().await {
@@ -134,18 +161,19 @@ async fn send_all(
                 }
             }
             if conn.is_none() {
-                match Connection::open(config).await {
+                match Connection::open(config, &config.smtp_accounts[account]).await {
                     Ok(c) => {
                         conn = Some(Pooled {
                             conn: c,
                             used: Instant::now(),
+                            account,
                         })
                     }
                     Err(e) => {
                         // Every row in hand counts a failed attempt (so backoff and
                         // `give_up_after` apply to mail queued during a long outage too).
                         stop.store(true, Ordering::Relaxed);
-                        tracing::error!(error = %e, "outbox: cannot reach the SMTP server");
+                        tracing::error!(account = %config.smtp_accounts[account].path, error = %e, "outbox: cannot reach the SMTP server");
                         let mut rest = vec![row];
                         {
                             let mut q = queue.lock().await;
@@ -211,7 +239,7 @@ async fn feed(
 ) -> Result<usize, StoreError> {
     let (in_flight, stop) = (&round.in_flight, &round.stop);
     let limit = i64::from(config.outbox.max_automatic_per_minute);
-    let read = config.smtp.connections.max(1) * ROWS_PER_CONNECTION;
+    let read = senders(config) * ROWS_PER_CONNECTION;
     let mut budget: Option<i64> = None;
     let mut fed = 0;
     while !stop.load(Ordering::Relaxed) && !shutdown.is_cancelled() {
@@ -382,8 +410,7 @@ pub async fn run(
         // result is recorded as soon as the server answered, grouped with whatever else
         // arrived meanwhile (DESIGN invariant 2).
         let round = Round::default();
-        let (rows_tx, rows_rx) =
-            mpsc::channel(config.smtp.connections.max(1) * QUEUED_PER_CONNECTION);
+        let (rows_tx, rows_rx) = mpsc::channel(senders(&config) * QUEUED_PER_CONNECTION);
         let (tx, rx) = mpsc::unbounded_channel();
         let (fed, stopped, any_transient) = tokio::join!(
             feed(

@@ -19,7 +19,7 @@ use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::config::{Config, TlsMode};
+use crate::config::{Config, SmtpConfig, TlsMode};
 use crate::ingest::connect::{tls_connector_for, ImapStream as NetStream};
 use crate::secret::{self, Credential};
 
@@ -133,13 +133,13 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Connects to `[smtp]`, says EHLO, secures the connection as configured and logs in
-    /// when a user is set; all within `smtp.timeout` per step.
+    /// Connects to the SMTP account `s` (of `cfg`, which says where secrets are found),
+    /// says EHLO, secures the connection as configured and logs in when a user is set; all
+    /// within its `timeout` per step.
     ///
     /// # Errors
     /// [`SmtpError::Connect`] with the reason.
-    pub async fn open(cfg: &Config) -> Result<Connection, SmtpError> {
-        let s = &cfg.smtp;
+    pub async fn open(cfg: &Config, s: &SmtpConfig) -> Result<Connection, SmtpError> {
         let fail = |reason: String| SmtpError::Connect {
             host: s.host.clone(),
             port: s.port,
@@ -152,7 +152,7 @@ impl Connection {
             .map_err(|e| fail(format!("cannot connect: {e}")))?;
         let _ = tcp.set_nodelay(true);
         let stream = match s.tls {
-            TlsMode::Tls => tls(cfg, tcp).await.map_err(fail)?,
+            TlsMode::Tls => tls(cfg, s, tcp).await.map_err(fail)?,
             _ => NetStream::Plain(tcp),
         };
         let mut c = Connection {
@@ -190,7 +190,7 @@ impl Connection {
                 return Err(fail("STARTTLS on a TLS connection".into()));
             };
             c = Connection {
-                io: BufReader::new(tls(cfg, tcp).await.map_err(fail)?),
+                io: BufReader::new(tls(cfg, s, tcp).await.map_err(fail)?),
                 ext: Extensions::default(),
                 timeout: t,
                 broken: false,
@@ -456,8 +456,7 @@ impl Connection {
     }
 }
 
-async fn tls(cfg: &Config, tcp: TcpStream) -> Result<NetStream, String> {
-    let s = &cfg.smtp;
+async fn tls(cfg: &Config, s: &SmtpConfig, tcp: TcpStream) -> Result<NetStream, String> {
     let connector =
         tls_connector_for(cfg, &s.host, s.ca_file.as_ref()).map_err(|e| e.to_string())?;
     let name = rustls::pki_types::ServerName::try_from(s.host.clone())

@@ -28,6 +28,8 @@ use tokio_util::sync::CancellationToken;
 pub struct MailEnv {
     pub imap_port: u16,
     pub smtp_port: u16,
+    /// Postfix's submission port (AUTH required).
+    pub submission_port: u16,
     pub password: String,
     pub dir: PathBuf,
 }
@@ -74,6 +76,9 @@ pub fn mailenv() -> &'static MailEnv {
         MailEnv {
             imap_port: get("MAILENV_IMAP_PORT").parse().expect("imap port"),
             smtp_port: get("MAILENV_SMTP_PORT").parse().expect("smtp port"),
+            submission_port: get("MAILENV_SUBMISSION_PORT")
+                .parse()
+                .expect("submission port"),
             password: get("MAILENV_PASSWORD"),
             dir: PathBuf::from(get("MAILENV_DIR")),
         }

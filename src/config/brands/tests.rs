@@ -363,3 +363,107 @@ fn a_brand_calendar_mistake_names_the_brand() {
         "{e}"
     );
 }
+
+#[test]
+fn a_brand_sends_through_its_own_smtp_account_and_the_others_through_the_first() {
+    let smtp = r#"
+[[smtp]]
+name = "main"
+host = "127.0.0.1"
+port = 10025
+tls = "plain"
+
+[[smtp]]
+name = "blue"
+host = "127.0.0.1"
+port = 10587
+tls = "plain"
+user = "blue@support.test"
+password_env = "SMTP_PW"
+connections = 3
+"#;
+    let base = with(
+        TWO_MAILBOXES,
+        &format!(
+            "{AGENTS}{}",
+            BRANDS.replace(
+                "reference_prefix = \"BLU\"",
+                "reference_prefix = \"BLU\"\nsmtp = \"blue\"",
+            )
+        ),
+    );
+    let start = base.find("[smtp]").unwrap();
+    let end = base.find("[support]").unwrap();
+    let text = format!("{}{smtp}\n{}", &base[..start], &base[end..]);
+    let c = Config::from_toml(&text, Path::new("/etc/mailcase")).unwrap();
+    assert_eq!(c.smtp_accounts.len(), 2);
+    assert_eq!(c.smtp().name.as_deref(), Some("main"));
+    assert_eq!(c.smtp_index_for("HELP@blue.test"), 1);
+    assert_eq!(c.smtp_index_for("hilfe@blue.test"), 1);
+    assert_eq!(c.smtp_index_for("billing@acme.test"), 0);
+    assert_eq!(c.smtp_index_for("support@support.test"), 0);
+    // Names: needed with several, unique, and a brand's must exist.
+    let e = problems(
+        &text
+            .replace("name = \"main\"\n", "")
+            .replace("smtp = \"blue\"", "smtp = \"bleu\""),
+    );
+    assert!(
+        e.contains("smtp[0].name: every SMTP account needs a name when there are several"),
+        "{e}"
+    );
+    assert!(
+        e.contains("brand[1].smtp: `bleu` is not the name of an [[smtp]] account (names: blue)"),
+        "{e}"
+    );
+    let e = problems(
+        &text
+            .replace("connections = 3", "connections = 0")
+            .replace("name = \"blue\"\nhost", "name = \"main\"\nhost"),
+    );
+    assert!(
+        e.contains("smtp[1].name: `main` is also the name of smtp[0]"),
+        "{e}"
+    );
+    assert!(
+        e.contains("smtp[1].connections: must be between 1 and 32"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_readme_two_brand_config_loads() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let marker = readme
+        .find("<!-- two-brand config")
+        .expect("the README's two-brand config");
+    let block = &readme[marker..];
+    let start = block.find("```toml\n").unwrap() + "```toml\n".len();
+    let end = block[start..].find("```").unwrap() + start;
+    let dir = tempfile::tempdir().unwrap();
+    let globex = dir.path().join("templates-globex");
+    std::fs::create_dir(&globex).unwrap();
+    let shown =
+        block[start..end].replace("/etc/mailcase/templates-globex", globex.to_str().unwrap());
+    // The rest of a config, as in the example: MINIMAL without its mailbox, smtp and support.
+    let rest_start = MINIMAL.find("[store]").unwrap();
+    let text = format!("{shown}\n{}", &MINIMAL[rest_start..]);
+    let c = Config::from_toml(&text, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.mailboxes.len(), 2);
+    assert_eq!(c.queue_list().len(), 3);
+    assert_eq!(
+        c.brand_names(),
+        vec!["acme".to_string(), "globex".to_string()]
+    );
+    assert_eq!(
+        c.for_queue("billing").support.address,
+        "support@acme.example"
+    );
+    assert_eq!(
+        c.for_queue("globex-help").support.name,
+        "Globex Customer Care"
+    );
+    assert_eq!(c.smtp_index_for("help@globex.example"), 1);
+    assert_eq!(c.route(["billing@acme.example"], [], None).queue, "billing");
+}
