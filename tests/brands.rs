@@ -52,7 +52,6 @@ fn brands(name: &str) -> Brands {
     std::fs::write(w.dir.path().join("wrong-password"), "not-the-password\n").unwrap();
     let text = std::fs::read_to_string(&w.config_path).unwrap();
     let start = text.find("[mailbox]").unwrap();
-    let end = text.find("[smtp]").unwrap();
     let mailbox = |name: &str, user: &str, password: &str, extra: &str| {
         format!(
             "[[mailbox]]\nname = \"{name}\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"plain\"\n\
