@@ -210,6 +210,22 @@ pub async fn run(
                     .and_then(|c| Ok(Engine::new(Arc::new(c), clock.clone())?))
                 {
                     Ok(e) => {
+                        // Each mailbox's task was started with the daemon: one added or
+                        // removed takes a restart (a changed one reconnects with its new
+                        // settings at its next session).
+                        let names = |c: &Config| {
+                            c.mailboxes
+                                .iter()
+                                .map(|m| m.label().to_string())
+                                .collect::<Vec<_>>()
+                        };
+                        if names(&e.config) != names(&config) {
+                            tracing::warn!(
+                                running = %names(&config).join(", "),
+                                configured = %names(&e.config).join(", "),
+                                "reload: the set of mailboxes changed; restart mailcase to read the new set"
+                            );
+                        }
                         *cell.write().await = Arc::new(e);
                         tracing::info!(config = %path.display(), "reloaded config and templates");
                     }

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::validate::validate_names;
 use super::*;
 
 /// The name of the queue and brand of a config that names none.
@@ -266,30 +267,50 @@ impl Config {
     /// The problems of `[[mailbox]]`, `[[queue]]` and `[[brand]]`, keyed by TOML path.
     pub(super) fn validate_queues(&self, push: &mut impl FnMut(&str, String)) {
         // Mailboxes: a name each when there are several; never one mailbox twice.
-        let several = self.mailboxes.len() > 1;
+        let several = |n: usize, what: &str| {
+            if n > 1 {
+                format!("every {what} needs a name when there are several")
+            } else {
+                String::new()
+            }
+        };
+        validate_names(
+            self.mailboxes.iter().map(|m| (m.path(), m.name.as_deref())),
+            &several(self.mailboxes.len(), "mailbox"),
+            push,
+        );
+        validate_names(
+            self.smtp_accounts
+                .iter()
+                .map(|a| (a.path.as_str(), a.name.as_deref())),
+            &several(self.smtp_accounts.len(), "SMTP account"),
+            push,
+        );
+        let brand_paths: Vec<String> = (0..self.brands.len())
+            .map(|i| format!("brand[{i}]"))
+            .collect();
+        validate_names(
+            brand_paths
+                .iter()
+                .zip(&self.brands)
+                .map(|(p, b)| (p.as_str(), Some(b.name.as_str()))),
+            "",
+            push,
+        );
+        let queue_paths: Vec<String> = (0..self.queues.len())
+            .map(|i| format!("queue[{i}]"))
+            .collect();
+        validate_names(
+            queue_paths
+                .iter()
+                .zip(&self.queues)
+                .map(|(p, q)| (p.as_str(), Some(q.name.as_str()))),
+            "",
+            push,
+        );
         for (i, m) in self.mailboxes.iter().enumerate() {
             let key = m.path();
-            match &m.name {
-                None if several => push(
-                    &format!("{key}.name"),
-                    "every mailbox needs a name when there are several".into(),
-                ),
-                Some(n) if !super::validate::valid_name(n) => push(
-                    &format!("{key}.name"),
-                    format!("`{n}` must be 1-32 characters a-z, 0-9, - or _"),
-                ),
-                _ => {}
-            }
             for (j, o) in self.mailboxes.iter().enumerate().take(i) {
-                if o.name.is_some() && o.name == m.name {
-                    push(
-                        &format!("{key}.name"),
-                        format!(
-                            "`{}` is also the name of mailbox[{j}]",
-                            m.name.as_deref().unwrap_or_default()
-                        ),
-                    );
-                }
                 if o.key() == m.key() {
                     push(
                         &format!("{key}.inbox"),
@@ -307,32 +328,6 @@ impl Config {
             }
         }
 
-        // SMTP accounts: a name each when there are several, never one name twice.
-        for (i, a) in self.smtp_accounts.iter().enumerate() {
-            match &a.name {
-                None if self.smtp_accounts.len() > 1 => push(
-                    &format!("{}.name", a.path),
-                    "every SMTP account needs a name when there are several".into(),
-                ),
-                Some(n) if !super::validate::valid_name(n) => push(
-                    &format!("{}.name", a.path),
-                    format!("`{n}` must be 1-32 characters a-z, 0-9, - or _"),
-                ),
-                Some(n) => {
-                    if let Some(j) = self.smtp_accounts[..i]
-                        .iter()
-                        .position(|o| o.name.as_deref() == Some(n))
-                    {
-                        push(
-                            &format!("{}.name", a.path),
-                            format!("`{n}` is also the name of smtp[{j}]"),
-                        );
-                    }
-                }
-                None => {}
-            }
-        }
-
         // Brands.
         let agent_known = |a: &str| {
             self.agents
@@ -342,18 +337,6 @@ impl Config {
         };
         for (i, b) in self.brands.iter().enumerate() {
             let key = format!("brand[{i}]");
-            if !super::validate::valid_name(&b.name) {
-                push(
-                    &format!("{key}.name"),
-                    format!("`{}` must be 1-32 characters a-z, 0-9, - or _", b.name),
-                );
-            }
-            if let Some(j) = self.brands[..i].iter().position(|o| o.name == b.name) {
-                push(
-                    &format!("{key}.name"),
-                    format!("`{}` is also the name of brand[{j}]", b.name),
-                );
-            }
             if let Some(n) = &b.display_name {
                 if n.contains(['\r', '\n']) || n.trim().is_empty() {
                     push(
@@ -460,18 +443,6 @@ impl Config {
         let mut claimed: Vec<(String, usize, usize)> = Vec::new();
         for (i, q) in self.queues.iter().enumerate() {
             let key = format!("queue[{i}]");
-            if !super::validate::valid_name(&q.name) {
-                push(
-                    &format!("{key}.name"),
-                    format!("`{}` must be 1-32 characters a-z, 0-9, - or _", q.name),
-                );
-            }
-            if let Some(j) = self.queues[..i].iter().position(|o| o.name == q.name) {
-                push(
-                    &format!("{key}.name"),
-                    format!("`{}` is also the name of queue[{j}]", q.name),
-                );
-            }
             match &q.brand {
                 Some(b) if !self.brands.iter().any(|x| &x.name == b) => push(
                     &format!("{key}.brand"),

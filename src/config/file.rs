@@ -18,14 +18,14 @@ use super::*;
 #[serde(deny_unknown_fields)]
 pub(super) struct ConfigFile {
     /// `[mailbox]` or `[[mailbox]]`.
-    #[serde(deserialize_with = "one_or_many_mailboxes")]
+    #[serde(deserialize_with = "located")]
     mailbox: Vec<MailboxConfig>,
     #[serde(default)]
     brand: Vec<written::BrandConfig>,
     #[serde(default)]
     queue: Vec<QueueConfig>,
     /// `[smtp]` or `[[smtp]]`.
-    #[serde(deserialize_with = "one_or_many_smtp")]
+    #[serde(deserialize_with = "located")]
     smtp: Vec<SmtpConfig>,
     support: SupportConfig,
     store: StoreConfig,
@@ -108,34 +108,42 @@ fn one_or_many<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn one_or_many_mailboxes<'de, D>(d: D) -> Result<Vec<MailboxConfig>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    use serde::de::Error;
-    let v = toml::Value::deserialize(d)?;
-    Ok(one_or_many::<MailboxConfig>(v, "mailbox")
-        .map_err(D::Error::custom)?
-        .into_iter()
-        .map(|(mut m, path)| {
-            m.path = path;
-            m
-        })
-        .collect())
+/// A table written once or as an array of tables, that knows its section and its TOML path
+/// (`mailbox[1]`).
+trait Located {
+    const SECTION: &'static str;
+    fn set_path(&mut self, path: String);
 }
 
-fn one_or_many_smtp<'de, D>(d: D) -> Result<Vec<SmtpConfig>, D::Error>
+impl Located for MailboxConfig {
+    const SECTION: &'static str = "mailbox";
+    fn set_path(&mut self, path: String) {
+        self.path = path;
+    }
+}
+
+impl Located for SmtpConfig {
+    const SECTION: &'static str = "smtp";
+    fn set_path(&mut self, path: String) {
+        self.path = path;
+    }
+}
+
+/// `[mailbox]` or `[[mailbox]]`, `[smtp]` or `[[smtp]]`: one table or several, each told
+/// its path.
+fn located<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Located,
 {
     use serde::de::Error;
     let v = toml::Value::deserialize(d)?;
-    Ok(one_or_many::<SmtpConfig>(v, "smtp")
+    Ok(one_or_many::<T>(v, T::SECTION)
         .map_err(D::Error::custom)?
         .into_iter()
-        .map(|(mut m, path)| {
-            m.path = path;
-            m
+        .map(|(mut t, path)| {
+            t.set_path(path);
+            t
         })
         .collect())
 }

@@ -408,18 +408,7 @@ impl Config {
     fn validate_mailbox(&self, m: &MailboxConfig, push: &mut impl FnMut(&str, String)) {
         let k = m.path();
         let key = |name: &str| format!("{k}.{name}");
-        if m.host.trim().is_empty() {
-            push(&key("host"), "must not be empty".into());
-        }
-        if m.port == 0 {
-            push(&key("port"), "must be 1-65535".into());
-        }
-        if m.tls == TlsMode::Plain && !is_loopback_host(&m.host) {
-            push(
-                &key("tls"),
-                format!("`plain` sends the password in clear text and is only allowed to a loopback host, not `{}`; use `tls` or `starttls`", m.host),
-            );
-        }
+        validate_server(k, &m.host, m.port, m.tls, push);
         match m.secret_source() {
             Ok(None) => push(
                 k,
@@ -643,22 +632,65 @@ impl Config {
     }
 }
 
+/// The server of a mailbox or SMTP account (at TOML path `k`): a host, a port, and no clear
+/// text password beyond loopback.
+fn validate_server(
+    k: &str,
+    host: &str,
+    port: u16,
+    tls: TlsMode,
+    push: &mut impl FnMut(&str, String),
+) {
+    if host.trim().is_empty() {
+        push(&format!("{k}.host"), "must not be empty".into());
+    }
+    if port == 0 {
+        push(&format!("{k}.port"), "must be 1-65535".into());
+    }
+    if tls == TlsMode::Plain && !is_loopback_host(host) {
+        push(
+            &format!("{k}.tls"),
+            format!("`plain` sends the password in clear text and is only allowed to a loopback host, not `{host}`; use `tls` or `starttls`"),
+        );
+    }
+}
+
+/// The `name`s of the entries of one array of tables (each with its TOML path): 1-32
+/// characters a-z, 0-9, - or _, never one name twice, and given when `required`.
+pub(super) fn validate_names<'a>(
+    entries: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    required: &str,
+    push: &mut impl FnMut(&str, String),
+) {
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for (path, name) in entries {
+        let Some(n) = name else {
+            if !required.is_empty() {
+                push(&format!("{path}.name"), required.to_string());
+            }
+            continue;
+        };
+        if !valid_name(n) {
+            push(
+                &format!("{path}.name"),
+                format!("`{n}` must be 1-32 characters a-z, 0-9, - or _"),
+            );
+        }
+        match seen.iter().find(|(_, o)| *o == n) {
+            Some((other, _)) => push(
+                &format!("{path}.name"),
+                format!("`{n}` is also the name of {other}"),
+            ),
+            None => seen.push((path, n)),
+        }
+    }
+}
+
 /// One `[smtp]` or `[[smtp]]` account, its problems keyed by its path (`smtp[1].tls`).
 fn validate_smtp(a: &SmtpConfig, push: &mut impl FnMut(&str, String)) {
     let k = a.path.as_str();
     let key = |name: &str| format!("{k}.{name}");
-    if a.host.trim().is_empty() {
-        push(&key("host"), "must not be empty".into());
-    }
-    if a.port == 0 {
-        push(&key("port"), "must be 1-65535".into());
-    }
-    if a.tls == TlsMode::Plain && !is_loopback_host(&a.host) {
-        push(
-            &key("tls"),
-            format!("`plain` sends the password in clear text and is only allowed to a loopback host, not `{}`; use `tls` or `starttls`", a.host),
-        );
-    }
+    validate_server(k, &a.host, a.port, a.tls, push);
     match a.secret_source() {
         Ok(Some(_)) if a.user.is_none() => push(
             &key("user"),

@@ -857,6 +857,7 @@ pub(super) fn too_large(
     if c.tx.is_scrubbed(case.id)? {
         return Ok(());
     }
+    let c = &c.for_case(&case);
     let why = format!(
         "Your message of {} is larger than the {} the support mailbox accepts \
          (mailbox.max_message_size), so it was not read. Send it again with smaller files, \

@@ -488,6 +488,8 @@ pub(super) fn undeliverable(
     let Some(case) = c.tx.case_by_id(case_id)? else {
         return Ok(());
     };
+    // Its queue's agents are told.
+    let c = &c.for_case(&case);
     c.tx.audit(
         Some(case_id),
         c.now,

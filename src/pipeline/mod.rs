@@ -760,10 +760,11 @@ fn process_one(
             // An agent's mail never makes the agent a customer: it is a forward or a `#log`
             // through their intake address, or it opens nothing (docs/design.md, "Complaints
             // that come through an agent").
+            // Any brand's agent: one writing to another brand's address is still staff.
             if let Some(agent) = msg
                 .from
                 .as_ref()
-                .and_then(|f| engine.config.agent(f.address.trim()))
+                .and_then(|f| root.config.agent(f.address.trim()))
             {
                 return intake::from_agent(&c, msg, item, agent);
             }
