@@ -10,7 +10,7 @@ use super::format::{excerpt, human_size, human_span, relative, with_line_breaks,
 const EXCERPT_WIDTH: usize = 68;
 use super::context::FoundItem;
 use super::restate::{restate, Found};
-use super::{help_lines, AckContext, AttachmentInfo, HistoryLine, MailContext, RatingLink};
+use super::{AckContext, AttachmentInfo, HistoryLine, MailContext, RatingLink};
 use crate::business_time::BusinessCalendar;
 use crate::case::service_level::ServiceLevel;
 use crate::case::Reference;
@@ -58,7 +58,7 @@ pub fn case_mail_context(w: Words<'_>, case: &CaseRow, lang: &str) -> MailContex
         status: case.status.to_string(),
         status_label: case.status.agent_label().into(),
         customer_status: case.status.customer_label().into(),
-        help: help_lines(),
+        help: crate::mail::help_lines_for(cfg.has_queues()),
         priority_names: cfg.priorities.iter().map(|p| p.name.clone()).collect(),
         category_names: cfg.categories.iter().map(|c| c.name.clone()).collect(),
         agent_addresses: cfg

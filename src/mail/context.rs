@@ -338,9 +338,17 @@ impl MailContext {
     }
 }
 
-/// The command help as template values.
+/// The command help as template values: every command.
 pub fn help_lines() -> Vec<HelpLine> {
-    let help = crate::case::commands::HELP;
+    help_lines_for(true)
+}
+
+/// The command help as template values; `#queue` only when there are queues to move to.
+pub fn help_lines_for(queues: bool) -> Vec<HelpLine> {
+    let help: Vec<&(&str, &str)> = crate::case::commands::HELP
+        .iter()
+        .filter(|(c, _)| queues || !c.starts_with("#queue"))
+        .collect();
     let width = help
         .iter()
         .map(|(c, _)| c.chars().count())
@@ -360,6 +368,18 @@ pub fn help_lines() -> Vec<HelpLine> {
 mod tests {
     use super::*;
     use crate::case::Reference;
+
+    #[test]
+    fn queue_help_is_shown_only_where_there_are_queues() {
+        let with = help_lines_for(true);
+        let without = help_lines_for(false);
+        assert!(with.iter().any(|h| h.command == "#queue NAME"));
+        assert!(!without.iter().any(|h| h.command.starts_with("#queue")));
+        assert_eq!(with.len(), without.len() + 1);
+        // Still one column of meanings.
+        let col = |h: &HelpLine| h.command.chars().count() + h.pad.len();
+        assert!(without.iter().all(|h| col(h) == col(&without[0])));
+    }
 
     #[test]
     fn the_sample_references_are_valid() {

@@ -24,8 +24,8 @@ pub use build::{
 };
 pub use check::check_all;
 pub use context::{
-    help_lines, AckContext, AttachmentInfo, FoundItem, HelpLine, HistoryLine, MailContext,
-    RatingLink,
+    help_lines, help_lines_for, AckContext, AttachmentInfo, FoundItem, HelpLine, HistoryLine,
+    MailContext, RatingLink,
 };
 pub use format::{excerpt, human_size, human_span, relative, wrap};
 pub use restate::{restate, Found};

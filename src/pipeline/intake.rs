@@ -414,7 +414,7 @@ fn send_help(
         errors: why,
         text: visible(msg),
         intake_address: Some(intake.clone()),
-        help: crate::mail::help_lines(),
+        help: crate::mail::help_lines_for(cfg.has_queues()),
         ..Default::default()
     };
     let rendered = c
