@@ -389,7 +389,7 @@ async fn drain(
             }
         }
     }
-    hooks.monitor.inbox_backlog(listing.len());
+    hooks.monitor.inbox_backlog(key, listing.len());
     if listing.is_empty() {
         return Ok(0);
     }
@@ -532,7 +532,7 @@ async fn drain(
             }
         }
         left = left.saturating_sub(items.len());
-        hooks.monitor.inbox_backlog(left);
+        hooks.monitor.inbox_backlog(key, left);
         drop(items);
         if queued {
             hooks.outbox.notify_one();

@@ -136,6 +136,8 @@ struct Activity {
     last_imap_round_at: Option<DateTime<Utc>>,
     last_smtp_send_at: Option<DateTime<Utc>>,
     inbox_backlog: Option<(i64, DateTime<Utc>)>,
+    /// Each mailbox's backlog at its last listing (the gauge is their sum).
+    backlogs: std::collections::BTreeMap<String, i64>,
     last_error: Option<(String, DateTime<Utc>)>,
 }
 
@@ -215,7 +217,7 @@ impl Monitor {
             inbox_backlog: registered(
                 &mut r,
                 "inbox_backlog",
-                "Messages in the inbox not yet taken in, at the last listing",
+                "Messages in the inboxes not yet taken in, at each mailbox's last listing",
                 None,
                 Gauge::default(),
             ),
@@ -302,11 +304,15 @@ impl Monitor {
         self.ingest_lag.observe(s);
     }
 
-    /// Messages in the inbox not yet taken in.
-    pub fn inbox_backlog(&self, n: usize) {
+    /// Messages in `mailbox`'s inbox not yet taken in; the gauge is the sum over every
+    /// mailbox's last listing.
+    pub fn inbox_backlog(&self, mailbox: &str, n: usize) {
         let n = i64::try_from(n).unwrap_or(i64::MAX);
-        self.inbox_backlog.set(n);
-        self.activity().inbox_backlog = Some((n, real_now()));
+        let mut a = self.activity();
+        a.backlogs.insert(mailbox.to_string(), n);
+        let total = a.backlogs.values().fold(0i64, |t, v| t.saturating_add(*v));
+        self.inbox_backlog.set(total);
+        a.inbox_backlog = Some((total, real_now()));
     }
 
     /// A complete IMAP round.
@@ -540,7 +546,9 @@ mod tests {
         m.message("new_case");
         m.message("robot");
         m.ingest_lag(t("2026-12-06T10:00:00Z"), t("2026-12-06T10:00:02.500Z"));
-        m.inbox_backlog(7);
+        m.inbox_backlog("a", 3);
+        m.inbox_backlog("b", 9);
+        m.inbox_backlog("b", 4);
         m.imap_round();
         m.send("ack", SendCount::Sent);
         m.send("ack", SendCount::Retry);
