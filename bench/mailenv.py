@@ -28,6 +28,39 @@ def world(tag, outbox_extra="", tail=""):
     # Every sample customer writes from customer.test: the flood caps by domain would take the
     # whole backlog for one flood, so the benchmark lifts them (the per-sender cap stays).
     limits = "\n[limits]\nnew_cases_per_text_per_hour = 1000000\nnew_cases_per_domain_per_hour = 0\n"
+    # BENCH_BRANDS=1: the same mailbox as one of three queues of two brands (the other
+    # addresses receive nothing), to measure what routing and an engine per queue cost.
+    if os.environ.get("BENCH_BRANDS") == "1":
+        local = support.split("@")[0]
+        tail += f"""
+[[brand]]
+name = "acme"
+display_name = "Acme Support"
+reference_prefix = "ACM"
+signature = "Acme Support, +1 555 0100"
+
+[[brand]]
+name = "globex"
+display_name = "Globex Care"
+reference_prefix = "GLX"
+[brand.calendar]
+timezone = "America/New_York"
+
+[[queue]]
+name = "support"
+brand = "acme"
+addresses = ["{support}"]
+
+[[queue]]
+name = "billing"
+brand = "acme"
+addresses = ["{local}--billing@support.test"]
+
+[[queue]]
+name = "help"
+brand = "globex"
+addresses = ["{local}--help@support.test"]
+"""
     open(f"{d}/mailcase.toml", "w").write(cfg + "\n" + tail + limits)
     return d, support
 

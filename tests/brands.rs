@@ -352,6 +352,35 @@ async fn each_customer_is_answered_by_the_brand_and_from_the_address_they_wrote_
         "{}",
         bob_mail[0].subject
     );
+    // The card says the queue, the brand and the address the customer wrote to.
+    let ann_card = w.mailbox(&w.ann, "INBOX").await.remove(0);
+    assert!(
+        ann_card.text.contains(&format!(
+            "Queue:      support (brand acme), written to {}",
+            b.acme
+        )),
+        "{}",
+        ann_card.text
+    );
+    assert!(
+        ann_card.text.contains("Queues:     support, billing, help"),
+        "{}",
+        ann_card.text
+    );
+    // And `mailcase case` too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .args(["case", &w.case_of(&bert).reference, "--config"])
+        .arg(&w.config_path)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains(&format!(
+            "queue billing  brand acme  written to {}",
+            b.billing
+        )),
+        "{shown}"
+    );
     // The broken mailbox never stopped the others (its failure is logged and retried).
     d.stop().await;
 }
@@ -413,6 +442,16 @@ async fn one_message_to_two_of_our_addresses_is_one_case_and_a_bcc_goes_to_the_d
     let acks_now = w.mailbox(&dave, "INBOX").await;
     assert_eq!(acks_now.len(), 1, "one acknowledgment");
     assert_eq!(from_of(&acks[0]), b.help);
+    // Blue's agent is told the customer also wrote to Acme's billing address.
+    let card = wait_mail(w, &w.bob, 1).await.remove(0);
+    assert!(
+        card.text.contains(&format!(
+            "Also sent:  {} (queue billing): one case, in this queue",
+            b.billing
+        )),
+        "{}",
+        card.text
+    );
 
     // A Bcc to Blue's mailbox itself (To names nobody of ours): Blue's default queue,
     // answered from Blue's reply address.
@@ -490,6 +529,19 @@ async fn an_agent_moves_a_case_to_another_queue_and_the_thread_goes_on() {
         moved_card.subject.contains(&reference),
         "{}",
         moved_card.subject
+    );
+    assert!(
+        moved_card
+            .text
+            .starts_with(&format!("Case {reference} moved to queue billing:")),
+        "{}",
+        moved_card.text
+    );
+    // Ann's answer went with the move: no first-response target is left to show.
+    assert!(
+        !moved_card.text.contains("Answer by:"),
+        "{}",
+        moved_card.text
     );
     assert!(
         moved_card.text.contains("Please refund my last order."),

@@ -969,6 +969,15 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
             .map(|a| format!(", logged by {a}"))
             .unwrap_or_default()
     )?;
+    // A config with queues (a one-queue config names its one queue `default`).
+    if let Some(q) = c.queue.as_deref().filter(|q| *q != crate::config::DEFAULT) {
+        writeln!(
+            out,
+            "queue {q}  brand {}  written to {}",
+            c.brand.as_deref().unwrap_or("-"),
+            c.our_address.as_deref().unwrap_or("none of our addresses")
+        )?;
+    }
     if let Some(note) = (JudgedAt {
         at: r.judged_at,
         simulated: r.simulated_clock.clone(),

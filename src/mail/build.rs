@@ -61,6 +61,28 @@ pub fn case_mail_context(w: Words<'_>, case: &CaseRow, lang: &str) -> MailContex
         help: crate::mail::help_lines_for(cfg.has_queues()),
         priority_names: cfg.priorities.iter().map(|p| p.name.clone()).collect(),
         category_names: cfg.categories.iter().map(|c| c.name.clone()).collect(),
+        queue_names: if cfg.has_queues() {
+            cfg.queue_list().into_iter().map(|q| q.name).collect()
+        } else {
+            Vec::new()
+        },
+        queue: if cfg.has_queues() {
+            case.queue
+                .clone()
+                .unwrap_or_else(|| cfg.queue_list()[0].name.clone())
+        } else {
+            String::new()
+        },
+        brand: if cfg.brands.is_empty() {
+            String::new()
+        } else {
+            case.brand.clone().unwrap_or_default()
+        },
+        written_to: if cfg.has_queues() {
+            case.our_address.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
         agent_addresses: cfg
             .agents
             .members

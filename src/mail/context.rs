@@ -195,6 +195,16 @@ pub struct MailContext {
     /// The names `#priority`, `#category` and `#assign` accept, for the agents' help.
     pub priority_names: Vec<String>,
     pub category_names: Vec<String>,
+    /// The queues `#queue` takes (empty without queues).
+    pub queue_names: Vec<String>,
+    /// The case's queue and brand, and the address of ours the customer wrote to (empty
+    /// without queues).
+    pub queue: String,
+    pub brand: String,
+    pub written_to: String,
+    /// Other addresses of ours the customer's mail was also sent to, with their queue
+    /// (`billing@example.com (queue billing)`).
+    pub also_ours: Vec<String>,
     pub agent_addresses: Vec<String>,
     /// "14 days": how long a reply reopens a resolved case.
     pub reopen_window: String,
@@ -296,6 +306,11 @@ impl MailContext {
             ],
             help: help_lines(),
             priority_names: vec!["urgent".into(), "high".into(), "normal".into()],
+            queue_names: vec!["support".into(), "billing".into()],
+            queue: "support".into(),
+            brand: "example".into(),
+            written_to: "support@example.com".into(),
+            also_ours: vec!["billing@example.com (queue billing)".into()],
             category_names: vec!["billing".into(), "general".into()],
             agent_addresses: vec!["ann@support.test".into()],
             reopen_window: "14 days".into(),

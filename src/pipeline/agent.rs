@@ -424,9 +424,8 @@ fn act(
     // and its agents get the case's card.
     let switched;
     let c = match &moved_from {
-        Some(old) => {
+        Some(_) => {
             switched = c.for_case(&current);
-            super::customer::notify_moved(&switched, &current, old, &agent.name)?;
             &switched
         }
         None => c,
@@ -487,6 +486,13 @@ fn act(
                 &serde_json::json!({"due": current.first_response_due.map(ts)}),
             )?;
         }
+    }
+
+    // The new queue's agents get the card, as the case stands after this answer (answered:
+    // no first-response target left to show).
+    if let Some(old) = &moved_from {
+        let now_case = c.tx.case_by_id(case.id)?.unwrap_or_else(|| current.clone());
+        super::customer::notify_moved(c, &now_case, old, &agent.name)?;
     }
 
     if let Some(reason) = &plan.escalation {

@@ -63,6 +63,7 @@ pub(super) fn notify_new_case(
     }
     m.text = msg.text.clone();
     m.attachments = attachments;
+    m.also_ours = also_ours(cfg, case, msg);
     m.linked_reference = link.map(|l| l.case().reference.clone());
     m.late_reply = matches!(link, Some(Link::LateReply(_)));
     m.suspected_spam = suspected_spam;
@@ -75,6 +76,24 @@ pub(super) fn notify_new_case(
         &m,
         files,
     )
+}
+
+/// The other addresses of ours `msg` was sent to (To, Cc), each with its queue: the case is
+/// in one queue, and its agents should know the customer also wrote to another.
+fn also_ours(cfg: &crate::config::Config, case: &CaseRow, msg: &InboundMessage) -> Vec<String> {
+    if !cfg.has_queues() {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for a in msg.to.iter().chain(msg.cc.iter()) {
+        let r = cfg.route([a.address.as_str()], [], None);
+        let Some(ours) = r.address else { continue };
+        let line = format!("{ours} (queue {})", r.queue);
+        if case.our_address.as_deref() != Some(ours.as_str()) && !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
 }
 
 /// The card of a case moved into this queue (`#queue`) for its agents: the complaint as
