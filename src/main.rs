@@ -474,7 +474,7 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
             let q = &e.config;
             writeln!(
                 out,
-                "queue {}: {} (brand {}: \"{}\" <{}>, references {}-…{}{})",
+                "queue {}: {} (brand {}: \"{}\" <{}>, references {}-…{}, cards to {})",
                 e.queue,
                 cfg.queue(&e.queue)
                     .map(|q| q.addresses.join(", "))
@@ -488,19 +488,7 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
                     .as_ref()
                     .map(|d| format!(", templates {} over the shipped ones", d.display()))
                     .unwrap_or_default(),
-                if q.agents.notify.is_empty() {
-                    format!(
-                        ", agents {}",
-                        q.agents
-                            .members
-                            .iter()
-                            .map(|a| a.address.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                } else {
-                    format!(", cards to {}", q.agents.notify.join(", "))
-                },
+                q.notify_addresses().join(", "),
             )?;
         }
     }
