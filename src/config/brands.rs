@@ -148,20 +148,23 @@ impl Config {
         mailbox
             .and_then(|k| self.mailboxes.iter().find(|m| m.key() == k))
             .and_then(|m| m.default_queue.clone())
-            .unwrap_or_else(|| self.queue_list()[0].name.clone())
+            .or_else(|| self.queues.first().map(|q| q.name.clone()))
+            .unwrap_or_else(|| DEFAULT.to_string())
     }
 
-    /// Every address of a queue, with the queue it belongs to.
-    fn addresses_by_queue(&self) -> Vec<(String, String)> {
-        self.queue_list()
-            .into_iter()
-            .flat_map(|q| {
-                q.addresses
-                    .iter()
-                    .map(|a| (a.to_lowercase(), q.name.clone()))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+    /// The queue of one of our addresses (lower case, without `+detail`), and the address
+    /// as configured. Runs for every new message: no copies of the queue list.
+    fn queue_of_address(&self, base: &str) -> Option<(&str, &str)> {
+        if self.queues.is_empty() {
+            let a = self.support.address.as_str();
+            return a.eq_ignore_ascii_case(base).then_some((DEFAULT, a));
+        }
+        self.queues.iter().find_map(|q| {
+            q.addresses
+                .iter()
+                .find(|a| a.as_str() == base)
+                .map(|a| (q.name.as_str(), a.as_str()))
+        })
     }
 
     /// Which queue a new message goes to, by the first of our addresses found in, in this
@@ -175,13 +178,11 @@ impl Config {
         envelope: impl IntoIterator<Item = &'a str>,
         mailbox: Option<&str>,
     ) -> Route {
-        let ours = self.addresses_by_queue();
         for a in to_and_cc.into_iter().chain(envelope) {
-            let base = base_address(a);
-            if let Some((addr, queue)) = ours.iter().find(|(o, _)| *o == base) {
+            if let Some((queue, addr)) = self.queue_of_address(&base_address(a)) {
                 return Route {
-                    queue: queue.clone(),
-                    address: Some(addr.clone()),
+                    queue: queue.to_string(),
+                    address: Some(addr.to_lowercase()),
                 };
             }
         }

@@ -110,24 +110,33 @@ impl Engine {
             None,
         )?;
         if config.has_queues() {
-            // One engine per queue, on its brand's config; the queues of a brand share its
-            // templates.
-            let mut loaded: Vec<(String, Arc<Renderer>, Arc<crate::locale::Locales>)> = vec![];
+            // One engine per queue, on its brand's config. Templates are loaded once per
+            // folder laid over the shipped ones (a brand without its own folder shares the
+            // daemon's): each load is a megabyte or so.
+            type Loaded = (
+                Option<std::path::PathBuf>,
+                Arc<Renderer>,
+                Arc<crate::locale::Locales>,
+            );
+            let mut loaded: Vec<Loaded> = vec![(None, root.renderer.clone(), root.locales.clone())];
             for q in config.queue_list() {
-                let brand = config.brand_of(&q);
+                let cfg = config.for_queue(&q.name);
+                let overlay = cfg.templates.overlay.clone();
                 let shared = loaded
                     .iter()
-                    .find(|(b, _, _)| *b == brand)
+                    .find(|(o, _, _)| *o == overlay)
                     .map(|(_, r, l)| (r.clone(), l.clone()));
                 let e = Engine::build(
-                    Arc::new(config.for_queue(&q.name)),
+                    Arc::new(cfg),
                     clock.clone(),
                     &q.name,
-                    &brand,
+                    &config.brand_of(&q),
                     classifier.clone(),
                     shared,
                 )?;
-                loaded.push((brand, e.renderer.clone(), e.locales.clone()));
+                if !loaded.iter().any(|(o, _, _)| *o == overlay) {
+                    loaded.push((overlay, e.renderer.clone(), e.locales.clone()));
+                }
                 root.queues.push(Arc::new(e));
             }
         }
