@@ -381,7 +381,19 @@ async fn each_customer_is_answered_by_the_brand_and_from_the_address_they_wrote_
         )),
         "{shown}"
     );
-    // The broken mailbox never stopped the others (its failure is logged and retried).
+    // Each mailbox that logged in holds a lease of its own; the broken one never got that far
+    // and never stopped the others (its failure is logged and retried).
+    let mut leases: Vec<String> = w
+        .store()
+        .read()
+        .leases()
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    leases.sort();
+    let key = |user: &str| format!("{user}@127.0.0.1:{}/INBOX", w.env.imap_port);
+    assert_eq!(leases, vec![key(&b.acme), key(&b.blue)]);
     d.stop().await;
 }
 
