@@ -556,6 +556,14 @@ impl Config {
             .unwrap_or(0)
     }
 
+    /// The business calendar of brand `name` (its own, else `[calendar]`); `[calendar]`
+    /// without a name.
+    pub fn brand_calendar(&self, name: Option<&str>) -> &CalendarConfig {
+        name.and_then(|n| self.brands.iter().find(|b| b.name == n))
+            .and_then(|b| b.calendar.as_ref())
+            .unwrap_or(&self.calendar)
+    }
+
     fn queue_names(&self) -> String {
         self.queue_list()
             .iter()

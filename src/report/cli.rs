@@ -150,7 +150,8 @@ pub fn scope_of(cfg: &Config, args: &ReportArgs) -> Result<ReportScope, ReportEr
 /// [`ReportError`] naming what failed.
 pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result<(), ReportError> {
     let cfg = Config::load(config_path)?;
-    let cal = BusinessCalendar::from_config(&cfg.calendar);
+    // A brand's report is in its business time (its calendar, when it has one).
+    let cal = BusinessCalendar::from_config(cfg.brand_calendar(args.brand.as_deref()));
     let store = Store::open_read_only(&cfg.db_path())?;
     // Now, or the simulated clock the last daemon ran on (the demo's): its cases were
     // promised in that time.
@@ -202,6 +203,57 @@ crate::shown_from!(ReportError::Json(serde_json::Error));
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_brands_report_is_in_its_business_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{}{}",
+            include_str!("../../tests/fixtures/config/base.toml"),
+            r#"
+[[brand]]
+name = "acme"
+
+[[brand]]
+name = "globex"
+[brand.calendar]
+timezone = "America/New_York"
+
+[[queue]]
+name = "shop"
+brand = "acme"
+addresses = ["support@support.test"]
+
+[[queue]]
+name = "help"
+brand = "globex"
+addresses = ["help@globex.test"]
+"#
+        );
+        let path = dir.path().join("mailcase.toml");
+        std::fs::write(&path, text).unwrap();
+        let cfg = Config::load(&path).unwrap();
+        let mut s = Store::open(&cfg.db_path()).unwrap();
+        crate::report::queue_tests::case(&mut s, "GLX-00001-1", 9, Some("help"), Some("globex"));
+        drop(s);
+        let zone = |brand: Option<&str>| {
+            let args = ReportArgs {
+                brand: brand.map(String::from),
+                as_of: Some("2026-11-24T00:00:00Z".into()),
+                since: Some("7d".into()),
+                json: true,
+                ..Default::default()
+            };
+            let mut out = Vec::new();
+            run(&path, &args, &mut out).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            v["timezone"].as_str().unwrap().to_string()
+        };
+        assert_eq!(zone(Some("globex")), "America/New_York");
+        assert_eq!(zone(Some("acme")), cfg.calendar.timezone.name());
+        assert_eq!(zone(None), cfg.calendar.timezone.name());
+        assert_ne!(cfg.calendar.timezone.name(), "America/New_York");
+    }
 
     #[test]
     fn queue_and_brand_must_be_named_by_the_config() {

@@ -367,7 +367,20 @@ pub fn send_due(
             why: "nobody to send it to".into(),
         });
     }
-    let report = build(&store.read(), cfg, calendar, period, now, &scope(cfg))?;
+    // A brand's digest measures in the brand's business time; its slots stay the daemon's.
+    let brand_calendar = cfg
+        .digest
+        .brand
+        .as_deref()
+        .map(|b| BusinessCalendar::from_config(cfg.brand_calendar(Some(b))));
+    let report = build(
+        &store.read(),
+        cfg,
+        brand_calendar.as_ref().unwrap_or(calendar),
+        period,
+        now,
+        &scope(cfg),
+    )?;
     let message_id = compose::new_message_id("digest", &cfg.message_id_domain());
     let (body, subject) = compose_mail(cfg, renderer, &report, &to, &message_id, now)?;
     let recipient = to.join(",");
