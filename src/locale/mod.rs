@@ -78,30 +78,46 @@ impl Locales {
     /// # Errors
     /// [`LocaleError`] naming the file that cannot be read or parsed.
     pub fn load(dir: &Path, default: &str, team: &str) -> Result<Locales, LocaleError> {
+        Self::load_overlay(dir, None, default, team)
+    }
+
+    /// [`Locales::load`] of `dir`, with a brand's folder laid over it: each `phrases.toml` of
+    /// `overlay` (top, or a language folder) replaces the words it names in the shipped file
+    /// of the same language, table by table down to each word; a language folder only the
+    /// overlay has is a language of its own.
+    ///
+    /// # Errors
+    /// As [`Locales::load`], for either folder.
+    pub fn load_overlay(
+        dir: &Path,
+        overlay: Option<&Path>,
+        default: &str,
+        team: &str,
+    ) -> Result<Locales, LocaleError> {
         let mut langs = BTreeMap::new();
+        let top = |d: &Path| d.join("phrases.toml");
         langs.insert(
             BASE.to_string(),
-            Language::read(BASE, &dir.join("phrases.toml"))?,
+            Language::read_layers(BASE, &top(dir), overlay.map(top).as_deref())?,
         );
-        let entries = std::fs::read_dir(dir).map_err(|e| LocaleError {
-            path: dir.to_path_buf(),
-            message: format!("cannot read the folder: {e}"),
-        })?;
-        let mut subdirs: Vec<(String, PathBuf)> = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().to_string();
-                normalize(&name)
-                    .filter(|n| *n == name)
-                    .map(|n| (n, e.path()))
-            })
-            .collect();
+        let mut subdirs = language_folders(dir)?;
+        if let Some(o) = overlay {
+            for (code, path) in language_folders(o)? {
+                if !subdirs.iter().any(|(c, _)| *c == code) {
+                    subdirs.push((code, path));
+                }
+            }
+        }
         subdirs.sort();
         for (code, path) in subdirs {
             let file = path.join("phrases.toml");
+            let over = overlay
+                .map(|o| o.join(&code).join("phrases.toml"))
+                .filter(|f| f.exists());
             let lang = if file.exists() {
-                Language::read(&code, &file)?
+                Language::read_layers(&code, &file, over.as_deref())?
+            } else if let Some(f) = &over {
+                Language::read(&code, f)?
             } else {
                 Language::new(&code, Phrases::default())
             };
@@ -296,13 +312,67 @@ fn split_duration(d: std::time::Duration) -> (u64, &'static str) {
     }
 }
 
+/// The language folders of a templates folder (`de/`, `pt/`...), by code.
+fn language_folders(dir: &Path) -> Result<Vec<(String, PathBuf)>, LocaleError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| LocaleError {
+        path: dir.to_path_buf(),
+        message: format!("cannot read the folder: {e}"),
+    })?;
+    Ok(entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            normalize(&name)
+                .filter(|n| *n == name)
+                .map(|n| (n, e.path()))
+        })
+        .collect())
+}
+
+/// Lays `over` on `base`: tables merge key by key, anything else is replaced.
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(bv) => merge(bv, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
 impl Language {
     fn read(code: &str, path: &Path) -> Result<Language, LocaleError> {
-        let text = std::fs::read_to_string(path).map_err(|e| LocaleError {
-            path: path.to_path_buf(),
-            message: format!("cannot read: {e}"),
-        })?;
-        let phrases: Phrases = toml::from_str(&text).map_err(|e| LocaleError {
+        Self::read_layers(code, path, None)
+    }
+
+    /// The phrases of `path`, with those of `over` (a brand's) laid over them.
+    fn read_layers(code: &str, path: &Path, over: Option<&Path>) -> Result<Language, LocaleError> {
+        let value = |p: &Path| -> Result<toml::Value, LocaleError> {
+            let text = std::fs::read_to_string(p).map_err(|e| LocaleError {
+                path: p.to_path_buf(),
+                message: format!("cannot read: {e}"),
+            })?;
+            toml::from_str(&text).map_err(|e| LocaleError {
+                path: p.to_path_buf(),
+                message: e.to_string(),
+            })
+        };
+        let mut v = value(path)?;
+        let path = match over.filter(|o| o.exists()) {
+            Some(o) => {
+                merge(&mut v, value(o)?);
+                o
+            }
+            None => path,
+        };
+        let phrases: Phrases = v.try_into().map_err(|e: toml::de::Error| LocaleError {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;

@@ -157,3 +157,59 @@ fn every_shipped_language_writes_dates_promises_and_durations_in_its_own_words()
         }
     }
 }
+
+#[test]
+fn a_brands_phrases_replace_only_the_words_they_name() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let overlay = tempfile::tempdir().unwrap();
+    std::fs::write(
+        overlay.path().join("phrases.toml"),
+        "[questions]\nsteps = \"Which Acme machine, and what did its display show?\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir(overlay.path().join("de")).unwrap();
+    std::fs::write(
+        overlay.path().join("de/phrases.toml"),
+        "[empathy]\n\"category.billing\" = \"Acme bedauert den Ärger mit Ihrer Rechnung.\"\n",
+    )
+    .unwrap();
+    // A language only the brand has.
+    std::fs::create_dir(overlay.path().join("sv")).unwrap();
+    std::fs::write(
+        overlay.path().join("sv/phrases.toml"),
+        "[questions]\nsteps = \"Vad gjorde du?\"\n",
+    )
+    .unwrap();
+    let l = Locales::load_overlay(&dir, Some(overlay.path()), "en", "en").unwrap();
+    let s = shipped();
+    assert_eq!(
+        l.word("en", "questions", "steps"),
+        Some("Which Acme machine, and what did its display show?")
+    );
+    // The words it does not name stay the shipped ones, in every table.
+    assert_eq!(
+        l.word("en", "questions", "invoice_number"),
+        s.word("en", "questions", "invoice_number")
+    );
+    assert_eq!(
+        l.word("de", "empathy", "category.billing"),
+        Some("Acme bedauert den Ärger mit Ihrer Rechnung.")
+    );
+    assert_eq!(
+        l.word("de", "categories", "billing"),
+        Some("Rechnung und Zahlung")
+    );
+    assert_eq!(
+        l.word("de", "questions", "steps"),
+        s.word("de", "questions", "steps")
+    );
+    assert_eq!(l.word("sv", "questions", "steps"), Some("Vad gjorde du?"));
+    assert!(l.has("sv") && !s.has("sv"));
+    // A broken brand file names itself.
+    std::fs::write(overlay.path().join("de/phrases.toml"), "[empathy\n").unwrap();
+    let e = Locales::load_overlay(&dir, Some(overlay.path()), "en", "en").unwrap_err();
+    assert!(
+        e.path.ends_with("de/phrases.toml") && e.path.starts_with(overlay.path()),
+        "{e:?}"
+    );
+}

@@ -95,7 +95,12 @@ pub fn load_all(cfg: &crate::config::Config) -> Result<(Renderer, Locales), Load
         Some(brand) => Renderer::load_overlay(&dir, brand, &templates().collect::<Vec<_>>())?,
         None => load_templates(&dir)?,
     };
-    let locales = Locales::load(&dir, &cfg.language.default, &cfg.language.team)?;
+    let locales = Locales::load_overlay(
+        &dir,
+        cfg.templates.overlay.as_deref(),
+        &cfg.language.default,
+        &cfg.language.team,
+    )?;
     // A question the acknowledgment would ask must have words, at least in the default
     // language (every other language falls back to them).
     for (i, a) in cfg.acknowledgment.ask.iter().enumerate() {
