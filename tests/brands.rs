@@ -381,6 +381,17 @@ async fn each_customer_is_answered_by_the_brand_and_from_the_address_they_wrote_
         )),
         "{shown}"
     );
+    // `template preview` writes as the case's brand does.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .args(["template", "preview", "acknowledgment", "--case"])
+        .arg(&w.case_of(&carol).reference)
+        .arg("--config")
+        .arg(&w.config_path)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("Blue Help · help.blue.test"), "{shown}");
+    assert!(!shown.contains("Acme"), "{shown}");
     // Each mailbox that logged in holds a lease of its own; the broken one never got that far
     // and never stopped the others (its failure is logged and retried).
     let mut leases: Vec<String> = w

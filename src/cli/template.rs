@@ -408,9 +408,12 @@ pub fn render_preview(
             "`{name}` is the management digest, not a case template: see it with `mailcase report --since 7d --html FILE`"
         )));
     }
-    let (renderer, locales) = mail::load_all(cfg)?;
     let read = store.read();
     let v = find_case(&read, reference)?;
+    // As the case's queue writes it: its brand's name, templates, words and calendar.
+    let queue_cfg = cfg.for_queue(v.case.queue.as_deref().unwrap_or(&cfg.queue_list()[0].name));
+    let cfg = &queue_cfg;
+    let (renderer, locales) = mail::load_all(cfg)?;
     let cal = BusinessCalendar::from_config(&cfg.calendar);
     let w = mail::Words {
         cfg,
