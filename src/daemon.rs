@@ -111,7 +111,7 @@ pub async fn run(
     let stores = DaemonStores::open(&config)?;
     let engine = Arc::new(Engine::new(config.clone(), clock.clone())?);
     let mailboxes: Vec<String> = config.mailboxes.iter().map(|m| m.key()).collect();
-    tracing::info!(database = %db.display(), mailboxes = %mailboxes.join(", "), queues = config.queue_list().len(), "mailcase starting");
+    tracing::info!(database = %db.display(), mailboxes = %mailboxes.join(", "), queues = config.queue_names().len(), "mailcase starting");
     let engine_cell = Arc::new(RwLock::new(engine));
     let notify = Arc::new(Notify::new());
     let wake = opts

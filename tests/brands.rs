@@ -152,15 +152,46 @@ addresses = ["{help}"]
     }
 }
 
-fn complaint(from: &str, to: &str, cc: Option<&str>, subject: &str, body: &str) -> Vec<u8> {
+/// Mails a complaint from `from` (To `to`, Cc `cc`) through Postfix to the envelope
+/// recipients `rcpts`, as a customer's server would.
+async fn complain(
+    w: &World,
+    from: &str,
+    rcpts: &[&str],
+    to: &str,
+    cc: Option<&str>,
+    subject: &str,
+    body: &str,
+) {
+    use lettre::AsyncTransport;
     let cc = cc.map(|c| format!("Cc: {c}\r\n")).unwrap_or_default();
-    format!(
+    let raw = format!(
         "From: Customer <{from}>\r\nTo: {to}\r\n{cc}Subject: {subject}\r\nMessage-ID: <{id}@customer.test>\r\n\
          Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
         id = unique("c"),
+    );
+    let t = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(w.env.smtp_port)
+        .build();
+    let env = lettre::address::Envelope::new(
+        Some(from.parse().unwrap()),
+        rcpts.iter().map(|r| r.parse().unwrap()).collect(),
     )
-    .into_bytes()
+    .unwrap();
+    t.send_raw(&env, raw.as_bytes())
+        .await
+        .expect("postfix accepts the complaint");
+}
+
+/// Runs the mailcase binary with `args` and this world's config.
+fn mailcase(w: &World, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .args(args)
+        .arg("--config")
+        .arg(&w.config_path)
+        .output()
+        .unwrap()
 }
 
 fn from_of(m: &InboundMessage) -> String {
@@ -199,44 +230,38 @@ async fn each_customer_is_answered_by_the_brand_and_from_the_address_they_wrote_
 
     // Acme's support address: Acme's template, signature, prefix; from support@.
     let alice = w.customer("alice");
-    w.send_raw(
+    complain(
+        w,
         &alice,
+        &[&b.acme],
         &b.acme,
-        &complaint(
-            &alice,
-            &b.acme,
-            None,
-            "Broken blender",
-            "My blender stopped working.",
-        ),
+        None,
+        "Broken blender",
+        "My blender stopped working.",
     )
     .await;
     // Acme's billing alias, delivered into the same mailbox: answered from billing@.
     let bert = w.customer("bert");
-    w.send_raw(
+    complain(
+        w,
         &bert,
+        &[&b.billing],
         &b.billing,
-        &complaint(
-            &bert,
-            &b.billing,
-            None,
-            "Charged twice",
-            "I was charged twice for my invoice.",
-        ),
+        None,
+        "Charged twice",
+        "I was charged twice for my invoice.",
     )
     .await;
     // Blue's address, another mailbox and brand.
     let carol = w.customer("carol");
-    w.send_raw(
+    complain(
+        w,
         &carol,
+        &[&b.help],
         &b.help,
-        &complaint(
-            &carol,
-            &b.help,
-            None,
-            "Question",
-            "How do I change my password?",
-        ),
+        None,
+        "Question",
+        "How do I change my password?",
     )
     .await;
 
@@ -339,14 +364,15 @@ async fn each_customer_is_answered_by_the_brand_and_from_the_address_they_wrote_
     );
 
     // Each queue's agents get its cards: Ann support's, Cat billing's, Bob blue's.
-    let ann = wait_mail(w, &w.ann, 1).await;
-    let cat = wait_mail(w, &b.cat, 1).await;
-    let bob = wait_mail(w, &w.bob, 1).await;
+    // (Each waits for its card, then, a while later, none has a second.)
+    for agent in [&w.ann, &b.cat, &w.bob] {
+        wait_mail(w, agent, 1).await;
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let ann = w.mailbox(&w.ann, "INBOX").await.len().max(ann.len());
-    let cat = w.mailbox(&b.cat, "INBOX").await.len().max(cat.len());
+    let ann = w.mailbox(&w.ann, "INBOX").await.len();
+    let cat = w.mailbox(&b.cat, "INBOX").await.len();
     let bob_mail = w.mailbox(&w.bob, "INBOX").await;
-    assert_eq!((ann, cat, bob_mail.len().max(bob.len())), (1, 1, 1));
+    assert_eq!((ann, cat, bob_mail.len()), (1, 1, 1));
     assert!(
         bob_mail[0].subject.contains("BLU-"),
         "{}",
@@ -368,11 +394,7 @@ async fn each_customer_is_answered_by_the_brand_and_from_the_address_they_wrote_
         ann_card.text
     );
     // And `mailcase case` too.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
-        .args(["case", &w.case_of(&bert).reference, "--config"])
-        .arg(&w.config_path)
-        .output()
-        .unwrap();
+    let out = mailcase(w, &["case", &w.case_of(&bert).reference]);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(
         shown.contains(&format!(
@@ -382,13 +404,17 @@ async fn each_customer_is_answered_by_the_brand_and_from_the_address_they_wrote_
         "{shown}"
     );
     // `template preview` writes as the case's brand does.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
-        .args(["template", "preview", "acknowledgment", "--case"])
-        .arg(&w.case_of(&carol).reference)
-        .arg("--config")
-        .arg(&w.config_path)
-        .output()
-        .unwrap();
+    let reference = w.case_of(&carol).reference;
+    let out = mailcase(
+        w,
+        &[
+            "template",
+            "preview",
+            "acknowledgment",
+            "--case",
+            &reference,
+        ],
+    );
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("Blue Help · help.blue.test"), "{shown}");
     assert!(!shown.contains("Acme"), "{shown}");
@@ -417,23 +443,16 @@ async fn one_message_to_two_of_our_addresses_is_one_case_and_a_bcc_goes_to_the_d
     // To Blue, Cc Acme's billing alias: a copy in each mailbox. One case, in the queue of
     // the To address, answered once, from it.
     let dave = w.customer("dave");
-    let raw = complaint(
+    complain(
+        w,
         &dave,
+        &[&b.help, &b.billing],
         &b.help,
         Some(&b.billing),
         "Where is my parcel",
         "It never came.",
-    );
-    let t = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(w.env.smtp_port)
-        .build();
-    let env = lettre::address::Envelope::new(
-        Some(dave.parse().unwrap()),
-        vec![b.help.parse().unwrap(), b.billing.parse().unwrap()],
     )
-    .unwrap();
-    use lettre::AsyncTransport;
-    t.send_raw(&env, &raw).await.unwrap();
+    .await;
     let acks = w.wait_for_acks(&dave).await;
     wait_inbox_empty(w, &b.acme).await;
     wait_inbox_empty(w, &b.blue).await;
@@ -479,16 +498,14 @@ async fn one_message_to_two_of_our_addresses_is_one_case_and_a_bcc_goes_to_the_d
     // A Bcc to Blue's mailbox itself (To names nobody of ours): Blue's default queue,
     // answered from Blue's reply address.
     let erin = w.customer("erin");
-    w.send_raw(
+    complain(
+        w,
         &erin,
-        &b.blue,
-        &complaint(
-            &erin,
-            "newsletter-readers@customer.test",
-            None,
-            "Login",
-            "I cannot log in.",
-        ),
+        &[&b.blue],
+        "newsletter-readers@customer.test",
+        None,
+        "Login",
+        "I cannot log in.",
     )
     .await;
     let ack = w.wait_for_acks(&erin).await.remove(0);
@@ -505,16 +522,14 @@ async fn an_agent_moves_a_case_to_another_queue_and_the_thread_goes_on() {
     let w = &b.w;
     let d = w.start();
     let fay = w.customer("fay");
-    w.send_raw(
+    complain(
+        w,
         &fay,
+        &[&b.acme],
         &b.acme,
-        &complaint(
-            &fay,
-            &b.acme,
-            None,
-            "Refund please",
-            "Please refund my last order.",
-        ),
+        None,
+        "Refund please",
+        "Please refund my last order.",
     )
     .await;
     let ack = w.wait_for_acks(&fay).await.remove(0);
@@ -616,11 +631,7 @@ async fn an_agent_moves_a_case_to_another_queue_and_the_thread_goes_on() {
 async fn check_logs_in_to_every_mailbox_and_names_the_one_that_fails() {
     let b = brands("brands_check");
     let w = &b.w;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailcase"))
-        .args(["check", "--config"])
-        .arg(&w.config_path)
-        .output()
-        .unwrap();
+    let out = mailcase(w, &["check"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stdout}{stderr}");

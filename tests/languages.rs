@@ -174,14 +174,6 @@ fn raw(w: &World, from: &str, c: &Complaint) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The HTML part of a raw message.
-fn html_of(raw: &[u8]) -> String {
-    mail_parser::MessageParser::default()
-        .parse(raw)
-        .and_then(|m| m.body_html(0).map(|h| h.to_string()))
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_complaint_in_each_language_is_acknowledged_in_it_with_its_date_and_promise() {
     let w = World::new("languages", EXTRA);

@@ -652,11 +652,9 @@ async fn erasing_the_merged_customer_scrubs_everything_that_moved_from_their_cas
     desk.stop().await;
 }
 
-/// The HTML part of a raw message.
+/// The `lang` of a raw message's HTML part.
 fn html_lang(raw: &[u8]) -> Option<String> {
-    let html = mail_parser::MessageParser::default()
-        .parse(raw)
-        .and_then(|m| m.body_html(0).map(|h| h.to_string()))?;
+    let html = html_of(raw);
     let at = html.find("lang=\"")? + 6;
     Some(html[at..].chars().take_while(|c| *c != '"').collect())
 }

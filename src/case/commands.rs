@@ -120,11 +120,7 @@ impl Command {
             )),
             Command::Queue(n) if cfg.queue(n).is_none() => Some(format!(
                 "#queue {n}: no such queue; use one of {}",
-                cfg.queue_list()
-                    .iter()
-                    .map(|q| q.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                cfg.queue_names().join(", ")
             )),
             Command::Cc { address, .. } if address.parse::<lettre::Address>().is_err() => Some(
                 format!("#cc {address}: not an e-mail address; write #cc add ADDRESS or #cc remove ADDRESS"),

@@ -128,7 +128,7 @@ pub fn filter(cfg: &Config, a: &CasesArgs, now: DateTime<Utc>) -> Result<CaseFil
     let statuses = Status::ALL.map(|s| s.as_str());
     let categories: Vec<&str> = cfg.categories.iter().map(|c| c.name.as_str()).collect();
     let priorities: Vec<&str> = cfg.priorities.iter().map(|p| p.name.as_str()).collect();
-    let queue_names: Vec<String> = cfg.queue_list().into_iter().map(|q| q.name).collect();
+    let queue_names = cfg.queue_names();
     let queues: Vec<&str> = queue_names.iter().map(String::as_str).collect();
     let brand_names = cfg.brand_names();
     let brands: Vec<&str> = brand_names.iter().map(String::as_str).collect();

@@ -411,7 +411,7 @@ pub fn render_preview(
     let read = store.read();
     let v = find_case(&read, reference)?;
     // As the case's queue writes it: its brand's name, templates, words and calendar.
-    let queue_cfg = cfg.for_queue(v.case.queue.as_deref().unwrap_or(&cfg.queue_list()[0].name));
+    let queue_cfg = cfg.for_queue(v.case.queue.as_deref().unwrap_or(&cfg.default_queue(None)));
     let cfg = &queue_cfg;
     let (renderer, locales) = mail::load_all(cfg)?;
     let cal = BusinessCalendar::from_config(&cfg.calendar);

@@ -152,9 +152,14 @@ impl Config {
             .unwrap_or_else(|| DEFAULT.to_string())
     }
 
-    /// The queue of one of our addresses (lower case, without `+detail`), and the address
-    /// as configured. Runs for every new message: no copies of the queue list.
-    fn queue_of_address(&self, base: &str) -> Option<(&str, &str)> {
+    /// The queue an address of ours belongs to (`+detail` and case ignored), and the address
+    /// as configured; `None` for an address that is not one of our queues'. Runs for every
+    /// new message: no copies of the queue list.
+    pub fn queue_of(&self, address: &str) -> Option<(&str, &str)> {
+        self.queue_of_base(&base_address(address))
+    }
+
+    fn queue_of_base(&self, base: &str) -> Option<(&str, &str)> {
         if self.queues.is_empty() {
             let a = self.support.address.as_str();
             return a.eq_ignore_ascii_case(base).then_some((DEFAULT, a));
@@ -179,7 +184,7 @@ impl Config {
         mailbox: Option<&str>,
     ) -> Route {
         for a in to_and_cc.into_iter().chain(envelope) {
-            if let Some((queue, addr)) = self.queue_of_address(&base_address(a)) {
+            if let Some((queue, addr)) = self.queue_of(a) {
                 return Route {
                     queue: queue.to_string(),
                     address: Some(addr.to_lowercase()),
@@ -267,24 +272,21 @@ impl Config {
 
     /// The problems of `[[mailbox]]`, `[[queue]]` and `[[brand]]`, keyed by TOML path.
     pub(super) fn validate_queues(&self, push: &mut impl FnMut(&str, String)) {
-        // Mailboxes: a name each when there are several; never one mailbox twice.
+        // Names: a name each when there are several mailboxes or SMTP accounts; never one
+        // name twice. Then never one mailbox twice.
         let several = |n: usize, what: &str| {
-            if n > 1 {
-                format!("every {what} needs a name when there are several")
-            } else {
-                String::new()
-            }
+            (n > 1).then(|| format!("every {what} needs a name when there are several"))
         };
         validate_names(
             self.mailboxes.iter().map(|m| (m.path(), m.name.as_deref())),
-            &several(self.mailboxes.len(), "mailbox"),
+            several(self.mailboxes.len(), "mailbox").as_deref(),
             push,
         );
         validate_names(
             self.smtp_accounts
                 .iter()
                 .map(|a| (a.path.as_str(), a.name.as_deref())),
-            &several(self.smtp_accounts.len(), "SMTP account"),
+            several(self.smtp_accounts.len(), "SMTP account").as_deref(),
             push,
         );
         let brand_paths: Vec<String> = (0..self.brands.len())
@@ -295,7 +297,7 @@ impl Config {
                 .iter()
                 .zip(&self.brands)
                 .map(|(p, b)| (p.as_str(), Some(b.name.as_str()))),
-            "",
+            None,
             push,
         );
         let queue_paths: Vec<String> = (0..self.queues.len())
@@ -306,7 +308,7 @@ impl Config {
                 .iter()
                 .zip(&self.queues)
                 .map(|(p, q)| (p.as_str(), Some(q.name.as_str()))),
-            "",
+            None,
             push,
         );
         for (i, m) in self.mailboxes.iter().enumerate() {
@@ -323,7 +325,10 @@ impl Config {
                 if self.queue(d).is_none() {
                     push(
                         &format!("{key}.default_queue"),
-                        format!("`{d}` is not a queue (queues: {})", self.queue_names()),
+                        format!(
+                            "`{d}` is not a queue (queues: {})",
+                            self.queue_names().join(", ")
+                        ),
                     );
                 }
             }
@@ -536,17 +541,17 @@ impl Config {
     /// The SMTP account (index into `smtp_accounts`) for mail with envelope sender
     /// `from`: that of the brand the address belongs to, else the first.
     pub fn smtp_index_for(&self, from: &str) -> usize {
-        let from = from.to_lowercase();
-        self.brands
+        // A brand's reply address is one of its queues' (checked at load).
+        let Some((queue, _)) = self.queue_of(from) else {
+            return 0;
+        };
+        let brand = self
+            .queues
             .iter()
-            .find(|b| {
-                b.reply_address.as_deref() == Some(from.as_str())
-                    || self
-                        .queues
-                        .iter()
-                        .filter(|q| self.brand_of(q) == b.name)
-                        .any(|q| q.addresses.contains(&from))
-            })
+            .find(|q| q.name == queue)
+            .map(|q| self.brand_of(q));
+        brand
+            .and_then(|b| self.brands.iter().find(|x| x.name == b))
             .and_then(|b| b.smtp.as_deref())
             .and_then(|n| {
                 self.smtp_accounts
@@ -564,12 +569,13 @@ impl Config {
             .unwrap_or(&self.calendar)
     }
 
-    fn queue_names(&self) -> String {
-        self.queue_list()
-            .iter()
-            .map(|q| q.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+    /// The queues' names, in order (`default` for a config that names none).
+    pub fn queue_names(&self) -> Vec<String> {
+        if self.queues.is_empty() {
+            vec![DEFAULT.into()]
+        } else {
+            self.queues.iter().map(|q| q.name.clone()).collect()
+        }
     }
 }
 

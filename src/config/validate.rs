@@ -656,17 +656,18 @@ fn validate_server(
 }
 
 /// The `name`s of the entries of one array of tables (each with its TOML path): 1-32
-/// characters a-z, 0-9, - or _, never one name twice, and given when `required`.
+/// characters a-z, 0-9, - or _, never one name twice, and given when `missing` says why
+/// one is needed.
 pub(super) fn validate_names<'a>(
     entries: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
-    required: &str,
+    missing: Option<&str>,
     push: &mut impl FnMut(&str, String),
 ) {
     let mut seen: Vec<(&str, &str)> = Vec::new();
     for (path, name) in entries {
         let Some(n) = name else {
-            if !required.is_empty() {
-                push(&format!("{path}.name"), required.to_string());
+            if let Some(why) = missing {
+                push(&format!("{path}.name"), why.to_string());
             }
             continue;
         };

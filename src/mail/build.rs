@@ -48,6 +48,8 @@ pub fn case_mail_context(w: Words<'_>, case: &CaseRow, lang: &str) -> MailContex
     } else {
         None
     };
+    // Queue, brand and address written to are shown where the config has queues.
+    let queues = cfg.has_queues();
     let mut m = MailContext {
         reference: case.reference.clone(),
         support_name: cfg.support.name.clone(),
@@ -58,18 +60,18 @@ pub fn case_mail_context(w: Words<'_>, case: &CaseRow, lang: &str) -> MailContex
         status: case.status.to_string(),
         status_label: case.status.agent_label().into(),
         customer_status: case.status.customer_label().into(),
-        help: crate::mail::help_lines_for(cfg.has_queues()),
+        help: crate::mail::help_lines_for(queues),
         priority_names: cfg.priorities.iter().map(|p| p.name.clone()).collect(),
         category_names: cfg.categories.iter().map(|c| c.name.clone()).collect(),
-        queue_names: if cfg.has_queues() {
-            cfg.queue_list().into_iter().map(|q| q.name).collect()
+        queue_names: if queues {
+            cfg.queue_names()
         } else {
             Vec::new()
         },
-        queue: if cfg.has_queues() {
+        queue: if queues {
             case.queue
                 .clone()
-                .unwrap_or_else(|| cfg.queue_list()[0].name.clone())
+                .unwrap_or_else(|| cfg.default_queue(None))
         } else {
             String::new()
         },
@@ -78,7 +80,7 @@ pub fn case_mail_context(w: Words<'_>, case: &CaseRow, lang: &str) -> MailContex
         } else {
             case.brand.clone().unwrap_or_default()
         },
-        written_to: if cfg.has_queues() {
+        written_to: if queues {
             case.our_address.clone().unwrap_or_default()
         } else {
             String::new()

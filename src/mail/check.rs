@@ -172,6 +172,47 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn cards_name_the_queue_and_offer_queue_only_where_the_config_has_queues() {
+        let card = |cfg: &crate::config::Config| {
+            let (_, locales) = crate::mail::load_all(cfg).unwrap();
+            let cal = crate::business_time::BusinessCalendar::from_config(&cfg.calendar);
+            let w = crate::mail::Words {
+                cfg,
+                calendar: &cal,
+                locales: &locales,
+            };
+            let case = crate::store::CaseRow {
+                reference: SAMPLE_REFERENCE.into(),
+                queue: Some("billing".into()),
+                brand: Some("acme".into()),
+                our_address: Some("billing@example.com".into()),
+                ..Default::default()
+            };
+            crate::mail::case_mail_context(w, &case, "en")
+        };
+        // One queue (the example config): no queue line, no #queue.
+        let one = card(&example_config(|t| t));
+        assert!(!one.help.iter().any(|h| h.command.starts_with("#queue")));
+        assert!(one.queue.is_empty() && one.queue_names.is_empty() && one.written_to.is_empty());
+        // Two queues of a brand: both.
+        let two = card(&example_config(|t| {
+            t + "\n[[brand]]\nname = \"acme\"\n\n[[queue]]\nname = \"support\"\nbrand = \"acme\"\n\
+                 addresses = [\"support@example.com\"]\n\n[[queue]]\nname = \"billing\"\n\
+                 brand = \"acme\"\naddresses = [\"billing@example.com\"]\n"
+        }));
+        assert!(two.help.iter().any(|h| h.command == "#queue NAME"));
+        assert_eq!(two.queue_names, ["support", "billing"]);
+        assert_eq!(
+            (
+                two.queue.as_str(),
+                two.brand.as_str(),
+                two.written_to.as_str()
+            ),
+            ("billing", "acme", "billing@example.com")
+        );
+    }
+
+    #[test]
     fn a_question_without_words_is_named_at_load() {
         assert!(crate::mail::load_all(&example_config(|t| t)).is_ok());
         let cfg =

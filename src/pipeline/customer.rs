@@ -86,10 +86,11 @@ fn also_ours(cfg: &crate::config::Config, case: &CaseRow, msg: &InboundMessage) 
     }
     let mut out: Vec<String> = Vec::new();
     for a in msg.to.iter().chain(msg.cc.iter()) {
-        let r = cfg.route([a.address.as_str()], [], None);
-        let Some(ours) = r.address else { continue };
-        let line = format!("{ours} (queue {})", r.queue);
-        if case.our_address.as_deref() != Some(ours.as_str()) && !out.contains(&line) {
+        let Some((queue, ours)) = cfg.queue_of(&a.address) else {
+            continue;
+        };
+        let line = format!("{ours} (queue {queue})");
+        if case.our_address.as_deref() != Some(ours) && !out.contains(&line) {
             out.push(line);
         }
     }
@@ -177,6 +178,7 @@ pub(super) fn from_customer_side(
                 msg,
                 item,
                 Some(Link::LateReply(case)),
+                None,
                 c.now,
             );
         }

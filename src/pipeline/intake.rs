@@ -185,7 +185,16 @@ pub(super) fn from_agent(
         note: k.note.as_deref(),
         original_id: k.original_id.as_deref(),
     };
-    let outcome = open_case_via(c.tx, c.engine, &k.original, item, None, Some(&via), c.now)?;
+    let outcome = open_case_via(
+        c.tx,
+        c.engine,
+        &k.original,
+        item,
+        None,
+        Some(&via),
+        None,
+        c.now,
+    )?;
     if let Outcome::NewCase { reference, .. } = &outcome {
         if let Some(case) = c.tx.case_by_reference(reference)? {
             c.tx.add_participant(

@@ -73,9 +73,9 @@ pub struct Engine {
     queues: Vec<Arc<Engine>>,
     /// Every brand's reference prefix: a subject tag of any of them threads.
     prefixes: Vec<String>,
-    /// The addresses our reply, rating and intake addresses are built on (`local+token@`):
-    /// the support address and every queue's and brand's.
-    token_bases: Vec<String>,
+    /// Every address of ours, lower-cased (`Config::own_addresses`): mail from them is
+    /// never answered, and our reply, rating and intake addresses (`local+token@`) are built
+    /// on them.
     own: Vec<String>,
     domain: String,
 }
@@ -191,12 +191,6 @@ impl Engine {
                 }
             }
         }
-        let mut token_bases = vec![config.support.address.to_lowercase()];
-        for a in config.own_addresses() {
-            if !token_bases.contains(&a) {
-                token_bases.push(a);
-            }
-        }
         Ok(Engine {
             found: mail::Found::from_config(&config),
             locales,
@@ -204,7 +198,6 @@ impl Engine {
             brand: brand.to_string(),
             queues: vec![],
             prefixes,
-            token_bases,
             own: config.own_addresses(),
             domain: config.message_id_domain(),
             config,
@@ -252,14 +245,12 @@ impl Engine {
     /// The first valid reply token among the addresses `msg` was delivered or written to,
     /// on any of our addresses.
     pub fn find_token(&self, msg: &InboundMessage) -> Option<crate::thread::token::Verified> {
-        self.token_bases
-            .iter()
-            .find_map(|b| self.tokens.find_in(msg, b))
+        self.own.iter().find_map(|b| self.tokens.find_in(msg, b))
     }
 
     /// Whether `msg` was sent to a rating address of ours, valid or not.
     pub fn is_feedback_attempt(&self, msg: &InboundMessage) -> bool {
-        self.token_bases
+        self.own
             .iter()
             .any(|b| self.tokens.is_feedback_attempt(msg, b))
     }
@@ -268,7 +259,7 @@ impl Engine {
     pub fn intake(&self, msg: &InboundMessage, from: &str) -> crate::thread::token::Intake {
         use crate::thread::token::Intake;
         let mut found = Intake::Absent;
-        for b in &self.token_bases {
+        for b in &self.own {
             match self.tokens.intake(msg, b, from) {
                 Intake::Own => return Intake::Own,
                 Intake::NotOwn => found = Intake::NotOwn,
@@ -735,11 +726,17 @@ fn process_one(
     // From here on, the case's queue's engine (its brand's config) handles the message; a
     // new one goes to the queue of the address it was written to (`Config::route`).
     let root = engine;
-    let engine = match &threading {
-        Threading::ByToken { case, .. }
-        | Threading::ByMessageId(case)
-        | Threading::ByReferenceTag(case) => root.for_case(case),
-        Threading::New { .. } => root.for_queue(&root.route(msg, item.source.as_ref()).queue),
+    let route =
+        matches!(threading, Threading::New { .. }).then(|| root.route(msg, item.source.as_ref()));
+    let engine = match (&threading, &route) {
+        (
+            Threading::ByToken { case, .. }
+            | Threading::ByMessageId(case)
+            | Threading::ByReferenceTag(case),
+            _,
+        ) => root.for_case(case),
+        (Threading::New { .. }, Some(r)) => root.for_queue(&r.queue),
+        (Threading::New { .. }, None) => root,
     };
     let c = context::Ctx {
         tx,
@@ -786,6 +783,7 @@ fn process_one(
                 msg,
                 item,
                 mentioned.as_ref().map(Link::Quoted),
+                route.as_ref(),
                 now,
             )
         }
@@ -966,13 +964,15 @@ fn open_case(
     msg: &InboundMessage,
     item: &Inbound,
     link: Option<Link<'_>>,
+    route: Option<&crate::config::Route>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    open_case_via(tx, engine, msg, item, link, None, now)
+    open_case_via(tx, engine, msg, item, link, None, route, now)
 }
 
 /// [`open_case`] for a complaint that came through an agent (`via`): `msg` is then the
 /// original as the agent relayed it (its From the customer), `item` the agent's mail.
+#[allow(clippy::too_many_arguments)]
 fn open_case_via(
     tx: &Tx<'_>,
     engine: &Engine,
@@ -980,6 +980,8 @@ fn open_case_via(
     item: &Inbound,
     link: Option<Link<'_>>,
     via: Option<&Via<'_>>,
+    // Where the message was routed (`Engine::route`), when the caller routed it already.
+    route: Option<&crate::config::Route>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
     let linked = link.map(|l| l.case().id);
@@ -1019,8 +1021,18 @@ fn open_case_via(
     let language = crate::classify::language::detect(msg, &engine.locales, cfg.language.detect);
     // The address of ours it was written to answers the customer, when it is this queue's
     // (a late reply or a complaint an agent forwarded may name another queue's).
-    let route = engine.route(msg, item.source.as_ref());
-    let our_address = route.address.filter(|_| route.queue == engine.queue);
+    let routed;
+    let route = match route {
+        Some(r) => r,
+        None => {
+            routed = engine.route(msg, item.source.as_ref());
+            &routed
+        }
+    };
+    let our_address = route
+        .address
+        .clone()
+        .filter(|_| route.queue == engine.queue);
     let case_id = tx.insert_case(&NewCase {
         language: Some(&language.language),
         queue: Some(&engine.queue),

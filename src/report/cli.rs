@@ -128,7 +128,7 @@ pub fn period(
 /// # Errors
 /// [`ReportError::Usage`] for a name the config does not have, naming those it has.
 pub fn scope_of(cfg: &Config, args: &ReportArgs) -> Result<ReportScope, ReportError> {
-    let queues: Vec<String> = cfg.queue_list().into_iter().map(|q| q.name).collect();
+    let queues = cfg.queue_names();
     let brands = cfg.brand_names();
     let check = |what: &str, value: &Option<String>, names: &[String]| {
         value
@@ -207,29 +207,12 @@ mod tests {
     #[test]
     fn a_brands_report_is_in_its_business_time() {
         let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "{}{}",
-            include_str!("../../tests/fixtures/config/base.toml"),
-            r#"
-[[brand]]
-name = "acme"
-
-[[brand]]
-name = "globex"
-[brand.calendar]
-timezone = "America/New_York"
-
-[[queue]]
-name = "shop"
-brand = "acme"
-addresses = ["support@support.test"]
-
-[[queue]]
-name = "help"
-brand = "globex"
-addresses = ["help@globex.test"]
-"#
+        // Globex keeps its own calendar.
+        let text = crate::report::queue_tests::two_brands_text().replace(
+            "name = \"globex\"\nreference_prefix = \"GLX\"\n",
+            "name = \"globex\"\nreference_prefix = \"GLX\"\n[brand.calendar]\ntimezone = \"America/New_York\"\n",
         );
+        assert!(text.contains("America/New_York"));
         let path = dir.path().join("mailcase.toml");
         std::fs::write(&path, text).unwrap();
         let cfg = Config::load(&path).unwrap();

@@ -509,8 +509,12 @@ fn case_line(c: &ReportCase, cal: &BusinessCalendar, what: String) -> CaseLine {
 
 /// The default queue (the first) and its brand: where a case from before queues belongs.
 pub fn default_queue_and_brand(cfg: &Config) -> (String, String) {
-    let first = &cfg.queue_list()[0];
-    (first.name.clone(), cfg.brand_of(first))
+    let first = cfg.default_queue(None);
+    let brand = cfg
+        .queue(&first)
+        .map(|q| cfg.brand_of(&q))
+        .unwrap_or_default();
+    (first, brand)
 }
 
 /// The scope of a report limited to `queue` and/or `brand` (names the caller checked).
@@ -583,7 +587,7 @@ pub fn build(
     let scope_queue = scope.queue.as_ref().map(|m| m.name.clone());
     let scope_brand = scope.brand.as_ref().map(|m| m.name.clone());
     let by_queue = count_names(
-        cfg.queue_list().into_iter().map(|q| q.name).collect(),
+        cfg.queue_names(),
         &case_queues,
         scoped,
         scope_queue.as_deref(),
@@ -1030,7 +1034,12 @@ pub(crate) mod queue_tests {
 
     /// Three queues, two brands: `billing` and `shop` answer as `acme`, `help` as `globex`.
     pub(crate) fn two_brands() -> Config {
-        let text = format!(
+        Config::from_toml(&two_brands_text(), std::path::Path::new(".")).unwrap()
+    }
+
+    /// The text of [`two_brands`]: the base test config and the brands and queues.
+    pub(crate) fn two_brands_text() -> String {
+        format!(
             "{}{}",
             include_str!("../../tests/fixtures/config/base.toml"),
             r#"
@@ -1057,8 +1066,7 @@ name = "help"
 brand = "globex"
 addresses = ["help@globex.test"]
 "#
-        );
-        Config::from_toml(&text, std::path::Path::new(".")).unwrap()
+        )
     }
 
     pub(crate) fn at(h: u32) -> DateTime<Utc> {

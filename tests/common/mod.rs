@@ -414,6 +414,15 @@ impl World {
     }
 }
 
+/// The HTML part of a raw message (empty without one).
+#[allow(dead_code)]
+pub fn html_of(raw: &[u8]) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|m| m.body_html(0).map(|h| h.to_string()))
+        .unwrap_or_default()
+}
+
 pub fn rand_u32() -> u32 {
     use rand::Rng;
     rand::thread_rng().gen()
