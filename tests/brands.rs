@@ -398,7 +398,7 @@ async fn each_customer_is_answered_by_the_brand_and_from_the_address_they_wrote_
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(
         shown.contains(&format!(
-            "queue billing  brand acme  written to {}",
+            "queue billing  brand acme  answers from {}",
             b.billing
         )),
         "{shown}"
@@ -578,6 +578,14 @@ async fn an_agent_moves_a_case_to_another_queue_and_the_thread_goes_on() {
     // Ann's answer went with the move: no first-response target is left to show.
     assert!(
         !moved_card.text.contains("Answer by:"),
+        "{}",
+        moved_card.text
+    );
+    // Billing answers from its own address now, which Fay never wrote to: not "written to".
+    assert!(
+        moved_card
+            .text
+            .contains("Queue:      billing (brand acme)\n"),
         "{}",
         moved_card.text
     );

@@ -973,9 +973,11 @@ fn write_report(out: &mut dyn Write, r: &CaseReport) -> std::io::Result<()> {
     if let Some(q) = c.queue.as_deref().filter(|q| *q != crate::config::DEFAULT) {
         writeln!(
             out,
-            "queue {q}  brand {}  written to {}",
+            "queue {q}  brand {}  answers from {}",
             c.brand.as_deref().unwrap_or("-"),
-            c.our_address.as_deref().unwrap_or("none of our addresses")
+            c.our_address
+                .as_deref()
+                .unwrap_or("the brand's reply address (none of ours was written to)")
         )?;
     }
     if let Some(note) = (JudgedAt {

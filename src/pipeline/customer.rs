@@ -54,13 +54,7 @@ pub(super) fn notify_new_case(
         m.logged_by = Some(format!("{} ({})", v.agent.name, v.channel.label()));
         m.intake_note = v.note.map(str::to_string);
     }
-    // The card's footer names the intake address when it goes to one agent alone (one
-    // message to all, so that every agent's client threads the same Message-IDs).
-    if let [one] = to.as_slice() {
-        if cfg.agent(one).is_some() {
-            m.intake_address = Some(c.engine.tokens.intake_address(&cfg.support.address, one));
-        }
-    }
+    m.intake_address = intake_of(c, &to);
     m.text = msg.text.clone();
     m.attachments = attachments;
     m.also_ours = also_ours(cfg, case, msg);
@@ -97,6 +91,18 @@ fn also_ours(cfg: &crate::config::Config, case: &CaseRow, msg: &InboundMessage) 
     out
 }
 
+/// The intake address a card's footer names: when it goes to one agent alone (one message
+/// to all, so that every agent's client threads the same Message-IDs).
+fn intake_of(c: &Ctx<'_, '_>, to: &[String]) -> Option<String> {
+    let cfg = &c.engine.config;
+    match to {
+        [one] if cfg.agent(one).is_some() => {
+            Some(c.engine.tokens.intake_address(&cfg.support.address, one))
+        }
+        _ => None,
+    }
+}
+
 /// The card of a case moved into this queue (`#queue`) for its agents: the complaint as
 /// the customer first wrote it, and who moved it from where.
 pub(super) fn notify_moved(
@@ -117,6 +123,9 @@ pub(super) fn notify_moved(
             .find(|m| m.role == Some(ParticipantRole::Customer));
     m.text = first.map(|f| f.body_text).unwrap_or_default();
     m.moved_from = Some(format!("queue {from_queue}, by {by}"));
+    m.intake_address = intake_of(c, &to);
+    // The case now answers from the new queue's address, which the customer did not write to.
+    m.written_to.clear();
     c.send_agents(
         case,
         OutboundKind::AgentNewCase,
