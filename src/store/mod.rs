@@ -29,6 +29,7 @@ pub mod health;
 pub mod leases;
 pub mod messages;
 pub mod outbox;
+pub mod pg;
 pub mod records;
 pub mod report;
 pub mod sqlite;
@@ -72,6 +73,77 @@ pub enum StoreError {
     /// left as it is, never initialised over.
     #[error("database {path}: {problem}")]
     Refused { path: String, problem: String },
+    /// PostgreSQL: a statement failed.
+    #[error("database: {}", pg_text(.0))]
+    Pg(tokio_postgres::Error),
+    /// PostgreSQL: the server cannot be reached or refused the login.
+    #[error("database {target}: {}", pg_text(.error))]
+    PgConnect {
+        target: String,
+        error: tokio_postgres::Error,
+    },
+    /// PostgreSQL: the connection was lost; the work is retried on a new one.
+    #[error("database: {0}")]
+    Lost(String),
+}
+
+/// A PostgreSQL error with its cause and, for the server's, its detail.
+fn pg_text(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+        if let Some(d) = db.detail() {
+            s.push_str(&format!("; {d}"));
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(&format!(": {t}"));
+        }
+        cause = c.source();
+    }
+    s
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> StoreError {
+        StoreError::Pg(e)
+    }
+}
+
+/// Whether a PostgreSQL error may pass: the connection (lost, refused, the server shutting
+/// down or starting), a deadlock or serialization failure, resources (a full disk, too many
+/// connections), or an I/O error.
+fn pg_transient(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        let c = code.code();
+        return c.starts_with("08")
+            || c.starts_with("53")
+            || c.starts_with("57P")
+            || c.starts_with("58")
+            || c == "40001"
+            || c == "40P01"
+            || c == "55P03";
+    }
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.is::<std::io::Error>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 impl StoreError {
@@ -80,6 +152,15 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         let e = match self {
             StoreError::Sql(e) | StoreError::Open { error: e, .. } => e,
+            StoreError::Pg(e) => return pg_transient(e),
+            // A wrong password or database name does not pass by retrying.
+            StoreError::PgConnect { error, .. } => {
+                return pg_transient(error)
+                    && !error
+                        .code()
+                        .is_some_and(|c| c.code().starts_with("28") || c.code() == "3D000")
+            }
+            StoreError::Lost(_) => return true,
             _ => return false,
         };
         match e {
@@ -98,6 +179,9 @@ impl StoreError {
 
     /// SQLITE_FULL: a full disk, or the `store.max_size` cap.
     pub fn is_full(&self) -> bool {
+        if let StoreError::Pg(e) = self {
+            return e.code().is_some_and(|c| c.code() == "53100");
+        }
         matches!(
             self,
             StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))

@@ -45,12 +45,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/011_channel.sql"),
     include_str!("migrations/012_language.sql"),
     include_str!("migrations/013_queues.sql"),
+    include_str!("migrations/014_claims.sql"),
 ];
 
 /// Pending customer mail to an address that bounced on its case. CROSS JOIN keeps the
 /// participants outside: the few undeliverable ones, by their partial index (migration 005),
 /// not every pending row.
-const UNDELIVERABLE_PENDING: &str = "SELECT o.id FROM participants p
+pub(crate) const UNDELIVERABLE_PENDING: &str = "SELECT o.id FROM participants p
      CROSS JOIN outbox o ON o.case_id = p.case_id AND o.recipient = p.address
      WHERE p.undeliverable = 1 AND o.status = 'pending' AND o.audience = 'customer'";
 
@@ -63,7 +64,7 @@ pub struct SqliteStore {
 
 impl CaseChange {
     /// The column it changes (also the name of its audit event).
-    fn column(&self) -> &'static str {
+    pub(crate) fn column(&self) -> &'static str {
         match self {
             CaseChange::Priority(_) => "priority",
             CaseChange::Category(_) => "category",
@@ -84,7 +85,7 @@ impl CaseChange {
     }
 
     /// The value as stored.
-    fn stored(&self) -> Option<String> {
+    pub(crate) fn stored(&self) -> Option<String> {
         match self {
             CaseChange::Priority(p) => Some(p.as_str().to_string()),
             CaseChange::Category(c) => Some(c.as_str().to_string()),
@@ -275,7 +276,7 @@ fn case_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
     })
 }
 
-const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id, assignee, first_response_at, resolved_at, reopen_count, resolution_due, sla_paused_at, last_public_at, follow_up_sent_at, feedback_sent_at, closed_at, merged_into, language, queue, brand, our_address";
+pub(crate) const CASE_COLS: &str = "id, reference, status, category, priority, subject, customer_address, customer_name, created_at, updated_at, first_response_due, linked_case_id, assignee, first_response_at, resolved_at, reopen_count, resolution_due, sla_paused_at, last_public_at, follow_up_sent_at, feedback_sent_at, closed_at, merged_into, language, queue, brand, our_address";
 
 /// One write transaction, with the domain operations the pipeline needs.
 pub struct SqliteTx<'a> {

@@ -40,7 +40,7 @@ impl fmt::Display for BadValue {
 impl std::error::Error for BadValue {}
 
 /// A type stored as text.
-pub(super) trait FromText: Sized {
+pub(crate) trait FromText: Sized {
     fn from_text(s: &str) -> Result<Self, String>;
 }
 

@@ -1,0 +1,3 @@
+//! The PostgreSQL implementation of [`crate::store::report`].
+
+use super::*;
