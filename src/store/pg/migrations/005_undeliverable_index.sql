@@ -1,6 +1,7 @@
 -- PostgreSQL twin of store/sqlite/migrations/005_undeliverable_index.sql: the same tables, columns, indexes and
 -- constraints (INTEGER is BIGINT, BLOB is BYTEA, REAL is DOUBLE PRECISION, a rowid key is an
--- identity column; times stay RFC 3339 text, as in SQLite). `pg::tests` check the two agree.
+-- identity column; times stay RFC 3339 text, as in SQLite; text compares byte for byte
+-- (COLLATE "C"), as SQLite's BINARY, whatever the database's locale). `pg::tests` check the two agree.
 
 -- The outbox asks before every round whether queued mail goes to an address that bounced
 -- on its case. Driven from the few undeliverable participants, the question no longer reads

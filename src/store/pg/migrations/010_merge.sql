@@ -1,6 +1,7 @@
 -- PostgreSQL twin of store/sqlite/migrations/010_merge.sql: the same tables, columns, indexes and
 -- constraints (INTEGER is BIGINT, BLOB is BYTEA, REAL is DOUBLE PRECISION, a rowid key is an
--- identity column; times stay RFC 3339 text, as in SQLite). `pg::tests` check the two agree.
+-- identity column; times stay RFC 3339 text, as in SQLite; text compares byte for byte
+-- (COLLATE "C"), as SQLite's BINARY, whatever the database's locale). `pg::tests` check the two agree.
 
 -- Merging cases (`#merge REF`): a case merged into another is closed and names its survivor,
 -- so mail to its reference, reply addresses and Message-IDs joins the survivor (threading
