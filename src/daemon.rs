@@ -47,6 +47,9 @@ pub struct Options {
     pub config_path: Option<PathBuf>,
     /// Called once the store is open and the first IMAP login succeeded.
     pub on_ready: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Called while the daemon waits for its database at start (PostgreSQL unreachable),
+    /// with what it is waiting for: it is not ready meanwhile.
+    pub on_waiting: Option<Arc<dyn Fn(&str) + Send + Sync>>,
     /// Called whenever the main loop completes a healthy round.
     pub on_healthy: Option<Arc<dyn Fn() + Send + Sync>>,
     /// Each notification reloads config and templates from `config_path`.
@@ -78,6 +81,7 @@ impl Default for Options {
             config_path: None,
             on_ready: None,
             on_healthy: None,
+            on_waiting: None,
             reload: None,
             ingest: true,
             scheduler_wake: None,
@@ -97,6 +101,47 @@ impl std::fmt::Debug for Options {
 /// How long shutdown waits for tasks to finish what they hold.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// Opens the daemon's stores. A PostgreSQL server that cannot be reached (down, restarting,
+/// the network) is waited for, with backoff, logged at each try: the daemon is not ready
+/// meanwhile. A wrong password, an unknown database or a schema newer than this program
+/// stop the start with the error. None: shutdown came while waiting.
+async fn open_stores(
+    config: &Arc<Config>,
+    shutdown: &CancellationToken,
+    opts: &Options,
+) -> Result<Option<DaemonStores>, DaemonError> {
+    let mut backoff = crate::ingest::backoff::Backoff::reconnect();
+    loop {
+        let c = config.clone();
+        let opened = tokio::task::spawn_blocking(move || DaemonStores::open(&c))
+            .await
+            .map_err(|e| StoreError::Data(format!("opening the store: {e}")))?;
+        match opened {
+            Ok(s) => {
+                if backoff.failures() > 0 {
+                    tracing::info!(attempts = backoff.failures() + 1, "database reachable");
+                }
+                return Ok(Some(s));
+            }
+            Err(e)
+                if config.store.engine == crate::config::StoreEngine::Postgres
+                    && e.is_transient() =>
+            {
+                let wait = backoff.next_delay(&mut rand::thread_rng());
+                tracing::warn!(error = %e, retry_in = ?wait, "database unreachable: waiting for it before starting");
+                if let Some(w) = &opts.on_waiting {
+                    w(&format!("waiting for the database: {e}"));
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(None),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Runs until `shutdown` is cancelled.
 ///
 /// # Errors
@@ -107,11 +152,13 @@ pub async fn run(
     shutdown: CancellationToken,
     opts: Options,
 ) -> Result<(), DaemonError> {
-    let db = config.db_path();
-    let stores = DaemonStores::open(&config)?;
+    let db = crate::store::describe(&config);
+    let Some(stores) = open_stores(&config, &shutdown, &opts).await? else {
+        return Ok(());
+    };
     let engine = Arc::new(Engine::new(config.clone(), clock.clone())?);
     let mailboxes: Vec<String> = config.mailboxes.iter().map(|m| m.key()).collect();
-    tracing::info!(database = %db.display(), mailboxes = %mailboxes.join(", "), queues = config.queue_names().len(), "mailcase starting");
+    tracing::info!(database = %db, mailboxes = %mailboxes.join(", "), queues = config.queue_names().len(), "mailcase starting");
     let engine_cell = Arc::new(RwLock::new(engine));
     let notify = Arc::new(Notify::new());
     let wake = opts

@@ -371,13 +371,14 @@ async fn run(
             }
         }
     }
-    let (n1, n2) = (notifier.clone(), notifier.clone());
+    let (n1, n2, n3) = (notifier.clone(), notifier.clone(), notifier.clone());
     let opts = mailcase::daemon::Options {
         config_path: Some(cli.config.clone()),
         reload: Some(reload),
         ingest: !no_ingest,
         on_ready: Some(Arc::new(move || n1.ready("running: watching the mailbox"))),
         on_healthy: Some(Arc::new(move || n2.healthy())),
+        on_waiting: Some(Arc::new(move |s: &str| n3.waiting(s))),
         simulated_clock: simulated,
         ..Default::default()
     };

@@ -25,6 +25,22 @@ use crate::store::{blocking, SharedStore};
 pub const ROUND: usize = 100;
 /// Longest sleep, so a jump of the wall clock is noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// The lease naming the one daemon that runs timers, the purge and the digest when several
+/// share a database (PostgreSQL). Held with an expiry: when its daemon dies, another takes
+/// the work over within [`SCHEDULER_LEASE_TTL`] (at once on the same machine).
+pub const SCHEDULER_LEASE: &str = "scheduler";
+
+/// How long the scheduler lease lasts without renewal (renewed every
+/// [`SCHEDULER_LEASE_RENEW`] while its daemon runs rounds, which is at least every
+/// `MAX_SLEEP`).
+pub const SCHEDULER_LEASE_TTL: chrono::Duration = chrono::Duration::seconds(150);
+
+/// How often the holder renews the scheduler lease (one write, not one per round).
+const SCHEDULER_LEASE_RENEW: chrono::Duration = chrono::Duration::seconds(30);
+
+/// How often a daemon without the scheduler lease asks for it again.
+const SCHEDULER_LEASE_RETRY: Duration = Duration::from_secs(10);
+
 /// Wait after a store error before trying again.
 const ERROR_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -58,12 +74,24 @@ pub async fn run(
         timers: FailureLog::new("scheduler: firing timers"),
         read: FailureLog::new("scheduler: reading timers"),
     };
+    let mut lease_log = FailureLog::new("scheduler: lease");
+    let holder = monitor.holder().to_string();
+    // When (on the engine's clock) this daemon last took or renewed the scheduler lease.
+    let mut lease_renewed: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         if shutdown.is_cancelled() {
             break;
         }
         let e = engine.read().await.clone();
         let now = e.clock.now();
+        if !scheduler_lease(&store, &holder, now, &mut lease_renewed, &mut lease_log).await {
+            // Another daemon on this database runs the timers, the purge and the digest.
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(SCHEDULER_LEASE_RETRY) => {}
+            }
+            continue;
+        }
         if next_purge.is_none_or(|t| now >= t) {
             next_purge = daily_purge(&store, &e, &mut logs.purge).await;
         }
@@ -128,6 +156,45 @@ pub async fn run(
             _ = tokio::time::sleep(sleep) => {}
         }
     }
+    if lease_renewed.is_some() {
+        // A successor need not wait for the lease to expire.
+        let h = holder.clone();
+        if let Err(e) = blocking(&store, move |s| s.release_lease(SCHEDULER_LEASE, &h)).await {
+            tracing::warn!(error = %e, "scheduler: could not give the lease up");
+        }
+    }
+}
+
+/// Takes or renews the scheduler lease (renewing at most every [`SCHEDULER_LEASE_RENEW`]);
+/// whether this daemon holds it.
+async fn scheduler_lease(
+    store: &SharedStore,
+    holder: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    renewed: &mut Option<chrono::DateTime<chrono::Utc>>,
+    log: &mut FailureLog,
+) -> bool {
+    if renewed.is_some_and(|at| now >= at && now - at < SCHEDULER_LEASE_RENEW) {
+        return true;
+    }
+    let h = holder.to_string();
+    let got = blocking(store, move |s| {
+        s.acquire_lease_unless_dead(
+            SCHEDULER_LEASE,
+            &h,
+            now,
+            SCHEDULER_LEASE_TTL,
+            &crate::ingest::holder_is_dead,
+        )
+    })
+    .await;
+    log.record(&got);
+    let held = got.unwrap_or(false);
+    if held && renewed.is_none() {
+        tracing::debug!(holder, "scheduler: lease taken; this daemon runs timers, purge and digest");
+    }
+    *renewed = held.then_some(now);
+    held
 }
 
 /// The scheduler's store failure logs, one per kind of work.

@@ -78,6 +78,15 @@ impl Notifier {
         self.send(&format!("STATUS={}", one_line(status)));
     }
 
+    /// Still starting (waiting for the database): a status line, and more time before
+    /// systemd's start timeout, one minute from now.
+    pub fn waiting(&self, status: &str) {
+        self.send(&format!(
+            "STATUS={}\nEXTEND_TIMEOUT_USEC=60000000",
+            one_line(status)
+        ));
+    }
+
     /// The main loop completed a healthy round: feed the watchdog (rate-limited to twice per
     /// interval).
     pub fn healthy(&self) {

@@ -23,14 +23,30 @@ fn a_message_the_store_refuses_is_quarantined_alone_and_the_rest_of_its_batch_co
     let (engine, mut store) = w.engine_and_store();
     // The store refuses one message, as SQLite refuses a value: a permanent error, raised
     // after the case of that message was already inserted in the transaction.
-    let poison = rusqlite::Connection::open(w.db_path()).unwrap();
-    poison
-        .execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.subject = 'poisoned'
-             BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END;",
-        )
-        .unwrap();
-    drop(poison);
+    match &w.pg {
+        Some(pg) => {
+            let c = pg.target().connect().unwrap();
+            mailcase::store::pg::wait(c.batch_execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN
+                   IF NEW.subject = 'poisoned' THEN RAISE EXCEPTION 'refused by a test trigger'; END IF;
+                   RETURN NEW;
+                 END $$;
+                 CREATE TRIGGER refuse BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse();",
+            ))
+            .unwrap();
+        }
+        None => {
+            let poison = rusqlite::Connection::open(w.db_path()).unwrap();
+            poison
+                .execute_batch(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.subject = 'poisoned'
+                     BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END;",
+                )
+                .unwrap();
+            drop(poison);
+        }
+    }
 
     let batch: Vec<Inbound> = ["first", "poisoned", "third"]
         .iter()

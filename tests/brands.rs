@@ -427,6 +427,7 @@ async fn each_customer_is_answered_by_the_brand_and_from_the_address_they_wrote_
         .unwrap()
         .into_iter()
         .map(|l| l.name)
+        .filter(|n| n != mailcase::scheduler::SCHEDULER_LEASE)
         .collect();
     leases.sort();
     let key = |user: &str| format!("{user}@127.0.0.1:{}/INBOX", w.env.imap_port);

@@ -514,7 +514,7 @@ async fn reports_and_the_digest_on_a_database_filled_by_the_daemon() {
         let at = chrono::DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z")
             .unwrap()
             .with_timezone(&chrono::Utc);
-        let mut store = mailcase::store::Store::open(&w.db_path()).unwrap();
+        let mut store = mailcase::store::Store::open_configured(&w.config()).unwrap();
         store
             .write(|tx| tx.scrub_case(ct.id, mailcase::store::records::Scrub::Purged, "test", at))
             .unwrap();

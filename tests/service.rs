@@ -241,8 +241,11 @@ async fn sighup_reloads_rules_and_a_broken_config_is_refused_and_the_old_one_kep
         .await;
     w.wait_for_acks(&b).await;
     // (w.store() would read the broken config; open the database directly.)
-    let case = mailcase::store::Store::open_read_only(&db)
-        .unwrap()
+    let store = match &w.pg {
+        Some(pg) => pg.store().unwrap(),
+        None => mailcase::store::Store::open_read_only(&db).unwrap(),
+    };
+    let case = store
         .read()
         .cases()
         .unwrap()

@@ -47,6 +47,9 @@ fn assert_refused_untouched(path: &Path, what: &str) {
 
 #[test]
 fn an_empty_database_file_is_refused_and_left_as_it_is() {
+    if sqlite_only("the database file (store.path)") {
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     let db = d.path().join("mailcase.db");
     std::fs::write(&db, b"").unwrap();
@@ -55,6 +58,9 @@ fn an_empty_database_file_is_refused_and_left_as_it_is() {
 
 #[test]
 fn a_file_that_is_not_sqlite_is_refused_and_left_as_it_is() {
+    if sqlite_only("the database file (store.path)") {
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     let db = d.path().join("mailcase.db");
     std::fs::write(&db, "[store]\npath = \"mailcase.db\"\n".repeat(300)).unwrap();
@@ -63,6 +69,9 @@ fn a_file_that_is_not_sqlite_is_refused_and_left_as_it_is() {
 
 #[test]
 fn another_programs_sqlite_database_is_refused_and_left_as_it_is() {
+    if sqlite_only("the database file (store.path)") {
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     for mode in ["DELETE", "WAL"] {
         let db = d.path().join(format!("other-{mode}.db"));
@@ -82,6 +91,9 @@ fn another_programs_sqlite_database_is_refused_and_left_as_it_is() {
 
 #[test]
 fn a_new_database_and_its_wal_and_shm_are_readable_by_the_owner_only() {
+    if sqlite_only("the database file (store.path)") {
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     let db = d.path().join("state/mailcase.db");
     let s = Store::open(&db).unwrap();
@@ -134,6 +146,9 @@ fn set_store_path(w: &World, path: &Path) {
 
 #[test]
 fn check_fails_when_the_database_folder_cannot_be_created() {
+    if sqlite_only("the database file (store.path)") {
+        return;
+    }
     let w = World::new("checkdir", "");
     // A file where the folder should be: no user, root included, can create it.
     let blocker = w.dir.path().join("state");
@@ -150,6 +165,9 @@ fn check_fails_when_the_database_folder_cannot_be_created() {
 
 #[test]
 fn check_says_where_a_missing_database_will_be_created() {
+    if sqlite_only("the database file (store.path)") {
+        return;
+    }
     let w = World::new("checknew", "");
     let db = w.dir.path().join("state/mailcase.db");
     set_store_path(&w, &db);
@@ -161,6 +179,9 @@ fn check_says_where_a_missing_database_will_be_created() {
 
 #[test]
 fn check_reports_an_empty_database_file_instead_of_calling_it_an_upgrade() {
+    if sqlite_only("the database file (store.path)") {
+        return;
+    }
     let w = World::new("checkempty", "");
     let db = w.db_path();
     std::fs::write(&db, b"").unwrap();
@@ -203,6 +224,9 @@ fn an_unreadable_templates_folder_is_named_with_the_os_error() {
 /// still reaches the database file itself, soon after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_cases_reach_the_database_file_through_the_checkpointer() {
+    if sqlite_only("the database file (store.path)") {
+        return;
+    }
     let w = World::new("checkpoint", "");
     let d = w.start();
     let alice = w.customer("alice");

@@ -93,14 +93,16 @@ impl<W: Write> Write for PipeOut<W> {
 /// # Errors
 /// [`StoreError`]: a missing file, or a schema this program does not read.
 pub fn open_store(cfg: &Config) -> Result<Store, CliError> {
-    let path = cfg.db_path();
-    if !path.exists() {
-        return Err(CliError::Usage(format!(
-            "no database at {} yet (store.path): the daemon creates it when it first runs",
-            path.display()
-        )));
+    if cfg.store.engine == crate::config::StoreEngine::Sqlite {
+        let path = cfg.db_path();
+        if !path.exists() {
+            return Err(CliError::Usage(format!(
+                "no database at {} yet (store.path): the daemon creates it when it first runs",
+                path.display()
+            )));
+        }
     }
-    Ok(Store::open_read_only(&path)?)
+    Ok(Store::open_read_only_configured(cfg)?)
 }
 
 /// Upper case, Crockford look-alikes read as digits after the prefix (as

@@ -99,7 +99,7 @@ pub fn read(cfg: &Config, store: &Store, now: DateTime<Utc>) -> Result<StatusRep
         at: now,
         judged_at,
         simulated_clock: judged.simulated,
-        database: cfg.db_path().display().to_string(),
+        database: crate::store::describe(cfg),
         running,
         last_seen,
         leases: r.leases()?,
@@ -208,7 +208,8 @@ pub fn write_text(s: &StatusReport, out: &mut dyn Write) -> std::io::Result<bool
         )?,
     }
     let d = s.running.as_ref().or(s.last_seen.as_ref());
-    if s.leases.is_empty() {
+    let scheduler = crate::scheduler::SCHEDULER_LEASE;
+    if !s.leases.iter().any(|l| l.name != scheduler) {
         row(out, "Mailbox lease", "free (no daemon reads the mailbox)")?;
     }
     // Leases are written in the daemon's time (a demo's simulated clock), like the cases.
@@ -223,11 +224,20 @@ pub fn write_text(s: &StatusReport, out: &mut dyn Write) -> std::io::Result<bool
         } else {
             l.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
         };
-        row(
-            out,
-            "Mailbox lease",
-            &format!("{} {state} by {} until {until}", l.name, l.holder),
-        )?;
+        if l.name == scheduler {
+            // Timers, the purge and the digest: one daemon of those sharing the database.
+            row(
+                out,
+                "Scheduler",
+                &format!("{state} by {} until {until}", l.holder),
+            )?;
+        } else {
+            row(
+                out,
+                "Mailbox lease",
+                &format!("{} {state} by {} until {until}", l.name, l.holder),
+            )?;
+        }
     }
     let never = "never".to_string();
     row(

@@ -12,11 +12,56 @@ use super::values::ByteSize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// SQLite database path (created when missing; never reset on a failed open).
+    /// `sqlite` (the default: one file, one daemon) or `postgres` (one database shared by
+    /// several daemons).
+    #[serde(default)]
+    pub engine: StoreEngine,
+    /// SQLite database path (created when missing; never reset on a failed open). Required
+    /// with `engine = "sqlite"`.
+    #[serde(default)]
     pub path: PathBuf,
+    /// PostgreSQL: `postgres://USER@HOST:PORT/DATABASE`, with `?sslmode=require` for TLS
+    /// (the certificate is verified against the web PKI roots and `ca_file`). No password
+    /// here: it comes from one of the `password_*` keys.
+    pub url: Option<String>,
+    /// PostgreSQL: a file holding the password.
+    pub password_file: Option<PathBuf>,
+    /// PostgreSQL: an environment variable holding the password.
+    pub password_env: Option<String>,
+    /// PostgreSQL: a systemd credential holding the password (`LoadCredential=`).
+    pub password_credential: Option<String>,
+    /// PostgreSQL: a CA certificate (PEM) to trust for the server's TLS certificate, beside
+    /// the web PKI roots.
+    pub ca_file: Option<PathBuf>,
     /// Largest the database may grow (a quota below the disk's size): beyond it writes fail
     /// like on a full disk, mail stays in the INBOX and is taken in once there is room.
     pub max_size: Option<ByteSize>,
+}
+
+/// Which engine keeps the system of record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreEngine {
+    /// One SQLite file (embedded, the default).
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database, which several daemons may share.
+    Postgres,
+}
+
+impl StoreConfig {
+    /// The one configured source of the PostgreSQL password, if any.
+    ///
+    /// # Errors
+    /// A message when several are set.
+    pub fn secret_source(&self) -> Result<Option<super::SecretSource>, String> {
+        super::mail::secret_source(
+            &self.password_file,
+            &self.password_env,
+            &self.password_credential,
+            &None,
+        )
+    }
 }
 
 /// How long personal data is kept. Every period is in days; 0 keeps forever. A case

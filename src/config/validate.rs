@@ -26,6 +26,7 @@ impl Config {
         for a in &self.smtp_accounts {
             validate_smtp(a, &mut push);
         }
+        validate_store(&self.store, &mut push);
         if let Some(addr) = self.metrics.listen {
             if !addr.ip().is_loopback() {
                 push(
@@ -688,6 +689,63 @@ pub(super) fn validate_names<'a>(
 }
 
 /// One `[smtp]` or `[[smtp]]` account, its problems keyed by its path (`smtp[1].tls`).
+/// The store's keys: those of its engine, and none of the other's.
+fn validate_store(st: &StoreConfig, push: &mut impl FnMut(&str, String)) {
+    let pg_keys = [
+        ("url", st.url.is_some()),
+        ("password_file", st.password_file.is_some()),
+        ("password_env", st.password_env.is_some()),
+        ("password_credential", st.password_credential.is_some()),
+        ("ca_file", st.ca_file.is_some()),
+    ];
+    match st.engine {
+        StoreEngine::Sqlite => {
+            if st.path.as_os_str().is_empty() {
+                push(
+                    "store.path",
+                    "is required: the SQLite database file (e.g. /var/lib/mailcase/mailcase.db), or set engine = \"postgres\" and url".into(),
+                );
+            }
+            for (k, set) in pg_keys {
+                if set {
+                    push(
+                        &format!("store.{k}"),
+                        "is for engine = \"postgres\"; the store is SQLite (store.path)".into(),
+                    );
+                }
+            }
+        }
+        StoreEngine::Postgres => {
+            if !st.path.as_os_str().is_empty() {
+                push(
+                    "store.path",
+                    "is for engine = \"sqlite\"; with engine = \"postgres\" the database is store.url (move a SQLite installation with `mailcase migrate`)".into(),
+                );
+            }
+            if st.max_size.is_some() {
+                push(
+                    "store.max_size",
+                    "is for engine = \"sqlite\"; limit a PostgreSQL database's size in PostgreSQL".into(),
+                );
+            }
+            match &st.url {
+                None => push(
+                    "store.url",
+                    "is required with engine = \"postgres\": postgres://USER@HOST:PORT/DATABASE".into(),
+                ),
+                Some(url) => {
+                    if let Err(e) = crate::store::pg::Target::check_url(url) {
+                        push("store.url", e);
+                    }
+                }
+            }
+            if let Err(e) = st.secret_source() {
+                push("store", e);
+            }
+        }
+    }
+}
+
 fn validate_smtp(a: &SmtpConfig, push: &mut impl FnMut(&str, String)) {
     let k = a.path.as_str();
     let key = |name: &str| format!("{k}.{name}");

@@ -695,7 +695,7 @@ fn log_outcome(uid: u32, o: &Outcome) {
 /// True when a lease holder ("pid N on HOST") was a process of this machine that no longer
 /// runs: a daemon killed (kill -9, OOM) and restarted by systemd takes its lease over at once
 /// instead of waiting for it to expire. A reused pid only makes us wait, never steal.
-fn holder_is_dead(holder: &str) -> bool {
+pub(crate) fn holder_is_dead(holder: &str) -> bool {
     let Some(rest) = holder.strip_prefix("pid ") else {
         return false;
     };

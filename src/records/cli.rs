@@ -26,14 +26,16 @@ fn now() -> DateTime<Utc> {
 }
 
 fn open(cfg: &Config) -> Result<Store, RecordsError> {
-    let db = cfg.db_path();
-    if !db.exists() {
-        return Err(RecordsError::Refused(format!(
-            "database {} does not exist yet (the daemon creates it at first run)",
-            db.display()
-        )));
+    if cfg.store.engine == crate::config::StoreEngine::Sqlite {
+        let db = cfg.db_path();
+        if !db.exists() {
+            return Err(RecordsError::Refused(format!(
+                "database {} does not exist yet (the daemon creates it at first run)",
+                db.display()
+            )));
+        }
     }
-    Ok(Store::open(&db)?)
+    Ok(Store::open_configured(cfg)?)
 }
 
 fn io(e: std::io::Error) -> RecordsError {

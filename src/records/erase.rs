@@ -148,7 +148,7 @@ pub fn erase(
 pub fn verify_gone(config: &crate::config::Config, address: &str) -> Result<(), RecordsError> {
     let mut needles = vec![address.to_string()];
     needles.extend(distinctive_local_part(address).map(str::to_string));
-    if let Some(trace) = crate::store::trace_on_disk(config, &needles)? {
+    if let Some(trace) = crate::store::trace_left(config, &needles)? {
         return Err(RecordsError::Refused(format!(
             "the erasure is committed, but {} still holds the address at byte {}; run `mailcase erase` again when the daemon is idle",
             trace.place, trace.offset

@@ -152,7 +152,7 @@ pub fn run(config_path: &Path, args: &ReportArgs, out: &mut dyn Write) -> Result
     let cfg = Config::load(config_path)?;
     // A brand's report is in its business time (its calendar, when it has one).
     let cal = BusinessCalendar::from_config(cfg.brand_calendar(args.brand.as_deref()));
-    let store = Store::open_read_only(&cfg.db_path())?;
+    let store = Store::open_read_only_configured(&cfg)?;
     // Now, or the simulated clock the last daemon ran on (the demo's): its cases were
     // promised in that time.
     let judged = JudgedAt::read(&store.read(), SystemClock.now())?;

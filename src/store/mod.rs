@@ -28,6 +28,7 @@ pub mod guards;
 pub mod health;
 pub mod leases;
 pub mod messages;
+pub mod open;
 pub mod outbox;
 pub mod pg;
 pub mod records;
@@ -46,7 +47,8 @@ pub use outbox::*;
 pub use records::*;
 pub use report::*;
 pub use sqlite::daemon::{DaemonStores, WriteGate};
-pub use sqlite::files::{check_database, trace_on_disk, Trace};
+pub use open::{check_database, describe, pg_target, trace_left};
+pub use sqlite::files::{trace_on_disk, Trace};
 pub use sqlite::values::{ser_opt_ts, ser_ts};
 pub use timers::*;
 pub use views::*;
@@ -82,6 +84,9 @@ pub enum StoreError {
         target: String,
         error: tokio_postgres::Error,
     },
+    /// The store's configuration cannot be used (a key, or a secret that cannot be read).
+    #[error("{0}")]
+    Config(String),
     /// PostgreSQL: the connection was lost; the work is retried on a new one.
     #[error("database: {0}")]
     Lost(String),

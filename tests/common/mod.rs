@@ -134,6 +134,19 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub env: MailEnv,
+    /// The test's PostgreSQL database when the suite runs on PostgreSQL
+    /// (`MAILCASE_TEST_PG_URL`), else None: SQLite, `mailcase.db` in `dir`.
+    pub pg: Option<mailcase::store::pg::testing::TestDb>,
+}
+
+/// True (and says so) when the suite runs on PostgreSQL and this test is about SQLite's
+/// own file (its path, size cap, bytes on disk): the caller returns.
+pub fn sqlite_only(what: &str) -> bool {
+    if mailcase::store::pg::testing::enabled() {
+        eprintln!("SKIPPED on PostgreSQL: {what} is SQLite's own");
+        return true;
+    }
+    false
 }
 
 impl World {
@@ -172,9 +185,19 @@ impl World {
                 "@TEMPLATES@",
                 &repo().join("templates").display().to_string(),
             );
+        let pg = mailcase::store::pg::testing::create();
+        let text = match &pg {
+            Some(db) => {
+                let sqlite = "[store]\npath = \"mailcase.db\"\n";
+                assert!(text.contains(sqlite), "the test config has the SQLite store");
+                text.replace(sqlite, &format!("[store]\n{}", db.toml()))
+            }
+            None => text,
+        };
         let config_path = dir.path().join("mailcase.toml");
         std::fs::write(&config_path, text).unwrap();
         World {
+            pg,
             tag,
             support,
             ann,
@@ -196,7 +219,7 @@ impl World {
         let cfg = Arc::new(self.config());
         let clock: SharedClock = Arc::new(SystemClock);
         let engine = mailcase::pipeline::Engine::new(cfg.clone(), clock).expect("engine");
-        let store = Store::open(&cfg.db_path()).expect("store");
+        let store = Store::open_configured(&cfg).expect("store");
         (engine, store)
     }
 
@@ -236,15 +259,15 @@ impl World {
 
     /// Read-only view of the database, once the daemon has created and migrated it.
     pub fn store(&self) -> Store {
-        let path = self.db_path();
+        let cfg = self.config();
         let start = Instant::now();
         loop {
-            match Store::open_read_only(&path) {
+            match Store::open_read_only_configured(&cfg) {
                 Ok(s) if s.read().counts().is_ok() => return s,
                 Ok(_) | Err(_) if start.elapsed() < Duration::from_secs(20) => {
                     std::thread::sleep(Duration::from_millis(50))
                 }
-                Ok(_) => panic!("database {} has no tables", path.display()),
+                Ok(_) => panic!("database {} has no tables", mailcase::store::describe(&cfg)),
                 Err(e) => panic!("open db: {e}"),
             }
         }
@@ -326,7 +349,7 @@ impl World {
 
     /// Cases in the database now; 0 while the daemon has not created it yet.
     pub fn cases_now(&self) -> i64 {
-        Store::open_read_only(&self.db_path())
+        Store::open_read_only_configured(&self.config())
             .ok()
             .and_then(|s| s.read().counts().ok())
             .map(|c| c.cases)

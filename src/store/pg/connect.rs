@@ -61,7 +61,38 @@ impl Target {
         password: Option<&str>,
         ca_file: Option<&std::path::Path>,
     ) -> Result<Target, String> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
+        let mut config = Target::check_url(url)?;
+        if let Some(p) = password {
+            config.password(p);
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(StdDuration::from_secs(10));
+        }
+        config.keepalives(true);
+        config.keepalives_idle(StdDuration::from_secs(30));
+        config.application_name("mailcase");
+        if config.get_options().is_none() {
+            // A writer waits at most 10 s for the write lock (as SQLite's busy timeout): then
+            // the work fails as transient and is retried (mail stays in the INBOX).
+            config.options("-c lock_timeout=10s");
+        }
+        let tls = match config.get_ssl_mode() {
+            SslMode::Disable => None,
+            _ => Some(tls(ca_file)?),
+        };
+        Ok(Target {
+            shown: shown(&config),
+            config,
+            tls,
+        })
+    }
+
+    /// Parses and checks a URL as `store.url` must be.
+    ///
+    /// # Errors
+    /// What is wrong with it.
+    pub fn check_url(url: &str) -> Result<tokio_postgres::Config, String> {
+        let config = tokio_postgres::Config::from_str(url).map_err(|e| {
             format!("not a PostgreSQL URL ({e}); write postgres://USER@HOST:PORT/DATABASE")
         })?;
         if config.get_password().is_some() {
@@ -73,24 +104,7 @@ impl Target {
         if config.get_dbname().is_none() {
             return Err("names no database; write postgres://USER@HOST:PORT/DATABASE".into());
         }
-        if let Some(p) = password {
-            config.password(p);
-        }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(StdDuration::from_secs(10));
-        }
-        config.keepalives(true);
-        config.keepalives_idle(StdDuration::from_secs(30));
-        config.application_name("mailcase");
-        let tls = match config.get_ssl_mode() {
-            SslMode::Disable => None,
-            _ => Some(tls(ca_file)?),
-        };
-        Ok(Target {
-            shown: shown(&config),
-            config,
-            tls,
-        })
+        Ok(config)
     }
 
     /// Opens a connection; its I/O runs on the engine's runtime.

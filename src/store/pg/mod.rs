@@ -90,7 +90,7 @@ pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// Awaits `f` on the calling thread (the connection's I/O runs on [`runtime`]).
-pub(crate) fn wait<F: std::future::Future>(f: F) -> F::Output {
+pub fn wait<F: std::future::Future>(f: F) -> F::Output {
     futures::executor::block_on(f)
 }
 

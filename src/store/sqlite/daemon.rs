@@ -66,27 +66,15 @@ impl Drop for GateTurn<'_> {
     }
 }
 
-/// The daemon's stores: one per task, and the checkpointer's.
+/// The daemon's stores: one per task, and (SQLite) the checkpointer's.
 pub struct DaemonStores {
     pub ingest: SharedStore,
     pub outbox: SharedStore,
     pub scheduler: SharedStore,
-    checkpoint: Arc<std::sync::Mutex<SqliteStore>>,
+    checkpoint: Option<Arc<std::sync::Mutex<SqliteStore>>>,
 }
 
-impl Store {
-    /// Opens the configured database for writing (`store.path`, `store.max_size`), as the
-    /// daemon and `mailcase deliver` do.
-    ///
-    /// # Errors
-    /// [`StoreError`] from opening or migrating the database.
-    pub fn open_configured(config: &Config) -> Result<Store, StoreError> {
-        let s = open_sized(&config.db_path(), config.store.max_size.map(|m| m.0), None)?;
-        Ok(Store::new(Box::new(s)))
-    }
-}
-
-fn open_sized(
+pub(crate) fn open_sized(
     path: &Path,
     max_size: Option<u64>,
     gate: Option<&Arc<WriteGate>>,
@@ -108,6 +96,20 @@ impl DaemonStores {
     /// # Errors
     /// [`StoreError`] from opening or migrating the database.
     pub fn open(config: &Config) -> Result<DaemonStores, StoreError> {
+        if config.store.engine == crate::config::StoreEngine::Postgres {
+            // One connection per task; PostgreSQL keeps itself (no checkpointer of ours).
+            let target = crate::store::pg_target(config)?;
+            let conn = || -> Result<SharedStore, StoreError> {
+                let s = crate::store::pg::PgStore::open(target.clone())?;
+                Ok(Arc::new(std::sync::Mutex::new(Store::new(Box::new(s)))))
+            };
+            return Ok(DaemonStores {
+                ingest: conn()?,
+                outbox: conn()?,
+                scheduler: conn()?,
+                checkpoint: None,
+            });
+        }
         let db = config.db_path();
         let max = config.store.max_size.map(|m| m.0);
         let gate = Arc::new(WriteGate::default());
@@ -126,7 +128,7 @@ impl DaemonStores {
             ingest,
             outbox,
             scheduler,
-            checkpoint: Arc::new(std::sync::Mutex::new(c)),
+            checkpoint: Some(Arc::new(std::sync::Mutex::new(c))),
         })
     }
 
@@ -136,7 +138,12 @@ impl DaemonStores {
         &self,
         shutdown: CancellationToken,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        checkpointer(self.checkpoint.clone(), shutdown)
+        let checkpoint = self.checkpoint.clone();
+        async move {
+            if let Some(c) = checkpoint {
+                checkpointer(c, shutdown).await;
+            }
+        }
     }
 }
 

@@ -48,6 +48,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/014_claims.sql"),
 ];
 
+/// How many migrations (the schema version they bring), for the engines' agreement test.
+pub(crate) const MIGRATION_COUNT: usize = MIGRATIONS.len();
+
 /// Pending customer mail to an address that bounced on its case. CROSS JOIN keeps the
 /// participants outside: the few undeliverable ones, by their partial index (migration 005),
 /// not every pending row.
