@@ -482,8 +482,6 @@ pub(crate) fn case_from_row(r: &Row) -> Result<CaseRow, StoreError> {
 /// The columns [`case_from_row`] reads, as SQLite's.
 pub(crate) use crate::store::sqlite::CASE_COLS;
 
-/// Pending customer mail to an address that bounced on its case (as SQLite's).
-pub(crate) use crate::store::sqlite::UNDELIVERABLE_PENDING;
 
 impl PgReader<'_> {
     /// Messages matching `cond` (with `$n` parameters), in order.

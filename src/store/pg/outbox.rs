@@ -40,9 +40,13 @@ impl OutboxReads for PgReader<'_> {
     ///
     /// # Errors
     /// SQL errors.
+    ///
+    /// A row another daemon claimed is due when its claim lapses (if it is not recorded
+    /// before): not before, or every daemon but the sender would wake at once, again and
+    /// again, for a row it cannot take.
     fn next_outbound_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let r = self.db.query_one(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
+            "SELECT MIN(GREATEST(next_attempt_at, claimed_until)) FROM outbox WHERE status = 'pending'",
             &[],
         )?;
         let s: Option<String> = get(&r, 0)?;
