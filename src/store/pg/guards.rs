@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::messages::audit_event;
 use super::values::{get, opt_time};
 use super::*;
 use crate::store::guards::*;
@@ -262,8 +261,7 @@ impl GuardOps for PgStore {
                 "UPDATE loop_stops SET stopped_at = NULL, resumed_at = $2, resumed_by = $3 WHERE case_id = $1",
                 &[&case_id, &ts(now), &actor],
             )?;
-            audit_event(
-                tx.db,
+            tx.audit(
                 Some(case_id),
                 now,
                 actor,

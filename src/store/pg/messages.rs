@@ -13,23 +13,6 @@ fn imap_number(v: i64, column: &str) -> Result<u32, StoreError> {
         .map_err(|_| StoreError::Data(format!("column {column} holds {v}: not an IMAP number")))
 }
 
-/// Appends an audit event: the statement of `CaseWrites::audit` (ported in `pg/cases`),
-/// here so this room does not wait for that one.
-pub(super) fn audit_event(
-    db: &Db,
-    case_id: Option<i64>,
-    now: DateTime<Utc>,
-    actor: &str,
-    event: AuditEvent,
-    detail: &serde_json::Value,
-) -> Result<(), StoreError> {
-    db.execute(
-        "INSERT INTO audit(case_id, at, actor, event, detail) VALUES ($1, $2, $3, $4, $5)",
-        &[&case_id, &ts(now), &actor, &event, &detail.to_string()],
-    )?;
-    Ok(())
-}
-
 impl MessageReads for PgReader<'_> {
     /// Messages of a case, oldest first.
     ///
@@ -280,8 +263,7 @@ impl MessageWrites for PgTx<'_> {
                 0,
             )?,
         };
-        audit_event(
-            self.db,
+        self.audit(
             None,
             now,
             "system",

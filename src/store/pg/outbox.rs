@@ -18,23 +18,6 @@ const UNDELIVERABLE_PENDING_PG: &str = "SELECT o.id FROM participants p
      JOIN outbox o ON o.case_id = p.case_id AND o.recipient = p.address
      WHERE p.undeliverable = 1 AND o.status = 'pending' AND o.audience = 'customer'";
 
-/// Appends an audit event (as `CaseWrites::audit`, which the cases room implements; kept
-/// here so this room builds on its own).
-pub(super) fn audit_event(
-    db: &Db,
-    case_id: Option<i64>,
-    now: DateTime<Utc>,
-    actor: &str,
-    event: AuditEvent,
-    detail: &serde_json::Value,
-) -> Result<(), StoreError> {
-    db.execute(
-        "INSERT INTO audit(case_id, at, actor, event, detail) VALUES ($1, $2, $3, $4, $5)",
-        &[&case_id, &ts(now), &actor, &event, &detail.to_string()],
-    )?;
-    Ok(())
-}
-
 impl OutboxReads for PgReader<'_> {
     /// When the next pending row falls due, to sleep until then.
     ///
@@ -144,8 +127,7 @@ impl OutboxWrites for PgTx<'_> {
                      WHERE id = $1",
                     &[&row.id, &error],
                 )?;
-                audit_event(
-                    self.db,
+                self.audit(
                     row.case_id,
                     now,
                     "system",

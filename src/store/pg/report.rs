@@ -209,8 +209,7 @@ impl ReportWrites for PgTx<'_> {
             "INSERT INTO digests(slot, period_from, period_to, created_at, outbox_id) VALUES ($1, $2, $3, $4, $5)",
             &[&slot, &ts(period_from), &ts(period_to), &ts(mail.now), &id],
         )?;
-        super::outbox::audit_event(
-            self.db,
+        self.audit(
             None,
             mail.now,
             "system",
