@@ -473,6 +473,7 @@ impl RecordReads for PgReader<'_> {
     fn person_records(&self, address: &str) -> Result<PersonRecords, StoreError> {
         let c = self.db;
         let lower = address.to_ascii_lowercase();
+        // `ESCAPE ''`: SQLite's LIKE has no escape character, PostgreSQL's is `\` by default.
         let case_ids: Vec<i64> = collect(
             c,
             "SELECT id FROM cases WHERE lower(customer_address) = $1
@@ -480,7 +481,7 @@ impl RecordReads for PgReader<'_> {
              UNION SELECT case_id FROM messages WHERE case_id IS NOT NULL
                      AND (lower(from_address) = $1 OR lower(reply_address) = $1)
              UNION SELECT case_id FROM outbox WHERE case_id IS NOT NULL AND (lower(recipient) = $1
-                     OR ',' || lower(cc) || ',' ILIKE '%,' || $1 || ',%')
+                     OR ',' || lower(cc) || ',' ILIKE '%,' || $1 || ',%' ESCAPE '')
              ORDER BY 1",
             &[&lower],
             |r| get(r, 0),
@@ -530,7 +531,7 @@ impl RecordReads for PgReader<'_> {
                 &format!(
                     "SELECT {OUTBOUND_COLS} FROM outbox WHERE case_id = $1
                      AND (($3::BOOLEAN AND audience = 'customer') OR lower(recipient) = $2
-                          OR ',' || lower(cc) || ',' ILIKE '%,' || $2 || ',%') ORDER BY id"
+                          OR ',' || lower(cc) || ',' ILIKE '%,' || $2 || ',%' ESCAPE '') ORDER BY id"
                 ),
                 &[&id, &lower, &own],
                 stored_outbound,
