@@ -118,8 +118,7 @@ pub fn trace_left(
         StoreEngine::Sqlite => files::trace_on_disk(config, needles),
         StoreEngine::Postgres => {
             let s = PgStore::open(pg_target(config)?)?;
-            let _ = (s, needles); // XXX trace_in_database after the records port
-            Err(StoreError::Config("XXX".into()))
+            crate::store::pg::trace_in_database(&s, needles)
         }
     }
 }

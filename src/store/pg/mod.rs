@@ -31,7 +31,7 @@ pub mod connect;
 mod daemons;
 #[doc(hidden)]
 pub mod testing;
-// mod engine; (the Reads/Writes/Engine impls: on once every table's traits are)
+mod engine;
 mod guards;
 mod leases;
 mod messages;
@@ -45,6 +45,7 @@ pub(crate) mod values;
 mod views;
 
 pub use connect::Target;
+pub(crate) use records::trace_in_database;
 
 /// Migrations in order; index + 1 is the schema version they bring (as SQLite's).
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -433,6 +434,7 @@ impl PgStore {
             .map_or(0, |r| r.get(0)))
     }
 
+    #[cfg(test)]
     pub(crate) fn db(&self) -> &Db {
         &self.db
     }

@@ -489,7 +489,8 @@ pub(super) mod tests {
         assert_eq!(sb.status, OutboundState::Pending);
         assert_eq!(sb.attempts, 1);
         assert_eq!(sb.last_error.as_deref(), Some("451 later"));
-        assert_eq!(s.read().next_outbound_due().unwrap(), Some(now + secs(2)));
+        // c is due at +2 s but claimed (until +122 s): b's retry is the next due.
+        assert_eq!(s.read().next_outbound_due().unwrap(), Some(now + secs(60)));
         // Given up: failed, audited, the claim gone.
         s.write(|tx| tx.mark_attempt_failed(&rows[1], "550 no", None, now + secs(5)))
             .unwrap();

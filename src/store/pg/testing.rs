@@ -104,6 +104,14 @@ impl TestDb {
         PgStore::open(self.target())
     }
 
+    /// Opens it as a [`Store`].
+    ///
+    /// # Errors
+    /// [`StoreError`] from opening it.
+    pub fn store(&self) -> Result<crate::store::Store, StoreError> {
+        Ok(crate::store::Store::new(Box::new(self.open()?)))
+    }
+
     /// The `[store]` lines of a config using it.
     pub fn toml(&self) -> String {
         let mut s = format!("engine = \"postgres\"\nurl = \"{}\"\n", self.url);

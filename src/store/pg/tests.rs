@@ -144,7 +144,7 @@ fn pg_schema(s: &PgStore) -> std::collections::BTreeMap<String, TableShape> {
             .query(
                 "SELECT a.attname::text FROM pg_index i
                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-                 WHERE i.indrelid = $1::regclass AND i.indisprimary",
+                 WHERE i.indrelid = $1::text::regclass AND i.indisprimary",
                 &[&t],
             )
             .unwrap()
@@ -175,7 +175,7 @@ fn pg_schema(s: &PgStore) -> std::collections::BTreeMap<String, TableShape> {
                               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n
                               ORDER BY k.o)
                  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                 WHERE i.indrelid = $1::regclass
+                 WHERE i.indrelid = $1::text::regclass
                    AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)",
                 &[&t],
             )

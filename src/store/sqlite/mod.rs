@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// How many migrations (the schema version they bring), for the engines' agreement test.
+#[cfg(test)]
 pub(crate) const MIGRATION_COUNT: usize = MIGRATIONS.len();
 
 /// Pending customer mail to an address that bounced on its case. CROSS JOIN keeps the
