@@ -40,6 +40,9 @@ pub enum DaemonError {
     },
 }
 
+/// Told a line of status (for `systemctl status`).
+pub type StatusHook = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Options beyond the config.
 #[derive(Clone)]
 pub struct Options {
@@ -49,7 +52,7 @@ pub struct Options {
     pub on_ready: Option<Arc<dyn Fn() + Send + Sync>>,
     /// Called while the daemon waits for its database at start (PostgreSQL unreachable),
     /// with what it is waiting for: it is not ready meanwhile.
-    pub on_waiting: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    pub on_waiting: Option<StatusHook>,
     /// Called whenever the main loop completes a healthy round.
     pub on_healthy: Option<Arc<dyn Fn() + Send + Sync>>,
     /// Each notification reloads config and templates from `config_path`.
@@ -336,7 +339,6 @@ async fn record_clock(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
 
     fn utc(s: &str) -> chrono::DateTime<chrono::Utc> {
         chrono::DateTime::parse_from_rfc3339(s)
@@ -347,9 +349,9 @@ mod tests {
     #[tokio::test]
     async fn a_simulated_clock_is_recorded_as_it_runs_and_the_real_clock_removes_it() {
         let dir = tempfile::tempdir().unwrap();
-        let store: SharedStore = Arc::new(std::sync::Mutex::new(
-            Store::open(&dir.path().join("d.db")).unwrap(),
-        ));
+        let store: SharedStore = Arc::new(std::sync::Mutex::new(crate::store::test_store(
+            &dir.path().join("d.db"),
+        )));
         let start = utc("2026-11-23T09:00:00Z");
         let sim = SimulatedStart { start, rate: 600.0 };
         let clock: SharedClock = Arc::new(crate::clock::MovableClock::with_rate(start, 600.0));

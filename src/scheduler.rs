@@ -191,7 +191,10 @@ async fn scheduler_lease(
     log.record(&got);
     let held = got.unwrap_or(false);
     if held && renewed.is_none() {
-        tracing::debug!(holder, "scheduler: lease taken; this daemon runs timers, purge and digest");
+        tracing::debug!(
+            holder,
+            "scheduler: lease taken; this daemon runs timers, purge and digest"
+        );
     }
     *renewed = held.then_some(now);
     held

@@ -64,7 +64,10 @@ async fn two_daemons_survive_kills_and_a_database_restart_losing_and_doubling_no
     let n = 2000;
     let started = Instant::now();
     let customers = append_complaints(&w, "f", n).await;
-    println!("FAILOVER appended {n} complaints in {:?}", started.elapsed());
+    println!(
+        "FAILOVER appended {n} complaints in {:?}",
+        started.elapsed()
+    );
     let started = Instant::now();
     let mut daemons = [w.spawn_binary(), w.spawn_binary()];
     let mut rng = rand::thread_rng();
@@ -73,10 +76,14 @@ async fn two_daemons_survive_kills_and_a_database_restart_losing_and_doubling_no
     let mut takeovers = 0;
     // Kill the daemon holding the mailbox, mid-batch, four times; restart it each time.
     for _ in 0..4 {
-        let seen = wait_for("progress since the last kill", Duration::from_secs(120), || async {
-            let c = w.cases_now();
-            (c > last + 50).then_some(c)
-        })
+        let seen = wait_for(
+            "progress since the last kill",
+            Duration::from_secs(120),
+            || async {
+                let c = w.cases_now();
+                (c > last + 50).then_some(c)
+            },
+        )
         .await;
         if seen as usize >= n - 100 {
             break;
@@ -85,7 +92,11 @@ async fn two_daemons_survive_kills_and_a_database_restart_losing_and_doubling_no
         let holder = mailbox_holder(&w);
         let victim = daemons
             .iter()
-            .position(|d| holder.as_deref().is_some_and(|h| h.starts_with(&format!("pid {} on ", d.id()))))
+            .position(|d| {
+                holder
+                    .as_deref()
+                    .is_some_and(|h| h.starts_with(&format!("pid {} on ", d.id())))
+            })
             .unwrap_or(kills % 2);
         let killed_pid = daemons[victim].id();
         daemons[victim].kill().expect("kill -9");
@@ -94,11 +105,15 @@ async fn two_daemons_survive_kills_and_a_database_restart_losing_and_doubling_no
         let at_kill = w.cases_now();
         // The other daemon takes the mailbox over (before the killed one is restarted).
         let other = daemons[1 - victim].id();
-        let took = wait_for("the other daemon takes the mailbox over", Duration::from_secs(90), || async {
-            mailbox_holder(&w)
-                .filter(|h| h.starts_with(&format!("pid {other} on ")))
-                .map(|_| ())
-        })
+        let took = wait_for(
+            "the other daemon takes the mailbox over",
+            Duration::from_secs(90),
+            || async {
+                mailbox_holder(&w)
+                    .filter(|h| h.starts_with(&format!("pid {other} on ")))
+                    .map(|_| ())
+            },
+        )
         .await;
         let _ = took;
         takeovers += 1;
@@ -138,8 +153,15 @@ async fn two_daemons_survive_kills_and_a_database_restart_losing_and_doubling_no
         *per_customer.entry(c.customer_address.as_str()).or_default() += 1;
     }
     assert_eq!(cases.len(), n, "one case per complaint");
-    assert!(per_customer.values().all(|&v| v == 1), "no customer has two cases");
-    assert_eq!(s.read().all_messages().unwrap().len(), n, "each message stored once");
+    assert!(
+        per_customer.values().all(|&v| v == 1),
+        "no customer has two cases"
+    );
+    assert_eq!(
+        s.read().all_messages().unwrap().len(),
+        n,
+        "each message stored once"
+    );
     assert_eq!(read_raw(&w.support, "Processed", &w.env).await.len(), n);
     // Both daemons sent acknowledgments (the outbox is shared by row claims).
     let senders = s

@@ -450,7 +450,8 @@ fn in_store(w: &World, needle: &str) -> bool {
             .is_some();
     }
     db_files(w).iter().any(|(_, bytes)| {
-        find_ci(bytes, needle).is_some() || bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        find_ci(bytes, needle).is_some()
+            || bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
     })
 }
 

@@ -367,8 +367,8 @@ mod tests {
             "path = \"mailcase.db\"",
             &format!("path = \"{}\"", dir.path().join("s.db").display()),
         );
-        let cfg = Config::from_toml(&text, dir.path()).unwrap();
-        let mut store = Store::open(&cfg.db_path()).unwrap();
+        let cfg = Config::from_toml(&crate::store::test_store_config(&text), dir.path()).unwrap();
+        let mut store = Store::open_configured(&cfg).unwrap();
         for r in rows {
             store.record_daemon(r, chrono::Duration::days(7)).unwrap();
         }

@@ -725,13 +725,15 @@ fn validate_store(st: &StoreConfig, push: &mut impl FnMut(&str, String)) {
             if st.max_size.is_some() {
                 push(
                     "store.max_size",
-                    "is for engine = \"sqlite\"; limit a PostgreSQL database's size in PostgreSQL".into(),
+                    "is for engine = \"sqlite\"; limit a PostgreSQL database's size in PostgreSQL"
+                        .into(),
                 );
             }
             match &st.url {
                 None => push(
                     "store.url",
-                    "is required with engine = \"postgres\": postgres://USER@HOST:PORT/DATABASE".into(),
+                    "is required with engine = \"postgres\": postgres://USER@HOST:PORT/DATABASE"
+                        .into(),
                 ),
                 Some(url) => {
                     if let Err(e) = crate::store::pg::Target::check_url(url) {

@@ -242,14 +242,19 @@ mod tests {
         let path = dir.path().join("m.db");
         let policy = RetentionConfig::default();
         let t0 = t("2026-11-23T03:00:00Z");
-        let mut s = Store::open(&path).unwrap();
+        let pg = crate::store::pg::testing::create();
+        let open = || match &pg {
+            Some(db) => db.store().unwrap(),
+            None => Store::open(&path).unwrap(),
+        };
+        let mut s = open();
         assert!(matches!(
             daily(&mut s, &policy, t0).unwrap(),
             Daily::Ran { .. }
         ));
         drop(s);
         // A restart an hour later: not due until a day after the first run.
-        let mut s = Store::open(&path).unwrap();
+        let mut s = open();
         assert_eq!(
             daily(&mut s, &policy, t0 + Duration::hours(1)).unwrap(),
             Daily::NotDue {

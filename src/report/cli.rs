@@ -214,9 +214,9 @@ mod tests {
         );
         assert!(text.contains("America/New_York"));
         let path = dir.path().join("mailcase.toml");
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, crate::store::test_store_config(&text)).unwrap();
         let cfg = Config::load(&path).unwrap();
-        let mut s = Store::open(&cfg.db_path()).unwrap();
+        let mut s = Store::open_configured(&cfg).unwrap();
         crate::report::queue_tests::case(&mut s, "GLX-00001-1", 9, Some("help"), Some("globex"));
         drop(s);
         let zone = |brand: Option<&str>| {

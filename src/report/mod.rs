@@ -1113,7 +1113,7 @@ addresses = ["help@globex.test"]
         let cfg = two_brands();
         let cal = BusinessCalendar::from_config(&cfg.calendar);
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("r.db")).unwrap();
+        let mut s = crate::store::test_store(&dir.path().join("r.db"));
         // One case from before queues: in the first queue (billing), of its brand (acme).
         let old = case(&mut s, "CMP-00001-1", 8, None, None);
         case(&mut s, "ACM-00002-2", 9, Some("billing"), Some("acme"));
@@ -1251,7 +1251,7 @@ addresses = ["help@globex.test"]
         .unwrap();
         let cal = BusinessCalendar::from_config(&cfg.calendar);
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("r.db")).unwrap();
+        let mut s = crate::store::test_store(&dir.path().join("r.db"));
         case(&mut s, "CMP-00001-1", 8, None, None);
         case(&mut s, "CMP-00002-2", 9, Some("default"), Some("default"));
         let period = Period {

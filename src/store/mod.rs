@@ -43,11 +43,11 @@ pub use daemons::*;
 pub use guards::*;
 pub use leases::*;
 pub use messages::*;
+pub use open::{check_database, describe, pg_target, trace_left};
 pub use outbox::*;
 pub use records::*;
 pub use report::*;
 pub use sqlite::daemon::{DaemonStores, WriteGate};
-pub use open::{check_database, describe, pg_target, trace_left};
 pub use sqlite::files::{trace_on_disk, Trace};
 pub use sqlite::values::{ser_opt_ts, ser_ts};
 pub use timers::*;
@@ -194,6 +194,35 @@ impl StoreError {
                 if f.code == rusqlite::ErrorCode::DiskFull
         )
     }
+}
+
+/// A store for a unit test: a PostgreSQL database of its own when the suite runs on
+/// PostgreSQL (`MAILCASE_TEST_PG_URL`), else the SQLite file at `path`.
+#[cfg(test)]
+pub(crate) fn test_store(path: &Path) -> Store {
+    match pg::testing::create() {
+        Some(db) => db.store().expect("the test database opens"),
+        None => Store::open(path).expect("the test database opens"),
+    }
+}
+
+/// A unit test's config text with its `[store]` on a PostgreSQL database of its own when the
+/// suite runs on PostgreSQL (its `path = ...` line replaced), else unchanged.
+#[cfg(test)]
+pub(crate) fn test_store_config(text: &str) -> String {
+    let Some(db) = pg::testing::create() else {
+        return text.to_string();
+    };
+    let at = text
+        .find("[store]\n")
+        .expect("the config has a [store] table")
+        + "[store]\n".len();
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+    assert!(
+        text[at..line_end].starts_with("path = "),
+        "[store] starts with path"
+    );
+    format!("{}{}{}", &text[..at], db.toml(), &text[line_end..])
 }
 
 /// Formats a time the way every column stores it.

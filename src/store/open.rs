@@ -16,10 +16,9 @@ use crate::store::{Store, StoreError};
 /// be read.
 pub fn pg_target(config: &Config) -> Result<Arc<Target>, StoreError> {
     let st = &config.store;
-    let url = st
-        .url
-        .as_deref()
-        .ok_or_else(|| StoreError::Config("store.url: is required with engine = \"postgres\"".into()))?;
+    let url = st.url.as_deref().ok_or_else(|| {
+        StoreError::Config("store.url: is required with engine = \"postgres\"".into())
+    })?;
     let password = match st
         .secret_source()
         .map_err(|e| StoreError::Config(format!("store: {e}")))?
@@ -31,9 +30,11 @@ pub fn pg_target(config: &Config) -> Result<Arc<Target>, StoreError> {
         None => None,
     };
     let ca = st.ca_file.as_ref().map(|c| config.resolve(c));
-    Ok(Target::new(url, password.as_ref().map(|p| p.expose()), ca.as_deref())
-        .map_err(|e| StoreError::Config(format!("store.url: {e}")))?
-        .shared())
+    Ok(
+        Target::new(url, password.as_ref().map(|p| p.expose()), ca.as_deref())
+            .map_err(|e| StoreError::Config(format!("store.url: {e}")))?
+            .shared(),
+    )
 }
 
 impl Store {
@@ -63,9 +64,9 @@ impl Store {
     pub fn open_read_only_configured(config: &Config) -> Result<Store, StoreError> {
         match config.store.engine {
             StoreEngine::Sqlite => Store::open_read_only(&config.db_path()),
-            StoreEngine::Postgres => Ok(Store::new(Box::new(PgStore::open_read_only(
-                pg_target(config)?,
-            )?))),
+            StoreEngine::Postgres => Ok(Store::new(Box::new(PgStore::open_read_only(pg_target(
+                config,
+            )?)?))),
         }
     }
 }

@@ -189,7 +189,10 @@ impl World {
         let text = match &pg {
             Some(db) => {
                 let sqlite = "[store]\npath = \"mailcase.db\"\n";
-                assert!(text.contains(sqlite), "the test config has the SQLite store");
+                assert!(
+                    text.contains(sqlite),
+                    "the test config has the SQLite store"
+                );
                 text.replace(sqlite, &format!("[store]\n{}", db.toml()))
             }
             None => text,

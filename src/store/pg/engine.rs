@@ -38,4 +38,3 @@ impl EngineCore for PgStore {
         self.version()
     }
 }
-

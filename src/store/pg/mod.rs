@@ -29,8 +29,6 @@ mod cases;
 mod clock;
 pub mod connect;
 mod daemons;
-#[doc(hidden)]
-pub mod testing;
 mod engine;
 mod guards;
 mod leases;
@@ -38,6 +36,8 @@ mod messages;
 mod outbox;
 mod records;
 mod report;
+#[doc(hidden)]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 mod timers;
@@ -356,7 +356,7 @@ impl PgStore {
             .db
             .query_one(
                 "SELECT to_regclass($1) IS NOT NULL",
-                &[&format!("{VERSION_TABLE}")],
+                &[&VERSION_TABLE.to_string()],
             )?
             .get(0))
     }
@@ -483,7 +483,6 @@ pub(crate) fn case_from_row(r: &Row) -> Result<CaseRow, StoreError> {
 
 /// The columns [`case_from_row`] reads, as SQLite's.
 pub(crate) use crate::store::sqlite::CASE_COLS;
-
 
 impl PgReader<'_> {
     /// Messages matching `cond` (with `$n` parameters), in order.
