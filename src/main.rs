@@ -381,7 +381,12 @@ fn migrate(cli: &Cli) -> anyhow::Result<ExitCode> {
         password.as_ref().map(|p| p.expose()),
         ca_file.as_deref(),
     )
-    .map_err(|e| anyhow::anyhow!("--to {url}: {e}"))?
+    // Not the URL itself: it may hold the password Target::new refuses.
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "--to: {e} (here: --password-file, --password-env or --password-credential)"
+        )
+    })?
     .shared();
     say(format_args!(
         "mailcase migrate: the daemon must be stopped during the move (what it writes \

@@ -45,8 +45,11 @@ const VERSION_TABLE: &str = "mailcase_schema";
 /// Rows per INSERT (fewer for wide tables: at most 65535 parameters a statement).
 const BATCH_ROWS: usize = 500;
 
+/// Bytes of values per INSERT at most (raw messages can be large): a batch is sent sooner.
+const BATCH_BYTES: usize = 8 << 20;
+
 /// Rows per page when PostgreSQL is read back for the verification.
-const PAGE_ROWS: i64 = 1000;
+const PAGE_ROWS: i64 = 256;
 
 /// Mismatching cases named in the report (the count says how many in all).
 const SHOWN: usize = 10;
@@ -98,9 +101,10 @@ pub fn parse_to(arg: &str) -> Result<String, MigrateError> {
     }
     match arg.strip_prefix("postgres:") {
         Some(u) if !u.is_empty() => Ok(u.to_string()),
-        _ => Err(MigrateError::Usage(format!(
-            "--to {arg:?}: postgres:URL expected (postgres:postgres://USER@HOST:PORT/DATABASE; the password from --password-file, --password-env or --password-credential)"
-        ))),
+        // Not echoed: a URL may hold a password.
+        _ => Err(MigrateError::Usage(
+            "--to: postgres:URL expected (postgres:postgres://USER@HOST:PORT/DATABASE; the password from --password-file, --password-env or --password-credential)".into(),
+        )),
     }
 }
 
@@ -670,6 +674,16 @@ impl Val {
         }
     }
 
+    /// Roughly how many bytes it sends.
+    fn size(&self) -> usize {
+        match self {
+            Val::Null => 1,
+            Val::Int(_) | Val::Real(_) => 8,
+            Val::Text(s) => s.len(),
+            Val::Bytes(b) => b.len(),
+        }
+    }
+
     /// A source value converted to its PostgreSQL column's kind; `at` names the place.
     fn from_sqlite(v: ValueRef<'_>, kind: Kind, at: &dyn Fn() -> String) -> Result<Val, String> {
         let text = |b: &[u8]| -> Result<String, String> {
@@ -781,8 +795,10 @@ fn copy_table(conn: &Connection, db: &Db, t: &Table) -> Result<u64, StoreError> 
     let mut later: HashMap<Vec<u8>, (Vec<Val>, Vec<Val>)> = HashMap::new();
     let mut inserted_keys: Vec<Vec<u8>> = Vec::new();
     let mut copied = 0u64;
+    let mut bytes = 0usize;
     while let Some(r) = rows.next()? {
         let mut vals = source_row(t, r)?;
+        bytes += vals.iter().map(Val::size).sum::<usize>();
         if self_refs.iter().any(|&i| vals[i] != Val::Null) {
             let key: Vec<Val> = t.pk.iter().map(|&i| vals[i].clone()).collect();
             let refs: Vec<Val> = self_refs.iter().map(|&i| vals[i].clone()).collect();
@@ -792,9 +808,10 @@ fn copy_table(conn: &Connection, db: &Db, t: &Table) -> Result<u64, StoreError> 
             }
         }
         batch.push(vals);
-        if batch.len() == per_batch {
+        if batch.len() == per_batch || bytes >= BATCH_BYTES {
             copied += insert(db, t, &batch, !later.is_empty(), &mut inserted_keys)?;
             batch.clear();
+            bytes = 0;
         }
     }
     if !batch.is_empty() {
