@@ -171,7 +171,12 @@ impl Report {
         let secs = self.elapsed.as_secs_f64();
         writeln!(
             out,
-            "rows copied now: {} in {:.1}s ({:.0} rows/s, copy and verification)",
+            "rows {} now: {} in {:.1}s ({:.0} rows/s, copy and verification)",
+            if self.committed {
+                "copied"
+            } else {
+                "inserted, then rolled back,"
+            },
             self.copied(),
             secs,
             if secs > 0.0 {
