@@ -130,6 +130,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Move the installation from SQLite to PostgreSQL: copy every table, then verify the copy
+    /// (row counts per table, a checksum per table and per case). Stop the daemon first: what
+    /// it writes meanwhile would not be copied. Re-running is safe (rows already copied are
+    /// skipped); nothing is deleted from either database. Exit 1 when the copy is refused or
+    /// the verification finds a difference (the copy is then rolled back).
+    Migrate {
+        /// The SQLite database to copy: sqlite:PATH.
+        #[arg(long, value_name = "sqlite:PATH")]
+        from: String,
+        /// The PostgreSQL database to fill (created tables, or an earlier run's):
+        /// postgres:postgres://USER@HOST:PORT/DATABASE, without a password.
+        #[arg(long, value_name = "postgres:URL")]
+        to: String,
+        /// A file holding the PostgreSQL password.
+        #[arg(long, value_name = "FILE", group = "pg_password")]
+        password_file: Option<PathBuf>,
+        /// An environment variable holding the PostgreSQL password.
+        #[arg(long, value_name = "VAR", group = "pg_password")]
+        password_env: Option<String>,
+        /// A systemd credential holding the PostgreSQL password ($CREDENTIALS_DIRECTORY, else
+        /// the config's [service] credentials_dir).
+        #[arg(long, value_name = "NAME", group = "pg_password")]
+        password_credential: Option<String>,
+        /// A CA certificate (PEM) to trust for the server's TLS certificate.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+    },
     /// Print the shell completion script for SHELL (the Debian package installs them).
     ///
     /// For example `mailcase completions bash > ~/.local/share/bash-completion/completions/mailcase`.
@@ -210,6 +237,7 @@ fn main() -> ExitCode {
                 .map(|()| ExitCode::SUCCESS)
                 .unwrap_or_else(failed);
         }
+        Command::Migrate { .. } => return migrate(&cli).unwrap_or_else(failed),
         _ => {}
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -302,8 +330,75 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         | Command::Run { .. }
         | Command::Status { .. }
         | Command::Completions { .. }
+        | Command::Migrate { .. }
         | Command::Man { .. } => unreachable!("handled in main"),
     }
+}
+
+/// `mailcase migrate`: SQLite to PostgreSQL. Exit 0 only when the copy verified.
+fn migrate(cli: &Cli) -> anyhow::Result<ExitCode> {
+    use mailcase::secret::{read_key, Places, SecretSource};
+    use mailcase::store::migrate;
+    let Command::Migrate {
+        from,
+        to,
+        password_file,
+        password_env,
+        password_credential,
+        ca_file,
+    } = &cli.command
+    else {
+        unreachable!("called for migrate")
+    };
+    let path = migrate::parse_from(from)?;
+    let url = migrate::parse_to(to)?;
+    let source = match (password_file, password_env, password_credential) {
+        (Some(f), _, _) => Some(SecretSource::File(f.clone())),
+        (_, Some(e), _) => Some(SecretSource::Env(e.clone())),
+        (_, _, Some(c)) if c.is_empty() || c.contains('/') => {
+            anyhow::bail!("--password-credential `{c}` must be a plain credential name")
+        }
+        (_, _, Some(c)) => Some(SecretSource::Credential(c.clone())),
+        _ => None,
+    };
+    let here = std::env::current_dir().context("the current folder")?;
+    // Credentials outside systemd: where the config says, when there is one.
+    let places = Config::load(&cli.config)
+        .map(|c| Places {
+            base_dir: here.clone(),
+            credentials_dir: c.secret_places().credentials_dir,
+        })
+        .unwrap_or_else(|_| Places {
+            base_dir: here.clone(),
+            credentials_dir: PathBuf::from("/etc/mailcase/credentials"),
+        });
+    let password = source
+        .map(|s| read_key(&s, &places))
+        .transpose()
+        .context("the PostgreSQL password")?;
+    let target = mailcase::store::pg::Target::new(
+        &url,
+        password.as_ref().map(|p| p.expose()),
+        ca_file.as_deref(),
+    )
+    // Not the URL itself: it may hold the password Target::new refuses.
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "--to: {e} (here: --password-file, --password-env or --password-credential)"
+        )
+    })?
+    .shared();
+    say(format_args!(
+        "mailcase migrate: the daemon must be stopped during the move (what it writes \
+         meanwhile would not be copied)"
+    ));
+    let report = migrate::migrate(&path, target, &mut std::io::stderr())?;
+    to_stdout(|o| Ok(report.print(o)?))?;
+    Ok(if report.verified() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// The daemon. Ends with success after SIGTERM or SIGINT, [`EX_IOERR`] when its log output

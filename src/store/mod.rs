@@ -28,6 +28,7 @@ pub mod guards;
 pub mod health;
 pub mod leases;
 pub mod messages;
+pub mod migrate;
 pub mod open;
 pub mod outbox;
 pub mod pg;
