@@ -163,10 +163,31 @@ fn deliver_stores_a_piped_message_and_queues_its_acknowledgment() {
 #[test]
 fn deliver_defers_with_75_when_the_database_cannot_be_written() {
     let w = World::new("deliverfail", "");
-    let text = std::fs::read_to_string(&w.config_path).unwrap().replace(
-        "path = \"mailcase.db\"",
-        "path = \"/proc/mailcase-cannot-be-here/mailcase.db\"",
-    );
+    let text = std::fs::read_to_string(&w.config_path).unwrap();
+    let text = match &w.pg {
+        // PostgreSQL: a server that cannot be reached (a port nobody listens on).
+        Some(pg) => {
+            let closed = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let port = pg
+                .url
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .to_string();
+            text.replace(&format!(":{port}/"), &format!(":{closed}/"))
+        }
+        None => text.replace(
+            "path = \"mailcase.db\"",
+            "path = \"/proc/mailcase-cannot-be-here/mailcase.db\"",
+        ),
+    };
     std::fs::write(&w.config_path, text).unwrap();
     let out = deliver(
         &w,

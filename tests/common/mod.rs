@@ -139,6 +139,15 @@ pub struct World {
     pub pg: Option<mailcase::store::pg::testing::TestDb>,
 }
 
+impl Drop for World {
+    /// The test's PostgreSQL database goes with it (its daemons have stopped or are killed).
+    fn drop(&mut self) {
+        if let Some(pg) = &self.pg {
+            pg.drop_database();
+        }
+    }
+}
+
 /// True (and says so) when the suite runs on PostgreSQL and this test is about SQLite's
 /// own file (its path, size cap, bytes on disk): the caller returns.
 pub fn sqlite_only(what: &str) -> bool {

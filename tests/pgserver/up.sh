@@ -165,7 +165,14 @@ shared_buffers = 128MB
 work_mem = 4MB
 maintenance_work_mem = 64MB
 effective_cache_size = 512MB
-max_wal_size = 512MB
+# Checkpoints often and little WAL between them: every test creates a database (WAL-logged
+# copies of the template), and a restart or crash mid-suite (the failover test restarts the
+# server) must stop and recover in seconds, not replay hundreds of megabytes.
+max_wal_size = 128MB
+checkpoint_timeout = 30s
+# After a crash (ctl.sh kill), sync the data directory with one syncfs() instead of an
+# fsync() per file: thousands of files once the suite has made its databases.
+recovery_init_sync_method = syncfs
 min_wal_size = 80MB
 max_worker_processes = 4
 max_parallel_workers = 2

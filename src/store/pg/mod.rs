@@ -434,7 +434,7 @@ impl PgStore {
             .map_or(0, |r| r.get(0)))
     }
 
-    #[cfg(test)]
+    /// The connection (for `mailcase migrate` and tests).
     pub(crate) fn db(&self) -> &Db {
         &self.db
     }
