@@ -454,6 +454,40 @@ contacts = ["boss@support.test"]
     }
 
     #[test]
+    fn a_postgres_store_loads_and_its_mistakes_name_their_keys() {
+        let store = |lines: &str| {
+            let text = MINIMAL.replace("[store]\npath = \"mailcase.db\"\n", &format!("[store]\n{lines}\n"));
+            assert_ne!(text, MINIMAL, "the store section was found");
+            Config::from_toml(&text, Path::new("/etc/mailcase"))
+        };
+        let c = store(
+            "engine = \"postgres\"\nurl = \"postgres://mailcase@db:5432/mailcase?sslmode=require\"\npassword_file = \"db-password\"",
+        )
+        .unwrap();
+        assert_eq!(c.store.engine, StoreEngine::Postgres);
+        assert!(matches!(c.store.secret_source(), Ok(Some(SecretSource::File(_)))));
+        let err = |lines: &str| store(lines).unwrap_err().to_string();
+        let e = err("engine = \"postgres\"");
+        assert!(e.contains("store.url: is required with engine = \"postgres\""), "{e}");
+        let e = err("engine = \"postgres\"\nurl = \"postgres://mailcase:hunter2@db/mailcase\"");
+        assert!(e.contains("store.url") && e.contains("holds a password"), "{e}");
+        assert!(!e.contains("hunter2"), "the password is not repeated: {e}");
+        let e = err("engine = \"postgres\"\nurl = \"postgres://db/mailcase\"");
+        assert!(e.contains("store.url: names no user"), "{e}");
+        let e = err("engine = \"postgres\"\nurl = \"postgres://mailcase@db/mailcase\"\npath = \"x.db\"\nmax_size = \"1GB\"");
+        assert!(e.contains("store.path: is for engine = \"sqlite\""), "{e}");
+        assert!(e.contains("store.max_size: is for engine = \"sqlite\""), "{e}");
+        let e = err("engine = \"postgres\"\nurl = \"postgres://mailcase@db/mailcase\"\npassword_file = \"a\"\npassword_env = \"B\"");
+        assert!(e.contains("set only one of password_file, password_env"), "{e}");
+        let e = err("path = \"mailcase.db\"\nurl = \"postgres://mailcase@db/mailcase\"");
+        assert!(e.contains("store.url: is for engine = \"postgres\""), "{e}");
+        let e = err("engine = \"sqlite\"");
+        assert!(e.contains("store.path: is required"), "{e}");
+        let e = err("engine = \"mysql\"\npath = \"x\"");
+        assert!(e.contains("mysql"), "{e}");
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let text = MINIMAL.replace("port = 10143", "port = 10143\nhots = \"x\"");
         let e = Config::from_toml(&text, Path::new(".")).unwrap_err();
