@@ -456,7 +456,10 @@ contacts = ["boss@support.test"]
     #[test]
     fn a_postgres_store_loads_and_its_mistakes_name_their_keys() {
         let store = |lines: &str| {
-            let text = MINIMAL.replace("[store]\npath = \"mailcase.db\"\n", &format!("[store]\n{lines}\n"));
+            let text = MINIMAL.replace(
+                "[store]\npath = \"mailcase.db\"\n",
+                &format!("[store]\n{lines}\n"),
+            );
             assert_ne!(text, MINIMAL, "the store section was found");
             Config::from_toml(&text, Path::new("/etc/mailcase"))
         };
@@ -465,20 +468,35 @@ contacts = ["boss@support.test"]
         )
         .unwrap();
         assert_eq!(c.store.engine, StoreEngine::Postgres);
-        assert!(matches!(c.store.secret_source(), Ok(Some(SecretSource::File(_)))));
+        assert!(matches!(
+            c.store.secret_source(),
+            Ok(Some(SecretSource::File(_)))
+        ));
         let err = |lines: &str| store(lines).unwrap_err().to_string();
         let e = err("engine = \"postgres\"");
-        assert!(e.contains("store.url: is required with engine = \"postgres\""), "{e}");
+        assert!(
+            e.contains("store.url: is required with engine = \"postgres\""),
+            "{e}"
+        );
         let e = err("engine = \"postgres\"\nurl = \"postgres://mailcase:hunter2@db/mailcase\"");
-        assert!(e.contains("store.url") && e.contains("holds a password"), "{e}");
+        assert!(
+            e.contains("store.url") && e.contains("holds a password"),
+            "{e}"
+        );
         assert!(!e.contains("hunter2"), "the password is not repeated: {e}");
         let e = err("engine = \"postgres\"\nurl = \"postgres://db/mailcase\"");
         assert!(e.contains("store.url: names no user"), "{e}");
         let e = err("engine = \"postgres\"\nurl = \"postgres://mailcase@db/mailcase\"\npath = \"x.db\"\nmax_size = \"1GB\"");
         assert!(e.contains("store.path: is for engine = \"sqlite\""), "{e}");
-        assert!(e.contains("store.max_size: is for engine = \"sqlite\""), "{e}");
+        assert!(
+            e.contains("store.max_size: is for engine = \"sqlite\""),
+            "{e}"
+        );
         let e = err("engine = \"postgres\"\nurl = \"postgres://mailcase@db/mailcase\"\npassword_file = \"a\"\npassword_env = \"B\"");
-        assert!(e.contains("set only one of password_file, password_env"), "{e}");
+        assert!(
+            e.contains("set only one of password_file, password_env"),
+            "{e}"
+        );
         let e = err("path = \"mailcase.db\"\nurl = \"postgres://mailcase@db/mailcase\"");
         assert!(e.contains("store.url: is for engine = \"postgres\""), "{e}");
         let e = err("engine = \"sqlite\"");

@@ -85,6 +85,9 @@ pub enum StoreError {
         target: String,
         error: tokio_postgres::Error,
     },
+    /// A PostgreSQL database without mailcase's tables yet (read-only opening).
+    #[error("database {place}: no mailcase tables yet: the daemon creates it when it first runs")]
+    Empty { place: String },
     /// The store's configuration cannot be used (a key, or a secret that cannot be read).
     #[error("{0}")]
     Config(String),

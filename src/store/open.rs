@@ -100,6 +100,10 @@ pub fn check_database(config: &Config) -> Result<String, StoreError> {
                 Err(StoreError::TooOld { found, known }) => Ok(format!(
                     "database {target}: schema v{found}, upgraded to v{known} when the daemon starts"
                 )),
+                Err(StoreError::Empty { .. }) => Ok(format!(
+                    "database {target}: ok (PostgreSQL, empty: the daemon creates the schema, v{}, when it first runs)",
+                    crate::store::pg::MIGRATIONS.len()
+                )),
                 Err(e) => Err(e),
             }
         }

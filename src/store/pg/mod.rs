@@ -296,6 +296,11 @@ impl PgStore {
         store.check_ours()?;
         let v = store.version()?;
         let known = MIGRATIONS.len() as i64;
+        if v == 0 {
+            return Err(StoreError::Empty {
+                place: store.db.target.to_string(),
+            });
+        }
         if v > known {
             return Err(StoreError::TooNew { found: v, known });
         }
