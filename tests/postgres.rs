@@ -43,7 +43,9 @@ fn set_store(w: &World, f: impl Fn(&str) -> String) {
     let text = std::fs::read_to_string(&w.config_path).unwrap();
     let pg = w.pg.as_ref().unwrap();
     let start = text.find("[store]\n").unwrap() + "[store]\n".len();
-    let end = text[start..].find("\n[").map_or(text.len(), |i| start + i + 1);
+    let end = text[start..]
+        .find("\n[")
+        .map_or(text.len(), |i| start + i + 1);
     let new = format!("{}{}{}", &text[..start], f(&pg.toml()), &text[end..]);
     std::fs::write(&w.config_path, new).unwrap();
 }

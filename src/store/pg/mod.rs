@@ -559,5 +559,8 @@ impl PgReader<'_> {
 }
 
 /// How long a daemon's claim on an outbox row lasts: a daemon killed while sending leaves
-/// its rows to the others after this.
-pub const CLAIM_TTL: StdDuration = StdDuration::from_secs(120);
+/// its rows to the others after this (at once to a daemon of the same machine, which sees
+/// the holder's process gone). Longer than a claimed round can take: 16 rows a connection,
+/// pipelined, each SMTP command bounded by `smtp.timeout` (60 s by default); a claim that
+/// lapsed while its sender still sends could send a row twice.
+pub const CLAIM_TTL: StdDuration = StdDuration::from_secs(600);

@@ -232,6 +232,23 @@ impl OutboxOps for PgStore {
     ) -> Result<Vec<OutboundRow>, StoreError> {
         let ttl = chrono::Duration::from_std(CLAIM_TTL)
             .map_err(|e| StoreError::Data(format!("CLAIM_TTL: {e}")))?;
+        // Claims of a daemon of this machine that no longer runs (kill -9, OOM) lapse at
+        // once, as its leases do: its rows need not wait out the claim.
+        let holders = self.db.query(
+            "SELECT DISTINCT claimed_by FROM outbox
+             WHERE status = 'pending' AND claimed_by IS NOT NULL AND claimed_by <> $1 AND claimed_until > $2",
+            &[&self.holder, &ts(now)],
+        )?;
+        for h in holders {
+            let h: String = get(&h, 0)?;
+            if crate::ingest::holder_is_dead(&h) {
+                self.db.execute(
+                    "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+                     WHERE status = 'pending' AND claimed_by = $1",
+                    &[&h],
+                )?;
+            }
+        }
         let except: Vec<i64> = except.iter().copied().collect();
         let rows = self.db.query(
             "WITH claimed AS (
@@ -489,7 +506,7 @@ pub(super) mod tests {
         assert_eq!(sb.status, OutboundState::Pending);
         assert_eq!(sb.attempts, 1);
         assert_eq!(sb.last_error.as_deref(), Some("451 later"));
-        // c is due at +2 s but claimed (until +122 s): b's retry is the next due.
+        // c is due at +2 s but claimed (until +602 s): b's retry is the next due.
         assert_eq!(s.read().next_outbound_due().unwrap(), Some(now + secs(60)));
         // Given up: failed, audited, the claim gone.
         s.write(|tx| tx.mark_attempt_failed(&rows[1], "550 no", None, now + secs(5)))
@@ -673,6 +690,43 @@ pub(super) mod tests {
         );
         assert_eq!(a.union(&b).copied().collect::<HashSet<_>>(), queued);
         eprintln!("alpha claimed {}, beta {}", a.len(), b.len());
+    }
+
+    #[test]
+    fn a_dead_daemons_claims_on_this_machine_lapse_at_once() {
+        let Some(db) = testing::create() else {
+            eprintln!("SKIPPED: MAILCASE_TEST_PG_URL is not set (tests/pgserver/up.sh)");
+            return;
+        };
+        let me = crate::ingest::holder_name();
+        let ours = format!("pid {} on ", std::process::id());
+        assert!(me.starts_with(&ours), "{me}");
+        // A daemon of this machine that was killed (no such process), and one of another.
+        let dead = me.replacen(&ours, "pid 4000000 on ", 1);
+        let elsewhere = "pid 4000000 on another-host.example";
+        let mut second = db.open().unwrap();
+        second.set_holder(&me);
+        let now = t0();
+        let none = HashSet::new();
+        let until = ts(now + chrono::Duration::from_std(CLAIM_TTL).unwrap());
+        for (holder, mid) in [(dead.as_str(), "<d@x>"), (elsewhere, "<e@x>")] {
+            let id = second
+                .write(|tx| tx.enqueue(&mail(None, mid, "c@example.org", now)))
+                .unwrap();
+            // Claimed by that daemon before it went away.
+            second
+                .db()
+                .execute(
+                    "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE id = $3",
+                    &[&holder, &until, &id],
+                )
+                .unwrap();
+            assert_eq!(claim(&second, id).0.as_deref(), Some(holder));
+        }
+        // The dead holder's row is taken at once; the other machine's waits for its claim.
+        let got = second.claim_due_outbound(now + secs(1), 10, &none).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].message_id, "<d@x>");
     }
 
     #[test]
