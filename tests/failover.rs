@@ -15,20 +15,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use rand::Rng;
 
-async fn append_complaints(w: &World, prefix: &str, n: usize) -> Vec<String> {
-    let mut customers = Vec::new();
-    for i in 0..n {
-        let c = w.customer(&format!("{prefix}{i}"));
-        let raw = format!(
-            "From: Customer {i} <{c}>\r\nTo: {}\r\nSubject: complaint {i}\r\nMessage-ID: <{prefix}{i}.{}@customer.test>\r\n\r\nThing {i} is broken.\r\n",
-            w.support, w.tag
-        );
-        w.append(raw.as_bytes()).await;
-        customers.push(c);
-    }
-    customers
-}
-
 /// `tests/pgserver/ctl.sh ACTION` on the suite's server (`PGENV_DIR`, exported by tests/all.sh).
 fn pg_ctl(action: &str) {
     let st = Command::new(repo().join("tests/pgserver/ctl.sh"))
@@ -67,7 +53,7 @@ async fn two_daemons_survive_kills_and_a_database_restart_losing_and_doubling_no
     std::fs::write(&w.config_path, cfg).unwrap();
     let n = 2000;
     let started = Instant::now();
-    let customers = append_complaints(&w, "f", n).await;
+    let customers = w.append_complaints("f", n).await;
     println!(
         "FAILOVER appended {n} complaints in {:?}",
         started.elapsed()

@@ -25,20 +25,6 @@ fn ctl(action: &str, server: &str) {
     assert!(st.success(), "ctl.sh {action} {server}");
 }
 
-async fn append_complaints(w: &World, prefix: &str, n: usize) -> Vec<String> {
-    let mut customers = Vec::new();
-    for i in 0..n {
-        let c = w.customer(&format!("{prefix}{i}"));
-        let raw = format!(
-            "From: Customer {i} <{c}>\r\nTo: {}\r\nSubject: complaint {i}\r\nMessage-ID: <{prefix}{i}.{}@customer.test>\r\n\r\nThing {i} is broken.\r\n",
-            w.support, w.tag
-        );
-        w.append(raw.as_bytes()).await;
-        customers.push(c);
-    }
-    customers
-}
-
 /// Every complaint has exactly one case, none is left in the INBOX, each message is stored
 /// once; returns the number of duplicate acknowledgments the customers received.
 async fn check_nothing_lost(w: &World, customers: &[String]) -> usize {
@@ -93,7 +79,7 @@ async fn five_kills_at_random_points_while_ingesting_500_lose_nothing_and_double
         .replace("connections = 2", "connections = 1");
     std::fs::write(&w.config_path, cfg).unwrap();
     let n = 500;
-    let customers = append_complaints(&w, "k", n).await;
+    let customers = w.append_complaints("k", n).await;
     let mut kills = 0;
     let mut last = 0;
     let mut rng = rand::thread_rng();
@@ -135,7 +121,7 @@ async fn five_kills_at_random_points_while_ingesting_500_lose_nothing_and_double
 async fn dovecot_restarted_mid_batch_loses_nothing() {
     let _serial = SERIAL.lock().await;
     let w = World::new("dovecot_restart", "");
-    let customers = append_complaints(&w, "d", 300).await;
+    let customers = w.append_complaints("d", 300).await;
     let log = w.dir.path().join("daemon.log");
     let mut child = w.spawn_logged("info", &log);
     wait_for("first cases", Duration::from_secs(60), || async {
@@ -161,7 +147,7 @@ async fn postfix_down_for_a_minute_delays_acknowledgments_and_loses_none() {
     ctl("stop", "postfix");
     let d = w.start();
     // Postfix is down, so complaints go straight into the mailbox.
-    let customers = append_complaints(&w, "o", 20).await;
+    let customers = w.append_complaints("o", 20).await;
     wait_for(
         "failed send attempts recorded",
         Duration::from_secs(60),
@@ -199,7 +185,7 @@ async fn a_database_locked_by_another_process_keeps_mail_in_the_inbox_until_rele
     let log = w.dir.path().join("daemon.log");
     let mut child = w.spawn_logged("info", &log);
     // The daemon is up (its database exists) once a first complaint is handled.
-    let first = append_complaints(&w, "l", 1).await;
+    let first = w.append_complaints("l", 1).await;
     wait_for("first case", Duration::from_secs(60), || async {
         (w.cases_now() == 1).then_some(())
     })
@@ -223,7 +209,7 @@ async fn a_database_locked_by_another_process_keeps_mail_in_the_inbox_until_rele
         .read_exact(&mut buf)
         .unwrap();
     let mut customers = first.clone();
-    customers.extend(append_complaints(&w, "m", 3).await);
+    customers.extend(w.append_complaints("m", 3).await);
     // While locked: the mail stays in the INBOX and the error is logged.
     tokio::time::sleep(Duration::from_secs(15)).await;
     assert_eq!(read_raw(&w.support, "INBOX", &w.env).await.len(), 3);

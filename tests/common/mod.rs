@@ -368,6 +368,22 @@ impl World {
             .unwrap_or(0)
     }
 
+    /// Appends `n` complaints of customers `<prefix><i>` straight into the support INBOX (as
+    /// a backlog waiting for the daemon); returns the customers.
+    pub async fn append_complaints(&self, prefix: &str, n: usize) -> Vec<String> {
+        let mut customers = Vec::new();
+        for i in 0..n {
+            let c = self.customer(&format!("{prefix}{i}"));
+            let raw = format!(
+                "From: Customer {i} <{c}>\r\nTo: {}\r\nSubject: complaint {i}\r\nMessage-ID: <{prefix}{i}.{}@customer.test>\r\n\r\nThing {i} is broken.\r\n",
+                self.support, self.tag
+            );
+            self.append(raw.as_bytes()).await;
+            customers.push(c);
+        }
+        customers
+    }
+
     /// Sends raw mail through Postfix, as a customer's server would.
     pub async fn send_raw(&self, from: &str, to: &str, raw: &[u8]) {
         let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
