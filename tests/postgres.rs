@@ -270,3 +270,112 @@ fn a_database_unreachable_at_start_is_waited_for_and_the_daemon_is_ready_only_on
     let st = child.wait().unwrap();
     assert!(st.success(), "a clean stop: {st:?}");
 }
+
+#[test]
+fn tls_to_the_database_is_verified_against_the_configured_ca() {
+    if skipped() {
+        return;
+    }
+    let w = World::new("pgtls", "");
+    let pg = w.pg.clone().unwrap();
+    let Some(ca) = pg.ca_file.clone() else {
+        eprintln!("SKIPPED: the test server has no CA file (MAILCASE_TEST_PG_CA)");
+        return;
+    };
+    // sslmode=require with the server's CA: TLS, verified.
+    set_store(&w, |s| {
+        s.replace(
+            &format!("/{}\"", pg.name),
+            &format!("/{}?sslmode=require\"", pg.name),
+        )
+    });
+    let (ok, text) = check(&w);
+    assert!(ok, "{text}");
+    let store = mailcase::store::Store::open_configured(&w.config()).unwrap();
+    drop(store);
+    let c = pg.target().connect().unwrap();
+    let ssl: bool = mailcase::store::pg::wait(c.query_one(
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        &[],
+    ))
+    .unwrap()
+    .get(0);
+    assert!(ssl, "the test connection itself is TLS");
+    // Without the CA the server's certificate is not trusted: refused, and said why.
+    set_store(&w, |s| {
+        s.replace(
+            &format!("/{}\"", pg.name),
+            &format!("/{}?sslmode=require\"", pg.name),
+        )
+        .replace(&format!("ca_file = \"{}\"\n", ca.display()), "")
+    });
+    let (ok, text) = check(&w);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("certificate") || text.contains("UnknownIssuer"),
+        "{text}"
+    );
+}
+
+/// The holder of the lease `name` in this world's database.
+fn lease_holder(w: &World, name: &str) -> Option<String> {
+    let s = mailcase::store::Store::open_read_only_configured(&w.config()).ok()?;
+    let leases = s.read().leases().ok()?;
+    leases
+        .into_iter()
+        .find(|l| l.name == name)
+        .map(|l| l.holder)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_of_two_daemons_runs_the_scheduler_and_the_other_takes_it_over_when_it_dies() {
+    if skipped() {
+        return;
+    }
+    let w = World::new("pgsched", "");
+    let mut a = w.spawn_binary();
+    let first = wait_for("a scheduler lease", Duration::from_secs(60), || async {
+        lease_holder(&w, mailcase::scheduler::SCHEDULER_LEASE)
+    })
+    .await;
+    let mut b = w.spawn_binary();
+    // Both run; one holds the scheduler, and keeps it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        lease_holder(&w, mailcase::scheduler::SCHEDULER_LEASE).as_deref(),
+        Some(first.as_str())
+    );
+    assert!(first.starts_with(&format!("pid {} on ", a.id())), "{first}");
+    // Its holder dies: the other takes the timers, the purge and the digest over (at once on
+    // the same machine, at its next try), and a complaint still gets its case and answer.
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let second = format!("pid {} on ", b.id());
+    wait_for(
+        "the other daemon takes the scheduler over",
+        Duration::from_secs(30),
+        || async {
+            lease_holder(&w, mailcase::scheduler::SCHEDULER_LEASE)
+                .filter(|h| h.starts_with(&second))
+        },
+    )
+    .await;
+    let jane = w.customer("jane");
+    w.send_complaint(&jane, "Jane", "Broken", "It broke.").await;
+    w.wait_for_acks(&jane).await;
+    let status = Command::new(env!("CARGO_BIN_EXE_mailcase"))
+        .arg("--config")
+        .arg(&w.config_path)
+        .arg("status")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("Scheduler") && l.contains("held by") && l.contains(&second)),
+        "{shown}"
+    );
+    b.kill().unwrap();
+    b.wait().unwrap();
+}
