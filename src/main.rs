@@ -591,7 +591,10 @@ async fn check(cli: &Cli, offline: bool) -> anyhow::Result<()> {
     if offline && cfg.store.engine == mailcase::config::StoreEngine::Postgres {
         // The URL and the password's source are checked; the server is not asked.
         let target = mailcase::store::pg_target(&cfg)?;
-        writeln!(out, "database {target}: PostgreSQL, not reached (--offline)")?;
+        writeln!(
+            out,
+            "database {target}: PostgreSQL, not reached (--offline)"
+        )?;
     } else {
         writeln!(out, "{}", mailcase::store::check_database(&cfg)?)?;
     }

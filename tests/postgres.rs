@@ -346,6 +346,27 @@ async fn one_of_two_daemons_runs_the_scheduler_and_the_other_takes_it_over_when_
         Some(first.as_str())
     );
     assert!(first.starts_with(&format!("pid {} on ", a.id())), "{first}");
+    // `status` names both: the one reading the mailbox first, the other as also running.
+    let shown = wait_for(
+        "both daemons in status",
+        Duration::from_secs(30),
+        || async {
+            let out = Command::new(env!("CARGO_BIN_EXE_mailcase"))
+                .arg("--config")
+                .arg(&w.config_path)
+                .arg("status")
+                .output()
+                .unwrap();
+            let shown = String::from_utf8_lossy(&out.stdout).to_string();
+            (shown.contains("Also running") && shown.contains(&format!("pid {} on ", b.id())))
+                .then_some(shown)
+        },
+    )
+    .await;
+    assert!(
+        shown.contains(&format!("running: pid {} on ", a.id())),
+        "{shown}"
+    );
     // Its holder dies: the other takes the timers, the purge and the digest over (at once on
     // the same machine, at its next try), and a complaint still gets its case and answer.
     a.kill().unwrap();

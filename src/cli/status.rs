@@ -35,8 +35,13 @@ pub struct StatusReport {
     pub judged_at: DateTime<Utc>,
     pub simulated_clock: Option<crate::store::SimulatedClock>,
     pub database: String,
-    /// The daemon that runs (the freshest heartbeat), if any.
+    /// The daemon that runs (the one reading a mailbox, else the freshest heartbeat), if any.
     pub running: Option<DaemonRecord>,
+    /// Other daemons running on this database (several share a PostgreSQL database).
+    pub also_running: Vec<DaemonRecord>,
+    /// Daemons whose heartbeat stopped without a clean stop while others run on (killed,
+    /// or hanging), in the last day.
+    pub gone: Vec<DaemonRecord>,
     /// The daemon that ran last, when none runs now.
     pub last_seen: Option<DaemonRecord>,
     pub leases: Vec<LeaseRow>,
@@ -83,7 +88,31 @@ pub fn read(cfg: &Config, store: &Store, now: DateTime<Utc>) -> Result<StatusRep
     let fresh = |d: &&DaemonRecord| {
         d.stopped_at.is_none() && now - d.heartbeat_at < heartbeat_stale_after()
     };
-    let running = daemons.iter().find(fresh).cloned();
+    let leases = r.leases()?;
+    let scheduler = crate::scheduler::SCHEDULER_LEASE;
+    let reads_mail = |d: &DaemonRecord| {
+        leases
+            .iter()
+            .any(|l| l.name != scheduler && l.holder == d.holder)
+    };
+    let mut live: Vec<DaemonRecord> = daemons.iter().filter(fresh).cloned().collect();
+    // The one reading the mailbox first: its IMAP and SMTP lines are the ones that matter.
+    live.sort_by_key(|d| !reads_mail(d));
+    let mut live = live.into_iter();
+    let running = live.next();
+    let also_running: Vec<DaemonRecord> = live.collect();
+    let gone = match running {
+        Some(_) => daemons
+            .iter()
+            .filter(|d| {
+                d.stopped_at.is_none()
+                    && !fresh(d)
+                    && now - d.heartbeat_at < chrono::Duration::days(1)
+            })
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
     let last_seen = match running {
         Some(_) => None,
         None => daemons.first().cloned(),
@@ -101,8 +130,10 @@ pub fn read(cfg: &Config, store: &Store, now: DateTime<Utc>) -> Result<StatusRep
         simulated_clock: judged.simulated,
         database: crate::store::describe(cfg),
         running,
+        also_running,
+        gone,
         last_seen,
-        leases: r.leases()?,
+        leases,
         outbox,
         quarantined,
         warning_lead_seconds: lead.num_seconds(),
@@ -206,6 +237,30 @@ pub fn write_text(s: &StatusReport, out: &mut dyn Write) -> std::io::Result<bool
             "Daemon",
             "NOT RUNNING: no daemon has run on this database",
         )?,
+    }
+    for d in &s.also_running {
+        row(
+            out,
+            "Also running",
+            &format!(
+                "{}, version {}, up {}, heartbeat {} ago",
+                d.holder,
+                d.version,
+                span(now - d.started_at),
+                span(now - d.heartbeat_at)
+            ),
+        )?;
+    }
+    for d in &s.gone {
+        row(
+            out,
+            "Gone",
+            &format!(
+                "{}: its heartbeat stopped {} without a clean stop (killed, or hanging)",
+                d.holder,
+                at(d.heartbeat_at, now)
+            ),
+        )?;
     }
     let d = s.running.as_ref().or(s.last_seen.as_ref());
     let scheduler = crate::scheduler::SCHEDULER_LEASE;

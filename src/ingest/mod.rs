@@ -228,6 +228,8 @@ async fn session(
     let mut busy_until: Option<tokio::time::Instant> = None;
     // When (on the engine's clock) this session last took or renewed the fetch lease.
     let mut lease_renewed: Option<chrono::DateTime<chrono::Utc>> = None;
+    // Whether this session waits for another daemon's lease (said once, not every round).
+    let mut standby = false;
     loop {
         // The engine may have been reloaded (SIGHUP); config changes to the mailbox itself
         // need a reconnect, which the next session picks up.
@@ -244,6 +246,10 @@ async fn session(
                 })
                 .await?;
                 lease_renewed = got.then_some(now);
+                if got && standby {
+                    tracing::info!(mailbox = %key, "ingest: took the fetch lease over; this daemon reads the mailbox now");
+                    standby = false;
+                }
                 got
             }
         };
@@ -262,8 +268,14 @@ async fn session(
                 shutdown,
             )
             .await?;
-        } else {
-            tracing::warn!(mailbox = %key, "ingest: another mailcase holds the fetch lease for this mailbox; waiting");
+        } else if !standby {
+            standby = true;
+            if eng.config.store.engine == crate::config::StoreEngine::Postgres {
+                // Several daemons on one database: one reads, the others stand by.
+                tracing::info!(mailbox = %key, "ingest: standing by: another daemon holds the fetch lease for this mailbox");
+            } else {
+                tracing::warn!(mailbox = %key, "ingest: another mailcase holds the fetch lease for this mailbox; waiting");
+            }
         }
         if have_lease {
             hooks.monitor.imap_round();

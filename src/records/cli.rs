@@ -286,9 +286,17 @@ pub fn erase(cfg: &Config, customer: &str, out: &mut dyn Write) -> Result<(), Re
         r.cases, r.cases_closed, r.messages, r.participant_entries, r.swept.values_redacted, r.swept.blobs_dropped, r.fingerprint
     )
     .map_err(io)?;
+    let store_said = match cfg.store.engine {
+        crate::config::StoreEngine::Sqlite => {
+            "database file rewritten and write-ahead log emptied: the address is in none of them."
+        }
+        crate::config::StoreEngine::Postgres => {
+            "no text or bytes column of any table holds the address; the tables were vacuumed. Old row versions in PostgreSQL's files until reused, its WAL, archives and replicas are the database administrator's to clear."
+        }
+    };
     writeln!(
         out,
-        "database file rewritten and write-ahead log emptied: the address is in none of them. Copies in the mailbox (processed folder) and in backups are not mailcase's: delete them there."
+        "{store_said} Copies in the mailbox (processed folder) and in backups are not mailcase's: delete them there."
     )
     .map_err(io)
 }

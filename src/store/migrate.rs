@@ -249,7 +249,26 @@ pub fn migrate(
         error,
     };
     // The checks of the read-only open: missing file, not mailcase's, schema version.
-    drop(SqliteStore::open_read_only(from).map_err(source_err)?);
+    let source = SqliteStore::open_read_only(from).map_err(source_err)?;
+    // A daemon still writing would leave its last cases behind: refused while one runs.
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let running: Vec<String> = crate::store::DaemonReads::daemons(&source.read())
+        .map_err(source_err)?
+        .into_iter()
+        .filter(|d| {
+            d.stopped_at.is_none() && now - d.heartbeat_at < crate::monitor::heartbeat_stale_after()
+        })
+        .map(|d| d.holder)
+        .collect();
+    if !running.is_empty() {
+        return Err(MigrateError::Refused(format!(
+            "a daemon runs on {} ({}, heartbeat in the last {} s): stop it first (systemctl stop mailcase), then run migrate again",
+            from.display(),
+            running.join(", "),
+            crate::monitor::heartbeat_stale_after().num_seconds()
+        )));
+    }
+    drop(source);
     let conn = Connection::open_with_flags(
         from,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -300,7 +319,11 @@ pub fn migrate(
         for name in &order {
             let t = &tables[name];
             let n = copy_table(&conn, db, t)?;
-            let _ = writeln!(progress, "  {name}: {n} rows copied");
+            let _ = writeln!(
+                progress,
+                "  {name}: {n} row{} copied",
+                if n == 1 { "" } else { "s" }
+            );
             copied.insert(name.clone(), n);
         }
         reset_sequences(db, &tables)?;
@@ -1310,6 +1333,37 @@ mod tests {
         assert!(text.contains("tables that differ: cases;"), "{text}");
         assert!(text.contains("rolled back"), "{text}");
         assert_eq!(count(&to, "messages"), before, "rolled back");
+    }
+
+    #[test]
+    fn a_source_a_daemon_still_runs_on_is_refused() {
+        let Some(to) = target() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let from = source(dir.path(), 2);
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let mut s = crate::store::Store::open(&from).unwrap();
+        s.record_daemon(
+            &crate::store::DaemonRecord {
+                holder: "pid 4000000 on somewhere".into(),
+                version: "test".into(),
+                started_at: now,
+                heartbeat_at: now,
+                stopped_at: None,
+                last_imap_round_at: None,
+                last_smtp_send_at: None,
+                inbox_backlog: None,
+                inbox_backlog_at: None,
+                last_error: None,
+                last_error_at: None,
+            },
+            chrono::Duration::days(1),
+        )
+        .unwrap();
+        drop(s);
+        let e = run(&from, &to).unwrap_err();
+        assert!(matches!(e, MigrateError::Refused(_)), "{e:?}");
+        assert!(e.to_string().contains("a daemon runs on"), "{e}");
+        assert!(e.to_string().contains("pid 4000000 on somewhere"), "{e}");
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub enum StoreError {
     #[error("database: {}", pg_text(.0))]
     Pg(tokio_postgres::Error),
     /// PostgreSQL: the server cannot be reached or refused the login.
-    #[error("database {target}: {}", pg_text(.error))]
+    #[error("database {target}: {}{}", pg_text(.error), connect_hint(.error))]
     PgConnect {
         target: String,
         error: tokio_postgres::Error,
@@ -94,6 +94,18 @@ pub enum StoreError {
     /// PostgreSQL: the connection was lost; the work is retried on a new one.
     #[error("database: {0}")]
     Lost(String),
+}
+
+/// What to look at for a connection the server or TLS refused.
+fn connect_hint(e: &tokio_postgres::Error) -> &'static str {
+    let text = pg_text(e);
+    if e.code().is_some_and(|c| c.code() == "28P01") {
+        "; the password is read from store.password_file, password_env or password_credential"
+    } else if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") {
+        "; the server's certificate is not trusted: set store.ca_file to the CA that signed it"
+    } else {
+        ""
+    }
 }
 
 /// A PostgreSQL error with its cause and, for the server's, its detail.

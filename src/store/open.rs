@@ -32,7 +32,13 @@ pub fn pg_target(config: &Config) -> Result<Arc<Target>, StoreError> {
     let ca = st.ca_file.as_ref().map(|c| config.resolve(c));
     Ok(
         Target::new(url, password.as_ref().map(|p| p.expose()), ca.as_deref())
-            .map_err(|e| StoreError::Config(format!("store.url: {e}")))?
+            .map_err(|e| {
+                StoreError::Config(if e.starts_with("store.") {
+                    e
+                } else {
+                    format!("store.url: {e}")
+                })
+            })?
             .shared(),
     )
 }

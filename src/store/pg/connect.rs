@@ -159,7 +159,7 @@ fn tls(
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(p) = ca_file {
         let pem = std::fs::read(p)
-            .map_err(|e| format!("cannot read store.ca_file {}: {e}", p.display()))?;
+            .map_err(|e| format!("store.ca_file {}: cannot read it: {e}", p.display()))?;
         let mut found = false;
         for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
             let cert: rustls::pki_types::CertificateDer<'static> =
