@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::MailboxConfig;
 use crate::pipeline::{self, Engine, Inbound, Outcome};
+pub use crate::store::leases::{holder_is_dead, holder_name};
 use crate::store::{ImapSource, StoreError};
 pub use connect::{connect, ConnectError, ImapSession};
 
@@ -152,21 +153,6 @@ pub async fn run(
     if let Err(e) = crate::store::blocking(&store, move |s| s.release_lease(&key, &h)).await {
         tracing::warn!(error = %e, "ingest: could not release the fetch lease");
     }
-}
-
-/// This process's name in leases and the daemons table: `pid N on HOST`.
-pub fn holder_name() -> String {
-    format!(
-        "pid {} on {}",
-        std::process::id(),
-        hostname().unwrap_or_else(|| "?".into())
-    )
-}
-
-fn hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
 }
 
 async fn timed<T, E: Into<IngestError>>(
@@ -702,25 +688,6 @@ fn log_outcome(uid: u32, o: &Outcome) {
             reference = reference.as_deref().unwrap_or("-"), "robot recorded, not answered"
         ),
     }
-}
-
-/// True when a lease holder ("pid N on HOST") was a process of this machine that no longer
-/// runs: a daemon killed (kill -9, OOM) and restarted by systemd takes its lease over at once
-/// instead of waiting for it to expire. A reused pid only makes us wait, never steal.
-pub(crate) fn holder_is_dead(holder: &str) -> bool {
-    let Some(rest) = holder.strip_prefix("pid ") else {
-        return false;
-    };
-    let Some((pid, host)) = rest.split_once(" on ") else {
-        return false;
-    };
-    let Ok(pid) = pid.parse::<u32>() else {
-        return false;
-    };
-    let ours = hostname().unwrap_or_else(|| "?".into());
-    host == ours
-        && pid != std::process::id()
-        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Compresses UIDs into an IMAP set: `1:5,7,9:12`.

@@ -16,7 +16,6 @@
 pub mod http;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -36,13 +35,7 @@ fn real_now() -> DateTime<Utc> {
     crate::clock::SystemClock.now()
 }
 
-/// How often the daemon writes its heartbeat and refreshes the figures read from the store.
-pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
-
-/// A daemon whose heartbeat is older than this is taken for dead by `status`.
-pub fn heartbeat_stale_after() -> chrono::Duration {
-    chrono::Duration::seconds(HEARTBEAT_EVERY.as_secs() as i64 * 3)
-}
+pub use crate::store::daemons::{heartbeat_stale_after, HEARTBEAT_EVERY};
 
 /// Rows of daemons whose heartbeat stopped this long ago are deleted.
 fn forget_after() -> chrono::Duration {

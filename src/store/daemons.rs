@@ -99,3 +99,12 @@ pub trait DaemonOps {
         forget_after: chrono::Duration,
     ) -> Result<(), StoreError>;
 }
+
+/// How often the daemon writes its heartbeat and refreshes the figures read from the store.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A daemon whose heartbeat is older than this is taken for dead (by `status`, and by
+/// `migrate`, which refuses a source a live daemon writes to).
+pub fn heartbeat_stale_after() -> chrono::Duration {
+    chrono::Duration::seconds(HEARTBEAT_EVERY.as_secs() as i64 * 3)
+}

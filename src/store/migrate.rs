@@ -256,7 +256,8 @@ pub fn migrate(
         .map_err(source_err)?
         .into_iter()
         .filter(|d| {
-            d.stopped_at.is_none() && now - d.heartbeat_at < crate::monitor::heartbeat_stale_after()
+            d.stopped_at.is_none()
+                && now - d.heartbeat_at < crate::store::daemons::heartbeat_stale_after()
         })
         .map(|d| d.holder)
         .collect();
@@ -265,7 +266,7 @@ pub fn migrate(
             "a daemon runs on {} ({}, heartbeat in the last {} s): stop it first (systemctl stop mailcase), then run migrate again",
             from.display(),
             running.join(", "),
-            crate::monitor::heartbeat_stale_after().num_seconds()
+            crate::store::daemons::heartbeat_stale_after().num_seconds()
         )));
     }
     drop(source);

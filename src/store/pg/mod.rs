@@ -278,7 +278,7 @@ impl PgStore {
     pub fn open(target: Arc<Target>) -> Result<PgStore, StoreError> {
         let store = PgStore {
             db: Db::connect(target)?,
-            holder: crate::ingest::holder_name(),
+            holder: crate::store::leases::holder_name(),
         };
         store.migrate()?;
         Ok(store)
@@ -291,7 +291,7 @@ impl PgStore {
     pub fn open_read_only(target: Arc<Target>) -> Result<PgStore, StoreError> {
         let store = PgStore {
             db: Db::connect(target)?,
-            holder: crate::ingest::holder_name(),
+            holder: crate::store::leases::holder_name(),
         };
         store.check_ours()?;
         let v = store.version()?;

@@ -241,7 +241,7 @@ impl OutboxOps for PgStore {
         )?;
         for h in holders {
             let h: String = get(&h, 0)?;
-            if crate::ingest::holder_is_dead(&h) {
+            if crate::store::leases::holder_is_dead(&h) {
                 self.db.execute(
                     "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
                      WHERE status = 'pending' AND claimed_by = $1",
@@ -698,7 +698,7 @@ pub(super) mod tests {
             eprintln!("SKIPPED: MAILCASE_TEST_PG_URL is not set (tests/pgserver/up.sh)");
             return;
         };
-        let me = crate::ingest::holder_name();
+        let me = crate::store::leases::holder_name();
         let ours = format!("pid {} on ", std::process::id());
         assert!(me.starts_with(&ours), "{me}");
         // A daemon of this machine that was killed (no such process), and one of another.
