@@ -84,7 +84,16 @@ pub async fn run(
         }
         let e = engine.read().await.clone();
         let now = e.clock.now();
-        if !scheduler_lease(&store, &holder, now, &mut lease_renewed, &mut lease_log).await {
+        if !scheduler_lease(
+            &store,
+            &holder,
+            now,
+            clock_rate(&*e.clock),
+            &mut lease_renewed,
+            &mut lease_log,
+        )
+        .await
+        {
             // Another daemon on this database runs the timers, the purge and the digest.
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -167,23 +176,32 @@ pub async fn run(
 
 /// Takes or renews the scheduler lease (renewing at most every [`SCHEDULER_LEASE_RENEW`]);
 /// whether this daemon holds it.
+///
+/// The lease's times are on the engine's clock, like the mailbox lease's; its lengths are
+/// real time: on a demo's clock running `rate` times fast they are `rate` times longer in
+/// that clock's time, or the lease would lapse between two rounds.
 async fn scheduler_lease(
     store: &SharedStore,
     holder: &str,
     now: chrono::DateTime<chrono::Utc>,
+    rate: f64,
     renewed: &mut Option<chrono::DateTime<chrono::Utc>>,
     log: &mut FailureLog,
 ) -> bool {
-    if renewed.is_some_and(|at| now >= at && now - at < SCHEDULER_LEASE_RENEW) {
+    let scaled = |d: chrono::Duration| {
+        chrono::Duration::milliseconds((d.num_milliseconds() as f64 * rate) as i64)
+    };
+    if renewed.is_some_and(|at| now >= at && now - at < scaled(SCHEDULER_LEASE_RENEW)) {
         return true;
     }
     let h = holder.to_string();
+    let ttl = scaled(SCHEDULER_LEASE_TTL);
     let got = blocking(store, move |s| {
         s.acquire_lease_unless_dead(
             SCHEDULER_LEASE,
             &h,
             now,
-            SCHEDULER_LEASE_TTL,
+            ttl,
             &crate::ingest::holder_is_dead,
         )
     })
@@ -198,6 +216,18 @@ async fn scheduler_lease(
     }
     *renewed = held.then_some(now);
     held
+}
+
+/// How many of its seconds `clock` runs per real second (1 for the real clock, and never
+/// less: a clock moved by hand in tests counts as real).
+fn clock_rate(clock: &dyn crate::clock::Clock) -> f64 {
+    let hour = Duration::from_secs(3600);
+    let real = clock.real(hour).as_secs_f64();
+    if real > 0.0 {
+        (hour.as_secs_f64() / real).max(1.0)
+    } else {
+        1.0
+    }
 }
 
 /// The scheduler's store failure logs, one per kind of work.
@@ -282,5 +312,21 @@ async fn digest_round(
             tracing::error!(error = %err, transient = err.is_transient(), "digest not sent, retrying next round");
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheduler_lease_lasts_in_real_time_on_a_demo_clock() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(clock_rate(&crate::clock::SystemClock), 1.0);
+        assert_eq!(clock_rate(&crate::clock::MovableClock::starting_at(t)), 1.0);
+        let fast = crate::clock::MovableClock::with_rate(t, 600.0);
+        assert!((clock_rate(&fast) - 600.0).abs() < 1e-6);
     }
 }
