@@ -2,8 +2,9 @@
 # The whole test suite, on both storage engines: first on SQLite (the default), then on
 # PostgreSQL 15, which tests/pgserver/up.sh installs (as root, from Debian) when missing and
 # starts on a loopback port; every test that keeps cases then runs in a PostgreSQL database
-# of its own, over TLS with a password from a file. Arguments go to both `cargo test` runs
-# (e.g. `tests/all.sh --test brands`).
+# of its own, over TLS with a password from a file. Arguments go to both
+# `cargo test --all-targets` runs: `tests/all.sh failover` runs the tests whose names hold
+# "failover", `tests/all.sh -- --nocapture` shows what they print.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
