@@ -86,3 +86,4 @@ pub mod sd_notify;
 pub mod secret;
 pub mod store;
 pub mod thread;
+pub mod tls;

@@ -162,16 +162,13 @@ async fn two_daemons_survive_kills_and_a_database_restart_losing_and_doubling_no
         .count();
     assert!(senders >= 2, "more than one daemon sent: {senders}");
     let mut dupes = 0;
-    let mut missing = 0;
     for c in &customers {
+        // wait_for fails the test if a customer has none.
         let got = wait_for("an acknowledgment", Duration::from_secs(120), || async {
             let a = read_raw(c, "INBOX", &w.env).await.len();
             (a > 0).then_some(a)
         })
         .await;
-        if got == 0 {
-            missing += 1;
-        }
         dupes += got - 1;
     }
     for d in &mut daemons {
@@ -183,7 +180,6 @@ async fn two_daemons_survive_kills_and_a_database_restart_losing_and_doubling_no
          lost 0, doubled cases 0, {dupes} duplicate acknowledgments, {senders} daemons sent; all handled in {:.1} s",
         elapsed.as_secs_f64()
     );
-    assert_eq!(missing, 0);
     // One per kill, and one per daemon (one connection each) for the restart.
     let allowed = kills + if restarted { 2 } else { 0 };
     assert!(

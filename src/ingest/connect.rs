@@ -165,43 +165,14 @@ pub fn tls_connector_for(
     host: &str,
     ca_file: Option<&std::path::PathBuf>,
 ) -> Result<TlsConnector, ConnectError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(ca) = ca_file {
-        let p = cfg.resolve(ca);
-        let pem = std::fs::read(&p).map_err(|e| ConnectError::Ca {
-            path: p.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let mut found = false;
-        for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
-            let cert: rustls::pki_types::CertificateDer<'static> =
-                cert.map_err(|e| ConnectError::Ca {
-                    path: p.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-            roots.add(cert).map_err(|e| ConnectError::Ca {
-                path: p.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            found = true;
-        }
-        if !found {
-            return Err(ConnectError::Ca {
-                path: p.display().to_string(),
-                reason: "no certificate in file".into(),
-            });
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConnectError::Tls {
+    let resolved = ca_file.map(|ca| cfg.resolve(ca));
+    let config = crate::tls::client_config(resolved.as_deref()).map_err(|e| match e {
+        crate::tls::TlsSetupError::Ca { path, reason } => ConnectError::Ca { path, reason },
+        crate::tls::TlsSetupError::Protocol(e) => ConnectError::Tls {
             host: host.to_string(),
             error: std::io::Error::other(e),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        },
+    })?;
     Ok(TlsConnector::from(Arc::new(config)))
 }
 

@@ -155,32 +155,11 @@ impl Target {
 fn tls(
     ca_file: Option<&std::path::Path>,
 ) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(p) = ca_file {
-        let pem = std::fs::read(p)
-            .map_err(|e| format!("store.ca_file {}: cannot read it: {e}", p.display()))?;
-        let mut found = false;
-        for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
-            let cert: rustls::pki_types::CertificateDer<'static> =
-                cert.map_err(|e| format!("store.ca_file {}: {e}", p.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("store.ca_file {}: {e}", p.display()))?;
-            found = true;
+    let config = crate::tls::client_config(ca_file).map_err(|e| match e {
+        crate::tls::TlsSetupError::Ca { path, reason } => {
+            format!("store.ca_file {path}: {reason}")
         }
-        if !found {
-            return Err(format!(
-                "store.ca_file {}: no certificate in file",
-                p.display()
-            ));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        other => other.to_string(),
+    })?;
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }

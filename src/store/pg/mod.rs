@@ -175,12 +175,19 @@ impl Db {
         Ok(prepared)
     }
 
+    /// The live client and the prepared statement of `sql`.
+    fn prepared(&self, sql: &str) -> Result<(std::cell::Ref<'_, Client>, Statement), StoreError> {
+        let st = self.statement(sql)?;
+        let client =
+            std::cell::Ref::filter_map(self.live.borrow(), |l| l.as_ref().map(|l| &l.client))
+                .map_err(|_| Db::lost())?;
+        Ok((client, st))
+    }
+
     /// Every row of `sql`.
     pub(crate) fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
-        let st = self.statement(sql)?;
-        let g = self.live.borrow();
-        let l = g.as_ref().ok_or_else(Db::lost)?;
-        Ok(wait(l.client.query(&st, params))?)
+        let (c, st) = self.prepared(sql)?;
+        Ok(wait(c.query(&st, params))?)
     }
 
     /// The row of `sql`, if any (more than one is an error).
@@ -189,26 +196,20 @@ impl Db {
         sql: &str,
         params: Params<'_>,
     ) -> Result<Option<Row>, StoreError> {
-        let st = self.statement(sql)?;
-        let g = self.live.borrow();
-        let l = g.as_ref().ok_or_else(Db::lost)?;
-        Ok(wait(l.client.query_opt(&st, params))?)
+        let (c, st) = self.prepared(sql)?;
+        Ok(wait(c.query_opt(&st, params))?)
     }
 
     /// The one row of `sql`.
     pub(crate) fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, StoreError> {
-        let st = self.statement(sql)?;
-        let g = self.live.borrow();
-        let l = g.as_ref().ok_or_else(Db::lost)?;
-        Ok(wait(l.client.query_one(&st, params))?)
+        let (c, st) = self.prepared(sql)?;
+        Ok(wait(c.query_one(&st, params))?)
     }
 
     /// Runs `sql`; returns the rows it changed.
     pub(crate) fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
-        let st = self.statement(sql)?;
-        let g = self.live.borrow();
-        let l = g.as_ref().ok_or_else(Db::lost)?;
-        Ok(wait(l.client.execute(&st, params))?)
+        let (c, st) = self.prepared(sql)?;
+        Ok(wait(c.execute(&st, params))?)
     }
 
     /// Runs statements without parameters (DDL, transaction control).
@@ -224,11 +225,21 @@ impl Db {
         &self,
         f: impl FnOnce() -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.transaction_locked(WRITE_LOCK, f)
+    }
+
+    /// Runs `f` in one transaction holding the advisory lock `lock`, committing when it
+    /// returns Ok.
+    fn transaction_locked<T>(
+        &self,
+        lock: i64,
+        f: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         self.ensure()?;
         self.batch("BEGIN")?;
         self.in_tx.set(true);
         let out = self
-            .query("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            .query("SELECT pg_advisory_xact_lock($1)", &[&lock])
             .and_then(|_| f());
         let done = match out {
             Ok(v) => self.batch("COMMIT").map(|()| v),
@@ -373,10 +384,7 @@ impl PgStore {
             return Ok(());
         }
         let db = &self.db;
-        db.batch("BEGIN")?;
-        db.in_tx.set(true);
-        let out = (|| {
-            db.query("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])?;
+        db.transaction_locked(MIGRATE_LOCK, || {
             db.batch(&format!(
                 "CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version BIGINT NOT NULL)"
             ))?;
@@ -399,16 +407,7 @@ impl PgStore {
                 &[&known],
             )?;
             Ok(())
-        })();
-        let done = match out {
-            Ok(()) => db.batch("COMMIT"),
-            Err(e) => {
-                let _ = db.batch("ROLLBACK");
-                Err(e)
-            }
-        };
-        db.in_tx.set(false);
-        done
+        })
     }
 
     /// Runs `f` in one write transaction, committing when it returns Ok.

@@ -110,60 +110,6 @@ fn replace_ascii_ci(s: &str, needle: &str, with: &str) -> String {
     out
 }
 
-/// An audit row: the statement of `CaseWrites::audit` (pg/cases.rs), kept here so this file
-/// builds and is tested on its own.
-fn audit_row(
-    db: &Db,
-    case_id: Option<i64>,
-    now: DateTime<Utc>,
-    actor: &str,
-    event: AuditEvent,
-    detail: &serde_json::Value,
-) -> Result<(), StoreError> {
-    db.execute(
-        "INSERT INTO audit(case_id, at, actor, event, detail) VALUES ($1, $2, $3, $4, $5)",
-        &[&case_id, &ts(now), &actor, &event, &detail.to_string()],
-    )?;
-    Ok(())
-}
-
-/// A status change, audited: the statements of `CaseWrites::set_status` (pg/cases.rs).
-fn set_status_row(
-    db: &Db,
-    case_id: i64,
-    from: Status,
-    to: Status,
-    actor: &str,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let (from, to) = (from.as_str(), to.as_str());
-    db.execute(
-        "UPDATE cases SET status = $2, updated_at = $3,
-                escalated_at = CASE WHEN $2 = 'escalated' THEN COALESCE(escalated_at, $3) ELSE escalated_at END
-         WHERE id = $1",
-        &[&case_id, &to, &ts(now)],
-    )?;
-    audit_row(
-        db,
-        Some(case_id),
-        now,
-        actor,
-        AuditEvent::Status,
-        &serde_json::json!({"from": from, "to": to, "reason": reason}),
-    )
-}
-
-/// The case with this reference: the statement of `CaseReads::case_by_reference`.
-fn case_by_reference(db: &Db, reference: &str) -> Result<Option<CaseRow>, StoreError> {
-    db.query_opt(
-        &format!("SELECT {CASE_COLS} FROM cases WHERE reference = $1"),
-        &[&reference],
-    )?
-    .map(|r| case_from_row(&r))
-    .transpose()
-}
-
 /// How a column of the current schema is searched for an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -725,8 +671,7 @@ impl RecordWrites for PgTx<'_> {
             timers,
             audit: events.len(),
         };
-        audit_row(
-            t,
+        PgTx { db: t }.audit(
             Some(case_id),
             now,
             actor,
@@ -764,7 +709,7 @@ impl RecordWrites for PgTx<'_> {
             "UPDATE cases SET closed_at = COALESCE(closed_at, $2) WHERE id = $1",
             &[&case_id, &ts(now)],
         )?;
-        set_status_row(self.db, case_id, status, Status::Closed, actor, reason, now)?;
+        self.set_status(case_id, status, Status::Closed, actor, reason, now)?;
         Ok(true)
     }
 
@@ -1070,7 +1015,7 @@ impl RecordOps for PgStore {
         now: DateTime<Utc>,
     ) -> Result<HoldChange, StoreError> {
         self.write(|tx| {
-            let Some(case) = case_by_reference(tx.db, reference)? else {
+            let Some(case) = tx.read().case_by_reference(reference)? else {
                 return Err(StoreError::Data(format!("no case {reference}")));
             };
             let current = tx.read().legal_hold(case.id)?;
@@ -1086,8 +1031,7 @@ impl RecordOps for PgStore {
                         "UPDATE cases SET legal_hold = $2, legal_hold_at = $3 WHERE id = $1",
                         &[&case.id, &r, &ts(now)],
                     )?;
-                    audit_row(
-                        tx.db,
+                    tx.audit(
                         Some(case.id),
                         now,
                         actor,
@@ -1100,8 +1044,7 @@ impl RecordOps for PgStore {
                         "UPDATE cases SET legal_hold = NULL, legal_hold_at = NULL WHERE id = $1",
                         &[&case.id],
                     )?;
-                    audit_row(
-                        tx.db,
+                    tx.audit(
                         Some(case.id),
                         now,
                         actor,
